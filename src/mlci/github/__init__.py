@@ -1,0 +1,1 @@
+"""GitHub: the Actions runtime and the REST API."""
