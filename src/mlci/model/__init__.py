@@ -1,0 +1,1 @@
+"""Model validation: loading, evaluation, gates and blessing, significance, ONNX, budgets."""

@@ -1,0 +1,582 @@
+"""Load a model file (ONNX, skops, or trusted joblib/pickle) behind one small interface.
+
+`load_model` is the only entry point. ONNX models run through onnxruntime and
+skops files load without executing code; skops refuses types it does not trust
+and we name them. joblib and pickle files run code when loaded, so they are
+refused unless the config marks the model ``trusted`` (and then the report
+carries a warning). Features are matched to the model's inputs by name; a
+missing, extra or reordered feature, a dtype the model cannot take or a
+different number of features is an `InputError` that names the columns.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import zipfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from mlci.errors import InputError
+from mlci.results import file_fingerprint
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+__all__ = [
+    "EXTENSIONS",
+    "LoadedModel",
+    "ModelFormat",
+    "OnnxModel",
+    "SklearnModel",
+    "TaskHint",
+    "detect_format",
+    "load_model",
+]
+
+ModelFormat = Literal["onnx", "skops", "joblib", "pickle"]
+TaskHint = Literal["classification", "regression"]
+
+EXTENSIONS: dict[str, ModelFormat] = {
+    ".onnx": "onnx",
+    ".skops": "skops",
+    ".joblib": "joblib",
+    ".jbl": "joblib",
+    ".pkl": "pickle",
+    ".pickle": "pickle",
+}
+
+#: Keys of the ONNX ``metadata_props`` that mlci writes when exporting.
+META_FEATURES = "mlci.features"
+META_CLASSES = "mlci.classes"
+META_TASK = "mlci.task"
+META_SOURCE = "mlci.source_sha256"
+
+_CLASS_ATTRS = ("classlabels_int64s", "classlabels_ints", "classlabels_strings")
+
+
+def _names(columns: Iterable[str]) -> str:
+    cols = [str(c) for c in columns]
+    shown = ", ".join(repr(c) for c in cols[:10])
+    return shown + (f" and {len(cols) - 10} more" if len(cols) > 10 else "")
+
+
+def _compare_features(where: str, declared: Sequence[str], model: Sequence[str]) -> None:
+    """Raise when the configured features and the model's own names disagree."""
+    missing = [c for c in model if c not in declared]
+    extra = [c for c in declared if c not in model]
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"the model expects {_names(missing)}, missing from model.features")
+        if extra:
+            parts.append(f"model.features lists {_names(extra)}, which the model does not take")
+        raise InputError(
+            f"{where}: "
+            + "; ".join(parts)
+            + "; make model.features match the features the model was trained on"
+        )
+    if list(declared) != list(model):
+        moved = [d for d, m in zip(declared, model, strict=True) if d != m]
+        raise InputError(
+            f"{where}: model.features is in a different order than the model's inputs"
+            f" (reordered: {_names(moved)}); list them in the model's order:"
+            f" {_names(model)}"
+        )
+
+
+class LoadedModel:
+    """A loaded model: predictions on a pandas DataFrame, matched to its features by name.
+
+    Attributes:
+        path: The model file.
+        format: ``onnx``, ``skops``, ``joblib`` or ``pickle``.
+        sha256: ``sha256:<hex>`` of the file.
+        feature_names: The feature columns in model input order, or None when neither
+            the model nor the config records them.
+        n_features: How many features the model takes, when known.
+        classes: The class labels in the order of ``predict_proba``'s columns
+            (classification), else None.
+        task_hint: ``classification`` or ``regression`` as far as the model tells.
+        warnings: Things a reviewer should know (e.g. an unpickled trusted file).
+    """
+
+    format: ModelFormat
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        feature_names: list[str] | None,
+        n_features: int | None,
+        classes: list[Any] | None,
+        task_hint: TaskHint | None,
+        warnings: list[str] | None = None,
+    ):
+        self.path = path
+        self.sha256 = file_fingerprint(path)
+        self.feature_names = feature_names
+        self.n_features = n_features
+        self.classes = classes
+        self.task_hint = task_hint
+        self.warnings: list[str] = list(warnings or [])
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.format} {self.path}>"
+
+    # -- features -----------------------------------------------------------------------
+
+    def _features(self) -> list[str]:
+        if self.feature_names is None:
+            raise InputError(
+                f"{self.path}: the model does not record its feature names; list them"
+                " in model input order under model.features in mlci.yaml"
+            )
+        return self.feature_names
+
+    def check_columns(self, X: pd.DataFrame, *, ignore: Iterable[str] = ()) -> None:
+        """Raise unless ``X`` holds exactly the model's features (besides ``ignore``).
+
+        Args:
+            X: The data, e.g. the eval set.
+            ignore: Columns allowed besides the features (target, ids, slices).
+
+        Raises:
+            InputError: naming the missing or unexpected columns.
+        """
+        features = self._features()
+        missing = [c for c in features if c not in X.columns]
+        skip = set(ignore)
+        extra = [str(c) for c in X.columns if c not in features and c not in skip]
+        parts = []
+        if missing:
+            parts.append(f"missing feature column(s) {_names(missing)}")
+        if extra:
+            parts.append(f"unexpected column(s) {_names(extra)} the model does not take")
+        if parts:
+            raise InputError(
+                f"{self.path}: " + "; ".join(parts) + f" (the model takes {len(features)}"
+                " features); fix the data, or list ids and other non-feature columns"
+                " in data.id_columns"
+            )
+
+    def _select(self, X: pd.DataFrame) -> pd.DataFrame:
+        features = self._features()
+        missing = [c for c in features if c not in X.columns]
+        if missing:
+            raise InputError(
+                f"{self.path}: the data lacks feature column(s) {_names(missing)};"
+                " add them or fix model.features"
+            )
+        return X[features]
+
+    # -- predictions ----------------------------------------------------------------------
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """Predicted labels (classification) or values (regression), one per row."""
+        raise NotImplementedError
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray | None:
+        """Class probabilities (rows x classes, columns in `classes` order), or None."""
+        raise NotImplementedError
+
+
+# -- scikit-learn (skops, joblib, pickle) ------------------------------------------------
+
+
+class SklearnModel(LoadedModel):
+    """A scikit-learn estimator (or anything with ``predict``) loaded from skops/joblib/pickle.
+
+    Attributes:
+        estimator: The unpickled estimator, for export to ONNX.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        estimator: Any,
+        fmt: ModelFormat,
+        *,
+        features: list[str] | None,
+        warnings: list[str] | None = None,
+    ):
+        from sklearn.base import is_classifier, is_regressor
+
+        if not callable(getattr(estimator, "predict", None)):
+            raise InputError(
+                f"{path}: the file holds a {type(estimator).__name__}, not a model with"
+                " predict(); save the fitted estimator itself"
+            )
+        self.estimator = estimator
+        self.format = fmt
+        own = getattr(estimator, "feature_names_in_", None)
+        own_names = [str(c) for c in own] if own is not None else None
+        n = getattr(estimator, "n_features_in_", None)
+        n_features = int(n) if n is not None else None
+        if features is not None and own_names is not None:
+            _compare_features(str(path), features, own_names)
+        if features is not None and n_features is not None and len(features) != n_features:
+            raise InputError(
+                f"{path}: the model expects {n_features} features but model.features lists"
+                f" {len(features)}; list exactly the features it was trained on, in order"
+            )
+        task: TaskHint | None = (
+            "classification"
+            if is_classifier(estimator)
+            else "regression"
+            if is_regressor(estimator)
+            else None
+        )
+        classes = getattr(estimator, "classes_", None)
+        super().__init__(
+            path,
+            feature_names=features if features is not None else own_names,
+            n_features=n_features,
+            classes=[_py(c) for c in classes] if classes is not None else None,
+            task_hint=task,
+            warnings=warnings,
+        )
+
+    def _input(self, X: pd.DataFrame) -> Any:
+        frame = self._select(X)
+        own = getattr(self.estimator, "feature_names_in_", None)
+        # A model fitted on a plain array would warn about named input.
+        return frame if own is not None else frame.to_numpy()
+
+    def _call(self, method: str, X: pd.DataFrame) -> Any:
+        data = self._input(X)
+        try:
+            return getattr(self.estimator, method)(data)
+        except (ValueError, TypeError) as exc:
+            frame = self._select(X)
+            odd = [str(c) for c in frame.columns if not _is_numeric(frame[c])]
+            hint = f" non-numeric column(s): {_names(odd)};" if odd else ""
+            raise InputError(
+                f"{self.path}: the model could not {method} on the data ({exc});{hint}"
+                " check the column dtypes against the training data"
+            ) from None
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """Predicted labels or values, one per row."""
+        import numpy as np
+
+        return np.asarray(self._call("predict", X))
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray | None:
+        """Class probabilities, or None when the estimator has none."""
+        import numpy as np
+
+        # hasattr is False for e.g. SVC(probability=False) (sklearn's available_if).
+        if self.task_hint == "regression" or not hasattr(self.estimator, "predict_proba"):
+            return None
+        return np.asarray(self._call("predict_proba", X), dtype=np.float64)
+
+
+def _py(value: Any) -> Any:
+    item = getattr(value, "item", None)
+    return item() if callable(item) else value
+
+
+def _is_numeric(series: pd.Series) -> bool:
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+    return bool(is_numeric_dtype(series.dtype) or is_bool_dtype(series.dtype))
+
+
+# -- ONNX ------------------------------------------------------------------------------------
+
+_ONNX_NUMERIC = {
+    "tensor(float)": "float32",
+    "tensor(double)": "float64",
+    "tensor(int64)": "int64",
+    "tensor(int32)": "int32",
+    "tensor(bool)": "bool",
+}
+
+
+class OnnxModel(LoadedModel):
+    """An ONNX model run with onnxruntime (CPU)."""
+
+    format: ModelFormat = "onnx"
+
+    def __init__(self, path: Path, *, features: list[str] | None):
+        import onnxruntime as ort
+
+        try:
+            options = ort.SessionOptions()
+            options.log_severity_level = 3
+            self.session = ort.InferenceSession(
+                str(path), sess_options=options, providers=["CPUExecutionProvider"]
+            )
+        except (RuntimeError, ValueError, OSError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise InputError(
+                f"{path}: not a valid ONNX model ({first[:300]}); the file may be corrupt"
+                " or truncated: export it again"
+            ) from None
+        self.inputs = self.session.get_inputs()
+        self.outputs = self.session.get_outputs()
+        meta = dict(self.session.get_modelmeta().custom_metadata_map)
+        self.metadata = meta
+        where = str(path)
+        n_features: int | None
+        if len(self.inputs) > 1:
+            names: list[str] | None = [i.name for i in self.inputs]
+            n_features = len(self.inputs)
+            if features is not None and names is not None:
+                _compare_features(where, features, names)
+        else:
+            shape = self.inputs[0].shape
+            width = shape[1] if len(shape) == 2 else None
+            n_features = width if isinstance(width, int) else None
+            stored = _json_list(meta.get(META_FEATURES))
+            if features is not None and stored is not None:
+                _compare_features(where, features, stored)
+            names = features if features is not None else stored
+            if names is not None and n_features is not None and len(names) != n_features:
+                raise InputError(
+                    f"{path}: the model expects {n_features} features but"
+                    f" {'model.features' if features is not None else 'its metadata'} lists"
+                    f" {len(names)}; list exactly the features it was trained on, in order"
+                )
+        classes = _json_list(meta.get(META_CLASSES))
+        if classes is None and len(self.outputs) > 1:
+            classes = _graph_classes(path)
+        task = meta.get(META_TASK)
+        hint: TaskHint | None
+        if task in ("classification", "regression"):
+            hint = task
+        elif len(self.outputs) > 1 or self.outputs[0].type in ("tensor(int64)", "tensor(string)"):
+            hint = "classification"
+        else:
+            hint = "regression"
+        super().__init__(
+            path, feature_names=names, n_features=n_features, classes=classes, task_hint=hint
+        )
+
+    def _feed(self, X: pd.DataFrame) -> dict[str, Any]:
+        import numpy as np
+
+        frame = self._select(X)
+        if len(self.inputs) == 1:
+            inp = self.inputs[0]
+            dtype = _ONNX_NUMERIC.get(inp.type)
+            if dtype is None:
+                raise InputError(
+                    f"{self.path}: the model's single input has type {inp.type}, which mlci"
+                    " cannot feed from a table; export it with numeric inputs"
+                )
+            odd = [f"{c} ({frame[c].dtype})" for c in frame.columns if not _is_numeric(frame[c])]
+            if odd:
+                raise InputError(
+                    f"{self.path}: dtype mismatch: the model takes numbers ({inp.type}) but"
+                    f" column(s) {_names(odd)} are not numeric; fix the data or the model"
+                )
+            return {inp.name: frame.to_numpy(dtype=dtype)}
+        feed: dict[str, Any] = {}
+        odd = []
+        for inp in self.inputs:
+            col = frame[inp.name]
+            if inp.type == "tensor(string)":
+                feed[inp.name] = col.astype(str).to_numpy(dtype=object).reshape(-1, 1)
+                continue
+            dtype = _ONNX_NUMERIC.get(inp.type)
+            if dtype is None or not _is_numeric(col):
+                odd.append(f"{inp.name} ({col.dtype}, model takes {inp.type})")
+                continue
+            values = col.to_numpy()
+            if dtype.startswith("int") and not np.all(np.equal(np.mod(values, 1), 0)):
+                odd.append(f"{inp.name} ({col.dtype} with fractions, model takes {inp.type})")
+                continue
+            feed[inp.name] = values.astype(dtype).reshape(-1, 1)
+        if odd:
+            raise InputError(
+                f"{self.path}: dtype mismatch in column(s) {_names(odd)}; cast the data to"
+                " the types the model was exported with"
+            )
+        return feed
+
+    def _run(self, X: pd.DataFrame) -> list[Any]:
+        feed = self._feed(X)
+        try:
+            return list(self.session.run(None, feed))
+        except (RuntimeError, ValueError) as exc:
+            first = str(exc).strip().splitlines()[0][:300]
+            raise InputError(
+                f"{self.path}: onnxruntime could not run the model on the data ({first});"
+                " check the columns and dtypes against the model's inputs"
+            ) from None
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """Predicted labels or values, one per row."""
+        import numpy as np
+
+        out = np.asarray(self._run(X)[0])
+        return out.reshape(-1) if out.ndim == 2 and out.shape[1] == 1 else out
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray | None:
+        """Class probabilities (``classes`` order), or None for a regressor."""
+        import numpy as np
+
+        if len(self.outputs) < 2:
+            return None
+        probs = self._run(X)[1]
+        if isinstance(probs, list):  # ZipMap: a list of {label: probability}
+            keys = list(probs[0]) if probs else list(self.classes or [])
+            if self.classes is None:
+                self.classes = [_py(k) for k in keys]
+            order = self.classes
+            return np.array([[row[k] for k in order] for row in probs], dtype=np.float64)
+        return np.asarray(probs, dtype=np.float64)
+
+
+def _json_list(text: str | None) -> list[Any] | None:
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return list(value) if isinstance(value, list) else None
+
+
+def _graph_classes(path: Path) -> list[Any] | None:
+    """Class labels from the classifier node of an ONNX graph (skl2onnx writes them there)."""
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    for node in model.graph.node:
+        for attr in node.attribute:
+            if attr.name in _CLASS_ATTRS:
+                values = attr.ints if attr.ints else [s.decode() for s in attr.strings]
+                return [_py(v) for v in values]
+    return None
+
+
+# -- entry point -------------------------------------------------------------------------------
+
+
+def detect_format(path: Path) -> ModelFormat:
+    """The format of ``path`` from its extension.
+
+    Raises:
+        InputError: for an unknown extension, listing the known ones.
+    """
+    fmt = EXTENSIONS.get(path.suffix.lower())
+    if fmt is None:
+        raise InputError(
+            f"{path}: unknown model format {path.suffix or '(no extension)'!r}; use .onnx,"
+            " .skops, or .joblib/.pkl (trusted only), or set model.format"
+        )
+    return fmt
+
+
+def _load_skops(path: Path, trusted: bool) -> tuple[Any, list[str]]:
+    import skops.io as sio
+
+    try:
+        untrusted = sio.get_untrusted_types(file=path)
+        if untrusted and not trusted:
+            raise InputError(
+                f"{path}: refusing to load: the skops file contains types skops does not"
+                f" trust by default: {_names(untrusted)}; if this is your own model, review"
+                " them and set model.trusted: true"
+            )
+        estimator = sio.load(path, trusted=untrusted or None)
+    except (zipfile.BadZipFile, KeyError, ValueError, EOFError, json.JSONDecodeError) as exc:
+        raise InputError(
+            f"{path}: not a valid skops file ({type(exc).__name__}: {str(exc)[:200]});"
+            " the file may be corrupt or truncated: save it again with skops.io.dump"
+        ) from None
+    warnings = (
+        [f"{path.name}: loaded with trusted types {', '.join(untrusted)} (model.trusted)"]
+        if untrusted
+        else []
+    )
+    return estimator, warnings
+
+
+def _load_unsafe(path: Path, fmt: ModelFormat, trusted: bool) -> tuple[Any, list[str]]:
+    if not trusted:
+        raise InputError(
+            f"{path}: refusing to load a {fmt} file: loading it runs arbitrary code, and"
+            " model files from a pull request are untrusted; save the model with skops or"
+            " ONNX, or set model.trusted: true if only you can change this file"
+        )
+    try:
+        if fmt == "joblib":
+            import joblib  # type: ignore[import-untyped]
+
+            estimator = joblib.load(path)
+        else:
+            with path.open("rb") as fh:
+                estimator = pickle.load(fh)  # noqa: S301 - trusted by configuration
+    except (
+        pickle.UnpicklingError,
+        EOFError,
+        ValueError,
+        AttributeError,
+        ImportError,
+        IndexError,
+        KeyError,
+        TypeError,
+    ) as exc:
+        raise InputError(
+            f"{path}: could not unpickle the {fmt} file ({type(exc).__name__}: "
+            f"{str(exc)[:200]}); the file may be corrupt, truncated or need another"
+            " package version: save it again"
+        ) from None
+    warning = (
+        f"{path.name}: loaded from {fmt}, which runs code when loaded; it was allowed"
+        " because model.trusted is true"
+    )
+    return estimator, [warning]
+
+
+def load_model(
+    path: Path,
+    *,
+    fmt: str = "auto",
+    trusted: bool = False,
+    features: list[str] | None = None,
+) -> LoadedModel:
+    """Load a model file.
+
+    Args:
+        path: The model file.
+        fmt: ``auto`` (by extension), ``onnx``, ``skops``, ``joblib`` or ``pickle``.
+        trusted: Allow joblib/pickle files and skops types outside skops' trusted set.
+        features: Feature columns in model input order (``model.features``); checked
+            against the names the model records.
+
+    Returns:
+        The model, ready to predict on a DataFrame.
+
+    Raises:
+        InputError: for a missing, corrupt or truncated file, an unknown format, an
+            untrusted file, or features that do not fit the model.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(
+            f"{path}: model file not found; run the train command first or fix model.path"
+        )
+    if fmt == "auto":
+        fmt_: ModelFormat = detect_format(path)
+    elif fmt in ("onnx", "skops", "joblib", "pickle"):
+        fmt_ = fmt  # type: ignore[assignment]
+    else:
+        raise InputError(
+            f"{path}: unknown model format {fmt!r}; use auto, onnx, skops, joblib or pickle"
+        )
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: the model file is empty; train and save the model again")
+    if fmt_ == "onnx":
+        return OnnxModel(path, features=features)
+    if fmt_ == "skops":
+        estimator, warnings = _load_skops(path, trusted)
+    else:
+        estimator, warnings = _load_unsafe(path, fmt_, trusted)
+    return SklearnModel(path, estimator, fmt_, features=features, warnings=warnings)
