@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from mlci import __version__
+import mlci
 from mlci.error_handler import run_guarded
 from mlci.errors import EXIT_OK
 
@@ -44,6 +44,14 @@ def _add_results_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+class _VersionAction(argparse.Action):
+    """``--version``, reading the installed version only when asked."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        sys.stdout.write(f"mlci {mlci.__version__}\n")
+        parser.exit()
+
+
 # -- config -----------------------------------------------------------------------------
 
 
@@ -70,7 +78,9 @@ def _run_config_schema(args: argparse.Namespace) -> int:
 
 def _add_config_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     config = sub.add_parser(
-        "config", help="check mlci.yaml or print its JSON Schema", description="Work with mlci.yaml."
+        "config",
+        help="check mlci.yaml or print its JSON Schema",
+        description="Work with mlci.yaml.",
     )
     config_sub = config.add_subparsers(dest="config_command", metavar="COMMAND", required=True)
     check = config_sub.add_parser(
@@ -99,12 +109,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mlci",
         description=(
-            "Continuous integration, delivery and training for machine-learning projects"
-            " on GitHub."
+            "Continuous integration, delivery and training for machine-learning projects on GitHub."
         ),
         epilog="Exit codes: 0 passed, 1 a gate failed, 2 bad usage/config/input, 3 internal error.",
     )
-    parser.add_argument("--version", action="version", version=f"mlci {__version__}")
+    parser.add_argument(
+        "--version", action=_VersionAction, nargs=0, help="print the version and exit"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     _add_config_parsers(sub)
     return parser

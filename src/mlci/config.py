@@ -132,9 +132,7 @@ class Gate:
     min_gain: float | None = spec(
         None, "Smallest required improvement versus the baseline (direction-aware)"
     )
-    relative: bool = spec(
-        False, "Read max_drop/min_gain as (candidate - baseline) / |baseline|"
-    )
+    relative: bool = spec(False, "Read max_drop/min_gain as (candidate - baseline) / |baseline|")
     significant: bool = spec(
         False, "Require the improvement to be outside the bootstrap confidence interval"
     )
@@ -254,9 +252,7 @@ class RetrainConfig:
     mode: Literal["pull-request", "deploy"] = spec(
         "pull-request", "What a blessed challenger does: open a PR or deploy"
     )
-    policy: Literal["always", "on-drift", "max-age"] = spec(
-        "on-drift", "When to retrain"
-    )
+    policy: Literal["always", "on-drift", "max-age"] = spec("on-drift", "When to retrain")
     max_age_days: int = spec(30, "Retrain when production is older (policy max-age)", minimum=1)
     data: str | None = spec(None, "Fresh data: a path or glob")
     data_command: str | None = spec(None, "Command that produces the fresh data")
@@ -300,7 +296,7 @@ class Config:
     retrain: RetrainConfig = spec(factory=RetrainConfig, doc="Continuous training")
     monitor: MonitorConfig = spec(factory=MonitorConfig, doc="Production monitoring")
     report: ReportConfig = spec(factory=ReportConfig, doc="Reports")
-    root: Path = field(default=Path("."), metadata={"internal": True})
+    root: Path = field(default=Path(), metadata={"internal": True})
 
     def resolve(self, relative: str) -> Path:
         """A path from the config, relative to the directory holding mlci.yaml."""
@@ -319,9 +315,11 @@ def _mapping(value: Any) -> dict[str, Any]:
 
 
 def _semantic_issues(raw: dict[str, Any], marked: Marked) -> list[ConfigIssue]:
-    """Checks that span fields, run on the raw document so they report even when
-    other parts of the file are broken: metric names per task, the natural range
-    of bounded metrics in gates, check codes, the cron schedule."""
+    """Checks that span fields: metric names per task, bounded metric ranges, codes, cron.
+
+    They run on the raw document, so they report even when other parts of the
+    file are broken.
+    """
     issues: list[ConfigIssue] = []
     task = raw.get("task") if raw.get("task") in ("classification", "regression") else None
     model = _mapping(raw.get("model"))
@@ -370,11 +368,9 @@ def _semantic_issues(raw: dict[str, Any], marked: Marked) -> list[ConfigIssue]:
                 else:
                     rng = f"of at most {info.upper:g}"
                 got = repr(value) if isinstance(value, str) else str(value)
-                issues.append(
-                    marked.issue((*path, bound), f"expected a number {rng}, got {got}")
-                )
+                issues.append(marked.issue((*path, bound), f"expected a number {rng}, got {got}"))
         lo_v, hi_v = gate.get("min"), gate.get("max")
-        if _number(lo_v) and _number(hi_v) and lo_v > hi_v:
+        if isinstance(lo_v, int | float) and isinstance(hi_v, int | float) and lo_v > hi_v:
             issues.append(marked.issue((*path, "max"), "max is smaller than min; swap them"))
     data = _mapping(raw.get("data"))
     for code in _mapping(data.get("checks")):
@@ -423,7 +419,10 @@ def _from_marked(marked: Marked, root: Path) -> Config:
         raise ConfigError(
             [
                 ConfigIssue(
-                    marked.file, None, None, "",
+                    marked.file,
+                    None,
+                    None,
+                    "",
                     "the file is empty; run `mlci init` or start from `version: 1` and `task:`",
                 )
             ]
@@ -434,7 +433,10 @@ def _from_marked(marked: Marked, root: Path) -> Config:
         raise ConfigError(
             [
                 ConfigIssue(
-                    marked.file, m.line if m else None, m.column if m else None, "",
+                    marked.file,
+                    m.line if m else None,
+                    m.column if m else None,
+                    "",
                     f"the top level is {kind}; mlci.yaml must be a mapping of keys"
                     " such as `version:` and `task:`",
                 )
@@ -462,7 +464,7 @@ def load_config(path: Path) -> Config:
 
 def load_config_text(text: str, file: str = CONFIG_FILE, root: Path | None = None) -> Config:
     """Validate config text (used by tests and `mlci init`)."""
-    return _from_marked(load_with_marks(text, file), root or Path("."))
+    return _from_marked(load_with_marks(text, file), root or Path())
 
 
 def find_config(path: Path | None) -> Path:
@@ -478,7 +480,10 @@ def find_config(path: Path | None) -> Path:
         raise ConfigError(
             [
                 ConfigIssue(
-                    str(candidate), None, None, "",
+                    str(candidate),
+                    None,
+                    None,
+                    "",
                     "config file not found; run `mlci init` to create it, or pass --config PATH",
                 )
             ]

@@ -1,5 +1,6 @@
-"""Maps what escapes a command to an exit code and a message; the only place besides
-`mlci.cli.main` that decides exit codes.
+"""Maps what escapes a command to an exit code and a message.
+
+Besides `mlci.cli.main`, this is the only place that decides exit codes.
 
 - `MlciError` (bad usage, config or input): its message, exit 2, no traceback.
 - `ValidationFailed` (a gate failed): its message, exit 1.
@@ -34,7 +35,8 @@ BUG_URL = "https://github.com/mlci-dev/mlci/issues"
 
 def run_guarded(command: Callable[[], int], runtime: Runtime | None = None) -> int:
     """Run ``command`` and turn what it raises into an exit code and a message."""
-    rt = runtime or Runtime(stream=sys.stderr)
+    # Workflow commands (annotations) go to stdout, where the runner reads them.
+    rt = runtime or Runtime()
     try:
         return command()
     except ConfigError as exc:
@@ -63,6 +65,5 @@ def run_guarded(command: Callable[[], int], runtime: Runtime | None = None) -> i
 
 def _report(rt: Runtime, message: str, file: str | None, line: int | None) -> None:
     if rt.on_actions:
-        # The annotation goes to stdout where the runner reads workflow commands.
-        Runtime(rt.env).error(message, file=file, line=line, title="mlci")
+        rt.error(message, file=file, line=line, title="mlci")
     sys.stderr.write(f"mlci: error: {message}\n")

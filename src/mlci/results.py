@@ -326,7 +326,8 @@ def read_results(path: Path, *, max_bytes: int = 50 * 1024 * 1024) -> dict[str, 
     errors = _check(data, RESULTS_SCHEMA, path.name)
     if errors:
         raise InputError(
-            f"{path}: not a valid results document: " + "; ".join(errors[:5])
+            f"{path}: not a valid results document: "
+            + "; ".join(errors[:5])
             + "; re-run the step that wrote it with this mlci version"
         )
     return dict(data)

@@ -71,6 +71,7 @@ def suggest(word: str, candidates: typing.Iterable[str]) -> str:
     """A ``; did you mean 'x'?`` suffix, or a list of valid choices."""
     options = sorted(candidates)
     close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    close = close or [o for o in options if word and o.startswith(word)][:1]
     if close:
         return f"did you mean {close[0]!r}?"
     if len(options) <= 12:
@@ -205,9 +206,7 @@ class _Loader:
         kwargs: dict[str, Any] = {}
         for key in value:
             if key not in fields:
-                self.fail(
-                    (*path, key), f"unknown key; {suggest(str(key), fields)}", at_key=True
-                )
+                self.fail((*path, key), f"unknown key; {suggest(str(key), fields)}", at_key=True)
         broken = False
         for name, f in fields.items():
             if name not in value:

@@ -18,8 +18,8 @@ import yaml
 from mlci.errors import ConfigError, ConfigIssue
 
 try:  # the C loader is several times faster where libyaml is available
-    _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader
-    _Dumper: type[yaml.SafeDumper] = yaml.CSafeDumper
+    _Loader: Any = yaml.CSafeLoader
+    _Dumper: Any = yaml.CSafeDumper
 except AttributeError:  # pragma: no cover - depends on how PyYAML was built
     _Loader = yaml.SafeLoader
     _Dumper = yaml.SafeDumper
@@ -197,7 +197,10 @@ def _build(
                 m = _mark(key_node)
                 issues.append(
                     ConfigIssue(
-                        file, m.line, m.column, where,
+                        file,
+                        m.line,
+                        m.column,
+                        where,
                         "merge keys (<<) are not supported; write the keys out",
                     )
                 )
@@ -261,7 +264,10 @@ def load_file(path: Path) -> Marked:
         raise ConfigError(
             [
                 ConfigIssue(
-                    name, None, None, "",
+                    name,
+                    None,
+                    None,
+                    "",
                     f"not UTF-8 text (byte {exc.start}); save the file as UTF-8",
                 )
             ]

@@ -9,7 +9,6 @@ runner reads them.
 from __future__ import annotations
 
 import os
-import secrets
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -32,7 +31,10 @@ MAX_ANNOTATIONS = 10
 
 Level = Literal["error", "warning", "notice"]
 _LEVEL_ORDER = {"error": 0, "warning": 1, "notice": 2}
-_TRUNCATED = "\n\n> [!WARNING]\n> The summary was cut at GitHub's 1 MiB limit; the full report is in the results artifact.\n"
+_TRUNCATED = (
+    "\n\n> [!WARNING]\n> The summary was cut at GitHub's 1 MiB limit;"
+    " the full report is in the results artifact.\n"
+)
 
 
 def escape_data(text: str) -> str:
@@ -110,6 +112,8 @@ class Runtime:
                 self.warning(f"GITHUB_OUTPUT is not set; output {name} is lost")
             return
         if "\n" in value or "\r" in value:
+            import secrets
+
             delimiter = f"ghadelimiter_{secrets.token_hex(16)}"
             while delimiter in value:  # pragma: no cover - 128 random bits
                 delimiter = f"ghadelimiter_{secrets.token_hex(16)}"
@@ -161,14 +165,22 @@ class Runtime:
         self._pending.append(annotation)
 
     def error(
-        self, message: str, *, file: str | None = None, line: int | None = None,
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
         title: str | None = None,
     ) -> None:
         """Emit an error annotation now (or ``error: ...`` off Actions)."""
         self._emit(Annotation("error", message, file, line, title))
 
     def warning(
-        self, message: str, *, file: str | None = None, line: int | None = None,
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
         title: str | None = None,
     ) -> None:
         """Emit a warning annotation now (or ``warning: ...`` off Actions)."""
@@ -176,7 +188,9 @@ class Runtime:
 
     def _emit(self, a: Annotation) -> None:
         if not self.on_actions:
-            where = f"{a.file}:{a.line}: " if a.file and a.line else (f"{a.file}: " if a.file else "")
+            where = (
+                f"{a.file}:{a.line}: " if a.file and a.line else (f"{a.file}: " if a.file else "")
+            )
             self.stream.write(f"{a.level}: {where}{a.message}\n")
             self.stream.flush()
             return
