@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["tests.fake_github"]
+
 SHARED_GITHUB_API = Path(__file__).resolve().parents[2] / "shared" / "github-api"
 
 
