@@ -1,0 +1,219 @@
+"""The local registry: a directory of versions, safe with concurrent writers.
+
+Layout::
+
+    <root>/
+      versions/v1/{model.skops, model.onnx, metadata.json}
+      versions/v2/...
+      state.json         aliases and history
+      .lock              advisory lock held while allocating a version or changing state
+      .staging/          files being copied in (never read as versions)
+
+A version appears by renaming a complete staging directory to ``versions/v<N>``
+while holding the lock, so a reader sees a version whole or not at all, and two
+writers cannot take the same number. ``state.json`` is replaced atomically (write,
+fsync, rename) under the same lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from mlci.errors import DeployError, InputError
+from mlci.registry.base import METADATA_FILE, ModelVersion, RegistryState
+
+__all__ = ["LocalRegistry", "atomic_write_text"]
+
+_VERSION_DIR = re.compile(r"^v(\d+)$")
+LOCK_TIMEOUT_S = 120.0
+STATE_FILE = "state.json"
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so readers see the old or the new content, never a mix."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    tmp.replace(path)
+
+
+@contextlib.contextmanager
+def _locked(lock_path: Path, timeout: float = LOCK_TIMEOUT_S) -> Iterator[None]:
+    """Hold an exclusive advisory lock on ``lock_path`` (flock; an O_EXCL file elsewhere)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        fcntl = None  # type: ignore[assignment]
+    if fcntl is not None:
+        with lock_path.open("a+") as fh:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise DeployError(
+                            f"{lock_path}: registry is locked by another process for over"
+                            f" {timeout:.0f} s; wait for it, or remove the lock if no mlci runs"
+                        ) from None
+                    time.sleep(0.01)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        return
+    excl = lock_path.with_suffix(".excl")  # pragma: no cover - Windows
+    deadline = time.monotonic() + timeout  # pragma: no cover
+    while True:  # pragma: no cover
+        try:
+            fd = os.open(excl, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            break
+        except FileExistsError:
+            if time.monotonic() > deadline:
+                raise DeployError(
+                    f"{excl}: registry is locked; remove the file if no mlci process runs"
+                ) from None
+            time.sleep(0.01)
+    try:  # pragma: no cover
+        yield
+    finally:  # pragma: no cover
+        os.close(fd)
+        excl.unlink()
+
+
+class LocalRegistry:
+    """A registry in a local directory (the embedded default).
+
+    Args:
+        root: The registry directory (created on first write).
+    """
+
+    name = "local"
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    def describe(self) -> str:
+        """The registry directory."""
+        return str(self.root)
+
+    @property
+    def _versions_dir(self) -> Path:
+        return self.root / "versions"
+
+    def _prepare(self) -> None:
+        for sub in (self._versions_dir, self.root / ".staging"):
+            sub.mkdir(parents=True, exist_ok=True)
+
+    def _numbers(self) -> list[int]:
+        if not self._versions_dir.is_dir():
+            return []
+        out = []
+        for entry in self._versions_dir.iterdir():
+            match = _VERSION_DIR.match(entry.name)
+            if match and (entry / METADATA_FILE).is_file():
+                out.append(int(match.group(1)))
+        return sorted(out)
+
+    def _read(self, number: int) -> ModelVersion:
+        folder = self._versions_dir / f"v{number}"
+        meta_path = folder / METADATA_FILE
+        try:
+            metadata = json.loads(meta_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise InputError(
+                f"registry {self.root}: no version {number}; see `mlci registry list`"
+            ) from None
+        except ValueError as exc:
+            raise InputError(
+                f"{meta_path}: not valid JSON ({exc}); the version is damaged"
+            ) from None
+        if not isinstance(metadata, dict):
+            raise InputError(f"{meta_path}: metadata is not a JSON object; the version is damaged")
+        files = tuple(sorted(p.name for p in folder.iterdir() if p.is_file()))
+        return ModelVersion(number, metadata, files, str(folder))
+
+    def versions(self) -> list[ModelVersion]:
+        """Every version, oldest first."""
+        return [self._read(n) for n in self._numbers()]
+
+    def get(self, version: int) -> ModelVersion:
+        """One version (`InputError` when it does not exist)."""
+        return self._read(version)
+
+    def register(self, files: Mapping[str, Path], metadata: Mapping[str, Any]) -> ModelVersion:
+        """Copy ``files`` in, then take the next number and publish the version atomically."""
+        self._prepare()
+        staging = self.root / ".staging" / uuid.uuid4().hex
+        staging.mkdir()
+        try:
+            for name, source in files.items():
+                if Path(name).name != name or name == METADATA_FILE:
+                    raise InputError(f"{name}: not a plain file name for a registry version")
+                shutil.copyfile(source, staging / name)
+            with _locked(self.root / ".lock"):
+                numbers = self._numbers()
+                # Also skip numbers of damaged leftovers so a number is never reused.
+                taken = [
+                    int(m.group(1))
+                    for e in self._versions_dir.iterdir()
+                    if (m := _VERSION_DIR.match(e.name))
+                ]
+                number = max([*numbers, *taken, 0]) + 1
+                meta = {**metadata, "version": number}
+                atomic_write_text(staging / METADATA_FILE, json.dumps(meta, indent=2) + "\n")
+                staging.rename(self._versions_dir / f"v{number}")
+        finally:
+            if staging.exists():
+                shutil.rmtree(staging, ignore_errors=True)
+        return self._read(number)
+
+    def download(self, version: int, dest: Path) -> Path:
+        """Copy the files of ``version`` into ``dest``."""
+        found = self._read(version)
+        dest.mkdir(parents=True, exist_ok=True)
+        for name in found.files:
+            shutil.copyfile(Path(found.location) / name, dest / name)
+        return dest
+
+    def _state_path(self) -> Path:
+        return self.root / STATE_FILE
+
+    def state(self) -> RegistryState:
+        """Aliases and history from ``state.json`` (empty when the registry is new)."""
+        path = self._state_path()
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return RegistryState()
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise InputError(f"{path}: not valid JSON ({exc}); restore it from a backup") from None
+        return RegistryState.from_dict(data, str(path))
+
+    def record(self, event: Mapping[str, Any]) -> RegistryState:
+        """Apply ``event`` to the state under the lock and replace ``state.json``."""
+        self._prepare()
+        version = event.get("version")
+        if isinstance(version, int) and version not in self._numbers():
+            raise InputError(
+                f"registry {self.root}: no version {version}; see `mlci registry list`"
+            )
+        with _locked(self.root / ".lock"):
+            state = self.state()
+            state.apply(event)
+            atomic_write_text(self._state_path(), json.dumps(state.to_dict(), indent=2) + "\n")
+        return state

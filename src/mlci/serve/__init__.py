@@ -1,0 +1,1 @@
+"""``mlci serve``: the prediction service (Starlette on uvicorn, an optional extra)."""

@@ -1,0 +1,173 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from mlci.errors import InputError
+from mlci.registry import make_event, resolve_version, rollback_target
+from mlci.registry.base import parse_version_ref
+from mlci.registry.local import LocalRegistry
+
+
+def _model_file(tmp_path: Path, content: bytes = b"model-bytes") -> Path:
+    path = tmp_path / "model.skops"
+    path.write_bytes(content)
+    return path
+
+
+def _meta(**extra: object) -> dict[str, object]:
+    return {
+        "model_file": "model.skops",
+        "metrics": {"accuracy": 0.9},
+        "blessing": {"blessed": True, "reason": "all gates passed"},
+        **extra,
+    }
+
+
+def test_register_assigns_numbers_and_keeps_files(tmp_path: Path) -> None:
+    reg = LocalRegistry(tmp_path / "reg")
+    assert reg.versions() == []
+    v1 = reg.register({"model.skops": _model_file(tmp_path)}, _meta(git_sha="a" * 40))
+    v2 = reg.register({"model.skops": _model_file(tmp_path, b"other")}, _meta())
+    assert (v1.version, v2.version) == (1, 2)
+    assert v1.files == ("metadata.json", "model.skops")
+    assert v1.metadata["version"] == 1 and v1.git_sha == "a" * 40
+    assert [v.version for v in reg.versions()] == [1, 2]
+    out = reg.download(1, tmp_path / "pulled")
+    assert (out / "model.skops").read_bytes() == b"model-bytes"
+    assert json.loads((out / "metadata.json").read_text())["version"] == 1
+    # nothing left in staging
+    assert list((tmp_path / "reg" / ".staging").iterdir()) == []
+
+
+def test_missing_version_and_alias_are_clear_errors(tmp_path: Path) -> None:
+    reg = LocalRegistry(tmp_path / "reg")
+    with pytest.raises(InputError, match="no version 7; see `mlci registry list`"):
+        reg.get(7)
+    with pytest.raises(InputError, match="no alias 'production'"):
+        resolve_version(reg, "production")
+
+
+def test_aliases_history_and_rollback_target(tmp_path: Path) -> None:
+    reg = LocalRegistry(tmp_path / "reg")
+    for i in range(3):
+        reg.register({"model.skops": _model_file(tmp_path, bytes([i]))}, _meta())
+    reg.record(make_event("promote", 1))
+    reg.record(make_event("promote", 2, previous=1))
+    state = reg.record(make_event("promote", 3, previous=2))
+    assert state.aliases == {"production": 3, "previous": 2}
+    assert resolve_version(reg, "production").version == 3
+    assert resolve_version(reg, "model-v2").version == 2
+    versions = {v.version: v for v in reg.versions()}
+    assert rollback_target(state, versions) == 2
+    state = reg.record(make_event("rollback", 2, previous=3))
+    # a second rollback goes further back instead of flipping to 3 again
+    assert rollback_target(state, versions) == 1
+    assert [e["event"] for e in reg.state().history] == [
+        "promote",
+        "promote",
+        "promote",
+        "rollback",
+    ]
+
+
+def test_rollback_target_skips_unblessed(tmp_path: Path) -> None:
+    reg = LocalRegistry(tmp_path / "reg")
+    reg.register({"model.skops": _model_file(tmp_path)}, _meta())
+    reg.register(
+        {"model.skops": _model_file(tmp_path)}, _meta(blessing={"blessed": False, "reason": "x"})
+    )
+    reg.register({"model.skops": _model_file(tmp_path)}, _meta())
+    for n in (1, 2, 3):
+        state = reg.record(make_event("promote", n))
+    assert rollback_target(state, {v.version: v for v in reg.versions()}) == 1
+
+
+def test_record_refuses_unknown_version(tmp_path: Path) -> None:
+    reg = LocalRegistry(tmp_path / "reg")
+    with pytest.raises(InputError, match="no version 4"):
+        reg.record(make_event("promote", 4))
+
+
+def test_corrupt_state_is_an_input_error(tmp_path: Path) -> None:
+    reg = LocalRegistry(tmp_path / "reg")
+    reg.register({"model.skops": _model_file(tmp_path)}, _meta())
+    (tmp_path / "reg" / "state.json").write_text("{not json")
+    with pytest.raises(InputError, match="state.json: not valid JSON"):
+        reg.state()
+    (tmp_path / "reg" / "state.json").write_text('{"aliases": {"production": "x"}}')
+    with pytest.raises(InputError, match="aliases must map names to version numbers"):
+        reg.state()
+
+
+@pytest.mark.parametrize(
+    ("ref", "expected"), [("3", 3), ("v3", 3), ("model-v12", 12), ("production", "production")]
+)
+def test_parse_version_ref(ref: str, expected: int | str) -> None:
+    assert parse_version_ref(ref) == expected
+
+
+_WRITER = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from mlci.registry.local import LocalRegistry
+    from mlci.registry.base import make_event
+    root, model, writer, start = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], float(sys.argv[4])
+    reg = LocalRegistry(root)
+    while time.time() < start:
+        time.sleep(0.001)
+    for i in range(int(sys.argv[5])):
+        v = reg.register({"model.skops": model}, {"model_file": "model.skops", "writer": writer, "i": i})
+        reg.record(make_event("promote", v.version, note=f"{writer}-{i}"))
+        print(v.version)
+    """
+)
+
+
+def test_parallel_processes_never_share_a_version_or_corrupt_state(tmp_path: Path) -> None:
+    model = _model_file(tmp_path, b"x" * 200_000)
+    root = tmp_path / "reg"
+    import time
+
+    start = time.time() + 1.5
+    writers, per_writer = 4, 6
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                _WRITER,
+                str(root),
+                str(model),
+                f"w{w}",
+                str(start),
+                str(per_writer),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for w in range(writers)
+    ]
+    got: list[int] = []
+    for p in procs:
+        out, _ = p.communicate(timeout=120)
+        assert p.returncode == 0
+        got += [int(line) for line in out.split()]
+    total = writers * per_writer
+    assert sorted(got) == list(range(1, total + 1))
+    reg = LocalRegistry(root)
+    versions = reg.versions()
+    assert [v.version for v in versions] == list(range(1, total + 1))
+    assert {(v.metadata["writer"], v.metadata["i"]) for v in versions} == {
+        (f"w{w}", i) for w in range(writers) for i in range(per_writer)
+    }
+    assert all((Path(v.location) / "model.skops").stat().st_size == 200_000 for v in versions)
+    state = reg.state()
+    assert len(state.history) == total  # no lost update
+    assert state.production in got
