@@ -7,7 +7,7 @@ missing variable fails loudly instead of leaving a blank.
 
 The top-level ``templates/`` folder is the single source. A wheel carries it as
 ``mlci/templates`` (hatch force-include); a checkout or an editable install
-finds it beside ``src/``. `templates_dir` is the one lookup for all three.
+finds it beside ``src/``; `mlci.resources.shipped_dir` is the one lookup for all three.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlci.errors import TemplateError
+from mlci.resources import shipped_dir
 
 if TYPE_CHECKING:
     import jinja2
@@ -30,14 +31,7 @@ def templates_dir() -> Path:
     Raises:
         TemplateError: when neither place has it (a broken install).
     """
-    package = Path(__file__).resolve().parent
-    for candidate in (package / "templates", package.parent.parent / "templates"):
-        if (candidate / "mlci.yaml.j2").is_file():
-            return candidate
-    raise TemplateError(
-        f"mlci's templates are missing (looked in {package / 'templates'} and"
-        f" {package.parent.parent / 'templates'}); reinstall mlci"
-    )
+    return shipped_dir("templates")
 
 
 @cache
