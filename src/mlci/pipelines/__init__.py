@@ -1,0 +1,1 @@
+"""Pipelines: compose the parts into the steps and loops a workflow runs."""
