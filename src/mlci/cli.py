@@ -101,6 +101,135 @@ def _add_config_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     schema.set_defaults(handler=_run_config_schema)
 
 
+# -- init -------------------------------------------------------------------------------
+
+_INIT_ANSWER_FLAGS = (
+    "task", "data", "eval_data", "target", "model", "train_command", "install_command",
+    "registry", "retrain_schedule", "retrain_mode", "python", "default_branch", "runs_on",
+    "action_ref",
+)
+
+
+def _run_init(args: argparse.Namespace) -> int:
+    from mlci import scaffold
+    from mlci.errors import EXIT_FAILED
+
+    def ask(question: scaffold.Question) -> str | None:
+        """Prompt on the terminal; an empty answer takes the default, '-' means none."""
+        default = question.default
+        choices = f" ({'/'.join(question.choices)})" if 0 < len(question.choices) <= 6 else ""
+        shown = f" [{default}]" if default else " [none]"
+        while True:
+            reply = input(f"{question.text}{choices}{shown}: ").strip()
+            if not reply:
+                return default
+            if reply == "-":
+                return ""
+            fixed = question.key in ("task", "registry", "retrain_mode")
+            if fixed and reply not in question.choices:
+                print(f"  choose one of: {', '.join(question.choices)}")
+                continue
+            return reply
+
+    root = scaffold.git_root(args.directory)
+    given = {key: getattr(args, key) for key in _INIT_ANSWER_FLAGS}
+    interactive = not (args.yes or args.check) and sys.stdin.isatty() and sys.stdout.isatty()
+    answers = scaffold.resolve_answers(root, given, ask=ask if interactive else None)
+    planned = scaffold.plan(root, answers, given=given)
+    if args.check:
+        stale = [p for p in planned if p.status in ("create", "update")]
+        for p in stale:
+            if p.status == "create":
+                print(f"missing: {p.path}")
+            else:
+                print(f"stale: {p.path}")
+                sys.stdout.write(p.diff())
+        if stale:
+            print(
+                f"mlci init --check: {len(stale)} file(s) differ from what mlci {mlci.__version__}"
+                " generates; run `mlci init --force` to regenerate them"
+            )
+            return EXIT_FAILED
+        print(f"mlci init --check: all files are up to date (mlci {mlci.__version__})")
+        return EXIT_OK
+    if args.dry_run:
+        for p in planned:
+            if p.status == "create":
+                print(f"would create {p.path}:")
+                sys.stdout.write(p.text)
+            elif p.status == "update":
+                need = "" if args.force else " (changed on disk: needs --force)"
+                print(f"would replace {p.path}{need}:")
+                sys.stdout.write(p.diff())
+            elif p.status == "keep":
+                print(f"would keep {p.path} (exists; its values were used)")
+            else:
+                print(f"unchanged {p.path}")
+        return EXIT_OK
+    if not args.force:
+        for p in planned:
+            if p.status == "update":
+                sys.stdout.write(p.diff())
+    written = scaffold.write(root, planned, force=args.force)
+    verbs = {"create": "created", "update": "replaced", "unchanged": "unchanged", "keep": "kept"}
+    for p in planned:
+        note = " (exists; its values were used)" if p.status == "keep" else ""
+        print(f"{verbs[p.status]} {p.path}{note}")
+    if written:
+        print(
+            "next: commit mlci.yaml and .github/workflows/mlci-*.yml, then open a pull"
+            " request; the deploy workflow needs the GitHub environment"
+            f" {answers.deploy_environment!r}"
+        )
+    return EXIT_OK
+
+
+def _add_init_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    init = sub.add_parser(
+        "init",
+        help="write mlci.yaml and the GitHub workflows for this repository",
+        description=(
+            "Write mlci.yaml and .github/workflows/mlci-{pr,comment,deploy,retrain}.yml."
+            " Answers come from the flags, an existing mlci.yaml, prompts on a terminal,"
+            " or what mlci detects in the repository. A file you changed is never"
+            " overwritten without --force."
+        ),
+    )
+    init.add_argument(
+        "-C", "--directory", type=Path, default=Path(), metavar="DIR",
+        help="a folder inside the git repository (default: .)",
+    )
+    init.add_argument("--task", choices=("classification", "regression"))
+    init.add_argument("--data", metavar="PATH", help="reference (training) data file")
+    init.add_argument("--eval-data", metavar="PATH", help="holdout data the model is evaluated on")
+    init.add_argument("--target", metavar="COLUMN", help="label column")
+    init.add_argument("--model", metavar="PATH", help="model file the train command writes")
+    init.add_argument("--train-command", metavar="CMD", help="shell command that trains the model")
+    init.add_argument(
+        "--install-command", metavar="CMD",
+        help="shell command that installs the project's dependencies in the workflows",
+    )
+    init.add_argument("--registry", choices=("local", "github"), help="model registry backend")
+    init.add_argument("--retrain-schedule", metavar="CRON", help="cron schedule (UTC)")
+    init.add_argument("--retrain-mode", choices=("pull-request", "deploy"))
+    init.add_argument("--python", metavar="X.Y", help="Python version of the workflows")
+    init.add_argument("--default-branch", metavar="BRANCH")
+    init.add_argument("--runs-on", metavar="LABELS", help="runner label(s), comma-separated")
+    init.add_argument(
+        "--action-ref", metavar="[OWNER/REPO@]SHA[#TAG]",
+        help="pin mlci's actions to this commit instead of the one recorded for this release",
+    )
+    mode = init.add_mutually_exclusive_group()
+    mode.add_argument("--force", action="store_true", help="replace files that were changed")
+    mode.add_argument("--dry-run", action="store_true", help="print what would be written")
+    mode.add_argument(
+        "--check", action="store_true",
+        help="exit 1 when the files on disk differ from what this mlci would generate",
+    )
+    init.add_argument("-y", "--yes", action="store_true", help="take the defaults, never prompt")
+    init.set_defaults(handler=_run_init)
+
+
 # -- parser -------------------------------------------------------------------------------
 
 
@@ -118,6 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     _add_config_parsers(sub)
+    _add_init_parsers(sub)
     return parser
 
 
