@@ -210,6 +210,28 @@ BROKEN = {
 }
 
 
+def test_a_path_the_command_needs_must_exist(tmp_path: Path) -> None:
+    path = tmp_path / "mlci.yaml"
+    path.write_text(MINIMAL + "data:\n  eval: data/holdout.csv\n")
+    cfg = load_config(path)
+    assert cfg.where("data", "eval") == f"{path}:4:9"
+    with pytest.raises(ConfigError) as info:
+        cfg.existing_path("data", "eval")
+    assert str(info.value) == (
+        f"{path}:4:9: data.eval: 'data/holdout.csv' does not exist (looked for"
+        f" {tmp_path / 'data' / 'holdout.csv'}); check the path, or create the file first"
+    )
+    with pytest.raises(ConfigError) as info:
+        cfg.existing_path("data", "reference", purpose="the drift reference")
+    assert str(info.value) == (
+        f"{path}:3:1: data.reference: not set, but this command needs it (the drift"
+        " reference); add it to mlci.yaml or pass it as an option"
+    )
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "holdout.csv").write_text("a\n1\n")
+    assert cfg.existing_path("data", "eval") == tmp_path / "data" / "holdout.csv"
+
+
 @pytest.mark.parametrize("name", sorted(BROKEN))
 def test_broken_configs_report_every_problem_with_its_place(name: str) -> None:
     text, expected = BROKEN[name]

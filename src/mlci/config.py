@@ -297,10 +297,55 @@ class Config:
     monitor: MonitorConfig = spec(factory=MonitorConfig, doc="Production monitoring")
     report: ReportConfig = spec(factory=ReportConfig, doc="Reports")
     root: Path = field(default=Path(), metadata={"internal": True})
+    source: Marked | None = field(default=None, metadata={"internal": True}, compare=False)
 
     def resolve(self, relative: str) -> Path:
         """A path from the config, relative to the directory holding mlci.yaml."""
         return (self.root / relative) if not Path(relative).is_absolute() else Path(relative)
+
+    def where(self, *path: str | int) -> str:
+        """``mlci.yaml:12:5`` for the key at ``path``, to point errors at the config."""
+        if self.source is None:
+            return CONFIG_FILE
+        mark = self.source.mark(path)
+        return f"{self.source.file}:{mark.line}:{mark.column}" if mark else self.source.file
+
+    def existing_path(self, *path: str, purpose: str = "") -> Path:
+        """The file or directory named at ``path`` (e.g. ``"data", "eval"``), which must exist.
+
+        Raises:
+            ConfigError: when the key is unset or the path does not exist, located at
+                the key in mlci.yaml.
+        """
+        value: Any = self
+        for part in path:
+            value = getattr(value, part)
+        dotted = ".".join(path)
+        file = self.source.file if self.source else CONFIG_FILE
+        mark = None
+        if self.source:
+            # An unset key has no mark: point at its nearest parent key instead.
+            mark = self.source.marks.get(path)
+            parent: tuple[str | int, ...] = path
+            while mark is None and parent:
+                parent = parent[:-1]
+                mark = self.source.key_marks.get(parent)
+        line, column = (mark.line, mark.column) if mark else (None, None)
+        need = f" ({purpose})" if purpose else ""
+        if not value:
+            message = (
+                f"not set, but this command needs it{need}; add it to mlci.yaml"
+                " or pass it as an option"
+            )
+            raise ConfigError([ConfigIssue(file, line, column, dotted, message)])
+        resolved = self.resolve(str(value))
+        if not resolved.exists():
+            message = (
+                f"{value!r} does not exist (looked for {resolved}); check the path,"
+                " or create the file first"
+            )
+            raise ConfigError([ConfigIssue(file, line, column, dotted, message)])
+        return resolved
 
 
 _CRON_FIELD = re.compile(r"^[\d*/,\-A-Za-z]+$")
@@ -450,7 +495,7 @@ def _from_marked(marked: Marked, root: Path) -> Config:
     if issues or cfg is None:
         issues.sort(key=lambda i: (i.line or 0, i.column or 0))
         raise ConfigError(issues)
-    return replace(cfg, root=root)
+    return replace(cfg, root=root, source=marked)
 
 
 def load_config(path: Path) -> Config:
