@@ -14,6 +14,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import mlci
 from mlci.error_handler import run_guarded
@@ -230,6 +231,222 @@ def _add_init_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     init.set_defaults(handler=_run_init)
 
 
+# -- deploy -------------------------------------------------------------------------------
+
+
+def _deploy_config(args: argparse.Namespace) -> Any:
+    from mlci.config import find_config, load_config
+
+    return load_config(find_config(args.config))
+
+
+def _run_deploy(args: argparse.Namespace) -> int:
+    from mlci.github.runtime import Runtime
+    from mlci.pipelines.deploy import deploy
+    from mlci.results import DEFAULT_RESULTS_DIR
+
+    outcome = deploy(
+        _deploy_config(args),
+        model=args.model,
+        results_dir=args.results or Path(DEFAULT_RESULTS_DIR),
+        backend=args.registry,
+        runtime=Runtime(),
+    )
+    print(f"mlci deploy: {outcome.message}")
+    return EXIT_OK
+
+
+def _run_rollback(args: argparse.Namespace) -> int:
+    from mlci.github.runtime import Runtime
+    from mlci.pipelines.deploy import rollback
+    from mlci.results import DEFAULT_RESULTS_DIR
+
+    outcome = rollback(
+        _deploy_config(args),
+        to=args.to,
+        results_dir=args.results or Path(DEFAULT_RESULTS_DIR),
+        backend=args.registry,
+        runtime=Runtime(),
+    )
+    print(f"mlci rollback: {outcome.message}")
+    return EXIT_OK
+
+
+def _open_registry(args: argparse.Namespace) -> Any:
+    from mlci.github.runtime import Runtime
+    from mlci.registry import open_registry
+
+    return open_registry(_deploy_config(args), backend=args.registry, runtime=Runtime())
+
+
+def _run_registry_list(args: argparse.Namespace) -> int:
+    from mlci.pipelines.deploy import registry_rows
+
+    reg = _open_registry(args)
+    rows = registry_rows(reg)
+    if args.json:
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return EXIT_OK
+    if not rows:
+        print(f"registry {reg.describe()}: no versions yet; `mlci deploy` registers one")
+        return EXIT_OK
+    names = sorted({m for r in rows for m in r["metrics"]})
+    head = ["version", "created", "commit", "blessed", "aliases", *names]
+    table = [head]
+    for r in rows:
+        metrics = [
+            f"{r['metrics'][m]:.4g}" if isinstance(r["metrics"].get(m), float)
+            else str(r["metrics"].get(m, "-"))
+            for m in names
+        ]
+        table.append(
+            [
+                f"v{r['version']}", r["created"][:19], (r["git_sha"] or "-")[:7],
+                "yes" if r["blessed"] else "no", ",".join(r["aliases"]) or "-", *metrics,
+            ]
+        )
+    widths = [max(len(row[i]) for row in table) for i in range(len(head))]
+    for row in table:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    return EXIT_OK
+
+
+def _run_registry_show(args: argparse.Namespace) -> int:
+    from mlci.registry import resolve_version
+
+    reg = _open_registry(args)
+    found = resolve_version(reg, args.version)
+    aliases = sorted(a for a, v in reg.state().aliases.items() if v == found.version)
+    body = {"version": found.version, "aliases": aliases, "files": list(found.files),
+            "location": found.location, "metadata": found.metadata}
+    sys.stdout.write(json.dumps(body, indent=2) + "\n")
+    return EXIT_OK
+
+
+def _run_registry_pull(args: argparse.Namespace) -> int:
+    from mlci.registry import resolve_version
+
+    reg = _open_registry(args)
+    found = resolve_version(reg, args.version)
+    dest = args.output or Path(f"model-v{found.version}")
+    reg.download(found.version, dest)
+    print(f"pulled v{found.version} ({', '.join(found.files)}) into {dest}")
+    return EXIT_OK
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from mlci.serve.app import create_app, load_served_model, require_stack
+    from mlci.serve.server import run_server
+
+    require_stack()
+    with tempfile.TemporaryDirectory(prefix="mlci-serve-") as tmp:
+        if args.model is not None:
+            cfg = _deploy_config(args) if args.config or Path("mlci.yaml").is_file() else None
+            served = load_served_model(
+                args.model,
+                trusted=bool(cfg and cfg.model.trusted),
+                features=cfg.model.features if cfg else None,
+            )
+        else:
+            from mlci.registry import resolve_version
+
+            reg = _open_registry(args)
+            found = resolve_version(reg, args.version or "production")
+            folder = reg.download(found.version, Path(tmp) / f"v{found.version}")
+            served = load_served_model(
+                folder / (found.onnx_file or found.model_file),
+                metadata=found.metadata,
+                version=found.version,
+                trusted=_deploy_config(args).model.trusted,
+            )
+        where = f"v{served.version}" if served.version else str(served.path)
+        print(
+            f"mlci serve: {where} ({served.predictor.format}) on http://{args.host}:{args.port}"
+            "  (POST /predict, GET /health, GET /metadata; ^C stops)",
+            flush=True,
+        )
+        run_server(create_app(served), host=args.host, port=args.port)
+    return EXIT_OK
+
+
+def _add_registry_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--registry",
+        choices=("local", "github"),
+        default=None,
+        help="registry backend (default: registry.backend in mlci.yaml)",
+    )
+
+
+def _add_deploy_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    dep = sub.add_parser(
+        "deploy",
+        help="register, smoke-test and deploy the blessed model; then move production",
+        description=(
+            "Check the blessing in model.json and that the model file is the one blessed;"
+            " register it, export ONNX, smoke-test the prediction service, run the deploy"
+            " step (deploy.command / deploy.webhook), then promote it to production."
+            " Exit 1 when the model is not blessed or fails the smoke test."
+        ),
+    )
+    _add_config_option(dep)
+    dep.add_argument("--model", type=Path, default=None, metavar="PATH",
+                     help="model file (default: model.path)")
+    _add_results_option(dep)
+    _add_registry_option(dep)
+    dep.set_defaults(handler=_run_deploy)
+
+    rb = sub.add_parser(
+        "rollback",
+        help="move production back to the previous (or a named) blessed version",
+        description="Move production back and run the deploy step for that version again.",
+    )
+    _add_config_option(rb)
+    rb.add_argument("--to", default=None, metavar="VERSION",
+                    help="version to return to (default: the previous blessed production)")
+    _add_results_option(rb)
+    _add_registry_option(rb)
+    rb.set_defaults(handler=_run_rollback)
+
+    reg = sub.add_parser("registry", help="list, show or pull registered model versions",
+                         description="Work with the model registry.")
+    reg_sub = reg.add_subparsers(dest="registry_command", metavar="COMMAND", required=True)
+    lst = reg_sub.add_parser("list", help="every version with its metrics and aliases")
+    lst.add_argument("--json", action="store_true", help="print JSON (the report's history data)")
+    show = reg_sub.add_parser("show", help="print a version's metadata as JSON")
+    show.add_argument("version", metavar="VERSION", help="number, tag (model-v3) or alias")
+    pull = reg_sub.add_parser("pull", help="download a version's files")
+    pull.add_argument("version", metavar="VERSION", help="number, tag (model-v3) or alias")
+    pull.add_argument("-o", "--output", type=Path, default=None, metavar="DIR",
+                      help="directory to write (default: ./model-vN)")
+    for p, handler in ((lst, _run_registry_list), (show, _run_registry_show),
+                       (pull, _run_registry_pull)):
+        _add_config_option(p)
+        _add_registry_option(p)
+        p.set_defaults(handler=handler)
+
+    srv = sub.add_parser(
+        "serve",
+        help="start the prediction service for a registry version or a model file",
+        description=(
+            "Serve POST /predict (JSON records or columns), GET /health and GET /metadata"
+            " with Starlette on uvicorn (pip install 'mlci[serve]'). Default: the production"
+            " version of the registry."
+        ),
+    )
+    which = srv.add_mutually_exclusive_group()
+    which.add_argument("--model", type=Path, default=None, metavar="PATH", help="a model file")
+    which.add_argument("--version", default=None, metavar="VERSION",
+                       help="a registry version or alias (default: production)")
+    srv.add_argument("--host", default="127.0.0.1", help="address (default: 127.0.0.1)")
+    srv.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    _add_config_option(srv)
+    _add_registry_option(srv)
+    srv.set_defaults(handler=_run_serve)
+
+
 # -- parser -------------------------------------------------------------------------------
 
 
@@ -248,6 +465,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     _add_config_parsers(sub)
     _add_init_parsers(sub)
+    _add_deploy_parsers(sub)
     return parser
 
 
