@@ -447,6 +447,245 @@ def _add_deploy_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     srv.set_defaults(handler=_run_serve)
 
 
+# -- data ---------------------------------------------------------------------------------
+
+
+def _data_config(path: Path | None) -> Any:
+    """The config when one is given or ./mlci.yaml exists; None lets flags say everything."""
+    from mlci.config import CONFIG_FILE, find_config, load_config
+
+    if path is None and not Path(CONFIG_FILE).exists():
+        return None
+    return load_config(find_config(path))
+
+
+def _run_schema_infer(args: argparse.Namespace) -> int:
+    from mlci.data.profile import is_profile_file, load_profile, profile_path
+    from mlci.data.schema import infer_schema, load_schema, merge_update, render_schema
+
+    cfg = _data_config(args.config)
+    data = cfg.data if cfg else None
+    default = cfg.resolve(cfg.data.schema) if cfg else Path("mlci/schema.yaml")
+    output: Path = args.output or default
+    if is_profile_file(args.data):
+        profile = load_profile(args.data)
+    else:
+        chunk_rows = data.chunk_rows if data else 250_000
+        profile = profile_path(args.data, chunk_rows=chunk_rows, track_unique=True)
+    schema = infer_schema(
+        profile,
+        max_domain=args.max_domain,
+        margin=args.margin,
+        target=data.target if data else None,
+    )
+    if args.update and output.exists():
+        schema = merge_update(load_schema(output), schema)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    text = render_schema(schema, profile=profile, source=str(args.data))
+    output.write_text(text, encoding="utf-8")
+    print(f"wrote {output} ({len(schema.columns)} columns from {profile.rows} rows of {args.data})")
+    return EXIT_OK
+
+
+def _run_profile(args: argparse.Namespace) -> int:
+    from mlci.data.profile import load_profile, merge_profiles, profile_path, write_profile
+    from mlci.errors import InputError
+
+    paths: list[Path] = args.paths
+    if paths[0] == Path("merge"):
+        shards = paths[1:]
+        if not shards or args.output is None:
+            raise InputError(
+                "profile merge: give the shard profiles and an output, e.g."
+                " `mlci profile merge a.json b.json -o merged.json`"
+            )
+        profile = merge_profiles(load_profile(p) for p in shards)
+        write_profile(profile, args.output)
+        print(f"wrote {args.output} ({len(shards)} profiles, {profile.rows} rows)")
+        return EXIT_OK
+    if len(paths) != 1:
+        raise InputError(
+            "profile: give one data file or directory (to combine profiles use"
+            " `mlci profile merge PROFILE... -o PATH`)"
+        )
+    cfg = _data_config(args.config)
+    chunk_rows = cfg.data.chunk_rows if cfg else 250_000
+    profile = profile_path(paths[0], chunk_rows=chunk_rows)
+    output = args.output or Path("profile.json")
+    write_profile(profile, output)
+    print(f"wrote {output} ({profile.rows} rows, {len(profile.columns)} columns)")
+    return EXIT_OK
+
+
+def _run_validate_data(args: argparse.Namespace) -> int:
+    from mlci.pipelines.validate_data import validate_data
+
+    return validate_data(
+        _data_config(args.config),
+        current=args.current,
+        reference=args.reference,
+        reference_profile=args.reference_profile,
+        schema=args.schema,
+        drift=not args.no_drift,
+        results_dir=args.results,
+    )
+
+
+def _add_data_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    schema = sub.add_parser(
+        "schema",
+        help="infer the data schema (mlci/schema.yaml)",
+        description="Work with the data schema.",
+    )
+    schema_sub = schema.add_subparsers(dest="schema_command", metavar="COMMAND", required=True)
+    infer = schema_sub.add_parser(
+        "infer",
+        help="write a commented, editable schema from reference data",
+        description=(
+            "Infer a schema (types, nulls, ranges, domains, keys, row bounds) from reference"
+            " data or a profile, and write it as commented YAML to edit."
+        ),
+    )
+    infer.add_argument("data", type=Path, metavar="DATA", help="reference data or a profile .json")
+    infer.add_argument(
+        "-o", "--output", type=Path, default=None, metavar="PATH",
+        help="schema file (default: data.schema of mlci.yaml, else mlci/schema.yaml)",
+    )
+    infer.add_argument(
+        "--update", action="store_true",
+        help="re-infer an existing schema file, keeping the edits made to it by hand",
+    )
+    infer.add_argument(
+        "--max-domain", type=int, default=100, metavar="N",
+        help="text columns with at most N distinct values get a domain (default: 100)",
+    )
+    infer.add_argument(
+        "--margin", type=float, default=0.0, metavar="FRACTION",
+        help="widen numeric ranges by this share of their width on each side (default: 0)",
+    )
+    _add_config_option(infer)
+    infer.set_defaults(handler=_run_schema_infer)
+
+    profile = sub.add_parser(
+        "profile",
+        help="compute a mergeable data profile (for drift), or merge shard profiles",
+        description=(
+            "`mlci profile DATA [-o PATH]` writes the statistics drift needs;"
+            " `mlci profile merge PROFILE... -o PATH` combines profiles of shards."
+        ),
+        usage="mlci profile DATA [-o PATH] | mlci profile merge PROFILE... -o PATH",
+    )
+    profile.add_argument("paths", nargs="+", type=Path, metavar="DATA", help=argparse.SUPPRESS)
+    profile.add_argument(
+        "-o", "--output", type=Path, default=None, metavar="PATH",
+        help="profile file to write (default: profile.json)",
+    )
+    _add_config_option(profile)
+    profile.set_defaults(handler=_run_profile)
+
+    validate = sub.add_parser(
+        "validate-data",
+        help="check current data against the schema and the reference (drift)",
+        description=(
+            "Check the current data against the schema and for drift against the reference;"
+            " write DIR/data.json. Exit 1 when any finding has error severity."
+        ),
+    )
+    _add_config_option(validate)
+    validate.add_argument(
+        "--current", type=Path, default=None, metavar="PATH",
+        help="data to validate (default: data.current)",
+    )
+    ref = validate.add_mutually_exclusive_group()
+    ref.add_argument(
+        "--reference", type=Path, default=None, metavar="PATH",
+        help="reference data or profile (default: data.reference)",
+    )
+    ref.add_argument(
+        "--reference-profile", type=Path, default=None, metavar="PATH",
+        help="stored reference profile (the reference data is not read)",
+    )
+    validate.add_argument(
+        "--schema", type=Path, default=None, metavar="PATH",
+        help="schema file (default: data.schema)",
+    )
+    validate.add_argument("--no-drift", action="store_true", help="run the schema checks only")
+    _add_results_option(validate)
+    validate.set_defaults(handler=_run_validate_data)
+
+
+# -- model ------------------------------------------------------------------------------
+
+
+def _run_validate_model(args: argparse.Namespace) -> int:
+    from mlci.pipelines.validate_model import validate_model
+
+    return validate_model(
+        args.config,
+        model=args.model,
+        baseline=args.baseline,
+        eval_data=args.eval_data,
+        target=args.target,
+        results_dir=args.results,
+    )
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    from mlci.pipelines.validate_model import export_model
+
+    return export_model(args.model, sample=args.sample, output=args.output)
+
+
+def _add_model_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    validate = sub.add_parser(
+        "validate-model",
+        help="evaluate the candidate against production, apply the gates, write model.json",
+        description=(
+            "Evaluate the candidate and the baseline (production) model on the same eval"
+            " rows, bootstrap the metric deltas, check ONNX parity and budgets, apply the"
+            " gates and write DIR/model.json. Exit 0 when blessed, 1 when not."
+        ),
+    )
+    _add_config_option(validate)
+    validate.add_argument(
+        "--model", type=Path, default=None, metavar="PATH",
+        help="candidate model file (default: model.path)",
+    )
+    validate.add_argument(
+        "--baseline", default=None, metavar="PATH|registry|none",
+        help="production model: a model file, a stored model.json, registry or none"
+        " (default: model.baseline)",
+    )
+    validate.add_argument(
+        "--eval-data", type=Path, default=None, metavar="PATH",
+        help="labelled eval data (default: data.eval)",
+    )
+    validate.add_argument(
+        "--target", default=None, metavar="COLUMN", help="label column (default: data.target)"
+    )
+    _add_results_option(validate)
+    validate.set_defaults(handler=_run_validate_model)
+    export = sub.add_parser(
+        "export",
+        help="convert a scikit-learn model to ONNX and check parity",
+        description=(
+            "Convert a scikit-learn model (skops, or trusted joblib/pickle) to ONNX with"
+            " skl2onnx and check parity with the original on sample data. Exit 1 when"
+            " parity fails or the estimator cannot be converted."
+        ),
+    )
+    export.add_argument("model", type=Path, metavar="MODEL", help="model file to convert")
+    export.add_argument(
+        "--sample", type=Path, required=True, metavar="DATA",
+        help="rows with the model's features to check parity on (e.g. the eval data)",
+    )
+    export.add_argument(
+        "-o", "--output", type=Path, default=None, metavar="PATH",
+        help="ONNX file to write (default: MODEL with the .onnx suffix)",
+    )
+    export.set_defaults(handler=_run_export)
+
+
 # -- parser -------------------------------------------------------------------------------
 
 
@@ -466,6 +705,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_parsers(sub)
     _add_init_parsers(sub)
     _add_deploy_parsers(sub)
+    _add_model_parsers(sub)
+    _add_data_parsers(sub)
     return parser
 
 

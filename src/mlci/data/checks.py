@@ -1,0 +1,504 @@
+"""Quality checks of data against a schema, chunk by chunk, returning findings.
+
+`Checker` reads each chunk once, keeps counters and at most `MAX_SAMPLES`
+offending values per check and column (with 1-based data row numbers), and turns
+them into `Finding` objects with stable codes at the end. Duplicate detection
+keeps 8 bytes per row, so memory stays bounded by the chunk size plus that.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from mlci.data.profile import Converted, convert
+from mlci.data.schema import ColumnSchema, DataSchema, _seconds, schema_kinds
+from mlci.results import MAX_SAMPLES, Finding
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+__all__ = ["DEFAULT_SEVERITIES", "Checker", "SeverityFor", "severity_resolver"]
+
+#: The severity of each check when mlci.yaml says nothing (``off`` drops the finding).
+DEFAULT_SEVERITIES: dict[str, str] = {
+    "missing_column": "error",
+    "new_column": "warning",
+    "dtype_mismatch": "error",
+    "null_fraction": "error",
+    "nan_or_inf": "error",
+    "out_of_range": "error",
+    "unexpected_category": "error",
+    "domain_mass": "error",
+    "duplicate_key": "error",
+    "duplicate_rows": "warning",
+    "row_count": "error",
+    "label_missing": "error",
+    "new_label_class": "error",
+    "constant_column": "warning",
+    "drift": "warning",
+}
+
+SeverityFor = Callable[[str, "str | None"], str]
+
+
+def severity_resolver(
+    checks: Mapping[str, str] | None = None,
+    column_checks: Mapping[str, Mapping[str, str]] | None = None,
+) -> SeverityFor:
+    """A function giving the severity of a check code for a column.
+
+    Per-column settings win over per-check settings, which win over `DEFAULT_SEVERITIES`.
+    """
+    checks = dict(checks or {})
+    column_checks = {k: dict(v) for k, v in (column_checks or {}).items()}
+
+    def resolve(code: str, column: str | None) -> str:
+        if column is not None and code in column_checks.get(column, {}):
+            return column_checks[column][code]
+        return checks.get(code, DEFAULT_SEVERITIES.get(code, "error"))
+
+    return resolve
+
+
+def _num(v: float | None) -> Any:
+    if v is None:
+        return None
+    return int(v) if v == int(v) else v
+
+
+def _value(v: Any) -> Any:
+    item = getattr(v, "item", None)
+    if callable(item):
+        v = item()
+    if isinstance(v, float) and v != v:
+        return None
+    return v if isinstance(v, int | float | str | bool) or v is None else str(v)
+
+
+@dataclass
+class _Tally:
+    """Count and samples of one check on one column."""
+
+    count: int = 0
+    samples: list[dict[str, Any]] = field(default_factory=list)
+    values: dict[str, int] = field(default_factory=dict)
+
+    def add(self, offset: int, rows: np.ndarray, values: Sequence[Any] | None) -> None:
+        import numpy as np
+
+        idx = np.flatnonzero(rows) if rows.dtype == bool else rows
+        if idx.size == 0:
+            return
+        self.count += int(idx.size)
+        room = MAX_SAMPLES - len(self.samples)
+        for r in idx[:room]:
+            value = None if values is None else _value(values[int(r)])
+            self.samples.append({"row": offset + int(r) + 1, "value": value})
+
+
+@dataclass
+class _ColumnState:
+    schema: ColumnSchema
+    present: int = 0
+    tallies: dict[str, _Tally] = field(default_factory=dict)
+    first: Any = None
+    varied: bool = False
+    in_domain: int = 0
+    unexpected: dict[str, int] = field(default_factory=dict)
+
+    def tally(self, code: str) -> _Tally:
+        return self.tallies.setdefault(code, _Tally())
+
+
+class Checker:
+    """Checks chunks of data against a schema.
+
+    Args:
+        schema: The schema the data must follow.
+        severity: Severity of a check code for a column (see `severity_resolver`).
+        target: The label column (its checks use ``label_missing`` and ``new_label_class``).
+        id_columns: Columns that together identify a row (``duplicate_key``).
+        data_name: The data's name used in messages.
+    """
+
+    def __init__(
+        self,
+        schema: DataSchema,
+        *,
+        severity: SeverityFor | None = None,
+        target: str | None = None,
+        id_columns: Sequence[str] = (),
+        data_name: str = "the data",
+    ):
+        self.schema = schema
+        self.severity = severity or severity_resolver()
+        self.target = target
+        self.id_columns = list(id_columns)
+        self.data_name = data_name
+        self.kinds = schema_kinds(schema)
+        self.columns: list[str] | None = None
+        self.states: dict[str, _ColumnState] = {}
+        self.rows = 0
+        self.findings: list[Finding] = []
+        self._row_hashes: list[np.ndarray] = []
+        self._key_hashes: dict[str, list[np.ndarray]] = {}
+        self._bounds: dict[str, tuple[float | None, float | None]] = {}
+
+    def _enabled(self, code: str, column: str | None) -> bool:
+        return self.severity(code, column) != "off"
+
+    def _find(self, code: str, column: str | None, message: str, **kw: Any) -> None:
+        level = self.severity(code, column)
+        if level == "off":
+            return
+        finding = Finding(check=code, severity="error", message=message, column=column, **kw)
+        finding.severity = level  # type: ignore[assignment]
+        self.findings.append(finding)
+
+    def _start(self, frame: pd.DataFrame) -> None:
+        names = [str(c) for c in frame.columns]
+        self.columns = names
+        present = set(names)
+        for name, col in self.schema.columns.items():
+            if name in present:
+                self.states[name] = _ColumnState(col)
+                if col.type in ("float", "int"):
+                    self._bounds[name] = (col.min, col.max)
+                elif col.type == "datetime":
+                    self._bounds[name] = (
+                        _seconds(col.earliest) if col.earliest else None,
+                        _seconds(col.latest) if col.latest else None,
+                    )
+                if col.unique:
+                    self._key_hashes[name] = []
+                continue
+            if name == self.target:
+                self._find(
+                    "label_missing",
+                    name,
+                    f"label column {name!r} is missing from {self.data_name}; add it or fix"
+                    " data.target in mlci.yaml",
+                    expected=name,
+                )
+            elif col.required:
+                self._find(
+                    "missing_column",
+                    name,
+                    f"column {name!r} is in the schema but missing from {self.data_name}",
+                    expected=col.type,
+                )
+        for name in names:
+            if name not in self.schema.columns:
+                self._find(
+                    "new_column",
+                    name,
+                    f"column {name!r} is not in the schema; add it with"
+                    " `mlci schema infer --update` or drop it",
+                )
+        keys = [c for c in self.id_columns if c in present]
+        if keys:
+            self._key_hashes["+".join(keys)] = []
+
+    def update(self, offset: int, frame: pd.DataFrame) -> dict[str, Converted]:
+        """Check one chunk whose first row is ``offset``; return the conversions made."""
+        import numpy as np
+        import pandas as pd
+
+        if self.columns is None:
+            self._start(frame)
+        converted: dict[str, Converted] = {}
+        for name, state in self.states.items():
+            if name not in frame.columns:
+                continue
+            series = frame[name]
+            conv = convert(series, self.kinds[name])
+            converted[name] = conv
+            self._check_column(name, state, series, conv, offset)
+        if self._enabled("duplicate_rows", None):
+            self._row_hashes.append(pd.util.hash_pandas_object(frame, index=False).to_numpy())
+        for key, store in self._key_hashes.items():
+            cols = key.split("+") if key not in self.states else [key]
+            sub = frame[cols]
+            mask = sub.notna().all(axis=1).to_numpy()
+            hashed = pd.util.hash_pandas_object(sub, index=False).to_numpy()
+            store.append(np.where(mask, hashed, np.uint64(0)))
+        self.rows += len(frame)
+        return converted
+
+    def _check_column(
+        self, name: str, state: _ColumnState, series: pd.Series, conv: Converted, offset: int
+    ) -> None:
+        import numpy as np
+
+        col = state.schema
+        raw = series.to_numpy()
+        null = conv.null
+        nulls = int(np.count_nonzero(null))
+        if nulls:
+            code = "label_missing" if name == self.target else "null_fraction"
+            state.tally(code).add(offset, null, None)
+        if conv.invalid.any():
+            state.tally("dtype_mismatch").add(offset, conv.invalid, raw)
+        ok = ~(null | conv.invalid)
+        state.present += int(np.count_nonzero(ok))
+        if self.kinds[name] in ("numeric", "datetime"):
+            values = conv.values
+            inf = np.isinf(values)
+            if inf.any():
+                state.tally("nan_or_inf").add(offset, inf, values)
+                ok &= ~inf
+            if col.type == "int":
+                frac = ok & (values != np.floor(values))
+                if frac.any():
+                    state.tally("dtype_mismatch").add(offset, frac, raw)
+            lo, hi = self._bounds.get(name, (None, None))
+            if lo is not None or hi is not None:
+                with np.errstate(invalid="ignore"):
+                    bad = np.zeros(values.shape, dtype=bool)
+                    if lo is not None:
+                        bad |= values < lo
+                    if hi is not None:
+                        bad |= values > hi
+                bad &= ok
+                if bad.any():
+                    state.tally("out_of_range").add(offset, bad, raw)
+            if not state.varied and ok.any():
+                vals = values[ok]
+                lo_v, hi_v = float(vals.min()), float(vals.max())
+                if state.first is None:
+                    state.first = lo_v
+                state.varied = lo_v != hi_v or lo_v != state.first
+            if col.domain is not None and col.type == "int" and ok.any():
+                self._domain(name, state, conv, ok, offset, as_int=True)
+            return
+        if ok.any():
+            if col.domain is not None:
+                self._domain(name, state, conv, ok, offset, as_int=False)
+            elif not state.varied:
+                present = conv.values[ok]
+                first = present.iloc[0]
+                if state.first is None:
+                    state.first = first
+                state.varied = bool((present != state.first).any())
+
+    def _domain(
+        self,
+        name: str,
+        state: _ColumnState,
+        conv: Converted,
+        ok: np.ndarray,
+        offset: int,
+        *,
+        as_int: bool,
+    ) -> None:
+        import numpy as np
+        import pandas as pd
+
+        domain = state.schema.domain or []
+        if as_int:
+            text = pd.Series(
+                np.where(ok, np.nan_to_num(conv.values).astype("int64").astype("str"), None),
+                dtype="object",
+            )
+        else:
+            text = conv.values
+        inside = text.isin(domain).to_numpy()
+        outside = ok & ~inside
+        state.in_domain += int(np.count_nonzero(ok & inside))
+        if outside.any():
+            code = "new_label_class" if name == self.target else "unexpected_category"
+            tally = state.tally(code)
+            values = text.to_numpy()
+            tally.add(offset, outside, values)
+            counts = pd.Series(values[outside]).value_counts()
+            for key, count in counts.items():
+                if len(tally.values) < 1000 or str(key) in tally.values:
+                    tally.values[str(key)] = tally.values.get(str(key), 0) + int(count)
+        if not state.varied:
+            present = text[ok]
+            if state.first is None and len(present):
+                state.first = present.iloc[0]
+            state.varied = bool((present != state.first).any())
+
+    def finish(self) -> list[Finding]:
+        """The findings, after the last chunk."""
+        rows = self.rows
+        for name, state in self.states.items():
+            col = state.schema
+            for code, tally in state.tallies.items():
+                self._finding(name, state, code, tally, rows)
+            if col.min_domain_mass is not None and col.min_domain_mass < 1 and state.present:
+                mass = state.in_domain / state.present
+                if mass < col.min_domain_mass:
+                    self._find(
+                        "domain_mass",
+                        name,
+                        f"only {mass:.1%} of the values of {name!r} are in its domain;"
+                        f" the schema asks for at least {col.min_domain_mass:.1%}",
+                        observed=mass,
+                        expected=col.min_domain_mass,
+                        count=state.present - state.in_domain,
+                        fraction=1 - mass,
+                    )
+            if (
+                not col.constant
+                and state.first is not None
+                and not state.varied
+                and state.present > 1
+            ):
+                self._find(
+                    "constant_column",
+                    name,
+                    f"column {name!r} has a single value ({_value(state.first)!r}) in every row;"
+                    " it varied in the reference",
+                    observed=_value(state.first),
+                    count=state.present,
+                    fraction=state.present / rows if rows else None,
+                )
+        self._duplicates()
+        bounds = self.schema.rows
+        if (bounds.min is not None and rows < bounds.min) or (
+            bounds.max is not None and rows > bounds.max
+        ):
+            self._find(
+                "row_count",
+                None,
+                f"{self.data_name} has {rows} rows; the schema expects"
+                f" {bounds.min if bounds.min is not None else 0} to"
+                f" {bounds.max if bounds.max is not None else 'any number of'} rows",
+                observed=rows,
+                expected={"min": bounds.min, "max": bounds.max},
+                count=rows,
+            )
+        return self.findings
+
+    def _finding(self, name: str, state: _ColumnState, code: str, tally: _Tally, rows: int) -> None:
+        col = state.schema
+        frac = tally.count / rows if rows else 0.0
+        kw: dict[str, Any] = {"count": tally.count, "fraction": frac, "samples": tally.samples}
+        if code in ("null_fraction", "label_missing"):
+            allowed = 0.0 if not col.nullable else 1 - (col.min_present or 0.0)
+            if code == "label_missing" or frac > allowed + 1e-12:
+                what = "all" if tally.count == rows else f"{tally.count} ({frac:.2%})"
+                tail = (
+                    "; nulls are not allowed"
+                    if not col.nullable or code == "label_missing"
+                    else f"; at most {allowed:.2%} may be null"
+                )
+                noun = "label values" if code == "label_missing" else "values"
+                self._find(
+                    code,
+                    name,
+                    f"{what} of the {noun} of {name!r} are null{tail}",
+                    observed=frac,
+                    expected=allowed,
+                    **kw,
+                )
+            return
+        if code == "dtype_mismatch":
+            self._find(
+                code,
+                name,
+                f"{tally.count} value(s) of {name!r} are not {col.type} (mixed types);"
+                " fix the data or change the column's type in the schema",
+                expected=col.type,
+                **kw,
+            )
+        elif code == "nan_or_inf":
+            self._find(code, name, f"{tally.count} value(s) of {name!r} are infinite", **kw)
+        elif code == "out_of_range":
+            lo, hi = (
+                (_num(col.min), _num(col.max))
+                if col.type != "datetime"
+                else (col.earliest, col.latest)
+            )
+            self._find(
+                code,
+                name,
+                f"{tally.count} value(s) of {name!r} are outside [{lo}, {hi}]",
+                expected={"min": lo, "max": hi},
+                **kw,
+            )
+        elif code in ("unexpected_category", "new_label_class"):
+            top = sorted(tally.values.items(), key=lambda kv: -kv[1])[:10]
+            shown = ", ".join(repr(k) for k, _ in top)
+            level = None
+            if (
+                code == "unexpected_category"
+                and col.min_domain_mass is not None
+                and col.min_domain_mass < 1
+            ):
+                mass = state.in_domain / state.present if state.present else 1.0
+                level = "warning" if mass >= col.min_domain_mass else None
+            what = (
+                "label class(es) the reference never had"
+                if code == "new_label_class"
+                else "value(s) outside the domain"
+            )
+            message = f"{tally.count} {what} in {name!r}: {shown}"
+            if level == "warning" and self._enabled(code, name):
+                self.findings.append(
+                    Finding(
+                        code,
+                        "warning",
+                        message,
+                        column=name,
+                        observed=dict(top),
+                        expected=col.domain,
+                        **kw,
+                    )
+                )
+            else:
+                self._find(code, name, message, observed=dict(top), expected=col.domain, **kw)
+
+    def _duplicates(self) -> None:
+        import numpy as np
+
+        if self._row_hashes:
+            dup_rows = _duplicate_rows(np.concatenate(self._row_hashes))
+            self._row_hashes = []
+            if dup_rows.size:
+                self._find(
+                    "duplicate_rows",
+                    None,
+                    f"{dup_rows.size} row(s) repeat an earlier row exactly",
+                    count=int(dup_rows.size),
+                    fraction=dup_rows.size / self.rows,
+                    samples=[{"row": int(r) + 1, "value": None} for r in dup_rows[:MAX_SAMPLES]],
+                )
+        for key, store in self._key_hashes.items():
+            hashes = np.concatenate(store) if store else np.zeros(0, "uint64")
+            valid = hashes != 0
+            dup = _duplicate_rows(
+                np.where(valid, hashes, np.arange(hashes.size, dtype="uint64") | np.uint64(1 << 63))
+            )
+            dup = dup[valid[dup]] if dup.size else dup
+            if dup.size:
+                self._find(
+                    "duplicate_key",
+                    key if "+" not in key else None,
+                    f"{dup.size} row(s) repeat the key {key!r} of an earlier row",
+                    count=int(dup.size),
+                    fraction=dup.size / self.rows,
+                    expected="unique",
+                    samples=[{"row": int(r) + 1, "value": None} for r in dup[:MAX_SAMPLES]],
+                )
+
+
+def _duplicate_rows(hashes: np.ndarray) -> np.ndarray:
+    """Positions (0-based) of entries equal to an earlier entry, in order."""
+    import numpy as np
+
+    if hashes.size < 2:
+        return np.zeros(0, "int64")
+    ordered = np.sort(hashes)
+    if not np.any(ordered[1:] == ordered[:-1]):
+        return np.zeros(0, "int64")
+    order = np.argsort(hashes, kind="stable")
+    sorted_h = hashes[order]
+    repeat = np.zeros(hashes.size, dtype=bool)
+    repeat[1:] = sorted_h[1:] == sorted_h[:-1]
+    return np.sort(order[repeat])

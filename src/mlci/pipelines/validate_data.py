@@ -1,0 +1,377 @@
+"""`mlci validate-data`: check current data against the schema and the reference, write data.json.
+
+One pass over the current data runs the schema checks and builds its profile;
+drift compares that profile with the reference profile (computed from the
+reference data, or read from a stored profile so the reference is never re-read).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from mlci.config import Config, DataConfig
+from mlci.errors import EXIT_FAILED, EXIT_OK, InputError, MlciError
+from mlci.github.runtime import Annotation, Runtime
+from mlci.results import (
+    DEFAULT_RESULTS_DIR,
+    Finding,
+    file_fingerprint,
+    has_errors,
+    make_document,
+    write_results,
+)
+
+__all__ = ["escape_md", "validate_data"]
+
+
+def escape_md(text: str) -> str:
+    """Escape a value from data for a Markdown table cell (pipes, HTML, @-mentions, newlines)."""
+    return (
+        str(text)
+        .replace("\\", "\\\\")
+        .replace("|", "\\|")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace("@", "@\u200b")
+        .replace("`", "\\`")
+        .replace("\r", " ")
+        .replace("\n", " ")
+    )
+
+
+def _rel(path: Path, rt: Runtime) -> str:
+    workspace = rt.get("GITHUB_WORKSPACE")
+    if workspace:
+        try:
+            return Path(os.path.relpath(path.resolve(), Path(workspace).resolve())).as_posix()
+        except ValueError:  # pragma: no cover - another drive on Windows
+            return path.as_posix()
+    return path.as_posix()
+
+
+def validate_data(
+    config: Config | None,
+    *,
+    current: Path | None = None,
+    reference: Path | None = None,
+    reference_profile: Path | None = None,
+    schema: Path | None = None,
+    drift: bool = True,
+    results_dir: Path | None = None,
+    runtime: Runtime | None = None,
+) -> int:
+    """Validate the current data; write ``<results_dir>/data.json``.
+
+    Args:
+        config: The loaded mlci.yaml, or None to use defaults (flags then say everything).
+        current: The data to validate (default: ``data.current``).
+        reference: Reference data or profile (default: ``data.reference``).
+        reference_profile: A stored reference profile (wins over ``reference``).
+        schema: The schema file (default: ``data.schema``).
+        drift: Whether to compute drift (also needs ``data.drift.enabled``).
+        results_dir: Where to write data.json (default: ``mlci-results``).
+        runtime: The Actions runtime (default: the environment's).
+
+    Returns:
+        0 when no finding has error severity, 1 otherwise.
+
+    Raises:
+        InputError: for missing or unusable data, schema or profile files.
+    """
+    rt = runtime or Runtime()
+    try:
+        return _validate(
+            config,
+            rt,
+            current=current,
+            reference=reference,
+            reference_profile=reference_profile,
+            schema=schema,
+            drift=drift,
+            results_dir=results_dir,
+        )
+    except MlciError:
+        if rt.on_actions:
+            rt.set_output("passed", "false")
+            rt.set_output("results-path", "")
+        raise
+
+
+def _validate(
+    config: Config | None,
+    rt: Runtime,
+    *,
+    current: Path | None,
+    reference: Path | None,
+    reference_profile: Path | None,
+    schema: Path | None,
+    drift: bool,
+    results_dir: Path | None,
+) -> int:
+    from mlci.data.checks import Checker, severity_resolver
+    from mlci.data.drift import compare_profiles
+    from mlci.data.io import detect_format, iter_frames
+    from mlci.data.profile import Profiler, is_profile_file, load_profile, profile_path
+    from mlci.data.schema import infer_schema, load_schema, schema_kinds
+
+    cfg = config.data if config else DataConfig()
+
+    def resolve(value: str | None) -> Path | None:
+        if value is None:
+            return None
+        return config.resolve(value) if config else Path(value)
+
+    current_path = current or resolve(cfg.current)
+    if current_path is None:
+        raise InputError(
+            "validate-data: no current data to validate; pass --current PATH or set"
+            " data.current in mlci.yaml"
+        )
+    detect_format(current_path)
+    ref_path = reference_profile or reference or resolve(cfg.reference)
+    schema_path = schema or resolve(cfg.schema)
+    drift_on = drift and cfg.drift.enabled
+    notes: list[Finding] = []
+
+    data_schema = None
+    if schema is not None or (schema_path is not None and schema_path.exists()):
+        assert schema_path is not None
+        data_schema = load_schema(schema_path)
+    elif ref_path is None:
+        raise InputError(
+            f"{schema_path}: schema file not found and no reference to infer one from;"
+            " run `mlci schema infer REFERENCE -o mlci/schema.yaml`, or pass --schema or"
+            " --reference"
+        )
+
+    ref_profile = None
+    if ref_path is not None and (drift_on or data_schema is None):
+        if reference_profile is not None or is_profile_file(ref_path):
+            ref_profile = load_profile(ref_path)
+        else:
+            kinds = schema_kinds(data_schema) if data_schema else None
+            ref_profile = profile_path(
+                ref_path, chunk_rows=cfg.chunk_rows, kinds=kinds, track_unique=data_schema is None
+            )
+    if data_schema is None:
+        assert ref_profile is not None
+        data_schema = infer_schema(ref_profile, target=cfg.target)
+        notes.append(
+            Finding(
+                "schema_inferred",
+                "info",
+                f"no schema file at {schema_path}; the data was checked against a schema inferred"
+                " from the reference. Write one with `mlci schema infer` and commit it",
+                file=str(schema_path),
+            )
+        )
+
+    severity = severity_resolver(cfg.checks, cfg.column_checks)
+    data_name = current_path.name
+    checker = Checker(
+        data_schema,
+        severity=severity,
+        target=cfg.target,
+        id_columns=cfg.id_columns,
+        data_name=data_name,
+    )
+    kinds = dict(ref_profile.kinds()) if ref_profile else {}
+    kinds.update(schema_kinds(data_schema))
+    profiler = Profiler(kinds) if drift_on and ref_profile is not None else None
+    columns: list[str] = []
+    for offset, frame in iter_frames(current_path, chunk_rows=cfg.chunk_rows):
+        if offset == 0:
+            columns = [str(c) for c in frame.columns]
+            _check_overlap(data_schema.columns, columns, current_path, schema_path)
+        converted = checker.update(offset, frame)
+        if profiler is not None:
+            profiler.update(offset, frame, converted)
+    findings = checker.finish()
+    rows = checker.rows
+
+    drift_payload: dict[str, Any] | None = None
+    if profiler is not None and ref_profile is not None:
+        cur_profile = profiler.finish()
+        keys = set(cfg.id_columns) | {n for n, c in data_schema.columns.items() if c.unique}
+        kinds_of: dict[str, Any] = {}
+        if cfg.target:
+            kinds_of[cfg.target] = "label"
+        if cfg.prediction:
+            kinds_of[cfg.prediction] = "prediction"
+        names = [n for n in ref_profile.columns if n in cur_profile.columns and n not in keys]
+        report = compare_profiles(
+            ref_profile, cur_profile, cfg.drift, columns=names, kinds=kinds_of
+        )
+        for col in report.columns:
+            override = cfg.drift.columns.get(col.column)
+            if not (override and override.severity):
+                col.severity = (
+                    cfg.column_checks.get(col.column, {}).get("drift")
+                    or cfg.checks.get("drift")
+                    or col.severity
+                )
+            if col.drifted and col.severity != "off":
+                stat = f"{col.statistic:.4g}" if col.statistic is not None else "n/a"
+                rule = (
+                    f"p-value {col.p_value:.3g} < {col.threshold:g}"
+                    if col.p_value is not None
+                    else f"{stat} >= {col.threshold:g}"
+                )
+                what = {"label": "label ", "prediction": "prediction "}.get(col.kind, "")
+                findings.append(
+                    Finding(
+                        "drift",
+                        col.severity,  # type: ignore[arg-type]
+                        f"{what}column {col.column!r} drifted ({col.method}: {rule})",
+                        column=col.column,
+                        observed=col.statistic,
+                        expected=col.threshold,
+                    )
+                )
+        tested = [c for c in report.columns if c.kind == "feature" and c.tested]
+        if report.dataset_drift and cfg.drift.dataset_severity != "off":
+            drifted = sum(c.drifted for c in tested)
+            findings.append(
+                Finding(
+                    "drift",
+                    cfg.drift.dataset_severity,
+                    f"dataset drift: {drifted} of {len(tested)} feature columns drifted"
+                    f" ({report.share:.0%}, threshold {report.share_threshold:.0%})",
+                    observed=report.share,
+                    expected=report.share_threshold,
+                    count=drifted,
+                    fraction=report.share,
+                )
+            )
+        drift_payload = report.to_dict()
+
+    findings = notes + findings
+    for f in findings:
+        if f.file is None and f.check != "schema_inferred":
+            f.file = _rel(current_path, rt)
+    passed = not has_errors(findings)
+    counts: dict[str, dict[str, int]] = {}
+    for f in findings:
+        counts.setdefault(f.check, {"error": 0, "warning": 0})
+        if f.severity in ("error", "warning"):
+            counts[f.check][f.severity] += 1
+    provenance: dict[str, Any] = {
+        "data": {
+            "current": {
+                "path": _rel(current_path, rt),
+                "fingerprint": file_fingerprint(current_path),
+            },
+            "reference": None
+            if ref_path is None
+            else {"path": _rel(ref_path, rt), "fingerprint": file_fingerprint(ref_path)},
+            "schema": None
+            if schema_path is None or not schema_path.exists()
+            else {"path": _rel(schema_path, rt), "fingerprint": file_fingerprint(schema_path)},
+        }
+    }
+    document = make_document(
+        "data",
+        passed=passed,
+        findings=findings,
+        payload={"rows": rows, "columns": len(columns), "counts": counts, "drift": drift_payload},
+        provenance=provenance,
+    )
+    out_dir = results_dir or Path(DEFAULT_RESULTS_DIR)
+    written = write_results(out_dir, document)
+    _report(rt, document, data_name=str(current_path), written=written)
+    if rt.on_actions:
+        rt.set_output("passed", "true" if passed else "false")
+        rt.set_output("results-path", _rel(written, rt))
+    return EXIT_OK if passed else EXIT_FAILED
+
+
+def _check_overlap(
+    schema_columns: dict[str, Any], columns: list[str], data: Path, schema: Path | None
+) -> None:
+    if not schema_columns or set(schema_columns) & set(columns):
+        return
+
+    def show(names: list[str]) -> str:
+        head = ", ".join(repr(n) for n in names[:6])
+        return head + (f" and {len(names) - 6} more" if len(names) > 6 else "")
+
+    raise InputError(
+        f"{data}: none of its columns ({show(columns)}) is in the schema {schema}"
+        f" ({show(list(schema_columns))}); check that the data and the schema belong"
+        " together, or re-infer the schema with `mlci schema infer`"
+    )
+
+
+def _report(rt: Runtime, document: dict[str, Any], *, data_name: str, written: Path) -> None:
+    findings = document["findings"]
+    drift = document.get("drift")
+    rt.info(f"validate-data: {data_name}: {document['rows']} rows, {document['columns']} columns")
+    for f in findings:
+        where = f"{f['column']}: " if f.get("column") else ""
+        rt.info(f"  {f['severity']:<8} {f['check']:<20} {where}{f['message']}")
+    if drift is not None:
+        tested = [c for c in drift["columns"] if c["method"] != "none" and c["kind"] == "feature"]
+        drifted = sum(c["drifted"] for c in tested)
+        rt.info(
+            f"drift: {drifted} of {len(tested)} feature columns drifted ({drift['share']:.0%};"
+            f" dataset drift at {drift['share_threshold']:.0%})"
+        )
+    tally = Counter(f["severity"] for f in findings)
+    verdict = "passed" if document["passed"] else "FAILED"
+    rt.info(
+        f"{verdict}: {tally['error']} error(s), {tally['warning']} warning(s); results in {written}"
+    )
+    for f in findings:
+        if f["severity"] in ("error", "warning"):
+            rt.annotate(
+                Annotation(
+                    f["severity"],
+                    f["message"],
+                    file=f.get("file"),
+                    title=f"mlci data: {f['check']}",
+                )
+            )
+    if rt.on_actions:
+        rt.flush_annotations()
+        rt.summary(_summary(document, verdict))
+
+
+def _summary(document: dict[str, Any], verdict: str) -> str:
+    lines = [f"## mlci data validation: {verdict}", ""]
+    lines.append(f"{document['rows']} rows, {document['columns']} columns.")
+    lines.append("")
+    findings = document["findings"]
+    if findings:
+        lines += [
+            "| severity | check | column | message | count |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        for f in findings[:200]:
+            lines.append(
+                f"| {f['severity']} | `{f['check']}` | {escape_md(f.get('column') or '')}"
+                f" | {escape_md(f['message'])} | {f.get('count', '')} |"
+            )
+        if len(findings) > 200:
+            lines.append(f"\n{len(findings) - 200} more finding(s) in data.json.")
+    drift = document.get("drift")
+    if drift is not None:
+        lines += [
+            "",
+            f"### Drift: share {drift['share']:.0%} (threshold {drift['share_threshold']:.0%})",
+            "",
+            "| column | kind | method | statistic | p-value | threshold | drifted |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        for c in drift["columns"][:500]:
+            stat = "" if c["statistic"] is None else f"{c['statistic']:.4g}"
+            p = "" if c["p_value"] is None else f"{c['p_value']:.3g}"
+            thr = "" if c["threshold"] is None else f"{c['threshold']:g}"
+            mark = "**yes**" if c["drifted"] else ("skipped" if c["method"] == "none" else "no")
+            name = escape_md(c["column"])
+            lines.append(
+                f"| {name} | {c['kind']} | {c['method']} | {stat} | {p} | {thr} | {mark} |"
+            )
+    return "\n".join(lines) + "\n"
