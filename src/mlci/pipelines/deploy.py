@@ -50,6 +50,7 @@ from mlci.results import (
     git_sha,
     make_document,
     read_results,
+    to_jsonable,
     write_results,
 )
 
@@ -391,7 +392,7 @@ def _smoke_test(
         features=config.model.features,
     )
     rows = _features(sample, config, offline_model.feature_names).head(config.deploy.smoke_rows)
-    records = json.loads(rows.to_json(orient="records", double_precision=17))
+    records = to_jsonable(rows.to_dict(orient="records"))
     with start_server(create_app(served)) as running:
         health = requests.get(f"{running.url}/health", timeout=30)
         batch = requests.post(f"{running.url}/predict", json={"records": records}, timeout=60)
@@ -901,8 +902,6 @@ def _register(
         "hashes": hashes,
         "mlci_version": __version__,
     }
-    from mlci.results import to_jsonable
-
     return reg.register(files, to_jsonable(metadata)), onnx_info
 
 

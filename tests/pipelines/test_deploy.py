@@ -1,0 +1,384 @@
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from pytest_httpserver import HTTPServer
+from tests.helpers import build_file_tree
+from tests.serve.helpers import eval_frame, train_classifier
+from werkzeug import Request, Response
+
+from mlci.cli import main
+from mlci.config import Config, load_config
+from mlci.errors import DeployError, ValidationFailed
+from mlci.github.runtime import Runtime
+from mlci.model.load import load_model
+from mlci.model.onnx import export_onnx
+from mlci.pipelines import deploy as deploy_mod
+from mlci.pipelines.deploy import _smoke_test, deploy, rollback
+from mlci.registry.local import LocalRegistry
+from mlci.results import make_document, write_results
+
+SHA1 = "1" * 40
+SHA2 = "2" * 40
+SHA3 = "3" * 40
+
+
+@dataclass
+class Project:
+    root: Path
+    results: Path
+
+    @property
+    def registry(self) -> LocalRegistry:
+        return LocalRegistry(self.root / "registry")
+
+    def config(self, deploy_section: str = "") -> Config:
+        text = (
+            "version: 1\ntask: classification\n"
+            "data:\n  eval: eval.csv\n  target: target\n"
+            "model:\n  path: model.skops\n"
+            "registry:\n  backend: local\n  path: registry\n"
+        )
+        if deploy_section:
+            text += "deploy:\n" + deploy_section
+        (self.root / "mlci.yaml").write_text(text)
+        return load_config(self.root / "mlci.yaml")
+
+    def train(self, c: float) -> Path:
+        model = train_classifier(self.root / "trained", c=c)
+        shutil.copyfile(model, self.root / "model.skops")
+        return self.root / "model.skops"
+
+    def bless(self, blessed: bool = True, *, digest: str | None = None, acc: float = 0.95) -> None:
+        model = load_model(self.root / "model.skops")
+        doc = make_document(
+            "model",
+            passed=blessed,
+            payload={
+                "task": "classification",
+                "metrics": {"accuracy": acc, "roc_auc": 0.99},
+                "blessing": {
+                    "blessed": blessed,
+                    "reason": "all gates passed" if blessed else "accuracy 0.80 < min 0.90",
+                    "notes": [],
+                    "candidate_hash": digest or model.sha256,
+                    "baseline_hash": None,
+                    "data_fingerprint": None,
+                    "git_sha": None,
+                },
+            },
+        )
+        write_results(self.results, doc)
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
+    root = tmp_path / "proj"
+    build_file_tree(root, {"eval.csv": eval_frame().to_csv(index=False)})
+    proj = Project(root, root / "mlci-results")
+    proj.train(1.0)
+    proj.bless()
+    monkeypatch.setenv("MLCI_GIT_SHA", SHA1)
+    monkeypatch.chdir(root)
+    return proj
+
+
+def test_deploy_registers_exports_smoke_tests_and_promotes(project: Project) -> None:
+    out = deploy(project.config(), results_dir=project.results, runtime=Runtime())
+    assert (out.status, out.version, out.previous) == ("deployed", 1, None)
+    v1 = project.registry.get(1)
+    assert v1.files == ("metadata.json", "model.onnx", "model.skops")
+    meta = v1.metadata
+    assert meta["git_sha"] == SHA1 and meta["blessing"]["blessed"] is True
+    assert meta["metrics"] == {"accuracy": 0.95, "roc_auc": 0.99}
+    assert (
+        meta["hashes"]["model.skops"]
+        == hashlib.sha256((project.root / "model.skops").read_bytes()).hexdigest()
+    )
+    assert meta["input_schema"]["columns"][0] == {"name": "mean_radius", "type": "number"}
+    assert meta["onnx"]["exported"] is True and meta["features"][0] == "mean_radius"
+    assert project.registry.state().aliases == {"production": 1}
+    doc = json.loads((project.results / "deploy.json").read_text())
+    assert doc["kind"] == "deploy" and doc["passed"] is True and doc["status"] == "deployed"
+    assert doc["smoke_test"]["passed"] is True and doc["smoke_test"]["rows"] == 20
+    assert doc["smoke_test"]["format"] == "onnx" and doc["smoke_test"]["label_mismatch"] == 0.0
+    assert [e["event"] for e in project.registry.state().history] == ["register", "promote"]
+
+
+def test_rerun_for_the_same_commit_is_a_no_op(project: Project) -> None:
+    cfg = project.config()
+    deploy(cfg, results_dir=project.results, runtime=Runtime())
+    again = deploy(cfg, results_dir=project.results, runtime=Runtime())
+    assert again.status == "unchanged" and again.version == 1
+    assert [v.version for v in project.registry.versions()] == [1]
+    assert len(project.registry.state().history) == 2
+
+
+def test_unblessed_model_is_refused_with_reason_in_summary(project: Project, gh_env) -> None:
+    project.config()
+    project.bless(False)
+    code = main(["deploy", "--results", str(project.results)])
+    assert code == 1
+    assert project.registry.versions() == []
+    summary = gh_env.summary_text()
+    assert "refused: the model is not blessed" in summary
+    assert "accuracy 0.80 &lt; min 0.90" in summary
+    doc = json.loads((project.results / "deploy.json").read_text())
+    assert doc["passed"] is False and doc["findings"][0]["check"] == "not_blessed"
+    assert "deployed=false" in gh_env.outputs()
+
+
+def test_a_different_model_file_than_the_blessed_one_is_refused(project: Project) -> None:
+    project.bless(digest="sha256:" + "0" * 64)
+    with pytest.raises(
+        ValidationFailed,
+        match=r"model.skops \(sha256 [0-9a-f]{12}\) is not the model that was blessed",
+    ):
+        deploy(project.config(), results_dir=project.results, runtime=Runtime())
+    assert project.registry.versions() == []
+
+
+def _deploy_second(
+    project: Project, cfg: Config, monkeypatch: pytest.MonkeyPatch, sha: str = SHA2
+) -> None:
+    project.train(0.01)
+    project.bless(acc=0.91)
+    monkeypatch.setenv("MLCI_GIT_SHA", sha)
+
+
+def test_failing_deploy_step_leaves_production_and_rerun_resumes(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deploy(project.config(), results_dir=project.results, runtime=Runtime())
+    _deploy_second(project, project.config(), monkeypatch)
+    failing = project.config('  command: "echo deploying $MLCI_MODEL_VERSION; exit 3"\n')
+    with pytest.raises(
+        DeployError, match="deploy.command: exited with code 3; production was not changed"
+    ):
+        deploy(failing, results_dir=project.results, runtime=Runtime())
+    state = project.registry.state()
+    assert state.production == 1
+    assert [e["event"] for e in state.history][-2:] == ["register", "deploy_failed"]
+    assert json.loads((project.results / "deploy.json").read_text())["status"] == "failed"
+    fixed = project.config('  command: "true"\n')
+    out = deploy(fixed, results_dir=project.results, runtime=Runtime())
+    assert (out.status, out.version, out.previous) == ("deployed", 2, 1)
+    assert [v.version for v in project.registry.versions()] == [1, 2]  # resumed, not re-registered
+    assert (
+        json.loads((project.results / "deploy.json").read_text())["findings"][0]["check"]
+        == "resumed"
+    )
+
+
+def test_killed_between_register_and_promote_leaves_production_unchanged(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deploy(project.config(), results_dir=project.results, runtime=Runtime())
+    _deploy_second(project, project.config(), monkeypatch)
+    # The deploy step runs after register and before promote: kill mlci itself, hard.
+    project.config('  command: "kill -9 $PPID"\n')
+    proc = subprocess.run(
+        [sys.executable, "-m", "mlci", "deploy", "--results", str(project.results)],
+        cwd=project.root,
+        env={**os.environ, "MLCI_GIT_SHA": SHA2},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == -9, proc.stderr
+    state = project.registry.state()
+    assert state.production == 1
+    assert [v.version for v in project.registry.versions()] == [1, 2]
+    assert [e["event"] for e in state.history] == ["register", "promote", "register"]
+    out = deploy(
+        project.config('  command: "true"\n'), results_dir=project.results, runtime=Runtime()
+    )
+    assert (out.status, out.version) == ("deployed", 2)
+    assert project.registry.state().production == 2
+
+
+def test_command_gets_model_path_version_and_metadata(project: Project) -> None:
+    cfg = project.config('  command: "env | grep ^MLCI_ | sort > deploy-env.txt"\n')
+    deploy(cfg, results_dir=project.results, runtime=Runtime())
+    env = dict(
+        line.split("=", 1) for line in (project.root / "deploy-env.txt").read_text().splitlines()
+    )
+    assert env["MLCI_MODEL_VERSION"] == "1" and env["MLCI_DEPLOY_ACTION"] == "deploy"
+    assert env["MLCI_MODEL_PATH"].endswith("model.onnx")
+    assert env["MLCI_MODEL_FILE"].endswith("model.skops")
+    assert env["MLCI_MODEL_METADATA"].endswith("metadata.json")
+    assert env["MLCI_PREVIOUS_VERSION"] == ""
+    assert env["MLCI_REGISTRY"].startswith("local:")
+
+
+def test_webhook_is_signed_and_retried(
+    project: Project, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(deploy_mod, "WEBHOOK_BACKOFF_S", 0.01)
+    monkeypatch.setenv("HOOK_SECRET", "s3cret")
+    monkeypatch.setenv("HOOK_HOST", f"127.0.0.1:{httpserver.port}")
+    seen: list[Request] = []
+
+    def handler(request: Request) -> Response:
+        seen.append(request)
+        return Response("busy", status=503) if len(seen) < 3 else Response("ok", status=200)
+
+    httpserver.expect_request("/hook", method="POST").respond_with_handler(handler)
+    cfg = project.config(
+        "  webhook:\n    url: http://${HOOK_HOST}/hook\n    secret_env: HOOK_SECRET\n    retries: 3\n"
+    )
+    out = deploy(cfg, results_dir=project.results, runtime=Runtime())
+    assert out.status == "deployed"
+    assert len(seen) == 3
+    body = seen[-1].get_data()
+    expected = "sha256=" + hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
+    assert seen[-1].headers["X-Mlci-Signature-256"] == expected
+    assert len({r.headers["X-Mlci-Delivery"] for r in seen}) == 1
+    payload = json.loads(body)
+    assert payload["event"] == "deploy" and payload["version"] == 1
+    assert payload["metrics"]["accuracy"] == 0.95
+    doc = json.loads((project.results / "deploy.json").read_text())
+    assert doc["deploy_step"]["webhook"]["attempts"] == 3
+
+
+def test_webhook_4xx_fails_at_once_and_production_stays(
+    project: Project, httpserver: HTTPServer
+) -> None:
+    httpserver.expect_request("/hook").respond_with_data("nope", status=401)
+    cfg = project.config(f"  webhook:\n    url: {httpserver.url_for('/hook')}\n")
+    with pytest.raises(DeployError, match="refused the delivery \\(HTTP 401"):
+        deploy(cfg, results_dir=project.results, runtime=Runtime())
+    assert len(httpserver.log) == 1
+    assert project.registry.state().production is None
+
+
+def test_webhook_missing_secret_is_a_clear_error(project: Project) -> None:
+    cfg = project.config(
+        "  webhook:\n    url: http://127.0.0.1:9/hook\n    secret_env: NOPE_SECRET\n"
+    )
+    with pytest.raises(DeployError, match="NOPE_SECRET is not set"):
+        deploy(cfg, results_dir=project.results, runtime=Runtime())
+
+
+def test_rollback_and_rollback_to(
+    project: Project, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    deploy(project.config(), results_dir=project.results, runtime=Runtime())
+    _deploy_second(project, project.config(), monkeypatch)
+    deploy(project.config(), results_dir=project.results, runtime=Runtime())
+    cfg = project.config(
+        '  command: "echo $MLCI_DEPLOY_ACTION $MLCI_MODEL_VERSION >> actions.txt"\n'
+    )
+    out = rollback(cfg, results_dir=project.results, runtime=Runtime())
+    assert (out.status, out.version, out.previous) == ("rolled_back", 1, 2)
+    state = project.registry.state()
+    assert state.production == 1 and state.history[-1]["event"] == "rollback"
+    assert state.history[-1]["from"] == 2
+    with pytest.raises(Exception, match="no earlier blessed production version"):
+        rollback(cfg, results_dir=project.results, runtime=Runtime())
+    assert main(["rollback", "--to", "2"]) == 0
+    assert project.registry.state().production == 2
+    assert (project.root / "actions.txt").read_text().split("\n")[:2] == [
+        "rollback 1",
+        "rollback 2",
+    ]
+    assert "production rolled back from v1 to v2" in capsys.readouterr().out
+
+
+def test_rollback_refuses_unblessed_version(project: Project) -> None:
+    cfg = project.config()
+    deploy(cfg, results_dir=project.results, runtime=Runtime())
+    model = project.root / "model.skops"
+    project.registry.register(
+        {"model.skops": model},
+        {"model_file": "model.skops", "blessing": {"blessed": False, "reason": "worse"}},
+    )
+    with pytest.raises(ValidationFailed, match="v2 is not blessed \\(worse\\)"):
+        rollback(cfg, to="2", results_dir=project.results, runtime=Runtime())
+
+
+def test_smoke_test_catches_a_service_that_answers_differently(
+    project: Project, tmp_path: Path
+) -> None:
+    cfg = project.config()
+    deploy(cfg, results_dir=project.results, runtime=Runtime())
+    version = project.registry.get(1)
+    folder = project.registry.download(1, tmp_path / "v1")
+    other = train_classifier(tmp_path / "other", c=0.0005)  # a much more regularized model
+    result = _smoke_test(
+        cfg, version=version, model_dir=folder, original=other, sample=eval_frame()
+    )
+    assert result["passed"] is False
+    assert any("probabilities differ by up to" in p for p in result["problems"])
+
+
+def test_smoke_failure_in_deploy_keeps_production(
+    project: Project, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    deploy(project.config(), results_dir=project.results, runtime=Runtime())
+    other = train_classifier(tmp_path / "other", c=0.0005)
+    other_onnx = tmp_path / "other.onnx"
+    assert export_onnx(load_model(other), eval_frame().drop(columns="target"), other_onnx).passed
+
+    class CorruptingRegistry(LocalRegistry):
+        """Storage that hands back a different model than was registered."""
+
+        def download(self, version: int, dest: Path) -> Path:
+            out = super().download(version, dest)
+            shutil.copyfile(other_onnx, out / "model.onnx")
+            return out
+
+    _deploy_second(project, project.config(), monkeypatch)
+    reg = CorruptingRegistry(project.root / "registry")
+    with pytest.raises(
+        ValidationFailed, match="smoke test failed: .*labels differ.*probabilities differ by up to"
+    ):
+        deploy(project.config(), results_dir=project.results, runtime=Runtime(), registry=reg)
+    state = project.registry.state()
+    assert state.production == 1
+    assert state.history[-1]["event"] == "deploy_failed"
+    doc = json.loads((project.results / "deploy.json").read_text())
+    assert doc["passed"] is False and doc["smoke_test"]["passed"] is False
+
+
+def test_registry_cli_list_show_pull(project: Project, capsys, tmp_path: Path) -> None:
+    project.config()
+    assert main(["deploy"]) == 0
+    capsys.readouterr()
+    assert main(["registry", "list"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split() == [
+        "version",
+        "created",
+        "commit",
+        "blessed",
+        "aliases",
+        "accuracy",
+        "roc_auc",
+    ]
+    assert out[1].split()[0] == "v1" and out[1].split()[2:] == [
+        "1111111",
+        "yes",
+        "production",
+        "0.95",
+        "0.99",
+    ]
+    assert main(["registry", "list", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows[0]["version"] == 1 and rows[0]["metrics"]["accuracy"] == 0.95
+    assert main(["registry", "show", "production"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["aliases"] == ["production"] and shown["metadata"]["git_sha"] == SHA1
+    assert main(["registry", "pull", "v1", "-o", str(tmp_path / "pulled")]) == 0
+    assert (tmp_path / "pulled" / "model.onnx").is_file()
+    assert main(["registry", "show", "9"]) == 2
+    assert "no version 9" in capsys.readouterr().err
