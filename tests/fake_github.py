@@ -86,6 +86,8 @@ Fault injection (each consumes itself after ``times`` matching requests; ``metho
     ``too_many_requests(retry_after=1, times=1)``                  429 + ``retry-after``;
     ``hang(seconds=30, times=1)``                                  never answers in time
     (the handler waits until the test ends, so a client timeout fires);
+    ``barrier(parties=2, method="POST", path="comments")``        holds requests until
+    ``parties`` arrived (forces races between concurrent jobs);
     ``set_rate_limit(remaining=..., limit=5000)``                  the primary budget,
     decremented per authenticated request; at 0 the API answers 403 as GitHub does.
 """
@@ -377,6 +379,7 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     message: str = "Server Error"
     seconds: float = 30.0
+    gate: threading.Barrier | None = None
 
     def matches(self, method: str, path: str) -> bool:
         if self.times <= 0:
@@ -977,6 +980,17 @@ class FakeGitHub:
         """Do not answer the next matching requests for ``seconds`` (or until the test ends)."""
         return self._add_fault(Fault("hang", times, method, path, 504, seconds=seconds))
 
+    def barrier(
+        self, *, parties: int = 2, method: str | None = None, path: str | None = None
+    ) -> Fault:
+        """Hold matching requests until ``parties`` of them arrived, then answer all.
+
+        Forces a race: e.g. two jobs that both found no comment and now both create one.
+        """
+        fault = Fault("barrier", parties, method, path)
+        fault.gate = threading.Barrier(parties, timeout=10)
+        return self._add_fault(fault)
+
     def set_rate_limit(self, *, remaining: int, limit: int = 5000, reset_in: int = 3600) -> None:
         """Set the primary rate-limit budget shared by every token."""
         self.rate_limit, self.rate_remaining = limit, remaining
@@ -1146,6 +1160,10 @@ class FakeGitHub:
             if fault is None:
                 return
             fault.times -= 1
+        if fault.kind == "barrier":
+            assert fault.gate is not None
+            fault.gate.wait()
+            return
         if fault.kind == "hang":
             self.released.wait(fault.seconds)
             raise ApiError(504, "We couldn't respond to your request in time.")
@@ -1349,10 +1367,11 @@ class FakeGitHub:
         self, *, repo: Repo, params: dict[str, str], request: Any, **_: Any
     ) -> tuple[int, Any, dict[str, str]]:
         issue = self._issue_of(repo, params)
+        since = request.args.get("since", "")
         items = [
             self._public(c)
             for c in sorted(repo.comments.values(), key=lambda c: c["id"])
-            if c["_issue"] == issue["number"]
+            if c["_issue"] == issue["number"] and c["updated_at"] >= since
         ]
         chunk, headers = self._page(request, items)
         return 200, chunk, headers

@@ -686,6 +686,101 @@ def _add_model_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     export.set_defaults(handler=_run_export)
 
 
+# -- report -------------------------------------------------------------------------------
+
+
+def _run_report(args: argparse.Namespace) -> int:
+    from mlci.github.runtime import Runtime
+    from mlci.pipelines.report import report
+    from mlci.results import DEFAULT_RESULTS_DIR
+
+    runtime = Runtime()
+    outcome = report(
+        results_dir=args.results or Path(DEFAULT_RESULTS_DIR),
+        output_dir=args.output_dir,
+        post=args.post,
+        check_run=args.check_run,
+        pr=args.pr,
+        repo=args.repo,
+        sha=args.sha,
+        key=args.key,
+        author=args.comment_author,
+        runtime=runtime,
+    )
+    if not (args.post or args.check_run or args.quiet):
+        sys.stdout.write(outcome.markdown)
+    if outcome.comment_url:
+        print(f"mlci: {outcome.comment_action} comment {outcome.comment_url}")
+    if outcome.check_run_url:
+        print(f"mlci: created check run {outcome.check_run_url}")
+    for note in outcome.notes:
+        runtime.warning(note)
+    print(
+        f"mlci: report ({outcome.state}) written to {outcome.markdown_path} and"
+        f" {outcome.html_path}",
+        file=sys.stderr,
+    )
+    return EXIT_OK
+
+
+def _add_report_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    rep = sub.add_parser(
+        "report",
+        help="render the results as Markdown/HTML; post the sticky PR comment and a check run",
+        description=(
+            "Render data.json and model.json from the results directory as Markdown"
+            " (report.md, printed unless --post/--check-run) and self-contained HTML"
+            " (report.html), append it to the job summary on Actions, and with --post"
+            " create or update mlci's one comment on the pull request. Needs neither"
+            " pandas nor scikit-learn. Exit 0 whatever the verdict (validation steps fail"
+            " the build); 2 for missing or invalid results or a GitHub error."
+        ),
+    )
+    _add_results_option(rep)
+    rep.add_argument(
+        "--output-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="where report.md and report.html go (default: the results directory)",
+    )
+    rep.add_argument(
+        "--post",
+        action="store_true",
+        help="create or update the sticky PR comment (GITHUB_TOKEN, pull-requests: write)",
+    )
+    rep.add_argument(
+        "--check-run",
+        action="store_true",
+        help="create a check run with annotations on the commit (checks: write)",
+    )
+    rep.add_argument(
+        "--pr",
+        type=int,
+        default=None,
+        metavar="N",
+        help="pull request number (default: from the event or the commit)",
+    )
+    rep.add_argument(
+        "--repo", default=None, metavar="OWNER/NAME", help="repository (default: GITHUB_REPOSITORY)"
+    )
+    rep.add_argument("--sha", default=None, help="commit for the check run (default: the event's)")
+    rep.add_argument(
+        "--key",
+        default="default",
+        help="report key: one comment per key (matrix jobs, several models)",
+    )
+    rep.add_argument(
+        "--comment-author",
+        default=None,
+        metavar="LOGIN",
+        help="login the token posts as (default: github-actions[bot]); only its comments are"
+        " updated",
+    )
+    rep.add_argument("-q", "--quiet", action="store_true", help="do not print the Markdown")
+    rep.set_defaults(handler=_run_report)
+
+
 # -- parser -------------------------------------------------------------------------------
 
 
@@ -707,6 +802,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_deploy_parsers(sub)
     _add_model_parsers(sub)
     _add_data_parsers(sub)
+    _add_report_parsers(sub)
     return parser
 
 

@@ -1,0 +1,228 @@
+"""The report step: render the results, write the artifact and summary, post the comment and check.
+
+Runs in the privileged comment job (``workflow_run``), which checks out nothing and
+only reads the results artifact; or locally, where it writes the files and returns
+the Markdown for the CLI to print.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlci.errors import GitHubAPIError, InputError
+from mlci.github.api import GitHubClient
+from mlci.github.checks import CheckAnnotation, create_check_run
+from mlci.github.comments import DEFAULT_AUTHOR, MAX_COMMENT_CHARS, marker, post_sticky_comment
+from mlci.github.runtime import MAX_SUMMARY_BYTES, Runtime
+from mlci.report.escape import safe_url
+from mlci.report.render import (
+    Report,
+    failing_findings,
+    load_report,
+    render_html,
+    render_markdown,
+    summary_title,
+)
+
+__all__ = ["ReportOutcome", "report"]
+
+_SHA = re.compile(r"[0-9a-f]{40}")
+_CHECK_TEXT_LIMIT = 65535
+_LEVELS = {"error": "failure", "warning": "warning", "info": "notice"}
+
+
+@dataclass
+class ReportOutcome:
+    """What the report step produced."""
+
+    state: str
+    markdown: str
+    markdown_path: Path
+    html_path: Path
+    comment_action: str | None = None
+    comment_url: str | None = None
+    check_run_url: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def _event(runtime: Runtime) -> dict[str, Any]:
+    path = runtime.get("GITHUB_EVENT_PATH")
+    if not path:
+        return {}
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _head_sha(report: Report, runtime: Runtime, given: str | None) -> str | None:
+    event = _event(runtime)
+    candidates = [
+        given,
+        ((event.get("pull_request") or {}).get("head") or {}).get("sha"),
+        (event.get("workflow_run") or {}).get("head_sha"),
+    ]
+    for doc in (report.model, report.data):
+        if doc is not None:
+            candidates.append((doc.get("provenance") or {}).get("git_sha"))
+    candidates.append(runtime.get("GITHUB_SHA"))
+    return next((c for c in candidates if isinstance(c, str) and _SHA.fullmatch(c)), None)
+
+
+def _pr_number(
+    client: GitHubClient, repo: str, runtime: Runtime, given: int | None, sha: str | None
+) -> int:
+    if given is not None:
+        return given
+    event = _event(runtime)
+    number = (event.get("pull_request") or {}).get("number")
+    if isinstance(number, int):
+        return number
+    for pr in (event.get("workflow_run") or {}).get("pull_requests") or []:
+        if isinstance(pr, dict) and isinstance(pr.get("number"), int):
+            return int(pr["number"])
+    if sha is not None:
+        pulls = client.get(f"/repos/{repo}/commits/{sha}/pulls")
+        open_pulls = [p for p in pulls if isinstance(p, dict) and p.get("state") == "open"]
+        if open_pulls:
+            return int(open_pulls[0]["number"])
+    raise InputError(
+        "mlci report --post: cannot tell which pull request to comment on (no pull_request"
+        " or workflow_run event, and no open PR for the commit); pass --pr NUMBER"
+    )
+
+
+def _annotations(report: Report) -> list[CheckAnnotation]:
+    out = []
+    for f in failing_findings(report):
+        path = f.get("file")
+        if not isinstance(path, str) or not path or path.startswith(("/", "..")):
+            continue
+        line = f.get("line") if isinstance(f.get("line"), int) else 1
+        where = f.get("column") or f.get("metric")
+        title = f"mlci: {f.get('check')}" + (f" ({where})" if where else "")
+        out.append(
+            CheckAnnotation(
+                path=path,
+                message=str(f.get("message", ""))[:2000],
+                level=_LEVELS.get(str(f.get("severity")), "failure"),  # type: ignore[arg-type]
+                start_line=max(int(line or 1), 1),
+                title=title[:255],
+            )
+        )
+    return out
+
+
+def report(
+    *,
+    results_dir: Path,
+    output_dir: Path | None = None,
+    post: bool = False,
+    check_run: bool = False,
+    pr: int | None = None,
+    repo: str | None = None,
+    sha: str | None = None,
+    key: str = "default",
+    author: str | None = None,
+    token: str | None = None,
+    runtime: Runtime | None = None,
+    client: GitHubClient | None = None,
+) -> ReportOutcome:
+    """Render the report from ``results_dir``; optionally post the comment and a check run.
+
+    Args:
+        results_dir: Where ``data.json`` / ``model.json`` are.
+        output_dir: Where ``report.md`` and ``report.html`` go (default: ``results_dir``).
+        post: Create or update the sticky PR comment.
+        check_run: Create a check run with annotations on the commit.
+        pr: The pull request number (default: from the event or the commit).
+        repo: ``owner/name`` (default: ``GITHUB_REPOSITORY``).
+        sha: The commit for the check run (default: the event's or the results').
+        key: Which report this is; one comment per key.
+        author: The login the token posts as (default ``github-actions[bot]``).
+        token: A token (default: the ``github-token`` input or ``GITHUB_TOKEN``).
+        runtime: The Actions runtime.
+        client: A ready client (tests); default built from the runtime.
+
+    Returns:
+        The outcome; the verdict is in ``state`` (the command itself does not fail on it).
+
+    Raises:
+        InputError: missing or invalid results, or nothing to say where to post.
+        GitHubAPIError: GitHub refused (the message names the permission).
+    """
+    rt = runtime or Runtime()
+    loaded = load_report(results_dir)
+    full = render_markdown(loaded)
+    out_dir = output_dir or results_dir
+    out_dir.mkdir(parents=True, exist_ok=True)
+    md_path = out_dir / "report.md"
+    html_path = out_dir / "report.html"
+    md_path.write_text(full, encoding="utf-8")
+    html_path.write_text(render_html(full, title=summary_title(loaded)), encoding="utf-8")
+    outcome = ReportOutcome(loaded.state, full, md_path, html_path)
+    rt.set_output("state", loaded.state)
+    rt.set_output("report-path", md_path.as_posix())
+    if rt.get("GITHUB_STEP_SUMMARY"):
+        rt.summary(
+            render_markdown(
+                loaded, max_chars=MAX_SUMMARY_BYTES - 4096, size=lambda t: len(t.encode())
+            )
+        )
+    if not (post or check_run):
+        return outcome
+    repo = repo or rt.get("GITHUB_REPOSITORY")
+    if not repo or not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", repo):
+        raise InputError(
+            f"mlci report: repository {repo!r} is not owner/name; pass --repo OWNER/NAME"
+            " (on Actions GITHUB_REPOSITORY is set)"
+        )
+    gh = client or GitHubClient.from_runtime(rt, token=token, log=rt.info)
+    try:
+        if not gh.has_token:
+            raise GitHubAPIError(
+                "mlci report: no GitHub token to post with; set GITHUB_TOKEN (in the workflow:"
+                " `env: GITHUB_TOKEN: ${{ github.token }}` with `permissions: {pull-requests:"
+                " write, checks: write}`) or pass the github-token input"
+            )
+        head = _head_sha(loaded, rt, sha)
+        if post:
+            number = _pr_number(gh, repo, rt, pr, head)
+            body = render_markdown(loaded, max_chars=MAX_COMMENT_CHARS - len(marker(key)) - 1)
+            who = author or rt.input("comment-author") or DEFAULT_AUTHOR
+            result = post_sticky_comment(gh, repo, number, body, key=key, author=who)
+            outcome.comment_action, outcome.comment_url = result.action, result.html_url
+            if result.author != who:
+                outcome.notes.append(
+                    f"the token posts as {result.author!r}, not {who!r}; pass --comment-author"
+                    f" {result.author} so the next run updates this comment instead of adding one"
+                )
+            rt.set_output("comment-url", result.html_url)
+        if check_run:
+            if head is None:
+                raise InputError(
+                    "mlci report --check-run: no commit SHA in the event or the results; pass --sha"
+                )
+            doc = loaded.model or loaded.data or {}
+            run_url = (doc.get("provenance") or {}).get("run_url")
+            run = create_check_run(
+                gh,
+                repo,
+                name="mlci" if key == "default" else f"mlci ({key})",
+                head_sha=head,
+                conclusion="success" if loaded.passed else "failure",
+                title=summary_title(loaded),
+                summary=render_markdown(loaded, max_chars=_CHECK_TEXT_LIMIT),
+                annotations=_annotations(loaded),
+                details_url=safe_url(run_url),
+            )
+            outcome.check_run_url = run.get("html_url")
+    finally:
+        if client is None:
+            gh.close()
+    return outcome

@@ -1,0 +1,1 @@
+"""Reports: results documents to Markdown comments, job summaries and HTML pages."""

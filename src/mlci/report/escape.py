@@ -1,0 +1,114 @@
+"""Escaping of untrusted strings for GitHub Markdown, links and Mermaid labels.
+
+Column names, category values, metric names and paths come from data, config or an
+artifact another workflow produced. `md` makes any such value inert: it cannot break
+a table (``|``, newlines), inject HTML (``<script>``), open a code span or fence
+(backticks), start a link, render math (``$``), @-mention a person or team, or
+cross-reference an issue (``#1``, ``GH-1``); invisible and right-to-left control
+characters are shown as ``[U+202E]`` so they cannot reorder what a reviewer reads;
+long values are cut.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from typing import Any
+
+__all__ = ["MAX_VALUE_CHARS", "fmt_number", "md", "mermaid_label", "safe_url"]
+
+MAX_VALUE_CHARS = 200
+# A zero-width space, written as an entity so the Markdown source stays ASCII: GitHub
+# does not link ``@<zwsp>team`` or ``#<zwsp>1`` (Renovate and Dependabot do the same).
+_ZWSP = "&#8203;"
+_HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}
+_BACKSLASH = set("\\`*_[]|~$!{}")
+# Characters that change how text is displayed without being visible.
+_INVISIBLE = re.compile(
+    "[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\ufff9-\ufffb]"
+)
+
+
+def _visible(text: str) -> str:
+    out = []
+    for ch in text:
+        if ch in "\n\r\t\v\f":
+            out.append(" ")
+        elif _INVISIBLE.match(ch) or unicodedata.category(ch) in {"Cc", "Cf", "Co", "Cs"}:
+            out.append(f"[U+{ord(ch):04X}]")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def md(value: Any, max_chars: int = MAX_VALUE_CHARS) -> str:
+    """``value`` as inert inline Markdown, safe in a table cell, a list item or prose.
+
+    Args:
+        value: Anything; it is turned into text with ``str``.
+        max_chars: Longer values are cut and end with ``…`` and the number of
+            characters left out.
+    """
+    text = value if isinstance(value, str) else str(value)
+    cut = ""
+    if len(text) > max_chars:
+        cut = f"… (+{len(text) - max_chars:,} chars)"
+        text = text[:max_chars]
+    text = _visible(text)
+    out: list[str] = []
+    n = len(text)
+    for i, ch in enumerate(text):
+        nxt = text[i + 1] if i + 1 < n else ""
+        if ch in _HTML:
+            out.append(_HTML[ch])
+        elif ch in _BACKSLASH:
+            out.append("\\" + ch)
+        elif ch == "@":
+            out.append("@" + _ZWSP)
+        elif ch == "#":
+            out.append("#" + _ZWSP)
+        elif ch == "-" and text[max(i - 2, 0) : i].upper() == "GH" and nxt.isdigit():
+            out.append(_ZWSP + "-")
+        elif ch == ":" and text[i + 1 : i + 3] == "//":
+            out.append(":" + _ZWSP)  # no autolink of scheme://...
+        elif ch == "." and text[max(i - 3, 0) : i].lower() == "www":
+            out.append(_ZWSP + ".")
+        else:
+            out.append(ch)
+    return "".join(out) + cut
+
+
+def safe_url(value: Any) -> str | None:
+    """``value`` if it is a plain http(s) URL safe to put in ``[text](url)``, else None."""
+    if not isinstance(value, str) or len(value) > 2000:
+        return None
+    if not re.fullmatch(
+        r"https?://[A-Za-z0-9.\-]+(:\d+)?(/[A-Za-z0-9._~%!$&'*+,;=:@/\-]*)?", value
+    ):
+        return None
+    if any(c in value for c in "()<>\"'` "):
+        return None
+    return value
+
+
+def mermaid_label(value: Any, max_chars: int = 24) -> str:
+    """A Mermaid label that cannot end its quotes, the code fence or the diagram."""
+    text = re.sub(r"[^A-Za-z0-9 _.:/+-]", "_", _visible(str(value)))
+    text = text.strip() or "_"
+    return text if len(text) <= max_chars else text[: max_chars - 1] + "~"
+
+
+def fmt_number(value: Any, *, signed: bool = False, percent: bool = False) -> str:
+    """A number for a report cell (4 significant digits); ``—`` for missing or non-numbers."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "—"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "—"
+    if percent:
+        text = f"{value * 100:+.1f}%" if signed else f"{value * 100:.1f}%"
+    elif isinstance(value, int):
+        text = f"{value:+,d}" if signed else f"{value:,d}"
+    else:
+        text = f"{value:+.4g}" if signed else f"{value:.4g}"
+    return "\u2212" + text[1:] if text.startswith("-") else text

@@ -1,0 +1,714 @@
+"""The report: results documents to Markdown (comment, summary) and self-contained HTML.
+
+`load_report` reads ``data.json`` and ``model.json`` (validated, untrusted);
+`build_context` turns them into a view in which every string is already escaped;
+`render_markdown` fills ``templates/report/report.md.j2`` and, given a size limit,
+drops details level by level (samples, long tables, charts) until the text fits,
+never the verdict; `render_html` turns the Markdown into a page with markdown-it-py.
+Nothing here imports pandas, numpy or scikit-learn.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from mlci.errors import InputError
+from mlci.metrics import BUILTIN_METRICS
+from mlci.report.charts import bar_chart, line_chart
+from mlci.report.escape import fmt_number, md, safe_url
+from mlci.results import read_results
+from mlci.templating import render
+
+__all__ = [
+    "DETAIL_LEVELS",
+    "Detail",
+    "Report",
+    "State",
+    "build_context",
+    "load_report",
+    "render_html",
+    "render_markdown",
+]
+
+State = Literal["blessed", "blocked", "data_errors", "passed"]
+_SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
+_MARK = {"error": "❌", "warning": "⚠️", "info": "ℹ️"}  # noqa: RUF001
+
+
+@dataclass(frozen=True)
+class Detail:
+    """How much detail a rendering keeps (level 0 keeps everything)."""
+
+    samples: int
+    findings: int
+    drift_rows: int
+    slices: int
+    metrics: int
+    failures: int
+    charts: bool
+    value_chars: int
+
+
+DETAIL_LEVELS: tuple[Detail, ...] = (
+    Detail(20, 500, 500, 100, 200, 50, True, 200),
+    Detail(5, 50, 50, 20, 100, 30, True, 120),
+    Detail(0, 20, 20, 10, 50, 20, False, 80),
+    Detail(0, 0, 10, 5, 30, 15, False, 60),
+    Detail(0, 0, 0, 0, 20, 10, False, 40),
+)
+
+
+@dataclass(frozen=True)
+class Report:
+    """The results documents a report is rendered from (either may be absent)."""
+
+    data: Mapping[str, Any] | None
+    model: Mapping[str, Any] | None
+
+    @property
+    def state(self) -> State:
+        """The headline verdict."""
+        if self.data is not None and (
+            self.data.get("passed") is not True
+            or any(_d(f).get("severity") == "error" for f in _l(self.data.get("findings")))
+        ):
+            return "data_errors"
+        if self.model is not None:
+            blessing = _d(self.model.get("blessing"))
+            blessed = blessing.get("blessed", self.model.get("passed"))
+            return "blessed" if blessed is True and self.model.get("passed") is True else "blocked"
+        return "passed"
+
+    @property
+    def passed(self) -> bool:
+        """Whether the report shows a pass (blessed, or data checks passed)."""
+        return self.state in {"blessed", "passed"}
+
+
+def load_report(results_dir: Path) -> Report:
+    """Read ``data.json`` and ``model.json`` from ``results_dir`` (at least one must exist).
+
+    Raises:
+        InputError: when neither exists, or a file is not a valid results document.
+    """
+    if not results_dir.is_dir():
+        raise InputError(
+            f"{results_dir}: results directory not found; run `mlci validate-data` /"
+            " `mlci validate-model` first or pass --results DIR"
+        )
+    docs: dict[str, dict[str, Any]] = {}
+    for kind in ("data", "model"):
+        path = results_dir / f"{kind}.json"
+        if path.exists():
+            doc = read_results(path)
+            if doc["kind"] != kind:
+                raise InputError(
+                    f"{path}: holds a {doc['kind']!r} document, expected {kind!r};"
+                    " do not rename results files"
+                )
+            docs[kind] = doc
+    if not docs:
+        raise InputError(
+            f"{results_dir}: no data.json or model.json; run `mlci validate-data` or"
+            " `mlci validate-model` first, or pass the directory they wrote with --results"
+        )
+    return Report(docs.get("data"), docs.get("model"))
+
+
+# -- defensive accessors (the documents are untrusted beyond their envelope) ---------------
+
+
+def _d(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _l(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _num(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _higher_is_better(model: Mapping[str, Any], name: str) -> bool | None:
+    given = _d(model.get("higher_is_better")).get(name)
+    if isinstance(given, bool):
+        return given
+    info = BUILTIN_METRICS.get(name)
+    return info.higher_is_better if info else None
+
+
+def _short_sha(value: Any) -> str | None:
+    return value[:7] if isinstance(value, str) and re.fullmatch(r"[0-9a-f]{7,64}", value) else None
+
+
+# -- building the view ------------------------------------------------------------------
+
+
+def _rule_text(rule: Any, threshold: Any) -> str:
+    thr = fmt_number(threshold)
+    return {
+        "min": f"≥ {thr}",
+        "max": f"≤ {thr}",
+        "max_drop": f"drop ≤ {thr}",
+        "min_gain": f"gain ≥ {thr}",
+        "significant": "significant gain",
+    }.get(str(rule), f"{md(rule, 40)} {thr}".strip())
+
+
+def _is_overall(slice_: Any) -> bool:
+    return slice_ in (None, "", "all", "overall")
+
+
+def _gate_failure_line(gate: Mapping[str, Any], chars: int) -> str:
+    where = "" if _is_overall(gate.get("slice")) else f" (slice {md(gate.get('slice'), chars)})"
+    line = (
+        f"❌ **{md(gate.get('metric'), chars)}**{where}:"
+        f" {_rule_text(gate.get('rule'), gate.get('threshold'))}"
+        f" — observed {fmt_number(gate.get('observed'))}"
+    )
+    if _num(gate.get("baseline")) is not None:
+        line += f", production {fmt_number(gate.get('baseline'))}"
+    if gate.get("reason"):
+        line += f". {md(gate.get('reason'), chars * 2)}"
+    return line
+
+
+def _finding_line(f: Mapping[str, Any], chars: int) -> str:
+    where = f" in column **{md(f['column'], chars)}**" if f.get("column") is not None else ""
+    if f.get("metric") is not None:
+        where += f" for metric **{md(f['metric'], chars)}**"
+    return (
+        f"{_MARK.get(str(f.get('severity')), '❌')} **{md(f.get('check'), 60)}**{where}:"
+        f" {md(f.get('message', ''), chars * 2)}"
+    )
+
+
+def _failures(report: Report, detail: Detail) -> tuple[list[str], int]:
+    chars = detail.value_chars
+    lines: list[str] = []
+    if report.model is not None:
+        for gate in _l(report.model.get("gates")):
+            if isinstance(gate, dict) and gate.get("passed") is not True:
+                lines.append(_gate_failure_line(gate, chars))
+    for doc in (report.data, report.model):
+        if doc is None:
+            continue
+        for f in _l(doc.get("findings")):
+            f = _d(f)
+            if f.get("severity") == "error" and f.get("check") != "gate_failed":
+                lines.append(_finding_line(f, chars))
+    shown = lines[: detail.failures]
+    return shown, len(lines) - len(shown)
+
+
+def _metric_rows(model: Mapping[str, Any], detail: Detail) -> dict[str, Any]:
+    chars = detail.value_chars
+    metrics = _d(model.get("metrics"))
+    baseline_raw = model.get("baseline_metrics")
+    baseline = _d(baseline_raw)
+    deltas = _d(model.get("deltas"))
+    gates = [g for g in _l(model.get("gates")) if isinstance(g, dict)]
+    names = list(metrics) + [n for n in baseline if n not in metrics]
+    rows: list[dict[str, Any]] = []
+    for name in names:
+        cand = _num(metrics.get(name))
+        prod = _num(baseline.get(name))
+        info = _d(deltas.get(name))
+        delta = _num(info.get("delta"))
+        if delta is None and cand is not None and prod is not None:
+            delta = cand - prod
+        relative = _num(info.get("relative"))
+        if relative is None and delta is not None and prod is not None and prod != 0.0:
+            relative = delta / abs(prod)
+        hib = _higher_is_better(model, name)
+        better = info.get("better")
+        if not isinstance(better, bool):
+            better = None if delta is None or hib is None or delta == 0 else (delta > 0) == hib
+        if delta is not None and delta == 0:
+            change = "⚪ same"
+        elif better is None:
+            change = ""
+        else:
+            change = "🟢 better" if better else "🔴 worse"
+        if hib is not None and delta is not None:
+            change += " (higher is better)" if hib else " (lower is better)"
+        lo, hi = _num(info.get("ci_low")), _num(info.get("ci_high"))
+        ci = (
+            f"[{fmt_number(lo, signed=True)}, {fmt_number(hi, signed=True)}]"
+            if lo is not None and hi is not None
+            else "—"
+        )
+        mine = [g for g in gates if g.get("metric") == name and _is_overall(g.get("slice"))]
+        gate_text = (
+            "<br>".join(
+                f"{_rule_text(g.get('rule'), g.get('threshold'))}"
+                f" {'✅' if g.get('passed') is True else '❌'}"
+                for g in mine
+            )
+            or "—"
+        )
+        failed = any(g.get("passed") is not True for g in mine)
+        mark = "❌" if failed else ("✅" if mine else "—")
+        if cand is None and name in metrics:
+            cand_text = "missing"
+        else:
+            cand_text = fmt_number(cand)
+        rows.append(
+            {
+                "name": md(name, chars),
+                "production": fmt_number(prod) if baseline_raw is not None else "—",
+                "candidate": cand_text,
+                "delta": fmt_number(delta, signed=True),
+                "relative": fmt_number(relative, signed=True, percent=True)
+                if relative is not None
+                else ("n/a (baseline 0)" if prod == 0.0 and delta is not None else "—"),
+                "ci": ci,
+                "change": change,
+                "gate": gate_text,
+                "mark": mark,
+                "_order": (0 if failed else 1 if mine else 2),
+            }
+        )
+    rows.sort(key=lambda r: r["_order"])
+    one_sided = []
+    if baseline_raw is not None:
+        only_cand = [n for n in metrics if n not in baseline]
+        only_prod = [n for n in baseline if n not in metrics]
+        if only_cand:
+            one_sided.append(
+                "Only the candidate has: " + ", ".join(md(n, chars) for n in only_cand[:20]) + "."
+            )
+        if only_prod:
+            one_sided.append(
+                "Only production has: " + ", ".join(md(n, chars) for n in only_prod[:20]) + "."
+            )
+    for err_name, err in list(_d(model.get("metric_errors")).items())[:10]:
+        one_sided.append(f"Could not compute **{md(err_name, chars)}**: {md(err, chars)}.")
+    shown = rows[: detail.metrics]
+    for r in shown:
+        del r["_order"]
+    return {
+        "rows": shown,
+        "more": len(rows) - len(shown),
+        "baseline": baseline_raw is not None,
+        "one_sided": one_sided,
+    }
+
+
+def _budgets(model: Mapping[str, Any], chars: int) -> list[dict[str, str]]:
+    out = []
+    for b in _l(model.get("budgets")):
+        b = _d(b)
+        unit = f" {md(b['unit'], 20)}" if b.get("unit") else ""
+        out.append(
+            {
+                "name": md(b.get("name"), chars),
+                "observed": fmt_number(b.get("observed")) + unit,
+                "limit": fmt_number(b.get("limit")) + unit,
+                "mark": "✅" if b.get("passed") is True else "❌",
+            }
+        )
+    return out
+
+
+def _parity(model: Mapping[str, Any]) -> str:
+    p = model.get("parity")
+    if not isinstance(p, dict):
+        return ""
+    mark = "✅" if p.get("passed") is True else "❌"
+    return (
+        f"{mark} Export parity on {fmt_number(p.get('rows'))} rows: max |Δ| "
+        f"{fmt_number(p.get('max_abs_diff'))},"
+        f" label mismatches {fmt_number(p.get('label_mismatch'))}."
+    )
+
+
+def _slices(model: Mapping[str, Any], detail: Detail) -> dict[str, Any] | None:
+    chars = detail.value_chars
+    rows: list[dict[str, Any]] = []
+    for s in _l(model.get("slices")):
+        s = _d(s)
+        cur, base = _d(s.get("metrics")), _d(s.get("baseline_metrics"))
+        for name, value in cur.items():
+            c, b = _num(value), _num(base.get(name))
+            hib = _higher_is_better(model, name)
+            if c is None or b is None or hib is None or c == b or (c > b) == hib:
+                continue
+            rows.append(
+                {
+                    "slice": f"{md(s.get('column'), chars)} = {md(s.get('value'), chars)}",
+                    "rows": fmt_number(s.get("rows")),
+                    "metric": md(name, chars),
+                    "production": fmt_number(b),
+                    "candidate": fmt_number(c),
+                    "delta": fmt_number(c - b, signed=True),
+                    "_size": abs(c - b),
+                }
+            )
+    if not rows:
+        return None
+    rows.sort(key=lambda r: -float(r["_size"]))
+    shown = rows[: detail.slices]
+    for r in shown:
+        del r["_size"]
+    return {"count": len(rows), "rows": shown, "more": len(rows) - len(shown)}
+
+
+def _samples(f: Mapping[str, Any], detail: Detail) -> str:
+    parts = []
+    for s in _l(f.get("samples"))[: detail.samples]:
+        s = _d(s)
+        row = f"row {fmt_number(s.get('row'))}: " if s.get("row") is not None else ""
+        parts.append(f"{row}{md(s.get('value'), min(detail.value_chars, 60))}")
+    return " · ".join(parts)
+
+
+def _data(data: Mapping[str, Any], detail: Detail) -> dict[str, Any]:
+    chars = detail.value_chars
+    counts = []
+    for code, per in _d(data.get("counts")).items():
+        per = _d(per)
+        counts.append((md(code, 60), _num(per.get("error")) or 0, _num(per.get("warning")) or 0))
+    counts.sort(key=lambda c: (-c[1], -c[2], c[0]))
+    findings = [_d(f) for f in _l(data.get("findings")) if _d(f).get("check") != "drift"]
+    findings.sort(key=lambda f: _SEVERITY_RANK.get(str(f.get("severity")), 9))
+    items = []
+    for f in findings[: detail.findings]:
+        extra = []
+        if f.get("count") is not None:
+            frac = _num(f.get("fraction"))
+            extra.append(
+                f"{fmt_number(f.get('count'))} rows"
+                + (f" ({fmt_number(frac, percent=True)})" if frac is not None else "")
+            )
+        if f.get("expected") is not None:
+            extra.append(f"expected {md(_compact(f['expected']), chars)}")
+        if f.get("observed") is not None:
+            extra.append(f"observed {md(_compact(f['observed']), chars)}")
+        where = f" in **{md(f['column'], chars)}**" if f.get("column") is not None else ""
+        if f.get("file"):
+            line = f":{fmt_number(f.get('line'))}" if f.get("line") else ""
+            where += f" ({md(f['file'], chars)}{line})"
+        items.append(
+            {
+                "mark": _MARK.get(str(f.get("severity")), "❌"),
+                "check": md(f.get("check"), 60),
+                "where": where,
+                "message": md(f.get("message", ""), chars * 2),
+                "extra": (" — " + "; ".join(extra)) if extra else "",
+                "samples": _samples(f, detail),
+            }
+        )
+    rows, cols = data.get("rows"), data.get("columns")
+    errors = sum(c[1] for c in counts)
+    warnings = sum(c[2] for c in counts)
+    mark = "❌" if errors or data.get("passed") is not True else ("⚠️" if warnings else "✅")
+    line = (
+        f"{mark} {fmt_number(rows)} rows × {fmt_number(cols)} columns checked:"
+        f" {fmt_number(int(errors))} error(s), {fmt_number(int(warnings))} warning(s)."
+    )
+    return {
+        "line": line,
+        "counts": [
+            {"check": c[0], "errors": fmt_number(int(c[1])), "warnings": fmt_number(int(c[2]))}
+            for c in counts
+        ],
+        "findings": items,
+        "findings_total": len(findings),
+        "findings_more": len(findings) - len(items),
+    }
+
+
+def _compact(value: Any) -> str:
+    if isinstance(value, list):
+        text = ", ".join(_compact(v) for v in value[:10])
+        return f"[{text}{', …' if len(value) > 10 else ''}]"
+    if isinstance(value, float):
+        return fmt_number(value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {_compact(v)}" for k, v in list(value.items())[:10])
+    return str(value)
+
+
+def _drift_rows(drift: Mapping[str, Any]) -> list[dict[str, Any]]:
+    cols = [_d(c) for c in _l(drift.get("columns"))]
+    return sorted(
+        cols,
+        key=lambda c: (
+            _SEVERITY_RANK.get(str(c.get("severity")), 3) if c.get("drifted") is True else 4,
+            c.get("drifted") is not True,
+            -(_num(c.get("statistic")) or 0.0),
+        ),
+    )
+
+
+def _drift(data: Mapping[str, Any], detail: Detail) -> dict[str, Any] | None:
+    drift = data.get("drift")
+    if not isinstance(drift, dict):
+        return None
+    chars = detail.value_chars
+    cols = _drift_rows(drift)
+    drifted = sum(1 for c in cols if c.get("drifted") is True)
+    rows = []
+    for c in cols[: detail.drift_rows]:
+        if c.get("drifted") is True:
+            sev = str(c.get("severity") or "warning")
+            verdict = f"{_MARK.get(sev, '⚠️')} drift ({md(sev, 10)})"
+        else:
+            verdict = "✅ no drift"
+        rows.append(
+            {
+                "column": md(c.get("column"), chars),
+                "kind": md(c.get("kind", "feature"), 20),
+                "method": md(c.get("method"), 30),
+                "statistic": fmt_number(c.get("statistic")),
+                "p_value": fmt_number(c.get("p_value")),
+                "threshold": fmt_number(c.get("threshold")),
+                "verdict": verdict,
+            }
+        )
+    share = _num(drift.get("share"))
+    dataset = drift.get("dataset_drift") is True
+    line = (
+        f"{'❌' if dataset else ('⚠️' if drifted else '✅')}"
+        f" {drifted} of {len(cols)} columns drifted"
+        f" ({fmt_number(share, percent=True)}; dataset drift above"
+        f" {fmt_number(_num(drift.get('share_threshold')), percent=True)}):"
+        f" **{'dataset drift' if dataset else 'no dataset drift'}**."
+    )
+    return {
+        "line": line,
+        "rows": rows,
+        "more": len(cols) - len(rows),
+        "total": len(cols),
+        "drifted": drifted,
+        "collapsed": len(rows) > 10,
+    }
+
+
+def _charts(report: Report) -> list[str]:
+    charts: list[str] = []
+    model = report.model
+    if model is not None:
+        history = [_d(h) for h in _l(model.get("history"))]
+        metrics = _d(model.get("metrics"))
+        gated = [
+            str(g.get("metric"))
+            for g in _l(model.get("gates"))
+            if isinstance(g, dict) and g.get("metric") in metrics
+        ]
+        names = list(dict.fromkeys(gated + list(metrics)))[:3]
+        if history:
+            for name in names:
+                labels = [str(h.get("version")) for h in history] + ["candidate"]
+                values = [_num(_d(h.get("metrics")).get(name)) for h in history]
+                values.append(_num(metrics.get(name)))
+                chart = line_chart(f"{name} across registry versions", labels, values, name)
+                if chart:
+                    charts.append(chart)
+    if report.data is not None and isinstance(report.data.get("drift"), dict):
+        cols = [_d(c) for c in _l(report.data["drift"].get("columns"))]
+        by_method: dict[str, list[dict[str, Any]]] = {}
+        for c in cols:
+            by_method.setdefault(str(c.get("method")), []).append(c)
+        for method, group in list(by_method.items())[:2]:
+            group = sorted(group, key=lambda c: -(_num(c.get("statistic")) or 0.0))[:20]
+            thresholds = {_num(c.get("threshold")) for c in group} - {None}
+            chart = bar_chart(
+                f"drift {method} by column",
+                [str(c.get("column")) for c in group],
+                [_num(c.get("statistic")) for c in group],
+                method,
+                threshold=thresholds.pop() if len(thresholds) == 1 else None,
+            )
+            if chart:
+                charts.append(chart)
+    return charts
+
+
+def _provenance(report: Report, chars: int) -> list[tuple[str, str]]:
+    common: dict[str, dict[str, str]] = {}
+    rows: list[tuple[str, str]] = []
+    docs = [(k, d) for k, d in (("data", report.data), ("model", report.model)) if d is not None]
+    for kind, doc in docs:
+        prov = _d(doc.get("provenance"))
+        sha = _short_sha(prov.get("git_sha"))
+        url = safe_url(prov.get("run_url"))
+        common.setdefault("commit", {})[kind] = (
+            f"`{sha}`" if sha else md(prov.get("git_sha") or "—", 60)
+        )
+        common.setdefault("run", {})[kind] = f"[workflow run]({url})" if url else "—"
+        common.setdefault("mlci version", {})[kind] = md(prov.get("mlci_version", "—"), 40)
+        common.setdefault("created", {})[kind] = md(prov.get("created", "—"), 40)
+    for label, per_kind in common.items():
+        if len(set(per_kind.values())) == 1:
+            rows.append((label, next(iter(per_kind.values()))))
+        else:
+            rows.extend((f"{label} ({kind})", value) for kind, value in per_kind.items())
+    for _kind, doc in docs:
+        prov = _d(doc.get("provenance"))
+        for role, entry in _d(prov.get("data")).items():
+            entry = _d(entry)
+            rows.append(
+                (
+                    f"data: {md(role, 20)}",
+                    f"{md(entry.get('path', '—'), chars)}"
+                    f" · {md(entry.get('fingerprint', '—'), 80)}",
+                )
+            )
+        for role, entry in _d(prov.get("model")).items():
+            if entry is None:
+                rows.append((f"model: {md(role, 20)}", "none"))
+                continue
+            entry = _d(entry)
+            rows.append(
+                (
+                    f"model: {md(role, 20)}",
+                    f"{md(entry.get('path', '—'), chars)} · {md(entry.get('format', '—'), 20)}"
+                    f" · {md(entry.get('hash', '—'), 80)}",
+                )
+            )
+    return rows
+
+
+def _headline(report: Report) -> tuple[str, str, list[str]]:
+    state = report.state
+    notes: list[str] = []
+    reason = ""
+    if report.model is not None:
+        blessing = _d(report.model.get("blessing"))
+        reason = md(blessing.get("reason", ""), 500)
+        notes = [md(n, 300) for n in _l(blessing.get("notes"))[:10]]
+    if state == "data_errors":
+        errors = sum(
+            1 for f in _l(_d(report.data).get("findings")) if _d(f).get("severity") == "error"
+        )
+        return f"❌ mlci: data errors — {errors} data check(s) failed", reason, notes
+    if state == "blocked":
+        return "❌ mlci: blocked — the candidate model is not blessed", reason, notes
+    if state == "blessed":
+        return "✅ mlci: blessed — the candidate model may replace production", reason, notes
+    return "✅ mlci: data checks passed", reason, notes
+
+
+def _context_line(report: Report) -> str:
+    doc = report.model or report.data or {}
+    prov = _d(doc.get("provenance"))
+    parts = []
+    sha = _short_sha(prov.get("git_sha"))
+    parts.append(f"Commit `{sha}`" if sha else "Commit unknown")
+    url = safe_url(prov.get("run_url"))
+    if url:
+        parts.append(f"[workflow run]({url})")
+    parts.append(f"mlci {md(prov.get('mlci_version', '?'), 40)}")
+    return " · ".join(parts)
+
+
+def build_context(report: Report, detail: Detail, *, truncated: str = "") -> dict[str, Any]:
+    """The template's view of ``report``: every string escaped, tables cut to ``detail``."""
+    headline, reason, notes = _headline(report)
+    failures, failures_more = _failures(report, detail)
+    model = report.model
+    return {
+        "headline": headline,
+        "reason": reason,
+        "notes": notes,
+        "failures_title": "Failing gates and checks" if failures else "",
+        "failures": failures,
+        "failures_more": failures_more,
+        "context_line": _context_line(report),
+        "metrics": _metric_rows(model, detail) if model is not None else None,
+        "budgets": _budgets(model, detail.value_chars) if model is not None else [],
+        "parity": _parity(model) if model is not None else "",
+        "slices": _slices(model, detail) if model is not None else None,
+        "data": _data(report.data, detail) if report.data is not None else None,
+        "drift": _drift(report.data, detail) if report.data is not None else None,
+        "charts": _charts(report) if detail.charts else [],
+        "provenance": _provenance(report, detail.value_chars),
+        "truncated": truncated,
+    }
+
+
+def _artifact_note(run_url: str | None, limit: int) -> str:
+    where = (
+        f"the `mlci-report` artifact of [the workflow run]({run_url})"
+        if run_url
+        else ("the `mlci-report` artifact (report.md and report.html)")
+    )
+    return (
+        f"Some details were left out to stay under GitHub's {limit:,}-character limit;"
+        f" the full report is {where}."
+    )
+
+
+def render_markdown(
+    report: Report, *, max_chars: int | None = None, size: Callable[[str], int] = len
+) -> str:
+    """The report as GitHub Markdown.
+
+    Args:
+        report: The loaded documents.
+        max_chars: A size limit (a PR comment takes 65,536 characters). Details are
+            dropped level by level until the text fits; the headline, the failing
+            gates and the metric table stay.
+        size: How to measure the text against ``max_chars`` (``len``; a UTF-8 byte
+            count for the job summary's 1 MiB).
+
+    Returns:
+        The Markdown; if even the leanest level is too long, its end is cut.
+    """
+    text = render("report/report.md.j2", build_context(report, DETAIL_LEVELS[0]))
+    if max_chars is None or size(text) <= max_chars:
+        return text
+    doc = report.model or report.data or {}
+    note = _artifact_note(safe_url(_d(doc.get("provenance")).get("run_url")), max_chars)
+    for detail in DETAIL_LEVELS[1:]:
+        text = render("report/report.md.j2", build_context(report, detail, truncated=note))
+        if size(text) <= max_chars:
+            return text
+    tail = f"\n\n> [!NOTE]\n> {note}\n"
+    room = max_chars - size(tail)
+    while size(text) > room:  # at most a few rounds: cut by the overshoot each time
+        text = text[: len(text) - max(size(text) - room, 1)]
+    return text + tail
+
+
+def render_html(markdown: str, *, title: str = "mlci report") -> str:
+    """A self-contained HTML page (no scripts, inline CSS) from the report's Markdown."""
+    from markdown_it import MarkdownIt
+
+    parser = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
+    body = parser.render(markdown)
+    return render("report/report.html.j2", {"title": html.escape(title), "body": body})
+
+
+def summary_title(report: Report) -> str:
+    """A one-line title (for a check run or the HTML page)."""
+    return {
+        "blessed": "Blessed: the candidate model may replace production",
+        "blocked": "Blocked: the candidate model is not blessed",
+        "data_errors": "Data errors: data checks failed",
+        "passed": "Data checks passed",
+    }[report.state]
+
+
+def failing_findings(report: Report) -> Sequence[Mapping[str, Any]]:
+    """Every error or warning finding of the report, most severe first (for annotations)."""
+    out: list[dict[str, Any]] = []
+    for doc in (report.data, report.model):
+        if doc is not None:
+            out.extend(
+                _d(f)
+                for f in _l(doc.get("findings"))
+                if _d(f).get("severity") in {"error", "warning"}
+            )
+    return sorted(out, key=lambda f: _SEVERITY_RANK.get(str(f.get("severity")), 9))
