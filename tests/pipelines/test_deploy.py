@@ -12,8 +12,6 @@ from pathlib import Path
 
 import pytest
 from pytest_httpserver import HTTPServer
-from tests.helpers import build_file_tree
-from tests.serve.helpers import eval_frame, train_classifier
 from werkzeug import Request, Response
 
 from mlci.cli import main
@@ -26,6 +24,8 @@ from mlci.pipelines import deploy as deploy_mod
 from mlci.pipelines.deploy import _smoke_test, deploy, rollback
 from mlci.registry.local import LocalRegistry
 from mlci.results import make_document, write_results
+from tests.helpers import build_file_tree
+from tests.serve.helpers import eval_frame, train_classifier
 
 SHA1 = "1" * 40
 SHA2 = "2" * 40
@@ -382,3 +382,30 @@ def test_registry_cli_list_show_pull(project: Project, capsys, tmp_path: Path) -
     assert (tmp_path / "pulled" / "model.onnx").is_file()
     assert main(["registry", "show", "9"]) == 2
     assert "no version 9" in capsys.readouterr().err
+
+
+def test_deploy_to_github_releases_writes_summary_with_changes(
+    project: Project, fake_github, gh_env, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    monkeypatch.setenv("GITHUB_TOKEN", fake_github.token)
+    project.config()
+    assert main(["deploy", "--results", str(project.results), "--registry", "github"]) == 0
+    _deploy_second(project, project.config(), monkeypatch)
+    assert main(["deploy", "--results", str(project.results), "--registry", "github"]) == 0
+    releases = {r["tag_name"]: r for r in fake_github.releases()}
+    assert {"model-v1", "model-v2", "model-registry"} <= set(releases)
+    assert sorted(a["name"] for a in releases["model-v2"]["assets"]) == [
+        "metadata.json",
+        "model.onnx",
+        "model.skops",
+    ]
+    assert "- production: model-v2" in releases["model-registry"]["body"]
+    summary = gh_env.summary_text()
+    assert "## mlci deploy: model v2 is in production" in summary
+    assert "### Metrics: v1 → v2" in summary
+    assert "| accuracy | 0.95 | 0.91 | -0.04 |" in summary
+    assert "version=2" in gh_env.outputs() and "deployed=true" in gh_env.outputs()
+    assert main(["registry", "list", "--registry", "github", "--json"]) == 0
+    out = capsys.readouterr().out
+    rows = json.loads(out[out.index("[") :])
+    assert [r["version"] for r in rows] == [1, 2] and rows[1]["aliases"] == ["production"]

@@ -1,0 +1,345 @@
+"""The GitHub Releases registry: one release per model version, plus one state release.
+
+- Version ``N`` is the release tagged ``<tag_prefix><N>`` (``model-v3``). Its assets
+  are the model file(s) and ``metadata.json``; its body shows the metrics and carries
+  the metadata as JSON inside an HTML comment, so listing versions is one paginated
+  call and needs no asset download.
+- Version numbers are allocated by GitHub itself: creating a release whose tag exists
+  answers 422 ``already_exists``, and the writer takes the next number. A release
+  is written first with ``"complete": false`` in its metadata, the assets are
+  uploaded, then the body is updated; readers skip incomplete releases, so a
+  crash or a failed upload never shows a half version (its number is not reused).
+- Aliases and history live in the body of one pre-release (tag ``<prefix>registry``,
+  e.g. ``model-registry``): reading ``production`` is one call, and its metadata a
+  second. Model releases are created with ``make_latest: false`` so the
+  repository's "latest release" stays the software's.
+
+Two deploys writing the state at the same moment could lose one update (releases have
+no compare-and-swap); the generated deploy workflow serializes deploys with a
+``concurrency`` group, which is what makes this safe.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlci.errors import DeployError, GitHubAPIError, InputError
+from mlci.registry.base import METADATA_FILE, ModelVersion, RegistryState, sha256_file
+
+if TYPE_CHECKING:
+    from mlci.config import RegistryConfig
+    from mlci.github.api import GitHubClient
+    from mlci.github.runtime import Runtime
+
+__all__ = ["BODY_LIMIT", "ReleasesRegistry"]
+
+BODY_LIMIT = 120_000  # GitHub refuses release bodies over 125,000 characters
+_MARK_OPEN = "<!-- mlci-metadata"
+_MARK_CLOSE = "-->"
+_BLOCK = re.compile(re.escape(_MARK_OPEN) + r"\n(.*?)\n" + re.escape(_MARK_CLOSE), re.S)
+MAX_TAG_ATTEMPTS = 50
+
+
+def _embed(data: Mapping[str, Any]) -> str:
+    # "-->" cannot occur in JSON outside strings; inside strings escape ">" so the comment holds.
+    text = json.dumps(data, sort_keys=True, allow_nan=False).replace("-->", "--\\u003e")
+    return f"{_MARK_OPEN}\n{text}\n{_MARK_CLOSE}"
+
+
+def _extract(body: str | None) -> dict[str, Any] | None:
+    match = _BLOCK.search(body or "")
+    if not match:
+        return None
+    try:
+        data = json.loads(match.group(1))
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+class ReleasesRegistry:
+    """A registry kept in the GitHub Releases of a repository.
+
+    Args:
+        client: A GitHub REST client (token with ``contents: write`` to register).
+        repository: ``owner/name``.
+        tag_prefix: Prefix of version tags (``model-v`` gives ``model-v1``, ...).
+    """
+
+    name = "github"
+
+    def __init__(self, client: GitHubClient, repository: str, *, tag_prefix: str = "model-v"):
+        if not re.fullmatch(r"[\w.-]+/[\w.-]+", repository):
+            raise InputError(
+                f"registry.repository: {repository!r} is not owner/name; fix mlci.yaml"
+            )
+        self.client = client
+        self.repository = repository
+        self.tag_prefix = tag_prefix
+        stem = tag_prefix.rstrip("-_").removesuffix("-v").removesuffix("_v").rstrip("-_")
+        self.state_tag = f"{stem or 'mlci'}-registry"
+        self._tag = re.compile(rf"^{re.escape(tag_prefix)}(\d+)$")
+
+    @classmethod
+    def from_config(
+        cls,
+        config: RegistryConfig,
+        *,
+        runtime: Runtime | None,
+        client: GitHubClient | None = None,
+    ) -> ReleasesRegistry:
+        """The registry for ``registry.repository`` (default: ``GITHUB_REPOSITORY``).
+
+        Raises:
+            InputError: when no repository is known.
+        """
+        from mlci.github.api import GitHubClient
+        from mlci.github.runtime import Runtime
+
+        rt = runtime or Runtime()
+        repository = config.repository or rt.get("GITHUB_REPOSITORY")
+        if not repository:
+            raise InputError(
+                "registry: the github backend needs a repository; set registry.repository"
+                " (owner/name) in mlci.yaml, or run it in GitHub Actions (GITHUB_REPOSITORY)"
+            )
+        api = client or GitHubClient.from_runtime(rt, log=rt.info)
+        return cls(api, repository, tag_prefix=config.tag_prefix)
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def describe(self) -> str:
+        """``owner/name`` (releases ``<prefix>N``)."""
+        return f"{self.repository} releases {self.tag_prefix}N"
+
+    def _base(self) -> str:
+        return f"/repos/{self.repository}/releases"
+
+    def _version_of(self, release: Mapping[str, Any]) -> ModelVersion | None:
+        match = self._tag.match(str(release.get("tag_name", "")))
+        if not match or release.get("draft"):
+            return None
+        meta = _extract(release.get("body"))
+        if meta is None or meta.get("complete") is False:
+            return None
+        files = tuple(sorted(str(a["name"]) for a in release.get("assets", [])))
+        return ModelVersion(int(match.group(1)), meta, files, str(release.get("html_url", "")))
+
+    def versions(self) -> list[ModelVersion]:
+        """Every complete version, oldest first (one paginated listing)."""
+        found = [self._version_of(r) for r in self.client.paginate(self._base())]
+        return sorted((v for v in found if v is not None), key=lambda v: v.version)
+
+    def _release(self, tag: str) -> dict[str, Any] | None:
+        try:
+            release = self.client.get(f"{self._base()}/tags/{tag}")
+        except GitHubAPIError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return dict(release)
+
+    def get(self, version: int) -> ModelVersion:
+        """One version (one call), with its full metadata."""
+        release = self._release(f"{self.tag_prefix}{version}")
+        found = self._version_of(release) if release else None
+        if found is None:
+            raise InputError(
+                f"registry {self.describe()}: no version {version} (no complete release"
+                f" {self.tag_prefix}{version}); see `mlci registry list`"
+            )
+        if found.metadata.get("truncated"):  # the full metadata did not fit in the body
+            assert release is not None
+            meta = json.loads(self._asset_bytes(release, METADATA_FILE))
+            found = ModelVersion(found.version, meta, found.files, found.location)
+        return found
+
+    def _asset_bytes(self, release: Mapping[str, Any], name: str) -> bytes:
+        asset = next((a for a in release.get("assets", []) if a.get("name") == name), None)
+        if asset is None:
+            raise InputError(
+                f"release {release.get('tag_name')}: asset {name} is missing; the version is"
+                " damaged, register the model again"
+            )
+        resp = self.client.request(
+            "GET", str(asset["url"]), headers={"Accept": "application/octet-stream"}
+        )
+        return bytes(resp.content)
+
+    def download(self, version: int, dest: Path) -> Path:
+        """Download every asset of ``version`` into ``dest``, checking the recorded hashes."""
+        release = self._release(f"{self.tag_prefix}{version}")
+        found = self._version_of(release) if release else None
+        if release is None or found is None:
+            raise InputError(f"registry {self.describe()}: no version {version}")
+        dest.mkdir(parents=True, exist_ok=True)
+        hashes = found.metadata.get("hashes") or {}
+        for name in found.files:
+            if Path(name).name != name:
+                raise InputError(f"release {self.tag_prefix}{version}: bad asset name {name!r}")
+            target = dest / name
+            target.write_bytes(self._asset_bytes(release, name))
+            expected = hashes.get(name) if isinstance(hashes, Mapping) else None
+            if expected and sha256_file(target) != expected:
+                raise DeployError(
+                    f"release {self.tag_prefix}{version}: asset {name} does not match its"
+                    " recorded sha256; the download was corrupted or the asset replaced"
+                )
+        return dest
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def _body(self, number: int, meta: Mapping[str, Any]) -> str:
+        metrics = meta.get("metrics") or {}
+        blessing = meta.get("blessing") or {}
+        lines = [
+            f"Model version {number} registered by mlci.",
+            "",
+            f"- commit: {meta.get('git_sha') or 'unknown'}",
+            f"- blessed: {'yes' if blessing.get('blessed') else 'no'}",
+            *(f"- {k}: {_fmt(v)}" for k, v in sorted(metrics.items())[:30]),
+            "",
+        ]
+        embedded = _embed(meta)
+        if len(embedded) > BODY_LIMIT - 5000:
+            keep = (
+                "version",
+                "created",
+                "git_sha",
+                "metrics",
+                "blessing",
+                "model_file",
+                "onnx_file",
+                "hashes",
+                "format",
+                "task",
+                "complete",
+            )
+            embedded = _embed({**{k: meta.get(k) for k in keep}, "truncated": True})
+        return "\n".join(lines) + "\n" + embedded + "\n"
+
+    def _create_release(self, meta: Mapping[str, Any]) -> tuple[int, Any]:
+        taken = [
+            int(m.group(1))
+            for r in self.client.paginate(self._base())
+            if (m := self._tag.match(str(r.get("tag_name", ""))))
+        ]
+        number = max(taken, default=0) + 1
+        for _ in range(MAX_TAG_ATTEMPTS):
+            body = {
+                "tag_name": f"{self.tag_prefix}{number}",
+                "name": f"Model v{number}",
+                "body": self._body(number, {**meta, "version": number, "complete": False}),
+                "draft": False,
+                "prerelease": False,
+                "make_latest": "false",
+            }
+            if meta.get("git_sha"):
+                body["target_commitish"] = str(meta["git_sha"])
+            try:
+                return number, self.client.post(self._base(), json=body)
+            except GitHubAPIError as exc:
+                if exc.status == 422 and "already_exists" in exc.message:
+                    number += 1  # another writer took this number
+                    continue
+                raise
+        raise DeployError(  # pragma: no cover - 50 concurrent writers
+            f"registry {self.describe()}: could not find a free version tag; retry"
+        )
+
+    def register(self, files: Mapping[str, Path], metadata: Mapping[str, Any]) -> ModelVersion:
+        """Create release ``<prefix>N``, upload the assets, then mark the version complete.
+
+        Raises:
+            DeployError: when an asset upload fails (the release stays incomplete and
+                is never listed; production is untouched).
+        """
+        for name in files:
+            if Path(name).name != name or name == METADATA_FILE:
+                raise InputError(f"{name}: not a plain file name for a registry version")
+        number, release = self._create_release(metadata)
+        meta = {**metadata, "version": number}
+        upload = str(release["upload_url"]).split("{", 1)[0]
+        uploads = [(n, p.read_bytes()) for n, p in files.items()]
+        uploads.append((METADATA_FILE, (json.dumps(meta, indent=2) + "\n").encode()))
+        for name, data in uploads:
+            try:
+                self.client.request(
+                    "POST",
+                    upload,
+                    params={"name": name},
+                    data=data,
+                    headers={"Content-Type": "application/octet-stream"},
+                )
+            except GitHubAPIError as exc:
+                raise DeployError(
+                    f"registry {self.describe()}: uploading {name} to release"
+                    f" {self.tag_prefix}{number} failed ({exc.message}); the version is left"
+                    " incomplete (never listed) and production is unchanged; re-run the deploy"
+                ) from None
+        self.client.patch(
+            f"{self._base()}/{release['id']}", json={"body": self._body(number, meta)}
+        )
+        return self.get(number)
+
+    def _state_release(self) -> dict[str, Any] | None:
+        return self._release(self.state_tag)
+
+    def state(self) -> RegistryState:
+        """Aliases and history from the state release (one call)."""
+        release = self._state_release()
+        if release is None:
+            return RegistryState()
+        data = _extract(release.get("body"))
+        if data is None:
+            raise InputError(
+                f"release {self.state_tag}: its body holds no mlci state; do not edit this"
+                " release by hand (restore the body from its edit history)"
+            )
+        return RegistryState.from_dict(data, f"release {self.state_tag}")
+
+    def _state_body(self, state: RegistryState) -> str:
+        prod = state.production
+        head = (
+            "Model registry state kept by mlci: aliases and deploy history. Do not edit.\n\n"
+            f"- production: {f'{self.tag_prefix}{prod}' if prod else 'none'}\n"
+        )
+        while True:
+            body = head + _embed(state.to_dict()) + "\n"
+            if len(body) <= BODY_LIMIT or not state.history:
+                return body
+            del state.history[: max(1, len(state.history) // 10)]
+
+    def record(self, event: Mapping[str, Any]) -> RegistryState:
+        """Apply ``event`` and write the state release (created on first use)."""
+        version = event.get("version")
+        if isinstance(version, int):
+            self.get(version)  # refuses unknown or incomplete versions
+        release = self._state_release()
+        state = RegistryState()
+        if release is not None:
+            state = RegistryState.from_dict(_extract(release.get("body")) or {}, self.state_tag)
+        state.apply(event)
+        body = self._state_body(state)
+        if release is None:
+            self.client.post(
+                self._base(),
+                json={
+                    "tag_name": self.state_tag,
+                    "name": "mlci model registry",
+                    "body": body,
+                    "prerelease": True,
+                    "make_latest": "false",
+                },
+            )
+        else:
+            self.client.patch(f"{self._base()}/{release['id']}", json={"body": body})
+        return state

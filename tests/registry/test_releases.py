@@ -1,0 +1,181 @@
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+from mlci.errors import DeployError, InputError
+from mlci.github.api import GitHubClient, RetryPolicy
+from mlci.registry import make_event, resolve_version, rollback_target
+from mlci.registry.releases import ReleasesRegistry
+
+REPO = "octo/ml-project"
+
+
+def _client(fake, token: str | None = None) -> GitHubClient:
+    return GitHubClient(
+        token or fake.token,
+        api_url=fake.url,
+        retry=RetryPolicy(retries=2, backoff=0.01, max_backoff=0.05, max_wait=2, jitter=0),
+    )
+
+
+def _files(tmp_path: Path, content: bytes = b"\x00skops-bytes") -> dict[str, Path]:
+    model = tmp_path / "m.skops"
+    model.write_bytes(content)
+    onnx = tmp_path / "m.onnx"
+    onnx.write_bytes(b"onnx" * 1000)
+    return {"model.skops": model, "model.onnx": onnx}
+
+
+def _meta(**extra: object) -> dict[str, object]:
+    import hashlib
+
+    return {
+        "model_file": "model.skops",
+        "onnx_file": "model.onnx",
+        "git_sha": "a" * 40,
+        "metrics": {"accuracy": 0.93},
+        "blessing": {"blessed": True, "reason": "ok"},
+        "hashes": {
+            "model.skops": hashlib.sha256(b"\x00skops-bytes").hexdigest(),
+            "model.onnx": hashlib.sha256(b"onnx" * 1000).hexdigest(),
+        },
+        **extra,
+    }
+
+
+def test_register_list_get_download(fake_github, tmp_path: Path) -> None:
+    reg = ReleasesRegistry(_client(fake_github), REPO)
+    v1 = reg.register(_files(tmp_path), _meta())
+    v2 = reg.register(_files(tmp_path), _meta(git_sha="b" * 40))
+    assert (v1.version, v2.version) == (1, 2)
+    assert v1.files == ("metadata.json", "model.onnx", "model.skops")
+    releases = {r["tag_name"]: r for r in fake_github.releases()}
+    assert set(releases) == {"model-v1", "model-v2"}
+    assert releases["model-v1"]["prerelease"] is False
+    assert [v.version for v in reg.versions()] == [1, 2]
+    assert reg.get(2).git_sha == "b" * 40 and "complete" not in reg.get(2).metadata
+    out = reg.download(1, tmp_path / "pulled")
+    assert (out / "model.skops").read_bytes() == b"\x00skops-bytes"
+    assert json.loads((out / "metadata.json").read_text())["version"] == 1
+    # the model release body is readable on GitHub and does not claim "latest"
+    assert "- accuracy: 0.93" in releases["model-v1"]["body"]
+    create = fake_github.requests_to("POST", r"/releases$")[0]
+    assert create.json["make_latest"] == "false"
+
+
+def test_production_alias_costs_two_calls(fake_github, tmp_path: Path) -> None:
+    reg = ReleasesRegistry(_client(fake_github), REPO)
+    for _ in range(3):
+        reg.register(_files(tmp_path), _meta())
+    reg.record(make_event("promote", 1))
+    reg.record(make_event("promote", 3, previous=1))
+    client = _client(fake_github)
+    fresh = ReleasesRegistry(client, REPO)
+    before = client.requests_made
+    prod = resolve_version(fresh, "production")
+    assert prod.version == 3
+    assert client.requests_made - before == 2
+    state = fresh.state()
+    assert state.aliases == {"production": 3, "previous": 1}
+    state_release = next(r for r in fake_github.releases() if r["tag_name"] == "model-registry")
+    assert state_release["prerelease"] is True
+    assert "- production: model-v3" in state_release["body"]
+    versions = {v.version: v for v in fresh.versions()}
+    assert rollback_target(state, versions) == 1
+
+
+def test_versions_follow_pagination(fake_github, tmp_path: Path) -> None:
+    body_reg = ReleasesRegistry(_client(fake_github), REPO)
+    template = body_reg._body(0, {**_meta(), "complete": True})
+    for n in range(1, 131):  # more than one page of 100
+        fake_github.add_release(
+            f"model-v{n}", body=template.replace('"version": 0', f'"version": {n}')
+        )
+    fake_github.add_release("v1.0.0", body="the software release")
+    reg = ReleasesRegistry(_client(fake_github), REPO)
+    assert [v.version for v in reg.versions()] == list(range(1, 131))
+    assert len(fake_github.requests_to("GET", r"/releases$")) == 2
+    # a new version takes the next free number after all pages
+    assert reg.register(_files(tmp_path), _meta()).version == 131
+
+
+def test_taken_tag_moves_to_the_next_number(fake_github, tmp_path: Path) -> None:
+    reg = ReleasesRegistry(_client(fake_github), REPO)
+    reg.register(_files(tmp_path), _meta())
+    # another writer creates model-v2 between our listing and our create
+    original = reg.client.paginate
+
+    def racing(path: str, **kw: object):
+        items = list(original(path, **kw))
+        if not any(r["tag_name"] == "model-v2" for r in fake_github.releases()):
+            fake_github.add_release("model-v2", body="racing writer")
+        return iter(items)
+
+    reg.client.paginate = racing  # type: ignore[method-assign]
+    assert reg.register(_files(tmp_path), _meta()).version == 3
+
+
+def test_concurrent_writers_get_distinct_numbers(fake_github, tmp_path: Path) -> None:
+    got: list[int] = []
+    barrier = threading.Barrier(4)
+
+    def writer() -> None:
+        reg = ReleasesRegistry(_client(fake_github), REPO)
+        barrier.wait()
+        got.append(reg.register(_files(tmp_path), _meta()).version)
+
+    threads = [threading.Thread(target=writer) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(got) == [1, 2, 3, 4]
+
+
+def test_asset_upload_error_leaves_an_incomplete_version_never_listed(
+    fake_github, tmp_path: Path
+) -> None:
+    reg = ReleasesRegistry(_client(fake_github), REPO)
+    reg.register(_files(tmp_path), _meta())
+    reg.record(make_event("promote", 1))
+    fake_github.fail(422, times=1, method="POST", path="/uploads/", message="Validation Failed")
+    with pytest.raises(DeployError, match="uploading model.skops to release model-v2 failed"):
+        reg.register(_files(tmp_path), _meta())
+    assert [v.version for v in reg.versions()] == [1]
+    assert reg.state().production == 1
+    with pytest.raises(InputError, match="no version 2"):
+        reg.record(make_event("promote", 2))
+    # the number is not reused
+    assert reg.register(_files(tmp_path), _meta()).version == 3
+
+
+def test_upload_5xx_is_retried(fake_github, tmp_path: Path) -> None:
+    reg = ReleasesRegistry(_client(fake_github), REPO)
+    fake_github.fail(502, times=2, method="POST", path="/uploads/")
+    assert reg.register(_files(tmp_path), _meta()).version == 1
+    assert reg.download(1, tmp_path / "d") == tmp_path / "d"
+
+
+def test_tampered_asset_is_detected(fake_github, tmp_path: Path) -> None:
+    reg = ReleasesRegistry(_client(fake_github), REPO)
+    reg.register(_files(tmp_path), _meta(hashes={"model.skops": "0" * 64}))
+    with pytest.raises(DeployError, match="does not match its recorded sha256"):
+        reg.download(1, tmp_path / "d")
+
+
+def test_read_only_token_cannot_register(fake_github, tmp_path: Path) -> None:
+    reg = ReleasesRegistry(_client(fake_github, fake_github.read_only_token), REPO)
+    with pytest.raises(Exception, match="403"):
+        reg.register(_files(tmp_path), _meta())
+
+
+def test_missing_repository_is_a_clear_error() -> None:
+    from mlci.config import RegistryConfig
+    from mlci.github.runtime import Runtime
+
+    with pytest.raises(InputError, match="the github backend needs a repository"):
+        ReleasesRegistry.from_config(RegistryConfig(backend="github"), runtime=Runtime(env={}))
