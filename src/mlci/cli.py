@@ -686,6 +686,82 @@ def _add_model_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     export.set_defaults(handler=_run_export)
 
 
+# -- retrain -------------------------------------------------------------------------------
+
+
+def _run_retrain(args: argparse.Namespace) -> int:
+    from mlci.config import find_config, load_config
+    from mlci.github.runtime import Runtime
+    from mlci.pipelines.retrain import retrain
+    from mlci.results import DEFAULT_RESULTS_DIR
+
+    path = find_config(args.config)
+    return retrain(
+        load_config(path),
+        config_path=path,
+        results_dir=args.results or Path(DEFAULT_RESULTS_DIR),
+        runtime=Runtime(),
+        dry_run=args.dry_run,
+    )
+
+
+def _run_monitor(args: argparse.Namespace) -> int:
+    from mlci.config import find_config, load_config
+    from mlci.github.runtime import Runtime
+    from mlci.pipelines.monitor import monitor
+    from mlci.results import DEFAULT_RESULTS_DIR
+
+    return monitor(
+        load_config(find_config(args.config)),
+        current=args.current,
+        results_dir=args.results or Path(DEFAULT_RESULTS_DIR),
+        runtime=Runtime(),
+    )
+
+
+def _add_retrain_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    retrain = sub.add_parser(
+        "retrain",
+        help="retrain on fresh data when the policy says so; propose or deploy a blessed model",
+        description=(
+            "Find fresh data (retrain.data or retrain.data_command), check it against the"
+            " reference, decide by retrain.policy (always, on-drift, max-age), run"
+            " model.train_command, compare challenger with champion through the model gates,"
+            " and when blessed open or update the retrain pull request (mode: pull-request)"
+            " or deploy (mode: deploy). Exit 1 when the data or the challenger fails."
+        ),
+    )
+    _add_config_option(retrain)
+    _add_results_option(retrain)
+    retrain.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="decide, train and compare, but open no pull request and deploy nothing",
+    )
+    retrain.set_defaults(handler=_run_retrain)
+    mon = sub.add_parser(
+        "monitor",
+        help="compare production data with the reference; open, update or close issues",
+        description=(
+            "Compare production data (monitor.current), its predictions and delayed labels"
+            " with the training reference: drift per column, prediction drift and live"
+            " metrics against the gates. One GitHub issue per problem, updated while it"
+            " persists and closed when healthy; optionally dispatch mlci-retrain.yml and roll"
+            " production back. Exit 1 when a problem of error severity was found."
+        ),
+    )
+    _add_config_option(mon)
+    mon.add_argument(
+        "--current",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="production data (default: monitor.current, else data.current)",
+    )
+    _add_results_option(mon)
+    mon.set_defaults(handler=_run_monitor)
+
+
 # -- report -------------------------------------------------------------------------------
 
 
@@ -802,6 +878,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_deploy_parsers(sub)
     _add_model_parsers(sub)
     _add_data_parsers(sub)
+    _add_retrain_parsers(sub)
     _add_report_parsers(sub)
     return parser
 

@@ -296,6 +296,14 @@ _ONNX_NUMERIC = {
 }
 
 
+def _ort_errors() -> tuple[type[BaseException], ...]:
+    """onnxruntime's error classes (plain ``Exception`` subclasses) plus the usual ones."""
+    from onnxruntime.capi import onnxruntime_pybind11_state as state
+
+    own = [v for v in vars(state).values() if isinstance(v, type) and issubclass(v, Exception)]
+    return (RuntimeError, ValueError, OSError, *own)
+
+
 class OnnxModel(LoadedModel):
     """An ONNX model run with onnxruntime (CPU)."""
 
@@ -310,7 +318,7 @@ class OnnxModel(LoadedModel):
             self.session = ort.InferenceSession(
                 str(path), sess_options=options, providers=["CPUExecutionProvider"]
             )
-        except (RuntimeError, ValueError, OSError) as exc:
+        except _ort_errors() as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise InputError(
                 f"{path}: not a valid ONNX model ({first[:300]}); the file may be corrupt"
@@ -402,7 +410,7 @@ class OnnxModel(LoadedModel):
         feed = self._feed(X)
         try:
             return list(self.session.run(None, feed))
-        except (RuntimeError, ValueError) as exc:
+        except _ort_errors() as exc:
             first = str(exc).strip().splitlines()[0][:300]
             raise InputError(
                 f"{self.path}: onnxruntime could not run the model on the data ({first});"

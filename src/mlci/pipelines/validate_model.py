@@ -1,0 +1,756 @@
+"""`mlci validate-model`: candidate versus production on the same rows, gates, blessing.
+
+Reads ``mlci.yaml`` (flags override it), evaluates the candidate and the
+baseline (production) model on the same eval rows, bootstraps the metric
+deltas, checks ONNX parity and budgets, applies the gates and writes
+``<results>/model.json`` in the format of docs/results.md. Returns 0 when the
+candidate is blessed and 1 when it is not; bad input raises `MlciError` (exit 2).
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlci.config import Config, find_config, load_config
+from mlci.errors import EXIT_FAILED, EXIT_OK, InputError, MlciError
+from mlci.github.runtime import Runtime
+from mlci.metrics import default_metrics
+from mlci.results import (
+    DEFAULT_RESULTS_DIR,
+    Finding,
+    file_fingerprint,
+    git_sha,
+    make_document,
+    read_results,
+    write_results,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from mlci.model.bootstrap import Interval
+    from mlci.model.evaluate import Evaluation, Predictions
+    from mlci.model.load import LoadedModel
+
+__all__ = ["FIRST_MODEL_NOTE", "read_table", "validate_model"]
+
+FIRST_MODEL_NOTE = "no production model in the registry: first model"
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """The whole table at ``path`` (CSV, Parquet, JSON Lines) as one DataFrame.
+
+    Raises:
+        InputError: for a missing, empty or unreadable file.
+    """
+    import pandas as pd
+
+    from mlci.data.io import iter_frames
+
+    frames = [frame for _, frame in iter_frames(path)]
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+
+@dataclass
+class _Baseline:
+    """Where the baseline came from and what it gave."""
+
+    kind: str  # "none", "model", "metrics"
+    note: str | None = None
+    model: LoadedModel | None = None
+    metrics: dict[str, float | None] | None = None
+    path: Path | None = None
+    hash: str | None = None
+    version: int | None = None
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _load_stored_metrics(path: Path, data_fp: str) -> _Baseline:
+    doc = read_results(path)
+    if doc.get("kind") != "model" or not isinstance(doc.get("metrics"), dict):
+        raise InputError(
+            f"{path}: not a model results file (kind {doc.get('kind')!r}); pass a model.json"
+            " written by `mlci validate-model`, a model file, registry or none"
+        )
+    metrics: dict[str, float | None] = {}
+    for name, value in doc["metrics"].items():
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        metrics[str(name)] = float(value) if ok and math.isfinite(value) else None
+    stored_fp = _dig(doc, "provenance", "data", "eval", "fingerprint")
+    cand = _dig(doc, "provenance", "model", "candidate", "hash")
+    same = stored_fp == data_fp
+    note = (
+        f"baseline metrics read from {path.name}"
+        + (
+            " (computed on the same eval data)"
+            if same
+            else " (computed on OTHER eval data than this run: the comparison is approximate)"
+        )
+        + "; no confidence intervals without the baseline model"
+    )
+    return _Baseline(
+        "metrics", note, metrics=metrics, path=path, hash=cand if isinstance(cand, str) else None
+    )
+
+
+def _dig(value: Any, *keys: str) -> Any:
+    for key in keys:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+def _registry_baseline(cfg: Config, runtime: Runtime, work: Path) -> _Baseline:
+    """The production model of the registry, or "no baseline" when there is none yet."""
+    try:
+        from mlci.registry import open_registry
+    except ImportError:  # pragma: no cover - the registry ships with mlci
+        return _Baseline("none", FIRST_MODEL_NOTE)
+    registry = open_registry(cfg, runtime=runtime)
+    versions = registry.versions()
+    history = [{"version": v.version, "metrics": v.metrics} for v in versions]
+    production = registry.state().production
+    if production is None:
+        return _Baseline("none", FIRST_MODEL_NOTE, history=history)
+    version = registry.get(production)
+    dest = registry.download(production, work / f"baseline-v{production}")
+    name = version.model_file
+    if not cfg.model.trusted and Path(name).suffix.lower() in (
+        ".joblib",
+        ".jbl",
+        ".pkl",
+        ".pickle",
+    ):
+        name = version.onnx_file or name
+    if not name:
+        raise InputError(
+            f"registry: production version {production} has no model file; register a"
+            " model again or pass --baseline PATH"
+        )
+    model = _load_baseline_model(dest / name, cfg)
+    return _Baseline(
+        "model",
+        f"baseline: production model v{production} from the {cfg.registry.backend} registry",
+        model=model,
+        path=dest / name,
+        hash=model.sha256,
+        version=production,
+        history=history,
+    )
+
+
+def _load_baseline_model(path: Path, cfg: Config) -> LoadedModel:
+    from mlci.model.load import load_model
+
+    # The baseline may take other features than the candidate (a feature was added):
+    # it is matched by its own names, and by model.features only when it has none.
+    try:
+        model = load_model(path, fmt="auto", trusted=cfg.model.trusted)
+    except InputError as exc:
+        raise InputError(f"baseline: {exc}") from None
+    if model.feature_names is None and cfg.model.features is not None:
+        model = load_model(path, fmt="auto", trusted=cfg.model.trusted, features=cfg.model.features)
+    return model
+
+
+def _resolve_baseline(
+    spec: str, cfg: Config, runtime: Runtime, work: Path, data_fp: str, from_flag: bool
+) -> _Baseline:
+    if spec == "none":
+        return _Baseline("none", "no baseline (baseline: none): first model")
+    if spec == "registry":
+        return _registry_baseline(cfg, runtime, work)
+    path = Path(spec) if from_flag else cfg.resolve(spec)
+    if not path.exists():
+        raise InputError(
+            f"{path}: baseline not found; pass a model file, a model.json, registry or none"
+        )
+    if path.suffix.lower() == ".json":
+        return _load_stored_metrics(path, data_fp)
+    model = _load_baseline_model(path, cfg)
+    return _Baseline("model", f"baseline: {path.name}", model=model, path=path, hash=model.sha256)
+
+
+def _metric_names(cfg: Config) -> list[str]:
+    names = list(cfg.model.metrics) if cfg.model.metrics else default_metrics(cfg.task)
+    for name in list(cfg.model.custom_metrics) + list(cfg.model.gates):
+        if name not in names:
+            names.append(name)
+    return names
+
+
+def _deltas(
+    names: list[str],
+    metrics: dict[str, float | None],
+    base: dict[str, float | None],
+    higher: dict[str, bool],
+    intervals: dict[str, Interval] | None,
+    no_ci_reason: str,
+) -> dict[str, dict[str, Any]]:
+    from mlci.model.gates import relative_change
+
+    out: dict[str, dict[str, Any]] = {}
+    for name in names:
+        c, b = metrics.get(name), base.get(name)
+        entry: dict[str, Any] = {
+            "delta": None,
+            "relative": None,
+            "ci_low": None,
+            "ci_high": None,
+            "significant": None,
+            "better": None,
+            "reason": None,
+        }
+        if c is None or b is None:
+            entry["reason"] = (
+                f"{name} is missing on {'the candidate' if c is None else 'the baseline'}"
+            )
+            out[name] = entry
+            continue
+        delta = c - b
+        entry["delta"] = delta
+        entry["relative"] = relative_change(c, b)
+        entry["better"] = None if delta == 0 else (delta > 0) == higher[name]
+        iv = (intervals or {}).get(name)
+        if iv is None:
+            entry["reason"] = no_ci_reason
+        else:
+            entry.update(
+                ci_low=iv.ci_low, ci_high=iv.ci_high, significant=iv.significant, reason=iv.reason
+            )
+        out[name] = entry
+    return out
+
+
+def _slice_metrics(
+    frame: pd.DataFrame,
+    cfg: Config,
+    names: list[str],
+    cand: Predictions,
+    base: Predictions | None,
+    custom_fns: dict[str, Any],
+) -> tuple[list[Any], list[str]]:
+    from mlci.model.evaluate import compute_metrics, slice_masks
+    from mlci.model.gates import SliceMetrics
+
+    masks, notes = slice_masks(frame, cfg.model.slices.columns, cfg.model.slices.min_size)
+    out = []
+    custom = cfg.model.custom_metrics
+    for column, value, mask in masks:
+        m = compute_metrics(cand.subset(mask), names, custom=custom, functions=custom_fns)
+        bm = (
+            compute_metrics(base.subset(mask), names, custom=custom, functions=custom_fns)
+            if base is not None
+            else None
+        )
+        out.append(
+            SliceMetrics(
+                column, value, int(mask.sum()), m.metrics, bm.metrics if bm is not None else None
+            )
+        )
+    return out, notes
+
+
+def _summary(doc: dict[str, Any], title: str) -> str:
+    blessing = doc["blessing"]
+    icon = "✅" if blessing["blessed"] else "❌"
+    lines = [f"## {title}: model validation", "", f"{icon} **{_md(blessing['reason'])}**", ""]
+    lines += [f"> {_md(n)}" for n in blessing["notes"]]
+    if blessing["notes"]:
+        lines.append("")
+    base = doc.get("baseline_metrics") or {}
+    lines += [
+        "| metric | candidate | baseline | delta (95% CI) | |",
+        "| --- | ---: | ---: | --- | --- |",
+    ]
+    for name, value in doc["metrics"].items():
+        d = (doc.get("deltas") or {}).get(name) or {}
+        ci = ""
+        if d.get("ci_low") is not None and d.get("ci_high") is not None:
+            ci = f" [{d['ci_low']:+.4f}, {d['ci_high']:+.4f}]"
+        delta = f"{d['delta']:+.4f}{ci}" if d.get("delta") is not None else ""
+        sig = {True: "significant", False: "within noise", None: ""}[d.get("significant")]
+        lines.append(f"| {_md(name)} | {_num(value)} | {_num(base.get(name))} | {delta} | {sig} |")
+    if doc["gates"]:
+        lines += [
+            "",
+            "| gate | rule | threshold | observed | baseline | result |",
+            "| --- | --- | ---: | ---: | ---: | --- |",
+        ]
+        for g in doc["gates"]:
+            where = _md(g["metric"]) + (f" [{_md(str(g['slice']))}]" if g["slice"] else "")
+            lines.append(
+                f"| {where} | {g['rule']} | {_num(g['threshold'])} | {_num(g['observed'])}"
+                f" | {_num(g['baseline'])} | {'pass' if g['passed'] else 'FAIL'} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def _md(text: str) -> str:
+    return (
+        str(text)
+        .replace("|", "\\|")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace("@", "@\u200b")
+        .replace("\n", " ")
+    )
+
+
+def _num(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def validate_model(
+    config_path: Path | None = None,
+    *,
+    model: Path | None = None,
+    baseline: str | None = None,
+    eval_data: Path | None = None,
+    target: str | None = None,
+    results_dir: Path | None = None,
+    runtime: Runtime | None = None,
+) -> int:
+    """Validate the candidate model against the baseline and write ``model.json``.
+
+    Args:
+        config_path: ``mlci.yaml`` (default: ``./mlci.yaml``).
+        model: The candidate model file (default: ``model.path``).
+        baseline: ``registry``, ``none`` or a model / ``model.json`` path (default:
+            ``model.baseline``).
+        eval_data: The labelled eval data (default: ``data.eval``).
+        target: The label column (default: ``data.target``).
+        results_dir: Where ``model.json`` goes (default: ``mlci-results/``).
+        runtime: The Actions runtime (default: from the environment).
+
+    Returns:
+        0 when the candidate is blessed, 1 when it is not.
+
+    Raises:
+        MlciError: for bad usage, config or input (exit 2); the Actions outputs are
+            written before it propagates.
+    """
+    rt = runtime or Runtime()
+    out_dir = results_dir if results_dir is not None else Path(DEFAULT_RESULTS_DIR)
+    try:
+        return _validate(config_path, model, baseline, eval_data, target, out_dir, rt)
+    except MlciError:
+        if rt.on_actions:
+            rt.set_output("passed", "false")
+            rt.set_output("blessed", "false")
+            rt.set_output("results-path", "")
+        raise
+
+
+def _workspace_relative(path: Path, rt: Runtime) -> str:
+    workspace = rt.get("GITHUB_WORKSPACE")
+    resolved = path.resolve()
+    if workspace:
+        try:
+            return resolved.relative_to(Path(workspace).resolve()).as_posix()
+        except ValueError:
+            pass
+    try:
+        return resolved.relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def _validate(
+    config_path: Path | None,
+    model_flag: Path | None,
+    baseline_flag: str | None,
+    eval_flag: Path | None,
+    target_flag: str | None,
+    out_dir: Path,
+    rt: Runtime,
+) -> int:
+    from mlci.model.evaluate import (
+        Evaluation,
+        compute_metrics,
+        confusion,
+        higher_is_better,
+        predict,
+        resolve_function,
+    )
+    from mlci.model.gates import GateResult, bless, evaluate_gates
+    from mlci.model.load import SklearnModel, load_model
+
+    cfg = load_config(find_config(config_path))
+    mc = cfg.model
+    task = cfg.task
+    model_path = (
+        model_flag if model_flag is not None else (cfg.resolve(mc.path) if mc.path else None)
+    )
+    if model_path is None:
+        raise InputError(
+            "validate-model: no model to validate; pass --model PATH or set model.path"
+        )
+    eval_path = (
+        eval_flag
+        if eval_flag is not None
+        else (cfg.resolve(cfg.data.eval) if cfg.data.eval else None)
+    )
+    if eval_path is None:
+        raise InputError(
+            "validate-model: no eval data; pass --eval-data PATH or set data.eval in mlci.yaml"
+        )
+    target = target_flag or cfg.data.target
+    if not target:
+        raise InputError("validate-model: no label column; pass --target COLUMN or set data.target")
+
+    findings: list[Finding] = []
+    notes: list[str] = []
+    frame = read_table(eval_path)
+    if target not in frame.columns:
+        raise InputError(
+            f"{eval_path}: the label column {target!r} is not in the eval data; fix data.target"
+            " or pass --target"
+        )
+    unlabelled = int(frame[target].isna().sum())
+    if unlabelled:
+        frame = frame[frame[target].notna()].reset_index(drop=True)
+        findings.append(
+            Finding(
+                "label_missing",
+                "warning",
+                f"{unlabelled} eval row(s) have no label in {target!r} and were left out",
+                column=target,
+                count=unlabelled,
+            )
+        )
+    if len(frame) == 0:
+        raise InputError(f"{eval_path}: no labelled rows to evaluate on; fix the eval data")
+    data_fp = file_fingerprint(eval_path)
+
+    candidate = load_model(model_path, fmt=mc.format, trusted=mc.trusted, features=mc.features)
+    if candidate.task_hint is not None and candidate.task_hint != task:
+        kind = "classifier" if candidate.task_hint == "classification" else "regressor"
+        raise InputError(
+            f"{model_path}: the model is a {kind} but task is {task!r}; fix `task` in"
+            " mlci.yaml or validate the right model"
+        )
+    if candidate.feature_names is None:
+        # Without names the only safe order is the one the config declares.
+        raise InputError(
+            f"{model_path}: the model does not record its feature names; list them in model"
+            " input order under model.features in mlci.yaml"
+        )
+    ignore = [target, *cfg.data.id_columns, *mc.slices.columns]
+    if cfg.data.prediction:
+        ignore.append(cfg.data.prediction)
+    candidate.check_columns(frame, ignore=ignore)
+    for w in candidate.warnings:
+        findings.append(Finding("trusted_model", "warning", w))
+
+    names = _metric_names(cfg)
+    custom_fns = {
+        name: resolve_function(name, m, trusted=mc.trusted) for name, m in mc.custom_metrics.items()
+    }
+    higher = {n: higher_is_better(n, mc.custom_metrics) for n in names}
+    y = frame[target]
+    cand_pred = predict(candidate, frame, y, task)
+    cand_eval = compute_metrics(cand_pred, names, custom=mc.custom_metrics, functions=custom_fns)
+
+    spec = baseline_flag if baseline_flag is not None else mc.baseline
+    with tempfile.TemporaryDirectory(prefix="mlci-model-") as tmp:
+        work = Path(tmp)
+        base = _resolve_baseline(spec, cfg, rt, work, data_fp, baseline_flag is not None)
+        if base.note:
+            notes.append(base.note)
+        base_pred: Predictions | None = None
+        base_eval: Evaluation | None = None
+        if base.model is not None:
+            for w in base.model.warnings:
+                findings.append(Finding("trusted_model", "warning", f"baseline: {w}"))
+            if base.model.task_hint is not None and base.model.task_hint != task:
+                raise InputError(
+                    f"{base.path}: the baseline model is not a {task} model; pass another"
+                    " --baseline"
+                )
+            try:
+                base_pred = predict(base.model, frame, y, task)
+            except InputError as exc:
+                raise InputError(f"baseline: {exc}") from None
+            base_eval = compute_metrics(
+                base_pred, names, custom=mc.custom_metrics, functions=custom_fns
+            )
+        elif base.kind == "metrics":
+            assert base.metrics is not None
+            base_eval = Evaluation(
+                {n: base.metrics.get(n) for n in names},
+                {
+                    n: "not in the stored baseline metrics"
+                    for n in names
+                    if base.metrics.get(n) is None
+                },
+            )
+
+        intervals: dict[str, Interval] | None = None
+        no_ci = "no baseline model evaluated on these rows"
+        if base_pred is not None:
+            from mlci.model.bootstrap import paired_bootstrap
+
+            b = mc.bootstrap
+            intervals = paired_bootstrap(
+                cand_pred,
+                base_pred,
+                names,
+                resamples=b.resamples,
+                confidence=b.confidence,
+                seed=b.seed,
+                custom=mc.custom_metrics,
+                functions=custom_fns,
+            )
+        deltas = (
+            _deltas(names, cand_eval.metrics, base_eval.metrics, higher, intervals, no_ci)
+            if base_eval is not None
+            else {}
+        )
+
+        slices, slice_notes = _slice_metrics(frame, cfg, names, cand_pred, base_pred, custom_fns)
+        notes.extend(slice_notes)
+
+        # ONNX export and parity: the export is what gets served.
+        parity_payload: dict[str, Any] | None = None
+        blocking: list[str] = []
+        served: LoadedModel = candidate
+        if mc.export_onnx and isinstance(candidate, SklearnModel):
+            from mlci.model.onnx import export_onnx
+
+            export = export_onnx(
+                candidate,
+                frame,
+                work / "candidate.onnx",
+                max_abs_diff=mc.parity.max_abs_diff,
+                max_label_mismatch=mc.parity.max_label_mismatch,
+            )
+            for f in export.findings:
+                if f.check == "onnx_unsupported":
+                    f.severity = "warning"
+                    f.message += "; the original file will be served"
+                findings.append(f)
+            if export.parity is not None:
+                parity_payload = export.parity.to_payload()
+                if not export.parity.passed:
+                    blocking.append("the ONNX export fails the parity check")
+                elif export.model is not None:
+                    served = export.model
+                    notes.append(f"ONNX export: {export.precision} inputs, parity passed")
+
+        from mlci.model.budgets import measure_budgets
+
+        budget_results = measure_budgets(served, frame, mc.budgets)
+
+    # Gates.
+    results, skipped = evaluate_gates(
+        mc.gates,
+        metrics=cand_eval.metrics,
+        baseline_metrics=base_eval.metrics if base_eval is not None else None,
+        higher_is_better=lambda n: higher_is_better(n, mc.custom_metrics),
+        errors=cand_eval.errors,
+        baseline_errors=base_eval.errors if base_eval is not None else None,
+        intervals=intervals,
+        slices=slices,
+    )
+    for budget in budget_results:
+        if budget.limit is None:
+            continue
+        word = "at least" if budget.higher_is_better else "at most"
+        results.append(
+            GateResult(
+                budget.name,
+                None,
+                budget.name,
+                budget.limit,
+                budget.observed,
+                None,
+                bool(budget.passed),
+                f"{budget.name} is {budget.observed:.4g} {budget.unit}; must be {word}"
+                f" {budget.limit:g} {budget.unit} ({budget.detail})",
+            )
+        )
+    has_baseline = base_eval is not None
+    for w in candidate.warnings:
+        notes.append(f"trusted load: {w}")
+    blessing = bless(
+        results,
+        gates_configured=bool(mc.gates) or any(r.limit is not None for r in budget_results),
+        allow_ungated=mc.allow_ungated,
+        has_baseline=has_baseline,
+        skipped=skipped,
+        blocking=blocking,
+        first_model_note=base.note or FIRST_MODEL_NOTE,
+    )
+    # The baseline note is already the first-model note when there is no baseline.
+    notes = [n for n in notes if not (not has_baseline and n == base.note)]
+    blessing.notes = blessing.notes + notes
+
+    for r in results:
+        if not r.passed:
+            findings.append(
+                Finding(
+                    "gate_failed",
+                    "error",
+                    r.reason,
+                    metric=r.metric,
+                    observed=r.observed,
+                    expected={r.rule: r.threshold},
+                )
+            )
+    for name, why in cand_eval.errors.items():
+        findings.append(Finding("metric_error", "warning", f"{name}: {why}", metric=name))
+
+    sha = git_sha()
+    payload: dict[str, Any] = {
+        "task": task,
+        "metrics": cand_eval.metrics,
+        "metric_errors": cand_eval.errors,
+        "baseline_metrics": base_eval.metrics if base_eval is not None else None,
+        "deltas": deltas,
+        "higher_is_better": higher,
+        "gates": [r.to_payload() for r in results],
+        "blessing": {
+            "blessed": blessing.blessed,
+            "reason": blessing.reason,
+            "notes": blessing.notes,
+            "candidate_hash": candidate.sha256,
+            "baseline_hash": base.hash,
+            "data_fingerprint": data_fp,
+            "git_sha": sha,
+        },
+        "slices": [
+            {
+                "column": s.column,
+                "value": s.value,
+                "rows": s.rows,
+                "metrics": s.metrics,
+                "baseline_metrics": s.baseline_metrics,
+            }
+            for s in slices
+        ],
+        "budgets": [r.to_payload() for r in budget_results],
+        "parity": parity_payload,
+        "confusion_matrix": confusion(cand_pred),
+        "rows": len(frame),
+        "bootstrap": {
+            "resamples": mc.bootstrap.resamples if intervals is not None else 0,
+            "confidence": mc.bootstrap.confidence,
+            "seed": mc.bootstrap.seed,
+        },
+    }
+    if base.history:
+        payload["history"] = base.history
+    provenance = {
+        "model": {
+            "candidate": {"path": model_path, "hash": candidate.sha256, "format": candidate.format},
+            "baseline": (
+                {
+                    "path": base.path,
+                    "hash": base.hash,
+                    "format": base.model.format if base.model is not None else "metrics",
+                    "version": base.version,
+                }
+                if base.kind != "none"
+                else None
+            ),
+        },
+        "data": {"eval": {"path": eval_path, "fingerprint": data_fp}},
+    }
+    doc = make_document(
+        "model",
+        passed=blessing.blessed,
+        findings=findings,
+        payload=payload,
+        provenance=provenance,
+    )
+    written = write_results(out_dir, doc)
+
+    rt.info(f"{'blessed' if blessing.blessed else 'NOT blessed'}: {blessing.reason}")
+    for note in blessing.notes:
+        rt.info(f"note: {note}")
+    for r in results:
+        rt.info(f"  {'pass' if r.passed else 'FAIL'}  {r.reason}")
+    rt.info(f"wrote {written}")
+    for f in findings:
+        if f.severity == "error" and rt.on_actions:  # off Actions the FAIL lines say it
+            rt.error(f.message, title=f"mlci: {f.check}")
+        elif f.severity == "warning":
+            rt.warning(f.message, title=f"mlci: {f.check}")
+    rt.summary(_summary(doc, cfg.report.title))
+    if rt.on_actions:
+        rt.set_output("passed", "true" if blessing.blessed else "false")
+        rt.set_output("blessed", "true" if blessing.blessed else "false")
+        rt.set_output("results-path", _workspace_relative(written, rt))
+    return EXIT_OK if blessing.blessed else EXIT_FAILED
+
+
+def export_model(
+    model: Path,
+    *,
+    sample: Path,
+    output: Path | None = None,
+    config_path: Path | None = None,
+    runtime: Runtime | None = None,
+) -> int:
+    """`mlci export`: convert a scikit-learn model to ONNX and check parity on ``sample``.
+
+    ``trusted``, ``features``, the parity tolerances and the label column come from
+    ``mlci.yaml`` when one is found (``./mlci.yaml`` by default); without it the
+    defaults apply.
+
+    Returns:
+        0 when exported within the parity tolerances, 1 when parity failed or the
+        estimator cannot be converted (reported as a finding, not a crash).
+    """
+    from mlci.config import CONFIG_FILE, ModelConfig
+    from mlci.model.load import load_model
+    from mlci.model.onnx import export_onnx
+
+    rt = runtime or Runtime()
+    cfg_file = config_path if config_path is not None else Path(CONFIG_FILE)
+    cfg = (
+        load_config(find_config(cfg_file)) if config_path is not None or cfg_file.exists() else None
+    )
+    mc = cfg.model if cfg is not None else ModelConfig()
+    loaded = load_model(model, fmt=mc.format, trusted=mc.trusted, features=mc.features)
+    frame = read_table(sample)
+    target = cfg.data.target if cfg is not None else None
+    if target and target in frame.columns:
+        frame = frame.drop(columns=[target])
+    out = output if output is not None else model.with_suffix(".onnx")
+    if out.resolve() == model.resolve():
+        raise InputError(f"{model}: the output would overwrite the model; pass -o PATH")
+    result = export_onnx(
+        loaded,
+        frame,
+        out,
+        max_abs_diff=mc.parity.max_abs_diff,
+        max_label_mismatch=mc.parity.max_label_mismatch,
+    )
+    for w in loaded.warnings:
+        rt.warning(w)
+    for f in result.findings:
+        rt.error(f.message, title=f"mlci: {f.check}")
+    if result.output is None:
+        return EXIT_FAILED
+    p = result.parity
+    assert p is not None
+    diff = "n/a" if p.max_abs_diff is None else f"{p.max_abs_diff:.3g}"
+    mismatch = "n/a" if p.label_mismatch is None else f"{p.label_mismatch:.3g}"
+    rt.info(
+        f"wrote {result.output} ({result.precision} inputs); parity on {p.rows} rows:"
+        f" max abs diff of {p.compared} {diff} (limit {p.max_abs_diff_limit:g}),"
+        f" label mismatch {mismatch} (limit {p.label_mismatch_limit:g}):"
+        f" {'passed' if p.passed else 'FAILED'}"
+    )
+    return EXIT_OK if result.passed else EXIT_FAILED
