@@ -1268,19 +1268,17 @@ class FakeGitHub:
         parts = path.removeprefix("/uploads").split("/")
         segment = parts[4] if len(parts) > 4 else ""
         permission = _PERMISSION_BY_SEGMENT.get(segment, "contents")
-        if (
-            permission == "issues"
-            and len(parts) > 5
-            and (parts[5].isdigit() or parts[5] == "comments")
-        ):
-            # comments on a PR are allowed with pull_requests: write as well
+        accepted = f"{permission}=write"
+        if permission == "issues" and len(parts) > 5 and "comments" in parts[5:]:
+            # Comments on a pull request are allowed with pull_requests: write as well.
+            accepted = "issues=write; pull_requests=write"
             if ident.permissions.get("pull_requests") == "write":
                 return
         if ident.permissions.get(permission) != "write":
             raise ApiError(
                 403,
                 "Resource not accessible by integration",
-                headers={"x-accepted-github-permissions": f"{permission}=write"},
+                headers={"x-accepted-github-permissions": accepted},
             )
 
     def _conform_response(self, op: Operation, status: int, body: Any) -> Any:

@@ -97,7 +97,7 @@ def test_read_only_fork_token_missing_and_bad_tokens(fake_github):
     r = requests.post(url, json={"body": "x"}, headers=ro, timeout=5)
     assert r.status_code == 403
     assert r.json()["message"] == "Resource not accessible by integration"
-    assert r.headers["x-accepted-github-permissions"] == "issues=write"
+    assert r.headers["x-accepted-github-permissions"] == "issues=write; pull_requests=write"
     r = requests.post(url, json={"body": "x"}, timeout=5)
     assert (r.status_code, r.json()["message"]) == (401, "Requires authentication")
     r = requests.get(url, headers={"Authorization": "Bearer nope"}, timeout=5)

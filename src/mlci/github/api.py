@@ -130,9 +130,8 @@ class GitHubClient:
                 input, else ``GITHUB_TOKEN``.
             **kwargs: Passed on to `GitHubClient`.
         """
+        # Tokens from secrets and GITHUB_TOKEN are masked by the runner already.
         tok = token or runtime.input("github-token") or runtime.get("GITHUB_TOKEN")
-        if tok:
-            runtime.mask(tok)
         api_url = runtime.get("GITHUB_API_URL") or DEFAULT_API_URL
         return cls(tok, api_url=api_url, **kwargs)
 

@@ -83,14 +83,14 @@ def fit_body(body: str, limit: int = MAX_COMMENT_CHARS) -> str:
     """
     if len(body) <= limit:
         return body
-    cut = body[: limit - len(_TRUNCATED)]
+    cut = body[: limit - len(_TRUNCATED) - 4]
     # Do not leave half an HTML entity or an open code fence behind.
     amp = cut.rfind("&")
     if amp > len(cut) - 10 and ";" not in cut[amp:]:
         cut = cut[:amp]
     if cut.count("```") % 2:
         cut += "\n```"
-    return cut[: limit - len(_TRUNCATED)] + _TRUNCATED
+    return cut + _TRUNCATED
 
 
 def post_sticky_comment(

@@ -31,6 +31,8 @@ _INVISIBLE = re.compile(
 
 
 def _visible(text: str) -> str:
+    if text.isascii() and text.isprintable():
+        return text
     out = []
     for ch in text:
         if ch in "\n\r\t\v\f":
@@ -40,6 +42,18 @@ def _visible(text: str) -> str:
         else:
             out.append(ch)
     return "".join(out)
+
+
+_TABLE = str.maketrans(
+    {
+        **_HTML,
+        **{c: "\\" + c for c in _BACKSLASH},
+        "@": "@" + _ZWSP,
+        "#": "#" + _ZWSP,
+    }
+)
+# Contextual breaks: GH-123 references, scheme:// and www. autolinks.
+_CONTEXT = re.compile(r"(?i)(?<=\bGH)-(?=\d)|:(?=//)|(?<=\bwww)\.")
 
 
 def md(value: Any, max_chars: int = MAX_VALUE_CHARS) -> str:
@@ -55,28 +69,9 @@ def md(value: Any, max_chars: int = MAX_VALUE_CHARS) -> str:
     if len(text) > max_chars:
         cut = f"… (+{len(text) - max_chars:,} chars)"
         text = text[:max_chars]
-    text = _visible(text)
-    out: list[str] = []
-    n = len(text)
-    for i, ch in enumerate(text):
-        nxt = text[i + 1] if i + 1 < n else ""
-        if ch in _HTML:
-            out.append(_HTML[ch])
-        elif ch in _BACKSLASH:
-            out.append("\\" + ch)
-        elif ch == "@":
-            out.append("@" + _ZWSP)
-        elif ch == "#":
-            out.append("#" + _ZWSP)
-        elif ch == "-" and text[max(i - 2, 0) : i].upper() == "GH" and nxt.isdigit():
-            out.append(_ZWSP + "-")
-        elif ch == ":" and text[i + 1 : i + 3] == "//":
-            out.append(":" + _ZWSP)  # no autolink of scheme://...
-        elif ch == "." and text[max(i - 3, 0) : i].lower() == "www":
-            out.append(_ZWSP + ".")
-        else:
-            out.append(ch)
-    return "".join(out) + cut
+    text = _visible(text).translate(_TABLE)
+    text = _CONTEXT.sub(lambda m: _ZWSP + "-" if m.group() == "-" else m.group() + _ZWSP, text)
+    return text + cut
 
 
 def safe_url(value: Any) -> str | None:

@@ -80,9 +80,9 @@ class Report:
         ):
             return "data_errors"
         if self.model is not None:
-            blessing = _d(self.model.get("blessing"))
-            blessed = blessing.get("blessed", self.model.get("passed"))
-            return "blessed" if blessed is True and self.model.get("passed") is True else "blocked"
+            # Fail closed: only an explicit blessing of a passing step is a blessing.
+            blessed = _d(self.model.get("blessing")).get("blessed") is True
+            return "blessed" if blessed and self.model.get("passed") is True else "blocked"
         return "passed"
 
     @property
@@ -194,20 +194,28 @@ def _finding_line(f: Mapping[str, Any], chars: int) -> str:
 
 def _failures(report: Report, detail: Detail) -> tuple[list[str], int]:
     chars = detail.value_chars
-    lines: list[str] = []
+    failing: list[tuple[str, Mapping[str, Any]]] = []
     if report.model is not None:
-        for gate in _l(report.model.get("gates")):
-            if isinstance(gate, dict) and gate.get("passed") is not True:
-                lines.append(_gate_failure_line(gate, chars))
+        failing += [
+            ("gate", g)
+            for g in _l(report.model.get("gates"))
+            if isinstance(g, dict) and g.get("passed") is not True
+        ]
     for doc in (report.data, report.model):
-        if doc is None:
-            continue
-        for f in _l(doc.get("findings")):
-            f = _d(f)
-            if f.get("severity") == "error" and f.get("check") != "gate_failed":
-                lines.append(_finding_line(f, chars))
-    shown = lines[: detail.failures]
-    return shown, len(lines) - len(shown)
+        if doc is not None:
+            failing += [
+                ("finding", f)
+                for f in _l(doc.get("findings"))
+                if isinstance(f, dict)
+                and f.get("severity") == "error"
+                and f.get("check") != "gate_failed"
+            ]
+    # Format only what is shown: a report can carry thousands of findings.
+    shown = [
+        _gate_failure_line(item, chars) if kind == "gate" else _finding_line(item, chars)
+        for kind, item in failing[: detail.failures]
+    ]
+    return shown, len(failing) - len(shown)
 
 
 def _metric_rows(model: Mapping[str, Any], detail: Detail) -> dict[str, Any]:

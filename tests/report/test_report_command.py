@@ -1,0 +1,132 @@
+"""`mlci report`: local rendering, posting to the fake GitHub, errors, and no heavy imports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from mlci.cli import main
+from tests.report.documents import SHA, write_case
+
+GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "report"
+
+
+def test_local_report_prints_the_comment_and_writes_the_artifact(tmp_path, capsys):
+    results = write_case(tmp_path / "results", "blocked")
+    out_dir = tmp_path / "artifact"
+    assert main(["report", "--results", str(results), "--output-dir", str(out_dir)]) == 0
+    captured = capsys.readouterr()
+    golden = (GOLDEN / "blocked.md").read_text(encoding="utf-8")
+    assert captured.out == golden
+    assert (out_dir / "report.md").read_text(encoding="utf-8") == golden
+    assert (out_dir / "report.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert captured.err == (
+        f"mlci: report (blocked) written to {out_dir / 'report.md'} and {out_dir / 'report.html'}\n"
+    )
+
+
+def test_missing_results_is_exit_2_without_traceback(tmp_path, capsys):
+    assert main(["report", "--results", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"mlci: error: {tmp_path}: no data.json or model.json;")
+    assert "Traceback" not in err
+
+
+def test_report_does_not_import_pandas_sklearn_or_numpy(tmp_path):
+    results = write_case(tmp_path, "blessed")
+    code = (
+        "import sys\n"
+        "from mlci.cli import main\n"
+        f"rc = main(['report', '--results', {str(results)!r}, '-q'])\n"
+        "heavy = sorted(m for m in ('pandas', 'sklearn', 'numpy', 'scipy', 'pyarrow',"
+        " 'onnxruntime') if m in sys.modules)\n"
+        "print(rc, heavy)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "0 []"
+
+
+def _event(tmp_path: Path, payload: dict, monkeypatch) -> None:
+    path = tmp_path / "event.json"
+    path.write_text(json.dumps(payload), encoding="utf-8")
+    monkeypatch.setenv("GITHUB_EVENT_PATH", str(path))
+
+
+def test_post_on_a_pull_request_event(tmp_path, gh_env, fake_github, monkeypatch, capsys):
+    pr = fake_github.add_pull(head_sha=SHA)
+    fake_github.add_comments(pr["number"], 3, login="octocat")
+    _event(tmp_path, {"pull_request": {"number": pr["number"], "head": {"sha": SHA}}}, monkeypatch)
+    monkeypatch.setenv("GITHUB_TOKEN", fake_github.token)
+    results = write_case(tmp_path / "results", "data-error")
+    argv = ["report", "--results", str(results), "--post", "--check-run"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    ours = [c for c in fake_github.comments(pr["number"]) if c["user"]["login"] != "octocat"]
+    assert len(ours) == 1
+    assert ours[0]["body"].startswith("<!-- mlci-report:default -->\n## ❌ mlci: data errors")
+    assert f"mlci: created comment {ours[0]['html_url']}" in out
+    (run,) = fake_github.check_runs()
+    assert run["head_sha"] == SHA and run["conclusion"] == "failure" and run["name"] == "mlci"
+    assert run["details_url"] == "https://github.com/octo/ml-project/actions/runs/42"
+    assert [
+        (a["path"], a["start_line"], a["annotation_level"]) for a in run["output"]["annotations"]
+    ] == [("data/schema.yaml", 12, "failure"), ("data/schema.yaml", 40, "failure")]
+    assert run["output"]["summary"].startswith("## ❌ mlci: data errors")
+    assert gh_env.summary_text().startswith("## ❌ mlci: data errors")
+    assert "state=data_errors\n" in gh_env.outputs()
+    assert f"comment-url={ours[0]['html_url']}\n" in gh_env.outputs()
+    # A second run updates the same comment.
+    assert main(argv) == 0
+    assert "mlci: unchanged comment" in capsys.readouterr().out
+    assert len(fake_github.comments(pr["number"])) == 4
+
+
+def test_post_from_workflow_run_and_from_the_commit(tmp_path, gh_env, fake_github, monkeypatch):
+    pr = fake_github.add_pull(head_sha=SHA)
+    monkeypatch.setenv("GITHUB_TOKEN", fake_github.token)
+    results = write_case(tmp_path / "results", "blessed")
+    _event(
+        tmp_path,
+        {"workflow_run": {"head_sha": SHA, "pull_requests": [{"number": pr["number"]}]}},
+        monkeypatch,
+    )
+    assert main(["report", "--results", str(results), "--post", "-q"]) == 0
+    # A fork's workflow_run lists no pull requests: the commit finds it.
+    other = fake_github.add_pull(head_sha="c" * 40)
+    (tmp_path / "results" / "model.json").write_text(
+        (tmp_path / "results" / "model.json").read_text().replace(SHA, "c" * 40)
+    )
+    _event(tmp_path, {"workflow_run": {"head_sha": "c" * 40, "pull_requests": []}}, monkeypatch)
+    assert main(["report", "--results", str(results), "--post", "-q"]) == 0
+    assert len(fake_github.comments(pr["number"])) == 1
+    assert len(fake_github.comments(other["number"])) == 1
+    assert fake_github.requests_to("GET", r"/commits/c{40}/pulls$")
+
+
+def test_post_without_a_token(tmp_path, gh_env, fake_github, capsys):
+    results = write_case(tmp_path, "blessed")
+    assert main(["report", "--results", str(results), "--post", "--pr", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "mlci: error: mlci report: no GitHub token to post with; set GITHUB_TOKEN" in err
+    assert fake_github.requests == []
+
+
+def test_post_with_a_fork_token_explains(tmp_path, gh_env, fake_github, monkeypatch, capsys):
+    pr = fake_github.add_pull()
+    monkeypatch.setenv("GITHUB_TOKEN", fake_github.read_only_token)
+    results = write_case(tmp_path, "blessed")
+    assert main(["report", "--results", str(results), "--post", "--pr", str(pr["number"])]) == 2
+    captured = capsys.readouterr()
+    assert "403" in captured.err and "pull request from a fork" in captured.err
+    assert "pull-requests: write" in captured.err
+    assert fake_github.read_only_token not in captured.err + captured.out
+    assert "::error title=mlci::POST" in captured.out  # the annotation on Actions
+
+
+def test_post_needs_a_pull_request(tmp_path, gh_env, fake_github, monkeypatch, capsys):
+    monkeypatch.setenv("GITHUB_TOKEN", fake_github.token)
+    results = write_case(tmp_path, "blessed")
+    assert main(["report", "--results", str(results), "--post"]) == 2
+    assert "pass --pr NUMBER" in capsys.readouterr().err
