@@ -1,0 +1,1027 @@
+"""`mlci retrain`: fresh data, a decision by policy, challenger versus champion, PR or deploy.
+
+The pipeline, in order (each stage's outcome lands in ``retrain.json``):
+
+1. **Fresh data**: ``retrain.data`` (a path or glob, relative to mlci.yaml) or the
+   files ``retrain.data_command`` writes into ``$MLCI_RETRAIN_DATA_DIR``; without
+   either, ``data.current``. It is profiled and checked against the reference's
+   columns and types (schema errors stop here, exit 1) and compared with the
+   training reference (drift is recorded).
+2. **Decision** by ``retrain.policy``: ``always``; ``on-drift`` (dataset drift share
+   at or over ``data.drift.share``, a drifted label, or any of
+   ``retrain.drift_columns``); ``max-age`` (the production model is older than
+   ``retrain.max_age_days``, or there is none). No retrain: exit 0 with the reason.
+3. **Train**: ``model.train_command`` runs in the project with ``MLCI_RETRAIN_DATA``
+   (the fresh files, ``os.pathsep``-separated) in its environment.
+4. **Champion versus challenger**: ``mlci validate-model`` (the same gates as a pull
+   request; the champion is the registry's production version) writes
+   ``model.json`` with the blessing.
+5. **Blessed**: ``mode: pull-request`` commits the new model file and a record
+   (``.mlci/retrain.json``) on ``retrain.branch`` through the GitHub contents API and
+   opens a pull request, or updates the open one mlci opened before (found by a
+   hidden marker); ``mode: deploy`` runs ``mlci deploy``. **Not blessed**: nothing
+   changes (exit 1, the reason in the summary).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import glob
+import importlib.util
+import json
+import os
+import shlex
+import shutil
+import subprocess
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from mlci.config import Config
+from mlci.errors import (
+    EXIT_FAILED,
+    EXIT_OK,
+    DeployError,
+    GitHubAPIError,
+    InputError,
+    ValidationFailed,
+)
+from mlci.github.runtime import Runtime
+from mlci.results import (
+    Finding,
+    file_fingerprint,
+    has_errors,
+    make_document,
+    read_results,
+    write_results,
+)
+
+if TYPE_CHECKING:
+    from mlci.data.drift import DriftReport
+    from mlci.data.profile import Profile
+    from mlci.github.api import GitHubClient
+    from mlci.registry import ModelVersion, Registry
+
+__all__ = [
+    "DATA_SUFFIXES",
+    "PR_MARKER",
+    "RECORD_PATH",
+    "Decision",
+    "PullRequestResult",
+    "decide",
+    "locate_fresh_data",
+    "open_or_update_pull_request",
+    "production_version",
+    "profile_files",
+    "reference_profile",
+    "retrain",
+    "check_fresh_data",
+    "schema_findings",
+]
+
+DATA_SUFFIXES = (".csv", ".tsv", ".gz", ".parquet", ".pq", ".jsonl", ".ndjson")
+#: Hidden marker that identifies mlci's retrain pull request (with the report key).
+PR_MARKER = "<!-- mlci-retrain:{key} -->"
+#: Where the retrain record is committed, relative to the directory of mlci.yaml.
+RECORD_PATH = ".mlci/retrain.json"
+#: GitHub refuses pull request bodies over this many characters.
+BODY_LIMIT = 65_536
+#: The contents API takes files up to 100 MB; base64 and JSON need room on top.
+MAX_COMMIT_BYTES = 50 * 1024 * 1024
+
+Cli = Callable[[Sequence[str]], int]
+
+
+# -- fresh data and the reference ------------------------------------------------------------
+
+
+def _is_glob(text: str) -> bool:
+    return any(ch in text for ch in "*?[")
+
+
+def _data_files(directory: Path) -> list[Path]:
+    return sorted(
+        p for p in directory.rglob("*") if p.is_file() and p.suffix.lower() in DATA_SUFFIXES
+    )
+
+
+def locate_fresh_data(config: Config, *, work_dir: Path) -> tuple[list[Path], str]:
+    """Find the fresh data a retrain uses.
+
+    Args:
+        config: The loaded mlci.yaml.
+        work_dir: Where ``retrain.data_command`` writes its files (emptied first).
+
+    Returns:
+        The data files and how they were found (for the summary).
+
+    Raises:
+        InputError: when nothing matches, or the data command fails or writes nothing.
+    """
+    rc = config.retrain
+    if rc.data:
+        pattern = str(config.resolve(rc.data))
+        if _is_glob(rc.data):
+            found = sorted(
+                Path(p)
+                for p in glob.glob(pattern, recursive=True)  # noqa: PTH207 - absolute patterns too
+                if Path(p).is_file()
+            )
+            if not found:
+                raise InputError(
+                    f"{config.where('retrain', 'data')}: retrain.data: no file matches"
+                    f" {rc.data!r} (looked in {config.root}); check the glob"
+                )
+            return found, f"retrain.data {rc.data!r} ({len(found)} file(s))"
+        path = Path(pattern)
+        if not path.exists():
+            raise InputError(
+                f"{config.where('retrain', 'data')}: retrain.data: {rc.data!r} does not exist"
+                f" (looked for {path}); check the path"
+            )
+        return [path], f"retrain.data {rc.data!r}"
+    if rc.data_command:
+        if work_dir.exists():
+            shutil.rmtree(work_dir)
+        work_dir.mkdir(parents=True)
+        env = {**os.environ, "MLCI_RETRAIN_DATA_DIR": str(work_dir.resolve())}
+        try:
+            # The user's own command, as the workflow's `run:` step would run it.
+            done = subprocess.run(  # noqa: S602
+                rc.data_command, shell=True, cwd=config.root, env=env, check=False
+            )
+        except OSError as exc:
+            raise InputError(
+                f"{config.where('retrain', 'data_command')}: retrain.data_command could not"
+                f" start ({exc.strerror}); check the command"
+            ) from None
+        if done.returncode != 0:
+            raise InputError(
+                f"{config.where('retrain', 'data_command')}: retrain.data_command"
+                f" {shlex.quote(rc.data_command)} exited with {done.returncode}; fix the"
+                " command (it must write data files into $MLCI_RETRAIN_DATA_DIR)"
+            )
+        found = _data_files(work_dir)
+        if not found:
+            raise InputError(
+                f"{config.where('retrain', 'data_command')}: retrain.data_command wrote no data"
+                f" file into $MLCI_RETRAIN_DATA_DIR ({work_dir}); write .csv, .parquet or"
+                " .jsonl files there"
+            )
+        return found, f"retrain.data_command ({len(found)} file(s))"
+    if config.data.current:
+        path = config.existing_path("data", "current", purpose="the fresh data of a retrain")
+        return [path], f"data.current {config.data.current!r} (retrain.data is not set)"
+    raise InputError(
+        f"{config.where('retrain')}: retrain.data, retrain.data_command and data.current are"
+        " all unset; say where fresh data comes from, e.g. `retrain: {data: data/batches/*.csv}`"
+    )
+
+
+def profile_files(files: Sequence[Path], *, chunk_rows: int = 250_000) -> Profile:
+    """One profile of several data files (profiled one by one, then merged)."""
+    from mlci.data.profile import is_profile_file, load_profile, merge_profiles, profile_path
+
+    profiles = [
+        load_profile(f) if is_profile_file(f) else profile_path(f, chunk_rows=chunk_rows)
+        for f in files
+    ]
+    return merge_profiles(profiles)
+
+
+def reference_profile(config: Config, *, purpose: str) -> Profile:
+    """The training reference profile (``data.reference``: a data file or a saved profile).
+
+    Raises:
+        ConfigError: when ``data.reference`` is unset or missing.
+    """
+    path = config.existing_path("data", "reference", purpose=purpose)
+    return profile_files([path], chunk_rows=config.data.chunk_rows)
+
+
+def schema_findings(
+    reference: Profile, current: Profile, *, ignore: Sequence[str] = ()
+) -> list[Finding]:
+    """Columns the model's data had that are missing now, or whose type changed.
+
+    A small check on the two profiles alone (``missing_column``, ``dtype_mismatch``;
+    errors), so that a broken batch stops a retrain before anything trains on it.
+    """
+    out: list[Finding] = []
+    for name, ref in reference.columns.items():
+        if name in ignore:
+            continue
+        cur = current.columns.get(name)
+        if cur is None:
+            out.append(
+                Finding(
+                    "missing_column",
+                    "error",
+                    f"column {name!r} of the reference is missing from the fresh data",
+                    column=name,
+                )
+            )
+        elif ref.kind is not None and cur.kind is not None and ref.kind != cur.kind:
+            out.append(
+                Finding(
+                    "dtype_mismatch",
+                    "error",
+                    f"column {name!r} was {ref.kind} in the reference and is {cur.kind} now",
+                    column=name,
+                    observed=cur.kind,
+                    expected=ref.kind,
+                )
+            )
+    return out
+
+
+#: Check codes that mean the fresh data does not fit the model's schema: they stop a
+#: retrain. Other findings (ranges, domains, null shares) are value drift: recorded only.
+STRUCTURAL_CHECKS = frozenset(
+    {"missing_column", "dtype_mismatch", "label_missing", "duplicate_key", "row_count"}
+)
+
+
+def check_fresh_data(
+    config: Config, files: Sequence[Path], reference: Profile | None, fresh: Profile
+) -> list[Finding]:
+    """Check the fresh data: against ``data.schema`` when the file exists, else the reference.
+
+    With a schema file, the data checks of ``mlci validate-data`` run on every file;
+    findings of `STRUCTURAL_CHECKS` keep their severity (errors stop the retrain) and
+    the value checks become warnings (value drift is recorded, not fatal: it is what
+    a retrain is for). Without one, `schema_findings` compares the two profiles.
+    """
+    schema_path = config.resolve(config.data.schema)
+    if not schema_path.is_file():
+        if reference is None:
+            return []
+        return schema_findings(reference, fresh, ignore=config.data.drift.ignore)
+    from mlci.data.checks import Checker, severity_resolver
+    from mlci.data.io import iter_frames
+    from mlci.data.schema import load_schema
+
+    schema = load_schema(schema_path)
+    severity = severity_resolver(config.data.checks, config.data.column_checks)
+    out: list[Finding] = []
+    for path in files:
+        checker = Checker(
+            schema,
+            severity=severity,
+            target=config.data.target,
+            id_columns=config.data.id_columns,
+            data_name=_display_path(path, config),
+        )
+        for offset, frame in iter_frames(path, chunk_rows=config.data.chunk_rows):
+            checker.update(offset, frame)
+        for finding in checker.finish():
+            if finding.check not in STRUCTURAL_CHECKS and finding.severity == "error":
+                finding.severity = "warning"
+            finding.file = finding.file or _display_path(path, config)
+            out.append(finding)
+    return out
+
+
+def compute_drift(config: Config, reference: Profile, current: Profile) -> DriftReport:
+    """Drift of ``current`` against the reference: features, and the label as ``label``."""
+    from mlci.data.drift import compare_profiles
+
+    kinds: dict[str, Any] = {}
+    if config.data.target:
+        kinds[config.data.target] = "label"
+    if config.data.prediction:
+        kinds[config.data.prediction] = "prediction"
+    ignore = set(config.data.id_columns)
+    names = [n for n in reference.columns if n in current.columns and n not in ignore]
+    return compare_profiles(reference, current, config.data.drift, columns=names, kinds=kinds)
+
+
+# -- the registry ----------------------------------------------------------------------------
+
+
+def production_version(registry: Registry) -> ModelVersion | None:
+    """The version the ``production`` alias points at, or None before the first deploy."""
+    number = registry.state().production
+    return registry.get(number) if number is not None else None
+
+
+def _parse_time(text: str) -> _dt.datetime | None:
+    try:
+        value = _dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=_dt.UTC)
+
+
+# -- the decision ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Whether to retrain, and why (shown in the summary and ``retrain.json``)."""
+
+    retrain: bool
+    reason: str
+    policy: str
+    age_days: float | None = None
+    drifted_columns: tuple[str, ...] = ()
+
+
+def decide(
+    config: Config,
+    drift: DriftReport | None,
+    production: ModelVersion | None,
+    *,
+    now: _dt.datetime | None = None,
+) -> Decision:
+    """Apply ``retrain.policy`` to the drift report and the production model's age."""
+    rc = config.retrain
+    policy = rc.policy
+    drifted = tuple(c.column for c in drift.drifted) if drift else ()
+    age: float | None = None
+    if production is not None:
+        created = _parse_time(production.created)
+        if created is not None:
+            age = ((now or _dt.datetime.now(_dt.UTC)) - created).total_seconds() / 86400
+    if policy == "always":
+        return Decision(True, "policy always: retrain on every run", policy, age, drifted)
+    if policy == "max-age":
+        if production is None:
+            return Decision(
+                True, "policy max-age: no model in production yet", policy, None, drifted
+            )
+        if age is None:
+            return Decision(
+                True,
+                f"policy max-age: production version {production.version} has no valid"
+                " creation time; retraining to be safe",
+                policy,
+                None,
+                drifted,
+            )
+        if age >= rc.max_age_days:
+            return Decision(
+                True,
+                f"policy max-age: production version {production.version} is {age:.1f} days"
+                f" old (limit {rc.max_age_days})",
+                policy,
+                age,
+                drifted,
+            )
+        return Decision(
+            False,
+            f"policy max-age: production version {production.version} is {age:.1f} days old,"
+            f" under the {rc.max_age_days}-day limit",
+            policy,
+            age,
+            drifted,
+        )
+    # on-drift
+    assert drift is not None  # the caller computes drift for on-drift
+    named = [c for c in rc.drift_columns if c in drifted]
+    labels = [c.column for c in drift.drifted if c.kind == "label"]
+    reasons = []
+    if named:
+        reasons.append(f"named column(s) {', '.join(named)} drifted")
+    if drift.dataset_drift:
+        reasons.append(
+            f"{drift.share:.0%} of the columns drifted (threshold {drift.share_threshold:.0%})"
+        )
+    if labels:
+        reasons.append(f"the label {labels[0]!r} drifted")
+    if reasons:
+        return Decision(True, "policy on-drift: " + "; ".join(reasons), policy, age, drifted)
+    watched = (
+        f"; watched columns {', '.join(rc.drift_columns)} are stable" if rc.drift_columns else ""
+    )
+    return Decision(
+        False,
+        f"policy on-drift: no drift ({drift.share:.0%} of the columns drifted, threshold"
+        f" {drift.share_threshold:.0%}){watched}",
+        policy,
+        age,
+        drifted,
+    )
+
+
+# -- training and the comparison ----------------------------------------------------------
+
+
+def _run_train(config: Config, files: Sequence[Path]) -> int:
+    command = config.model.train_command
+    if not command:
+        raise InputError(
+            f"{config.where('model')}: model.train_command is not set, but a retrain needs it;"
+            " add the command that trains and saves the model"
+        )
+    env = {
+        **os.environ,
+        "MLCI_RETRAIN": "1",
+        "MLCI_RETRAIN_DATA": os.pathsep.join(str(f.resolve()) for f in files),
+    }
+    try:
+        # The user's own command, as the workflow's `run:` step would run it.
+        return subprocess.run(command, shell=True, cwd=config.root, env=env, check=False).returncode  # noqa: S602
+    except OSError as exc:
+        raise InputError(
+            f"{config.where('model', 'train_command')}: model.train_command could not start"
+            f" ({exc.strerror}); check the command"
+        ) from None
+
+
+def _module_exists(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:  # pragma: no cover - parent package missing
+        return False
+
+
+def _validate_model(config_path: Path, results_dir: Path, cli: Cli) -> tuple[int, dict[str, Any]]:
+    """Run ``mlci validate-model`` (the pull request's gates) and read ``model.json``."""
+    model_json = results_dir / "model.json"
+    if model_json.exists():
+        model_json.unlink()
+    code = cli(["validate-model", "--config", str(config_path), "--results", str(results_dir)])
+    if code > EXIT_FAILED:
+        raise InputError(
+            f"mlci validate-model stopped with exit code {code} during the retrain; fix the"
+            " problem it reported above and run again"
+        )
+    return code, read_results(model_json)
+
+
+# -- GitHub: branch, commits and the pull request -----------------------------------------
+
+
+@dataclass(frozen=True)
+class PullRequestResult:
+    """What happened on GitHub."""
+
+    number: int
+    url: str
+    action: str  # "opened" or "updated"
+    branch: str
+    commits: int
+
+
+def _get_optional(client: GitHubClient, path: str, **params: Any) -> Any:
+    try:
+        return client.get(path, params=params or None)
+    except GitHubAPIError as exc:
+        if exc.status == 404:
+            return None
+        raise
+
+
+def _find_pull(client: GitHubClient, repo: str, branch: str, marker: str) -> dict[str, Any] | None:
+    owner = repo.split("/", 1)[0]
+    for pull in client.paginate(
+        f"/repos/{repo}/pulls", params={"state": "open", "head": f"{owner}:{branch}"}
+    ):
+        if pull.get("head", {}).get("ref") != branch:
+            continue
+        if marker in (pull.get("body") or ""):
+            return dict(pull)
+        raise DeployError(
+            f"retrain.branch {branch!r}: pull request #{pull['number']} on that branch was not"
+            " opened by mlci (no mlci marker); set retrain.branch to a branch of its own"
+        )
+    return None
+
+
+def open_or_update_pull_request(
+    client: GitHubClient,
+    repo: str,
+    *,
+    branch: str,
+    files: Mapping[str, bytes],
+    title: str,
+    body: str,
+    marker: str,
+    message: str,
+) -> PullRequestResult:
+    """Point ``branch`` at the default branch, commit ``files`` and open or update the PR.
+
+    The branch is reset to the tip of the default branch on every run (like
+    Dependabot's rebase), so the pull request always shows one fresh retrain on
+    top of current code. Commits go through the contents API (one per file),
+    which works with the workflow's ``GITHUB_TOKEN`` and needs no git client.
+
+    Args:
+        client: An authenticated client (``contents: write``, ``pull-requests: write``).
+        repo: ``owner/name``.
+        branch: The retrain branch.
+        files: Repository path to new content.
+        title: The pull request title.
+        body: The pull request body (the marker is added when missing).
+        marker: The hidden marker that identifies mlci's pull request.
+        message: The commit message.
+
+    Raises:
+        GitHubAPIError: when GitHub refuses a call (the message names the permission).
+        DeployError: when a pull request mlci did not open holds the branch.
+    """
+    if marker not in body:
+        body = f"{marker}\n{body}"
+    if len(body) > BODY_LIMIT:
+        note = "\n\n*(truncated: the full report is in the run's results artifact)*\n"
+        body = body[: BODY_LIMIT - len(note)] + note
+    info = client.get(f"/repos/{repo}")
+    base = str(info.get("default_branch") or "main")
+    base_sha = client.get(f"/repos/{repo}/git/ref/heads/{quote(base)}")["object"]["sha"]
+    existing = _find_pull(client, repo, branch, marker)
+    ref = _get_optional(client, f"/repos/{repo}/git/ref/heads/{quote(branch)}")
+    if ref is None:
+        client.post(
+            f"/repos/{repo}/git/refs", json={"ref": f"refs/heads/{branch}", "sha": base_sha}
+        )
+    else:
+        client.patch(
+            f"/repos/{repo}/git/refs/heads/{quote(branch)}", json={"sha": base_sha, "force": True}
+        )
+    for path, content in files.items():
+        url = f"/repos/{repo}/contents/{quote(path)}"
+        current = _get_optional(client, url, ref=branch)
+        payload: dict[str, Any] = {
+            "message": f"{message}: {path}",
+            "content": base64.b64encode(content).decode("ascii"),
+            "branch": branch,
+        }
+        if isinstance(current, dict) and current.get("sha"):
+            payload["sha"] = current["sha"]
+        client.put(url, json=payload)
+    if existing is not None:
+        number = int(existing["number"])
+        pull = client.patch(f"/repos/{repo}/pulls/{number}", json={"title": title, "body": body})
+        return PullRequestResult(
+            number, str(pull.get("html_url", "")), "updated", branch, len(files)
+        )
+    pull = client.post(
+        f"/repos/{repo}/pulls",
+        json={
+            "title": title,
+            "head": branch,
+            "base": base,
+            "body": body,
+            "maintainer_can_modify": True,
+        },
+    )
+    return PullRequestResult(
+        int(pull["number"]), str(pull.get("html_url", "")), "opened", branch, len(files)
+    )
+
+
+def _repo_path(path: Path, config: Config, runtime: Runtime) -> str:
+    """``path`` relative to the repository root (the workspace on a runner)."""
+    resolved = path.resolve()
+    roots = [runtime.get("GITHUB_WORKSPACE"), _git_toplevel(config.root)]
+    for root in roots:
+        if root and resolved.is_relative_to(Path(root).resolve()):
+            return resolved.relative_to(Path(root).resolve()).as_posix()
+    return resolved.relative_to(config.root.resolve()).as_posix()
+
+
+def _git_toplevel(cwd: Path) -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+# -- rendering --------------------------------------------------------------------------------
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return "—" if value is None else str(value)
+
+
+def _cell(value: Any) -> str:
+    """A table cell from data: no pipes, newlines, HTML or @-mentions."""
+    text = _fmt(value)
+    for old, new in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("|", "\\|"), ("@", "@\u200b")):
+        text = text.replace(old, new)
+    return " ".join(text.split())
+
+
+def render_markdown(
+    doc: Mapping[str, Any],
+    model_doc: Mapping[str, Any] | None = None,
+    *,
+    max_chars: int | None = None,
+) -> str:
+    """The retrain report (job summary and pull request body) from the results documents.
+
+    Args:
+        doc: The ``retrain.json`` document.
+        model_doc: ``model.json`` of the comparison, rendered by `mlci.report` below.
+        max_chars: A size limit for the whole text (the comparison drops details to fit).
+    """
+    decision = doc.get("decision") or {}
+    lines = [f"## mlci retrain: {_cell(doc.get('outcome'))}", ""]
+    lines.append(f"**Decision:** {_cell(decision.get('reason'))}")
+    data = doc.get("data") or {}
+    if data:
+        lines.append(f"**Fresh data:** {_cell(data.get('source'))}, {data.get('rows', 0)} rows")
+    prod = doc.get("champion")
+    if prod:
+        lines.append(
+            f"**Champion:** registry version {prod.get('version')} (created"
+            f" {_cell(prod.get('created'))})"
+        )
+    elif not str(doc.get("outcome", "")).startswith("stopped"):
+        lines.append("**Champion:** none in production (first model)")
+    blessing = doc.get("blessing")
+    if blessing:
+        verdict = "blessed" if blessing.get("blessed") else "not blessed"
+        lines.append(f"**Challenger:** {verdict}: {_cell(blessing.get('reason'))}")
+    errors = [f for f in doc.get("findings", []) if f.get("severity") == "error"]
+    if errors:
+        lines += ["", "### Problems", ""]
+        lines += [f"- `{_cell(f['check'])}`: {_cell(f['message'])}" for f in errors[:50]]
+    drift = doc.get("drift")
+    if drift and drift.get("columns"):
+        drifted = [c for c in drift["columns"] if c.get("drifted")]
+        lines += [
+            "",
+            f"### Drift: {len(drifted)} of {len(drift['columns'])} columns"
+            f" (share {drift.get('share', 0):.0%},"
+            f" threshold {drift.get('share_threshold', 0):.0%})",
+        ]
+        if drifted:
+            lines += [
+                "",
+                "| column | kind | method | statistic | threshold |",
+                "| --- | --- | --- | --- | --- |",
+            ]
+            lines += [
+                f"| {_cell(c['column'])} | {_cell(c.get('kind'))} | {_cell(c.get('method'))}"
+                f" | {_cell(c.get('statistic'))} | {_cell(c.get('threshold'))} |"
+                for c in drifted[:100]
+            ]
+    pr = doc.get("pull_request")
+    if pr:
+        lines += ["", f"Pull request #{pr['number']} {pr['action']}: {pr['url']}"]
+    prov = doc.get("provenance") or {}
+    if prov.get("run_url"):
+        lines += ["", f"Run: {prov['run_url']}"]
+    text = "\n".join(lines) + "\n"
+    if model_doc:
+        from mlci.report.render import Report
+        from mlci.report.render import render_markdown as render_report
+
+        room = None if max_chars is None else max(max_chars - len(text) - 2, 2000)
+        text += "\n" + render_report(Report(None, model_doc), max_chars=room)
+    return text
+
+
+# -- the command ------------------------------------------------------------------------------
+
+
+@dataclass
+class _State:
+    findings: list[Finding] = field(default_factory=list)
+    payload: dict[str, Any] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+
+def _finish(
+    state: _State,
+    results_dir: Path,
+    runtime: Runtime,
+    *,
+    passed: bool,
+    outcome: str,
+    model_doc: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    state.payload["outcome"] = outcome
+    doc = make_document(
+        "retrain",
+        passed=passed,
+        findings=state.findings,
+        payload=state.payload,
+        provenance=state.provenance,
+    )
+    path = write_results(results_dir, doc)
+    text = render_markdown(doc, model_doc)
+    runtime.summary(text)
+    runtime.set_output("outcome", outcome)
+    runtime.set_output("results", path.as_posix())
+    if not runtime.on_actions:
+        runtime.info(text.rstrip())
+    runtime.info(f"wrote {path}")
+    return doc
+
+
+def _context(runtime: Runtime, client: GitHubClient | None) -> tuple[GitHubClient, str]:
+    repo = runtime.get("GITHUB_REPOSITORY")
+    if not repo:
+        raise InputError(
+            "retrain.mode pull-request: GITHUB_REPOSITORY is not set, so there is no repository"
+            " to open the pull request in; run in mlci-retrain.yml, set GITHUB_REPOSITORY and"
+            " GITHUB_TOKEN, or pass --dry-run"
+        )
+    if client is None:
+        from mlci.github.api import GitHubClient
+
+        client = GitHubClient.from_runtime(runtime, log=runtime.info)
+    if not client.has_token:
+        raise InputError(
+            "retrain.mode pull-request: no token; pass the workflow token as the action's"
+            " github-token input or set GITHUB_TOKEN (permissions: contents: write,"
+            " pull-requests: write)"
+        )
+    return client, repo
+
+
+def retrain(
+    config: Config,
+    *,
+    config_path: Path,
+    results_dir: Path,
+    runtime: Runtime,
+    dry_run: bool = False,
+    client: GitHubClient | None = None,
+    cli: Cli | None = None,
+) -> int:
+    """Run the retrain pipeline (see the module docstring) and write ``retrain.json``.
+
+    Args:
+        config: The loaded mlci.yaml.
+        config_path: Its path (passed on to the ``validate-model`` and ``deploy`` steps).
+        results_dir: Where ``retrain.json`` and ``model.json`` go.
+        runtime: The Actions runtime (summary, outputs, token, repository).
+        dry_run: Decide, train and compare, but open no pull request and deploy nothing.
+        client: A ready GitHub client (default: from the runtime).
+        cli: The command entry point for the validate-model and deploy steps.
+
+    Returns:
+        0 when nothing was needed or the challenger was proposed or deployed; 1 when
+        the fresh data failed its schema check, training failed, or the challenger was
+        not blessed.
+    """
+    from mlci.registry import open_registry
+
+    if cli is None:
+        from mlci.cli import main as default_cli
+
+        cli = default_cli
+
+    state = _State()
+    state.payload.update(
+        mode=config.retrain.mode,
+        policy=config.retrain.policy,
+        dry_run=dry_run,
+        decision=None,
+        data=None,
+        drift=None,
+        champion=None,
+        blessing=None,
+        pull_request=None,
+        deploy=None,
+    )
+    # 1. fresh data
+    with runtime.group("fresh data"):
+        files, source = locate_fresh_data(config, work_dir=results_dir / "retrain-data")
+        fresh = profile_files(files, chunk_rows=config.data.chunk_rows)
+        state.payload["data"] = {
+            "source": source,
+            "files": [_display_path(f, config) for f in files],
+            "rows": fresh.rows,
+            "columns": len(fresh.columns),
+        }
+        state.provenance["data"] = {
+            "fresh": [
+                {"path": _display_path(f, config), "fingerprint": file_fingerprint(f)}
+                for f in files
+            ]
+        }
+        reference = None
+        if config.data.reference:
+            reference = reference_profile(config, purpose="the training reference for drift")
+        elif config.retrain.policy == "on-drift":
+            config.existing_path(
+                "data", "reference", purpose="retrain.policy on-drift compares with it"
+            )
+        drift = None
+        state.findings += check_fresh_data(config, files, reference, fresh)
+        if has_errors(state.findings):
+            errors = [f for f in state.findings if f.severity == "error"]
+            runtime.error(
+                f"the fresh data does not fit the schema: {len(errors)} schema"
+                " error(s); nothing was trained"
+            )
+            state.payload["decision"] = {
+                "retrain": False,
+                "reason": "schema errors in the fresh data",
+                "policy": config.retrain.policy,
+            }
+            _finish(state, results_dir, runtime, passed=False, outcome="stopped: schema errors")
+            return EXIT_FAILED
+        if reference is not None:
+            drift = compute_drift(config, reference, fresh)
+            state.payload["drift"] = drift.to_dict()
+            for col in drift.drifted:
+                state.findings.append(
+                    Finding(
+                        "drift",
+                        "info",
+                        f"{col.kind} column {col.column!r} drifted ({col.method}"
+                        f" {_fmt(col.statistic)}, threshold {_fmt(col.threshold)})",
+                        column=col.column,
+                        observed=col.statistic,
+                        expected=col.threshold,
+                    )
+                )
+    # 2. decision
+    registry = open_registry(config, runtime=runtime, client=client)
+    champion = production_version(registry)
+    if champion is not None:
+        state.payload["champion"] = {
+            "version": champion.version,
+            "created": champion.created,
+            "metrics": champion.metrics,
+        }
+    decision = decide(config, drift, champion)
+    state.payload["decision"] = {
+        "retrain": decision.retrain,
+        "reason": decision.reason,
+        "policy": decision.policy,
+        "age_days": decision.age_days,
+        "drifted_columns": list(decision.drifted_columns),
+    }
+    runtime.info(f"decision: {'retrain' if decision.retrain else 'no retrain'} ({decision.reason})")
+    if not decision.retrain:
+        _finish(state, results_dir, runtime, passed=True, outcome="skipped")
+        return EXIT_OK
+    # 3. train
+    with runtime.group("train"):
+        code = _run_train(config, files)
+    if code != 0:
+        state.findings.insert(
+            0,
+            Finding(
+                "train_failed",
+                "error",
+                f"model.train_command exited with {code}; see its output above",
+                observed=code,
+            ),
+        )
+        _finish(state, results_dir, runtime, passed=False, outcome="failed: train command")
+        return EXIT_FAILED
+    # 4. champion versus challenger
+    with runtime.group("champion versus challenger"):
+        _, model_doc = _validate_model(config_path, results_dir, cli)
+    blessing = dict(model_doc.get("blessing") or {})
+    state.payload["blessing"] = blessing
+    model_path = config.existing_path(
+        "model", "path", purpose="the challenger the train command wrote"
+    )
+    state.provenance["model"] = {
+        "challenger": {
+            "path": _display_path(model_path, config),
+            "hash": file_fingerprint(model_path),
+        }
+    }
+    if not blessing.get("blessed"):
+        state.findings.insert(
+            0,
+            Finding(
+                "not_blessed",
+                "error",
+                f"the challenger was not blessed: {blessing.get('reason', 'no reason given')};"
+                " nothing was changed",
+            ),
+        )
+        _finish(
+            state, results_dir, runtime, passed=False, outcome="not blessed", model_doc=model_doc
+        )
+        return EXIT_FAILED
+    if dry_run:
+        _finish(
+            state,
+            results_dir,
+            runtime,
+            passed=True,
+            outcome="blessed (dry run)",
+            model_doc=model_doc,
+        )
+        return EXIT_OK
+    # 5. propose or deploy
+    if config.retrain.mode == "deploy":
+        from mlci.pipelines.deploy import deploy
+
+        try:
+            outcome = deploy(config, results_dir=results_dir, runtime=runtime, registry=registry)
+        except (DeployError, ValidationFailed) as exc:
+            state.payload["deploy"] = {"status": "failed", "message": str(exc)}
+            state.findings.insert(0, Finding("deploy_failed", "error", f"the deploy failed: {exc}"))
+            _finish(
+                state,
+                results_dir,
+                runtime,
+                passed=False,
+                outcome="failed: deploy",
+                model_doc=model_doc,
+            )
+            raise
+        state.payload["deploy"] = {
+            "status": outcome.status,
+            "version": outcome.version,
+            "previous": outcome.previous,
+            "message": outcome.message,
+        }
+        _finish(state, results_dir, runtime, passed=True, outcome="deployed", model_doc=model_doc)
+        return EXIT_OK
+    gh, repo = _context(runtime, client)
+    record = {
+        "schema_version": 1,
+        "decision": state.payload["decision"],
+        "data": state.provenance["data"],
+        "challenger": {
+            "path": _repo_path(model_path, config, runtime),
+            "hash": file_fingerprint(model_path),
+            "metrics": model_doc.get("metrics"),
+        },
+        "champion": state.payload["champion"],
+        "blessing": blessing,
+        "run_url": _run_url(runtime),
+    }
+    size = model_path.stat().st_size
+    if size > MAX_COMMIT_BYTES:
+        raise DeployError(
+            f"{model_path}: the model is {size / 1e6:.0f} MB, over the"
+            f" {MAX_COMMIT_BYTES // 10**6} MB"
+            " mlci commits through the GitHub API; use retrain.mode: deploy, or keep the model"
+            " in the registry (registry.backend: github)"
+        )
+    files_to_commit = {
+        _repo_path(model_path, config, runtime): model_path.read_bytes(),
+        _repo_path(config.root / RECORD_PATH, config, runtime): (
+            json.dumps(record, indent=2, allow_nan=False, sort_keys=True) + "\n"
+        ).encode(),
+    }
+    marker = PR_MARKER.format(key=config.report.key)
+    title = f"mlci retrain: new model ({decision.reason.split(':', 1)[0]})"
+    draft_doc = make_document(
+        "retrain",
+        passed=True,
+        findings=state.findings,
+        payload={**state.payload, "outcome": "proposed"},
+        provenance=state.provenance,
+    )
+    body = render_markdown(draft_doc, model_doc, max_chars=BODY_LIMIT - len(marker) - 200)
+    with runtime.group("pull request"):
+        pr = open_or_update_pull_request(
+            gh,
+            repo,
+            branch=config.retrain.branch,
+            files=files_to_commit,
+            title=title,
+            body=f"{marker}\n{body}",
+            marker=marker,
+            message="mlci retrain",
+        )
+    state.payload["pull_request"] = {
+        "number": pr.number,
+        "url": pr.url,
+        "action": pr.action,
+        "branch": pr.branch,
+        "files": sorted(files_to_commit),
+    }
+    runtime.set_output("pull-request", str(pr.number))
+    _finish(
+        state,
+        results_dir,
+        runtime,
+        passed=True,
+        outcome=f"proposed (pull request {pr.action})",
+        model_doc=model_doc,
+    )
+    return EXIT_OK
+
+
+def _run_url(runtime: Runtime) -> str | None:
+    server, repo, run = (
+        runtime.get(k) for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")
+    )
+    return f"{server}/{repo}/actions/runs/{run}" if server and repo and run else None
+
+
+def _display_path(path: Path, config: Config) -> str:
+    try:
+        return path.resolve().relative_to(config.root.resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
