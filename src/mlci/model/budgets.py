@@ -41,7 +41,7 @@ class BudgetResult:
         observed: The measurement.
         limit: The configured limit, or None (reported, not gated).
         unit: ``MB``, ``ms`` or ``rows/s``.
-        passed: Within the limit; None when there is no limit.
+        passed: Within the limit (True when there is no limit).
         higher_is_better: True for throughput (the limit is a minimum).
         detail: How it was measured.
     """
@@ -50,7 +50,7 @@ class BudgetResult:
     observed: float
     limit: float | None
     unit: str
-    passed: bool | None
+    passed: bool
     higher_is_better: bool = False
     detail: str = ""
 
@@ -118,7 +118,8 @@ def _limit_result(
     detail: str,
     higher: bool = False,
 ) -> BudgetResult:
-    passed: bool | None = None
+    # Without a limit nothing can be exceeded: reported, and trivially within budget.
+    passed = True
     if limit is not None:
         passed = observed >= limit if higher else observed <= limit
     return BudgetResult(name, observed, limit, unit, passed, higher, detail)

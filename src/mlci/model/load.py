@@ -297,7 +297,7 @@ _ONNX_NUMERIC = {
 
 
 def _ort_errors() -> tuple[type[BaseException], ...]:
-    """onnxruntime's error classes (plain ``Exception`` subclasses) plus the usual ones."""
+    """Onnxruntime's error classes (plain ``Exception`` subclasses) plus the usual ones."""
     from onnxruntime.capi import onnxruntime_pybind11_state as state
 
     own = [v for v in vars(state).values() if isinstance(v, type) and issubclass(v, Exception)]

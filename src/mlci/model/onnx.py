@@ -1,11 +1,13 @@
 """Export scikit-learn models to ONNX with skl2onnx and check parity with the original.
 
 `export_onnx` converts with float32 inputs first and, when that changes answers
-beyond the tolerances (typically a tree split on a float32-rounded threshold),
-converts again in double precision. Feature names, class labels and the task
-are written into the ONNX ``metadata_props`` so `mlci.model.load` can feed a
-single-tensor model by name. An estimator skl2onnx cannot convert is reported
-as an ``onnx_unsupported`` finding, never a crash.
+beyond the tolerances, converts again in double precision where skl2onnx supports
+it (linear models, scalers, many transformers). skl2onnx's tree ensembles are
+float32-only; it rounds their thresholds so float32 inputs take the same
+branches, and the parity check measures what is left (rounding of leaf sums).
+Feature names, class labels and the task are written into the ONNX
+``metadata_props`` so `mlci.model.load` can feed a single-tensor model by name.
+An estimator skl2onnx cannot convert is reported as an ``onnx_unsupported`` finding, never a crash.
 """
 
 from __future__ import annotations
