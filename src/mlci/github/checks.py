@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from mlci.github.api import GitHubClient
+if TYPE_CHECKING:
+    from mlci.github.api import GitHubClient
+
 
 __all__ = [
     "ANNOTATIONS_PER_REQUEST",

@@ -11,9 +11,11 @@ from __future__ import annotations
 import datetime as _dt
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from mlci.github.api import GitHubClient
+if TYPE_CHECKING:
+    from mlci.github.api import GitHubClient
+
 
 __all__ = [
     "DEFAULT_AUTHOR",

@@ -11,10 +11,9 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlci.errors import GitHubAPIError, InputError
-from mlci.github.api import GitHubClient
 from mlci.github.checks import CheckAnnotation, create_check_run
 from mlci.github.comments import DEFAULT_AUTHOR, MAX_COMMENT_CHARS, marker, post_sticky_comment
 from mlci.github.runtime import MAX_SUMMARY_BYTES, Runtime
@@ -27,6 +26,9 @@ from mlci.report.render import (
     render_markdown,
     summary_title,
 )
+
+if TYPE_CHECKING:
+    from mlci.github.api import GitHubClient
 
 __all__ = ["ReportOutcome", "report"]
 
@@ -182,6 +184,8 @@ def report(
             f"mlci report: repository {repo!r} is not owner/name; pass --repo OWNER/NAME"
             " (on Actions GITHUB_REPOSITORY is set)"
         )
+    from mlci.github.api import GitHubClient  # requests only when posting
+
     gh = client or GitHubClient.from_runtime(rt, token=token, log=rt.info)
     try:
         if not gh.has_token:

@@ -14,7 +14,7 @@ import html
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -55,8 +55,10 @@ class Detail:
     value_chars: int
 
 
+# Level 0 is the full report (the artifact): beyond 200 findings and 10 samples each a
+# reader turns to the results JSON, which holds everything.
 DETAIL_LEVELS: tuple[Detail, ...] = (
-    Detail(20, 500, 500, 100, 200, 50, True, 200),
+    Detail(10, 200, 300, 100, 200, 50, True, 200),
     Detail(5, 50, 50, 20, 100, 30, True, 120),
     Detail(0, 20, 20, 10, 50, 20, False, 80),
     Detail(0, 0, 10, 5, 30, 15, False, 60),
@@ -70,6 +72,17 @@ class Report:
 
     data: Mapping[str, Any] | None
     model: Mapping[str, Any] | None
+    # Rendered text per (detail level, note): the comment, the summary and the check run
+    # all start from the same levels, and a large report is worth rendering once.
+    _rendered: dict[tuple[int, str], str] = field(default_factory=dict, compare=False, repr=False)
+
+    def markdown(self, level: int, note: str = "") -> str:
+        """The Markdown at detail ``level`` (see `DETAIL_LEVELS`), rendered once."""
+        key = (level, note)
+        if key not in self._rendered:
+            context = build_context(self, DETAIL_LEVELS[level], truncated=note)
+            self._rendered[key] = render("report/report.md.j2", context)
+        return self._rendered[key]
 
     @property
     def state(self) -> State:
@@ -674,13 +687,13 @@ def render_markdown(
     Returns:
         The Markdown; if even the leanest level is too long, its end is cut.
     """
-    text = render("report/report.md.j2", build_context(report, DETAIL_LEVELS[0]))
+    text = report.markdown(0)
     if max_chars is None or size(text) <= max_chars:
         return text
     doc = report.model or report.data or {}
     note = _artifact_note(safe_url(_d(doc.get("provenance")).get("run_url")), max_chars)
-    for detail in DETAIL_LEVELS[1:]:
-        text = render("report/report.md.j2", build_context(report, detail, truncated=note))
+    for level in range(1, len(DETAIL_LEVELS)):
+        text = report.markdown(level, note)
         if size(text) <= max_chars:
             return text
     tail = f"\n\n> [!NOTE]\n> {note}\n"
