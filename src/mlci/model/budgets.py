@@ -130,9 +130,9 @@ def measure_budgets(
     X: pd.DataFrame,
     budgets: Budgets,
     *,
-    single_rows: int = 200,
+    single_rows: int = 100,
     batch_rows: int = 10_000,
-    min_seconds: float = 0.2,
+    min_seconds: float = 0.1,
 ) -> list[BudgetResult]:
     """Measure the model's costs on rows of ``X``.
 

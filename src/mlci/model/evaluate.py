@@ -151,6 +151,11 @@ def predict(model: LoadedModel, X: pd.DataFrame, y_true: pd.Series, task: Task) 
                 f"{model.path}: the model returned {proba.shape[1]} probability columns"
                 f" for {len(classes)} classes; export it again"
             )
+        if proba is not None:
+            # float32 runtimes (ONNX) give rows summing to 1 +- 1e-7; renormalize
+            # so log loss and friends see probabilities.
+            total = proba.sum(axis=1, keepdims=True)
+            proba = np.where(total > 0, proba / np.where(total > 0, total, 1.0), proba)
         if classes is not None and y.dtype.kind in "USO":
             classes = [str(c) for c in classes]
     return Predictions(y, pred, proba, classes, task)

@@ -164,6 +164,8 @@ class LoadedModel:
 
     def _select(self, X: pd.DataFrame) -> pd.DataFrame:
         features = self._features()
+        if len(X.columns) == len(features) and list(X.columns) == features:
+            return X  # already the model's columns in order: no copy (single-row latency)
         missing = [c for c in features if c not in X.columns]
         if missing:
             raise InputError(
@@ -376,7 +378,11 @@ class OnnxModel(LoadedModel):
                     f"{self.path}: the model's single input has type {inp.type}, which mlci"
                     " cannot feed from a table; export it with numeric inputs"
                 )
-            odd = [f"{c} ({frame[c].dtype})" for c in frame.columns if not _is_numeric(frame[c])]
+            odd = [
+                f"{c} ({dt})"
+                for c, dt in zip(frame.columns, frame.dtypes, strict=True)
+                if getattr(dt, "kind", "O") not in "biuf"
+            ]
             if odd:
                 raise InputError(
                     f"{self.path}: dtype mismatch: the model takes numbers ({inp.type}) but"

@@ -675,7 +675,7 @@ def _validate(
     )
     written = write_results(out_dir, doc)
 
-    rt.info(f"{'blessed' if blessing.blessed else 'NOT blessed'}: {blessing.reason}")
+    rt.info(blessing.reason)
     for note in blessing.notes:
         rt.info(f"note: {note}")
     for r in results:
