@@ -775,7 +775,7 @@ def _run_report(args: argparse.Namespace) -> int:
         results_dir=args.results or Path(DEFAULT_RESULTS_DIR),
         output_dir=args.output_dir,
         post=args.post,
-        check_run=args.check_run,
+        check_run=args.check_run or (args.post and not args.no_check_run),
         pr=args.pr,
         repo=args.repo,
         sha=args.sha,
@@ -823,12 +823,19 @@ def _add_report_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     rep.add_argument(
         "--post",
         action="store_true",
-        help="create or update the sticky PR comment (GITHUB_TOKEN, pull-requests: write)",
+        help="create or update the sticky PR comment and a check run (GITHUB_TOKEN with"
+        " pull-requests: write and checks: write)",
     )
     rep.add_argument(
         "--check-run",
         action="store_true",
-        help="create a check run with annotations on the commit (checks: write)",
+        help="create a check run with annotations on the commit (checks: write); --post"
+        " does this too unless --no-check-run",
+    )
+    rep.add_argument(
+        "--no-check-run",
+        action="store_true",
+        help="with --post, post the comment only",
     )
     rep.add_argument(
         "--pr",
@@ -855,6 +862,62 @@ def _add_report_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     )
     rep.add_argument("-q", "--quiet", action="store_true", help="do not print the Markdown")
     rep.set_defaults(handler=_run_report)
+
+
+# -- run and demo -----------------------------------------------------------------------
+
+
+def _run_run(args: argparse.Namespace) -> int:
+    from mlci.github.runtime import Runtime
+    from mlci.pipelines.run import run_pipeline
+
+    code, _ = run_pipeline(
+        args.pipeline, config_path=args.config, results_dir=args.results, runtime=Runtime()
+    )
+    return code
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from mlci.demo import run_demo
+    from mlci.github.runtime import Runtime
+
+    return run_demo(directory=args.dir, runtime=Runtime())
+
+
+def _add_run_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from mlci.pipelines.run import PIPELINES
+
+    run = sub.add_parser(
+        "run",
+        help="run a workflow's pipeline locally (pr, deploy, retrain, monitor)",
+        description=(
+            "Run the steps of a generated workflow on this machine, with the same mlci"
+            " commands, results files and report, without GitHub: the report is printed"
+            " and written as Markdown and HTML instead of posted, and the registry is the"
+            " local one. Exit code: the worst of the steps."
+        ),
+    )
+    run.add_argument("pipeline", choices=PIPELINES, help="which workflow to run")
+    _add_config_option(run)
+    _add_results_option(run)
+    run.set_defaults(handler=_run_run)
+    demo = sub.add_parser(
+        "demo",
+        help="play the whole loop on the bundled example (no network, no GitHub)",
+        description=(
+            "Create a small real project from the bundled example, train and deploy the"
+            " first model to the local registry, then play two pull requests: one that"
+            " improves the model (blessed) and one with drifted data and a worse model"
+            " (blocked). Prints each report and where the HTML is."
+        ),
+    )
+    demo.add_argument(
+        "--dir",
+        type=Path,
+        default=Path("mlci-demo"),
+        help="new or empty directory to play in (default: ./mlci-demo)",
+    )
+    demo.set_defaults(handler=_run_demo)
 
 
 # -- parser -------------------------------------------------------------------------------

@@ -103,6 +103,10 @@ def test_post_from_workflow_run_and_from_the_commit(tmp_path, gh_env, fake_githu
     assert len(fake_github.comments(pr["number"])) == 1
     assert len(fake_github.comments(other["number"])) == 1
     assert fake_github.requests_to("GET", r"/commits/c{40}/pulls$")
+    # --post also creates the check run, on the commit of each event.
+    assert [r["head_sha"] for r in fake_github.check_runs()] == [SHA, "c" * 40]
+    assert main(["report", "--results", str(results), "--post", "--no-check-run", "-q"]) == 0
+    assert len(fake_github.check_runs()) == 2
 
 
 def test_post_without_a_token(tmp_path, gh_env, fake_github, capsys):
