@@ -58,8 +58,12 @@ def test_detect_finds_branch_data_columns_target_train_and_python(tmp_path: Path
     subprocess.run(["git", "checkout", "-q", "-b", "trunk"], cwd=root, check=True)
     d = scaffold.detect(root)
     assert d.default_branch == "trunk"
-    assert d.data_files == ("data/eval.csv", "data/train.csv")
-    assert (d.reference, d.eval_data, d.current) == ("data/train.csv", "data/eval.csv", None)
+    assert d.data_files == ("data/current.csv", "data/eval.csv", "data/train.csv")
+    assert (d.reference, d.eval_data, d.current) == (
+        "data/train.csv",
+        "data/eval.csv",
+        "data/current.csv",
+    )
     assert d.columns[0] == "mean_radius" and d.columns[-1] == "target" and len(d.columns) == 31
     assert (d.target, d.task) == ("target", "classification")
     assert d.model == "models/model.skops"
@@ -110,6 +114,7 @@ def test_init_writes_config_and_workflows_and_is_idempotent(
         "target",
     )
     assert cfg.model.train_command == "python train.py"
+    assert cfg.data.current == "data/current.csv"
     assert main(["config", "check", str(project / "mlci.yaml")]) == 0
     before = {p: (project / p).stat().st_mtime_ns for p in read_all(project)}
     first = read_all(project)
@@ -121,6 +126,14 @@ def test_init_writes_config_and_workflows_and_is_idempotent(
     assert {p: (project / p).stat().st_mtime_ns for p in first} == before
     assert init(project, "--check") == 0
     assert "all files are up to date" in capsys.readouterr().out
+
+
+def test_without_current_data_pull_requests_check_the_reference(tmp_path: Path) -> None:
+    root = make_project(tmp_path / "p")
+    (root / "data" / "current.csv").unlink()
+    assert init(root, "--yes") == 0
+    cfg = load_config(root / "mlci.yaml")
+    assert (cfg.data.reference, cfg.data.current) == ("data/train.csv", "data/train.csv")
 
 
 def test_init_refuses_to_overwrite_a_changed_workflow(
@@ -267,7 +280,7 @@ def test_prompts_on_a_terminal(
     project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     replies = iter(
-        ["", "", "mean_radius", "-", "model.onnx", "", "nonsense", "github", "", "deploy"]
+        ["", "", "mean_radius", "-", "-", "model.onnx", "", "nonsense", "github", "", "deploy"]
     )
     asked: list[str] = []
 
@@ -281,13 +294,15 @@ def test_prompts_on_a_terminal(
     assert init(project, "--python", "3.12") == 0
     assert asked[0] == "Task (classification/regression) [classification]: "
     assert asked[1].startswith(
-        "Reference (training) data file (found: data/eval.csv, data/train.csv)"
+        "Reference (training) data file (found: data/current.csv, data/eval.csv, data/train.csv)"
     )
     assert "Target column (columns: mean_radius, mean_texture" in asked[2]
-    assert asked[6] == "Model registry (local/github) [local]: " == asked[7]  # 'nonsense' re-asked
+    assert asked[3].startswith("Current data file, checked against the reference")
+    assert asked[7] == "Model registry (local/github) [local]: " == asked[8]  # 'nonsense' re-asked
     assert not any(a.startswith("Python version") for a in asked)  # given as a flag
     cfg = load_config(project / "mlci.yaml")
     assert (cfg.data.target, cfg.data.eval, cfg.model.path) == ("mean_radius", None, "model.onnx")
+    assert cfg.data.current is None  # '-' means none
     assert (cfg.registry.backend, cfg.retrain.mode) == ("github", "deploy")
     assert "choose one of: local, github" in capsys.readouterr().out
 

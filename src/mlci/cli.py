@@ -105,7 +105,7 @@ def _add_config_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]
 # -- init -------------------------------------------------------------------------------
 
 _INIT_ANSWER_FLAGS = (
-    "task", "data", "eval_data", "target", "model", "train_command", "install_command",
+    "task", "data", "current", "eval_data", "target", "model", "train_command", "install_command",
     "registry", "retrain_schedule", "retrain_mode", "python", "default_branch", "runs_on",
     "action_ref",
 )
@@ -182,6 +182,11 @@ def _run_init(args: argparse.Namespace) -> int:
             " request; the deploy workflow needs the GitHub environment"
             f" {answers.deploy_environment!r}"
         )
+        if not (root / "mlci" / "schema.yaml").is_file():
+            print(
+                "then: run `mlci schema infer` and commit mlci/schema.yaml, so data is"
+                " checked against a schema you reviewed, not one inferred on each run"
+            )
     return EXIT_OK
 
 
@@ -202,6 +207,10 @@ def _add_init_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     init.add_argument("--task", choices=("classification", "regression"))
     init.add_argument("--data", metavar="PATH", help="reference (training) data file")
+    init.add_argument(
+        "--current", metavar="PATH",
+        help="data checked against the reference on every pull request (default: the reference)",
+    )
     init.add_argument("--eval-data", metavar="PATH", help="holdout data the model is evaluated on")
     init.add_argument("--target", metavar="COLUMN", help="label column")
     init.add_argument("--model", metavar="PATH", help="model file the train command writes")
@@ -943,6 +952,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_parsers(sub)
     _add_retrain_parsers(sub)
     _add_report_parsers(sub)
+    _add_run_parsers(sub)
     return parser
 
 

@@ -404,6 +404,11 @@ def questions(detected: Detected) -> list[Question]:
         Question("task", "Task", detected.task, ("classification", "regression")),
         Question("data", f"Reference (training) data file{data_hint}", detected.reference),
         Question("target", f"Target column{column_hint}", detected.target, detected.columns),
+        Question(
+            "current",
+            "Current data file, checked against the reference on every pull request",
+            detected.current,
+        ),
         Question("eval_data", "Evaluation data file", detected.eval_data),
         Question("model", "Model file", detected.model),
         Question("train_command", "Train command", detected.train_command),
@@ -519,6 +524,10 @@ def resolve_answers(
     }
     for key, value in defaults.items():
         known.setdefault(key, value)
+    if not config_path.is_file() and known.get("current") is None:
+        # Without separate current data, pull requests check the reference data itself
+        # (schema, ranges, duplicates); drift needs a current file.
+        known["current"] = known.get("data")
     base = Answers()
     values = {k: v for k, v in known.items() if k in {f.name for f in fields(Answers)}}
     for key in (
