@@ -1,6 +1,6 @@
 """Train the example model: a scaled logistic regression, saved with skops.
 
-Reads data/reference.csv and params.json ({"features": [...] or "all", "C": float}),
+Reads data/reference.csv and params.json ({"C": inverse regularization strength}),
 writes model.skops. This is the project's own training code: mlci runs it as the
 `model.train_command` and judges what it produces.
 """
@@ -22,9 +22,7 @@ HERE = Path(__file__).resolve().parent
 def main() -> None:
     params = json.loads((HERE / "params.json").read_text())
     data = pd.read_csv(HERE / "data" / "reference.csv")
-    features = params["features"]
-    if features == "all":
-        features = [c for c in data.columns if c not in ("id", "target")]
+    features = [c for c in data.columns if c not in ("id", "target")]
     model = Pipeline(
         [
             ("scale", StandardScaler()),
