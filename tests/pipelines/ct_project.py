@@ -139,17 +139,28 @@ def build_template(root: Path) -> Path:
     subprocess.run([sys.executable, "train.py"], cwd=root, check=True, capture_output=True)
     results = root / "seed-results"
     args = ["--config", str(config), "--results", str(results)]
-    assert main(["schema", "infer", str(root / "data" / "reference.csv"), "--config", str(config)]) == 0
+    assert (
+        main(["schema", "infer", str(root / "data" / "reference.csv"), "--config", str(config)])
+        == 0
+    )
     assert main(["validate-model", *args]) == 0
     assert main(["deploy", *args]) == 0
     shutil.rmtree(results)
     return root
 
 
+_TEMPLATE: list[Path] = []
+
+
 @pytest.fixture(scope="session")
 def ct_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The finished project (champion in production); never modified by tests."""
-    return build_template(tmp_path_factory.mktemp("ct") / "project")
+    """The finished project (champion in production); never modified by tests.
+
+    Built once per session even though each test module registers the fixture.
+    """
+    if not _TEMPLATE:
+        _TEMPLATE.append(build_template(tmp_path_factory.mktemp("ct") / "project"))
+    return _TEMPLATE[0]
 
 
 @pytest.fixture

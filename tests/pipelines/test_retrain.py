@@ -14,14 +14,16 @@ from mlci.data.drift import ColumnDrift, DriftReport
 from mlci.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from mlci.pipelines.retrain import PR_MARKER, decide
 from mlci.registry import ModelVersion, open_registry
+from tests.pipelines import ct_project
 from tests.pipelines.ct_project import (
-    ct_template,  # noqa: F401 - fixture
     github,
-    project,  # noqa: F401 - fixture
     results,
     set_params,
     write_config,
 )
+
+ct_template = ct_project.ct_template  # the fixtures of the shared project
+project = ct_project.project
 
 
 def _fresh(root: Path, batch: str) -> None:
@@ -32,7 +34,9 @@ def _fresh(root: Path, batch: str) -> None:
 
 
 def _retrain(root: Path, *extra: str) -> int:
-    return main(["retrain", "--config", str(root / "mlci.yaml"), "--results", "mlci-results", *extra])
+    return main(
+        ["retrain", "--config", str(root / "mlci.yaml"), "--results", "mlci-results", *extra]
+    )
 
 
 def _production(root: Path) -> int | None:
@@ -92,9 +96,10 @@ def test_blessed_retrain_opens_a_pull_request_then_updates_it(
     # The branch was reset to main before the new commits (a fresh retrain on current code).
     resets = fake_github.requests_to("PATCH", r"/git/refs/heads/mlci/retrain$")
     assert [r.json for r in resets] == [{"sha": "a" * 40, "force": True}]
-    assert fake_github.files(branch="mlci/retrain")["model.skops"] == (
-        project / "model.skops"
-    ).read_bytes()
+    assert (
+        fake_github.files(branch="mlci/retrain")["model.skops"]
+        == (project / "model.skops").read_bytes()
+    )
 
 
 def test_unblessed_challenger_changes_nothing(
@@ -119,7 +124,9 @@ def test_unblessed_challenger_changes_nothing(
     assert _production(project) == 1
 
 
-def test_no_drift_means_no_retrain(project: Path, fake_github, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_drift_means_no_retrain(
+    project: Path, fake_github, monkeypatch: pytest.MonkeyPatch
+) -> None:
     github(monkeypatch, fake_github)
     write_config(project, {"retrain": {"data": "data/batch1.csv"}})
     before = (project / "model.skops").stat().st_mtime_ns
@@ -135,7 +142,9 @@ def test_no_drift_means_no_retrain(project: Path, fake_github, monkeypatch: pyte
     assert fake_github.requests == []
 
 
-def test_schema_errors_stop_before_training(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_schema_errors_stop_before_training(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     import pandas as pd
 
     broken = pd.read_csv(project / "data" / "batch2.csv").drop(columns=["worst_area"])
@@ -157,28 +166,50 @@ def test_schema_errors_stop_before_training(project: Path, capsys: pytest.Captur
     assert "schema error(s); nothing was trained" in capsys.readouterr().out
 
 
-def test_data_command_and_dry_run(project: Path, fake_github, monkeypatch: pytest.MonkeyPatch) -> None:
-    github(monkeypatch, fake_github)
+def test_data_command_writes_the_fresh_data(project: Path) -> None:
+    import sys
+
     script = project / "fetch.py"
     script.write_text(
         "import os, shutil\n"
-        "shutil.copy('data/batch2.csv', os.path.join(os.environ['MLCI_RETRAIN_DATA_DIR'], 'b.csv'))\n",
+        "shutil.copy('data/batch1.csv', os.path.join(os.environ['MLCI_RETRAIN_DATA_DIR'], 'b.csv'))\n",
         encoding="utf-8",
     )
-    import sys
-
     write_config(project, {"retrain": {"data_command": f"{sys.executable} fetch.py"}})
+
+    assert _retrain(project) == EXIT_OK
+
+    doc = results(project, "retrain")
+    assert doc["data"] == {
+        "source": "retrain.data_command (1 file(s))",
+        "files": ["mlci-results/retrain-data/b.csv"],
+        "rows": 95,
+        "columns": 32,
+    }
+    assert doc["outcome"] == "skipped"  # a healthy batch: no drift, no retrain
+
+
+def test_a_failing_data_command_stops(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_config(project, {"retrain": {"data_command": "exit 3"}})
+    assert _retrain(project) == EXIT_USAGE
+    assert "retrain.data_command 'exit 3' exited with 3" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_dry_run_proposes_nothing(project: Path, fake_github, monkeypatch: pytest.MonkeyPatch) -> None:
+    github(monkeypatch, fake_github)
+    write_config(project, {"retrain": {"data": "data/batch2.csv"}})
 
     assert _retrain(project, "--dry-run") == EXIT_OK
 
     doc = results(project, "retrain")
-    assert doc["outcome"] == "blessed (dry run)"
-    assert doc["data"]["source"] == "retrain.data_command (1 file(s))"
-    assert doc["dry_run"] is True
-    assert fake_github.pulls() == [] and fake_github.requests == []
+    assert doc["outcome"] == "blessed (dry run)" and doc["dry_run"] is True
+    assert fake_github.requests == []
 
 
-def test_missing_fresh_data_is_a_usage_error(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_fresh_data_is_a_usage_error(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     write_config(project, {"retrain": {"data": "data/none/*.csv"}})
     assert _retrain(project) == EXIT_USAGE
     err = capsys.readouterr().err
@@ -197,7 +228,9 @@ def test_pull_request_mode_off_github_says_how_to_fix(
 
 @pytest.mark.slow
 def test_deploy_mode_promotes_the_challenger(project: Path) -> None:
-    write_config(project, {"retrain": {"policy": "always", "mode": "deploy", "data": "data/batch2.csv"}})
+    write_config(
+        project, {"retrain": {"policy": "always", "mode": "deploy", "data": "data/batch2.csv"}}
+    )
 
     assert _retrain(project) == EXIT_OK
 
@@ -244,7 +277,9 @@ def _config(tmp_path: Path, **retrain: object):
 def test_max_age_policy(tmp_path: Path) -> None:
     cfg = _config(tmp_path, policy="max-age", max_age_days=30)
     old = decide(cfg, None, _version(40))
-    assert old.retrain and old.reason.startswith("policy max-age: production version 3 is 40.0 days")
+    assert old.retrain and old.reason.startswith(
+        "policy max-age: production version 3 is 40.0 days"
+    )
     young = decide(cfg, None, _version(2))
     assert not young.retrain and "under the 30-day limit" in young.reason
     assert decide(cfg, None, None).reason == "policy max-age: no model in production yet"

@@ -52,7 +52,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-    from mlci.data.drift import DriftReport
+    from mlci.data.drift import ColumnDrift, DriftReport
     from mlci.data.profile import Profile
     from mlci.github.api import GitHubClient
     from mlci.model.load import LoadedModel
@@ -167,11 +167,40 @@ def _drift_table(columns: Sequence[Mapping[str, Any]]) -> list[str]:
     return lines
 
 
+def _alarming(config: Config, drift: DriftReport) -> list[ColumnDrift]:
+    """The drifted feature columns that open an issue.
+
+    A daily schedule over many columns would raise a false alarm on most healthy
+    days if every p-value below 0.05 counted (30 columns: 1 - 0.95**30 = 79%). So a
+    column alarms when it is watched (``retrain.drift_columns``), its drift is
+    configured as an error, or its evidence survives the Bonferroni correction
+    (p-value below threshold / number of tested columns; distances, which do not
+    flag trivial differences, count as they are). Every drifted column is still
+    listed in ``monitor.json``.
+    """
+    tested = [c for c in drift.columns if c.kind == "feature" and c.tested]
+    watched = set(config.retrain.drift_columns)
+    out = []
+    for col in drift.drifted:
+        if col.kind != "feature" or col.severity == "off":
+            continue
+        strict = (
+            col.p_value is None
+            or col.threshold is None
+            or col.p_value < col.threshold / max(len(tested), 1)
+        )
+        if strict or col.column in watched or col.severity == "error":
+            out.append(col)
+    return out
+
+
 def _drift_problem(config: Config, drift: DriftReport) -> Problem | None:
-    drifted = [c for c in drift.drifted if c.kind == "feature" and c.severity != "off"]
-    if not drifted:
-        return None
     dataset = drift.dataset_drift and config.data.drift.dataset_severity != "off"
+    drifted = _alarming(config, drift)
+    if not drifted and not dataset:
+        return None
+    if dataset:
+        drifted = [c for c in drift.drifted if c.kind == "feature"]
     error = (dataset and config.data.drift.dataset_severity == "error") or any(
         c.severity == "error" for c in drifted
     )
@@ -242,7 +271,7 @@ def sync_issues(
     Returns:
         One ``{"problem", "number", "url", "action"}`` per issue touched.
     """
-    prefix = ISSUE_MARKER.format(key=key, problem="")
+    prefix = ISSUE_MARKER.format(key=key, problem="\0").split("\0")[0]
     open_issues: dict[str, dict[str, Any]] = {}
     for issue in client.paginate(
         f"/repos/{repo}/issues", params={"state": "open", "labels": ISSUE_LABEL}
@@ -456,7 +485,7 @@ def monitor(
         "notes": notes,
     }
     # feature drift (label and logged predictions are judged on their own below)
-    drop = {c for c in (target, pred_col, config.monitor.labels) if c}
+    drop = {c for c in (target, pred_col, config.monitor.labels) if c} | set(config.data.id_columns)
     feature_profile_names = [n for n in reference.columns if n not in drop]
     drift = compute_drift(config, reference, current_profile)
     drift.columns = [c for c in drift.columns if c.column in feature_profile_names]

@@ -866,6 +866,12 @@ def retrain(
     if not decision.retrain:
         _finish(state, results_dir, runtime, passed=True, outcome="skipped")
         return EXIT_OK
+    # Fail fast, before an hour of training: where would the pull request go?
+    proposal: tuple[GitHubClient, str] | None = None
+    marker = PR_MARKER.format(key=config.report.key)
+    if config.retrain.mode == "pull-request" and not dry_run:
+        proposal = _context(runtime, client)
+        _find_pull(proposal[0], proposal[1], config.retrain.branch, marker)
     # 3. train
     with runtime.group("train"):
         code = _run_train(config, files)
@@ -945,7 +951,8 @@ def retrain(
         }
         _finish(state, results_dir, runtime, passed=True, outcome="deployed", model_doc=model_doc)
         return EXIT_OK
-    gh, repo = _context(runtime, client)
+    assert proposal is not None
+    gh, repo = proposal
     record = {
         "schema_version": 1,
         "decision": state.payload["decision"],
@@ -973,7 +980,6 @@ def retrain(
             json.dumps(record, indent=2, allow_nan=False, sort_keys=True) + "\n"
         ).encode(),
     }
-    marker = PR_MARKER.format(key=config.report.key)
     title = f"mlci retrain: new model ({decision.reason.split(':', 1)[0]})"
     draft_doc = make_document(
         "retrain",

@@ -1,0 +1,190 @@
+"""`mlci monitor` end to end: production batches with a covariate shift, fake GitHub, local registry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from mlci.cli import main
+from mlci.config import load_config
+from mlci.errors import EXIT_FAILED, EXIT_OK
+from mlci.pipelines.monitor import ISSUE_LABEL, ISSUE_MARKER
+from mlci.registry import make_event, open_registry
+from tests.pipelines import ct_project
+from tests.pipelines.ct_project import (
+    github,
+    results,
+    write_config,
+)
+
+MONITOR = {"monitor": {"current": "data/production.csv", "labels": "data/labels.csv"}}
+
+ct_template = ct_project.ct_template  # the fixtures of the shared project
+project = ct_project.project
+
+
+def _serve(root: Path, batch: str, *, flip_labels: bool = False) -> None:
+    """Production logs a batch (features only); its labels arrive separately, by id."""
+    frame = pd.read_csv(root / "data" / f"{batch}.csv")
+    frame.drop(columns=["target"]).to_csv(root / "data" / "production.csv", index=False)
+    labels = frame[["id", "target"]].copy()
+    if flip_labels:  # the world changed: what was benign is now malignant (concept drift)
+        labels["target"] = 1 - labels["target"]
+    labels.to_csv(root / "data" / "labels.csv", index=False)
+
+
+def _monitor(root: Path, *extra: str) -> int:
+    return main(
+        ["monitor", "--config", str(root / "mlci.yaml"), "--results", "mlci-results", *extra]
+    )
+
+
+def _ours(fake) -> list[dict]:
+    return [i for i in fake.issues() if ISSUE_LABEL in {lb["name"] for lb in i["labels"]}]
+
+
+def test_drift_issue_is_opened_updated_and_closed(
+    project: Path, fake_github, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    github(monkeypatch, fake_github)
+    write_config(project, MONITOR)
+    fake_github.add_issue(title="unrelated", body="a human's issue", labels=[ISSUE_LABEL])
+
+    # Day 1: a new scanner -> texture and area shift, and the model suffers from it.
+    _serve(project, "batch2")
+    assert _monitor(project) == EXIT_FAILED  # a live metric fails its gate: an error
+
+    doc = results(project, "monitor")
+    assert doc["kind"] == "monitor" and doc["passed"] is False
+    drifted = {c["column"] for c in doc["drift"]["columns"] if c["drifted"]}
+    assert {"mean_texture", "worst_area"} <= drifted
+    assert "target" not in {c["column"] for c in doc["drift"]["columns"]}
+    assert doc["production"]["version"] == 1
+    assert doc["prediction_drift"]["drifted"] is True
+    assert doc["labels"] == "data/labels.csv joined on id"
+    assert doc["live_metrics"]["accuracy"] < doc["baseline_metrics"]["accuracy"] - 0.05
+    problems = {p["key"]: p["severity"] for p in doc["problems"]}
+    assert problems == {
+        "data-drift": "warning",
+        "prediction-drift": "warning",
+        "metric-accuracy": "error",
+    }
+    issues = {}
+    for key in problems:
+        marker = ISSUE_MARKER.format(key="default", problem=key)
+        (issues[key],) = [i for i in _ours(fake_github) if marker in (i["body"] or "")]
+    assert all(i["state"] == "open" for i in issues.values())
+    body = issues["data-drift"]["body"]
+    assert "mean_texture" in body and "worst_area" in body
+    assert "max_drop" in issues["metric-accuracy"]["body"]
+    assert sorted((a["problem"], a["number"], a["action"]) for a in doc["issues"]) == sorted(
+        (k, i["number"], "opened") for k, i in issues.items()
+    )
+
+    # Day 2: still shifted -> the same issues are updated, no new ones.
+    assert _monitor(project) == EXIT_FAILED
+    assert {a["action"] for a in results(project, "monitor")["issues"]} == {"updated"}
+    assert len(_ours(fake_github)) == 4  # three problems and the human's issue
+    number = issues["data-drift"]["number"]
+    assert fake_github.requests_to("PATCH", rf"/issues/{number}$")
+
+    # Day 3: the scanner is recalibrated -> healthy again: each closed with a comment.
+    _serve(project, "batch1")
+    assert _monitor(project) == EXIT_OK
+
+    doc = results(project, "monitor")
+    assert doc["problems"] == []
+    assert sorted((a["problem"], a["action"]) for a in doc["issues"]) == sorted(
+        (k, "closed") for k in problems
+    )
+    for key, issue in issues.items():
+        closed = next(i for i in fake_github.issues() if i["number"] == issue["number"])
+        assert closed["state"] == "closed"
+        (comment,) = fake_github.comments(issue["number"])
+        assert f"no `{key}` problem any more" in comment["body"]
+    # The human's issue with the same label was never touched.
+    unrelated = next(i for i in fake_github.issues() if i["title"] == "unrelated")
+    assert unrelated["state"] == "open" and unrelated["body"] == "a human's issue"
+
+
+def test_drift_dispatches_the_retrain_workflow_once(
+    project: Path, fake_github, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    github(monkeypatch, fake_github)
+    # No labels yet: drift alone, which is a warning (exit 0), still asks for a retrain.
+    write_config(project, {"monitor": {"current": "data/production.csv", "trigger_retrain": True}})
+    _serve(project, "batch2")
+
+    assert _monitor(project) == EXIT_OK
+    assert fake_github.dispatches() == [
+        {"workflow_id": "mlci-retrain.yml", "ref": "main", "inputs": {}}
+    ]
+    assert results(project, "monitor")["retrain_dispatch"] == {
+        "workflow": "mlci-retrain.yml",
+        "ref": "main",
+        "problems": ["data-drift", "prediction-drift"],
+    }
+
+    assert _monitor(project) == EXIT_OK  # the problem persists: no second retrain
+    assert len(fake_github.dispatches()) == 1
+    assert "retrain not dispatched again" in " ".join(results(project, "monitor")["notes"])
+
+
+def test_decay_rolls_production_back(
+    project: Path, fake_github, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    github(monkeypatch, fake_github)
+    write_config(project, {**MONITOR, "monitor": {**MONITOR["monitor"], "rollback": True}})
+    registry = open_registry(load_config(project / "mlci.yaml"))
+    v1 = registry.get(1)
+    # Version 2 (the same model, blessed) went to production after v1.
+    v2 = registry.register(
+        {v1.model_file: Path(v1.location) / v1.model_file},
+        {k: v for k, v in v1.metadata.items() if k != "version"},
+    )
+    registry.record(make_event("promote", v2.version, previous=1))
+    _serve(project, "batch1", flip_labels=True)
+
+    assert _monitor(project) == EXIT_FAILED
+
+    doc = results(project, "monitor")
+    assert doc["passed"] is False
+    assert doc["live_metrics"]["accuracy"] < 0.2
+    keys = {p["key"]: p["severity"] for p in doc["problems"]}
+    assert keys["metric-accuracy"] == "error"
+    gate = next(g for g in doc["gates"] if g["rule"] == "min")
+    assert gate["passed"] is False and gate["threshold"] == 0.85
+    assert doc["rollback"]["status"] == "rolled_back"
+    assert (doc["rollback"]["previous"], doc["rollback"]["version"]) == (2, 1)
+    assert registry.state().production == 1
+    issue = next(
+        i
+        for i in _ours(fake_github)
+        if ISSUE_MARKER.format(key="default", problem="metric-accuracy") in i["body"]
+    )
+    assert f"{ISSUE_LABEL}:error" in {lb["name"] for lb in issue["labels"]}
+
+    # Still bad tomorrow (the labels are the world's, not the model's): no second rollback.
+    assert _monitor(project) == EXIT_FAILED
+    again = results(project, "monitor")
+    assert again["rollback"]["status"] == "skipped"
+    assert registry.state().production == 1
+
+
+def test_off_github_the_report_is_printed(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GITHUB_REPOSITORY", raising=False)
+    write_config(project, {"monitor": {"current": "data/production.csv"}})
+    _serve(project, "batch2")
+    (project / "data" / "labels.csv").unlink()
+
+    assert _monitor(project) == EXIT_OK
+
+    out = capsys.readouterr().out
+    assert "## mlci monitor: 2 problem(s)" in out
+    assert "not on GitHub (no GITHUB_REPOSITORY): no issues were opened" in out
+    doc = results(project, "monitor")
+    assert doc["live_metrics"] is None and doc["labels"].startswith("no labels")
