@@ -1,0 +1,122 @@
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from mlci.data.io import detect_format, iter_frames, read_columns
+from mlci.errors import InputError
+from tests.data.conftest import mixed_frame, write
+
+
+def _read(path: Path, chunk_rows: int = 1000) -> pd.DataFrame:
+    frames = []
+    offsets = []
+    for offset, frame in iter_frames(path, chunk_rows=chunk_rows):
+        offsets.append(offset)
+        frames.append(frame)
+    assert offsets == sorted(offsets) and offsets[0] == 0
+    return pd.concat(frames, ignore_index=True)
+
+
+@pytest.mark.parametrize("name", ["d.csv", "d.csv.gz", "d.parquet", "d.jsonl"])
+def test_every_format_reads_the_same_rows_in_chunks(tmp_path, name):
+    frame = mixed_frame(2500, 0)
+    path = write(frame, tmp_path / name)
+    got = _read(path, chunk_rows=1000)
+    assert len(got) == 2500
+    assert list(got.columns) == list(frame.columns)
+    assert got["score"].tolist() == pytest.approx(frame["score"].tolist())
+    assert [str(v) for v in got["city"]] == frame["city"].tolist()
+
+
+def test_a_directory_of_parquet_files_reads_in_name_order(tmp_path):
+    frame = mixed_frame(3000, 1)
+    for i in range(3):
+        write(frame.iloc[i * 1000 : (i + 1) * 1000], tmp_path / "shards" / f"part-{i}.parquet")
+    assert detect_format(tmp_path / "shards") == "parquet-dir"
+    got = _read(tmp_path / "shards", chunk_rows=400)
+    assert got["id"].tolist() == frame["id"].tolist()
+
+
+def test_parquet_chunks_are_bounded(tmp_path):
+    path = write(mixed_frame(5000, 2), tmp_path / "d.parquet")
+    sizes = [len(f) for _, f in iter_frames(path, chunk_rows=700)]
+    assert max(sizes) <= 700 and sum(sizes) == 5000
+
+
+def test_read_columns(tmp_path):
+    path = write(mixed_frame(10, 3), tmp_path / "d.csv")
+    assert read_columns(path)[:3] == ["id", "age", "income"]
+
+
+def _error(path: Path) -> str:
+    with pytest.raises(InputError) as info:
+        _read(path)
+    return str(info.value)
+
+
+def test_missing_file(tmp_path):
+    msg = _error(tmp_path / "nope.csv")
+    assert msg.startswith(f"{tmp_path / 'nope.csv'}: data file not found; check the path")
+
+
+def test_empty_file(tmp_path):
+    (tmp_path / "e.csv").write_text("")
+    assert "the file is empty (0 bytes); regenerate it" in _error(tmp_path / "e.csv")
+
+
+def test_blank_file(tmp_path):
+    (tmp_path / "b.csv").write_text("\n\n")
+    assert "no columns to read" in _error(tmp_path / "b.csv")
+
+
+def test_header_only(tmp_path):
+    (tmp_path / "h.csv").write_text("a,b,c\n")
+    assert _error(tmp_path / "h.csv") == (
+        f"{tmp_path / 'h.csv'}: the data has a header (or schema) but no rows; check that"
+        " the file was written completely"
+    )
+
+
+def test_unparsable_csv_names_the_line(tmp_path):
+    (tmp_path / "u.csv").write_text("a,b\n1,2\n3,4,5,6\n")
+    msg = _error(tmp_path / "u.csv")
+    assert "cannot parse CSV (Error tokenizing data. C error: Expected 2 fields in line 3, saw 4)" in msg
+    assert msg.endswith("check the quoting and the number of fields on that line")
+
+
+def test_wrong_encoding(tmp_path):
+    (tmp_path / "l.csv").write_bytes("name,city\nJosé,Besançon\n".encode("latin-1"))
+    msg = _error(tmp_path / "l.csv")
+    assert "not UTF-8 text" in msg and "re-save it as UTF-8" in msg and "iconv" in msg
+
+
+def test_bad_gzip(tmp_path):
+    (tmp_path / "g.csv.gz").write_bytes(b"this is not gzip")
+    assert "not a valid gzip file" in _error(tmp_path / "g.csv.gz")
+
+
+def test_not_parquet(tmp_path):
+    (tmp_path / "n.parquet").write_text("a,b\n1,2\n")
+    assert "not a readable Parquet file" in _error(tmp_path / "n.parquet")
+
+
+def test_bad_jsonl(tmp_path):
+    (tmp_path / "j.jsonl").write_text('{"a": 1}\nnot json\n')
+    assert "not valid JSON Lines" in _error(tmp_path / "j.jsonl")
+
+
+def test_unknown_suffix_and_empty_directory(tmp_path):
+    (tmp_path / "x.xlsx").write_text("data")
+    assert "unknown data format '.xlsx'; use .csv, .csv.gz, .parquet" in _error(tmp_path / "x.xlsx")
+    (tmp_path / "empty").mkdir()
+    assert "directory holds no .parquet files" in _error(tmp_path / "empty")
+
+
+def test_gzip_header_only(tmp_path):
+    with gzip.open(tmp_path / "h.csv.gz", "wt") as fh:
+        fh.write("a,b\n")
+    assert "header (or schema) but no rows" in _error(tmp_path / "h.csv.gz")
