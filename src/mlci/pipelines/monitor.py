@@ -606,9 +606,7 @@ def monitor(
                 )
     findings = [
         Finding(
-            "monitor_" + p.key.split("-", 1)[0]
-            if p.key.startswith("metric-")
-            else p.key.replace("-", "_"),
+            "monitor_metric" if p.key.startswith("metric-") else p.key.replace("-", "_"),
             "error" if p.severity == "error" else "warning",
             p.summary,
             metric=p.key.removeprefix("metric-") if p.key.startswith("metric-") else None,
@@ -796,6 +794,14 @@ def render_markdown(doc: Mapping[str, Any]) -> str:
     lines.append(
         f"Production: version {prod['version']}" if prod else "Production: none registered"
     )
+    drift = doc.get("drift") or {}
+    drifted = [c["column"] for c in drift.get("columns") or [] if c.get("drifted")]
+    if drifted:
+        lines.append(
+            f"Drifted columns ({len(drifted)}; not every one raises an alarm): "
+            + ", ".join(_cell(c) for c in drifted[:30])
+            + (" …" if len(drifted) > 30 else "")
+        )
     for p in problems:
         mark = "❌" if p["severity"] == "error" else "⚠️"
         lines.append(f"- {mark} `{_cell(p['key'])}`: {_cell(p['summary'])}")
