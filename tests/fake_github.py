@@ -71,6 +71,12 @@ Seeding state (each returns the stored GitHub-shaped dict):
     artifacts={"name": {"file.json": b"..."}})``. Pass ``repo="owner/name"`` for another
     repository.
 
+Contract helpers for tests: ``operations()`` (every operation of the description, with
+its compiled path), ``response_schema(operation_id, status)`` (a response's JSON Schema,
+e.g. to validate what a test received), ``to_json_schema`` (OpenAPI 3.0 -> JSON Schema).
+``GET .../issues/{n}/comments`` honours ``since`` (by ``updated_at``), ``pulls``
+``state``/``head``/``base``, ``issues`` ``state``/``labels``/``creator``, artifacts ``name``.
+
 Reading what mlci did:
     ``comments(issue_number)``, ``check_runs()``, ``pulls()``, ``issues()``,
     ``releases()``, ``assets(release_id)``, ``refs()``, ``files(branch=None)``,
