@@ -319,12 +319,13 @@ def compute_metrics(
                     if pred.proba is None:
                         raise ValueError("the model gives no class probabilities")
                     arg = pred.proba[:, 1] if pred.proba.shape[1] == 2 else pred.proba
-                value = float(functions[name](pred.y_true, arg))
+                fn = functions.get(name) or resolve_function(name, custom[name], trusted=False)
+                value = float(fn(pred.y_true, arg))
             elif name in BUILTIN_METRICS:
                 value = _builtin(name, pred)
             else:
                 raise ValueError("unknown metric")
-        except (ValueError, TypeError, ZeroDivisionError, IndexError) as exc:
+        except (ValueError, TypeError, ZeroDivisionError, IndexError, InputError) as exc:
             out.metrics[name] = None
             out.errors[name] = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
             continue
