@@ -138,7 +138,8 @@ def main() -> None:
             f" requests, {args.batches} batches of {args.batch} rows, keep-alive, loopback\n"
         )
         print(
-            "| served file | runtime | single p50 ms | single p99 ms | batch rows/s | in-process p50 ms (floor) |"
+            "| served file | runtime | single p50 ms | single p99 ms | batch rows/s"
+            " | in-process p50 ms (floor) |"
         )
         print("| --- | --- | ---: | ---: | ---: | ---: |")
         for path, runtime in ((onnx_path, "onnxruntime"), (skops_path, "scikit-learn")):
