@@ -50,7 +50,9 @@ _WRAPPER = (
 
 def measure(cmd: list[str]) -> dict[str, Any]:
     """Run ``cmd`` as its own process; wall seconds, peak RSS (MiB), exit code and output."""
-    out = subprocess.run([sys.executable, "-c", _WRAPPER, *cmd], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", _WRAPPER, *cmd], capture_output=True, text=True, check=True
+    )
     data = json.loads(out.stdout)
     data["rss_mb"] = data.pop("rss_kb") / 1024
     return data
@@ -74,12 +76,18 @@ def peers_python() -> tuple[str | None, str]:
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(PEERS)], check=True)
         res = subprocess.run(
-            [str(python), "-m", "pip", "install", "-q", *PEER_PACKAGES], capture_output=True, text=True
+            [str(python), "-m", "pip", "install", "-q", *PEER_PACKAGES],
+            capture_output=True,
+            text=True,
         )
         if res.returncode != 0:
             return None, res.stderr[-2000:]
     probe = subprocess.run(
-        [str(python), "-c", "import pandera, evidently; print(pandera.__version__, evidently.__version__)"],
+        [
+            str(python),
+            "-c",
+            "import pandera, evidently; print(pandera.__version__, evidently.__version__)",
+        ],
         capture_output=True,
         text=True,
     )
@@ -176,13 +184,19 @@ def worker_pandera(schema_path: str, data_path: str) -> None:
             checks.append(pa.Check.in_range(col["min"], col["max"]))
         elif typ == "datetime":
             dtype = "datetime64[ns]"
-            checks.append(pa.Check.in_range(pd.Timestamp(col["earliest"]), pd.Timestamp(col["latest"])))
+            checks.append(
+                pa.Check.in_range(pd.Timestamp(col["earliest"]), pd.Timestamp(col["latest"]))
+            )
         if col.get("domain") is not None:
             domain = col["domain"]
             checks.append(pa.Check.isin([int(d) for d in domain] if typ == "int" else domain))
         columns[name] = pa.Column(
-            dtype, checks=checks, nullable=col.get("nullable", True), required=col.get("required", True),
-            unique=bool(col.get("unique")), coerce=typ == "datetime",
+            dtype,
+            checks=checks,
+            nullable=col.get("nullable", True),
+            required=col.get("required", True),
+            unique=bool(col.get("unique")),
+            coerce=typ == "datetime",
         )
     model = pa.DataFrameSchema(columns, unique=list(schema["columns"]), strict=False)
     try:
@@ -231,9 +245,13 @@ def prepare(d: Path) -> tuple[Path, Path]:
     """Schema inferred from the reference, and the stored reference profile."""
     schema, profile = d / "schema.yaml", d / "reference.profile.json"
     if not schema.exists():
-        subprocess.run([*MLCI, "schema", "infer", str(d / "reference.parquet"), "-o", str(schema)], check=True)
+        subprocess.run(
+            [*MLCI, "schema", "infer", str(d / "reference.parquet"), "-o", str(schema)], check=True
+        )
     if not profile.exists():
-        subprocess.run([*MLCI, "profile", str(d / "reference.parquet"), "-o", str(profile)], check=True)
+        subprocess.run(
+            [*MLCI, "profile", str(d / "reference.parquet"), "-o", str(profile)], check=True
+        )
     return schema, profile
 
 
@@ -263,7 +281,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         schema, _ = prepare(d)
         cur = str(d / "current.parquet")
         res = d / "results-checks"
-        m = best_of([*MLCI, "validate-data", "--current", cur, "--schema", str(schema), "--no-drift", "--results", str(res)], args.repeats)
+        m = best_of(
+            [
+                *MLCI,
+                "validate-data",
+                "--current",
+                cur,
+                "--schema",
+                str(schema),
+                "--no-drift",
+                "--results",
+                str(res),
+            ],
+            args.repeats,
+        )
         p = best_of([*me, "--worker", "plain", str(schema), cur], args.repeats)
         row: dict[str, Any] = {
             "rows": args.rows,
@@ -275,8 +306,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "plain_findings": json.loads(p["out"])["findings"],
         }
         if peers:
-            q = best_of([peers, str(Path(__file__).resolve()), "--worker", "pandera", str(schema), cur], args.repeats)
-            row |= {"pandera_s": q["wall"], "pandera_rss_mb": q["rss_mb"], "pandera_checks_failed": json.loads(q["out"])["findings"]}
+            q = best_of(
+                [peers, str(Path(__file__).resolve()), "--worker", "pandera", str(schema), cur],
+                args.repeats,
+            )
+            row |= {
+                "pandera_s": q["wall"],
+                "pandera_rss_mb": q["rss_mb"],
+                "pandera_checks_failed": json.loads(q["out"])["findings"],
+            }
         results["checks"] = row
     results["drift"] = []
     for n in args.drift_rows:
@@ -287,22 +325,45 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for name in ("current", "undrifted"):
             res = d / f"results-{name}"
             m = best_of(
-                [*MLCI, "validate-data", "--current", str(d / f"{name}.parquet"), "--reference-profile", str(profile),
-                 "--schema", str(schema), "--results", str(res)],
+                [
+                    *MLCI,
+                    "validate-data",
+                    "--current",
+                    str(d / f"{name}.parquet"),
+                    "--reference-profile",
+                    str(profile),
+                    "--schema",
+                    str(schema),
+                    "--results",
+                    str(res),
+                ],
                 args.repeats,
             )
             found = _mlci_drifted(res)
             row[f"mlci_{name}_s"] = m["wall"]
             row[f"mlci_{name}_drifted"] = found
             if peers and not args.skip_evidently:
-                e = best_of([peers, str(Path(__file__).resolve()), "--worker", "evidently", str(d / "reference.parquet"), str(d / f"{name}.parquet")], 1, ok=(0,))
+                e = best_of(
+                    [
+                        peers,
+                        str(Path(__file__).resolve()),
+                        "--worker",
+                        "evidently",
+                        str(d / "reference.parquet"),
+                        str(d / f"{name}.parquet"),
+                    ],
+                    1,
+                    ok=(0,),
+                )
                 row[f"evidently_{name}_s"] = e["wall"]
                 row[f"evidently_{name}_rss_mb"] = e["rss_mb"]
                 row[f"evidently_{name}_drifted"] = json.loads(e["out"])["drifted"]
         row["truth"] = truth
         row["mlci_precision"], row["mlci_recall"] = _pr(row["mlci_current_drifted"], truth)
         if "evidently_current_drifted" in row:
-            row["evidently_precision"], row["evidently_recall"] = _pr(row["evidently_current_drifted"], truth)
+            row["evidently_precision"], row["evidently_recall"] = _pr(
+                row["evidently_current_drifted"], truth
+            )
         results["drift"].append(row)
     if args.rss_rows:
         d = dataset(args.rss_rows)
@@ -311,62 +372,135 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         pm = measure([*MLCI, "profile", str(d / "reference.parquet"), "-o", str(prof)])
         if not schema.exists():
             subprocess.run([*MLCI, "schema", "infer", str(prof), "-o", str(schema)], check=True)
-        vm = measure([*MLCI, "validate-data", "--current", str(d / "current.parquet"), "--reference-profile", str(prof),
-                      "--schema", str(schema), "--results", str(d / "results-rss")])
+        vm = measure(
+            [
+                *MLCI,
+                "validate-data",
+                "--current",
+                str(d / "current.parquet"),
+                "--reference-profile",
+                str(prof),
+                "--schema",
+                str(schema),
+                "--results",
+                str(d / "results-rss"),
+            ]
+        )
         if vm["rc"] not in (0, 1) or pm["rc"] != 0:
             raise SystemExit(f"10M run failed:\n{pm['err']}\n{vm['err']}")
         results["rss"] = {
             "rows": args.rss_rows,
-            "profile_s": pm["wall"], "profile_rss_mb": pm["rss_mb"],
-            "validate_s": vm["wall"], "validate_rss_mb": vm["rss_mb"],
+            "profile_s": pm["wall"],
+            "profile_rss_mb": pm["rss_mb"],
+            "validate_s": vm["wall"],
+            "validate_rss_mb": vm["rss_mb"],
             "drifted": _mlci_drifted(d / "results-rss"),
         }
     return results
 
 
+def _row(*cells: object) -> str:
+    return "| " + " | ".join(str(c) for c in cells) + " |"
+
+
 def table(r: dict[str, Any]) -> str:
     """The figures as a Markdown table."""
-    lines = ["| measurement | mlci | peer | ratio (mlci/peer) | target |", "| --- | --- | --- | --- | --- |"]
+    lines = [_row("measurement", "mlci", "peer", "ratio (mlci/peer)", "target"), _row(*["---"] * 5)]
     c = r.get("checks")
     if c:
-        lines.append(f"| schema checks, {c['rows']:,} rows vs plain pandas | {c['mlci_s']:.2f} s | {c['plain_s']:.2f} s | {c['mlci_s'] / c['plain_s']:.2f} | <= 1.2 |")
+        rows, ms = f"{c['rows']:,}", c["mlci_s"]
+        lines.append(
+            _row(
+                f"schema checks, {rows} rows vs plain pandas",
+                f"{ms:.2f} s",
+                f"{c['plain_s']:.2f} s",
+                f"{ms / c['plain_s']:.2f}",
+                "<= 1.2",
+            )
+        )
         if "pandera_s" in c:
-            lines.append(f"| schema checks, {c['rows']:,} rows vs pandera | {c['mlci_s']:.2f} s | {c['pandera_s']:.2f} s | {c['mlci_s'] / c['pandera_s']:.2f} | < 1 |")
+            lines.append(
+                _row(
+                    f"schema checks, {rows} rows vs pandera",
+                    f"{ms:.2f} s",
+                    f"{c['pandera_s']:.2f} s",
+                    f"{ms / c['pandera_s']:.2f}",
+                    "< 1",
+                )
+            )
     for d in r.get("drift", []):
+        rows = f"{d['rows']:,}"
         if "evidently_current_s" in d:
             target = "<= 1/8" if d["rows"] <= 100_000 else "<= 1/50"
+            ev, ms = d["evidently_current_s"], d["mlci_current_s"]
             lines.append(
-                f"| drift vs stored profile, {d['rows']:,} rows vs Evidently DataDriftPreset | {d['mlci_current_s']:.2f} s"
-                f" | {d['evidently_current_s']:.2f} s | 1/{d['evidently_current_s'] / d['mlci_current_s']:.1f} | {target} |"
+                _row(
+                    f"drift vs stored profile, {rows} rows vs Evidently DataDriftPreset",
+                    f"{ms:.2f} s",
+                    f"{ev:.2f} s",
+                    f"1/{ev / ms:.1f}",
+                    target,
+                )
             )
+        ev_pr = "n/a"
+        if "evidently_precision" in d:
+            ev_pr = f"{d['evidently_precision']:.2f} / {d['evidently_recall']:.2f}"
         lines.append(
-            f"| drifted columns found, {d['rows']:,} rows (precision / recall) | {d['mlci_precision']:.2f} / {d['mlci_recall']:.2f}"
-            f" | {d.get('evidently_precision', float('nan')):.2f} / {d.get('evidently_recall', float('nan')):.2f} | | 1.0 / 1.0 |"
+            _row(
+                f"drifted columns found, {rows} rows (precision / recall)",
+                f"{d['mlci_precision']:.2f} / {d['mlci_recall']:.2f}",
+                ev_pr,
+                "",
+                "1.0 / 1.0",
+            )
         )
+        ev_fa = d.get("evidently_undrifted_drifted")
         lines.append(
-            f"| false alarms on the undrifted copy, {d['rows']:,} rows | {len(d['mlci_undrifted_drifted'])}"
-            f" | {len(d.get('evidently_undrifted_drifted', [])) if 'evidently_undrifted_drifted' in d else 'n/a'} | | 0 |"
+            _row(
+                f"false alarms on the undrifted copy, {rows} rows",
+                len(d["mlci_undrifted_drifted"]),
+                "n/a" if ev_fa is None else len(ev_fa),
+                "",
+                "0",
+            )
         )
     s = r.get("rss")
     if s:
-        lines.append(f"| peak RSS, `mlci profile` {s['rows']:,} Parquet rows | {s['profile_rss_mb']:.0f} MiB ({s['profile_s']:.0f} s) | | | < 1536 MiB |")
-        lines.append(f"| peak RSS, `mlci validate-data` {s['rows']:,} Parquet rows | {s['validate_rss_mb']:.0f} MiB ({s['validate_s']:.0f} s) | | | < 1536 MiB |")
+        rows = f"{s['rows']:,}"
+        for what, key in (("mlci profile", "profile"), ("mlci validate-data", "validate")):
+            lines.append(
+                _row(
+                    f"peak RSS, `{what}` on {rows} Parquet rows",
+                    f"{s[key + '_rss_mb']:.0f} MiB ({s[key + '_s']:.0f} s)",
+                    "",
+                    "",
+                    "< 1536 MiB",
+                )
+            )
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=1_000_000, help="rows of the schema-check run (0: skip)")
+    parser.add_argument(
+        "--rows", type=int, default=1_000_000, help="rows of the schema-check run (0: skip)"
+    )
     parser.add_argument("--drift-rows", type=int, nargs="*", default=[100_000, 1_000_000])
-    parser.add_argument("--rss-rows", type=int, default=10_000_000, help="rows of the peak-RSS run (0: skip)")
-    parser.add_argument("--repeats", type=int, default=3, help="runs per mlci/plain/pandera figure (median)")
+    parser.add_argument(
+        "--rss-rows", type=int, default=10_000_000, help="rows of the peak-RSS run (0: skip)"
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="runs per mlci/plain/pandera figure (median)"
+    )
     parser.add_argument("--skip-peers", action="store_true", help="no pandera/Evidently")
     parser.add_argument("--skip-evidently", action="store_true", help="no Evidently (it is slow)")
     parser.add_argument("--worker", nargs=3, metavar=("NAME", "A", "B"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         name, a, b = args.worker
-        {"plain": worker_plain, "pandera": worker_pandera, "evidently": worker_evidently}[name](a, b)
+        {"plain": worker_plain, "pandera": worker_pandera, "evidently": worker_evidently}[name](
+            a, b
+        )
         return
     os.environ.setdefault("PYTHONWARNINGS", "ignore")
     figures = run(args)

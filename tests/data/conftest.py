@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gzip
 from pathlib import Path
 
@@ -10,14 +11,20 @@ import pandas as pd
 import pytest
 
 
-@pytest.fixture(scope="session")
-def cancer() -> pd.DataFrame:
+@functools.cache
+def load_cancer() -> pd.DataFrame:
     """The breast cancer data set as a frame (30 float features + int target)."""
     from sklearn.datasets import load_breast_cancer
 
     frame = load_breast_cancer(as_frame=True).frame
     frame.columns = [c.replace(" ", "_") for c in frame.columns]
     return frame
+
+
+@pytest.fixture
+def cancer() -> pd.DataFrame:
+    """A fresh copy of the breast cancer data set."""
+    return load_cancer().copy()
 
 
 def mixed_frame(n: int, seed: int, *, shift: float = 0.0, p_label: float = 0.3) -> pd.DataFrame:
@@ -31,7 +38,8 @@ def mixed_frame(n: int, seed: int, *, shift: float = 0.0, p_label: float = 0.3) 
             "score": rng.normal(shift, 1.0, n),
             "city": rng.choice(["Paris", "Lyon", "Nice", "Lille"], n, p=[0.4, 0.3, 0.2, 0.1]),
             "member": rng.random(n) < 0.5,
-            "seen": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 10**7, n), unit="s"),
+            "seen": pd.Timestamp("2024-01-01")
+            + pd.to_timedelta(rng.integers(0, 10**7, n), unit="s"),
             "label": (rng.random(n) < p_label).astype("int64"),
         }
     )

@@ -239,7 +239,14 @@ def test_label_and_prediction_drift_reuse_the_same_function():
     payload = report.to_dict()
     assert set(payload) == {"share", "share_threshold", "dataset_drift", "columns"}
     assert set(payload["columns"][0]) >= {
-        "column", "method", "statistic", "p_value", "threshold", "drifted", "severity", "kind"
+        "column",
+        "method",
+        "statistic",
+        "p_value",
+        "threshold",
+        "drifted",
+        "severity",
+        "kind",
     }
 
 

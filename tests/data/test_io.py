@@ -84,7 +84,10 @@ def test_header_only(tmp_path):
 def test_unparsable_csv_names_the_line(tmp_path):
     (tmp_path / "u.csv").write_text("a,b\n1,2\n3,4,5,6\n")
     msg = _error(tmp_path / "u.csv")
-    assert "cannot parse CSV (Error tokenizing data. C error: Expected 2 fields in line 3, saw 4)" in msg
+    assert (
+        "cannot parse CSV (Error tokenizing data. C error: Expected 2 fields in line 3, saw 4)"
+        in msg
+    )
     assert msg.endswith("check the quoting and the number of fields on that line")
 
 

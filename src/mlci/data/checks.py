@@ -66,7 +66,7 @@ def severity_resolver(
 def _num(v: float | None) -> Any:
     if v is None:
         return None
-    return int(v) if v == int(v) else v
+    return int(v) if v == int(v) else float(f"{v:.6g}")
 
 
 def _value(v: Any) -> Any:

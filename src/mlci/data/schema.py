@@ -374,8 +374,9 @@ def load_schema(path: Path) -> DataSchema:
             f"{path}: not a schema file (expected a mapping with `version:` and `columns:`);"
             " create it with `mlci schema infer`"
         )
-    schema = typedload.load(DataSchema, marked)
-    issues = _semantic(schema, marked)
-    if issues:
-        raise ConfigError(issues)
+    schema, issues = typedload.load_collect(DataSchema, marked)
+    if schema is not None:
+        issues = _semantic(schema, marked)
+    if issues or schema is None:
+        raise ConfigError(sorted(issues, key=lambda i: (i.line or 0, i.column or 0)))
     return schema
