@@ -164,6 +164,17 @@ def test_significance_gate(models: Models, tmp_path: Path) -> None:
     sig = [g for g in doc["gates"] if g["rule"] == "significant"][0]
     assert not sig["passed"]
     assert doc["deltas"]["accuracy"]["reason"] == "the models give the same answers on every row"
+    # 20 rows: the bootstrap cannot tell, so the significance gate fails closed
+    import pandas as pd
+
+    pd.read_csv(root / "eval.csv").head(20).to_csv(root / "few.csv", index=False)
+    code, doc = _run(
+        root, "--baseline", str(root / "worse.skops"), "--eval-data", str(root / "few.csv")
+    )
+    assert code == 1
+    assert doc["deltas"]["accuracy"]["significant"] is None
+    sig = [g for g in doc["gates"] if g["rule"] == "significant"][0]
+    assert "significance cannot be assessed: only 20 eval rows" in sig["reason"]
 
 
 def test_no_gates_is_not_blessed_unless_allowed(models: Models, tmp_path: Path) -> None:

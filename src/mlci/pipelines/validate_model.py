@@ -273,6 +273,8 @@ def _summary(doc: dict[str, Any], title: str) -> str:
             ci = f" [{d['ci_low']:+.4f}, {d['ci_high']:+.4f}]"
         delta = f"{d['delta']:+.4f}{ci}" if d.get("delta") is not None else ""
         sig = {True: "significant", False: "within noise", None: ""}[d.get("significant")]
+        if d.get("significant") is None and d.get("ci_low") is not None:
+            sig = "cannot tell: " + _md(str(d.get("reason")))
         lines.append(f"| {_md(name)} | {_num(value)} | {_num(base.get(name))} | {delta} | {sig} |")
     if doc["gates"]:
         lines += [
@@ -580,6 +582,11 @@ def _validate(
             )
         )
     has_baseline = base_eval is not None
+    if has_baseline and skipped:
+        notes.append(
+            "change gates not applied on slices (the baseline has no slice metrics): "
+            + ", ".join(skipped)
+        )
     for w in candidate.warnings:
         notes.append(f"trusted load: {w}")
     blessing = bless(
