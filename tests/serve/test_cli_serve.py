@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from mlci.cli import main
+from mlci.errors import InputError
+from mlci.serve.app import require_stack
+from tests.serve.helpers import eval_frame, train_classifier
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_mlci_serve_model_file_as_a_process(tmp_path: Path) -> None:
+    model = train_classifier(tmp_path)
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlci", "serve", "--model", str(model), "--port", str(port)],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                health = requests.get(f"{url}/health", timeout=1)
+                break
+            except requests.ConnectionError:
+                assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+        assert health.json()["format"] == "skops"
+        rows = eval_frame().drop(columns="target").head(3).to_dict(orient="records")
+        body = requests.post(f"{url}/predict", json={"records": rows}, timeout=10).json()
+        assert len(body["predictions"]) == 3 and body["classes"] == [0, 1]
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=15)
+    assert f"(skops) on http://127.0.0.1:{port}" in out
+
+
+def test_serve_without_a_registry_version_is_a_clear_error(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mlci.yaml").write_text("version: 1\ntask: classification\n")
+    assert main(["serve", "--port", "0"]) == 2
+    assert "no alias 'production'" in capsys.readouterr().err
+
+
+def test_missing_web_stack_names_the_extra(monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "uvicorn", None)  # makes `import uvicorn` fail
+    with pytest.raises(InputError, match=r"pip install 'mlci\[serve\]'"):
+        require_stack()
+
+
+def test_port_in_use_is_a_clear_error(tmp_path: Path, capsys) -> None:
+    model = train_classifier(tmp_path)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        assert main(["serve", "--model", str(model), "--port", str(port)]) == 2
+    assert f"--port {port}: cannot listen there" in capsys.readouterr().err
