@@ -188,3 +188,35 @@ def test_off_github_the_report_is_printed(
     assert "not on GitHub (no GITHUB_REPOSITORY): no issues were opened" in out
     doc = results(project, "monitor")
     assert doc["live_metrics"] is None and doc["labels"].startswith("no labels")
+
+
+def test_logged_predictions_and_partial_labels_without_a_registry(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    monkeypatch.delenv("GITHUB_REPOSITORY", raising=False)
+    shutil.rmtree(project / ".mlci" / "registry")  # nothing deployed yet
+    write_config(project, {"monitor": {**MONITOR["monitor"], "predictions": "prediction"}})
+    frame = pd.read_csv(project / "data" / "batch1.csv")
+    logged = frame["target"].copy()
+    logged.iloc[:5] = 1 - logged.iloc[:5]  # production got 5 rows wrong
+    frame.drop(columns=["target"]).assign(prediction=logged).to_csv(
+        project / "data" / "production.csv", index=False
+    )
+    frame[["id", "target"]].iloc[:60].to_csv(project / "data" / "labels.csv", index=False)
+
+    assert _monitor(project) == EXIT_OK
+
+    doc = results(project, "monitor")
+    assert doc["production"] is None
+    assert "prediction" not in {c["column"] for c in doc["drift"]["columns"]}
+    assert doc["prediction_drift"] is None  # no model to run on the reference
+    notes = " ".join(doc["notes"])
+    assert "no model in production" in notes
+    assert "data.reference has no prediction column" in notes
+    # 60 of 95 rows have their labels so far: metrics on those, from the logged answers.
+    assert doc["live_metrics"]["accuracy"] == pytest.approx(55 / 60)
+    assert doc["live_metrics"]["roc_auc"] is None and doc["metric_errors"]["roc_auc"]
+    assert doc["baseline_metrics"] is None
+    assert [g["rule"] for g in doc["gates"]] == ["min"]  # no baseline: no change gate

@@ -196,7 +196,9 @@ def test_a_failing_data_command_stops(project: Path, capsys: pytest.CaptureFixtu
 
 
 @pytest.mark.slow
-def test_dry_run_proposes_nothing(project: Path, fake_github, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_dry_run_proposes_nothing(
+    project: Path, fake_github, monkeypatch: pytest.MonkeyPatch
+) -> None:
     github(monkeypatch, fake_github)
     write_config(project, {"retrain": {"data": "data/batch2.csv"}})
 
@@ -303,3 +305,23 @@ def test_on_drift_policy_share_label_and_named_columns(tmp_path: Path) -> None:
     assert decide(named, calm, None).reason == "policy on-drift: named column(s) b drifted"
     always = _config(tmp_path, policy="always")
     assert decide(always, None, None).retrain
+
+
+def test_a_failing_train_command_stops_with_its_exit_code(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_config(
+        project,
+        {
+            "model": {"train_command": "exit 4"},
+            "retrain": {"policy": "always", "data": "data/batch2.csv"},
+        },
+    )
+    assert _retrain(project, "--dry-run") == EXIT_FAILED
+    doc = results(project, "retrain")
+    assert doc["outcome"] == "failed: train command"
+    assert (
+        doc["findings"][0]["message"] == "model.train_command exited with 4; see its output above"
+    )
+    assert doc["blessing"] is None
+    assert "## mlci retrain: failed: train command" in capsys.readouterr().out

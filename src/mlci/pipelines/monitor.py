@@ -559,6 +559,11 @@ def monitor(
                 )
         elif cur_pred is None:
             notes.append("prediction drift skipped: no logged predictions and no production model")
+        elif model is None:
+            notes.append(
+                "prediction drift skipped: data.reference has no prediction column and there"
+                " is no production model to compute one"
+            )
         # delayed labels: label drift and live metrics
         y_true, label_source = _labels(config, frame, chunk_rows)
         payload["labels"] = label_source
