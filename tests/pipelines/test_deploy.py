@@ -179,6 +179,7 @@ def test_failing_deploy_step_leaves_production_and_rerun_resumes(
     )
 
 
+@pytest.mark.slow
 def test_killed_between_register_and_promote_leaves_production_unchanged(
     project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -259,6 +260,22 @@ def test_webhook_4xx_fails_at_once_and_production_stays(
         deploy(cfg, results_dir=project.results, runtime=Runtime())
     assert len(httpserver.log) == 1
     assert project.registry.state().production is None
+
+
+def test_webhook_connection_errors_are_retried_then_fail(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    monkeypatch.setattr(deploy_mod, "WEBHOOK_BACKOFF_S", 0.01)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: connections are refused
+    cfg = project.config(f"  webhook:\n    url: http://127.0.0.1:{port}/hook\n    retries: 2\n")
+    with pytest.raises(DeployError, match=r"failed after 3 attempt\(s\) \(last: ConnectionError\)"):
+        deploy(cfg, results_dir=project.results, runtime=Runtime())
+    assert project.registry.state().production is None
+    assert project.registry.state().history[-1]["event"] == "deploy_failed"
 
 
 def test_webhook_missing_secret_is_a_clear_error(project: Project) -> None:
@@ -384,6 +401,7 @@ def test_registry_cli_list_show_pull(project: Project, capsys, tmp_path: Path) -
     assert "no version 9" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_deploy_to_github_releases_writes_summary_with_changes(
     project: Project, fake_github, gh_env, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
