@@ -130,8 +130,8 @@ def test_unblessed_model_is_refused_with_reason_in_summary(project: Project, gh_
     assert code == 1
     assert project.registry.versions() == []
     summary = gh_env.summary_text()
-    assert "refused: the model is not blessed" in summary
-    assert "accuracy 0.80 &lt; min 0.90" in summary
+    assert "## mlci deploy: deploy refused; production is unchanged" in summary
+    assert "the model is not blessed: accuracy 0.80 &lt; min 0.90" in summary
     doc = json.loads((project.results / "deploy.json").read_text())
     assert doc["passed"] is False and doc["findings"][0]["check"] == "not_blessed"
     assert "deployed=false" in gh_env.outputs()
@@ -427,3 +427,27 @@ def test_deploy_to_github_releases_writes_summary_with_changes(
     out = capsys.readouterr().out
     rows = json.loads(out[out.index("[") :])
     assert [r["version"] for r in rows] == [1, 2] and rows[1]["aliases"] == ["production"]
+
+
+def test_lineage_records_the_merged_pull_request(
+    project: Project, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"head_commit": {"message": "Better model (#17)"}}))
+    monkeypatch.setenv("GITHUB_EVENT_PATH", str(event))
+    deploy(project.config(), results_dir=project.results, runtime=Runtime())
+    assert project.registry.get(1).metadata["pr"] == 17
+
+
+@pytest.mark.parametrize(
+    ("message", "pr"),
+    [
+        ("Merge pull request #4 from octo/x\n\nbody", 4),
+        ("Fix (#9)\n\n* details (#3)", 9),
+        ("wip", None),
+    ],
+)
+def test_merged_pr_from_commit_message(tmp_path: Path, message: str, pr: int | None) -> None:
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"head_commit": {"message": message}}))
+    assert deploy_mod._merged_pr(Runtime(env={"GITHUB_EVENT_PATH": str(event)})) == pr

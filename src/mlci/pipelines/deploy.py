@@ -479,7 +479,7 @@ def _summary(outcome: DeployOutcome, doc: Mapping[str, Any]) -> str:
         "deployed": f"model v{outcome.version} is in production",
         "rolled_back": f"production rolled back to v{outcome.version}",
         "unchanged": f"nothing to do: v{outcome.version} is already registered for this commit",
-        "refused": "refused: the model is not blessed",
+        "refused": "deploy refused; production is unchanged",
         "failed": "deploy failed; production is unchanged",
     }[outcome.status]
     lines = [f"## mlci {doc.get('action', 'deploy')}: {_md(title)}", "", _md(outcome.message), ""]
@@ -883,7 +883,7 @@ def _register(
     metadata = {
         "created": _now(),
         "git_sha": sha,
-        "pr": (doc.get("provenance") or {}).get("pr") or blessing.get("pr"),
+        "pr": (doc.get("provenance") or {}).get("pr") or blessing.get("pr") or _merged_pr(runtime),
         "run_url": _run_url(runtime),
         "task": doc.get("task") or config.task,
         "model_file": model_file,
@@ -903,6 +903,28 @@ def _register(
         "mlci_version": __version__,
     }
     return reg.register(files, to_jsonable(metadata)), onnx_info
+
+
+_PR_IN_MESSAGE = re.compile(r"^Merge pull request #(\d+)\b|\(#(\d+)\)\s*$", re.M)
+
+
+def _merged_pr(runtime: Runtime) -> int | None:
+    """The pull request a push to the default branch merged, from the commit message.
+
+    GitHub writes "Merge pull request #12 from ..." for merge commits and "Title (#12)"
+    for squash merges; anything else gives None.
+    """
+    path = runtime.get("GITHUB_EVENT_PATH")
+    if not path:
+        return None
+    try:
+        event = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    head = event.get("head_commit") if isinstance(event, dict) else None
+    message = head.get("message") if isinstance(head, dict) else None
+    match = _PR_IN_MESSAGE.search(message) if isinstance(message, str) else None
+    return int(match.group(1) or match.group(2)) if match else None
 
 
 def _file_hash(path: Path) -> str:
