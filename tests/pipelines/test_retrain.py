@@ -219,13 +219,29 @@ def test_missing_fresh_data_is_a_usage_error(
     assert "mlci.yaml:" in err
 
 
-def test_pull_request_mode_off_github_says_how_to_fix(
+def test_pull_request_mode_without_a_token_stops_before_training(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITHUB_REPOSITORY", "octo/ml-project")
+    write_config(project, {"retrain": {"policy": "always", "data": "data/batch2.csv"}})
+    before = (project / "model.skops").stat().st_mtime_ns
+    assert _retrain(project) == EXIT_USAGE
+    assert "retrain.mode pull-request: no token" in capsys.readouterr().err
+    assert (project / "model.skops").stat().st_mtime_ns == before
+
+
+@pytest.mark.slow
+def test_off_github_a_retrain_runs_as_a_dry_run(
     project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("GITHUB_REPOSITORY", raising=False)
     write_config(project, {"retrain": {"policy": "always", "data": "data/batch2.csv"}})
-    assert _retrain(project) == EXIT_USAGE
-    assert "pass --dry-run" in capsys.readouterr().err
+    assert _retrain(project) == EXIT_OK
+    doc = results(project, "retrain")
+    assert doc["outcome"] == "blessed (dry run)" and doc["dry_run"] is True
+    assert any(f["check"] == "not_on_github" for f in doc["findings"])
+    out = capsys.readouterr().out
+    assert "## mlci retrain: blessed (dry run)" in out and "accuracy" in out
 
 
 @pytest.mark.slow

@@ -56,6 +56,7 @@ from mlci.results import (
     has_errors,
     make_document,
     read_results,
+    to_jsonable,
     write_results,
 )
 
@@ -726,13 +727,7 @@ def _finish(
 
 
 def _context(runtime: Runtime, client: GitHubClient | None) -> tuple[GitHubClient, str]:
-    repo = runtime.get("GITHUB_REPOSITORY")
-    if not repo:
-        raise InputError(
-            "retrain.mode pull-request: GITHUB_REPOSITORY is not set, so there is no repository"
-            " to open the pull request in; run in mlci-retrain.yml, set GITHUB_REPOSITORY and"
-            " GITHUB_TOKEN, or pass --dry-run"
-        )
+    repo = str(runtime.get("GITHUB_REPOSITORY"))
     if client is None:
         from mlci.github.api import GitHubClient
 
@@ -869,6 +864,23 @@ def retrain(
     # Fail fast, before an hour of training: where would the pull request go?
     proposal: tuple[GitHubClient, str] | None = None
     marker = PR_MARKER.format(key=config.report.key)
+    if (
+        config.retrain.mode == "pull-request"
+        and not dry_run
+        and not runtime.get("GITHUB_REPOSITORY")
+    ):
+        # A laptop (or `mlci run retrain`): do everything but the pull request, like
+        # `mlci run pr` prints the comment it would post.
+        dry_run = True
+        state.payload["dry_run"] = True
+        state.findings.append(
+            Finding(
+                "not_on_github",
+                "info",
+                "not on GitHub (no GITHUB_REPOSITORY): ran as --dry-run; mlci-retrain.yml"
+                " opens the pull request",
+            )
+        )
     if config.retrain.mode == "pull-request" and not dry_run:
         proposal = _context(runtime, client)
         _find_pull(proposal[0], proposal[1], config.retrain.branch, marker)
@@ -977,7 +989,7 @@ def retrain(
     files_to_commit = {
         _repo_path(model_path, config, runtime): model_path.read_bytes(),
         _repo_path(config.root / RECORD_PATH, config, runtime): (
-            json.dumps(record, indent=2, allow_nan=False, sort_keys=True) + "\n"
+            json.dumps(to_jsonable(record), indent=2, allow_nan=False, sort_keys=True) + "\n"
         ).encode(),
     }
     title = f"mlci retrain: new model ({decision.reason.split(':', 1)[0]})"
