@@ -95,13 +95,27 @@ class ServedModel:
 
     def predict(self, frame: pd.DataFrame) -> dict[str, Any]:
         """Predictions (and class probabilities for classifiers) as JSON data."""
-        out: dict[str, Any] = {"predictions": to_jsonable(self.predictor.predict(frame))}
+        out: dict[str, Any] = {"predictions": _plain(self.predictor.predict(frame))}
         classes = self.predictor.classes
         if classes is not None and len(classes) > 0:
-            out["probabilities"] = to_jsonable(self.predictor.predict_proba(frame))
+            out["probabilities"] = _plain(self.predictor.predict_proba(frame))
             out["classes"] = to_jsonable(list(classes))
         out["model_version"] = self.version
         return out
+
+
+def _plain(values: Any) -> Any:
+    """Model output as JSON data: ``tolist()`` when finite (fast), else NaN/inf become null."""
+    import numpy as np
+
+    if values is None:
+        return None
+    arr = np.asarray(values)
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        return to_jsonable(arr)
+    if arr.dtype.kind in "biuf":
+        return arr.tolist()
+    return to_jsonable(arr)
 
 
 def _schema_from_metadata(metadata: Mapping[str, Any]) -> InputSchema | None:

@@ -131,19 +131,25 @@ def _columns_of(data: Any) -> dict[str, list[Any]]:
             records = [records]
         if not isinstance(records, list) or not records:
             raise PayloadError(422, '"records" must be a non-empty list of objects')
-        names: list[str] = []
-        seen: set[str] = set()
-        for i, rec in enumerate(records):
-            if not isinstance(rec, dict):
-                raise PayloadError(422, f"records[{i}]: expected an object of column values")
-            for key in rec:
-                if key not in seen:
-                    seen.add(key)
-                    names.append(key)
-        for i, rec in enumerate(records):
-            missing = [n for n in names if n not in rec]
-            if missing:
-                raise PayloadError(422, f"records[{i}]: missing columns {_names(missing)}")
+        first = records[0]
+        if isinstance(first, dict) and all(
+            type(rec) is dict and rec.keys() == first.keys() for rec in records
+        ):
+            names = list(first)  # the common case: every record has the same keys
+        else:
+            names = []
+            seen: set[str] = set()
+            for i, rec in enumerate(records):
+                if not isinstance(rec, dict):
+                    raise PayloadError(422, f"records[{i}]: expected an object of column values")
+                for key in rec:
+                    if key not in seen:
+                        seen.add(key)
+                        names.append(key)
+            for i, rec in enumerate(records):
+                missing = [n for n in names if n not in rec]
+                if missing:
+                    raise PayloadError(422, f"records[{i}]: missing columns {_names(missing)}")
         return {n: [rec[n] for rec in records] for n in names}
     columns = data["columns"]
     if not isinstance(columns, dict) or not columns:
