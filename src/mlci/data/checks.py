@@ -86,7 +86,7 @@ class _Tally:
     samples: list[dict[str, Any]] = field(default_factory=list)
     values: dict[str, int] = field(default_factory=dict)
 
-    def add(self, offset: int, rows: np.ndarray, values: Sequence[Any] | None) -> None:
+    def add(self, offset: int, rows: np.ndarray, values: Any) -> None:
         import numpy as np
 
         idx = np.flatnonzero(rows) if rows.dtype == bool else rows
@@ -94,8 +94,9 @@ class _Tally:
             return
         self.count += int(idx.size)
         room = MAX_SAMPLES - len(self.samples)
+        getter = values.iloc if hasattr(values, "iloc") else values
         for r in idx[:room]:
-            value = None if values is None else _value(values[int(r)])
+            value = None if values is None else _value(getter[int(r)])
             self.samples.append({"row": offset + int(r) + 1, "value": value})
 
 
@@ -234,7 +235,7 @@ class Checker:
         import numpy as np
 
         col = state.schema
-        raw = series.to_numpy()
+        raw = series  # sampled by position only when something is wrong
         null = conv.null
         nulls = int(np.count_nonzero(null))
         if nulls:
@@ -311,9 +312,8 @@ class Checker:
         if outside.any():
             code = "new_label_class" if name == self.target else "unexpected_category"
             tally = state.tally(code)
-            values = text.to_numpy()
-            tally.add(offset, outside, values)
-            counts = pd.Series(values[outside]).value_counts()
+            tally.add(offset, outside, text)
+            counts = text[outside].value_counts()
             for key, count in counts.items():
                 if len(tally.values) < 1000 or str(key) in tally.values:
                     tally.values[str(key)] = tally.values.get(str(key), 0) + int(count)

@@ -183,7 +183,7 @@ def _parquet(
 
     for file in files:
         try:
-            pf = pq.ParquetFile(file)
+            pf = pq.ParquetFile(file, pre_buffer=False)
         except (pa.ArrowInvalid, OSError) as exc:
             raise InputError(
                 f"{file}: not a readable Parquet file ({exc}); rewrite it with pandas/pyarrow"
