@@ -544,6 +544,8 @@ def _charts(report: Report) -> list[str]:
         for method, group in list(by_method.items())[:2]:
             group = sorted(group, key=lambda c: -(_num(c.get("statistic")) or 0.0))[:20]
             thresholds = {_num(c.get("threshold")) for c in group} - {None}
+            if any(_num(c.get("p_value")) is not None for c in group):
+                thresholds = set()  # the threshold is on the p-value, not this statistic
             chart = bar_chart(
                 f"drift {method} by column",
                 [str(c.get("column")) for c in group],
