@@ -330,12 +330,15 @@ def _budgets(model: Mapping[str, Any], chars: int) -> list[dict[str, str]]:
     for b in _l(model.get("budgets")):
         b = _d(b)
         unit = f" {md(b['unit'], 20)}" if b.get("unit") else ""
+        limit = _num(b.get("limit"))
         out.append(
             {
                 "name": md(b.get("name"), chars),
                 "observed": fmt_number(b.get("observed")) + unit,
-                "limit": fmt_number(b.get("limit")) + unit,
-                "mark": "✅" if b.get("passed") is True else "❌",
+                "limit": fmt_number(limit) + unit if limit is not None else "none (measured)",
+                "mark": ("✅" if b.get("passed") is True else "❌")
+                if limit is not None
+                else ("—" if b.get("passed") is True else "❌"),
             }
         )
     return out
@@ -389,7 +392,7 @@ def _samples(f: Mapping[str, Any], detail: Detail) -> str:
     for s in _l(f.get("samples"))[: detail.samples]:
         s = _d(s)
         row = f"row {fmt_number(s.get('row'))}: " if s.get("row") is not None else ""
-        parts.append(f"{row}{md(s.get('value'), min(detail.value_chars, 60))}")
+        parts.append(f"{row}{md(_compact(s.get('value')), min(detail.value_chars, 60))}")
     return " · ".join(parts)
 
 
@@ -450,10 +453,14 @@ def _data(data: Mapping[str, Any], detail: Detail) -> dict[str, Any]:
 
 
 def _compact(value: Any) -> str:
+    if value is None:
+        return "null"
+    if value == "":
+        return '""'
     if isinstance(value, list):
         text = ", ".join(_compact(v) for v in value[:10])
         return f"[{text}{', …' if len(value) > 10 else ''}]"
-    if isinstance(value, float):
+    if isinstance(value, float | int) and not isinstance(value, bool):
         return fmt_number(value)
     if isinstance(value, dict):
         return ", ".join(f"{k}: {_compact(v)}" for k, v in list(value.items())[:10])
@@ -580,6 +587,9 @@ def _provenance(report: Report, chars: int) -> list[tuple[str, str]]:
     for _kind, doc in docs:
         prov = _d(doc.get("provenance"))
         for role, entry in _d(prov.get("data")).items():
+            if entry is None:
+                rows.append((f"data: {md(role, 20)}", "none"))
+                continue
             entry = _d(entry)
             rows.append(
                 (
