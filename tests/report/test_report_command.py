@@ -76,6 +76,7 @@ def test_post_on_a_pull_request_event(tmp_path, gh_env, fake_github, monkeypatch
     assert run["output"]["summary"].startswith("## ❌ mlci: data errors")
     assert gh_env.summary_text().startswith("## ❌ mlci: data errors")
     assert "state=data_errors\n" in gh_env.outputs()
+    assert f"report-path={results / 'report.md'}\n" in gh_env.outputs()  # outside the workspace
     assert f"comment-url={ours[0]['html_url']}\n" in gh_env.outputs()
     # A second run updates the same comment.
     assert main(argv) == 0
@@ -107,6 +108,13 @@ def test_post_from_workflow_run_and_from_the_commit(tmp_path, gh_env, fake_githu
     assert [r["head_sha"] for r in fake_github.check_runs()] == [SHA, "c" * 40]
     assert main(["report", "--results", str(results), "--post", "--no-check-run", "-q"]) == 0
     assert len(fake_github.check_runs()) == 2
+
+
+def test_report_path_output_is_workspace_relative(tmp_path, gh_env):
+    results = write_case(gh_env.workspace / "mlci-results", "blessed")
+    assert main(["report", "--results", str(results), "-q"]) == 0
+    assert "report-path=mlci-results/report.md\n" in gh_env.outputs()
+    assert gh_env.summary_text().startswith("## ✅ mlci: blessed")
 
 
 def test_post_without_a_token(tmp_path, gh_env, fake_github, capsys):

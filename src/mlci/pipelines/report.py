@@ -51,6 +51,17 @@ class ReportOutcome:
     notes: list[str] = field(default_factory=list)
 
 
+def _workspace_relative(path: Path, runtime: Runtime) -> str:
+    """``path`` relative to ``GITHUB_WORKSPACE`` when it lies inside it (action outputs)."""
+    workspace = runtime.get("GITHUB_WORKSPACE")
+    if workspace:
+        try:
+            return path.resolve().relative_to(Path(workspace).resolve()).as_posix()
+        except ValueError:
+            pass
+    return path.as_posix()
+
+
 def _event(runtime: Runtime) -> dict[str, Any]:
     path = runtime.get("GITHUB_EVENT_PATH")
     if not path:
@@ -169,7 +180,7 @@ def report(
     html_path.write_text(render_html(full, title=summary_title(loaded)), encoding="utf-8")
     outcome = ReportOutcome(loaded.state, full, md_path, html_path)
     rt.set_output("state", loaded.state)
-    rt.set_output("report-path", md_path.as_posix())
+    rt.set_output("report-path", _workspace_relative(md_path, rt))
     if rt.get("GITHUB_STEP_SUMMARY"):
         rt.summary(
             render_markdown(
