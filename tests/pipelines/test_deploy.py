@@ -451,3 +451,16 @@ def test_merged_pr_from_commit_message(tmp_path: Path, message: str, pr: int | N
     event = tmp_path / "event.json"
     event.write_text(json.dumps({"head_commit": {"message": message}}))
     assert deploy_mod._merged_pr(Runtime(env={"GITHUB_EVENT_PATH": str(event)})) == pr
+
+
+def test_smoke_test_without_the_serve_extra_fails_cleanly(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlci.errors import InputError
+
+    monkeypatch.setitem(sys.modules, "uvicorn", None)
+    with pytest.raises(InputError, match=r"pip install 'mlci\[serve\]'"):
+        deploy(project.config(), results_dir=project.results, runtime=Runtime())
+    state = project.registry.state()
+    assert state.production is None and state.history[-1]["event"] == "deploy_failed"
+    assert json.loads((project.results / "deploy.json").read_text())["status"] == "failed"

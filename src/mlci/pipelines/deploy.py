@@ -771,9 +771,17 @@ def deploy(
                     )
                 )
             else:
-                smoke = _smoke_test(
-                    config, version=version, model_dir=model_dir, original=model_path, sample=sample
-                )
+                try:
+                    smoke = _smoke_test(
+                        config,
+                        version=version,
+                        model_dir=model_dir,
+                        original=model_path,
+                        sample=sample,
+                    )
+                except (InputError, DeployError) as exc:
+                    fail(f"smoke test: {exc.message}", Finding("smoke_test", "error", exc.message))
+                    raise
                 payload["smoke_test"] = smoke
                 if not smoke["passed"]:
                     message = "smoke test failed: " + "; ".join(smoke.get("problems", []))
