@@ -5,7 +5,7 @@ binary label, about 1% nulls per feature column. Three files per N:
 
 - ``reference.parquet``: the reference distribution;
 - ``current.parquet``: the same distribution with the columns in ``DRIFTED`` drifted
-  and violations injected (out-of-range values, an unexpected category, extra nulls,
+  and violations injected (out-of-range values, an unexpected category, 5% NaN in f01,
   duplicate rows);
 - ``undrifted.parquet``: a fresh sample of the reference distribution (no drift,
   no violations): any drift found there is a false alarm.
@@ -133,7 +133,7 @@ def generate(n: int, out: Path) -> dict[str, object]:
             if fname == "current.parquet" and done == 0:
                 injected = _inject(cols, rng)
                 if drifted:
-                    extra = rng.random(size) < 0.05  # nulls above the reference's ~1%
+                    extra = rng.random(size) < 0.05  # NaN (not null) in Parquet: nan_or_inf
                     cols["f01"] = np.where(extra, np.nan, cols["f01"])
             table = _table(cols, rng)
             if writer is None:

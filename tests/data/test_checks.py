@@ -192,3 +192,28 @@ def test_composite_id_columns():
     found = _check(frame, schema=schema, id_columns=["a", "b"])
     assert found["duplicate_key:None"].message == "1 row(s) repeat the key 'a+b' of an earlier row"
     assert found["duplicate_key:None"].samples == [{"row": 4, "value": None}]
+
+
+def test_parquet_nan_is_reported_apart_from_null(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from mlci.data.io import iter_frames
+
+    table = pa.table(
+        {"x": pa.array([0.5, float("nan"), None, 0.25, float("inf")], type=pa.float64())}
+    )
+    pq.write_table(table, tmp_path / "x.parquet")
+    schema = DataSchema(version=1, columns={"x": ColumnSchema(type="float", nullable=False)})
+    checker = Checker(schema)
+    for offset, frame in iter_frames(tmp_path / "x.parquet"):
+        checker.update(offset, frame)
+    found = {f.check: f for f in checker.finish()}
+    assert found["nan_or_inf"].count == 2
+    assert found["nan_or_inf"].samples == [
+        {"row": 2, "value": None},
+        {"row": 5, "value": float("inf")},
+    ]
+    assert found["null_fraction"].count == 1 and found["null_fraction"].samples == [
+        {"row": 3, "value": None}
+    ]

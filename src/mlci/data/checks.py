@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from mlci.data.io import NAN_ATTR
 from mlci.data.profile import Converted, convert
 from mlci.data.schema import ColumnSchema, DataSchema, _seconds, schema_kinds
 from mlci.results import MAX_SAMPLES, Finding
@@ -211,13 +212,14 @@ class Checker:
         if self.columns is None:
             self._start(frame)
         converted: dict[str, Converted] = {}
+        nans: dict[str, np.ndarray] = frame.attrs.get(NAN_ATTR, {})
         for name, state in self.states.items():
             if name not in frame.columns:
                 continue
             series = frame[name]
             conv = convert(series, self.kinds[name])
             converted[name] = conv
-            self._check_column(name, state, series, conv, offset)
+            self._check_column(name, state, series, conv, offset, nans.get(name))
         if self._enabled("duplicate_rows", None):
             self._row_hashes.append(pd.util.hash_pandas_object(frame, index=False).to_numpy())
         for key, store in self._key_hashes.items():
@@ -230,20 +232,29 @@ class Checker:
         return converted
 
     def _check_column(
-        self, name: str, state: _ColumnState, series: pd.Series, conv: Converted, offset: int
+        self,
+        name: str,
+        state: _ColumnState,
+        series: pd.Series,
+        conv: Converted,
+        offset: int,
+        nan: np.ndarray | None = None,
     ) -> None:
         import numpy as np
 
         col = state.schema
         raw = series  # sampled by position only when something is wrong
         null = conv.null
+        if nan is not None:  # Parquet keeps NaN apart from null: NaN is a value gone wrong
+            state.tally("nan_or_inf").add(offset, nan, None)
+            null = null & ~nan
         nulls = int(np.count_nonzero(null))
         if nulls:
             code = "label_missing" if name == self.target else "null_fraction"
             state.tally(code).add(offset, null, None)
         if conv.invalid.any():
             state.tally("dtype_mismatch").add(offset, conv.invalid, raw)
-        ok = ~(null | conv.invalid)
+        ok = ~(conv.null | conv.invalid)
         state.present += int(np.count_nonzero(ok))
         if self.kinds[name] in ("numeric", "datetime"):
             values = conv.values
@@ -408,7 +419,7 @@ class Checker:
                 **kw,
             )
         elif code == "nan_or_inf":
-            self._find(code, name, f"{tally.count} value(s) of {name!r} are infinite", **kw)
+            self._find(code, name, f"{tally.count} value(s) of {name!r} are NaN or infinite", **kw)
         elif code == "out_of_range":
             lo, hi = (
                 (_num(col.min), _num(col.max))

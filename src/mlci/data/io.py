@@ -11,14 +11,17 @@ import gzip
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from mlci.errors import InputError
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["Format", "detect_format", "iter_frames", "read_columns"]
+__all__ = ["NAN_ATTR", "Format", "detect_format", "iter_frames", "read_columns"]
+
+#: ``frame.attrs`` key of the rows holding NaN (not null) per float column, for Parquet.
+NAN_ATTR = "mlci_nan"
 
 Format = Literal["csv", "parquet", "jsonl", "parquet-dir"]
 
@@ -175,6 +178,20 @@ def _jsonl(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
         ) from None
 
 
+def _nan_rows(batch: Any) -> dict[str, Any]:
+    """Rows of each float column that hold NaN (pandas would read them as null)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    out = {}
+    for field, column in zip(batch.schema, batch.columns, strict=True):
+        if pa.types.is_floating(field.type) and column.null_count < len(column):
+            mask = pc.fill_null(pc.is_nan(column), False)
+            if pc.any(mask).as_py():
+                out[str(field.name)] = mask.to_numpy(zero_copy_only=False)
+    return out
+
+
 def _parquet(
     files: list[Path], chunk_rows: int, columns: list[str] | None
 ) -> Iterator[pd.DataFrame]:
@@ -195,6 +212,10 @@ def _parquet(
             wanted = [c for c in columns if c in present]
         try:
             for batch in pf.iter_batches(batch_size=chunk_rows, columns=wanted):
-                yield batch.to_pandas()
+                frame = batch.to_pandas()
+                nans = _nan_rows(batch)
+                if nans:
+                    frame.attrs[NAN_ATTR] = nans
+                yield frame
         except pa.ArrowInvalid as exc:
             raise InputError(f"{file}: corrupt Parquet data ({exc}); rewrite the file") from None
