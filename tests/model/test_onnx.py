@@ -112,3 +112,42 @@ def test_cli_export(
     assert "skl2onnx cannot convert this NearestCentroid" in capsys.readouterr().out
     assert main(["export", "c.skops", "--sample", "missing.csv"]) == 2
     assert "missing.csv: data file not found" in capsys.readouterr().err
+
+
+def test_mixed_types_and_string_labels_export_per_column(tmp_path: Path) -> None:
+    """A ColumnTransformer pipeline gets one ONNX input per column; skl2onnx renames
+    'mean radius' to 'mean_radius', and the metadata maps the inputs back to columns."""
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    X = X.iloc[:, :4].copy()
+    X["site"] = np.where(X["mean radius"] > 14, "north", "south")
+    X["visits"] = (X["mean texture"] // 5).astype("int64")
+    labels = pd.Series(np.where(y == 1, "benign", "malignant"))
+    numeric = [*X.columns[:4], "visits"]
+    ct = ColumnTransformer(
+        [
+            ("num", StandardScaler(), numeric),
+            ("cat", OneHotEncoder(handle_unknown="ignore"), ["site"]),
+        ]
+    )
+    est = Pipeline([("ct", ct), ("lr", LogisticRegression(max_iter=1000))]).fit(X, labels)
+    sio.dump(est, tmp_path / "mixed.skops")
+    original = load_model(tmp_path / "mixed.skops")
+    result = export_onnx(original, X, tmp_path / "mixed.onnx")
+    assert result.passed, result.findings
+    exported = load_model(tmp_path / "mixed.onnx")
+    assert len(exported.session.get_inputs()) == 6  # type: ignore[attr-defined]
+    assert exported.feature_names == list(X.columns)
+    assert exported.classes == ["benign", "malignant"]
+    assert list(exported.predict(X)) == list(original.predict(X))
+    bad = X.assign(visits=X["visits"] + 0.5)
+    with pytest.raises(
+        InputError, match=r"dtype mismatch in column\(s\) 'visits \(float64 with fractions"
+    ):
+        exported.predict(bad)

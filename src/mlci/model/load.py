@@ -333,7 +333,14 @@ class OnnxModel(LoadedModel):
         where = str(path)
         n_features: int | None
         if len(self.inputs) > 1:
-            names: list[str] | None = [i.name for i in self.inputs]
+            # skl2onnx renames inputs ("mean radius" -> "mean_radius"); the metadata
+            # keeps the column names, in input order.
+            stored_names = _json_list(meta.get(META_FEATURES))
+            names: list[str] | None = (
+                [str(n) for n in stored_names]
+                if stored_names is not None and len(stored_names) == len(self.inputs)
+                else [i.name for i in self.inputs]
+            )
             n_features = len(self.inputs)
             if features is not None and names is not None:
                 _compare_features(where, features, names)
@@ -391,18 +398,18 @@ class OnnxModel(LoadedModel):
             return {inp.name: frame.to_numpy(dtype=dtype)}
         feed: dict[str, Any] = {}
         odd = []
-        for inp in self.inputs:
-            col = frame[inp.name]
+        for inp, column in zip(self.inputs, frame.columns, strict=True):
+            col = frame[column]
             if inp.type == "tensor(string)":
                 feed[inp.name] = col.astype(str).to_numpy(dtype=object).reshape(-1, 1)
                 continue
             dtype = _ONNX_NUMERIC.get(inp.type)
             if dtype is None or not _is_numeric(col):
-                odd.append(f"{inp.name} ({col.dtype}, model takes {inp.type})")
+                odd.append(f"{column} ({col.dtype}, model takes {inp.type})")
                 continue
             values = col.to_numpy()
             if dtype.startswith("int") and not np.all(np.equal(np.mod(values, 1), 0)):
-                odd.append(f"{inp.name} ({col.dtype} with fractions, model takes {inp.type})")
+                odd.append(f"{column} ({col.dtype} with fractions, model takes {inp.type})")
                 continue
             feed[inp.name] = values.astype(dtype).reshape(-1, 1)
         if odd:

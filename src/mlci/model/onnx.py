@@ -183,7 +183,7 @@ def _initial_types(X: pd.DataFrame, double: bool) -> tuple[list[Any], bool]:
 def _convert(model: SklearnModel, X: pd.DataFrame, double: bool) -> Any:
     from skl2onnx import convert_sklearn
 
-    initial, single = _initial_types(X, double)
+    initial, _single = _initial_types(X, double)
     options: dict[int, dict[str, Any]] | None = None
     if model.task_hint == "classification":
         options = {id(model.estimator): {"zipmap": False}}
@@ -192,7 +192,9 @@ def _convert(model: SklearnModel, X: pd.DataFrame, double: bool) -> Any:
         META_TASK: model.task_hint or "",
         META_SOURCE: model.sha256,
     }
-    if single and model.feature_names is not None:
+    if model.feature_names is not None:
+        # One tensor: the column order; one input per column: the column names
+        # (skl2onnx may rename inputs, e.g. spaces to underscores).
         meta[META_FEATURES] = json.dumps(model.feature_names)
     if model.classes is not None:
         meta[META_CLASSES] = json.dumps(model.classes)
