@@ -41,7 +41,6 @@ from mlci.errors import (
 )
 from mlci.github.runtime import Runtime
 from mlci.pipelines.retrain import (
-    compute_drift,
     production_version,
     profile_files,
     reference_profile,
@@ -486,9 +485,10 @@ def monitor(
     }
     # feature drift (label and logged predictions are judged on their own below)
     drop = {c for c in (target, pred_col, config.monitor.labels) if c} | set(config.data.id_columns)
-    feature_profile_names = [n for n in reference.columns if n not in drop]
-    drift = compute_drift(config, reference, current_profile)
-    drift.columns = [c for c in drift.columns if c.column in feature_profile_names]
+    from mlci.data.drift import compare_profiles
+
+    names = [n for n in reference.columns if n in current_profile.columns and n not in drop]
+    drift = compare_profiles(reference, current_profile, config.data.drift, columns=names)
     payload["drift"] = drift.to_dict()
     drift_problem = _drift_problem(config, drift)
     if drift_problem:
@@ -528,8 +528,6 @@ def monitor(
                 ref_x = ref_frame.drop(columns=[c for c in drop if c in ref_frame.columns])
                 ref_pred = np.asarray(model.predict(ref_x)).reshape(-1)
         if cur_pred is not None and (in_profile or ref_pred is not None):
-            from mlci.data.drift import compare_profiles
-
             name = str(pred_col) if in_profile else "prediction"
             ref_side = reference if in_profile else _profile_series(name, ref_pred)
             pdrift = (
@@ -571,8 +569,6 @@ def monitor(
             known = ~pd.isna(y_true)
             y_true_known = y_true[known]
             if target and target in reference.columns:
-                from mlci.data.drift import compare_profiles
-
                 evaluated.append("label-drift")
                 ldrift = (
                     compare_profiles(
