@@ -13,7 +13,7 @@ from mlci.cli import build_parser, main
 from mlci.error_handler import run_guarded
 from mlci.errors import InputError, ValidationFailed
 
-HEAVY = ("pandas", "sklearn", "onnxruntime", "pyarrow", "numpy", "scipy", "jinja2")
+HEAVY = ("pandas", "sklearn", "onnxruntime", "pyarrow", "numpy", "scipy", "jinja2", "yaml")
 
 
 def test_version(capsys) -> None:
@@ -57,6 +57,14 @@ def test_startup_imports_no_heavy_library(argv) -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     modules = set(json.loads(proc.stderr))
     assert not {m for m in modules if m.split(".")[0] in HEAVY}
+
+
+def test_run_pipelines_match_the_parser() -> None:
+    from mlci.pipelines.run import PIPELINES
+
+    run = next(a for a in build_parser()._actions if a.dest == "command").choices["run"]
+    (pipeline,) = [a for a in run._actions if a.dest == "pipeline"]
+    assert tuple(pipeline.choices) == PIPELINES
 
 
 def test_python_dash_m_smoke() -> None:

@@ -105,8 +105,20 @@ def _add_config_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]
 # -- init -------------------------------------------------------------------------------
 
 _INIT_ANSWER_FLAGS = (
-    "task", "data", "current", "eval_data", "target", "model", "train_command", "install_command",
-    "registry", "retrain_schedule", "retrain_mode", "python", "default_branch", "runs_on",
+    "task",
+    "data",
+    "current",
+    "eval_data",
+    "target",
+    "model",
+    "train_command",
+    "install_command",
+    "registry",
+    "retrain_schedule",
+    "retrain_mode",
+    "python",
+    "default_branch",
+    "runs_on",
     "action_ref",
 )
 
@@ -202,13 +214,18 @@ def _add_init_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
         ),
     )
     init.add_argument(
-        "-C", "--directory", type=Path, default=Path(), metavar="DIR",
+        "-C",
+        "--directory",
+        type=Path,
+        default=Path(),
+        metavar="DIR",
         help="a folder inside the git repository (default: .)",
     )
     init.add_argument("--task", choices=("classification", "regression"))
     init.add_argument("--data", metavar="PATH", help="reference (training) data file")
     init.add_argument(
-        "--current", metavar="PATH",
+        "--current",
+        metavar="PATH",
         help="data checked against the reference on every pull request (default: the reference)",
     )
     init.add_argument("--eval-data", metavar="PATH", help="holdout data the model is evaluated on")
@@ -216,7 +233,8 @@ def _add_init_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     init.add_argument("--model", metavar="PATH", help="model file the train command writes")
     init.add_argument("--train-command", metavar="CMD", help="shell command that trains the model")
     init.add_argument(
-        "--install-command", metavar="CMD",
+        "--install-command",
+        metavar="CMD",
         help="shell command that installs the project's dependencies in the workflows",
     )
     init.add_argument("--registry", choices=("local", "github"), help="model registry backend")
@@ -226,14 +244,16 @@ def _add_init_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     init.add_argument("--default-branch", metavar="BRANCH")
     init.add_argument("--runs-on", metavar="LABELS", help="runner label(s), comma-separated")
     init.add_argument(
-        "--action-ref", metavar="[OWNER/REPO@]SHA[#TAG]",
+        "--action-ref",
+        metavar="[OWNER/REPO@]SHA[#TAG]",
         help="pin mlci's actions to this commit instead of the one recorded for this release",
     )
     mode = init.add_mutually_exclusive_group()
     mode.add_argument("--force", action="store_true", help="replace files that were changed")
     mode.add_argument("--dry-run", action="store_true", help="print what would be written")
     mode.add_argument(
-        "--check", action="store_true",
+        "--check",
+        action="store_true",
         help="exit 1 when the files on disk differ from what this mlci would generate",
     )
     init.add_argument("-y", "--yes", action="store_true", help="take the defaults, never prompt")
@@ -304,14 +324,19 @@ def _run_registry_list(args: argparse.Namespace) -> int:
     table = [head]
     for r in rows:
         metrics = [
-            f"{r['metrics'][m]:.4g}" if isinstance(r["metrics"].get(m), float)
+            f"{r['metrics'][m]:.4g}"
+            if isinstance(r["metrics"].get(m), float)
             else str(r["metrics"].get(m, "-"))
             for m in names
         ]
         table.append(
             [
-                f"v{r['version']}", r["created"][:19], (r["git_sha"] or "-")[:7],
-                "yes" if r["blessed"] else "no", ",".join(r["aliases"]) or "-", *metrics,
+                f"v{r['version']}",
+                r["created"][:19],
+                (r["git_sha"] or "-")[:7],
+                "yes" if r["blessed"] else "no",
+                ",".join(r["aliases"]) or "-",
+                *metrics,
             ]
         )
     widths = [max(len(row[i]) for row in table) for i in range(len(head))]
@@ -326,8 +351,13 @@ def _run_registry_show(args: argparse.Namespace) -> int:
     reg = _open_registry(args)
     found = resolve_version(reg, args.version)
     aliases = sorted(a for a, v in reg.state().aliases.items() if v == found.version)
-    body = {"version": found.version, "aliases": aliases, "files": list(found.files),
-            "location": found.location, "metadata": found.metadata}
+    body = {
+        "version": found.version,
+        "aliases": aliases,
+        "files": list(found.files),
+        "location": found.location,
+        "metadata": found.metadata,
+    }
     sys.stdout.write(json.dumps(body, indent=2) + "\n")
     return EXIT_OK
 
@@ -401,8 +431,9 @@ def _add_deploy_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]
         ),
     )
     _add_config_option(dep)
-    dep.add_argument("--model", type=Path, default=None, metavar="PATH",
-                     help="model file (default: model.path)")
+    dep.add_argument(
+        "--model", type=Path, default=None, metavar="PATH", help="model file (default: model.path)"
+    )
     _add_results_option(dep)
     _add_registry_option(dep)
     dep.set_defaults(handler=_run_deploy)
@@ -413,14 +444,21 @@ def _add_deploy_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]
         description="Move production back and run the deploy step for that version again.",
     )
     _add_config_option(rb)
-    rb.add_argument("--to", default=None, metavar="VERSION",
-                    help="version to return to (default: the previous blessed production)")
+    rb.add_argument(
+        "--to",
+        default=None,
+        metavar="VERSION",
+        help="version to return to (default: the previous blessed production)",
+    )
     _add_results_option(rb)
     _add_registry_option(rb)
     rb.set_defaults(handler=_run_rollback)
 
-    reg = sub.add_parser("registry", help="list, show or pull registered model versions",
-                         description="Work with the model registry.")
+    reg = sub.add_parser(
+        "registry",
+        help="list, show or pull registered model versions",
+        description="Work with the model registry.",
+    )
     reg_sub = reg.add_subparsers(dest="registry_command", metavar="COMMAND", required=True)
     lst = reg_sub.add_parser("list", help="every version with its metrics and aliases")
     lst.add_argument("--json", action="store_true", help="print JSON (the report's history data)")
@@ -428,10 +466,19 @@ def _add_deploy_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     show.add_argument("version", metavar="VERSION", help="number, tag (model-v3) or alias")
     pull = reg_sub.add_parser("pull", help="download a version's files")
     pull.add_argument("version", metavar="VERSION", help="number, tag (model-v3) or alias")
-    pull.add_argument("-o", "--output", type=Path, default=None, metavar="DIR",
-                      help="directory to write (default: ./model-vN)")
-    for p, handler in ((lst, _run_registry_list), (show, _run_registry_show),
-                       (pull, _run_registry_pull)):
+    pull.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="directory to write (default: ./model-vN)",
+    )
+    for p, handler in (
+        (lst, _run_registry_list),
+        (show, _run_registry_show),
+        (pull, _run_registry_pull),
+    ):
         _add_config_option(p)
         _add_registry_option(p)
         p.set_defaults(handler=handler)
@@ -447,8 +494,12 @@ def _add_deploy_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     )
     which = srv.add_mutually_exclusive_group()
     which.add_argument("--model", type=Path, default=None, metavar="PATH", help="a model file")
-    which.add_argument("--version", default=None, metavar="VERSION",
-                       help="a registry version or alias (default: production)")
+    which.add_argument(
+        "--version",
+        default=None,
+        metavar="VERSION",
+        help="a registry version or alias (default: production)",
+    )
     srv.add_argument("--host", default="127.0.0.1", help="address (default: 127.0.0.1)")
     srv.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
     _add_config_option(srv)
@@ -557,19 +608,30 @@ def _add_data_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     infer.add_argument("data", type=Path, metavar="DATA", help="reference data or a profile .json")
     infer.add_argument(
-        "-o", "--output", type=Path, default=None, metavar="PATH",
+        "-o",
+        "--output",
+        type=Path,
+        default=None,
+        metavar="PATH",
         help="schema file (default: data.schema of mlci.yaml, else mlci/schema.yaml)",
     )
     infer.add_argument(
-        "--update", action="store_true",
+        "--update",
+        action="store_true",
         help="re-infer an existing schema file, keeping the edits made to it by hand",
     )
     infer.add_argument(
-        "--max-domain", type=int, default=100, metavar="N",
+        "--max-domain",
+        type=int,
+        default=100,
+        metavar="N",
         help="text columns with at most N distinct values get a domain (default: 100)",
     )
     infer.add_argument(
-        "--margin", type=float, default=0.0, metavar="FRACTION",
+        "--margin",
+        type=float,
+        default=0.0,
+        metavar="FRACTION",
         help="widen numeric ranges by this share of their width on each side (default: 0)",
     )
     _add_config_option(infer)
@@ -586,7 +648,11 @@ def _add_data_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     profile.add_argument("paths", nargs="+", type=Path, metavar="DATA", help=argparse.SUPPRESS)
     profile.add_argument(
-        "-o", "--output", type=Path, default=None, metavar="PATH",
+        "-o",
+        "--output",
+        type=Path,
+        default=None,
+        metavar="PATH",
         help="profile file to write (default: profile.json)",
     )
     _add_config_option(profile)
@@ -602,20 +668,32 @@ def _add_data_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     _add_config_option(validate)
     validate.add_argument(
-        "--current", type=Path, default=None, metavar="PATH",
+        "--current",
+        type=Path,
+        default=None,
+        metavar="PATH",
         help="data to validate (default: data.current)",
     )
     ref = validate.add_mutually_exclusive_group()
     ref.add_argument(
-        "--reference", type=Path, default=None, metavar="PATH",
+        "--reference",
+        type=Path,
+        default=None,
+        metavar="PATH",
         help="reference data or profile (default: data.reference)",
     )
     ref.add_argument(
-        "--reference-profile", type=Path, default=None, metavar="PATH",
+        "--reference-profile",
+        type=Path,
+        default=None,
+        metavar="PATH",
         help="stored reference profile (the reference data is not read)",
     )
     validate.add_argument(
-        "--schema", type=Path, default=None, metavar="PATH",
+        "--schema",
+        type=Path,
+        default=None,
+        metavar="PATH",
         help="schema file (default: data.schema)",
     )
     validate.add_argument("--no-drift", action="store_true", help="run the schema checks only")
@@ -657,16 +735,24 @@ def _add_model_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     )
     _add_config_option(validate)
     validate.add_argument(
-        "--model", type=Path, default=None, metavar="PATH",
+        "--model",
+        type=Path,
+        default=None,
+        metavar="PATH",
         help="candidate model file (default: model.path)",
     )
     validate.add_argument(
-        "--baseline", default=None, metavar="PATH|registry|none",
+        "--baseline",
+        default=None,
+        metavar="PATH|registry|none",
         help="production model: a model file, a stored model.json, registry or none"
         " (default: model.baseline)",
     )
     validate.add_argument(
-        "--eval-data", type=Path, default=None, metavar="PATH",
+        "--eval-data",
+        type=Path,
+        default=None,
+        metavar="PATH",
         help="labelled eval data (default: data.eval)",
     )
     validate.add_argument(
@@ -685,11 +771,18 @@ def _add_model_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     )
     export.add_argument("model", type=Path, metavar="MODEL", help="model file to convert")
     export.add_argument(
-        "--sample", type=Path, required=True, metavar="DATA",
+        "--sample",
+        type=Path,
+        required=True,
+        metavar="DATA",
         help="rows with the model's features to check parity on (e.g. the eval data)",
     )
     export.add_argument(
-        "-o", "--output", type=Path, default=None, metavar="PATH",
+        "-o",
+        "--output",
+        type=Path,
+        default=None,
+        metavar="PATH",
         help="ONNX file to write (default: MODEL with the .onnx suffix)",
     )
     export.set_defaults(handler=_run_export)
@@ -894,8 +987,6 @@ def _run_demo(args: argparse.Namespace) -> int:
 
 
 def _add_run_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from mlci.pipelines.run import PIPELINES
-
     run = sub.add_parser(
         "run",
         help="run a workflow's pipeline locally (pr, deploy, retrain, monitor)",
@@ -906,7 +997,9 @@ def _add_run_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
             " local one. Exit code: the worst of the steps."
         ),
     )
-    run.add_argument("pipeline", choices=PIPELINES, help="which workflow to run")
+    run.add_argument(
+        "pipeline", choices=("pr", "deploy", "retrain", "monitor"), help="which workflow to run"
+    )
     _add_config_option(run)
     _add_results_option(run)
     run.set_defaults(handler=_run_run)
