@@ -22,7 +22,9 @@ few rows where the models disagree, the bootstrap cannot tell, and we say so
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +53,9 @@ MIN_TAIL = 5
 GENERIC_LIMIT = 20_000_000
 #: Weight-matrix cells per chunk (bounds memory: 4M float64 = 32 MB per array).
 CHUNK_CELLS = 4_000_000
+
+#: Threads for the chunks of resamples (numpy releases the GIL in the heavy parts).
+WORKERS = min(2, os.cpu_count() or 1)
 
 _EPS = 2.220446049250313e-16  # float64 machine epsilon, as scikit-learn's log loss/MAPE
 
@@ -389,16 +394,17 @@ def paired_bootstrap(
                 0,
             )
         generic = []
-    deltas: dict[str, list[np.ndarray]] = {m: [] for m in fast + generic}
-    rng = np.random.default_rng(seed)
     chunk = max(1, min(resamples, CHUNK_CELLS // max(n, 1)))
-    done = 0
-    while done < resamples:
-        b = min(chunk, resamples - done)
-        idx, W = resample_weights(rng, n, b)
+    sizes = [min(chunk, resamples - start) for start in range(0, resamples, chunk)]
+    # One seed per chunk, spawned from the configured seed: the result does not
+    # depend on which thread ran which chunk.
+    seeds = np.random.SeedSequence(seed).spawn(len(sizes))
+
+    def run(k: int) -> dict[str, np.ndarray]:
+        b = sizes[k]
+        idx, W = resample_weights(np.random.default_rng(seeds[k]), n, b)
         S = W @ L if L is not None else np.zeros((b, 0))
-        for m in fast:
-            deltas[m].append(cm.metric(m, S, W) - bm.metric(m, S, W))
+        part = {m: cm.metric(m, S, W) - bm.metric(m, S, W) for m in fast}
         for m in generic:
             values = np.empty(b)
             for r in range(b):  # slow path: only small inputs get here
@@ -406,10 +412,18 @@ def paired_bootstrap(
                 c = slow(candidate.subset(rows), m)
                 base = slow(baseline.subset(rows), m)
                 values[r] = np.nan if c is None or base is None else c - base
-            deltas[m].append(values)
-        done += b
-    for m, parts in deltas.items():
-        d = np.concatenate(parts)
+            part[m] = values
+        return part
+
+    # numpy releases the GIL in bincount, take, cumsum and matrix products: chunks
+    # run on up to WORKERS threads.
+    if len(sizes) > 1 and WORKERS > 1:
+        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+            parts = list(pool.map(run, range(len(sizes))))
+    else:
+        parts = [run(k) for k in range(len(sizes))]
+    for m in fast + generic:
+        d = np.concatenate([p[m] for p in parts])
         finite = d[np.isfinite(d)]
         out[m] = _interval(finite, alpha, n, resamples, _discordant(candidate, baseline, m))
     return out
