@@ -439,6 +439,35 @@ def test_generated_comment_workflow_runs_under_act(
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize(
+    ("workflow", "event_name", "command"),
+    [("mlci-deploy.yml", "push", "deploy"), ("mlci-retrain.yml", "workflow_dispatch", "retrain")],
+)
+def test_generated_deploy_and_retrain_workflows_run_under_act(
+    example_repo: Path, tmp_path: Path, workflow: str, event_name: str, command: str
+) -> None:
+    """The push-to-main deploy (local registry) and a manual retrain, as generated."""
+    if command not in available_commands():
+        pytest.skip(f"`mlci {command}` is not in `mlci --help` yet")
+    result = run_act(
+        example_repo,
+        f".github/workflows/{workflow}",
+        event_name=event_name,
+        event={},
+        artifacts=tmp_path / "artifacts",
+    )
+    _assert_act_ran(result)
+    assert result.job_result() == "success", result.log
+    if command == "deploy":
+        assert result.outputs("model")["blessed"] == "true"
+        assert "## mlci deploy: model v1 is in production" in result.summary
+        assert (tmp_path / "artifacts" / "mlci-deploy-results" / "model.json").is_file()
+    else:
+        assert "## mlci retrain:" in result.summary
+        assert (tmp_path / "artifacts" / "mlci-retrain-results").is_dir()
+
+
+@pytest.mark.slow
 def test_action_installs_mlci_into_runner_temp(tmp_path: Path) -> None:
     """Without mlci on PATH the action builds a venv under $RUNNER_TEMP and pip-installs itself."""
     repo = git_repo(
