@@ -369,6 +369,7 @@ def test_generated_pr_workflow_runs_under_act(pr_run: tuple[ActResult, Path]) ->
     }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", SUB_ACTIONS)
 def test_each_action_runs_under_act(initialised: Path, tmp_path: Path, command: str) -> None:
     if command not in available_commands():
