@@ -131,3 +131,16 @@ def test_benchmark_target_100k_rows_1000_resamples() -> None:
     out = paired_bootstrap(cand, base, ["accuracy", "f1_macro", "roc_auc"], resamples=1000)
     assert time.process_time() - start < 10
     assert all(iv.resamples == 1000 for iv in out.values())
+
+
+def test_threads_do_not_change_the_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    import mlci.model.bootstrap as bs
+
+    a, b = _synthetic(2000, 2, 0, False), _synthetic(2000, 2, 1, False)
+    b = Predictions(a.y_true, b.y_pred, b.proba, [0, 1], "classification")
+    monkeypatch.setattr(bs, "CHUNK_CELLS", 2000 * 7)  # several chunks
+    monkeypatch.setattr(bs, "WORKERS", 1)
+    one = paired_bootstrap(a, b, ["accuracy", "roc_auc"], resamples=100, seed=3)
+    monkeypatch.setattr(bs, "WORKERS", 2)
+    two = paired_bootstrap(a, b, ["accuracy", "roc_auc"], resamples=100, seed=3)
+    assert one == two
