@@ -179,3 +179,25 @@ def test_missing_repository_is_a_clear_error() -> None:
 
     with pytest.raises(InputError, match="the github backend needs a repository"):
         ReleasesRegistry.from_config(RegistryConfig(backend="github"), runtime=Runtime(env={}))
+
+
+def test_large_metadata_is_read_from_the_asset(fake_github, tmp_path: Path) -> None:
+    reg = ReleasesRegistry(_client(fake_github), REPO)
+    features = [f"feature_{i:06d}" for i in range(12_000)]  # ~200 kB of JSON
+    v1 = reg.register(_files(tmp_path), _meta(features=features))
+    release = next(r for r in fake_github.releases() if r["tag_name"] == "model-v1")
+    assert len(release["body"]) < 125_000 and '"truncated": true' in release["body"]
+    assert v1.metadata["features"] == features  # get() read metadata.json from the asset
+    assert reg.versions()[0].metrics == {"accuracy": 0.93}  # the listing keeps the essentials
+
+
+def test_long_history_is_trimmed_to_fit_the_release_body(fake_github, tmp_path: Path) -> None:
+    from mlci.registry.base import RegistryState
+
+    reg = ReleasesRegistry(_client(fake_github), REPO)
+    state = RegistryState(
+        {"production": 1}, [make_event("promote", 1, note="x" * 200) for _ in range(500)]
+    )
+    body = reg._state_body(state)
+    assert len(body) <= 120_000 and 0 < len(state.history) < 500
+    assert state.history[-1]["event"] == "promote"
