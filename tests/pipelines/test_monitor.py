@@ -177,11 +177,11 @@ def test_off_github_the_report_is_printed(
     project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("GITHUB_REPOSITORY", raising=False)
-    write_config(project, {"monitor": {"current": "data/production.csv"}})
+    write_config(project, {"monitor": {"current": "data/batch1.csv"}})
     _serve(project, "batch2")
     (project / "data" / "labels.csv").unlink()
 
-    assert _monitor(project) == EXIT_OK
+    assert _monitor(project, "--current", "data/production.csv") == EXIT_OK  # flag wins
 
     out = capsys.readouterr().out
     assert "## mlci monitor: 2 problem(s)" in out
