@@ -39,6 +39,7 @@ __all__ = [
 ]
 
 INSTALL_HINT = "install the serving extra with `pip install 'mlci[serve]'`"
+INLINE_ROWS = 32
 _TYPES: tuple[ColumnType, ...] = ("number", "integer", "string", "boolean", "any")
 
 
@@ -226,7 +227,10 @@ def create_app(
         except PayloadError as exc:
             return _error(exc.status, exc.message)
         try:
-            result = await run_in_threadpool(served.predict, frame)
+            if len(frame) <= INLINE_ROWS:  # a thread hop costs more than the prediction
+                result = served.predict(frame)
+            else:  # big batches run in a thread so /health stays responsive
+                result = await run_in_threadpool(served.predict, frame)
         except (ValueError, TypeError, KeyError, InputError) as exc:
             # The model refused the input (e.g. an unseen category, NaN where none is allowed).
             return _error(422, f"the model could not predict on this input: {exc}"[:2000])
