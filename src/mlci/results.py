@@ -15,7 +15,6 @@ import datetime as _dt
 import hashlib
 import json
 import math
-import os
 import subprocess
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ __all__ = [
     "Kind",
     "Severity",
     "file_fingerprint",
+    "git_output",
     "git_sha",
     "has_errors",
     "make_document",
@@ -130,23 +130,27 @@ def to_jsonable(value: Any) -> Any:
     return str(value)
 
 
-def git_sha(cwd: Path | None = None) -> str | None:
-    """The commit being validated: ``GITHUB_SHA`` on Actions, else ``git rev-parse HEAD``."""
-    sha = os.environ.get("MLCI_GIT_SHA") or os.environ.get("GITHUB_SHA")
-    if sha:
-        return sha
+def git_output(*args: str, cwd: Path | None = None) -> str | None:
+    """The stripped output of ``git ARGS`` in ``cwd``, or None when git fails or is missing."""
     try:
         out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
+            ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, check=False
         )
     except (OSError, subprocess.SubprocessError):
         return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
+    return (out.stdout.strip() or None) if out.returncode == 0 else None
+
+
+def git_sha(cwd: Path | None = None) -> str | None:
+    """The commit being validated: ``GITHUB_SHA`` on Actions, else ``git rev-parse HEAD``."""
+    from mlci.github.runtime import Runtime
+
+    runtime = Runtime()
+    return (
+        runtime.get("MLCI_GIT_SHA")
+        or runtime.get("GITHUB_SHA")
+        or git_output("rev-parse", "HEAD", cwd=cwd)
+    )
 
 
 def file_fingerprint(path: Path) -> str:
@@ -163,9 +167,12 @@ def file_fingerprint(path: Path) -> str:
 
 
 def _run_url() -> str | None:
-    server = os.environ.get("GITHUB_SERVER_URL")
-    repo = os.environ.get("GITHUB_REPOSITORY")
-    run = os.environ.get("GITHUB_RUN_ID")
+    from mlci.github.runtime import Runtime
+
+    runtime = Runtime()
+    server = runtime.get("GITHUB_SERVER_URL")
+    repo = runtime.get("GITHUB_REPOSITORY")
+    run = runtime.get("GITHUB_RUN_ID")
     if server and repo and run:
         return f"{server}/{repo}/actions/runs/{run}"
     return None

@@ -53,6 +53,7 @@ from mlci.github.runtime import Runtime
 from mlci.results import (
     Finding,
     file_fingerprint,
+    git_output,
     has_errors,
     make_document,
     read_results,
@@ -586,18 +587,7 @@ def _repo_path(path: Path, config: Config, runtime: Runtime) -> str:
 
 
 def _git_toplevel(cwd: Path) -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--show-toplevel"],
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
+    return git_output("rev-parse", "--show-toplevel", cwd=cwd)
 
 
 # -- rendering --------------------------------------------------------------------------------
