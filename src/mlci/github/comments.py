@@ -136,7 +136,9 @@ def post_sticky_comment(
     # Another job may have created one at the same time: keep the oldest of ours.
     since = _minutes_before(created.get("created_at"), 10)
     ours = find_sticky_comments(client, repo, number, key=key, author=actual, since=since)
-    if len(ours) > 1:
+    # Either several of ours exist now, or the other job already removed the one we
+    # created in favour of its own older one: in both cases the oldest one is kept.
+    if len(ours) > 1 or (ours and ours[0]["id"] != created["id"]):
         keep = ours[0]
         removed = _remove(client, repo, ours[1:])
         if keep["id"] != created["id"]:
