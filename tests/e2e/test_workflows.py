@@ -10,11 +10,12 @@ action pip-installs anything).
 How the workflows reach the fake GitHub server instead of api.github.com, without a
 change to the generated files:
 
-- ``GITHUB_API_URL``: act computes ``github.api_url`` (and the step variable
-  ``GITHUB_API_URL``) from ``--github-instance``, but lets an ``--env GITHUB_API_URL=...``
-  given on its command line override it, exactly as a GitHub Enterprise runner sets its
-  own; mlci's client reads only that variable (`mlci.github.api.GitHubClient.from_runtime`).
-  ``--github-instance`` is no use here: it forces ``https://HOST/api/v3``.
+- ``GITHUB_API_URL``: act sets ``github.api_url`` and the step variable
+  ``GITHUB_API_URL`` to ``https://api.github.com``, but an ``--env GITHUB_API_URL=URL``
+  on its command line replaces both (checked with act 0.2.89), as a GitHub Enterprise
+  runner sets its own; mlci's client reads only that variable
+  (`mlci.github.api.GitHubClient.from_runtime`). ``--github-instance`` is no use: it
+  makes ``https://HOST/api/v3``, https only and under a prefix the fake does not serve.
 - ``github.repository`` (``GITHUB_REPOSITORY``): act reads it from the ``origin`` remote
   of the repository it runs, so each test repository has
   ``origin = https://github.com/octo/ml-project.git``, the fake's repository.
