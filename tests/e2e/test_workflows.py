@@ -421,8 +421,13 @@ def test_retrain_workflow_opens_a_pull_request(
     assert pull["head"]["ref"] == "mlci/retrain" and pull["base"]["ref"] == "main"
     assert pull["user"]["login"] == BOT
     assert pull["title"].startswith("mlci retrain: new model")
+    assert pull["body"].startswith("<!-- mlci-retrain:default -->")
     files = fake_github.files(branch="mlci/retrain")
-    assert "model.skops" in files, sorted(files)
+    assert {"model.skops", ".mlci/retrain.json"} <= set(files), sorted(files)
+    record = json.loads(files[".mlci/retrain.json"])
+    assert record["blessing"]["blessed"] is True
+    assert record["challenger"]["path"] == "model.skops"
+    assert record["decision"]["policy"] == "always"
     assert "## mlci retrain:" in result.summary
     retrain = read_results(tmp_path / "artifacts" / "mlci-retrain-results" / "retrain.json")
     assert retrain["passed"] is True
