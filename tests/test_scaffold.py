@@ -439,7 +439,17 @@ def test_zizmor_finds_nothing_in_any_combination_or_action(all_combinations: dic
         *map(str, sorted((REPO_ROOT / "actions").glob("*/action.yml"))),
     ]
     done = subprocess.run(
-        [tool("zizmor"), "--offline", "--no-progress", "--format", "plain", *dirs, *actions],
+        [
+            tool("zizmor"),
+            "--offline",
+            "--no-progress",
+            "--format",
+            "plain",
+            "--color",
+            "never",
+            *dirs,
+            *actions,
+        ],
         capture_output=True,
         text=True,
         check=False,
