@@ -205,9 +205,9 @@ def test_existing_config_is_the_source_of_answers(
     retrain = yaml.safe_load((project / ".github/workflows/mlci-retrain.yml").read_text())
     assert retrain[True]["schedule"] == [{"cron": "15 4 * * *"}]
     # A flag that contradicts mlci.yaml is a change to it: refused, with its diff.
-    assert init(project, "--yes", "--registry", "github") == 2
+    assert init(project, "--yes", "--registry", "local") == 2
     captured = capsys.readouterr()
-    assert "-  backend: local\n+  backend: github\n" in captured.out
+    assert "-  backend: github\n+  backend: local\n" in captured.out
     assert (
         "mlci: error: mlci.yaml, .github/workflows/mlci-deploy.yml: changed since" in captured.err
     )
@@ -280,7 +280,7 @@ def test_prompts_on_a_terminal(
     project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     replies = iter(
-        ["", "", "mean_radius", "-", "-", "model.onnx", "", "nonsense", "github", "", "deploy"]
+        ["", "", "mean_radius", "-", "-", "model.onnx", "", "nonsense", "local", "", "deploy"]
     )
     asked: list[str] = []
 
@@ -298,13 +298,13 @@ def test_prompts_on_a_terminal(
     )
     assert "Target column (columns: mean_radius, mean_texture" in asked[2]
     assert asked[3].startswith("Current data file, checked against the reference")
-    assert asked[7] == "Model registry (local/github) [local]: " == asked[8]  # 'nonsense' re-asked
+    assert asked[7] == "Model registry (github/local) [github]: " == asked[8]  # 'nonsense' re-asked
     assert not any(a.startswith("Python version") for a in asked)  # given as a flag
     cfg = load_config(project / "mlci.yaml")
     assert (cfg.data.target, cfg.data.eval, cfg.model.path) == ("mean_radius", None, "model.onnx")
     assert cfg.data.current is None  # '-' means none
-    assert (cfg.registry.backend, cfg.retrain.mode) == ("github", "deploy")
-    assert "choose one of: local, github" in capsys.readouterr().out
+    assert (cfg.registry.backend, cfg.retrain.mode) == ("local", "deploy")
+    assert "choose one of: github, local" in capsys.readouterr().out
 
 
 def test_init_imports_no_heavy_library(project: Path) -> None:

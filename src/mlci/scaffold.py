@@ -123,7 +123,8 @@ class Answers:
     target: str | None = None
     model: str | None = None
     train_command: str | None = None
-    registry: Literal["local", "github"] = "local"
+    # Workflows run on throwaway runners: the registry that outlives them is GitHub's.
+    registry: Literal["local", "github"] = "github"
     retrain_schedule: str = "0 3 * * 1"
     retrain_mode: Literal["pull-request", "deploy"] = "pull-request"
     deploy_environment: str = field(default="production", metadata={"workflow": False})
@@ -412,7 +413,7 @@ def questions(detected: Detected) -> list[Question]:
         Question("eval_data", "Evaluation data file", detected.eval_data),
         Question("model", "Model file", detected.model),
         Question("train_command", "Train command", detected.train_command),
-        Question("registry", "Model registry", "local", ("local", "github")),
+        Question("registry", "Model registry", "github", ("github", "local")),
         Question("retrain_schedule", "Retrain schedule (cron, UTC)", "0 3 * * 1"),
         Question(
             "retrain_mode",

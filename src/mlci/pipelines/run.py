@@ -125,6 +125,24 @@ def run_pipeline(
     cfg = load_config(config)
     results = results_dir or (cfg.root / "mlci-results")
     steps = _steps(pipeline, cfg, config, results)
+    # Off GitHub the registry is the local one, whatever mlci.yaml says for the workflows.
+    previous = os.environ.get("MLCI_REGISTRY")
+    os.environ["MLCI_REGISTRY"] = "local"
+    try:
+        return _run_steps(steps, cfg, cli, runtime)
+    finally:
+        if previous is None:
+            os.environ.pop("MLCI_REGISTRY", None)
+        else:
+            os.environ["MLCI_REGISTRY"] = previous
+
+
+def _run_steps(
+    steps: list[_Step],
+    cfg: Config,
+    cli: Callable[[Sequence[str]], int],
+    runtime: Runtime,
+) -> tuple[int, list[StepResult]]:
     outcome: list[StepResult] = []
     worst = EXIT_OK
     for number, step in enumerate(steps, start=1):
