@@ -52,10 +52,19 @@ def test_inference_covers_types_nulls_ranges_domains_keys_and_rows():
 
 
 def test_max_domain_and_margin():
-    frame = pd.DataFrame({"c": [f"v{i % 30}" for i in range(300)], "x": [0.0, 10.0] * 150})
+    frame = pd.DataFrame(
+        {
+            "c": [f"v{i % 30}" for i in range(300)],
+            "x": [0.0, 10.0] * 150,
+            "y": [-2.0, 8.0] * 150,
+        }
+    )
     schema = infer_schema(_profile(frame), max_domain=20, margin=0.1)
     assert schema.columns["c"].type == "string" and schema.columns["c"].domain is None
-    assert (schema.columns["x"].min, schema.columns["x"].max) == (-1.0, 11.0)
+    # Widened by a tenth of the width on each side, but never below zero for a column
+    # that was never negative.
+    assert (schema.columns["x"].min, schema.columns["x"].max) == (0.0, 11.0)
+    assert (schema.columns["y"].min, schema.columns["y"].max) == (-3.0, 9.0)
 
 
 def test_rendered_yaml_has_comments_and_loads_back(tmp_path):

@@ -116,7 +116,8 @@ def _infer_column(
         constant = stats.n > 0 and lo == hi
         if lo is not None and hi is not None and margin:
             pad = margin * (hi - lo)
-            lo, hi = lo - pad, hi + pad
+            # A quantity never seen below zero (a count, an area) stays non-negative.
+            lo, hi = (max(lo - pad, 0.0) if lo >= 0 else lo - pad), hi + pad
         if col.kind == "datetime":
             lo = float(math.floor(lo)) if lo is not None else None
             hi = float(math.ceil(hi)) if hi is not None else None
