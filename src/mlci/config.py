@@ -92,9 +92,6 @@ class DriftConfig:
     dataset_severity: Severity = spec("error", "Severity of dataset-level drift")
     columns: dict[str, DriftColumn] = spec(factory=dict, doc="Per-column overrides")
     ignore: list[str] = spec(factory=list, doc="Columns left out of drift")
-    sample_rows: int | None = spec(
-        None, "Read at most this many rows for drift (None: all)", minimum=1
-    )
 
 
 @dataclass(frozen=True)
