@@ -275,7 +275,6 @@ class ReportConfig:
 
     title: str = spec("mlci report", "Heading of the comment")
     key: str = spec("default", "Distinguishes several reports on one pull request")
-    max_samples: int = spec(5, "Offending values shown per finding", minimum=0, maximum=20)
     html: bool = spec(True, "Also write the report as self-contained HTML")
     check_run: bool = spec(True, "Create a check run with annotations")
 
