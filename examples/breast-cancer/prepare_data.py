@@ -62,7 +62,10 @@ def main() -> None:
     reference.to_csv(args.out / "reference.csv", index=False)
     evaluation.to_csv(args.out / "eval.csv", index=False)
     current.to_csv(args.out / "current.csv", index=False)
-    print(f"wrote {args.out}: {len(reference)} reference, {len(evaluation)} eval, {len(current)} current rows")
+    print(
+        f"wrote {args.out}: {len(reference)} reference, {len(evaluation)} eval,"
+        f" {len(current)} current rows"
+    )
 
 
 if __name__ == "__main__":
