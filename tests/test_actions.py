@@ -23,7 +23,7 @@ ACTIONS = {
     "mlci": REPO_ROOT / "action.yml",
     **{p.parent.name: p for p in sorted((REPO_ROOT / "actions").glob("*/action.yml"))},
 }
-SUB_ACTIONS = ("validate-data", "validate-model", "report", "deploy", "retrain")
+SUB_ACTIONS = ("validate-data", "validate-model", "report", "deploy", "retrain", "monitor")
 MLCI = f"{_release.OWNER}/{_release.REPOSITORY}"
 CHECKOUT = "actions/checkout@{} # {}".format(*_release.THIRD_PARTY["actions/checkout"])
 
@@ -209,7 +209,7 @@ def test_build_argv_uses_only_the_options_a_command_has() -> None:
         "a/mlci.yaml",
     ]
     commands = available_commands()
-    for name in ("validate-data", "validate-model", "report", "deploy", "retrain"):
+    for name in SUB_ACTIONS:
         if name not in commands:
             with pytest.raises(Exception, match="has no `mlci"):
                 _action.build_argv(name, {})

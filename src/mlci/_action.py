@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "report": ("report",),
     "deploy": ("deploy",),
     "retrain": ("retrain",),
+    "monitor": ("monitor",),
     "config-check": ("config", "check"),
 }
 _MODEL_COMMANDS = {"validate-model", "deploy", "retrain"}
