@@ -56,3 +56,29 @@ def _no_actions_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests start outside Actions even when the suite itself runs on a runner."""
     for key in ("GITHUB_ACTIONS", "GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY", "GITHUB_TOKEN"):
         monkeypatch.delenv(key, raising=False)
+
+
+@pytest.fixture(scope="session")
+def mlci_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """mlci built as a wheel from this checkout, once per test run."""
+    import subprocess
+    import sys
+
+    dist = tmp_path_factory.mktemp("dist")
+    root = Path(__file__).resolve().parents[1]
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "build",
+            "--wheel",
+            "--no-isolation",
+            "--outdir",
+            str(dist),
+            str(root),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = dist.glob("mlci-*.whl")
+    return wheel

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import sysconfig
 import venv
 from pathlib import Path
@@ -16,11 +15,9 @@ import pytest
 from tests.act.harness import git_repo
 from tests.helpers import find_tool
 
-ROOT = Path(__file__).resolve().parents[1]
-
 
 @pytest.fixture(scope="module")
-def wheel_env(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def wheel_env(tmp_path_factory: pytest.TempPathFactory, mlci_wheel: Path) -> Path:
     """A fresh virtual environment with mlci installed from its wheel.
 
     The heavy dependencies (pandas, scikit-learn, onnxruntime ...) are taken from the
@@ -28,22 +25,7 @@ def wheel_env(tmp_path_factory: pytest.TempPathFactory) -> Path:
     itself comes only from the wheel (the environment's own site-packages come first).
     """
     base = tmp_path_factory.mktemp("newcomer")
-    dist = base / "dist"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "build",
-            "--wheel",
-            "--no-isolation",
-            "--outdir",
-            str(dist),
-            str(ROOT),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    (wheel,) = dist.glob("mlci-*.whl")
+    wheel = mlci_wheel
     env_dir = base / "venv"
     venv.create(env_dir, with_pip=True)
     py = env_dir / "bin" / "python"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import venv
 from pathlib import Path
 
@@ -60,23 +59,10 @@ def test_config_template_renders_a_valid_config() -> None:
 
 
 @pytest.mark.slow
-def test_wheel_ships_templates_and_renders_from_an_installed_copy(tmp_path: Path) -> None:
-    dist = tmp_path / "dist"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "build",
-            "--wheel",
-            "--no-isolation",
-            "--outdir",
-            str(dist),
-            str(ROOT),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    (wheel,) = dist.glob("mlci-*.whl")
+def test_wheel_ships_templates_and_renders_from_an_installed_copy(
+    tmp_path: Path, mlci_wheel: Path
+) -> None:
+    wheel = mlci_wheel
     env_dir = tmp_path / "venv"
     # A fresh environment with the wheel and only what rendering needs (the heavy
     # dependencies are not needed to render, and leaving them out keeps this fast).
