@@ -153,89 +153,67 @@ def load_with_marks(text: str, file: str) -> Marked:
             raise ConfigError(
                 [ConfigIssue(file, None, None, "", f"invalid YAML ({exc}); fix the syntax")]
             ) from None
-        marks: dict[Path_, Mark] = {}
-        key_marks: dict[Path_, Mark] = {}
-        issues: list[ConfigIssue] = []
-        value = None
-        if node is not None:
-            value = _build(loader, node, (), marks, key_marks, issues, file)
+        builder = _Builder(loader, file)
+        value = builder.build(node, ()) if node is not None else None
     finally:
         loader.dispose()
-    if issues:
-        raise ConfigError(issues)
-    return Marked(value=value, file=file, marks=marks, key_marks=key_marks)
+    if builder.issues:
+        raise ConfigError(builder.issues)
+    return Marked(value=value, file=file, marks=builder.marks, key_marks=builder.key_marks)
 
 
-def _build(
-    loader: yaml.SafeLoader,
-    node: yaml.Node,
-    path: Path_,
-    marks: dict[Path_, Mark],
-    key_marks: dict[Path_, Mark],
-    issues: list[ConfigIssue],
-    file: str,
-) -> Any:
-    marks[path] = _mark(node)
-    where = format_path(path)
-    if node.tag not in _PLAIN_TAGS:
+class _Builder:
+    """Turns composed nodes into plain data, recording positions and problems."""
+
+    def __init__(self, loader: yaml.SafeLoader, file: str):
+        self.loader = loader
+        self.file = file
+        self.marks: dict[Path_, Mark] = {}
+        self.key_marks: dict[Path_, Mark] = {}
+        self.issues: list[ConfigIssue] = []
+
+    def fail(self, node: yaml.Node, path: Path_, message: str) -> None:
         m = _mark(node)
-        issues.append(
-            ConfigIssue(
-                file,
-                m.line,
-                m.column,
-                where,
+        self.issues.append(ConfigIssue(self.file, m.line, m.column, format_path(path), message))
+
+    def build(self, node: yaml.Node, path: Path_) -> Any:
+        self.marks[path] = _mark(node)
+        if node.tag not in _PLAIN_TAGS:
+            self.fail(
+                node,
+                path,
                 f"the YAML tag {node.tag!r} is not allowed; mlci reads plain data only,"
                 " remove the tag",
             )
-        )
-        return None
-    if isinstance(node, yaml.MappingNode):
-        out: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                m = _mark(key_node)
-                issues.append(
-                    ConfigIssue(
-                        file,
-                        m.line,
-                        m.column,
-                        where,
-                        "merge keys (<<) are not supported; write the keys out",
+            return None
+        if isinstance(node, yaml.MappingNode):
+            out: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    self.fail(
+                        key_node, path, "merge keys (<<) are not supported; write the keys out"
                     )
-                )
-                continue
-            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in _PLAIN_TAGS:
-                m = _mark(key_node)
-                issues.append(
-                    ConfigIssue(file, m.line, m.column, where, "keys must be plain strings")
-                )
-                continue
-            key = loader.construct_object(key_node)
-            key = key if isinstance(key, str) else str(key)
-            child = (*path, key)
-            if key in out:
-                m = _mark(key_node)
-                first = key_marks[child]
-                issues.append(
-                    ConfigIssue(
-                        file,
-                        m.line,
-                        m.column,
-                        format_path(child),
+                    continue
+                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in _PLAIN_TAGS:
+                    self.fail(key_node, path, "keys must be plain strings")
+                    continue
+                key = self.loader.construct_object(key_node)
+                key = key if isinstance(key, str) else str(key)
+                child = (*path, key)
+                if key in out:
+                    first = self.key_marks[child]
+                    self.fail(
+                        key_node,
+                        child,
                         f"duplicate key (first defined on line {first.line}); keep only one",
                     )
-                )
-                continue
-            key_marks[child] = _mark(key_node)
-            out[key] = _build(loader, value_node, child, marks, key_marks, issues, file)
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        return [
-            _build(loader, item, (*path, i), marks, key_marks, issues, file)
-            for i, item in enumerate(node.value)
-        ]
-    return loader.construct_object(node)
+                    continue
+                self.key_marks[child] = _mark(key_node)
+                out[key] = self.build(value_node, child)
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+        return self.loader.construct_object(node)
 
 
 def load_text(text: str, file: str = "<string>") -> Any:
