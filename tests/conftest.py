@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.fake_github"]
+pytest_plugins = ["tests.support.fake_github.plugin"]
 
 SHARED_GITHUB_API = Path(__file__).resolve().parents[2] / "shared" / "github-api"
 

@@ -9,7 +9,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from tests.fake_github import SPEC_PATH
+from tests.support.fake_github import SPEC_PATH
 
 #: ``@octokit/webhooks-schemas`` (see ../shared/github-api/README.md).
 WEBHOOKS_PATH = SPEC_PATH.parent / "webhooks-schema.json"

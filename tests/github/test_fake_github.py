@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 import requests
 
-from tests.fake_github import FakeGitHub, response_schema
+from tests.support.fake_github import FakeGitHub, response_schema
 
 
 @pytest.fixture

@@ -1,0 +1,1 @@
+"""Test support: the fake GitHub, builders and vendored contract data."""
