@@ -257,7 +257,7 @@ def test_not_utf8(tmp_path: Path) -> None:
     path.write_bytes(b"version: 1\ntask: \xff\xfe\n")
     with pytest.raises(ConfigError) as info:
         load_config(path)
-    assert str(info.value) == f"{path}: not UTF-8 text (byte 17); save the file as UTF-8"
+    assert str(info.value) == f"{path}:2:7: not UTF-8 text (byte 17); save the file as UTF-8"
 
 
 def test_config_check_cli_ok(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -113,7 +113,10 @@ class DataConfig:
     )
     drift: DriftConfig = spec(factory=DriftConfig, doc="Drift settings")
     chunk_rows: int = spec(
-        250_000, "Rows read per chunk: bounds memory on large files", minimum=1000
+        250_000,
+        "Rows read per chunk: bounds memory on large files",
+        minimum=1000,
+        maximum=10_000_000,
     )
 
 
@@ -168,9 +171,11 @@ class Slices:
 class Bootstrap:
     """The paired bootstrap behind the confidence intervals of metric deltas."""
 
-    resamples: int = spec(1000, "Number of resamples (0 turns the bootstrap off)", minimum=0)
+    resamples: int = spec(
+        1000, "Number of resamples (0 turns the bootstrap off)", minimum=0, maximum=100_000
+    )
     confidence: float = spec(0.95, "Confidence level", exclusive_minimum=0, maximum=0.999)
-    seed: int = spec(0, "Random seed; every resampling is seeded")
+    seed: int = spec(0, "Random seed; every resampling is seeded", minimum=0, maximum=2**32 - 1)
 
 
 @dataclass(frozen=True)
@@ -226,8 +231,8 @@ class Webhook:
     secret_env: str | None = spec(
         None, "Environment variable holding the HMAC secret for the signature header"
     )
-    timeout_s: float = spec(10.0, "Timeout per attempt", exclusive_minimum=0)
-    retries: int = spec(3, "Attempts after the first", minimum=0)
+    timeout_s: float = spec(10.0, "Timeout per attempt", exclusive_minimum=0, maximum=600)
+    retries: int = spec(3, "Attempts after the first", minimum=0, maximum=10)
 
 
 @dataclass(frozen=True)
@@ -238,7 +243,7 @@ class DeployConfig:
     command: str | None = spec(None, "Command run with MLCI_MODEL_PATH, MLCI_MODEL_VERSION set")
     webhook: Webhook | None = spec(None, "Webhook notified after promotion")
     smoke_test: bool = spec(True, "Start the prediction service and compare its answers")
-    smoke_rows: int = spec(20, "Eval rows sent in the smoke test", minimum=1)
+    smoke_rows: int = spec(20, "Eval rows sent in the smoke test", minimum=1, maximum=10_000)
 
 
 @dataclass(frozen=True)
@@ -250,7 +255,9 @@ class RetrainConfig:
         "pull-request", "What a blessed challenger does: open a PR or deploy"
     )
     policy: Literal["always", "on-drift", "max-age"] = spec("on-drift", "When to retrain")
-    max_age_days: int = spec(30, "Retrain when production is older (policy max-age)", minimum=1)
+    max_age_days: int = spec(
+        30, "Retrain when production is older (policy max-age)", minimum=1, maximum=36_500
+    )
     data: str | None = spec(None, "Fresh data: a path or glob")
     data_command: str | None = spec(None, "Command that produces the fresh data")
     drift_columns: list[str] = spec(factory=list, doc="Retrain when any of these drifted")
@@ -408,7 +415,7 @@ def _semantic_issues(raw: dict[str, Any], marked: Marked) -> list[ConfigIssue]:
                     rng = f"of at least {info.lower:g}"
                 else:
                     rng = f"of at most {info.upper:g}"
-                got = repr(value) if isinstance(value, str) else str(value)
+                got = typedload.describe(value)
                 issues.append(marked.issue((*path, bound), f"expected a number {rng}, got {got}"))
         lo_v, hi_v = gate.get("min"), gate.get("max")
         if isinstance(lo_v, int | float) and isinstance(hi_v, int | float) and lo_v > hi_v:

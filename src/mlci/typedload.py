@@ -24,7 +24,7 @@ from typing import Any, Literal, TypeVar, Union, get_args, get_origin
 from mlci.errors import ConfigError, ConfigIssue
 from mlci.yamlio import Marked, Path_
 
-__all__ = ["json_schema", "load", "load_collect", "spec", "suggest"]
+__all__ = ["describe", "json_schema", "load", "load_collect", "spec", "suggest"]
 
 T = TypeVar("T")
 
@@ -79,7 +79,8 @@ def suggest(word: str, candidates: typing.Iterable[str]) -> str:
     return "see `mlci config schema` for the allowed keys"
 
 
-def _describe(value: Any) -> str:
+def describe(value: Any) -> str:
+    """A short text for ``value`` in a message (long values are cut)."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -88,6 +89,8 @@ def _describe(value: Any) -> str:
         return "a mapping"
     if isinstance(value, list):
         return "a list"
+    if isinstance(value, int) and value.bit_length() > 200:
+        return f"a number with {len(hex(value)) * 6 // 5} or so digits"
     text = repr(value) if isinstance(value, str) else str(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
@@ -124,9 +127,12 @@ class _Loader:
 
     def convert(self, tp: Any, value: Any, path: Path_, meta: dict[str, Any]) -> Any:
         optional, inner = _is_optional(tp)
+        raw = self.marked.raw.get(path)
         if value is None:
             if optional:
                 return None
+            if inner is str and raw and raw != "~":
+                return raw  # `null` written where a name belongs: the name "null"
             self.fail(path, f"expected {_type_name(inner, meta)}, got null")
             return _MISSING
         tp = inner
@@ -137,16 +143,18 @@ class _Loader:
             choices = get_args(tp)
             if value in choices and type(value) is type(choices[0]):
                 return value
+            if raw is not None and raw in choices:
+                return raw  # YAML 1.1 read `off` as false; the field wants the word
             names = [str(c) for c in choices]
             hint = suggest(str(value), names) if isinstance(value, str) else ""
             if not hint.startswith("did you"):
                 hint = "expected one of: " + ", ".join(names)
-            self.fail(path, f"{_describe(value)} is not allowed; {hint}")
+            self.fail(path, f"{describe(value)} is not allowed; {hint}")
             return _MISSING
         if origin is list:
             (item_tp,) = get_args(tp)
             if not isinstance(value, list):
-                self.fail(path, f"expected a list, got {_describe(value)}")
+                self.fail(path, f"expected a list, got {describe(value)}")
                 return _MISSING
             min_items = meta.get("min_items")
             if min_items is not None and len(value) < min_items:
@@ -156,7 +164,7 @@ class _Loader:
         if origin is dict:
             _, item_tp = get_args(tp)
             if not isinstance(value, dict):
-                self.fail(path, f"expected a mapping, got {_describe(value)}")
+                self.fail(path, f"expected a mapping, got {describe(value)}")
                 return _MISSING
             out = {}
             for k, v in value.items():
@@ -167,15 +175,13 @@ class _Loader:
         if tp is bool:
             if isinstance(value, bool):
                 return value
-            self.fail(path, f"expected true or false, got {_describe(value)}")
+            self.fail(path, f"expected true or false, got {describe(value)}")
             return _MISSING
         if tp in (int, float):
-            ok = isinstance(value, int) and not isinstance(value, bool)
-            if tp is float:
-                ok = ok or isinstance(value, float)
-            if not ok or (isinstance(value, float) and not math.isfinite(value)):
-                noun = "a whole number" if tp is int else "a number"
-                self.fail(path, f"expected {noun}{_range_text(meta)}, got {_describe(value)}")
+            noun = "a whole number" if tp is int else "a number"
+            problem = _number_problem(tp, value)
+            if problem:
+                self.fail(path, f"expected {noun}{_range_text(meta)}, got {problem}")
                 return _MISSING
             lo, hi, xlo = meta.get("minimum"), meta.get("maximum"), meta.get("exclusive_minimum")
             if (
@@ -184,22 +190,28 @@ class _Loader:
                 or (xlo is not None and value <= xlo)
             ):
                 noun = "a whole number" if tp is int else "a number"
-                self.fail(path, f"expected {noun}{_range_text(meta)}, got {_describe(value)}")
+                self.fail(path, f"expected {noun}{_range_text(meta)}, got {describe(value)}")
                 return _MISSING
             return float(value) if tp is float else value
         if tp is str:
             if isinstance(value, str):
                 return value
+            if raw is not None:
+                # YAML 1.1 read the word as a boolean or number (`off`, `yes`, `1e3`,
+                # a version tag, a cron minute): the field wants the text as written.
+                return raw
             if isinstance(value, int | float) and not isinstance(value, bool):
-                # Numbers where text is expected (a version tag, a cron minute) read fine.
                 return str(value)
-            self.fail(path, f"expected a string, got {_describe(value)}")
+            self.fail(
+                path,
+                f"expected a string, got {describe(value)}; quote the value to keep it as text",
+            )
             return _MISSING
         raise TypeError(f"unsupported field type {tp!r}")  # pragma: no cover - a bug in a model
 
     def dataclass(self, cls: type, value: Any, path: Path_) -> Any:
         if not isinstance(value, dict):
-            self.fail(path, f"expected a mapping, got {_describe(value)}")
+            self.fail(path, f"expected a mapping, got {describe(value)}")
             return _MISSING
         hints = typing.get_type_hints(cls)
         fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
@@ -243,6 +255,25 @@ def load(cls: type[T], marked: Marked) -> T:
     if result is None:
         raise ConfigError(issues)
     return result
+
+
+# Whole numbers must fit in 64 bits: larger ones are typos, and costs are bounded anyway.
+_INT_LIMIT = 2**63
+
+
+def _number_problem(tp: Any, value: Any) -> str | None:
+    """Why ``value`` is not a usable number for a field of type ``tp`` (None: it is)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        if isinstance(value, str) and value.lstrip("+-").replace("_", "").isdigit():
+            return f"a number with {len(value)} digits, which is out of range"
+        return describe(value)
+    if tp is int and not isinstance(value, int):
+        return describe(value)
+    if isinstance(value, int) and abs(value) >= _INT_LIMIT:
+        return f"a number with {len(str(abs(value)))} digits, which is out of range"
+    if isinstance(value, float) and not math.isfinite(value):
+        return describe(value)
+    return None
 
 
 def _type_name(tp: Any, meta: dict[str, Any]) -> str:

@@ -1,0 +1,176 @@
+"""Strict, bounded JSON: the one reader and the one writer of JSON files in mlci.
+
+Reading (`read_json`, `loads`): only regular files under the size limit, nesting
+no deeper than the depth limit, no ``NaN``/``Infinity`` literals, floats that
+stay finite (``1e400`` is refused, not read as infinity) and whole numbers of a
+bounded number of digits. `read_typed` then validates the document against a
+typed structure (the same dataclasses that give its JSON Schema) before any field
+is used. Every failure is an `InputError` or a `ConfigError` (exit 2) naming the
+file and, for a document that does not fit its structure, the field.
+
+Writing (`dumps`, `write_json`): strict JSON (``allow_nan=False``), and files are
+replaced atomically (write a temporary file, fsync, rename), so a reader sees the
+old document or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import uuid
+from pathlib import Path
+from typing import Any, TypeVar
+
+from mlci.errors import ConfigError, ConfigIssue, InputError
+from mlci.limits import JSON_MAX_BYTES, JSON_MAX_DEPTH, JSON_MAX_INT_DIGITS, Limit, read_bounded
+
+__all__ = ["dumps", "loads", "read_json", "read_typed", "validate_typed", "write_json"]
+
+T = TypeVar("T")
+
+
+class _Refused(ValueError):
+    """A value the strict parser does not accept (raised from a parse hook)."""
+
+
+def _no_constant(name: str) -> Any:
+    raise _Refused(f"{name} is not valid JSON; write null (with a reason) instead")
+
+
+def _parse_int(text: str) -> int:
+    digits = len(text.lstrip("-"))
+    cap = JSON_MAX_INT_DIGITS.value
+    if digits > cap:
+        raise _Refused(f"a whole number with {digits} digits is out of range (at most {cap})")
+    return int(text)
+
+
+def _parse_float(text: str) -> float:
+    if len(text) > 400:
+        raise _Refused(f"a number written with {len(text)} characters is out of range")
+    value = float(text)
+    if not math.isfinite(value):
+        raise _Refused(f"the number {text[:40]} is out of the range of a float")
+    return value
+
+
+def _depth_ok(value: Any, cap: int) -> bool:
+    """Whether ``value`` nests at most ``cap`` levels (iteratively: no recursion limit)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > cap:
+            return False
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return True
+
+
+def loads(text: str | bytes, *, source: str = "<json>") -> Any:
+    """Parse strict JSON text with mlci's bounds.
+
+    Args:
+        text: The JSON text (bytes are decoded as UTF-8).
+        source: The file or endpoint, for messages.
+
+    Raises:
+        InputError: naming ``source`` and the line and column when they are known.
+    """
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputError(
+                f"{source}: not UTF-8 text (byte {exc.start}); write the file as UTF-8 JSON"
+            ) from None
+    cap = JSON_MAX_DEPTH.value
+    try:
+        value = json.loads(
+            text,
+            parse_constant=_no_constant,
+            parse_int=_parse_int,
+            parse_float=_parse_float,
+        )
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"{source}:{exc.lineno}:{exc.colno}: not valid JSON ({exc.msg}); fix or regenerate"
+            " the file"
+        ) from None
+    except _Refused as exc:
+        raise InputError(f"{source}: {exc}; fix or regenerate the file") from None
+    except RecursionError:
+        raise InputError(
+            f"{source}: nested more than {cap} levels deep; mlci reads flatter documents"
+        ) from None
+    except ValueError as exc:  # e.g. a number Python cannot represent
+        raise InputError(f"{source}: not valid JSON ({exc}); fix or regenerate the file") from None
+    if not _depth_ok(value, cap):
+        raise InputError(
+            f"{source}: nested more than {cap} levels deep; mlci reads flatter documents"
+        )
+    return value
+
+
+def read_json(path: Path, *, what: str = "JSON file", limit: Limit = JSON_MAX_BYTES) -> Any:
+    """Read a JSON file strictly: a regular file under ``limit`` bytes, parsed by `loads`.
+
+    Raises:
+        InputError: when the file is missing, not a regular file, too large or not
+            strict JSON within the bounds.
+    """
+    return loads(read_bounded(path, limit, what=what), source=str(path))
+
+
+def validate_typed(cls: type[T], value: Any, *, source: str) -> T:
+    """Check ``value`` against the dataclass ``cls`` (see `mlci.typedload`) and build it.
+
+    Raises:
+        ConfigError: listing every field that does not fit, as ``source: field: problem``.
+    """
+    from mlci import typedload
+    from mlci.yamlio import Marked
+
+    marked = Marked(value=value, file=source, marks={}, key_marks={})
+    if not isinstance(value, dict):
+        kind = "a list" if isinstance(value, list) else typedload.describe(value)
+        raise ConfigError(
+            [ConfigIssue(source, None, None, "", f"expected a JSON object, got {kind}")]
+        )
+    return typedload.load(cls, marked)
+
+
+def read_typed(cls: type[T], path: Path, *, what: str = "JSON file") -> T:
+    """Read ``path`` strictly and validate it against ``cls`` before any field is used."""
+    return validate_typed(cls, read_json(path, what=what), source=str(path))
+
+
+def dumps(data: Any, *, indent: int | None = 2, sort_keys: bool = False) -> str:
+    """Strict JSON text (no NaN or infinities: a bug upstream if there are any)."""
+    return json.dumps(data, indent=indent, sort_keys=sort_keys, allow_nan=False, ensure_ascii=False)
+
+
+def write_json(path: Path, data: Any, *, indent: int | None = 2, sort_keys: bool = False) -> Path:
+    """Write ``data`` as strict JSON to ``path`` atomically (old or new, never a mix).
+
+    Returns:
+        ``path``.
+    """
+    text = dumps(data, indent=indent, sort_keys=sort_keys) + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        with tmp.open("w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        tmp.replace(path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
