@@ -247,10 +247,8 @@ def test_bad_input_exits_2_naming_the_problem(
     root = _project(tmp_path, models.binary)
     frame = pd.read_csv(root / "eval.csv")
     frame.drop(columns=["mean area"]).to_csv(root / "missing.csv", index=False)
-    frame.assign(surprise=1).to_csv(root / "extra.csv", index=False)
     cases = {
-        "missing feature column(s) 'mean area'": ["--eval-data", str(root / "missing.csv")],
-        "unexpected column(s) 'surprise'": ["--eval-data", str(root / "extra.csv")],
+        "lacks feature column(s) 'mean area'": ["--eval-data", str(root / "missing.csv")],
         "the label column 'label' is not in the eval data": ["--target", "label"],
         "the model is a regressor but task is 'classification'": [
             "--model",
@@ -301,3 +299,60 @@ def test_trusted_joblib_is_loaded_with_a_warning(models: Models, tmp_path: Path)
     assert warnings and "runs code when loaded" in warnings[0]["message"]
     assert any("trusted load" in n for n in doc["blessing"]["notes"])
     json.dumps(doc, allow_nan=False)
+
+
+def test_each_model_takes_its_own_features(
+    models: Models, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A PR that drops a feature (and a column the training script ignores) gets a report."""
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    root = _project(tmp_path, models.binary)
+    frame = pd.read_csv(root / "eval.csv")
+    # the eval data carries a column no model takes (a year the training script drops)
+    frame.assign(year=2007).to_csv(root / "eval.csv", index=False)
+    features = [c for c in frame.columns if c != "target"]
+    fewer = [c for c in features if c != "mean area"]
+    dropped = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+    dropped.fit(frame[fewer], frame["target"])
+    sio.dump(dropped, root / "dropped.skops")
+
+    code, doc = _run(
+        root, "--model", str(root / "dropped.skops"), "--baseline", str(root / "good.skops")
+    )
+    assert code in (0, 1), doc
+    changes = doc["features"]
+    assert changes["changed"] is True and changes["removed"] == ["mean area"]
+    assert changes["added"] == [] and changes["candidate"] == fewer
+    assert changes["baseline"] == features
+    assert changes["ignored"]["candidate"] == ["mean area", "year"]
+    assert changes["ignored"]["baseline"] == ["year"]
+    assert doc["baseline_metrics"] is not None and doc["deltas"]["accuracy"]["delta"] is not None
+    notes = doc["blessing"]["notes"]
+    assert any("'mean area', 'year' are not features of the candidate" in n for n in notes)
+    assert any("'year' are not features of production" in n for n in notes)
+
+    # the other way round: the candidate adds the feature back
+    code, doc = _run(
+        root, "--model", str(root / "good.skops"), "--baseline", str(root / "dropped.skops")
+    )
+    assert doc["features"]["added"] == ["mean area"] and doc["features"]["removed"] == []
+
+    # only a feature a model needs and the data lacks is an error, naming model and column
+    frame.drop(columns=["mean area"]).to_csv(root / "eval.csv", index=False)
+    code = main(
+        [
+            "validate-model",
+            "--config",
+            str(root / "mlci.yaml"),
+            "--baseline",
+            str(root / "dropped.skops"),
+        ]
+    )
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "good.skops: the data lacks feature column(s) 'mean area'" in err
+    assert "Traceback" not in err

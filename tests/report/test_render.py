@@ -319,3 +319,24 @@ def test_garbage_payload_types_do_not_crash(tmp_path):
     report = Report(None, doc)
     text = render_markdown(report)
     assert text.startswith("## ❌ mlci: blocked")  # "yes" is not a blessing
+
+
+def test_features_changed_section(tmp_path):
+    doc = model_document()
+    doc["features"] = {
+        "candidate": ["bill_length_mm", "flipper_length_mm", "island"],
+        "baseline": ["bill_length_mm", "bill_depth_mm", "flipper_length_mm"],
+        "added": ["island"],
+        "removed": ["bill_depth_mm"],
+        "reordered": False,
+        "changed": True,
+        "ignored": {"candidate": ["bill_depth_mm", "year"], "baseline": ["island", "year"]},
+    }
+    text = render_markdown(Report(None, doc))
+    section = text[text.index("### Features changed") :]
+    assert "takes 3 feature(s), production 3" in section
+    assert "➕ Added (1): **island**" in section
+    assert "➖ Removed (1): **bill\\_depth\\_mm**" in section
+    assert "Not features of production (ignored): **island**, **year**" in section
+    doc["features"] |= {"added": [], "removed": [], "changed": False}
+    assert "Features changed" not in render_markdown(Report(None, doc))

@@ -31,6 +31,7 @@ __all__ = [
     "Predictions",
     "compute_metrics",
     "confusion",
+    "feature_changes",
     "higher_is_better",
     "predict",
     "resolve_function",
@@ -346,6 +347,40 @@ def confusion(pred: Predictions) -> dict[str, Any] | None:
     labels = pred.labels()
     matrix = confusion_matrix(pred.y_true, pred.y_pred, labels=labels)
     return {"labels": labels, "matrix": matrix.tolist()}
+
+
+def feature_changes(
+    candidate: Sequence[str],
+    baseline: Sequence[str] | None,
+    ignored: Mapping[str, Sequence[str]] | None = None,
+) -> dict[str, Any]:
+    """How the candidate's features differ from the baseline's (both evaluated on the same rows).
+
+    Args:
+        candidate: The candidate's feature columns, in input order.
+        baseline: The baseline's, or None without a baseline model.
+        ignored: Per role (``candidate``, ``baseline``), the eval columns that model
+            does not take.
+
+    Returns:
+        ``{"candidate", "baseline", "added", "removed", "reordered", "changed",
+        "ignored"}``; ``changed`` is True when a feature was added or removed.
+    """
+    cand = [str(c) for c in candidate]
+    base = [str(c) for c in baseline] if baseline is not None else None
+    added = [c for c in cand if base is not None and c not in base]
+    removed = [c for c in base if c not in cand] if base is not None else []
+    common_c = [c for c in cand if base is not None and c in base]
+    common_b = [c for c in base if c in cand] if base is not None else []
+    return {
+        "candidate": cand,
+        "baseline": base,
+        "added": added,
+        "removed": removed,
+        "reordered": common_c != common_b,
+        "changed": bool(added or removed),
+        "ignored": {k: [str(c) for c in v] for k, v in (ignored or {}).items()},
+    }
 
 
 def slice_masks(

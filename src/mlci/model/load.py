@@ -4,9 +4,10 @@
 skops files load without executing code; skops refuses types it does not trust
 and we name them. joblib and pickle files run code when loaded, so they are
 refused unless the config marks the model ``trusted`` (and then the report
-carries a warning). Features are matched to the model's inputs by name; a
-missing, extra or reordered feature, a dtype the model cannot take or a
-different number of features is an `InputError` that names the columns.
+carries a warning). Features are matched to the model's inputs by name: each
+model takes its own columns from a table and ignores the others; a missing
+feature, a dtype the model cannot take, or model.features that disagree with
+the model is an `InputError` that names the columns.
 """
 
 from __future__ import annotations
@@ -136,31 +137,34 @@ class LoadedModel:
             )
         return self.feature_names
 
-    def check_columns(self, X: pd.DataFrame, *, ignore: Iterable[str] = ()) -> None:
-        """Raise unless ``X`` holds exactly the model's features (besides ``ignore``).
+    def check_columns(self, X: pd.DataFrame, *, ignore: Iterable[str] = ()) -> list[str]:
+        """Raise unless ``X`` holds every feature of the model; name the columns it leaves out.
+
+        Each model takes its own features: columns of ``X`` that it was not trained on
+        (a column the training script drops, ids, timestamps) are not an error, they
+        are returned so the caller can say they were ignored.
 
         Args:
             X: The data, e.g. the eval set.
-            ignore: Columns allowed besides the features (target, ids, slices).
+            ignore: Columns that are expected besides the features (target, ids,
+                slices); they are not returned.
+
+        Returns:
+            The columns of ``X`` that are neither features of the model nor in ``ignore``.
 
         Raises:
-            InputError: naming the missing or unexpected columns.
+            InputError: naming the feature columns ``X`` lacks.
         """
         features = self._features()
         missing = [c for c in features if c not in X.columns]
-        skip = set(ignore)
-        extra = [str(c) for c in X.columns if c not in features and c not in skip]
-        parts = []
         if missing:
-            parts.append(f"missing feature column(s) {_names(missing)}")
-        if extra:
-            parts.append(f"unexpected column(s) {_names(extra)} the model does not take")
-        if parts:
             raise InputError(
-                f"{self.path}: " + "; ".join(parts) + f" (the model takes {len(features)}"
-                " features); fix the data, or list ids and other non-feature columns"
-                " in data.id_columns"
+                f"{self.path}: the data lacks feature column(s) {_names(missing)} that the"
+                f" model was trained on (it takes {len(features)} features); add them to the"
+                " eval data, or train the model without them"
             )
+        taken = set(features) | set(ignore)
+        return [str(c) for c in X.columns if c not in taken]
 
     def _select(self, X: pd.DataFrame) -> pd.DataFrame:
         features = self._features()

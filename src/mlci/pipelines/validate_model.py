@@ -174,6 +174,15 @@ def _resolve_baseline(
     return _Baseline("model", f"baseline: {path.name}", model=model, path=path, hash=model.sha256)
 
 
+def _ignored_note(who: str, columns: list[str]) -> str:
+    shown = ", ".join(repr(c) for c in columns[:10])
+    more = f" and {len(columns) - 10} more" if len(columns) > 10 else ""
+    return (
+        f"eval column(s) {shown}{more} are not features of {who} and were ignored"
+        " (declare ids in data.id_columns to silence this note)"
+    )
+
+
 def _metric_names(cfg: Config) -> list[str]:
     names = list(cfg.model.metrics) if cfg.model.metrics else default_metrics(cfg.task)
     for name in list(cfg.model.custom_metrics) + list(cfg.model.gates):
@@ -380,6 +389,7 @@ def _validate(
         Evaluation,
         compute_metrics,
         confusion,
+        feature_changes,
         higher_is_better,
         predict,
         resolve_function,
@@ -450,7 +460,10 @@ def _validate(
     ignore = [target, *cfg.data.id_columns, *mc.slices.columns]
     if cfg.data.prediction:
         ignore.append(cfg.data.prediction)
-    candidate.check_columns(frame, ignore=ignore)
+    # Each model takes its own columns of the same eval rows; the rest is ignored.
+    ignored = {"candidate": candidate.check_columns(frame, ignore=ignore)}
+    if ignored["candidate"]:
+        notes.append(_ignored_note("the candidate", ignored["candidate"]))
     for w in candidate.warnings:
         findings.append(Finding("trusted_model", "warning", w))
 
@@ -480,9 +493,12 @@ def _validate(
                     " --baseline"
                 )
             try:
+                ignored["baseline"] = base.model.check_columns(frame, ignore=ignore)
                 base_pred = predict(base.model, frame, y, task)
             except InputError as exc:
                 raise InputError(f"baseline: {exc}") from None
+            if ignored["baseline"] and ignored["baseline"] != ignored["candidate"]:
+                notes.append(_ignored_note("production", ignored["baseline"]))
             base_eval = compute_metrics(
                 base_pred, names, custom=mc.custom_metrics, functions=custom_fns
             )
@@ -647,6 +663,11 @@ def _validate(
         ],
         "budgets": [r.to_payload() for r in budget_results],
         "parity": parity_payload,
+        "features": feature_changes(
+            candidate.feature_names,
+            base.model.feature_names if base.model is not None else None,
+            ignored,
+        ),
         "confusion_matrix": confusion(cand_pred),
         "rows": len(frame),
         "bootstrap": {

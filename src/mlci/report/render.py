@@ -387,6 +387,43 @@ def _slices(model: Mapping[str, Any], detail: Detail) -> dict[str, Any] | None:
     return {"count": len(rows), "rows": shown, "more": len(rows) - len(shown)}
 
 
+def _names_list(values: list[Any], chars: int, limit: int = 30) -> str:
+    shown = ", ".join(f"**{md(v, chars)}**" for v in values[:limit])
+    return shown + (f" and {len(values) - limit} more" if len(values) > limit else "")
+
+
+def _features(model: Mapping[str, Any], detail: Detail) -> dict[str, Any] | None:
+    """The "features changed" section: what the candidate takes that production did not."""
+    info = _d(model.get("features"))
+    chars = detail.value_chars
+    added = [str(c) for c in _l(info.get("added"))]
+    removed = [str(c) for c in _l(info.get("removed"))]
+    if not added and not removed:
+        return None
+    cand = _l(info.get("candidate"))
+    base = _l(info.get("baseline"))
+    lines = []
+    if added:
+        lines.append(f"➕ Added ({len(added)}): {_names_list(added, chars)}")
+    if removed:
+        lines.append(f"➖ Removed ({len(removed)}): {_names_list(removed, chars)}")
+    ignored = _d(info.get("ignored"))
+    return {
+        "line": (
+            f"The candidate takes {fmt_number(len(cand))} feature(s), production"
+            f" {fmt_number(len(base))}; each model was evaluated with its own features on"
+            " the same eval rows."
+        ),
+        "changes": lines,
+        "ignored": [
+            f"Not features of {'production' if role == 'baseline' else md(role, 20)}"
+            f" (ignored): {_names_list([str(c) for c in _l(cols)], chars, 20)}"
+            for role, cols in ignored.items()
+            if _l(cols)
+        ],
+    }
+
+
 def _samples(f: Mapping[str, Any], detail: Detail) -> str:
     parts = []
     for s in _l(f.get("samples"))[: detail.samples]:
@@ -663,6 +700,7 @@ def build_context(report: Report, detail: Detail, *, truncated: str = "") -> dic
         "budgets": _budgets(model, detail.value_chars) if model is not None else [],
         "parity": _parity(model) if model is not None else "",
         "slices": _slices(model, detail) if model is not None else None,
+        "features": _features(model, detail) if model is not None else None,
         "data": _data(report.data, detail) if report.data is not None else None,
         "drift": _drift(report.data, detail) if report.data is not None else None,
         "charts": _charts(report) if detail.charts else [],
