@@ -9,8 +9,6 @@ import pytest
 
 pytest_plugins = ["tests.support.fake_github.plugin"]
 
-SHARED_GITHUB_API = Path(__file__).resolve().parents[2] / "shared" / "github-api"
-
 
 @dataclass
 class GitHubEnv:

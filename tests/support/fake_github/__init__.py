@@ -2,9 +2,8 @@
 
 Use it through the ``fake_github`` fixture (function scope; registered for the whole suite
 by ``pytest_plugins = ["tests.support.fake_github.plugin"]`` in ``tests/conftest.py``). It needs
-GitHub's API description, ``tests/support/github-api/rest-subset.json`` (or the shared
-folder beside the checkout, ``SHARED_GITHUB_API``); tests that use it are skipped with a
-clear reason when it is absent.
+GitHub's API description, ``tests/support/github-api/rest-subset.json``, vendored in this
+repository (``tests/support/github-api/refresh.py`` rewrites it from the npm registry).
 
 Layout: ``contract`` (the OpenAPI description, request validation, conforming
 responses), ``state`` (identities, repositories, faults, errors), ``server`` (the HTTP

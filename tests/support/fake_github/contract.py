@@ -10,14 +10,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-# The contract data: vendored beside this package, else the shared folder beside the checkout.
-VENDORED_GITHUB_API = Path(__file__).resolve().parents[1] / "github-api"
-SHARED_GITHUB_API = (
-    VENDORED_GITHUB_API
-    if (VENDORED_GITHUB_API / "rest-subset.json").is_file()
-    else Path(__file__).resolve().parents[4] / "shared" / "github-api"
-)
-SPEC_PATH = SHARED_GITHUB_API / "rest-subset.json"
+# The contract data, vendored in this repository (tests/support/github-api/, refreshed by
+# its refresh.py from the npm packages @octokit/openapi and @octokit/webhooks-schemas).
+GITHUB_API = Path(__file__).resolve().parents[1] / "github-api"
+SPEC_PATH = GITHUB_API / "rest-subset.json"
 
 DOCS = "https://docs.github.com/rest"
 COMMENT_BODY_LIMIT = 65536
