@@ -522,11 +522,25 @@ def _data_config(path: Path | None) -> Any:
 def _run_schema_infer(args: argparse.Namespace) -> int:
     from mlci.data.profile import is_profile_file, load_profile, profile_path
     from mlci.data.schema import infer_schema, load_schema, merge_update, render_schema
+    from mlci.errors import InputError
 
     cfg = _data_config(args.config)
     data = cfg.data if cfg else None
     default = cfg.resolve(cfg.data.schema) if cfg else Path("mlci/schema.yaml")
     output: Path = args.output or default
+    to_stdout = str(output) == "-"
+    if args.update and args.force:
+        raise InputError("schema infer: give --update or --force, not both")
+    if to_stdout and args.update:
+        raise InputError(
+            "schema infer: --update needs the schema file to merge with; pass -o PATH, not -o -"
+        )
+    if not to_stdout and output.exists() and not (args.update or args.force):
+        raise InputError(
+            f"{output}: the schema already exists and may hold your edits; re-infer it keeping"
+            f" them with `mlci schema infer {args.data} -o {output} --update`, or replace it"
+            " with --force"
+        )
     if is_profile_file(args.data):
         profile = load_profile(args.data)
     else:
@@ -537,13 +551,20 @@ def _run_schema_infer(args: argparse.Namespace) -> int:
         max_domain=args.max_domain,
         margin=args.margin,
         target=data.target if data else None,
+        id_columns=data.id_columns if data else (),
     )
     if args.update and output.exists():
         schema = merge_update(load_schema(output), schema)
-    output.parent.mkdir(parents=True, exist_ok=True)
     text = render_schema(schema, profile=profile, source=str(args.data))
+    if to_stdout:
+        sys.stdout.write(text)
+        return EXIT_OK
+    output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(text, encoding="utf-8")
     print(f"wrote {output} ({len(schema.columns)} columns from {profile.rows} rows of {args.data})")
+    for name, col in profile.columns.items():
+        if col.unsupported is not None:
+            print(f"  {name}: not checked: {col.unsupported}")
     return EXIT_OK
 
 
@@ -613,12 +634,20 @@ def _add_data_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
         type=Path,
         default=None,
         metavar="PATH",
-        help="schema file (default: data.schema of mlci.yaml, else mlci/schema.yaml)",
+        help=(
+            "schema file (default: data.schema of mlci.yaml, else mlci/schema.yaml);"
+            " - writes to standard output"
+        ),
     )
     infer.add_argument(
         "--update",
         action="store_true",
         help="re-infer an existing schema file, keeping the edits made to it by hand",
+    )
+    infer.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing schema file (its edits are lost; see --update)",
     )
     infer.add_argument(
         "--max-domain",
@@ -630,9 +659,9 @@ def _add_data_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     infer.add_argument(
         "--margin",
         type=float,
-        default=0.0,
+        default=0.1,
         metavar="FRACTION",
-        help="widen numeric ranges by this share of their width on each side (default: 0)",
+        help="widen number ranges by this share of their width on each side (default: 0.1)",
     )
     _add_config_option(infer)
     infer.set_defaults(handler=_run_schema_infer)

@@ -61,6 +61,7 @@ CHECK_CODES = (
     "label_missing",
     "new_label_class",
     "constant_column",
+    "unsupported_type",
     "drift",
 )
 

@@ -40,7 +40,14 @@ def test_inference_covers_types_nulls_ranges_domains_keys_and_rows():
     assert cols["id"].unique and cols["code"].unique and not cols["age"].unique
     assert not cols["age"].nullable and cols["age"].min_present is None
     assert cols["income"].nullable and 0.9 < cols["income"].min_present < 0.975
-    assert (cols["age"].min, cols["age"].max) == (frame["age"].min(), frame["age"].max())
+    # Numbers get a margin by default (a tenth of the range on each side).
+    assert (cols["age"].min, cols["age"].max) == (10, 97)
+    exact = infer_schema(_profile(frame), target="label", margin=0.0).columns["age"]
+    assert (exact.min, exact.max) == (frame["age"].min(), frame["age"].max())
+    # A key gets no range: the next batch brings new keys; only uniqueness is checked.
+    assert (cols["id"].min, cols["id"].max) == (None, None)
+    # Times get no upper bound, but "not in the future" (the reference had none).
+    assert cols["seen"].latest is None and cols["seen"].future is False
     assert sorted(cols["city"].domain) == ["Lille", "Lyon", "Nice", "Paris"]
     assert cols["city"].domain[0] == "Paris"  # most frequent first
     assert cols["city"].min_domain_mass == 1.0
@@ -84,7 +91,7 @@ def test_rendered_yaml_has_comments_and_loads_back(tmp_path):
 
 def test_update_keeps_hand_edits(tmp_path):
     old_frame = mixed_frame(1000, 2)
-    schema = infer_schema(_profile(old_frame))
+    schema = infer_schema(_profile(old_frame), margin=0.0)
     path = tmp_path / "schema.yaml"
     text = render_schema(schema)
     # hand edits: a tighter max, a column removed, a column added, a looser row minimum
@@ -100,7 +107,7 @@ def test_update_keeps_hand_edits(tmp_path):
     assert text != path.read_text()
     new_frame = mixed_frame(3000, 3)
     new_frame["fresh"] = 1
-    merged = merge_update(load_schema(path), infer_schema(_profile(new_frame)))
+    merged = merge_update(load_schema(path), infer_schema(_profile(new_frame), margin=0.0))
     cols = merged.columns
     assert cols["age"].max == 80.0  # edit kept
     assert cols["income"].max == new_frame["income"].max()  # re-inferred
@@ -116,10 +123,31 @@ def test_cli_update_round_trip(tmp_path, capsys):
     out = tmp_path / "mlci" / "schema.yaml"
     assert main(["schema", "infer", str(data), "-o", str(out)]) == 0
     assert f"wrote {out} (8 columns from 1000 rows" in capsys.readouterr().out
-    text = out.read_text().replace("    max: 89\n", "    max: 75\n", 1)
+    text = out.read_text().replace("    max: 97\n", "    max: 75\n", 1)  # 89 plus the margin
     out.write_text(text)
     assert main(["schema", "infer", str(data), "-o", str(out), "--update"]) == 0
     assert load_schema(out).columns["age"].max == 75.0
+
+
+def test_cli_never_overwrites_a_schema_without_update_or_force(tmp_path, capsys):
+    data = write(mixed_frame(200, 4), tmp_path / "ref.csv")
+    out = tmp_path / "schema.yaml"
+    out.write_text("# my hand-written schema\nversion: 1\ncolumns: {}\n")
+    assert main(["schema", "infer", str(data), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"{out}: the schema already exists" in err and "--update" in err and "--force" in err
+    assert out.read_text().startswith("# my hand-written schema")
+    assert main(["schema", "infer", str(data), "-o", str(out), "--force"]) == 0
+    assert out.read_text().startswith("# mlci data schema")
+
+
+def test_cli_dash_writes_to_stdout(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    data = write(mixed_frame(200, 4), tmp_path / "ref.csv")
+    assert main(["schema", "infer", str(data), "-o", "-"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("# mlci data schema") and "columns:" in out
+    assert not (tmp_path / "-").exists()
 
 
 def test_bad_schema_file_errors_point_at_the_line(tmp_path):

@@ -249,7 +249,7 @@ def test_unparsable_csv(project, capsys):
 def test_wrong_encoding(project, capsys):
     (project / "l.csv").write_bytes("mean_radius,city\n1.0,Besançon\n".encode("latin-1"))
     err = _usage_error(["validate-data", "--current", "l.csv"], capsys)
-    assert "l.csv: not UTF-8 text" in err and "re-save it as UTF-8" in err
+    assert "l.csv: column 'city', row 1: not UTF-8 text" in err and "re-save it as UTF-8" in err
 
 
 def test_schema_that_matches_no_column(project, capsys):

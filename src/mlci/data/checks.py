@@ -8,13 +8,14 @@ keeps 8 bytes per row, so memory stays bounded by the chunk size plus that.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mlci.data.io import NAN_ATTR
+from mlci.data.io import NAN_ATTR, PART_ATTR, Part, cut
 from mlci.data.profile import Converted, convert
-from mlci.data.schema import ColumnSchema, DataSchema, _seconds, schema_kinds
+from mlci.data.schema import FUTURE_SLACK, ColumnSchema, DataSchema, _seconds, schema_kinds
 from mlci.results import MAX_SAMPLES, Finding
 
 if TYPE_CHECKING:
@@ -39,6 +40,7 @@ DEFAULT_SEVERITIES: dict[str, str] = {
     "label_missing": "error",
     "new_label_class": "error",
     "constant_column": "warning",
+    "unsupported_type": "warning",
     "drift": "warning",
 }
 
@@ -76,7 +78,11 @@ def _value(v: Any) -> Any:
         v = item()
     if isinstance(v, float) and v != v:
         return None
-    return v if isinstance(v, int | float | str | bool) or v is None else str(v)
+    if isinstance(v, bool | float) or v is None:
+        return v
+    if isinstance(v, int):
+        return v if abs(v) < 2**63 else cut(str(v))
+    return cut(str(v))
 
 
 @dataclass
@@ -110,6 +116,7 @@ class _ColumnState:
     varied: bool = False
     in_domain: int = 0
     unexpected: dict[str, int] = field(default_factory=dict)
+    unsupported: str | None = None
 
     def tally(self, code: str) -> _Tally:
         return self.tallies.setdefault(code, _Tally())
@@ -148,6 +155,29 @@ class Checker:
         self._row_hashes: list[np.ndarray] = []
         self._key_hashes: dict[str, list[np.ndarray]] = {}
         self._bounds: dict[str, tuple[float | None, float | None]] = {}
+        self._seen: set[str] = set()
+        self._missing: dict[str, list[tuple[str, str | None, int]]] = {}
+        self._new: dict[str, tuple[str, str | None]] = {}
+        self._unsupported: dict[str, tuple[str, str, str | None]] = {}
+        self._part_kinds: dict[str, tuple[str, str]] = {}
+        self._changed: dict[str, list[tuple[str, str | None, str]]] = {}
+        self._order: list[str] = []
+        self._chunks = 0
+        for name, col in schema.columns.items():
+            self.states[name] = _ColumnState(col)
+            if col.type in ("float", "int"):
+                self._bounds[name] = (col.min, col.max)
+            elif col.type == "datetime":
+                hi = _seconds(col.latest) if col.latest else None
+                if not col.future:
+                    now = time.time() + FUTURE_SLACK
+                    hi = now if hi is None else min(hi, now)
+                self._bounds[name] = (_seconds(col.earliest) if col.earliest else None, hi)
+            if col.unique:
+                self._key_hashes[name] = []
+        keys = [c for c in self.id_columns if c in schema.columns]
+        if keys and "+".join(keys) not in self._key_hashes:
+            self._key_hashes["+".join(keys)] = []
 
     def _enabled(self, code: str, column: str | None) -> bool:
         return self.severity(code, column) != "off"
@@ -160,75 +190,89 @@ class Checker:
         finding.severity = level  # type: ignore[assignment]
         self.findings.append(finding)
 
-    def _start(self, frame: pd.DataFrame) -> None:
+    def _parts(self, offset: int, frame: pd.DataFrame) -> Part:
+        """Note the columns of this part: missing, new, unsupported, of a changed type."""
+        part: Part = frame.attrs.get(PART_ATTR) or Part(
+            label=f"rows {offset + 1}-{offset + len(frame)}"
+        )
         names = [str(c) for c in frame.columns]
-        self.columns = names
-        present = set(names)
-        for name, col in self.schema.columns.items():
-            if name in present:
-                self.states[name] = _ColumnState(col)
-                if col.type in ("float", "int"):
-                    self._bounds[name] = (col.min, col.max)
-                elif col.type == "datetime":
-                    self._bounds[name] = (
-                        _seconds(col.earliest) if col.earliest else None,
-                        _seconds(col.latest) if col.latest else None,
-                    )
-                if col.unique:
-                    self._key_hashes[name] = []
-                continue
-            if name == self.target:
-                self._find(
-                    "label_missing",
-                    name,
-                    f"label column {name!r} is missing from {self.data_name}; add it or fix"
-                    " data.target in mlci.yaml",
-                    expected=name,
-                )
-            elif col.required:
-                self._find(
-                    "missing_column",
-                    name,
-                    f"column {name!r} is in the schema but missing from {self.data_name}",
-                    expected=col.type,
-                )
+        if self.columns is None:
+            self.columns = names + [n for n in part.unsupported if n not in names]
+        for name in [*names, *part.unsupported]:
+            if name not in self._seen:
+                self._seen.add(name)
+                self._order.append(name)
+        for name, reason in part.unsupported.items():
+            if name not in self._unsupported:
+                self._unsupported[name] = (reason, part.label, part.file)
+            if name in self.states:
+                self.states[name].unsupported = reason
+        present = set(names) | set(part.unsupported)
+        if part.declared:
+            for name in self.states:
+                if name not in present:
+                    self._missing.setdefault(name, []).append((part.label, part.file, len(frame)))
         for name in names:
-            if name not in self.schema.columns:
-                self._find(
-                    "new_column",
-                    name,
-                    f"column {name!r} is not in the schema; add it with"
-                    " `mlci schema infer --update` or drop it",
+            if name not in self.schema.columns and name not in self._new:
+                self._new[name] = (part.label if self._chunks else "", part.file)
+        for name, kind in part.kinds.items():
+            first = self._part_kinds.setdefault(name, (kind, part.label))
+            if kind == first[0] or "null" in (kind, first[0]):
+                if first[0] == "null" and kind != "null":
+                    self._part_kinds[name] = (kind, part.label)
+                continue
+            if {kind, first[0]} == {"datetime", "datetime-tz"}:
+                with_tz = part.label if kind == "datetime-tz" else first[1]
+                naive = first[1] if kind == "datetime-tz" else part.label
+                reason = (
+                    f"times with a time zone ({with_tz}) mixed with times without one ({naive})"
                 )
-        keys = [c for c in self.id_columns if c in present]
-        if keys:
-            self._key_hashes["+".join(keys)] = []
+                self._unsupported.setdefault(name, (reason, part.label, part.file))
+                if name in self.states:
+                    self.states[name].unsupported = reason
+            else:
+                self._changed.setdefault(name, []).append((part.label, part.file, kind))
+        self._chunks += 1
+        return part
 
     def update(self, offset: int, frame: pd.DataFrame) -> dict[str, Converted]:
-        """Check one chunk whose first row is ``offset``; return the conversions made."""
-        import numpy as np
-        import pandas as pd
+        """Check one chunk whose first row is ``offset``; return the conversions made.
 
-        if self.columns is None:
-            self._start(frame)
+        Every chunk is checked on its own columns: a Parquet part that lacks a column,
+        adds one or declares another type is a finding naming the part; a JSON Lines
+        chunk whose records lack a key counts those rows as null.
+        """
+        import numpy as np
+
+        part = self._parts(offset, frame)
         converted: dict[str, Converted] = {}
         nans: dict[str, np.ndarray] = frame.attrs.get(NAN_ATTR, {})
+        n = len(frame)
         for name, state in self.states.items():
+            if state.unsupported is not None:
+                continue
             if name not in frame.columns:
+                if not part.declared and name not in part.unsupported:
+                    code = "label_missing" if name == self.target else "null_fraction"
+                    state.tally(code).add(offset, np.ones(n, dtype=bool), None)
                 continue
             series = frame[name]
             conv = convert(series, self.kinds[name])
             converted[name] = conv
             self._check_column(name, state, series, conv, offset, nans.get(name))
         if self._enabled("duplicate_rows", None):
-            self._row_hashes.append(pd.util.hash_pandas_object(frame, index=False).to_numpy())
+            if part.unsupported:  # rows with unchecked values are never called duplicates
+                hashed = np.arange(offset, offset + n, dtype="uint64") | np.uint64(1 << 63)
+            else:
+                hashed = _hash_rows(frame, self._order)
+            self._row_hashes.append(hashed)
         for key, store in self._key_hashes.items():
             cols = key.split("+") if key not in self.states else [key]
-            sub = frame[cols]
-            mask = sub.notna().all(axis=1).to_numpy()
-            hashed = pd.util.hash_pandas_object(sub, index=False).to_numpy()
-            store.append(np.where(mask, hashed, np.uint64(0)))
-        self.rows += len(frame)
+            if not all(c in frame.columns for c in cols):
+                store.append(np.zeros(n, dtype="uint64"))
+                continue
+            store.append(_hash_key(frame, cols))
+        self.rows += n
         return converted
 
     def _check_column(
@@ -326,19 +370,97 @@ class Checker:
             tally.add(offset, outside, text)
             counts = text[outside].value_counts()
             for key, count in counts.items():
-                if len(tally.values) < 1000 or str(key) in tally.values:
-                    tally.values[str(key)] = tally.values.get(str(key), 0) + int(count)
+                shown = cut(str(key))
+                if len(tally.values) < 1000 or shown in tally.values:
+                    tally.values[shown] = tally.values.get(shown, 0) + int(count)
         if not state.varied:
             present = text[ok]
             if state.first is None and len(present):
                 state.first = present.iloc[0]
             state.varied = bool((present != state.first).any())
 
+    def _structure(self) -> None:
+        """Findings on the columns of the parts: missing, new, unsupported, changed type."""
+        parts_seen = self._chunks
+        for name, state in self.states.items():
+            col = state.schema
+            if state.unsupported is not None:
+                continue
+            missing = self._missing.get(name, [])
+            if name not in self._seen or (missing and len(missing) == parts_seen):
+                state.tallies.clear()
+                where = self.data_name
+            elif missing:
+                rows = sum(r for _, _, r in missing)
+                labels = _labels([label for label, _, _ in missing])
+                where = f"{len(missing)} part(s) of {self.data_name} ({rows} rows): {labels}"
+            else:
+                continue
+            file = missing[0][1] if missing else None
+            if name == self.target:
+                self._find(
+                    "label_missing",
+                    name,
+                    f"label column {name!r} is missing from {where}; add it or fix"
+                    " data.target in mlci.yaml",
+                    expected=name,
+                    file=file,
+                )
+            elif col.required:
+                self._find(
+                    "missing_column",
+                    name,
+                    f"column {name!r} is in the schema but missing from {where}",
+                    expected=col.type,
+                    file=file,
+                )
+        for name, (label, file) in self._new.items():
+            if name in self._unsupported:
+                continue
+            where = f" (first in {label})" if label else ""
+            self._find(
+                "new_column",
+                name,
+                f"column {name!r}{where} is not in the schema; add it with"
+                " `mlci schema infer --update` or drop it",
+                file=file,
+            )
+        for name, changes in self._changed.items():
+            if name in self._unsupported:
+                continue
+            first_kind, first_label = self._part_kinds[name]
+            shown = _labels([f"{label} ({kind})" for label, _, kind in changes])
+            self._find(
+                "dtype_mismatch",
+                name,
+                f"column {name!r} is {first_kind} in {first_label} but another type in"
+                f" {len(changes)} later part(s): {shown}; write every part with the same types",
+                expected=first_kind,
+                observed=changes[0][2],
+                file=changes[0][1],
+            )
+        for name, (reason, label, file) in self._unsupported.items():
+            if name in self.states:
+                self.states[name].tallies.clear()
+            self._find(
+                "unsupported_type",
+                name,
+                f"column {name!r} is not checked: {reason} (first seen in {label}); mlci checks"
+                " numbers,"
+                " booleans, text, categories and times. Drop the column, or set"
+                f" data.column_checks.{name}.unsupported_type: off to accept it",
+                observed=reason,
+                file=file,
+            )
+
     def finish(self) -> list[Finding]:
         """The findings, after the last chunk."""
         rows = self.rows
+        self._structure()
         for name, state in self.states.items():
             col = state.schema
+            if state.unsupported is not None:
+                continue
             for code, tally in state.tallies.items():
                 self._finding(name, state, code, tally, rows)
             if col.min_domain_mass is not None and col.min_domain_mass < 1 and state.present:
@@ -424,7 +546,7 @@ class Checker:
             lo, hi = (
                 (_num(col.min), _num(col.max))
                 if col.type != "datetime"
-                else (col.earliest, col.latest)
+                else (col.earliest, col.latest or (None if col.future else "now"))
             )
             self._find(
                 code,
@@ -513,3 +635,54 @@ def _duplicate_rows(hashes: np.ndarray) -> np.ndarray:
     repeat = np.zeros(hashes.size, dtype=bool)
     repeat[1:] = sorted_h[1:] == sorted_h[:-1]
     return np.sort(order[repeat])
+
+
+def _labels(labels: list[str], limit: int = 5) -> str:
+    head = ", ".join(cut(label, 200) for label in labels[:limit])
+    return head + (f" and {len(labels) - limit} more" if len(labels) > limit else "")
+
+
+def _column_hash(series: pd.Series) -> np.ndarray:
+    """A 64-bit hash of each value of ``series`` (equal values, equal hashes)."""
+    import numpy as np
+    import pandas as pd
+    from pandas.api import types as pt
+
+    dtype = series.dtype
+    if pt.is_bool_dtype(dtype) or pt.is_numeric_dtype(dtype) or pt.is_datetime64_any_dtype(dtype):
+        if isinstance(dtype, np.dtype):
+            values = series.to_numpy()
+            if values.dtype.kind == "f":
+                values = np.where(np.isnan(values), np.nan, values + 0.0)
+            return np.asarray(pd.util.hash_array(values), dtype="uint64")
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    table = pd.util.hash_array(np.asarray(uniques, dtype=object).astype(str).astype(object))
+    table = np.append(np.asarray(table, dtype="uint64"), np.uint64(0x9E3779B97F4A7C15))
+    out: np.ndarray = table[codes]
+    return out
+
+
+def _combine(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
+    import numpy as np
+
+    out = np.zeros(len(frame), dtype="uint64")
+    for i, name in enumerate(columns):
+        h = _column_hash(frame[name])
+        out = (out * np.uint64(0x100000001B3)) ^ (h + np.uint64(i + 1))
+    return out
+
+
+def _hash_rows(frame: pd.DataFrame, order: Sequence[str]) -> np.ndarray:
+    """A 64-bit hash of each row, over the columns in ``order`` (the same in every part)."""
+    present = set(frame.columns)
+    return _combine(frame, [c for c in order if c in present])
+
+
+def _hash_key(frame: pd.DataFrame, cols: Sequence[str]) -> np.ndarray:
+    """A 64-bit hash of the key of each row; 0 where a key value is null."""
+    import numpy as np
+
+    mask = frame[cols].notna().all(axis=1).to_numpy()
+    hashed = _combine(frame, cols)
+    hashed[hashed == 0] = 1
+    return np.where(mask, hashed, np.uint64(0))

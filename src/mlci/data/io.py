@@ -3,6 +3,12 @@
 Every reader yields ``(first_row, frame)`` pairs of at most ``chunk_rows`` rows, so
 memory stays bounded whatever the file size. Every way a file can be unusable
 becomes an `InputError` naming the file and saying how to fix it.
+
+Each frame carries a `Part` in ``frame.attrs[PART_ATTR]``: which part of the data it
+is (a Parquet file of a folder, or a chunk of rows), the kind of each column as the
+file declares it (Parquet), and the columns of a type mlci does not check (nested
+values, binary data that is not text, decimals beyond the float range, time zones
+mixed with naive times), which are dropped from the frame with the reason.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import gzip
 import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -18,10 +25,56 @@ from mlci.errors import InputError
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["NAN_ATTR", "Format", "detect_format", "iter_frames", "read_columns"]
+__all__ = [
+    "NAN_ATTR",
+    "PART_ATTR",
+    "Format",
+    "MAX_VALUE_CHARS",
+    "Part",
+    "cut",
+    "detect_format",
+    "iter_frames",
+    "read_columns",
+]
 
 #: ``frame.attrs`` key of the rows holding NaN (not null) per float column, for Parquet.
 NAN_ATTR = "mlci_nan"
+#: ``frame.attrs`` key of the frame's `Part`.
+PART_ATTR = "mlci_part"
+#: Longest text of a data value copied into results (a sample, a message, a reason).
+MAX_VALUE_CHARS = 100
+
+
+def cut(text: str, limit: int = MAX_VALUE_CHARS) -> str:
+    """``text`` cut to ``limit`` characters, saying how long it was when cut."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text)} characters)"
+
+
+@dataclass
+class Part:
+    """Where a frame comes from and what its file declares.
+
+    Attributes:
+        label: The part in messages: a Parquet file's path inside its folder, or
+            ``rows A-B`` for a chunk of a CSV or JSON Lines file.
+        file: The Parquet file of a folder (None for a single file).
+        declared: Whether the part declares its own columns (a Parquet file does, so a
+            column it lacks is missing from it; a JSON Lines chunk does not, so a key
+            absent from its records is null there).
+        kinds: The kind of each column as the file declares it (Parquet): numeric,
+            bool, datetime, datetime-tz, text or other.
+        unsupported: Columns of a type mlci does not check, with the reason (they
+            are not in the frame).
+    """
+
+    label: str
+    file: str | None = None
+    declared: bool = False
+    kinds: dict[str, str] = field(default_factory=dict)
+    unsupported: dict[str, str] = field(default_factory=dict)
+
 
 Format = Literal["csv", "parquet", "jsonl", "parquet-dir"]
 
@@ -80,6 +133,9 @@ def iter_frames(
 ) -> Iterator[tuple[int, pd.DataFrame]]:
     """Yield ``(first_row, frame)`` chunks of the data at ``path``.
 
+    Each frame carries its `Part` in ``frame.attrs[PART_ATTR]``; columns of a type
+    mlci does not check are left out of the frame and named there.
+
     Args:
         path: A CSV (optionally gzip), Parquet or JSON Lines file, or a directory of
             Parquet files (read in name order).
@@ -87,7 +143,9 @@ def iter_frames(
         columns: Read only these columns (Parquet only; others read everything).
 
     Raises:
-        InputError: for a missing, empty, header-only, unparsable or non-UTF-8 file.
+        InputError: for a missing, empty, header-only, unparsable or non-UTF-8 file
+            (naming the column and row of the first bad text), and for duplicate
+            column names.
     """
     fmt = detect_format(path)
     if fmt == "csv":
@@ -95,13 +153,18 @@ def iter_frames(
     elif fmt == "jsonl":
         frames = _jsonl(path, chunk_rows)
     elif fmt == "parquet":
-        frames = _parquet([path], chunk_rows, columns)
+        frames = _parquet([path], chunk_rows, columns, root=None)
     else:
-        frames = _parquet(_parquet_files(path), chunk_rows, columns)
+        frames = _parquet(_parquet_files(path), chunk_rows, columns, root=path)
     offset = 0
     for frame in frames:
         if len(frame) == 0:
             continue
+        part = frame.attrs.get(PART_ATTR)
+        if part is None:
+            part = frame.attrs[PART_ATTR] = Part(label="")
+        if not part.label:
+            part.label = f"rows {offset + 1}-{offset + len(frame)}"
         yield offset, frame
         offset += len(frame)
     if offset == 0:
@@ -114,8 +177,94 @@ def iter_frames(
 def read_columns(path: Path) -> list[str]:
     """The column names of the data at ``path`` (reads one chunk at most)."""
     for _, frame in iter_frames(path, chunk_rows=1000):
-        return [str(c) for c in frame.columns]
+        part: Part = frame.attrs[PART_ATTR]
+        return [str(c) for c in frame.columns] + list(part.unsupported)
     return []  # pragma: no cover - iter_frames raises on empty data
+
+
+def _duplicates(names: list[str]) -> list[str]:
+    seen: set[str] = set()
+    dups: list[str] = []
+    for name in names:
+        if name in seen and name not in dups:
+            dups.append(name)
+        seen.add(name)
+    return dups
+
+
+def _refuse_duplicates(path: Path, names: list[str]) -> None:
+    dups = _duplicates(names)
+    if dups:
+        where = "; ".join(
+            f"{d!r} is columns {', '.join(str(i + 1) for i, n in enumerate(names) if n == d)}"
+            for d in dups[:5]
+        )
+        raise InputError(
+            f"{path}: duplicate column name(s): {where}; give each column its own name"
+        )
+
+
+_NOT_UTF8 = "re-save it as UTF-8, e.g. `iconv -f latin1 -t utf-8 IN > OUT`"
+
+
+def _bad_text_csv(path: Path, sep: str) -> str:
+    """Where the first non-UTF-8 text of a CSV file is: ``column 'x', row n``."""
+    import pandas as pd
+
+    reader = pd.read_csv(
+        path,
+        sep=sep,
+        chunksize=100_000,
+        compression="infer",
+        encoding="utf-8",
+        encoding_errors="surrogateescape",
+        dtype=object,
+        header=None,
+        keep_default_na=False,
+    )
+    header: list[str] | None = None
+    offset = 0
+    with reader:
+        for chunk in reader:
+            if header is None:
+                header = [str(v) for v in chunk.iloc[0]]
+                bad = [h for h in header if any("\udc80" <= ch <= "\udcff" for ch in h)]
+                if bad:
+                    return f"the header (column {header.index(bad[0]) + 1})"
+                chunk = chunk.iloc[1:]
+            for i, name in enumerate(header):
+                for r, value in enumerate(chunk[chunk.columns[i]]):
+                    if isinstance(value, str) and any("\udc80" <= ch <= "\udcff" for ch in value):
+                        return f"column {name!r}, row {offset + r + 1}"
+            offset += len(chunk)
+    return "an unknown place"  # pragma: no cover - only called after a decode error
+
+
+def _bad_text_jsonl(path: Path) -> str:
+    """Where the first non-UTF-8 text of a JSON Lines file is: ``column 'x', row n``."""
+    import json
+
+    opener: Any = gzip.open if path.suffix.lower() == ".gz" else open
+    row = 0
+    with opener(path, "rb") as fh:
+        for raw in fh:
+            if not raw.strip():
+                continue
+            row += 1
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                text = raw.decode("utf-8", errors="surrogateescape")
+                try:
+                    record = json.loads(text)
+                except ValueError:
+                    return f"row {row}"
+                if isinstance(record, dict):
+                    for key, value in record.items():
+                        if any("\udc80" <= ch <= "\udcff" for ch in str(key) + str(value)):
+                            return f"column {key!r}, row {row}"
+                return f"row {row}"
+    return "an unknown place"  # pragma: no cover - only called after a decode error
 
 
 def _csv(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
@@ -123,6 +272,17 @@ def _csv(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
 
     sep = "\t" if ".tsv" in [s.lower() for s in path.suffixes] else ","
     try:
+        header = pd.read_csv(
+            path,
+            sep=sep,
+            header=None,
+            nrows=1,
+            dtype=str,
+            compression="infer",
+            encoding="utf-8",
+            keep_default_na=False,
+        )
+        _refuse_duplicates(path, [str(v) for v in header.iloc[0]] if len(header) else [])
         reader = pd.read_csv(
             path,
             sep=sep,
@@ -144,34 +304,66 @@ def _csv(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
             f"{path}: cannot parse CSV ({detail}); check the quoting and the number of fields"
             " on that line"
         ) from None
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            f"{path}: not UTF-8 text (byte {exc.start} of a chunk: {exc.reason}); re-save it as"
-            " UTF-8, e.g. `iconv -f latin1 -t utf-8 in.csv > out.csv`"
-        ) from None
+    except UnicodeDecodeError:
+        where = _bad_text_csv(path, sep)
+        raise InputError(f"{path}: {where}: not UTF-8 text; {_NOT_UTF8}") from None
     except (gzip.BadGzipFile, zlib.error, EOFError) as exc:
         raise InputError(
             f"{path}: not a valid gzip file ({exc}); recompress it or drop the .gz suffix"
         ) from None
 
 
+def _nested(values: Any) -> str | None:
+    """Why an object column of JSON values cannot be checked (None when it can)."""
+    from decimal import Decimal
+
+    from pandas.api.types import infer_dtype
+
+    inferred = infer_dtype(values, skipna=True)
+    if inferred in ("string", "empty", "integer", "floating", "boolean", "mixed-integer-float"):
+        return None
+    for value in values:
+        if isinstance(value, dict):
+            return "nested values (JSON objects)"
+        if isinstance(value, list | tuple):
+            return "nested values (JSON arrays)"
+        if isinstance(value, bytes | bytearray):
+            return "binary values"
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**1023:
+            return "integers beyond the float range"
+        if isinstance(value, Decimal) and abs(value) > Decimal("1.7e308"):
+            return "decimals beyond the float range"
+    return None
+
+
 def _jsonl(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
     import pandas as pd
+    from pandas.api.types import is_object_dtype
 
     try:
         reader = pd.read_json(
             path, lines=True, chunksize=chunk_rows, compression="infer", encoding="utf-8"
         )
         with reader:
-            yield from reader
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            f"{path}: not UTF-8 text (byte {exc.start}); re-save it as UTF-8"
-        ) from None
+            for frame in reader:
+                part = Part(label="")
+                for name in frame.columns:
+                    if is_object_dtype(frame[name].dtype):
+                        reason = _nested(frame[name])
+                        if reason is not None:
+                            part.unsupported[str(name)] = reason
+                if part.unsupported:
+                    frame = frame.drop(columns=list(part.unsupported))
+                frame.attrs[PART_ATTR] = part
+                yield frame
+    except UnicodeDecodeError:
+        where = _bad_text_jsonl(path)
+        raise InputError(f"{path}: {where}: not UTF-8 text; {_NOT_UTF8}") from None
     except ValueError as exc:
-        raise InputError(
-            f"{path}: not valid JSON Lines ({exc}); write one JSON object per line"
-        ) from None
+        hint = "write one JSON object per line"
+        if "too big" in str(exc):
+            hint = "numbers must fit 64 bits; write larger ones as strings"
+        raise InputError(f"{path}: not valid JSON Lines ({exc}); {hint}") from None
     except (gzip.BadGzipFile, zlib.error, EOFError) as exc:
         raise InputError(
             f"{path}: not a valid gzip file ({exc}); recompress it or drop the .gz suffix"
@@ -184,38 +376,149 @@ def _nan_rows(batch: Any) -> dict[str, Any]:
     import pyarrow.compute as pc
 
     out = {}
-    for field, column in zip(batch.schema, batch.columns, strict=True):
-        if pa.types.is_floating(field.type) and column.null_count < len(column):
+    for field_, column in zip(batch.schema, batch.columns, strict=True):
+        if pa.types.is_floating(field_.type) and column.null_count < len(column):
             mask = pc.fill_null(pc.is_nan(column), False)
             if pc.any(mask).as_py():
-                out[str(field.name)] = mask.to_numpy(zero_copy_only=False)
+                out[str(field_.name)] = mask.to_numpy(zero_copy_only=False)
     return out
 
 
+def _arrow_kind(typ: Any) -> str:
+    """The kind of an Arrow type: numeric, bool, datetime, datetime-tz, text or other."""
+    import pyarrow as pa
+
+    t = pa.types
+    if t.is_dictionary(typ):
+        return _arrow_kind(typ.value_type)
+    if t.is_boolean(typ):
+        return "bool"
+    if t.is_integer(typ) or t.is_floating(typ) or t.is_decimal(typ):
+        return "numeric"
+    if t.is_timestamp(typ):
+        return "datetime-tz" if typ.tz else "datetime"
+    if t.is_date(typ):
+        return "datetime"
+    if t.is_string(typ) or t.is_large_string(typ) or getattr(t, "is_string_view", bool)(typ):
+        return "text"
+    if t.is_null(typ):
+        return "null"
+    return "other"
+
+
+def _first_bad_utf8(column: Any) -> int:
+    """The position of the first value of a binary column that is not UTF-8 text."""
+    for i, value in enumerate(column.to_pylist()):
+        if value is None:
+            continue
+        try:
+            bytes(value).decode("utf-8")
+        except UnicodeDecodeError:
+            return i
+    return 0  # pragma: no cover - only called when a cast to text failed
+
+
+def _prepare(batch: Any, offset: int, part: Part) -> Any:
+    """The batch with only columns mlci checks; the others go to ``part.unsupported``."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    t = pa.types
+    names: list[str] = []
+    arrays: list[Any] = []
+    for field_, column in zip(batch.schema, batch.columns, strict=True):
+        name = str(field_.name)
+        typ = field_.type
+        if name in part.unsupported:
+            continue
+        reason = None
+        if t.is_dictionary(typ) and not (
+            t.is_string(typ.value_type) or t.is_large_string(typ.value_type)
+        ):
+            column = column.dictionary_decode()
+            typ = column.type
+        if t.is_struct(typ):
+            reason = "nested values (struct)"
+        elif t.is_list(typ) or t.is_large_list(typ) or t.is_fixed_size_list(typ):
+            reason = "nested values (list)"
+        elif t.is_map(typ):
+            reason = "nested values (map)"
+        elif t.is_union(typ):
+            reason = "values of several types (union)"
+        elif t.is_binary(typ) or t.is_large_binary(typ) or t.is_fixed_size_binary(typ):
+            try:
+                column = pc.cast(column, pa.string())
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                row = offset + _first_bad_utf8(column) + 1
+                reason = f"binary values that are not UTF-8 text (first at row {row})"
+        elif t.is_string(typ) or t.is_large_string(typ):
+            try:
+                column.validate(full=True)
+            except pa.ArrowInvalid:
+                bad = pc.cast(column, pa.binary())
+                row = offset + _first_bad_utf8(bad) + 1
+                reason = f"text that is not UTF-8 (first at row {row})"
+        elif t.is_decimal(typ):
+            try:
+                column = pc.cast(column, pa.float64(), safe=False)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                reason = "decimals beyond the float range"
+            else:
+                if pc.any(pc.is_inf(column)).as_py():
+                    reason = "decimals beyond the float range"
+        elif t.is_interval(typ) or t.is_duration(typ) or t.is_time(typ):
+            reason = f"{typ} values"
+        if reason is not None:
+            part.unsupported[name] = reason
+            continue
+        part.kinds[name] = _arrow_kind(field_.type)
+        names.append(name)
+        arrays.append(column)
+    if len(names) == batch.num_columns:
+        return batch
+    return pa.RecordBatch.from_arrays(arrays, names=names)
+
+
 def _parquet(
-    files: list[Path], chunk_rows: int, columns: list[str] | None
+    files: list[Path], chunk_rows: int, columns: list[str] | None, *, root: Path | None
 ) -> Iterator[pd.DataFrame]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    offset = 0
     for file in files:
         try:
             pf = pq.ParquetFile(file, pre_buffer=False)
+            names = list(pf.schema_arrow.names)
         except (pa.ArrowInvalid, OSError) as exc:
             raise InputError(
                 f"{file}: not a readable Parquet file ({exc}); rewrite it with pandas/pyarrow"
                 " or check the suffix"
             ) from None
+        _refuse_duplicates(file, names)
         wanted = None
         if columns is not None:
-            present = set(pf.schema_arrow.names)
+            present = set(names)
             wanted = [c for c in columns if c in present]
+        label = file.relative_to(root).as_posix() if root is not None else ""
+        unsupported: dict[str, str] = {}
         try:
-            for batch in pf.iter_batches(batch_size=chunk_rows, columns=wanted):
+            batches = pf.iter_batches(batch_size=chunk_rows, columns=wanted)
+            for batch in batches:
+                part = Part(
+                    label=label,
+                    file=str(file) if root is not None else None,
+                    declared=True,
+                    unsupported=dict(unsupported),
+                )
+                batch = _prepare(batch, offset, part)
+                unsupported = part.unsupported
                 frame = batch.to_pandas()
                 nans = _nan_rows(batch)
                 if nans:
                     frame.attrs[NAN_ATTR] = nans
+                frame.attrs[PART_ATTR] = part
+                offset += len(frame)
                 yield frame
         except pa.ArrowInvalid as exc:
             raise InputError(f"{file}: corrupt Parquet data ({exc}); rewrite the file") from None

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from mlci.data.io import cut
 from mlci.errors import InputError
 from mlci.results import MAX_SAMPLES, to_jsonable
 
@@ -524,6 +525,7 @@ class ColumnProfile:
     numeric: NumericStats | None = None
     text: TextStats | None = None
     unique: bool | None = None
+    unsupported: str | None = None
 
     @property
     def present(self) -> int:
@@ -551,6 +553,12 @@ class ColumnProfile:
 
     def merge(self, other: ColumnProfile) -> None:
         """Fold the profile of the same column from another shard into this one."""
+        if self.unsupported or other.unsupported:
+            self.unsupported = self.unsupported or other.unsupported
+            self.kind, self.numeric, self.text, self.unique = None, None, None, False
+            self.count += other.count
+            self.nulls += other.nulls
+            return
         if self.kind is None:
             self.kind = other.kind
         elif other.kind is not None and other.kind != self.kind:
@@ -581,6 +589,7 @@ class ColumnProfile:
         self.nulls += other.nulls
         self.invalid += other.invalid
         self.int_dtype = self.int_dtype or other.int_dtype
+        self.unsupported = self.unsupported or other.unsupported
         if self.numeric is not None and other.numeric is not None:
             self.numeric.merge(other.numeric)
         if self.text is not None and other.text is not None:
@@ -599,6 +608,7 @@ class ColumnProfile:
             "unique": self.unique,
             "numeric": self.numeric.to_dict() if self.numeric else None,
             "text": self.text.to_dict() if self.text else None,
+            "unsupported": self.unsupported,
         }
 
     @classmethod
@@ -615,6 +625,7 @@ class ColumnProfile:
             unique=data.get("unique"),
             numeric=NumericStats.from_dict(data["numeric"]) if data.get("numeric") else None,
             text=TextStats.from_dict(data["text"]) if data.get("text") else None,
+            unsupported=str(data["unsupported"]) if data.get("unsupported") else None,
         )
 
 
@@ -688,7 +699,18 @@ class Profiler:
         """Add one chunk whose first row is ``offset``; reuse conversions when given."""
         import numpy as np
 
+        from mlci.data.io import PART_ATTR
+
         rows = len(frame)
+        part = frame.attrs.get(PART_ATTR)
+        for name, reason in (part.unsupported if part is not None else {}).items():
+            col = self.profile.columns.get(name)
+            if col is None:
+                col = ColumnProfile(name, count=self.profile.rows, nulls=self.profile.rows)
+                self.profile.columns[name] = col
+            if col.unsupported is None:
+                col.unsupported = cut(reason, 300)
+                col.kind, col.numeric, col.text = None, None, None
         for raw_name in frame.columns:
             name = str(raw_name)
             col = self.profile.columns.get(name)
@@ -696,7 +718,7 @@ class Profiler:
                 col = ColumnProfile(name, count=self.profile.rows, nulls=self.profile.rows)
                 self.profile.columns[name] = col
             series = frame[raw_name]
-            if col.kind is None:
+            if col.kind is None and col.unsupported is None:
                 col.kind = self.kinds.get(name) or infer_kind(series)
             if col.kind is None:
                 col.count += rows
@@ -715,7 +737,7 @@ class Profiler:
                 if room > 0:
                     rows_bad = np.flatnonzero(conv.invalid)[:room]
                     col.invalid_samples += [
-                        {"row": offset + int(r) + 1, "value": str(series.iloc[int(r)])}
+                        {"row": offset + int(r) + 1, "value": cut(str(series.iloc[int(r)]))}
                         for r in rows_bad
                     ]
             col.int_dtype = col.int_dtype or conv.int_dtype

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
@@ -21,7 +22,9 @@ from mlci.errors import ConfigError, InputError
 from mlci.typedload import spec
 
 __all__ = [
+    "DEFAULT_MARGIN",
     "DEFAULT_MAX_DOMAIN",
+    "FUTURE_SLACK",
     "ColumnSchema",
     "DataSchema",
     "RowBounds",
@@ -34,6 +37,10 @@ __all__ = [
 
 LogicalType = Literal["float", "int", "bool", "category", "string", "datetime"]
 DEFAULT_MAX_DOMAIN = 100
+#: Inferred number ranges are widened by this share of their width on each side.
+DEFAULT_MARGIN = 0.1
+#: Slack of the "not in the future" check of times, for clocks and time zones (seconds).
+FUTURE_SLACK = 86_400.0
 
 
 @dataclass(frozen=True)
@@ -58,6 +65,9 @@ class ColumnSchema:
     max: float | None = spec(None, "Largest allowed value (numbers)")
     earliest: str | None = spec(None, "Earliest allowed time (datetimes, ISO 8601)")
     latest: str | None = spec(None, "Latest allowed time (datetimes, ISO 8601)")
+    future: bool = spec(
+        True, "Times after the moment of the check are allowed (false: they are out of range)"
+    )
     domain: list[str] | None = spec(None, "Allowed values (category, bool)")
     min_domain_mass: float | None = spec(
         None, "Smallest share of values that must be in the domain", minimum=0, maximum=1
@@ -88,6 +98,12 @@ def _iso(seconds: float) -> str:
     return str(pd.Timestamp(seconds, unit="s").isoformat())
 
 
+def _now() -> float:
+    import time
+
+    return time.time()
+
+
 def _seconds(text: str) -> float:
     import pandas as pd
 
@@ -98,8 +114,15 @@ def _seconds(text: str) -> float:
 
 
 def _infer_column(
-    col: ColumnProfile, *, max_domain: int, margin: float, is_target: bool = False
+    col: ColumnProfile,
+    *,
+    max_domain: int,
+    margin: float,
+    is_target: bool = False,
+    is_key: bool = False,
 ) -> ColumnSchema:
+    if col.unsupported is not None:
+        return ColumnSchema(type="string", required=False, nullable=True, min_present=0.0)
     if col.kind is None:
         return ColumnSchema(type="string", nullable=True, min_present=0.0)
     null_frac = col.nulls / col.count if col.count else 0.0
@@ -114,21 +137,26 @@ def _infer_column(
         assert stats is not None
         lo, hi = stats.min, stats.max
         constant = stats.n > 0 and lo == hi
-        if lo is not None and hi is not None and margin:
+        if lo is not None and hi is not None and margin and col.kind == "numeric":
             pad = margin * (hi - lo)
             # A quantity never seen below zero (a count, an area) stays non-negative.
             lo, hi = (max(lo - pad, 0.0) if lo >= 0 else lo - pad), hi + pad
         if col.kind == "datetime":
+            # New data brings new times: no upper bound, only "not in the future" when
+            # the reference itself had none.
             lo = float(math.floor(lo)) if lo is not None else None
-            hi = float(math.ceil(hi)) if hi is not None else None
+            past = stats.max is not None and stats.max <= _now() + FUTURE_SLACK
             return ColumnSchema(
                 type="datetime",
                 earliest=_iso(lo) if lo is not None else None,
-                latest=_iso(hi) if hi is not None else None,
+                future=not past,
                 constant=constant,
                 **base,
             )
         typ = col.logical_type
+        unique = bool(col.unique) and typ == "int"
+        if is_key or unique:
+            lo = hi = None  # a key: new batches bring new keys; only uniqueness is checked
         if typ == "int" and lo is not None and hi is not None:
             lo, hi = float(math.floor(lo)), float(math.ceil(hi))
         domain = None
@@ -139,7 +167,7 @@ def _infer_column(
             min=lo,
             max=hi,
             domain=domain,
-            unique=bool(col.unique) and typ == "int",
+            unique=unique,
             constant=constant,
             **base,
         )
@@ -162,21 +190,35 @@ def infer_schema(
     profile: Profile,
     *,
     max_domain: int = DEFAULT_MAX_DOMAIN,
-    margin: float = 0.0,
+    margin: float = DEFAULT_MARGIN,
     target: str | None = None,
+    id_columns: Sequence[str] = (),
 ) -> DataSchema:
     """Infer a schema from the profile of reference data.
+
+    Defaults that do not cry wolf on the next batch: key columns (unique ones and
+    ``id_columns``) get no range, only uniqueness when unique; times get a lower
+    bound and, instead of an upper one, "not in the future" (when the reference had
+    no future times); number ranges are widened by ``margin``.
 
     Args:
         profile: The reference profile (with ``unique`` tracked for key detection).
         max_domain: Text columns with at most this many distinct values become
             ``category`` with their domain; others become ``string``.
-        margin: Widen numeric and datetime ranges by this share of their width
-            on both sides (0.1 = 10%).
+        margin: Widen number ranges by this share of their width on each side
+            (0.1 = 10%).
         target: The label column: an int label also gets its classes as a domain.
+        id_columns: Columns that identify a row (``data.id_columns``): no range.
     """
+    keys = set(id_columns)
     columns = {
-        name: _infer_column(col, max_domain=max_domain, margin=margin, is_target=name == target)
+        name: _infer_column(
+            col,
+            max_domain=max_domain,
+            margin=margin,
+            is_target=name == target,
+            is_key=name in keys and name != target,
+        )
         for name, col in profile.columns.items()
     }
     rows = RowBounds(min=max(1, profile.rows // 10), max=profile.rows * 10)
@@ -240,6 +282,7 @@ _HEADER = """\
 #   required         false: the column may be missing
 #   nullable         false: no nulls at all; min_present: smallest share of non-null values
 #   min, max         allowed range of numbers; earliest, latest: of datetimes (ISO 8601)
+#   future           false: datetimes after the time of the check are out of range
 #   domain           allowed values of a category; min_domain_mass: share that must be in it
 #   unique           true: the column is a key, duplicates are errors
 # `mlci schema infer --update` re-infers and keeps your edits: it compares this file
@@ -265,6 +308,8 @@ def _body(col: ColumnSchema) -> dict[str, Any]:
 def _comment(prof: ColumnProfile | None, col: ColumnSchema) -> str:
     if prof is None:
         return ""
+    if prof.unsupported is not None:
+        return f"not checked: {prof.unsupported}"
     if prof.kind is None:
         return "all values were null in the reference"
     parts = [f"{100 * prof.nulls / prof.count:.1f}% null" if prof.count else "no rows"]
@@ -334,6 +379,12 @@ def _semantic(schema: DataSchema, marked: yamlio.Marked) -> list[Any]:
                             " remove it or change `type`",
                         )
                     )
+        if not col.future and col.type != "datetime":
+            issues.append(
+                marked.issue(
+                    (*path, "future"), f"future applies to datetime columns, not {col.type}"
+                )
+            )
         for key in ("earliest", "latest"):
             value = getattr(col, key)
             if value is None:

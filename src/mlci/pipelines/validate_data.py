@@ -158,7 +158,7 @@ def _validate(
             )
     if data_schema is None:
         assert ref_profile is not None
-        data_schema = infer_schema(ref_profile, target=cfg.target)
+        data_schema = infer_schema(ref_profile, target=cfg.target, id_columns=cfg.id_columns)
         notes.append(
             Finding(
                 "schema_inferred",
