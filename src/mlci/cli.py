@@ -488,7 +488,7 @@ def _add_deploy_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]
         help="start the prediction service for a registry version or a model file",
         description=(
             "Serve POST /predict (JSON records or columns), GET /health and GET /metadata"
-            " with Starlette on uvicorn (pip install 'mlci[serve]'). Default: the production"
+            " with Starlette on uvicorn. Default: the production"
             " version of the registry."
         ),
     )

@@ -62,9 +62,9 @@ def test_serve_without_a_registry_version_is_a_clear_error(
     assert "no alias 'production'" in capsys.readouterr().err
 
 
-def test_missing_web_stack_names_the_extra(monkeypatch) -> None:
+def test_missing_web_stack_names_the_fix(monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "uvicorn", None)  # makes `import uvicorn` fail
-    with pytest.raises(InputError, match=r"pip install 'mlci\[serve\]'"):
+    with pytest.raises(InputError, match=r"uvicorn is missing\); reinstall mlci"):
         require_stack()
 
 

@@ -1,13 +1,23 @@
-"""The prediction service: a Starlette app with ``/predict``, ``/health`` and ``/metadata``.
+"""The prediction service: an ASGI app with ``/predict``, ``/health``, ``/metadata``, ``/metrics``.
 
-Starlette and uvicorn are an optional extra (``pip install 'mlci[serve]'``) and
-are imported only when a service is built, so the rest of mlci never needs them.
+Starlette, uvicorn, orjson and prometheus-client are imported only when a service
+is built, so the rest of mlci never pays for them.
+
+Design, chosen by measurement (bench/serve_bench.py, bench/README.md): Starlette's
+routing, with the body read straight from the ASGI channel (bounded, with a
+deadline), parsed by orjson, validated one pass per column into one float block
+(numeric schemas), scored by onnxruntime directly on that block (one session run
+for labels and probabilities), and answered by orjson, which encodes numpy arrays
+natively. Logging and metrics stay off the hot path: a queue put and a few counter
+increments.
 """
 
 from __future__ import annotations
 
-import json
+import logging
+import re
 import time
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,21 +26,31 @@ from typing import TYPE_CHECKING, Any, Protocol
 from mlci.errors import InputError
 from mlci.results import to_jsonable
 from mlci.serve.payload import (
+    ARROW_TYPES,
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_ROWS,
+    JSON_TYPES,
+    PARQUET_TYPES,
+    Batch,
     ColumnType,
     InputSchema,
     PayloadError,
-    parse_body,
+    parse_request,
 )
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
     from starlette.applications import Starlette
-    from starlette.responses import JSONResponse
+    from starlette.responses import Response
+
+    from mlci.serve.metrics import ServiceMetrics
+    from mlci.serve.predlog import PredictionLog
 
 __all__ = [
     "INSTALL_HINT",
+    "Limits",
+    "Prediction",
     "Predictor",
     "ServedModel",
     "create_app",
@@ -38,24 +58,28 @@ __all__ = [
     "require_stack",
 ]
 
-INSTALL_HINT = "install the serving extra with `pip install 'mlci[serve]'`"
+INSTALL_HINT = "reinstall mlci with its dependencies (`pip install --force-reinstall mlci`)"
 INLINE_ROWS = 32
 _TYPES: tuple[ColumnType, ...] = ("number", "integer", "string", "boolean", "any")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+log = logging.getLogger("mlci.serve")
 
 
 def require_stack() -> None:
-    """Check that Starlette and uvicorn are importable.
+    """Check that the serving stack (Starlette, uvicorn, orjson, prometheus-client) imports.
 
     Raises:
-        InputError: with the install hint when they are missing.
+        InputError: with the install hint when a part is missing.
     """
     try:
+        import orjson  # noqa: F401
+        import prometheus_client  # noqa: F401
         import starlette  # noqa: F401
         import uvicorn  # noqa: F401
     except ImportError as exc:
         raise InputError(
-            f"mlci serve: the prediction service needs Starlette and uvicorn ({exc.name} is"
-            f" missing); {INSTALL_HINT}"
+            f"mlci serve: the prediction service needs Starlette, uvicorn, orjson and"
+            f" prometheus-client ({exc.name} is missing); {INSTALL_HINT}"
         ) from None
 
 
@@ -77,6 +101,41 @@ class Predictor(Protocol):
 
 
 @dataclass
+class Prediction:
+    """What the model answered for a batch.
+
+    Attributes:
+        labels: One prediction per row (labels or values).
+        proba: Class probabilities (rows x classes), None for a regressor.
+    """
+
+    labels: np.ndarray
+    proba: np.ndarray | None
+
+
+@dataclass
+class Limits:
+    """What one service accepts and how much it does at once.
+
+    Attributes:
+        max_body_bytes: Largest request body (413 above it).
+        max_rows: Largest batch (413 above it, counted before the rows are built).
+        max_concurrent: Requests handled at once; more get 503 at once.
+        max_buffered_bytes: Request bodies held in memory at once, all requests
+            together; a body that would pass it gets 503.
+        body_timeout_s: Time to receive a whole body (408 after it).
+        predict_threads: Predictions of large batches run at once in worker threads.
+    """
+
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_rows: int = DEFAULT_MAX_ROWS
+    max_concurrent: int = 64
+    max_buffered_bytes: int = 256 * 1024 * 1024
+    body_timeout_s: float = 30.0
+    predict_threads: int = 2
+
+
+@dataclass
 class ServedModel:
     """A loaded model with what the service says about it.
 
@@ -93,30 +152,79 @@ class ServedModel:
     metadata: Mapping[str, Any] = field(default_factory=dict)
     version: int | None = None
     path: Path | None = None
+    _fast: Any = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._fast = _onnx_fast_path(self.predictor, self.schema)
+
+    @property
+    def classes(self) -> list[Any] | None:
+        """The class labels (None for a regressor)."""
+        classes = self.predictor.classes
+        return list(classes) if classes is not None and len(classes) > 0 else None
+
+    def run(self, batch: Batch) -> Prediction:
+        """Score ``batch``: labels, and probabilities for a classifier."""
+        import numpy as np
+
+        if self._fast is not None and batch.matrix is not None:
+            name, dtype = self._fast
+            if dtype == np.float32:
+                _check_float32(batch)
+            outputs = self.predictor.session.run(None, {name: batch.matrix.astype(dtype)})  # type: ignore[attr-defined]
+            labels = np.asarray(outputs[0])
+            if labels.ndim == 2 and labels.shape[1] == 1:
+                labels = labels.reshape(-1)
+            proba = None
+            if len(outputs) > 1 and self.classes is not None:
+                proba = np.asarray(outputs[1], dtype=np.float64)
+            return Prediction(labels, proba)
+        frame = batch.frame()
+        labels = np.asarray(self.predictor.predict(frame))
+        proba = self.predictor.predict_proba(frame) if self.classes is not None else None
+        return Prediction(labels, None if proba is None else np.asarray(proba, np.float64))
 
     def predict(self, frame: pd.DataFrame) -> dict[str, Any]:
-        """Predictions (and class probabilities for classifiers) as JSON data."""
-        out: dict[str, Any] = {"predictions": _plain(self.predictor.predict(frame))}
-        classes = self.predictor.classes
-        if classes is not None and len(classes) > 0:
-            out["probabilities"] = _plain(self.predictor.predict_proba(frame))
-            out["classes"] = to_jsonable(list(classes))
+        """Predictions (and class probabilities for classifiers) of a frame, as JSON data."""
+        batch = Batch([str(c) for c in frame.columns], len(frame), _frame=frame)
+        result = self.run(batch)
+        out: dict[str, Any] = {"predictions": to_jsonable(result.labels.tolist())}
+        if result.proba is not None:
+            out["probabilities"] = to_jsonable(result.proba.tolist())
+            out["classes"] = to_jsonable(self.classes)
         out["model_version"] = self.version
         return out
 
 
-def _plain(values: Any) -> Any:
-    """Model output as JSON data: ``tolist()`` when finite (fast), else NaN/inf become null."""
+def _check_float32(batch: Batch) -> None:
     import numpy as np
 
-    if values is None:
+    assert batch.matrix is not None
+    big = np.abs(batch.matrix) > 3.4028234663852886e38
+    if big.any():
+        row, col = (int(x[0]) for x in np.nonzero(big))
+        raise PayloadError(
+            422,
+            f"column {batch.names[col]!r}, row {row}: {batch.matrix[row, col]:g} is beyond the"
+            " range of the model's 32-bit float input",
+        )
+
+
+def _onnx_fast_path(predictor: Any, schema: InputSchema | None) -> tuple[str, Any] | None:
+    """``(input name, dtype)`` when an ONNX model takes the schema's float block as is."""
+    import numpy as np
+
+    inputs = getattr(predictor, "inputs", None)
+    session = getattr(predictor, "session", None)
+    if session is None or not inputs or len(inputs) != 1 or schema is None:
         return None
-    arr = np.asarray(values)
-    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
-        return to_jsonable(arr)
-    if arr.dtype.kind in "biuf":
-        return arr.tolist()
-    return to_jsonable(arr)
+    if not schema.numeric or list(schema.columns) != list(predictor.feature_names or []):
+        return None
+    dtype = {"tensor(float)": np.float32, "tensor(double)": np.float64}.get(inputs[0].type)
+    outputs = getattr(predictor, "outputs", [])
+    if dtype is None or (len(outputs) > 1 and outputs[1].type.startswith("seq")):
+        return None  # a ZipMap output (list of dicts) takes the general path
+    return inputs[0].name, dtype
 
 
 def _schema_from_metadata(metadata: Mapping[str, Any]) -> InputSchema | None:
@@ -124,11 +232,14 @@ def _schema_from_metadata(metadata: Mapping[str, Any]) -> InputSchema | None:
     if not isinstance(raw, Mapping) or not isinstance(raw.get("columns"), list):
         return None
     cols: dict[str, ColumnType] = {}
+    nullable: dict[str, bool] = {}
     for col in raw["columns"]:
         if isinstance(col, Mapping) and isinstance(col.get("name"), str):
             kind = col.get("type")
             cols[col["name"]] = kind if kind in _TYPES else "any"
-    return InputSchema(cols) if cols else None
+            if isinstance(col.get("nullable"), bool):
+                nullable[col["name"]] = col["nullable"]
+    return InputSchema(cols, nullable=nullable) if cols else None
 
 
 _ONNX_TYPES: dict[str, ColumnType] = {
@@ -180,64 +291,189 @@ def load_served_model(
     return ServedModel(loaded, schema, meta, version, path)
 
 
-def _error(status: int, message: str) -> JSONResponse:
-    from starlette.responses import JSONResponse
+# -- the app -----------------------------------------------------------------------------
 
-    return JSONResponse({"error": message, "status": status}, status_code=status)
+
+def _json(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    import orjson
+    from starlette.responses import Response
+
+    return Response(
+        orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY),
+        status_code=status,
+        media_type="application/json",
+        headers=dict(headers or {}),
+    )
+
+
+def _error(status: int, message: str, request_id: str | None = None) -> Response:
+    body: dict[str, Any] = {"error": message, "status": status}
+    headers = {}
+    if request_id is not None:
+        body["request_id"] = request_id
+        headers["x-request-id"] = request_id
+    if status in (408, 413, 503):
+        headers["connection"] = "close"  # the rest of the body is not read
+    return _json(body, status, headers)
+
+
+def _labels_json(labels: np.ndarray) -> Any:
+    """Labels as orjson takes them: numeric arrays as they are, others as lists."""
+    if labels.dtype.kind in "biuf":
+        return labels
+    return to_jsonable(labels.tolist())
+
+
+def _bad_outputs(batch: Batch, result: Prediction) -> str | None:
+    """Why the answer is not a prediction (non-finite values), naming the first row."""
+    import numpy as np
+
+    bad = None
+    if result.labels.dtype.kind == "f":
+        bad = ~np.isfinite(result.labels)
+    if result.proba is not None:
+        rows_bad = ~np.isfinite(result.proba).all(axis=1)
+        bad = rows_bad if bad is None else (bad | rows_bad)
+    if bad is None or not bad.any():
+        return None
+    row = int(np.nonzero(bad)[0][0])
+    missing = batch.null_columns(row) if batch.nulls else []
+    why = (
+        f"the model cannot take a missing value in {', '.join(map(repr, missing[:10]))}"
+        if missing
+        else "the model gave a non-finite answer"
+    )
+    return f"row {row}: {why}; send a value for every column this model needs"
+
+
+def _media_type(raw: str) -> str:
+    return raw.split(";", 1)[0].strip().lower()
 
 
 def create_app(
     served: ServedModel,
     *,
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-    max_rows: int = DEFAULT_MAX_ROWS,
+    max_body_bytes: int | None = None,
+    max_rows: int | None = None,
+    limits: Limits | None = None,
+    prediction_log: PredictionLog | None = None,
+    metrics: ServiceMetrics | None = None,
 ) -> Starlette:
-    """The Starlette application serving ``served``.
+    """The ASGI application serving ``served``.
 
-    Routes: ``POST /predict`` (JSON records or columns, a batch), ``GET /health``,
-    ``GET /metadata``. Bad payloads get a 4xx with ``{"error": message}``: 400 for
-    invalid JSON, 413 for an oversized body or batch, 415 for a non-JSON content
-    type, 422 for wrong columns or types and for inputs the model rejects.
+    Routes: ``POST /predict`` (JSON records or columns, an Arrow IPC stream or file, or
+    Parquet; a batch), ``GET /health``, ``GET /metadata``, ``GET /metrics``
+    (Prometheus). Bad requests get a 4xx with ``{"error": message, "status": code}``:
+    400 for a body that does not parse, 408 for a body not received in time, 413 for
+    an oversized body or batch, 415 for an unknown content type, 422 for wrong columns
+    or types and for inputs the model cannot take; 503 when the service is at its
+    limit of concurrent requests or buffered bytes. Every answer of ``/predict``
+    carries a ``request_id`` (the client's ``X-Request-ID`` when it is sane).
     """
     require_stack()
+    import anyio
     from starlette.applications import Starlette
-    from starlette.concurrency import run_in_threadpool
-    from starlette.requests import Request
-    from starlette.responses import JSONResponse, Response
+    from starlette.requests import ClientDisconnect, Request
+    from starlette.responses import Response
     from starlette.routing import Route
 
-    started = time.time()
+    from mlci.serve.metrics import ServiceMetrics
 
-    async def predict(request: Request) -> Response:
-        ctype = request.headers.get("content-type", "application/json").split(";")[0].strip()
-        if ctype and ctype != "application/json" and not ctype.endswith("+json"):
-            return _error(415, f"content type {ctype!r} is not JSON; send application/json")
+    lim = limits or Limits()
+    if max_body_bytes is not None:
+        lim.max_body_bytes = max_body_bytes
+    if max_rows is not None:
+        lim.max_rows = max_rows
+    stats = metrics or ServiceMetrics(served.version, served.predictor.format, served.classes)
+    started = time.time()
+    state = {"active": 0, "buffered": 0}
+    limiter = anyio.CapacityLimiter(lim.predict_threads)
+    classes = served.classes
+    classes_json = to_jsonable(classes) if classes is not None else None
+
+    async def read_body(request: Request) -> bytes:
         declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > max_body_bytes:
-            return _error(413, f"body of {declared} bytes is over the limit of {max_body_bytes}")
+        if declared is not None and declared.isdigit() and int(declared) > lim.max_body_bytes:
+            raise PayloadError(
+                413, f"body of {declared} bytes is over the limit of {lim.max_body_bytes}"
+            )
         chunks: list[bytes] = []
         size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > max_body_bytes:
-                return _error(413, f"body is over the limit of {max_body_bytes} bytes")
-            chunks.append(chunk)
         try:
-            frame = parse_body(b"".join(chunks), served.schema, max_rows=max_rows)
-        except PayloadError as exc:
-            return _error(exc.status, exc.message)
+            with anyio.fail_after(lim.body_timeout_s):
+                async for chunk in request.stream():
+                    size += len(chunk)
+                    if size > lim.max_body_bytes:
+                        raise PayloadError(
+                            413, f"body is over the limit of {lim.max_body_bytes} bytes"
+                        )
+                    if state["buffered"] + len(chunk) > lim.max_buffered_bytes:
+                        raise PayloadError(503, "the service is busy (memory); retry later")
+                    state["buffered"] += len(chunk)
+                    chunks.append(chunk)
+        except TimeoutError:
+            raise PayloadError(
+                408, f"the body did not arrive within {lim.body_timeout_s:g} s; send it faster"
+            ) from None
+        finally:
+            state["buffered"] -= sum(map(len, chunks))
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    async def predict(request: Request) -> Response:
+        t0 = time.perf_counter()
+        sent_id = request.headers.get("x-request-id")
+        rid = sent_id if sent_id and _REQUEST_ID.fullmatch(sent_id) else uuid.uuid4().hex
+        if state["active"] >= lim.max_concurrent:
+            stats.request("predict", 503, time.perf_counter() - t0)
+            return _error(503, "the service is at its limit of concurrent requests; retry", rid)
+        state["active"] += 1
         try:
-            if len(frame) <= INLINE_ROWS:  # a thread hop costs more than the prediction
-                result = served.predict(frame)
+            status, response = await handle(request, rid)
+        finally:
+            state["active"] -= 1
+        stats.request("predict", status, time.perf_counter() - t0)
+        return response
+
+    async def handle(request: Request, rid: str) -> tuple[int, Response]:
+        ctype = _media_type(request.headers.get("content-type", "application/json"))
+        if ctype.endswith("+json"):
+            ctype = "application/json"
+        if ctype not in JSON_TYPES and ctype not in ARROW_TYPES and ctype not in PARQUET_TYPES:
+            kinds = ", ".join(sorted(JSON_TYPES | ARROW_TYPES | PARQUET_TYPES))
+            return 415, _error(415, f"content type {ctype!r} is not one of {kinds}", rid)
+        try:
+            body = await read_body(request)
+            batch = parse_request(body, served.schema, content_type=ctype, max_rows=lim.max_rows)
+            del body
+            if batch.rows <= INLINE_ROWS:  # a thread hop costs more than the prediction
+                result = served.run(batch)
             else:  # big batches run in a thread so /health stays responsive
-                result = await run_in_threadpool(served.predict, frame)
+                result = await anyio.to_thread.run_sync(served.run, batch, limiter=limiter)
+            problem = _bad_outputs(batch, result)
+            if problem is not None:
+                raise PayloadError(422, problem)
+        except PayloadError as exc:
+            return exc.status, _error(exc.status, exc.message, rid)
+        except ClientDisconnect:
+            log.info("request %s: the client closed the connection before the body ended", rid)
+            return 499, Response(status_code=400)
         except (ValueError, TypeError, KeyError, InputError) as exc:
-            # The model refused the input (e.g. an unseen category, NaN where none is allowed).
-            return _error(422, f"the model could not predict on this input: {exc}"[:2000])
-        return JSONResponse(result)
+            # The model refused the input (e.g. an unseen category).
+            message = f"the model could not predict on this input: {exc}"[:2000]
+            return 422, _error(422, message, rid)
+        out: dict[str, Any] = {"predictions": _labels_json(result.labels)}
+        if result.proba is not None:
+            out["probabilities"] = result.proba
+            out["classes"] = classes_json
+        out["model_version"] = served.version
+        out["request_id"] = rid
+        stats.predictions(result.labels)
+        if prediction_log is not None:
+            prediction_log.submit(batch, result, rid)
+        return 200, _json(out, headers={"x-request-id": rid})
 
     async def health(_request: Request) -> Response:
-        return JSONResponse(
+        return _json(
             {
                 "status": "ok",
                 "model_version": served.version,
@@ -251,16 +487,22 @@ def create_app(
             "model_version": served.version,
             "format": served.predictor.format,
             "features": to_jsonable(list(served.predictor.feature_names or [])),
-            "classes": to_jsonable(list(served.predictor.classes or [])),
+            "classes": classes_json or [],
             "input_schema": served.schema.to_dict() if served.schema else None,
             "metadata": to_jsonable(dict(served.metadata)),
+            "accepts": sorted(JSON_TYPES | ARROW_TYPES | PARQUET_TYPES),
         }
-        return Response(json.dumps(body, allow_nan=False), media_type="application/json")
+        return _json(body)
+
+    async def metrics_route(_request: Request) -> Response:
+        data, ctype = stats.render()
+        return Response(data, media_type=None, headers={"content-type": ctype})
 
     return Starlette(
         routes=[
             Route("/predict", predict, methods=["POST"]),
             Route("/health", health, methods=["GET"]),
             Route("/metadata", metadata, methods=["GET"]),
+            Route("/metrics", metrics_route, methods=["GET"]),
         ]
     )

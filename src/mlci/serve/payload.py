@@ -1,35 +1,64 @@
 """Parse and validate prediction requests against the model's input schema.
 
-Pure Python (plus pandas for the frame): no web framework here, so the rules
-are tested without a server. Every rejection is a `PayloadError` carrying the
-HTTP status and a message that names the offending column, row or limit.
+No web framework here, so the rules are tested without a server. A body is JSON
+(records, a bare list of records, or columns), an Arrow IPC stream or a Parquet
+file; each becomes a `Batch` of typed columns. Validation is one pass per column
+(a set of value types, then one vectorized conversion and range check), never one
+Python call per value on the common paths. Every rejection is a `PayloadError`
+carrying the HTTP status and a message that names the offending column, row or
+limit.
+
+Limits (all refused with 4xx before the model runs): the body size (checked by the
+caller while reading), the number of rows (counted before the rows are built: from
+the braces of a JSON body, the footer of a Parquet file, the batch headers of an
+Arrow stream), JSON nesting (1,024 levels, orjson's), numbers outside the float range
+(``1e400``, a 4,000-digit integer), ``NaN``/``Infinity`` (not JSON), and ``null``
+in a column whose schema says the model cannot take it.
 """
 
 from __future__ import annotations
 
-import json
-import math
+import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
 __all__ = [
+    "ARROW_TYPES",
     "DEFAULT_MAX_BODY_BYTES",
     "DEFAULT_MAX_ROWS",
+    "JSON_TYPES",
+    "PARQUET_TYPES",
+    "Batch",
     "ColumnType",
     "InputSchema",
     "PayloadError",
     "parse_body",
+    "parse_request",
     "schema_from_frame",
 ]
 
 ColumnType = Literal["number", "integer", "string", "boolean", "any"]
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 DEFAULT_MAX_ROWS = 100_000
+JSON_TYPES = frozenset({"application/json"})
+ARROW_TYPES = frozenset(
+    {"application/vnd.apache.arrow.stream", "application/vnd.apache.arrow.file"}
+)
+PARQUET_TYPES = frozenset(
+    {"application/vnd.apache.parquet", "application/x-parquet", "application/parquet"}
+)
 _MAX_LISTED = 10
+# A decoded Arrow or Parquet body may not grow past this many times its encoded size
+# (a compressed column of one repeated value is a decompression bomb).
+_MAX_EXPANSION = 64
+_FLOAT32_MAX = 3.4028234663852886e38
+_STRING_LITERAL = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
 
 
 class PayloadError(Exception):
@@ -47,6 +76,11 @@ def _names(items: Sequence[str]) -> str:
     return shown + (f" and {more} more" if more > 0 else "")
 
 
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 @dataclass(frozen=True)
 class InputSchema:
     """The columns a model takes, in order, with a JSON type for each.
@@ -54,18 +88,44 @@ class InputSchema:
     Attributes:
         columns: Column name to type; the order is the model's input order.
         strict: Refuse columns the model does not take (else they are dropped).
+        nullable: Column name to whether the model takes a missing value there (found
+            at registration by feeding the model a null in that column); a column
+            not listed is unknown: nulls pass and the answer is checked instead.
     """
 
     columns: Mapping[str, ColumnType]
     strict: bool = True
+    nullable: Mapping[str, bool] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """The schema as JSON data (for ``GET /metadata``)."""
-        return {"columns": [{"name": n, "type": t} for n, t in self.columns.items()]}
+        """The schema as JSON data (for ``GET /metadata`` and the registry metadata)."""
+        out = []
+        for name, kind in self.columns.items():
+            col: dict[str, Any] = {"name": name, "type": kind}
+            if name in self.nullable:
+                col["nullable"] = self.nullable[name]
+            out.append(col)
+        return {"columns": out}
+
+    @property
+    def numeric(self) -> bool:
+        """Whether every column is a number (one float block serves the whole batch)."""
+        return bool(self.columns) and all(k == "number" for k in self.columns.values())
 
 
-def schema_from_frame(frame: pd.DataFrame, features: Sequence[str] | None = None) -> InputSchema:
-    """The schema of the ``features`` columns of ``frame`` (all columns when None)."""
+def schema_from_frame(
+    frame: pd.DataFrame,
+    features: Sequence[str] | None = None,
+    *,
+    model: Any = None,
+) -> InputSchema:
+    """The schema of the ``features`` columns of ``frame`` (all columns when None).
+
+    With ``model`` (anything with ``predict``/``predict_proba`` on a frame), each
+    column is also probed for missing values: a copy of a few rows with that column
+    set to null must predict without error and with finite outputs for the column to
+    be ``nullable``.
+    """
     import pandas as pd
 
     cols = list(features) if features is not None else [str(c) for c in frame.columns]
@@ -82,75 +142,151 @@ def schema_from_frame(frame: pd.DataFrame, features: Sequence[str] | None = None
             out[name] = "string"
         else:
             out[name] = "any"
-    return InputSchema(out)
+    nullable = _probe_nulls(model, frame[cols], out) if model is not None and len(frame) else {}
+    return InputSchema(out, nullable=nullable)
 
 
-def _check_value(value: Any, kind: ColumnType) -> bool:
-    if kind == "any":
-        return True
-    if kind == "number":
-        return value is None or (isinstance(value, int | float) and not isinstance(value, bool))
-    if kind == "integer":
-        return (isinstance(value, int) and not isinstance(value, bool)) or (
-            isinstance(value, float) and math.isfinite(value) and value.is_integer()
+def _finite_outputs(model: Any, rows: pd.DataFrame) -> bool:
+    import numpy as np
+
+    try:
+        pred = np.asarray(model.predict(rows))
+        proba = model.predict_proba(rows)
+    except Exception:  # noqa: BLE001 - any refusal means "cannot take a null here"
+        return False
+    if pred.dtype.kind == "f" and not np.isfinite(pred).all():
+        return False
+    return proba is None or bool(np.isfinite(np.asarray(proba, dtype=np.float64)).all())
+
+
+def _probe_nulls(
+    model: Any, frame: pd.DataFrame, kinds: Mapping[str, ColumnType]
+) -> dict[str, bool]:
+    """Which columns the model takes a missing value in (see `schema_from_frame`)."""
+    import numpy as np
+
+    base = frame.head(3).reset_index(drop=True)
+    out: dict[str, bool] = {}
+    for name, kind in kinds.items():
+        if kind not in ("number", "string"):
+            out[name] = False  # an int64 or bool column cannot hold a null
+            continue
+        rows = base.copy()
+        rows[name] = np.nan if kind == "number" else pd_na_object(len(rows))
+        out[name] = _finite_outputs(model, rows)
+    return out
+
+
+def pd_na_object(n: int) -> Any:
+    """``n`` missing strings as pandas reads them from a CSV (an object array of NaN)."""
+    import numpy as np
+
+    return np.full(n, np.nan, dtype=object)
+
+
+# -- the parsed batch --------------------------------------------------------------------
+
+
+@dataclass
+class Batch:
+    """A validated batch: either one float block (numeric schemas) or typed columns.
+
+    Attributes:
+        names: Column names, in the model's order (or as sent without a schema).
+        rows: Number of rows.
+        matrix: ``rows x len(names)`` float64 block when every column is a number.
+        columns: Column name to a 1-d array (or list) when the schema is mixed.
+        nulls: Whether any value is missing.
+    """
+
+    names: list[str]
+    rows: int
+    matrix: np.ndarray | None = None
+    columns: dict[str, Any] | None = None
+    nulls: bool = False
+    _frame: pd.DataFrame | None = None
+
+    def frame(self) -> pd.DataFrame:
+        """The batch as a DataFrame (built once, on first use)."""
+        import pandas as pd
+
+        if self._frame is None:
+            if self.matrix is not None:
+                self._frame = pd.DataFrame(self.matrix, columns=self.names, copy=False)
+            else:
+                self._frame = pd.DataFrame(self.columns, columns=self.names)
+        return self._frame
+
+    def null_columns(self, row: int) -> list[str]:
+        """Names of the columns that are missing in ``row``."""
+        import numpy as np
+
+        if self.matrix is not None:
+            return [n for n, v in zip(self.names, self.matrix[row], strict=True) if np.isnan(v)]
+        frame = self.frame()
+        return [n for n in self.names if frame[n].isna().iloc[row]]
+
+
+# -- JSON --------------------------------------------------------------------------------
+
+
+def _too_many(body: bytes, max_rows: int) -> bool:
+    """Whether a JSON body holds more than ``max_rows`` records (+1 for the wrapper).
+
+    Counted on the bytes before parsing, so a body of millions of ``{}`` is refused
+    without building millions of dicts: the brace count is an upper bound, and only
+    when it is over the limit are braces inside strings set aside for an exact count.
+    """
+    if body.count(b"{") <= max_rows + 1:
+        return False
+    return _STRING_LITERAL.sub(b'""', body).count(b"{") > max_rows + 1
+
+
+def _loads(body: bytes, max_rows: int) -> Any:
+    import orjson
+
+    if _too_many(body, max_rows):
+        raise PayloadError(413, f"more than {max_rows} records in one request; split the batch")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        hint = (
+            "; numbers must be finite and within the float range (NaN, Infinity and 1e400"
+            " are refused; send null for a missing value)"
+            if "number" in str(exc) or "NaN" in str(exc)
+            else ""
         )
-    if kind == "string":
-        return isinstance(value, str)
-    return isinstance(value, bool)
+        raise PayloadError(400, f"invalid JSON: {exc}{hint}"[:500]) from None
 
 
-_FAST_TYPES: dict[str, set[type]] = {
-    "number": {int, float, type(None)},
-    "integer": {int},
-    "string": {str},
-    "boolean": {bool},
-}
-_ARTICLE = {
-    "number": "a number",
-    "integer": "an integer",
-    "string": "a string",
-    "boolean": "true/false",
-}
+_SHAPE = (
+    'body must be {"records": [{column: value, ...}, ...]}, a list of such objects,'
+    ' or {"columns": {column: [values]}}'
+)
 
 
-def _columns_of(data: Any) -> dict[str, list[Any]]:
-    """Accept ``{"records": [...]}``, ``{"columns": {...}}``, or a bare list of records."""
+def _json_columns(
+    data: Any, schema: InputSchema | None, max_rows: int, *, maybe_bool: bool = True
+) -> Batch:
     if isinstance(data, list):
         data = {"records": data}
     if not isinstance(data, dict):
+        raise PayloadError(422, _SHAPE)
+    if ("records" in data) == ("columns" in data) or len(data) != 1:
         raise PayloadError(
             422,
-            'body must be {"records": [{column: value, ...}, ...]}'
-            ' or {"columns": {column: [values]}}',
+            'give exactly one of "records" (a list of objects) or "columns" (an object of'
+            " lists), and no other key",
         )
-    if ("records" in data) == ("columns" in data):
-        raise PayloadError(422, 'give exactly one of "records" (a list of objects) or "columns"')
     if "records" in data:
         records = data["records"]
         if isinstance(records, dict):
             records = [records]
         if not isinstance(records, list) or not records:
             raise PayloadError(422, '"records" must be a non-empty list of objects')
-        first = records[0]
-        if isinstance(first, dict) and all(
-            type(rec) is dict and rec.keys() == first.keys() for rec in records
-        ):
-            names = list(first)  # the common case: every record has the same keys
-        else:
-            names = []
-            seen: set[str] = set()
-            for i, rec in enumerate(records):
-                if not isinstance(rec, dict):
-                    raise PayloadError(422, f"records[{i}]: expected an object of column values")
-                for key in rec:
-                    if key not in seen:
-                        seen.add(key)
-                        names.append(key)
-            for i, rec in enumerate(records):
-                missing = [n for n in names if n not in rec]
-                if missing:
-                    raise PayloadError(422, f"records[{i}]: missing columns {_names(missing)}")
-        return {n: [rec[n] for rec in records] for n in names}
+        if len(records) > max_rows:
+            raise PayloadError(413, f"batch of {len(records)} rows is over the limit of {max_rows}")
+        return _records(records, schema, maybe_bool=maybe_bool)
     columns = data["columns"]
     if not isinstance(columns, dict) or not columns:
         raise PayloadError(422, '"columns" must be a non-empty object of column name to list')
@@ -161,7 +297,367 @@ def _columns_of(data: Any) -> dict[str, list[Any]]:
         lengths.add(len(values))
     if len(lengths) != 1 or 0 in lengths:
         raise PayloadError(422, "columns: every column needs the same, non-zero number of values")
-    return dict(columns)
+    rows = lengths.pop()
+    if rows > max_rows:
+        raise PayloadError(413, f"batch of {rows} rows is over the limit of {max_rows}; split it")
+    names = _check_names(list(columns), schema)
+    return _typed_columns({n: columns[n] for n in names}, names, rows, schema)
+
+
+def _check_names(sent: list[str], schema: InputSchema | None) -> list[str]:
+    """The model's column order; 422 naming missing (and, strict, unexpected) columns."""
+    if schema is None:
+        return sent
+    expected = list(schema.columns)
+    have = set(sent)
+    missing = [c for c in expected if c not in have]
+    extra = [c for c in sent if c not in schema.columns]
+    problems = []
+    if missing:
+        problems.append(f"missing columns {_names(missing)}")
+    if extra and schema.strict:
+        problems.append(f"unexpected columns {_names(extra)}")
+    if problems:
+        raise PayloadError(422, "; ".join(problems) + f" (the model takes {_names(expected)})")
+    return expected
+
+
+def _records(records: list[Any], schema: InputSchema | None, *, maybe_bool: bool) -> Batch:
+    first = records[0]
+    if not isinstance(first, dict):
+        raise PayloadError(422, "records[0]: expected an object of column values")
+    if schema is not None and schema.numeric:
+        fast = _numeric_records(records, list(schema.columns), maybe_bool=maybe_bool)
+        if fast is not None:
+            return fast
+    names = _record_names(records)
+    if not names:
+        raise PayloadError(422, "records[0]: an empty object; send the model's columns")
+    names = _check_names(names, schema)
+    columns = {n: [rec.get(n, _MISSING) for rec in records] for n in names}
+    gaps = [col.index(_MISSING) for col in columns.values() if _MISSING in col]
+    if gaps:
+        i = min(gaps)
+        missing = [m for m in names if m not in records[i]]
+        raise PayloadError(422, f"records[{i}]: missing columns {_names(missing)}")
+    return _typed_columns(columns, names, len(records), schema)
+
+
+_MISSING = object()
+
+
+def _record_names(records: list[Any]) -> list[str]:
+    first = records[0]
+    keys = first.keys()
+    if all(type(rec) is dict and rec.keys() == keys for rec in records):
+        return list(first)  # the common case: every record has the same keys
+    names: list[str] = []
+    seen: set[str] = set()
+    for i, rec in enumerate(records):
+        if not isinstance(rec, dict):
+            raise PayloadError(422, f"records[{i}]: expected an object of column values")
+        for key in rec:
+            if key not in seen:
+                seen.add(key)
+                names.append(key)
+    return names
+
+
+def _numeric_records(records: list[Any], names: list[str], *, maybe_bool: bool) -> Batch | None:
+    """The float block of records whose values are all plain numbers, else None.
+
+    One C-level pass picks each record's values in the model's order, one more counts
+    the keys (so a record with an extra column is not missed), and numpy's own type
+    discovery sees every value once: a block of dtype float64 or int64 can only hide
+    booleans, which one more pass over the value types rules out when the body holds
+    a ``true`` or ``false`` at all. Anything else
+    (nulls, strings, missing keys) takes the per-column path, which names the problem.
+    """
+    import numpy as np
+
+    k = len(names)
+    getter = itemgetter(*names)
+    try:
+        picked = list(map(getter, records))
+    except (KeyError, TypeError):
+        return None
+    if sum(map(len, records)) != k * len(records):
+        return None
+    if k == 1:
+        picked = [(v,) for v in picked]
+    try:
+        block = np.array(picked)
+    except (ValueError, OverflowError):
+        return None
+    if block.dtype.kind not in "fi" or block.ndim != 2:
+        return None
+    if maybe_bool and _has_bool(picked):
+        return None
+    matrix = block.astype(np.float64, copy=False)
+    _check_finite(matrix, names)
+    return Batch(names, len(records), matrix=matrix)
+
+
+def _has_bool(picked: list[tuple[Any, ...]]) -> bool:
+    from itertools import chain
+
+    return bool in set(map(type, chain.from_iterable(picked)))
+
+
+def _check_finite(matrix: np.ndarray, names: Sequence[str]) -> None:
+    import numpy as np
+
+    bad = np.isinf(matrix)
+    if bad.any():
+        row, col = (int(x[0]) for x in np.nonzero(bad))
+        raise PayloadError(
+            422,
+            f"column {names[col]!r}, row {row}: {matrix[row, col]} is not a finite number;"
+            " send finite numbers (null for a missing value)",
+        )
+
+
+_ARTICLE = {
+    "number": "a number",
+    "integer": "an integer",
+    "string": "a string",
+    "boolean": "true/false",
+}
+_ALLOWED: dict[str, frozenset[type]] = {
+    "number": frozenset({int, float}),
+    "integer": frozenset({int}),
+    "string": frozenset({str}),
+    "boolean": frozenset({bool}),
+}
+
+
+def _typed_columns(
+    columns: Mapping[str, list[Any]], names: list[str], rows: int, schema: InputSchema | None
+) -> Batch:
+    """Check each column's values with one set of types, then convert it in one call."""
+    import numpy as np
+    import pandas as pd
+
+    out: dict[str, Any] = {}
+    nulls = False
+    for name in names:
+        values = columns[name]
+        kind: ColumnType = schema.columns[name] if schema is not None else "any"
+        types = set(map(type, values))
+        has_null = type(None) in types
+        types.discard(type(None))
+        if has_null:
+            nulls = True
+            if schema is not None and schema.nullable.get(name) is False:
+                row = values.index(None)
+                raise PayloadError(
+                    422,
+                    f"column {name!r}, row {row}: null, but the model cannot take a missing"
+                    f" value in {name!r}; send {_ARTICLE.get(kind, 'a value')}",
+                )
+        if kind == "any":
+            bad = types & {list, dict}
+            if bad:
+                row = next(i for i, v in enumerate(values) if type(v) in bad)
+                raise PayloadError(
+                    422, f"column {name!r}, row {row}: expected a plain value, got a nested one"
+                )
+            out[name] = pd.Series(values, dtype=object if has_null else None)
+            continue
+        allowed = _ALLOWED[kind]
+        if kind == "integer" and float in types:
+            allowed = allowed | {float}
+        if not types <= allowed:
+            row = next(i for i, v in enumerate(values) if v is not None and type(v) not in allowed)
+            raise PayloadError(
+                422,
+                f"column {name!r}, row {row}: expected {_ARTICLE[kind]}, got {_short(values[row])}",
+            )
+        if kind == "number":
+            try:
+                arr = np.array(values, dtype=np.float64)  # null becomes NaN
+            except OverflowError:
+                row = next(i for i, v in enumerate(values) if isinstance(v, int) and abs(v) > 1e308)
+                raise PayloadError(
+                    422, f"column {name!r}, row {row}: the number is out of the float range"
+                ) from None
+            _check_finite(arr.reshape(-1, 1), [name])
+            out[name] = arr
+        elif kind == "integer":
+            if has_null:
+                raise PayloadError(
+                    422,
+                    f"column {name!r}, row {values.index(None)}: null in an integer column;"
+                    " send an integer",
+                )
+            try:
+                arr = np.array(values, dtype=np.float64)
+            except OverflowError:
+                arr = np.array([float("inf")])
+            if not (np.isfinite(arr) & (np.mod(arr, 1) == 0) & (np.abs(arr) < 2**63)).all():
+                ok = np.isfinite(arr) & (np.mod(arr, 1) == 0) & (np.abs(arr) < 2**63)
+                row = int(np.nonzero(~ok)[0][0]) if len(arr) == len(values) else 0
+                within = " within 64 bits" if isinstance(values[row], int) else ""
+                raise PayloadError(
+                    422,
+                    f"column {name!r}, row {row}: expected {_ARTICLE[kind]}{within},"
+                    f" got {_short(values[row])}",
+                )
+            out[name] = arr.astype(np.int64)
+        elif kind == "boolean":
+            if has_null:
+                raise PayloadError(
+                    422, f"column {name!r}, row {values.index(None)}: null in a true/false column"
+                )
+            out[name] = np.array(values, dtype=bool)
+        else:  # string: a missing value is NaN in an object column, as pandas reads a CSV
+            arr = np.array(values, dtype=object)
+            if has_null:
+                arr[arr == None] = np.nan  # noqa: E711 - elementwise comparison
+            out[name] = arr
+    if schema is not None and schema.numeric:
+        matrix = np.column_stack([out[n] for n in names]) if names else None
+        return Batch(names, rows, matrix=matrix, nulls=nulls)
+    return Batch(names, rows, columns=out, nulls=nulls)
+
+
+# -- Arrow and Parquet -------------------------------------------------------------------
+
+
+def _arrow_table(body: bytes, ctype: str, max_rows: int) -> Any:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    limit = max(len(body) * _MAX_EXPANSION, 1 << 20)
+    try:
+        if ctype in PARQUET_TYPES:
+            pf = pq.ParquetFile(pa.BufferReader(body))
+            meta = pf.metadata
+            if meta.num_rows > max_rows:
+                raise PayloadError(
+                    413, f"batch of {meta.num_rows} rows is over the limit of {max_rows}; split it"
+                )
+            size = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+            if size > limit:
+                raise PayloadError(413, f"the Parquet body decodes to {size} bytes; split it")
+            return pf.read()
+        reader = (
+            pa.ipc.open_file(pa.BufferReader(body))
+            if ctype.endswith(".file")
+            else pa.ipc.open_stream(pa.BufferReader(body))
+        )
+        batches = []
+        rows = size = 0
+        n = reader.num_record_batches if ctype.endswith(".file") else None
+        i = 0
+        while True:
+            if n is not None:
+                if i >= n:
+                    break
+                rb = reader.get_batch(i)
+                i += 1
+            else:
+                try:
+                    rb = reader.read_next_batch()
+                except StopIteration:
+                    break
+            rows += rb.num_rows
+            size += rb.nbytes
+            if rows > max_rows:
+                raise PayloadError(413, f"more than {max_rows} rows in one request; split it")
+            if size > limit:
+                raise PayloadError(413, f"the Arrow body decodes to over {limit} bytes; split it")
+            batches.append(rb)
+        return pa.Table.from_batches(batches, schema=reader.schema)
+    except PayloadError:
+        raise
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        what = "Parquet" if ctype in PARQUET_TYPES else "Arrow IPC"
+        raise PayloadError(400, f"invalid {what} body: {str(exc)[:300]}") from None
+
+
+def _arrow_batch(table: Any, schema: InputSchema | None) -> Batch:
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if table.num_rows == 0:
+        raise PayloadError(422, "the table has no rows")
+    names = _check_names([str(n) for n in table.column_names], schema)
+    out: dict[str, Any] = {}
+    nulls = False
+    for name in names:
+        col = table.column(name)
+        typ = col.type
+        kind: ColumnType = schema.columns[name] if schema is not None else "any"
+        if pa.types.is_floating(typ):  # NaN is a missing value, as in pandas
+            col = pc.if_else(pc.is_nan(col), pa.scalar(None, typ), col)
+        n_null = col.null_count
+        if n_null:
+            nulls = True
+            if schema is not None and schema.nullable.get(name) is False:
+                row = int(pc.index(pc.is_null(col), True).as_py())
+                raise PayloadError(
+                    422,
+                    f"column {name!r}, row {row}: null, but the model cannot take a missing"
+                    f" value in {name!r}",
+                )
+        numeric = pa.types.is_integer(typ) or pa.types.is_floating(typ)
+        ok = {
+            "number": numeric,
+            "integer": pa.types.is_integer(typ),
+            "string": pa.types.is_string(typ) or pa.types.is_large_string(typ),
+            "boolean": pa.types.is_boolean(typ),
+            "any": not pa.types.is_nested(typ),
+        }[kind]
+        if not ok:
+            raise PayloadError(
+                422, f"column {name!r}: expected {_ARTICLE.get(kind, 'plain values')}, got {typ}"
+            )
+        if kind in ("integer", "boolean") and n_null:
+            row = int(pc.index(pc.is_null(col), True).as_py())
+            raise PayloadError(422, f"column {name!r}, row {row}: null in a {kind} column")
+        if kind == "number":
+            arr = col.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+            _check_finite(arr.reshape(-1, 1), [name])
+            out[name] = arr
+        elif kind in ("integer", "boolean"):
+            out[name] = col.to_numpy(zero_copy_only=False)
+        elif kind == "string":
+            arr = np.array(col.to_pylist(), dtype=object)
+            if n_null:
+                arr[arr == None] = np.nan  # noqa: E711
+            out[name] = arr
+        else:
+            out[name] = col.to_pandas()
+    if schema is not None and schema.numeric:
+        matrix = np.column_stack([out[n] for n in names])
+        return Batch(names, table.num_rows, matrix=matrix, nulls=nulls)
+    return Batch(names, table.num_rows, columns=out, nulls=nulls)
+
+
+# -- entry points ------------------------------------------------------------------------
+
+
+def parse_request(
+    body: bytes,
+    schema: InputSchema | None,
+    *,
+    content_type: str = "application/json",
+    max_rows: int = DEFAULT_MAX_ROWS,
+) -> Batch:
+    """Turn a request body into a validated `Batch`, or raise `PayloadError`.
+
+    Args:
+        body: The raw body.
+        schema: Columns and types the model takes; None takes the columns as sent.
+        content_type: The media type (JSON, Arrow IPC stream or file, Parquet).
+        max_rows: Largest batch accepted (413 above it).
+    """
+    if content_type in ARROW_TYPES or content_type in PARQUET_TYPES:
+        return _arrow_batch(_arrow_table(body, content_type, max_rows), schema)
+    maybe_bool = b"true" in body or b"false" in body
+    return _json_columns(_loads(body, max_rows), schema, max_rows, maybe_bool=maybe_bool)
 
 
 def parse_body(
@@ -170,62 +666,5 @@ def parse_body(
     *,
     max_rows: int = DEFAULT_MAX_ROWS,
 ) -> pd.DataFrame:
-    """Turn a request body into the model's input frame, or raise `PayloadError`.
-
-    Args:
-        body: The raw JSON body.
-        schema: Columns and types the model takes; None takes the columns as sent.
-        max_rows: Largest batch accepted (413 above it).
-    """
-    import numpy as np
-    import pandas as pd
-
-    try:
-        data = json.loads(body, parse_constant=lambda c: float(c))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise PayloadError(400, f"invalid JSON: {exc}") from None
-    columns = _columns_of(data)
-    rows = len(next(iter(columns.values())))
-    if rows > max_rows:
-        raise PayloadError(413, f"batch of {rows} rows is over the limit of {max_rows}; split it")
-    if schema is None:
-        return pd.DataFrame(columns)
-    expected = list(schema.columns)
-    missing = [c for c in expected if c not in columns]
-    extra = [c for c in columns if c not in schema.columns]
-    problems = []
-    if missing:
-        problems.append(f"missing columns {_names(missing)}")
-    if extra and schema.strict:
-        problems.append(f"unexpected columns {_names(extra)}")
-    if problems:
-        raise PayloadError(422, "; ".join(problems) + f" (the model takes {_names(expected)})")
-    for name in expected:
-        kind = schema.columns[name]
-        if kind == "any" or {type(v) for v in columns[name]} <= _FAST_TYPES[kind]:
-            continue  # every value has an accepted type: no per-value check needed
-        for i, value in enumerate(columns[name]):
-            if not _check_value(value, kind):
-                raise PayloadError(
-                    422, f"column {name!r}, row {i}: expected {_ARTICLE[kind]}, got {value!r}"[:500]
-                )
-    kinds = set(schema.columns.values())
-    if kinds == {"number"}:
-        # The common case (numeric features): one float block, no per-column objects.
-        matrix = np.array([columns[n] for n in expected], dtype=np.float64).T
-        return pd.DataFrame(matrix, columns=expected)
-    frame: dict[str, Any] = {}
-    for name in expected:
-        kind = schema.columns[name]
-        values = columns[name]
-        if kind == "number":
-            frame[name] = np.array(values, dtype=np.float64)  # null becomes NaN
-        elif kind == "integer":
-            frame[name] = np.array(values, dtype=np.int64)
-        elif kind == "boolean":
-            frame[name] = np.array(values, dtype=bool)
-        elif kind == "string":
-            frame[name] = np.array(values, dtype=object)
-        else:
-            frame[name] = pd.Series(values)  # pandas infers the dtype
-    return pd.DataFrame(frame)
+    """A JSON request body as the model's input frame, or raise `PayloadError`."""
+    return parse_request(body, schema, max_rows=max_rows).frame()

@@ -1,4 +1,11 @@
-"""Running the prediction service with uvicorn: in the foreground, or in a thread for tests."""
+"""Running the prediction service with uvicorn: in the foreground, or in a thread for tests.
+
+Bounded under load: uvicorn's ``limit_concurrency`` caps open connections plus tasks
+(503 past it), ``h11_max_incomplete_event_size`` caps a request's headers, keep-alive
+connections idle past ``timeout_keep_alive`` are closed, and a connection that has not
+sent complete request headers within ``HEADER_TIMEOUT_S`` (a slow or stalled client) is
+closed by the protocol below. The body has its own deadline in the app.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +24,63 @@ if TYPE_CHECKING:
 __all__ = ["RunningServer", "bind_socket", "run_server", "start_server"]
 
 STARTUP_TIMEOUT_S = 30.0
+HEADER_TIMEOUT_S = 10.0
+KEEP_ALIVE_S = 5
+MAX_CONNECTIONS = 2048
+MAX_HEADER_BYTES = 64 * 1024
+
+
+def _protocol(header_timeout_s: float) -> Any:
+    """The HTTP protocol of uvicorn (httptools when installed, else h11) with a header deadline.
+
+    The deadline is armed when a connection opens and after each answer; when it
+    fires and no new request has started on the connection since, the connection is
+    closed (uvicorn alone keeps a client that drips one byte at a time forever).
+    """
+    base: Any
+    try:
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+        base = HttpToolsProtocol
+    except ImportError:  # pragma: no cover - httptools is optional for uvicorn
+        from uvicorn.protocols.http.h11_impl import H11Protocol
+
+        base = H11Protocol
+
+    class Guarded(base):  # type: ignore[misc]
+        _mlci_timer: Any = None
+        _mlci_cycle: Any = None
+
+        def connection_made(self, transport: Any) -> None:
+            super().connection_made(transport)
+            self._mlci_arm()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            self._mlci_arm()
+
+        def _mlci_arm(self) -> None:
+            timer = getattr(self, "_mlci_timer", None)
+            if timer is not None:
+                timer.cancel()
+            self._mlci_cycle = self.cycle
+            self._mlci_timer = self.loop.call_later(header_timeout_s, self._mlci_check)
+
+        def _mlci_check(self) -> None:
+            self._mlci_timer = None
+            if self.transport.is_closing():
+                return
+            if self.cycle is not self._mlci_cycle and self.cycle is not None:
+                return  # a request started: the body deadline is the app's
+            self.transport.close()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            timer = getattr(self, "_mlci_timer", None)
+            if timer is not None:
+                timer.cancel()
+            super().connection_lost(exc)
+
+    return Guarded
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -65,7 +129,7 @@ class RunningServer:
         self.stop()
 
 
-def _config(app: Starlette, log_level: str) -> Any:
+def _config(app: Starlette, log_level: str, header_timeout_s: float = HEADER_TIMEOUT_S) -> Any:
     import uvicorn
 
     return uvicorn.Config(
@@ -73,11 +137,21 @@ def _config(app: Starlette, log_level: str) -> Any:
         log_level=log_level,
         access_log=False,
         lifespan="off",
-        timeout_keep_alive=30,
+        loop="auto",  # uvloop when installed
+        http=_protocol(header_timeout_s),
+        timeout_keep_alive=KEEP_ALIVE_S,
+        limit_concurrency=MAX_CONNECTIONS,
+        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
     )
 
 
-def start_server(app: Starlette, *, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
+def start_server(
+    app: Starlette,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    header_timeout_s: float = HEADER_TIMEOUT_S,
+) -> RunningServer:
     """Start ``app`` under uvicorn in a daemon thread and wait until it accepts requests.
 
     Raises:
@@ -87,7 +161,7 @@ def start_server(app: Starlette, *, host: str = "127.0.0.1", port: int = 0) -> R
     import uvicorn
 
     sock = bind_socket(host, port)
-    server = uvicorn.Server(_config(app, "warning"))
+    server = uvicorn.Server(_config(app, "warning", header_timeout_s))
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name="mlci-serve", daemon=True
     )

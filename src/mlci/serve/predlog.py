@@ -1,0 +1,254 @@
+"""The prediction log: every request's features and answer, in rolling Parquet files.
+
+``mlci serve --log-dir DIR`` hands each answered batch to a `PredictionLog`. The
+request only appends a reference to a queue (bounded in rows; when it is full the
+rows are dropped and counted, never waited for); a writer thread turns what queued up
+into one Arrow table about once a second and appends it to the open Parquet file as a
+row group. A file is finished (renamed from ``.parquet.part`` to ``.parquet``, so a
+reader never sees half a file) when it passes its size or its age, when the columns
+change, and when the service stops.
+
+Columns: the features (as validated), ``prediction``, ``proba_<class>`` for each class
+of a classifier, ``model_version``, ``request_id``, ``row`` (the row's index in its
+request) and ``timestamp`` (UTC, when the answer was made).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mlci.serve.app import Prediction
+    from mlci.serve.payload import Batch
+
+__all__ = ["LogSettings", "PredictionLog"]
+
+log = logging.getLogger("mlci.serve")
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    """Where and how the prediction log rolls.
+
+    Attributes:
+        directory: Folder of the Parquet files (created when missing).
+        max_file_bytes: A file is finished once it is this large.
+        max_file_seconds: A file is finished once it is this old.
+        max_queue_rows: Rows waiting for the writer; more are dropped and counted.
+        flush_seconds: How often the writer appends what queued up.
+    """
+
+    directory: Path
+    max_file_bytes: int = 64 * 1024 * 1024
+    max_file_seconds: float = 3600.0
+    max_queue_rows: int = 200_000
+    flush_seconds: float = 1.0
+
+
+@dataclass
+class _Entry:
+    batch: Batch
+    labels: Any
+    proba: Any
+    request_id: str
+    time: float
+
+
+class PredictionLog:
+    """Rolling Parquet files of served predictions, written off the request path."""
+
+    def __init__(
+        self,
+        settings: LogSettings,
+        *,
+        version: int | None,
+        classes: Sequence[Any] | None,
+        on_drop: Callable[[int], None] | None = None,
+    ):
+        self.settings = settings
+        self.version = version
+        self.classes = list(classes) if classes else None
+        self.on_drop = on_drop
+        self._queue: deque[_Entry] = deque()
+        self._queued_rows = 0
+        self._lock = threading.Condition()
+        self._stop = False
+        self._writer: Any = None
+        self._file: Any = None
+        self._part: Path | None = None
+        self._opened = 0.0
+        self._schema: Any = None
+        self._seq = 0
+        self._last_drop_warning = 0.0
+        self.written_files: list[Path] = []
+        self.rows_written = 0
+        self.rows_dropped = 0
+        settings.directory.mkdir(parents=True, exist_ok=True)
+        self._thread = threading.Thread(target=self._run, name="mlci-predlog", daemon=True)
+        self._thread.start()
+
+    # -- the request side ---------------------------------------------------------------
+
+    def submit(self, batch: Batch, result: Prediction, request_id: str) -> None:
+        """Queue one answered batch (never blocks; drops and counts when full)."""
+        entry = _Entry(batch, result.labels, result.proba, request_id, time.time())
+        with self._lock:
+            if self._queued_rows + batch.rows > self.settings.max_queue_rows:
+                self.rows_dropped += batch.rows
+                dropped = True
+            else:
+                self._queue.append(entry)
+                self._queued_rows += batch.rows
+                dropped = False
+        if dropped:
+            if self.on_drop is not None:
+                self.on_drop(batch.rows)
+            now = time.monotonic()
+            if now - self._last_drop_warning > 60:
+                self._last_drop_warning = now
+                log.warning(
+                    "prediction log: the writer is behind; rows are being dropped (counted in"
+                    " mlci_prediction_log_dropped_rows_total)"
+                )
+
+    def close(self) -> None:
+        """Write what is queued, finish the open file and stop the writer."""
+        with self._lock:
+            self._stop = True
+            self._lock.notify()
+        self._thread.join(timeout=60)
+
+    # -- the writer thread --------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                if not self._stop:
+                    self._lock.wait(timeout=self.settings.flush_seconds)
+                entries = list(self._queue)
+                self._queue.clear()
+                self._queued_rows = 0
+                stopping = self._stop
+            try:
+                if entries:
+                    self._write(entries)
+                if self._writer is not None and (
+                    stopping or time.monotonic() - self._opened >= self.settings.max_file_seconds
+                ):
+                    self._finish()
+            except Exception:  # pragma: no cover - a full disk must not stop the service
+                log.exception("prediction log: writing failed; these rows are lost")
+                self._abandon()
+            if stopping:
+                return
+
+    def _table(self, entries: list[_Entry]) -> Any:
+        import numpy as np
+        import pyarrow as pa
+
+        names = entries[0].batch.names
+        columns: dict[str, Any] = {}
+        if all(e.batch.matrix is not None for e in entries):
+            block = np.concatenate([e.batch.matrix for e in entries])
+            for j, name in enumerate(names):
+                columns[name] = pa.array(block[:, j])
+        else:
+            for name in names:
+                parts = [_column(e.batch, name) for e in entries]
+                columns[name] = pa.array(np.concatenate(parts), from_pandas=True)
+        labels = np.concatenate([np.asarray(e.labels).reshape(-1) for e in entries])
+        columns["prediction"] = pa.array(labels, from_pandas=True)
+        if self.classes and entries[0].proba is not None:
+            proba = np.concatenate([e.proba for e in entries])
+            for j, cls in enumerate(self.classes):
+                columns[f"proba_{cls}"] = pa.array(proba[:, j])
+        counts = [e.batch.rows for e in entries]
+        total = sum(counts)
+        columns["model_version"] = pa.array(
+            np.full(total, -1 if self.version is None else self.version, dtype=np.int64)
+        )
+        if self.version is None:
+            columns["model_version"] = pa.nulls(total, pa.int64())
+        columns["request_id"] = pa.array(np.repeat([e.request_id for e in entries], counts))
+        columns["row"] = pa.array(np.concatenate([np.arange(n, dtype=np.int32) for n in counts]))
+        stamps = np.repeat(np.array([e.time for e in entries]) * 1e6, counts).astype(np.int64)
+        columns["timestamp"] = pa.array(stamps, type=pa.timestamp("us", tz="UTC"))
+        return pa.table(columns)
+
+    def _write(self, entries: list[_Entry]) -> None:
+        # Consecutive entries with the same columns go in one table.
+        start = 0
+        for i in range(1, len(entries) + 1):
+            if i == len(entries) or not _same_shape(entries[i], entries[start]):
+                table = self._table(entries[start:i])
+                self._append(table)
+                start = i
+
+    def _append(self, table: Any) -> None:
+        import pyarrow.parquet as pq
+
+        if self._writer is not None and not table.schema.equals(self._schema):
+            self._finish()
+        if self._writer is None:
+            self._seq += 1
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+            name = f"predictions-{stamp}-{os.getpid()}-{self._seq:04d}.parquet"
+            self._part = self.settings.directory / (name + ".part")
+            self._file = self._part.open("wb")
+            self._writer = pq.ParquetWriter(self._file, table.schema, compression="zstd")
+            self._schema = table.schema
+            self._opened = time.monotonic()
+        self._writer.write_table(table)
+        self.rows_written += table.num_rows
+        if self._file.tell() >= self.settings.max_file_bytes:
+            self._finish()
+
+    def _finish(self) -> None:
+        if self._writer is None or self._part is None:
+            return
+        self._writer.close()
+        self._file.close()
+        final = self._part.with_suffix("")  # drop ".part"
+        self._part.replace(final)
+        self.written_files.append(final)
+        self._writer = self._file = self._part = None
+
+    def _abandon(self) -> None:  # pragma: no cover - after a write error
+        for closer in (self._writer, self._file):
+            try:
+                if closer is not None:
+                    closer.close()
+            except Exception:  # noqa: BLE001, S110
+                pass
+        self._writer = self._file = None
+
+
+def _column(batch: Batch, name: str) -> Any:
+    import numpy as np
+
+    if batch.matrix is not None:
+        return batch.matrix[:, batch.names.index(name)]
+    values = batch.columns[name] if batch.columns is not None else batch.frame()[name]
+    return np.asarray(values)
+
+
+def _same_shape(a: _Entry, b: _Entry) -> bool:
+    import numpy as np
+
+    if a.batch.names != b.batch.names or (a.batch.matrix is None) != (b.batch.matrix is None):
+        return False
+    if a.batch.matrix is None:
+        return all(
+            np.asarray(_column(a.batch, n)).dtype == np.asarray(_column(b.batch, n)).dtype
+            for n in a.batch.names
+        )
+    return (a.proba is None) == (b.proba is None)
