@@ -459,7 +459,7 @@ def test_smoke_test_without_the_serve_extra_fails_cleanly(
     from mlci.errors import InputError
 
     monkeypatch.setitem(sys.modules, "uvicorn", None)
-    with pytest.raises(InputError, match=r"pip install 'mlci\[serve\]'"):
+    with pytest.raises(InputError, match=r"uvicorn is missing\); reinstall mlci"):
         deploy(project.config(), results_dir=project.results, runtime=Runtime())
     state = project.registry.state()
     assert state.production is None and state.history[-1]["event"] == "deploy_failed"
