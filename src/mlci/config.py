@@ -199,6 +199,10 @@ class ModelConfig:
     trusted: bool = spec(
         False, "Allow joblib/pickle files, which run code when loaded: only for your own files"
     )
+    trusted_types: list[str] = spec(
+        factory=list,
+        doc="Further types a skops file may hold, beyond standard scikit-learn pipelines",
+    )
     features: list[str] | None = spec(None, "Feature columns in model input order")
     metrics: list[str] | None = spec(None, "Metrics to compute (default: a set per task)")
     custom_metrics: dict[str, CustomMetric] = spec(factory=dict, doc="Metrics by function")

@@ -124,16 +124,31 @@ def test_model_without_names_needs_model_features(tmp_path: Path) -> None:
 
 
 def test_skops_refuses_untrusted_types_by_name(tmp_path: Path) -> None:
+    import operator
+
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
     X, y = load_breast_cancer(return_X_y=True, as_frame=True)
-    path = tmp_path / "tree.skops"
-    sio.dump(DecisionTreeClassifier(max_depth=2, random_state=0).fit(X, y), path)
+    path = tmp_path / "neg.skops"
+    model = make_pipeline(
+        FunctionTransformer(operator.neg, feature_names_out="one-to-one"),
+        DecisionTreeClassifier(max_depth=2, random_state=0),
+    )
+    sio.dump(model.fit(X, y), path)
     with pytest.raises(
-        InputError, match=r"refusing to load.*'sklearn.tree._tree.Tree'.*model.trusted: true"
+        InputError,
+        match=r"refusing to load.*'_operator.neg'.*add this line under model: in mlci.yaml:"
+        r' trusted_types: \["_operator.neg"\]$',
     ):
         load_model(path)
-    m = load_model(path, trusted=True)
+    m = load_model(path, trusted_types=["_operator.neg"])
     assert m.predict(X).shape == (len(X),)
-    assert m.warnings and "sklearn.tree._tree.Tree" in m.warnings[0]
+    assert m.warnings == [
+        "neg.skops: loaded with types trusted by model.trusted_types: _operator.neg"
+    ]
+    m = load_model(path, trusted=True)
+    assert m.warnings and "_operator.neg" in m.warnings[0]
 
 
 @pytest.mark.parametrize("suffix", [".joblib", ".pkl"])

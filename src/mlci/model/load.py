@@ -498,16 +498,26 @@ def detect_format(path: Path) -> ModelFormat:
     return fmt
 
 
-def _load_skops(path: Path, trusted: bool) -> tuple[Any, list[str]]:
+def _load_skops(path: Path, trusted: bool, trusted_types: Sequence[str]) -> tuple[Any, list[str]]:
     import skops.io as sio
 
+    from mlci.model.skops_trust import (
+        STANDARD_TYPES,
+        VERIFIED_TYPES,
+        trusted_line,
+        verify_trees,
+    )
+
+    mine = set(trusted_types)
     try:
         untrusted = sio.get_untrusted_types(file=path)
-        if untrusted and not trusted:
+        other = [t for t in untrusted if t not in STANDARD_TYPES | VERIFIED_TYPES | mine]
+        if other and not trusted:
             raise InputError(
-                f"{path}: refusing to load: the skops file contains types skops does not"
-                f" trust by default: {_names(untrusted)}; if this is your own model, review"
-                " them and set model.trusted: true"
+                f"{path}: refusing to load: the skops file holds type(s) that are not part"
+                f" of scikit-learn, numpy or scipy's standard pipelines: {_names(other)};"
+                " if this is your own model, review them and add this line under model:"
+                f" in mlci.yaml: {trusted_line([*mine, *other])}"
             )
         estimator = sio.load(path, trusted=untrusted or None)
     except (zipfile.BadZipFile, KeyError, ValueError, EOFError, json.JSONDecodeError) as exc:
@@ -515,11 +525,26 @@ def _load_skops(path: Path, trusted: bool) -> tuple[Any, list[str]]:
             f"{path}: not a valid skops file ({type(exc).__name__}: {str(exc)[:200]});"
             " the file may be corrupt or truncated: save it again with skops.io.dump"
         ) from None
-    warnings = (
-        [f"{path.name}: loaded with trusted types {', '.join(untrusted)} (model.trusted)"]
-        if untrusted
-        else []
-    )
+    unchecked = [t for t in untrusted if t in VERIFIED_TYPES and t not in mine]
+    if unchecked and not trusted:
+        # Node indices that scikit-learn follows without bounds checks: check them first.
+        problems = verify_trees(estimator)
+        if problems:
+            raise InputError(
+                f"{path}: refusing to use the model: its tree nodes are malformed"
+                f" ({'; '.join(problems[:3])}); save the model again with skops.io.dump"
+            )
+    warnings = []
+    if other:
+        warnings.append(
+            f"{path.name}: loaded with types outside the standard set"
+            f" {', '.join(other)} (model.trusted)"
+        )
+    chosen = [t for t in untrusted if t in mine and t not in STANDARD_TYPES | VERIFIED_TYPES]
+    if chosen:
+        warnings.append(
+            f"{path.name}: loaded with types trusted by model.trusted_types: {', '.join(chosen)}"
+        )
     return estimator, warnings
 
 
@@ -566,13 +591,16 @@ def load_model(
     fmt: str = "auto",
     trusted: bool = False,
     features: list[str] | None = None,
+    trusted_types: Sequence[str] = (),
 ) -> LoadedModel:
     """Load a model file.
 
     Args:
         path: The model file.
         fmt: ``auto`` (by extension), ``onnx``, ``skops``, ``joblib`` or ``pickle``.
-        trusted: Allow joblib/pickle files and skops types outside skops' trusted set.
+        trusted: Allow joblib/pickle files and any type in a skops file.
+        trusted_types: Further types a skops file may hold (``model.trusted_types``),
+            besides those of standard scikit-learn, numpy and scipy pipelines.
         features: Feature columns in model input order (``model.features``); checked
             against the names the model records.
 
@@ -601,7 +629,7 @@ def load_model(
     if fmt_ == "onnx":
         return OnnxModel(path, features=features)
     if fmt_ == "skops":
-        estimator, warnings = _load_skops(path, trusted)
+        estimator, warnings = _load_skops(path, trusted, trusted_types)
     else:
         estimator, warnings = _load_unsafe(path, fmt_, trusted)
     return SklearnModel(path, estimator, fmt_, features=features, warnings=warnings)

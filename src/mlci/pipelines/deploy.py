@@ -390,6 +390,7 @@ def _smoke_test(
         fmt=config.model.format,
         trusted=config.model.trusted,
         features=config.model.features,
+        trusted_types=config.model.trusted_types,
     )
     rows = _features(sample, config, offline_model.feature_names).head(config.deploy.smoke_rows)
     records = to_jsonable(rows.to_dict(orient="records"))
@@ -844,6 +845,7 @@ def _register(
         fmt=config.model.format,
         trusted=config.model.trusted,
         features=config.model.features,
+        trusted_types=config.model.trusted_types,
     )
     model_file = "model" + model_path.suffix.lower()
     files = {model_file: model_path}

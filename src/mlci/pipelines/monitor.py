@@ -131,6 +131,7 @@ def _load_production(
         folder / name,
         trusted=config.model.trusted,
         features=list(config.model.features) if config.model.features else None,
+        trusted_types=config.model.trusted_types,
     )
 
 

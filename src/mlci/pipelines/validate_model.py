@@ -148,11 +148,19 @@ def _load_baseline_model(path: Path, cfg: Config) -> LoadedModel:
     # The baseline may take other features than the candidate (a feature was added):
     # it is matched by its own names, and by model.features only when it has none.
     try:
-        model = load_model(path, fmt="auto", trusted=cfg.model.trusted)
+        model = load_model(
+            path, fmt="auto", trusted=cfg.model.trusted, trusted_types=cfg.model.trusted_types
+        )
     except InputError as exc:
         raise InputError(f"baseline: {exc}") from None
     if model.feature_names is None and cfg.model.features is not None:
-        model = load_model(path, fmt="auto", trusted=cfg.model.trusted, features=cfg.model.features)
+        model = load_model(
+            path,
+            fmt="auto",
+            trusted=cfg.model.trusted,
+            features=cfg.model.features,
+            trusted_types=cfg.model.trusted_types,
+        )
     return model
 
 
@@ -444,7 +452,13 @@ def _validate(
         raise InputError(f"{eval_path}: no labelled rows to evaluate on; fix the eval data")
     data_fp = file_fingerprint(eval_path)
 
-    candidate = load_model(model_path, fmt=mc.format, trusted=mc.trusted, features=mc.features)
+    candidate = load_model(
+        model_path,
+        fmt=mc.format,
+        trusted=mc.trusted,
+        features=mc.features,
+        trusted_types=mc.trusted_types,
+    )
     if candidate.task_hint is not None and candidate.task_hint != task:
         kind = "classifier" if candidate.task_hint == "classification" else "regressor"
         raise InputError(
@@ -750,7 +764,13 @@ def export_model(
         load_config(find_config(cfg_file)) if config_path is not None or cfg_file.exists() else None
     )
     mc = cfg.model if cfg is not None else ModelConfig()
-    loaded = load_model(model, fmt=mc.format, trusted=mc.trusted, features=mc.features)
+    loaded = load_model(
+        model,
+        fmt=mc.format,
+        trusted=mc.trusted,
+        features=mc.features,
+        trusted_types=mc.trusted_types,
+    )
     frame = read_table(sample)
     target = cfg.data.target if cfg is not None else None
     if target and target in frame.columns:
