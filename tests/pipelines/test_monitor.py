@@ -12,6 +12,7 @@ from mlci.config import load_config
 from mlci.errors import EXIT_FAILED, EXIT_OK
 from mlci.pipelines.monitor import ISSUE_LABEL, ISSUE_MARKER
 from mlci.registry import make_event, open_registry
+from mlci.report.escape import md
 from tests.pipelines import ct_project
 from tests.pipelines.ct_project import (
     github,
@@ -77,7 +78,7 @@ def test_drift_issue_is_opened_updated_and_closed(
         (issues[key],) = [i for i in _ours(fake_github) if marker in (i["body"] or "")]
     assert all(i["state"] == "open" for i in issues.values())
     body = issues["data-drift"]["body"]
-    assert "mean_texture" in body and "worst_area" in body
+    assert md("mean_texture") in body and md("worst_area") in body
     assert "max_drop" in issues["metric-accuracy"]["body"]
     assert sorted((a["problem"], a["number"], a["action"]) for a in doc["issues"]) == sorted(
         (k, i["number"], "opened") for k, i in issues.items()
@@ -185,7 +186,7 @@ def test_off_github_the_report_is_printed(
 
     out = capsys.readouterr().out
     assert "## mlci monitor: 2 problem(s)" in out
-    assert "not on GitHub (no GITHUB_REPOSITORY): no issues were opened" in out
+    assert md("not on GitHub (no GITHUB_REPOSITORY): no issues were opened", 1000) in out
     doc = results(project, "monitor")
     assert doc["live_metrics"] is None and doc["labels"].startswith("no labels")
 

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from mlci.cli import main
+from mlci.report.escape import md
 from mlci.results import read_results
 from tests.data.conftest import load_cancer, mixed_frame, write
 from tests.helpers import build_file_tree
@@ -129,7 +130,7 @@ def test_on_actions_outputs_summary_and_annotations(project, gh_env, capsys, can
     assert gh_env.outputs() == "passed=false\nresults-path=mlci-results/data.json\n"
     summary = gh_env.summary_text()
     assert summary.startswith("## mlci data validation: FAILED")
-    assert "| error | `out_of_range` | mean_area |" in summary
+    assert f"| error | `out_of_range` | {md('mean_area')} |" in summary
     assert "### Drift: share" in summary
 
 

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from mlci.github.limits import CHECK_TEXT_LIMIT
+
 if TYPE_CHECKING:
     from mlci.github.api import GitHubClient
 
@@ -19,7 +21,7 @@ __all__ = [
 ]
 
 ANNOTATIONS_PER_REQUEST = 50
-MAX_CHECK_TEXT = 65535
+MAX_CHECK_TEXT = CHECK_TEXT_LIMIT
 _CUT = "\n\n_Cut at GitHub's 65,535-character limit; the full report is in the run's artifact._\n"
 
 Conclusion = Literal["success", "failure", "neutral", "cancelled", "skipped", "action_required"]

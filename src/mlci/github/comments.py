@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from mlci.github.limits import BODY_LIMIT
+
 if TYPE_CHECKING:
     from mlci.github.api import GitHubClient
 
@@ -26,7 +28,7 @@ __all__ = [
     "post_sticky_comment",
 ]
 
-MAX_COMMENT_CHARS = 65536
+MAX_COMMENT_CHARS = BODY_LIMIT
 # Who GITHUB_TOKEN posts as; a PAT or app token posts as its own user (``--comment-author``).
 DEFAULT_AUTHOR = "github-actions[bot]"
 _TRUNCATED = (

@@ -44,6 +44,7 @@ from mlci.registry import (
     resolve_version,
     rollback_target,
 )
+from mlci.report.escape import code, md
 from mlci.results import (
     Finding,
     file_fingerprint,
@@ -109,14 +110,6 @@ def _bare_hash(value: Any) -> str | None:
     if not isinstance(value, str) or not value:
         return None
     return value.split(":", 1)[1] if value.startswith("sha256:") else value
-
-
-def _md(value: Any) -> str:
-    """A value safe inside a Markdown table cell (no pipes, HTML, mentions or newlines)."""
-    text = str(value).replace("\r", " ").replace("\n", " ")
-    for char, esc in (("\\", "\\\\"), ("|", "\\|"), ("<", "&lt;"), (">", "&gt;"), ("`", "'")):
-        text = text.replace(char, esc)
-    return text.replace("@", "@\u200b")[:300]
 
 
 def _fmt(value: Any) -> str:
@@ -483,7 +476,8 @@ def _summary(outcome: DeployOutcome, doc: Mapping[str, Any]) -> str:
         "refused": "deploy refused; production is unchanged",
         "failed": "deploy failed; production is unchanged",
     }[outcome.status]
-    lines = [f"## mlci {doc.get('action', 'deploy')}: {_md(title)}", "", _md(outcome.message), ""]
+    action = md(doc.get("action", "deploy"))
+    lines = [f"## mlci {action}: {md(title)}", "", md(outcome.message, 2000), ""]
     rows = [
         ("version", f"v{outcome.version}" if outcome.version else "n/a"),
         ("previous production", f"v{outcome.previous}" if outcome.previous else "none"),
@@ -504,7 +498,7 @@ def _summary(outcome: DeployOutcome, doc: Mapping[str, Any]) -> str:
         rows.append(
             ("ONNX", "exported" if onnx.get("exported") else f"not exported: {onnx.get('reason')}")
         )
-    lines += ["| | |", "| --- | --- |", *(f"| {k} | {_md(v)} |" for k, v in rows), ""]
+    lines += ["| | |", "| --- | --- |", *(f"| {k} | {md(v)} |" for k, v in rows), ""]
     changes = doc.get("changes") or {}
     if changes:
         lines += [
@@ -517,13 +511,14 @@ def _summary(outcome: DeployOutcome, doc: Mapping[str, Any]) -> str:
             delta = c.get("delta")
             sign = "" if delta is None else ("+" if delta >= 0 else "")
             lines.append(
-                f"| {_md(name)} | {_fmt(c.get('before'))} | {_fmt(c.get('after'))} |"
+                f"| {md(name)} | {_fmt(c.get('before'))} | {_fmt(c.get('after'))} |"
                 f" {sign}{_fmt(delta)} |"
             )
         lines.append("")
     for finding in doc.get("findings", []):
         lines.append(
-            f"- **{finding['severity']}** `{_md(finding['check'])}`: {_md(finding['message'])}"
+            f"- **{md(finding['severity'])}** {code(finding['check'])}:"
+            f" {md(finding['message'], 1000)}"
         )
     return "\n".join(lines).rstrip() + "\n"
 

@@ -39,12 +39,14 @@ from mlci.errors import (
     InputError,
     ValidationFailed,
 )
+from mlci.github.limits import BODY_LIMIT
 from mlci.github.runtime import Runtime
 from mlci.pipelines.retrain import (
     production_version,
     profile_files,
     reference_profile,
 )
+from mlci.report.escape import cell, code, md, plain_number, safe_url
 from mlci.results import Finding, file_fingerprint, make_document, write_results
 
 if TYPE_CHECKING:
@@ -70,7 +72,6 @@ ISSUE_LABEL = "mlci-monitor"
 #: Hidden marker identifying the issue of one problem (report key, problem key).
 ISSUE_MARKER = "<!-- mlci-monitor:{key}:{problem} -->"
 RETRAIN_WORKFLOW = "mlci-retrain.yml"
-BODY_LIMIT = 65_536
 _RETRAIN_WORTHY = ("data-drift", "prediction-drift", "label-drift", "metric-")
 
 
@@ -138,20 +139,6 @@ def _load_production(
 # -- checks -----------------------------------------------------------------------------------
 
 
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return "—" if value is None else str(value)
-
-
-def _cell(value: Any) -> str:
-    text = _fmt(value)
-    for old, new in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("|", "\\|"), ("@", "@\u200b")):
-        text = text.replace(old, new)
-    text = text.replace("`", "'")
-    return " ".join(text.split())[:200]
-
-
 def _drift_table(columns: Sequence[Mapping[str, Any]]) -> list[str]:
     lines = [
         "| column | method | statistic | p-value | threshold |",
@@ -159,8 +146,8 @@ def _drift_table(columns: Sequence[Mapping[str, Any]]) -> list[str]:
     ]
     for c in columns[:100]:
         lines.append(
-            f"| {_cell(c['column'])} | {_cell(c.get('method'))} | {_cell(c.get('statistic'))}"
-            f" | {_cell(c.get('p_value'))} | {_cell(c.get('threshold'))} |"
+            f"| {cell(c['column'])} | {cell(c.get('method'))} | {cell(c.get('statistic'))}"
+            f" | {cell(c.get('p_value'))} | {cell(c.get('threshold'))} |"
         )
     if len(columns) > 100:
         lines.append(f"| … {len(columns) - 100} more | | | | |")
@@ -231,12 +218,13 @@ def _metric_names(config: Config) -> list[str]:
 
 
 def _issue_body(problem: Problem, marker: str, context: Mapping[str, Any]) -> str:
+    run_url = safe_url(context.get("run_url"))
     lines = [
         marker,
-        f"**{problem.summary}**",
+        f"**{md(problem.summary, 2000)}**",
         "",
-        f"Severity: {problem.severity}. Last seen: {context['time']}"
-        + (f" in [this run]({context['run_url']})" if context.get("run_url") else "")
+        f"Severity: {problem.severity}. Last seen: {md(context['time'])}"
+        + (f" in [this run]({run_url})" if run_url else "")
         + ".",
         "",
         *problem.details,
@@ -551,8 +539,8 @@ def monitor(
                         "warning",
                         "mlci monitor: the model's predictions drifted",
                         f"the distribution of the production model's predictions changed"
-                        f" ({pdrift['method']} {_fmt(pdrift['statistic'])}, threshold"
-                        f" {_fmt(pdrift['threshold'])})",
+                        f" ({pdrift['method']} {plain_number(pdrift['statistic'])}, threshold"
+                        f" {plain_number(pdrift['threshold'])})",
                         _drift_table([pdrift]),
                     )
                 )
@@ -590,8 +578,8 @@ def monitor(
                             "warning",
                             f"mlci monitor: the label {target} drifted",
                             f"the distribution of the delayed labels changed"
-                            f" ({ldrift['method']} {_fmt(ldrift['statistic'])}, threshold"
-                            f" {_fmt(ldrift['threshold'])})",
+                            f" ({ldrift['method']} {plain_number(ldrift['statistic'])}, threshold"
+                            f" {plain_number(ldrift['threshold'])})",
                             _drift_table([ldrift]),
                         )
                     )
@@ -724,8 +712,8 @@ def _live_metrics(
             "| --- | --- | --- | --- | --- |",
         ]
         lines += [
-            f"| {_cell(r.rule)} | {_cell(r.threshold)} | {_cell(r.observed)} | {_cell(r.baseline)}"
-            f" | {_cell(r.reason)} |"
+            f"| {code(r.rule)} | {cell(r.threshold)} | {cell(r.observed)} | {cell(r.baseline)}"
+            f" | {md(r.reason, 1000)} |"
             for r in failed
         ]
         problems.append(
@@ -733,7 +721,7 @@ def _live_metrics(
                 f"metric-{metric}",
                 "error",
                 f"mlci monitor: live {metric} fails its gate",
-                f"live {metric} is {_fmt(evaluation.metrics.get(metric))} on {len(y_true)}"
+                f"live {metric} is {plain_number(evaluation.metrics.get(metric))} on {len(y_true)}"
                 f" labelled production rows: {failed[0].reason}",
                 lines,
             )
@@ -801,23 +789,23 @@ def render_markdown(doc: Mapping[str, Any]) -> str:
     if drifted:
         lines.append(
             f"Drifted columns ({len(drifted)}; not every one raises an alarm): "
-            + ", ".join(_cell(c) for c in drifted[:30])
+            + ", ".join(cell(c) for c in drifted[:30])
             + (" …" if len(drifted) > 30 else "")
         )
     for p in problems:
         mark = "❌" if p["severity"] == "error" else "⚠️"
-        lines.append(f"- {mark} `{_cell(p['key'])}`: {_cell(p['summary'])}")
+        lines.append(f"- {mark} {code(p['key'])}: {md(p['summary'], 2000)}")
     live = doc.get("live_metrics")
     if live:
         lines += ["", "| metric | live | at blessing |", "| --- | --- | --- |"]
         base = doc.get("baseline_metrics") or {}
-        lines += [f"| {_cell(k)} | {_fmt(v)} | {_fmt(base.get(k))} |" for k, v in live.items()]
+        lines += [f"| {cell(k)} | {cell(v)} | {cell(base.get(k))} |" for k, v in live.items()]
     for issue in doc.get("issues") or []:
         lines.append(f"- issue #{issue['number']} {issue['action']} ({issue['problem']})")
     if doc.get("retrain_dispatch"):
         lines.append(f"- dispatched {doc['retrain_dispatch']['workflow']}")
     if doc.get("rollback"):
-        lines.append(f"- rollback: {_cell(doc['rollback'].get('message'))}")
+        lines.append(f"- rollback: {md(doc['rollback'].get('message') or '—', 1000)}")
     for note in doc.get("notes") or []:
-        lines.append(f"- note: {_cell(note)}")
+        lines.append(f"- note: {md(note, 1000)}")
     return "\n".join(lines) + "\n"

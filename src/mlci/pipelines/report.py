@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from mlci.errors import GitHubAPIError, InputError
 from mlci.github.checks import CheckAnnotation, create_check_run
 from mlci.github.comments import DEFAULT_AUTHOR, MAX_COMMENT_CHARS, marker, post_sticky_comment
+from mlci.github.limits import CHECK_TEXT_LIMIT
 from mlci.github.runtime import MAX_SUMMARY_BYTES, Runtime
 from mlci.report.escape import safe_url
 from mlci.report.render import (
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
 __all__ = ["ReportOutcome", "report"]
 
 _SHA = re.compile(r"[0-9a-f]{40}")
-_CHECK_TEXT_LIMIT = 65535
 _LEVELS = {"error": "failure", "warning": "warning", "info": "notice"}
 
 
@@ -232,7 +232,7 @@ def report(
                 head_sha=head,
                 conclusion="success" if loaded.passed else "failure",
                 title=summary_title(loaded),
-                summary=render_markdown(loaded, max_chars=_CHECK_TEXT_LIMIT),
+                summary=render_markdown(loaded, max_chars=CHECK_TEXT_LIMIT),
                 annotations=_annotations(loaded),
                 details_url=safe_url(run_url),
             )

@@ -49,7 +49,9 @@ from mlci.errors import (
     InputError,
     ValidationFailed,
 )
+from mlci.github.limits import BODY_LIMIT
 from mlci.github.runtime import Runtime
+from mlci.report.escape import cell, code, md, plain_number, safe_url
 from mlci.results import (
     Finding,
     file_fingerprint,
@@ -89,8 +91,6 @@ DATA_SUFFIXES = (".csv", ".tsv", ".gz", ".parquet", ".pq", ".jsonl", ".ndjson")
 PR_MARKER = "<!-- mlci-retrain:{key} -->"
 #: Where the retrain record is committed, relative to the directory of mlci.yaml.
 RECORD_PATH = ".mlci/retrain.json"
-#: GitHub refuses pull request bodies over this many characters.
-BODY_LIMIT = 65_536
 #: The contents API takes files up to 100 MB; base64 and JSON need room on top.
 MAX_COMMIT_BYTES = 50 * 1024 * 1024
 
@@ -593,20 +593,6 @@ def _git_toplevel(cwd: Path) -> str | None:
 # -- rendering --------------------------------------------------------------------------------
 
 
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4f}"
-    return "—" if value is None else str(value)
-
-
-def _cell(value: Any) -> str:
-    """A table cell from data: no pipes, newlines, HTML or @-mentions."""
-    text = _fmt(value)
-    for old, new in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("|", "\\|"), ("@", "@\u200b")):
-        text = text.replace(old, new)
-    return " ".join(text.split())
-
-
 def render_markdown(
     doc: Mapping[str, Any],
     model_doc: Mapping[str, Any] | None = None,
@@ -621,27 +607,27 @@ def render_markdown(
         max_chars: A size limit for the whole text (the comparison drops details to fit).
     """
     decision = doc.get("decision") or {}
-    lines = [f"## mlci retrain: {_cell(doc.get('outcome'))}", ""]
-    lines.append(f"**Decision:** {_cell(decision.get('reason'))}")
+    lines = [f"## mlci retrain: {cell(doc.get('outcome'))}", ""]
+    lines.append(f"**Decision:** {md(decision.get('reason') or '—', 1000)}")
     data = doc.get("data") or {}
     if data:
-        lines.append(f"**Fresh data:** {_cell(data.get('source'))}, {data.get('rows', 0)} rows")
+        lines.append(f"**Fresh data:** {cell(data.get('source'))}, {data.get('rows', 0)} rows")
     prod = doc.get("champion")
     if prod:
         lines.append(
             f"**Champion:** registry version {prod.get('version')} (created"
-            f" {_cell(prod.get('created'))})"
+            f" {cell(prod.get('created'))})"
         )
     elif not str(doc.get("outcome", "")).startswith("stopped"):
         lines.append("**Champion:** none in production (first model)")
     blessing = doc.get("blessing")
     if blessing:
         verdict = "blessed" if blessing.get("blessed") else "not blessed"
-        lines.append(f"**Challenger:** {verdict}: {_cell(blessing.get('reason'))}")
+        lines.append(f"**Challenger:** {verdict}: {md(blessing.get('reason') or '—', 1000)}")
     errors = [f for f in doc.get("findings", []) if f.get("severity") == "error"]
     if errors:
         lines += ["", "### Problems", ""]
-        lines += [f"- `{_cell(f['check'])}`: {_cell(f['message'])}" for f in errors[:50]]
+        lines += [f"- {code(f['check'])}: {md(f['message'], 1000)}" for f in errors[:50]]
     drift = doc.get("drift")
     if drift and drift.get("columns"):
         drifted = [c for c in drift["columns"] if c.get("drifted")]
@@ -658,16 +644,18 @@ def render_markdown(
                 "| --- | --- | --- | --- | --- |",
             ]
             lines += [
-                f"| {_cell(c['column'])} | {_cell(c.get('kind'))} | {_cell(c.get('method'))}"
-                f" | {_cell(c.get('statistic'))} | {_cell(c.get('threshold'))} |"
+                f"| {cell(c['column'])} | {cell(c.get('kind'))} | {cell(c.get('method'))}"
+                f" | {cell(c.get('statistic'))} | {cell(c.get('threshold'))} |"
                 for c in drifted[:100]
             ]
     pr = doc.get("pull_request")
     if pr:
-        lines += ["", f"Pull request #{pr['number']} {pr['action']}: {pr['url']}"]
+        url = safe_url(pr.get("url")) or ""
+        lines += ["", f"Pull request #{int(pr['number'])} {md(pr['action'])}: {url}".rstrip()]
     prov = doc.get("provenance") or {}
-    if prov.get("run_url"):
-        lines += ["", f"Run: {prov['run_url']}"]
+    run_url = safe_url(prov.get("run_url"))
+    if run_url:
+        lines += ["", f"Run: {run_url}"]
     text = "\n".join(lines) + "\n"
     if model_doc:
         from mlci.report.render import Report
@@ -824,7 +812,7 @@ def retrain(
                         "drift",
                         "info",
                         f"{col.kind} column {col.column!r} drifted ({col.method}"
-                        f" {_fmt(col.statistic)}, threshold {_fmt(col.threshold)})",
+                        f" {plain_number(col.statistic)}, threshold {plain_number(col.threshold)})",
                         column=col.column,
                         observed=col.statistic,
                         expected=col.threshold,

@@ -15,6 +15,7 @@ from typing import Any
 from mlci.config import Config, DataConfig
 from mlci.errors import EXIT_FAILED, EXIT_OK, InputError, MlciError
 from mlci.github.runtime import Annotation, Runtime
+from mlci.report.escape import code, md
 from mlci.results import (
     DEFAULT_RESULTS_DIR,
     Finding,
@@ -24,22 +25,7 @@ from mlci.results import (
     write_results,
 )
 
-__all__ = ["escape_md", "validate_data"]
-
-
-def escape_md(text: str) -> str:
-    """Escape a value from data for a Markdown table cell (pipes, HTML, @-mentions, newlines)."""
-    return (
-        str(text)
-        .replace("\\", "\\\\")
-        .replace("|", "\\|")
-        .replace("<", "&lt;")
-        .replace(">", "&gt;")
-        .replace("@", "@\u200b")
-        .replace("`", "\\`")
-        .replace("\r", " ")
-        .replace("\n", " ")
-    )
+__all__ = ["validate_data"]
 
 
 def _rel(path: Path, rt: Runtime) -> str:
@@ -351,8 +337,8 @@ def _summary(document: dict[str, Any], verdict: str) -> str:
         ]
         for f in findings[:200]:
             lines.append(
-                f"| {f['severity']} | `{f['check']}` | {escape_md(f.get('column') or '')}"
-                f" | {escape_md(f['message'])} | {f.get('count', '')} |"
+                f"| {f['severity']} | {code(f['check'])} | {md(f.get('column') or '')}"
+                f" | {md(f['message'], 1000)} | {f.get('count', '')} |"
             )
         if len(findings) > 200:
             lines.append(f"\n{len(findings) - 200} more finding(s) in data.json.")
@@ -370,7 +356,7 @@ def _summary(document: dict[str, Any], verdict: str) -> str:
             p = "" if c["p_value"] is None else f"{c['p_value']:.3g}"
             thr = "" if c["threshold"] is None else f"{c['threshold']:g}"
             mark = "**yes**" if c["drifted"] else ("skipped" if c["method"] == "none" else "no")
-            name = escape_md(c["column"])
+            name = md(c["column"])
             lines.append(
                 f"| {name} | {c['kind']} | {c['method']} | {stat} | {p} | {thr} | {mark} |"
             )

@@ -19,6 +19,7 @@ from mlci.config import Config, find_config, load_config
 from mlci.errors import EXIT_FAILED, EXIT_OK, InputError, MlciError
 from mlci.github.runtime import Runtime
 from mlci.metrics import default_metrics
+from mlci.report.escape import md
 from mlci.results import (
     DEFAULT_RESULTS_DIR,
     Finding,
@@ -274,8 +275,8 @@ def _slice_metrics(
 def _summary(doc: dict[str, Any], title: str) -> str:
     blessing = doc["blessing"]
     icon = "✅" if blessing["blessed"] else "❌"
-    lines = [f"## {title}: model validation", "", f"{icon} **{_md(blessing['reason'])}**", ""]
-    lines += [f"> {_md(n)}" for n in blessing["notes"]]
+    lines = [f"## {title}: model validation", "", f"{icon} **{md(blessing['reason'], 1000)}**", ""]
+    lines += [f"> {md(n, 1000)}" for n in blessing["notes"]]
     if blessing["notes"]:
         lines.append("")
     base = doc.get("baseline_metrics") or {}
@@ -291,8 +292,8 @@ def _summary(doc: dict[str, Any], title: str) -> str:
         delta = f"{d['delta']:+.4f}{ci}" if d.get("delta") is not None else ""
         sig = {True: "significant", False: "within noise", None: ""}[d.get("significant")]
         if d.get("significant") is None and d.get("ci_low") is not None:
-            sig = "cannot tell: " + _md(str(d.get("reason")))
-        lines.append(f"| {_md(name)} | {_num(value)} | {_num(base.get(name))} | {delta} | {sig} |")
+            sig = "cannot tell: " + md(str(d.get("reason")), 1000)
+        lines.append(f"| {md(name)} | {_num(value)} | {_num(base.get(name))} | {delta} | {sig} |")
     if doc["gates"]:
         lines += [
             "",
@@ -300,23 +301,12 @@ def _summary(doc: dict[str, Any], title: str) -> str:
             "| --- | --- | ---: | ---: | ---: | --- |",
         ]
         for g in doc["gates"]:
-            where = _md(g["metric"]) + (f" [{_md(str(g['slice']))}]" if g["slice"] else "")
+            where = md(g["metric"]) + (f" [{md(str(g['slice']))}]" if g["slice"] else "")
             lines.append(
                 f"| {where} | {g['rule']} | {_num(g['threshold'])} | {_num(g['observed'])}"
                 f" | {_num(g['baseline'])} | {'pass' if g['passed'] else 'FAIL'} |"
             )
     return "\n".join(lines) + "\n"
-
-
-def _md(text: str) -> str:
-    return (
-        str(text)
-        .replace("|", "\\|")
-        .replace("<", "&lt;")
-        .replace(">", "&gt;")
-        .replace("@", "@\u200b")
-        .replace("\n", " ")
-    )
 
 
 def _num(value: Any) -> str:

@@ -16,7 +16,16 @@ import re
 import unicodedata
 from typing import Any
 
-__all__ = ["MAX_VALUE_CHARS", "fmt_number", "md", "mermaid_label", "safe_url"]
+__all__ = [
+    "MAX_VALUE_CHARS",
+    "cell",
+    "code",
+    "fmt_number",
+    "md",
+    "mermaid_label",
+    "plain_number",
+    "safe_url",
+]
 
 MAX_VALUE_CHARS = 200
 # A zero-width space, written as an entity so the Markdown source stays ASCII: GitHub
@@ -94,8 +103,13 @@ def mermaid_label(value: Any, max_chars: int = 24) -> str:
     return text if len(text) <= max_chars else text[: max_chars - 1] + "~"
 
 
-def fmt_number(value: Any, *, signed: bool = False, percent: bool = False) -> str:
-    """A number for a report cell (4 significant digits); ``—`` for missing or non-numbers."""
+def fmt_number(
+    value: Any, *, signed: bool = False, percent: bool = False, plain: bool = False
+) -> str:
+    """A number for a report cell (4 significant digits); ``—`` for missing or non-numbers.
+
+    ``plain`` keeps an ASCII minus sign, for messages read in a terminal or a log.
+    """
     if isinstance(value, bool) or not isinstance(value, int | float):
         return "—"
     if isinstance(value, float) and not math.isfinite(value):
@@ -106,4 +120,35 @@ def fmt_number(value: Any, *, signed: bool = False, percent: bool = False) -> st
         text = f"{value:+,d}" if signed else f"{value:,d}"
     else:
         text = f"{value:+.4g}" if signed else f"{value:.4g}"
-    return "\u2212" + text[1:] if text.startswith("-") else text
+    return "\u2212" + text[1:] if text.startswith("-") and not plain else text
+
+
+def cell(value: Any, max_chars: int = MAX_VALUE_CHARS) -> str:
+    """``value`` for a table cell: numbers by `fmt_number`, None as ``—``, text by `md`.
+
+    Every pipeline's summary, pull request body and issue body formats values from
+    data or an artifact through this (or `md`), never through an escaper of its own.
+    """
+    if value is None:
+        return "—"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return fmt_number(value)
+    return md(value, max_chars)
+
+
+_CODE = re.compile(r"[A-Za-z0-9_.:/+=-]{1,80}")
+
+
+def code(value: Any) -> str:
+    """``value`` as an inline code span when it is a plain identifier, else as `md` text.
+
+    Backslash escapes show literally inside a code span, so only identifiers (check
+    codes, metric names, short hashes) are put in one; anything else is escaped text.
+    """
+    text = value if isinstance(value, str) else str(value)
+    return f"`{text}`" if _CODE.fullmatch(text) else md(text)
+
+
+def plain_number(value: Any) -> str:
+    """A number for a message read in a terminal or a log: `fmt_number` with an ASCII minus."""
+    return fmt_number(value, plain=True)

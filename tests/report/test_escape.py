@@ -1,0 +1,146 @@
+"""One escaper for every text mlci sends to GitHub: hostile values stay inert everywhere."""
+
+from __future__ import annotations
+
+import pytest
+
+from mlci.pipelines import deploy as deploy_pipeline
+from mlci.pipelines import monitor as monitor_pipeline
+from mlci.pipelines import retrain as retrain_pipeline
+from mlci.pipelines import validate_data as data_pipeline
+from mlci.pipelines import validate_model as model_pipeline
+from mlci.report.escape import cell, code, md
+from mlci.report.render import Report, render_markdown
+from tests.report.documents import data_document
+
+LINK = "[x](https://evil.example)"
+HOSTILE = f"{LINK} #1 @org/team $math$ \u202egnp <script>|\nnext"
+
+
+def _assert_inert(text: str) -> None:
+    assert "](https://evil.example)" not in text  # no live link
+    assert "https://evil" not in text  # no autolink either
+    assert "#1" not in text  # no cross-reference
+    assert "@org/team" not in text  # no team mention
+    assert "$math$" not in text  # no math
+    assert "\u202e" not in text  # no right-to-left override
+    assert "<script" not in text  # no HTML
+    assert "|\nnext" not in text and "| \nnext" not in text  # no table break
+
+
+def test_md_cell_and_code_make_a_hostile_value_inert():
+    _assert_inert(md(HOSTILE))
+    _assert_inert(cell(HOSTILE))
+    _assert_inert(code(HOSTILE))
+    assert code("missing_column") == "`missing_column`"
+    assert cell(None) == "—" and cell(0.123456) == "0.1235" and cell(-2) == "\u22122"
+
+
+def test_pull_request_comment():
+    doc = data_document(errors=True, column=HOSTILE, value=HOSTILE)
+    _assert_inert(render_markdown(Report(doc, None)))
+
+
+def _drift(column: str) -> dict:
+    return {
+        "share": 1.0,
+        "share_threshold": 0.5,
+        "dataset_drift": True,
+        "columns": [
+            {
+                "column": column,
+                "kind": "feature",
+                "method": "psi",
+                "statistic": 0.9,
+                "p_value": None,
+                "threshold": 0.2,
+                "drifted": True,
+                "tested": True,
+            }
+        ],
+    }
+
+
+def test_retrain_pull_request_body():
+    doc = {
+        "kind": "retrain",
+        "outcome": "proposed",
+        "decision": {"retrain": True, "reason": f"policy on-drift: {HOSTILE} drifted"},
+        "data": {"source": f"retrain.data {HOSTILE!r}", "rows": 10},
+        "champion": {"version": 1, "created": HOSTILE},
+        "blessing": {"blessed": True, "reason": HOSTILE},
+        "findings": [{"check": HOSTILE, "severity": "error", "message": HOSTILE}],
+        "drift": _drift(HOSTILE),
+        "pull_request": {"number": 7, "action": "opened", "url": "javascript:alert(1)"},
+        "provenance": {"run_url": f"https://github.com/o/r/actions/runs/1 {LINK}"},
+    }
+    text = retrain_pipeline.render_markdown(doc)
+    _assert_inert(text)
+    assert "javascript:" not in text
+
+
+def test_monitor_issue_body_and_summary():
+    problem = monitor_pipeline.Problem(
+        "data-drift",
+        "warning",
+        "mlci monitor: feature drift",
+        f"feature drift: 1 column(s) drifted: {HOSTILE}",
+        monitor_pipeline._drift_table(_drift(HOSTILE)["columns"]),
+    )
+    body = monitor_pipeline._issue_body(
+        problem, "<!-- mlci-monitor:default:data-drift -->", {"time": HOSTILE, "run_url": LINK}
+    )
+    _assert_inert(body.replace("<!-- mlci-monitor:default:data-drift -->", ""))
+    summary = monitor_pipeline.render_markdown(
+        {
+            "rows": 3,
+            "production": {"version": 1},
+            "drift": _drift(HOSTILE),
+            "problems": [{"key": HOSTILE, "severity": "error", "summary": HOSTILE}],
+            "live_metrics": {HOSTILE: 0.5},
+            "baseline_metrics": {HOSTILE: 0.6},
+            "rollback": {"message": HOSTILE},
+            "notes": [HOSTILE],
+        }
+    )
+    _assert_inert(summary)
+
+
+def test_job_summaries():
+    finding = {"check": "drift", "severity": "warning", "message": HOSTILE, "column": HOSTILE}
+    data_doc = {"rows": 1, "columns": 1, "findings": [finding], "drift": _drift(HOSTILE)}
+    _assert_inert(data_pipeline._summary(data_doc, "passed"))
+    model_doc = {
+        "blessing": {"blessed": False, "reason": HOSTILE, "notes": [HOSTILE]},
+        "metrics": {HOSTILE: 0.5},
+        "baseline_metrics": {HOSTILE: 0.4},
+        "deltas": {HOSTILE: {"delta": 0.1, "ci_low": 0.0, "ci_high": 0.2, "reason": HOSTILE}},
+        "gates": [
+            {
+                "metric": HOSTILE,
+                "slice": HOSTILE,
+                "rule": "min",
+                "threshold": 0.9,
+                "observed": 0.5,
+                "baseline": None,
+                "passed": False,
+            }
+        ],
+    }
+    _assert_inert(model_pipeline._summary(model_doc, "mlci"))
+    outcome = deploy_pipeline.DeployOutcome("refused", None, 2, HOSTILE)
+    deploy_doc = {
+        "action": "deploy",
+        "registry": {"backend": "local", "location": HOSTILE},
+        "changes": {HOSTILE: {"before": 0.1, "after": 0.2, "delta": 0.1}},
+        "findings": [finding],
+    }
+    _assert_inert(deploy_pipeline._summary(outcome, deploy_doc))
+
+
+@pytest.mark.parametrize(
+    "module", [data_pipeline, model_pipeline, deploy_pipeline, retrain_pipeline, monitor_pipeline]
+)
+def test_no_pipeline_keeps_an_escaper_of_its_own(module):
+    for name in ("escape_md", "_md", "_cell"):
+        assert not hasattr(module, name), f"{module.__name__}.{name}: use mlci.report.escape"
