@@ -1012,7 +1012,7 @@ def _run_demo(args: argparse.Namespace) -> int:
     from mlci.demo import run_demo
     from mlci.github.runtime import Runtime
 
-    return run_demo(directory=args.dir, runtime=Runtime())
+    return run_demo(directory=args.dir, runtime=Runtime(), force=args.force)
 
 
 def _add_run_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -1047,6 +1047,14 @@ def _add_run_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
         type=Path,
         default=Path("mlci-demo"),
         help="new or empty directory to play in (default: ./mlci-demo)",
+    )
+    demo.add_argument(
+        "--force",
+        action="store_true",
+        help=(
+            "play again in a directory that holds an earlier or half-finished demo: its"
+            " files are replaced, nothing else is touched"
+        ),
     )
     demo.set_defaults(handler=_run_demo)
 

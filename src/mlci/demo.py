@@ -26,6 +26,8 @@ __all__ = ["DEFAULT_DIR", "run_demo"]
 DEFAULT_DIR = Path("mlci-demo")
 EXAMPLE = "breast-cancer"
 _LEAVE_OUT = {"data", "mlci-results", ".mlci", "model.skops", "model.onnx", "__pycache__"}
+#: What the demo writes besides the example's files (replaced by ``--force``).
+_WRITES = {"data", "mlci", "mlci-results", "mlci-results-pr*", ".mlci", "model.skops", "model.onnx"}
 
 IMPROVED = {"C": 1.0}
 WORSE = {"C": 0.0003}
@@ -42,13 +44,29 @@ def _python(script: str, *args: str, cwd: Path) -> None:
         )
 
 
-def _copy_example(target: Path) -> None:
-    if target.exists() and any(target.iterdir()):
-        raise InputError(
-            f"{target}: the directory exists and is not empty; the demo never writes into"
-            " existing files: pass --dir NEW_DIR or remove it"
-        )
+def _demo_files(source: Path) -> set[str]:
+    """The top-level names the demo writes into its directory."""
+    return {p.name for p in source.iterdir() if p.name not in _LEAVE_OUT} | _WRITES
+
+
+def _copy_example(target: Path, *, force: bool) -> None:
     source = shipped_dir("examples") / EXAMPLE
+    if target.exists() and not target.is_dir():
+        raise InputError(f"{target}: not a directory; pass --dir NEW_DIR")
+    if target.exists() and any(target.iterdir()):
+        if not force:
+            raise InputError(
+                f"{target}: the directory exists and is not empty; the demo never writes into"
+                f" existing files: pass --force to play it again there (`mlci demo --dir"
+                f" {_quoted(target)} --force` replaces only the demo's own files), or"
+                " --dir NEW_DIR"
+            )
+        for name in sorted(_demo_files(source)):
+            for path in target.glob(name):
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path)
+                else:
+                    path.unlink()
     shutil.copytree(
         source,
         target,
@@ -57,13 +75,60 @@ def _copy_example(target: Path) -> None:
     )
 
 
+def _quoted(path: Path) -> str:
+    import shlex
+
+    return shlex.quote(str(path))
+
+
+def _deploy_problem(results: Path, code: int) -> str:
+    """What went wrong in a deploy that exited ``code``, from its ``deploy.json``."""
+    from mlci.errors import MlciError
+    from mlci.results import read_results
+
+    try:
+        doc = read_results(results / "deploy.json")
+    except (MlciError, OSError):
+        return f"the deploy failed (exit {code}); see the error above"
+    version = doc.get("version")
+    registered = f"registered as v{version}" if version else "not registered"
+    findings = doc.get("findings") or []
+    smoke = next(
+        (f for f in findings if isinstance(f, dict) and f.get("check") == "smoke_test"), None
+    )
+    if smoke is not None:
+        return f"it was blessed and {registered}, but its smoke test failed: {smoke.get('message')}"
+    errors = [
+        str(f.get("message"))
+        for f in findings
+        if isinstance(f, dict) and f.get("severity") == "error"
+    ]
+    reason = "; ".join(errors) or f"status {doc.get('status')}, exit {code}"
+    return f"it was blessed and {registered}, but the deploy failed: {reason}"
+
+
+def _blessing_reason(results: Path) -> str:
+    from mlci.errors import MlciError
+    from mlci.results import read_results
+
+    try:
+        blessing = read_results(results / "model.json").get("blessing") or {}
+    except (MlciError, OSError):
+        return "see the error above"
+    return str(blessing.get("reason") or "see the report above")
+
+
 def run_demo(
     *,
     directory: Path,
     runtime: Runtime,
     cli: Callable[[Sequence[str]], int] | None = None,
+    force: bool = False,
 ) -> int:
-    """Play the demo in ``directory`` (created; must be new or empty).
+    """Play the demo in ``directory`` (created; must be new or empty, unless ``force``).
+
+    With ``force`` a directory that holds an earlier (or half-finished) demo is played
+    again: the demo's own files are replaced, anything else in it is left alone.
 
     Returns:
         0 when every step behaved as the story says (the second pull request is
@@ -79,8 +144,9 @@ def run_demo(
     directory = directory.resolve()
     config = directory / "mlci.yaml"
     results = directory / "mlci-results"
-    _copy_example(directory)
+    _copy_example(directory, force=force)
     runtime.info(f"mlci demo in {directory}\n")
+    again = f"`mlci demo --dir {_quoted(directory)} --force` plays it again from the start"
 
     with runtime.group("main branch: prepare data, infer the schema, train and deploy v1"):
         _python("prepare_data.py", cwd=directory)
@@ -111,11 +177,20 @@ def run_demo(
                 "none",
             ]
         )
+        if first != EXIT_OK:
+            problem = (
+                f"the first model was not blessed: {_blessing_reason(results)}"
+                if first == EXIT_FAILED
+                else f"validating the first model failed (exit {first}); see the error above"
+            )
+            runtime.error(f"{problem}; the demo stops here; {again}")
+            return EXIT_FAILED
         deployed = cli(
             ["deploy", "--config", str(config), "--results", str(results), "--registry", "local"]
         )
-        if first != EXIT_OK or deployed != EXIT_OK:
-            runtime.error("the first model was not blessed and deployed; the demo stops here")
+        if deployed != EXIT_OK:
+            problem = _deploy_problem(results, deployed)
+            runtime.error(f"the first model: {problem}; the demo stops here; {again}")
             return EXIT_FAILED
 
     story: list[tuple[str, int, int]] = []
@@ -144,7 +219,7 @@ def run_demo(
             runtime.info(f"\nfull report: {html}\n")
             if code == EXIT_OK and number == 1:
                 runtime.info("merged: deploying the blessed model")
-                cli(
+                deployed = cli(
                     [
                         "deploy",
                         "--config",
@@ -155,11 +230,17 @@ def run_demo(
                         "local",
                     ]
                 )
+                if deployed != EXIT_OK:
+                    problem = _deploy_problem(pr_results, deployed)
+                    runtime.error(f"pull request #1's model: {problem}; {again}")
+                    story.append(("deploy of pull request #1", deployed, EXIT_OK))
 
     runtime.info("summary")
     ok = True
     for title, code, expected in story:
         verdict = {0: "blessed", 1: "blocked"}.get(code, f"error (exit {code})")
+        if title.startswith("deploy"):
+            verdict = "deployed" if code == EXIT_OK else f"failed (exit {code})"
         as_expected = code == expected
         ok = ok and as_expected
         runtime.info(f"  {title}: {verdict}{'' if as_expected else '  (unexpected!)'}")

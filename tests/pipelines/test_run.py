@@ -13,16 +13,81 @@ from tests.helpers import build_file_tree
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, str, Path]:
-    """Play `mlci demo` once; the tests read what it printed and left behind."""
-    directory = tmp_path_factory.mktemp("demo") / "project"
+def demo(half_finished_demo: tuple[int, str, str, Path]) -> tuple[int, str, Path]:
+    """Play `mlci demo` once; the tests read what it printed and left behind.
+
+    It plays with ``--force`` in the directory of a demo that stopped half way (the
+    first model's smoke test failed), which also holds a file of the user's.
+    """
+    directory = half_finished_demo[3]
     import contextlib
     import io
 
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        code = main(["demo", "--dir", str(directory)])
+        code = main(["demo", "--dir", str(directory), "--force"])
     return code, out.getvalue(), directory
+
+
+@pytest.fixture(scope="module")
+def half_finished_demo(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[int, str, str, Path]:
+    """A demo whose first deploy fails its smoke test; (exit, stdout, stderr, directory)."""
+    import contextlib
+    import io
+
+    from mlci.pipelines import deploy
+
+    directory = tmp_path_factory.mktemp("half") / "project"
+    real = deploy._smoke_test
+
+    def failing(*args: object, **kwargs: object) -> dict[str, object]:
+        result = real(*args, **kwargs)  # type: ignore[arg-type]
+        return {**result, "passed": False, "problems": ["/health answered 503"]}
+
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(deploy, "_smoke_test", failing)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(["demo", "--dir", str(directory)])
+    (directory / "notes.txt").write_text("mine", encoding="utf-8")
+    return code, out.getvalue(), err.getvalue(), directory
+
+
+@pytest.mark.slow
+def test_demo_says_which_step_failed_and_how_to_play_again(
+    half_finished_demo: tuple[int, str, str, Path], capsys
+) -> None:
+    code, out, err, directory = half_finished_demo
+    assert code == 1, out + err
+    said = out + err
+    assert "blessed: all 2 gate(s) passed" in said
+    assert "registered v1 in local registry" in said
+    assert (
+        "the first model: it was blessed and registered as v1, but its smoke test failed:"
+        " smoke test failed: /health answered 503; the demo stops here;"
+        f" `mlci demo --dir {directory} --force` plays it again from the start"
+    ) in said
+    assert "was not blessed" not in said
+    # Without --force the half-finished directory is refused, with the command to run.
+    assert main(["demo", "--dir", str(directory)]) == 2
+    assert (
+        f"pass --force to play it again there (`mlci demo --dir {directory} --force`"
+        in capsys.readouterr().err
+    )
+
+
+@pytest.mark.slow
+def test_demo_plays_again_with_force_and_keeps_other_files(
+    demo: tuple[int, str, Path],
+) -> None:
+    code, out, directory = demo
+    assert code == 0, out
+    assert (directory / "notes.txt").read_text(encoding="utf-8") == "mine"
+    # The story ran from v1 again: the half-finished demo's registry was replaced.
+    versions = directory / ".mlci" / "registry" / "versions"
+    assert sorted(p.name for p in versions.iterdir()) == ["v1", "v2"]
 
 
 @pytest.mark.slow
@@ -67,7 +132,8 @@ def test_demo_refuses_a_non_empty_directory(tmp_path: Path, capsys) -> None:
     assert main(["demo", "--dir", str(tmp_path)]) == 2
     assert capsys.readouterr().err == (
         f"mlci: error: {tmp_path}: the directory exists and is not empty; the demo never"
-        " writes into existing files: pass --dir NEW_DIR or remove it\n"
+        " writes into existing files: pass --force to play it again there (`mlci demo --dir"
+        f" {tmp_path} --force` replaces only the demo's own files), or --dir NEW_DIR\n"
     )
     assert (tmp_path / "notes.txt").read_text() == "mine"
 
