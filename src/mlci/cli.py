@@ -377,12 +377,14 @@ def _run_serve(args: argparse.Namespace) -> int:
     import tempfile
 
     from mlci.serve.app import create_app, load_served_model, require_stack
+    from mlci.serve.metrics import ServiceMetrics
+    from mlci.serve.predlog import open_prediction_log
     from mlci.serve.server import run_server
 
     require_stack()
+    cfg = _deploy_config(args) if args.config or Path("mlci.yaml").is_file() else None
     with tempfile.TemporaryDirectory(prefix="mlci-serve-") as tmp:
         if args.model is not None:
-            cfg = _deploy_config(args) if args.config or Path("mlci.yaml").is_file() else None
             served = load_served_model(
                 args.model,
                 trusted=bool(cfg and cfg.model.trusted),
@@ -400,13 +402,21 @@ def _run_serve(args: argparse.Namespace) -> int:
                 version=found.version,
                 trusted=_deploy_config(args).model.trusted,
             )
+        metrics = ServiceMetrics(served.version, served.predictor.format, served.classes)
+        predlog = open_prediction_log(served, cfg, log_dir=args.log_dir, on_drop=metrics.dropped)
         where = f"v{served.version}" if served.version else str(served.path)
+        logging = f"; logging predictions to {predlog.settings.directory}" if predlog else ""
         print(
             f"mlci serve: {where} ({served.predictor.format}) on http://{args.host}:{args.port}"
-            "  (POST /predict, GET /health, GET /metadata; ^C stops)",
+            f"  (POST /predict, GET /health, GET /metadata, GET /metrics{logging}; ^C stops)",
             flush=True,
         )
-        run_server(create_app(served), host=args.host, port=args.port)
+        try:
+            app = create_app(served, prediction_log=predlog, metrics=metrics)
+            run_server(app, host=args.host, port=args.port)
+        finally:
+            if predlog is not None:
+                predlog.close()
     return EXIT_OK
 
 
@@ -487,9 +497,9 @@ def _add_deploy_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]
         "serve",
         help="start the prediction service for a registry version or a model file",
         description=(
-            "Serve POST /predict (JSON records or columns), GET /health and GET /metadata"
-            " with Starlette on uvicorn. Default: the production"
-            " version of the registry."
+            "Serve POST /predict (JSON records or columns, Arrow IPC, Parquet), GET /health,"
+            " GET /metadata and GET /metrics (Prometheus) with Starlette on uvicorn."
+            " Default: the production version of the registry."
         ),
     )
     which = srv.add_mutually_exclusive_group()
@@ -502,6 +512,13 @@ def _add_deploy_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     )
     srv.add_argument("--host", default="127.0.0.1", help="address (default: 127.0.0.1)")
     srv.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    srv.add_argument(
+        "--log-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="log every prediction to rolling Parquet files in DIR (default: serve.log_dir)",
+    )
     _add_config_option(srv)
     _add_registry_option(srv)
     srv.set_defaults(handler=_run_serve)

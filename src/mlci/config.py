@@ -282,6 +282,21 @@ class MonitorConfig:
 
 
 @dataclass(frozen=True)
+class ServeConfig:
+    """The prediction service (`mlci serve`)."""
+
+    log_dir: str | None = spec(
+        None, "Folder of rolling Parquet files logging every prediction (off when unset)"
+    )
+    log_max_file_mb: int = spec(
+        64, "Start a new log file past this size (MiB)", minimum=1, maximum=4096
+    )
+    log_max_file_minutes: int = spec(
+        60, "Start a new log file past this age (minutes)", minimum=1, maximum=10_080
+    )
+
+
+@dataclass(frozen=True)
 class ReportConfig:
     """The PR comment, job summary and HTML report."""
 
@@ -303,6 +318,7 @@ class Config:
     deploy: DeployConfig = spec(factory=DeployConfig, doc="Continuous delivery")
     retrain: RetrainConfig = spec(factory=RetrainConfig, doc="Continuous training")
     monitor: MonitorConfig = spec(factory=MonitorConfig, doc="Production monitoring")
+    serve: ServeConfig = spec(factory=ServeConfig, doc="Prediction service")
     report: ReportConfig = spec(factory=ReportConfig, doc="Reports")
     root: Path = field(default=Path(), metadata={"internal": True})
     source: Marked | None = field(default=None, metadata={"internal": True}, compare=False)

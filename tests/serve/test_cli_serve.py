@@ -26,7 +26,18 @@ def test_mlci_serve_model_file_as_a_process(tmp_path: Path) -> None:
     model = train_classifier(tmp_path)
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mlci", "serve", "--model", str(model), "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "mlci",
+            "serve",
+            "--model",
+            str(model),
+            "--port",
+            str(port),
+            "--log-dir",
+            "predlog",
+        ],
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -47,10 +58,28 @@ def test_mlci_serve_model_file_as_a_process(tmp_path: Path) -> None:
         rows = eval_frame().drop(columns="target").head(3).to_dict(orient="records")
         body = requests.post(f"{url}/predict", json={"records": rows}, timeout=10).json()
         assert len(body["predictions"]) == 3 and body["classes"] == [0, 1]
+        metrics = requests.get(f"{url}/metrics", timeout=10).text
+        assert 'mlci_predicted_rows_total{model_version=""} 3.0' in metrics
     finally:
-        proc.terminate()
-        out, _ = proc.communicate(timeout=15)
+        proc.terminate()  # uvicorn shuts down gracefully; the log's last file is finished
+        out, _ = proc.communicate(timeout=30)
     assert f"(skops) on http://127.0.0.1:{port}" in out
+    assert "logging predictions to predlog" in out
+    import pyarrow.parquet as pq
+
+    files = list((tmp_path / "predlog").glob("*.parquet"))
+    assert len(files) == 1
+    logged = pq.read_table(files[0])
+    assert logged.num_rows == 3
+    assert logged.column("request_id").to_pylist() == [body["request_id"]] * 3
+
+
+def test_log_dir_that_cannot_be_written_is_a_clear_error(tmp_path: Path, capsys) -> None:
+    model = train_classifier(tmp_path)
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert main(["serve", "--model", str(model), "--log-dir", str(blocker / "sub")]) == 2
+    assert f"--log-dir {blocker / 'sub'}: cannot write there" in capsys.readouterr().err
 
 
 def test_serve_without_a_registry_version_is_a_clear_error(

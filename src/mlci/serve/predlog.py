@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from mlci.serve.app import Prediction
+    from mlci.serve.app import Prediction, ServedModel
     from mlci.serve.payload import Batch
 
-__all__ = ["LogSettings", "PredictionLog"]
+__all__ = ["LogSettings", "PredictionLog", "open_prediction_log"]
 
 log = logging.getLogger("mlci.serve")
 
@@ -230,6 +230,48 @@ class PredictionLog:
             except Exception:  # noqa: BLE001, S110
                 pass
         self._writer = self._file = None
+
+
+def open_prediction_log(
+    served: ServedModel,
+    config: Any,
+    *,
+    log_dir: Path | None,
+    on_drop: Callable[[int], None] | None = None,
+) -> PredictionLog | None:
+    """The prediction log ``--log-dir`` (else ``serve.log_dir`` of ``config``) asks for.
+
+    Raises:
+        InputError: when the folder cannot be created or written.
+    """
+    from mlci.errors import InputError
+
+    serve = getattr(config, "serve", None)
+    directory = log_dir
+    where = "--log-dir"
+    if directory is None and serve is not None and serve.log_dir:
+        directory = config.resolve(serve.log_dir)
+        where = "serve.log_dir"
+    if directory is None:
+        return None
+    settings = LogSettings(directory)
+    if serve is not None:
+        settings = LogSettings(
+            directory,
+            max_file_bytes=serve.log_max_file_mb * 1024 * 1024,
+            max_file_seconds=serve.log_max_file_minutes * 60.0,
+        )
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        probe = directory / f".mlci-write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise InputError(
+            f"{where} {directory}: cannot write there ({exc.strerror}); pick a folder this"
+            " user can write"
+        ) from None
+    return PredictionLog(settings, version=served.version, classes=served.classes, on_drop=on_drop)
 
 
 def _column(batch: Batch, name: str) -> Any:

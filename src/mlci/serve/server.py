@@ -181,13 +181,34 @@ def start_server(
     return RunningServer(f"http://{shown}:{bound_port}", server, thread, sock)
 
 
+class _Terminated(Exception):
+    """SIGTERM arrived (uvicorn re-raises it after its graceful shutdown)."""
+
+
+def _on_sigterm(_signum: int, _frame: Any) -> None:
+    raise _Terminated
+
+
 def run_server(app: Starlette, *, host: str, port: int, log_level: str = "info") -> None:
-    """Serve ``app`` in the foreground until interrupted (^C)."""
+    """Serve ``app`` in the foreground until interrupted (^C or SIGTERM).
+
+    uvicorn shuts down gracefully on either signal and then raises it again; SIGTERM
+    is turned into a normal return here so the caller's cleanup (the prediction log's
+    last file) runs.
+    """
     require_stack()
+    import signal
+
     import uvicorn
 
     sock = bind_socket(host, port)
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main else None
     try:
         uvicorn.Server(_config(app, log_level)).run(sockets=[sock])
+    except _Terminated:
+        pass
     finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
         sock.close()
