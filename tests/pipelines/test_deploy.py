@@ -104,7 +104,11 @@ def test_deploy_registers_exports_smoke_tests_and_promotes(project: Project) -> 
         meta["hashes"]["model.skops"]
         == hashlib.sha256((project.root / "model.skops").read_bytes()).hexdigest()
     )
-    assert meta["input_schema"]["columns"][0] == {"name": "mean_radius", "type": "number"}
+    assert meta["input_schema"]["columns"][0] == {
+        "name": "mean_radius",
+        "type": "number",
+        "nullable": False,  # LogisticRegression refuses NaN: the service refuses null
+    }
     assert meta["onnx"]["exported"] is True and meta["features"][0] == "mean_radius"
     assert project.registry.state().aliases == {"production": 1}
     doc = json.loads((project.results / "deploy.json").read_text())
@@ -464,3 +468,61 @@ def test_smoke_test_without_the_serve_extra_fails_cleanly(
     state = project.registry.state()
     assert state.production is None and state.history[-1]["event"] == "deploy_failed"
     assert json.loads((project.results / "deploy.json").read_text())["status"] == "failed"
+
+
+def test_rollback_smoke_tests_the_version_it_moves_to(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deploy(project.config(), results_dir=project.results, runtime=Runtime())
+    _deploy_second(project, project.config(), monkeypatch)
+    deploy(project.config(), results_dir=project.results, runtime=Runtime())
+    out = rollback(project.config(), results_dir=project.results, runtime=Runtime())
+    assert out.status == "rolled_back"
+    doc = json.loads((project.results / "deploy.json").read_text())
+    assert doc["smoke_test"]["passed"] is True and doc["smoke_test"]["format"] == "onnx"
+    # A version whose served file answers differently from its model file is refused.
+    other = train_classifier(project.root / "other", c=0.0005)
+    bad_onnx = project.root / "other" / "model.onnx"
+    frame = eval_frame().drop(columns="target")
+    assert export_onnx(load_model(other), frame, bad_onnx).passed
+    blessing = {"blessed": True, "reason": "all gates passed"}
+    broken = project.registry.register(
+        {"model.skops": project.root / "model.skops", "model.onnx": bad_onnx},
+        {"model_file": "model.skops", "onnx_file": "model.onnx", "blessing": blessing},
+    )
+    with pytest.raises(ValidationFailed, match="rollback stopped: smoke test failed"):
+        rollback(
+            project.config(), to=str(broken.version), results_dir=project.results, runtime=Runtime()
+        )
+    state = project.registry.state()
+    assert state.production == 1 and state.history[-1]["event"] == "deploy_failed"
+
+
+def test_smoke_test_sends_rows_with_nulls_when_the_reference_has_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import numpy as np
+    import skops.io as sio
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    frame = eval_frame()
+    frame.loc[[25, 40, 60], "mean_texture"] = np.nan  # none in the first 20 rows
+    root = tmp_path / "proj"
+    build_file_tree(root, {"eval.csv": frame.to_csv(index=False)})
+    model = make_pipeline(SimpleImputer(), StandardScaler(), LogisticRegression(max_iter=500))
+    model.fit(frame.drop(columns="target"), frame["target"])
+    sio.dump(model, root / "model.skops")
+    proj = Project(root, root / "mlci-results")
+    proj.bless()
+    monkeypatch.setenv("MLCI_GIT_SHA", SHA1)
+    monkeypatch.chdir(root)
+    out = deploy(proj.config(), results_dir=proj.results, runtime=Runtime())
+    assert out.status == "deployed"
+    doc = json.loads((proj.results / "deploy.json").read_text())
+    assert doc["smoke_test"]["passed"] is True
+    assert doc["smoke_test"]["rows"] == 20 and doc["smoke_test"]["rows_with_nulls"] == 3
+    columns = proj.registry.get(1).metadata["input_schema"]["columns"]
+    assert all(c["nullable"] is True for c in columns)

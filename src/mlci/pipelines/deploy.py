@@ -355,6 +355,24 @@ def run_deploy_step(
 # -- smoke test -----------------------------------------------------------------------------
 
 
+def _smoke_rows(features: pd.DataFrame, n: int) -> pd.DataFrame:
+    """The first ``n`` rows, with rows holding missing values swapped in when there are any.
+
+    The service must take nulls where the model was trained with them, so when the
+    reference data has missing values, up to a quarter of the rows sent (at least one)
+    are rows that have some.
+    """
+    import pandas as pd
+
+    head = features.head(n)
+    with_nulls = features.index[features.isna().any(axis=1)]
+    if len(with_nulls) == 0 or head.isna().any(axis=1).sum() >= max(1, n // 4):
+        return head.reset_index(drop=True)
+    extra = [i for i in with_nulls if i not in head.index][: max(1, n // 4)]
+    keep = head.index[: max(0, len(head) - len(extra))]
+    return pd.concat([features.loc[keep], features.loc[extra]]).reset_index(drop=True)
+
+
 def _smoke_test(
     config: Config,
     *,
@@ -385,8 +403,10 @@ def _smoke_test(
         features=config.model.features,
         trusted_types=config.model.trusted_types,
     )
-    rows = _features(sample, config, offline_model.feature_names).head(config.deploy.smoke_rows)
-    records = to_jsonable(rows.to_dict(orient="records"))
+    rows = _smoke_rows(
+        _features(sample, config, offline_model.feature_names), config.deploy.smoke_rows
+    )
+    records = to_jsonable(rows.to_dict(orient="records"))  # NaN is sent as null
     with start_server(create_app(served)) as running:
         health = requests.get(f"{running.url}/health", timeout=30)
         batch = requests.post(f"{running.url}/predict", json={"records": records}, timeout=60)
@@ -399,6 +419,7 @@ def _smoke_test(
             problems.append(f"{name} /predict answered {resp.status_code}: {resp.text[:300]}")
     result: dict[str, Any] = {
         "rows": len(records),
+        "rows_with_nulls": int(rows.isna().any(axis=1).sum()),
         "served_file": served_file.name,
         "format": served.predictor.format,
         "passed": False,
@@ -897,7 +918,9 @@ def _register(
         "source_path": str(model_path),
         "features": loaded.feature_names,
         "classes": loaded.classes,
-        "input_schema": schema_from_frame(features).to_dict() if features is not None else None,
+        "input_schema": (
+            schema_from_frame(features, model=loaded).to_dict() if features is not None else None
+        ),
         "metrics": dict(doc.get("metrics") or {}),
         "baseline_metrics": doc.get("baseline_metrics"),
         "blessing": dict(blessing),
@@ -990,6 +1013,32 @@ def rollback(
     }
     with _workdir() as work:
         model_dir = reg.download(target.version, work / f"v{target.version}")
+        smoke = _rollback_smoke_test(config, target, model_dir)
+        if smoke is not None:
+            payload["smoke_test"] = smoke
+            if not smoke["passed"]:
+                message = "smoke test failed: " + "; ".join(smoke.get("problems", []))
+                reg.record(
+                    make_event(
+                        "deploy_failed",
+                        target.version,
+                        previous=current,
+                        git_sha=sha,
+                        run_url=_run_url(runtime),
+                        note=f"rollback: {message}"[:500],
+                    )
+                )
+                _finish(
+                    DeployOutcome("failed", target.version, current, message),
+                    config=config,
+                    results_dir=results_dir,
+                    runtime=runtime,
+                    registry=reg,
+                    findings=[Finding("smoke_test", "error", message)],
+                    payload=payload,
+                    provenance={},
+                )
+                raise ValidationFailed(f"rollback stopped: {message}; production is unchanged")
         try:
             payload["deploy_step"] = run_deploy_step(
                 config,
@@ -1047,6 +1096,31 @@ def rollback(
         payload=payload,
         provenance={},
     )
+
+
+def _rollback_smoke_test(
+    config: Config, target: ModelVersion, model_dir: Path
+) -> dict[str, Any] | None:
+    """Smoke-test the version a rollback moves to (None when off or without eval data).
+
+    The offline answers come from the version's own registered model file; a model
+    that cannot even be served is a failed smoke test, not a crash.
+    """
+    if not config.deploy.smoke_test:
+        return None
+    sample = _read_sample(config, max(SAMPLE_ROWS, config.deploy.smoke_rows))
+    if sample is None:
+        return None
+    try:
+        return _smoke_test(
+            config,
+            version=target,
+            model_dir=model_dir,
+            original=model_dir / target.model_file,
+            sample=sample,
+        )
+    except (InputError, DeployError) as exc:
+        return {"rows": 0, "passed": False, "problems": [exc.message]}
 
 
 def registry_rows(registry: Registry) -> list[dict[str, Any]]:
