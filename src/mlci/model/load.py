@@ -251,11 +251,23 @@ class SklearnModel(LoadedModel):
         # A model fitted on a plain array would warn about named input.
         return frame if own is not None else frame.to_numpy()
 
+    #: Library -> (version the file was saved with, version installed), when they differ.
+    version_mismatch: dict[str, tuple[str, str]] = {}
+
     def _call(self, method: str, X: pd.DataFrame) -> Any:
         data = self._input(X)
         try:
             return getattr(self.estimator, method)(data)
-        except (ValueError, TypeError) as exc:
+        except (AttributeError, ImportError, ValueError, TypeError) as exc:
+            error = (
+                _environment_error(self.path, self.format, exc, self.version_mismatch)
+                if self.version_mismatch or isinstance(exc, ModuleNotFoundError)
+                else None
+            )
+            if error is not None:
+                raise error from None
+            if not isinstance(exc, (ValueError, TypeError)):
+                raise
             frame = self._select(X)
             odd = [str(c) for c in frame.columns if not _is_numeric(frame[c])]
             hint = f" non-numeric column(s): {_names(odd)};" if odd else ""
@@ -498,7 +510,163 @@ def detect_format(path: Path) -> ModelFormat:
     return fmt
 
 
-def _load_skops(path: Path, trusted: bool, trusted_types: Sequence[str]) -> tuple[Any, list[str]]:
+# -- the project's environment: its modules, and the library versions a model was saved with --
+
+
+def _project_importable() -> None:
+    """Make the working directory (the project root) importable, as ``python -m mlci`` does.
+
+    A model may reference the project's own classes (a transformer in ``features.py``);
+    ``python -m mlci`` has the working directory on ``sys.path``, the ``mlci`` console
+    script does not. Both load the same models this way.
+    """
+    import sys
+
+    cwd = str(Path.cwd())
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.insert(0, cwd)
+
+
+def _walk_json(node: Any) -> Iterable[tuple[str, Any]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield str(key), value
+            yield from _walk_json(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _walk_json(item)
+
+
+def saved_versions(path: Path, fmt: str) -> dict[str, str]:
+    """The library versions a skops or pickle file records (``{"scikit-learn": "1.5.2"}``).
+
+    scikit-learn stores its version in every estimator's state (``_sklearn_version``);
+    the file is read as data, nothing in it runs. Empty when the file records none.
+    """
+    import pickletools
+
+    versions: set[str] = set()
+    try:
+        if fmt == "skops":
+            with zipfile.ZipFile(path) as archive:
+                schema = json.loads(archive.read("schema.json"))
+            for key, value in _walk_json(schema):
+                if key == "_sklearn_version" and isinstance(value, dict):
+                    content = str(value.get("content"))
+                    versions.add(str(json.loads(content) if value.get("is_json") else content))
+        else:
+            data = path.read_bytes()[: 256 * 1024 * 1024]
+            previous = None
+            for _op, arg, _pos in pickletools.genops(data):
+                if isinstance(arg, str):
+                    if previous == "_sklearn_version":
+                        versions.add(arg)
+                    previous = arg
+    except Exception:  # noqa: BLE001 - best effort: a file we cannot read records nothing
+        pass
+    return {"scikit-learn": ", ".join(sorted(versions))} if versions else {}
+
+
+def _installed_version(module: str) -> str:
+    from importlib import metadata
+
+    dist = {"sklearn": "scikit-learn", "skimage": "scikit-image", "cv2": "opencv-python"}.get(
+        module, module
+    )
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _environment_error(
+    path: Path, fmt: str, exc: BaseException, mismatch: dict[str, tuple[str, str]]
+) -> InputError | None:
+    """Exit 2, naming the module and versions, when ``exc`` comes from the environment.
+
+    ``mismatch`` maps a library to (saved version, installed version) as recorded while
+    loading. A missing module, or an error while loading or using a model saved with
+    another version of a library, is the project's environment, not a bug in mlci.
+    """
+    fix = (
+        "install the project's requirements (requirements.txt or install_command) into"
+        " the Python that runs mlci, with the versions the model was trained with"
+    )
+    if isinstance(exc, ModuleNotFoundError) and exc.name:
+        module = exc.name.split(".")[0]
+        saved = saved_versions(path, fmt)
+        known = saved.get({"sklearn": "scikit-learn"}.get(module, module))
+        return InputError(
+            f"{path}: the model needs the module {module!r}, which is not installed"
+            f" (saved with {module} {known or 'of an unknown version'}; installed:"
+            f" {_installed_version(module)}); {fix}"
+        )
+    if mismatch:
+        parts = [
+            f"{lib} {saved} (installed: {installed})"
+            for lib, (saved, installed) in sorted(mismatch.items())
+        ]
+        return InputError(
+            f"{path}: the model was saved with {', '.join(parts)} and fails with this"
+            f" version ({type(exc).__name__}: {str(exc)[:200]}); {fix}"
+        )
+    return None
+
+
+def _load_recording_versions(
+    path: Path, fmt: str, load: Any
+) -> tuple[Any, dict[str, tuple[str, str]]]:
+    """Call ``load()`` with the project importable; note any library version mismatch.
+
+    Raises:
+        InputError: when loading fails for a missing module or a version mismatch.
+    """
+    import warnings
+
+    _project_importable()
+    mismatch: dict[str, tuple[str, str]] = {}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            result = load()
+        except (ImportError, AttributeError, TypeError, ValueError, KeyError) as exc:
+            mismatch = _mismatches(caught) or _saved_mismatch(path, fmt)
+            error = _environment_error(path, fmt, exc, mismatch)
+            if error is not None:
+                raise error from None
+            raise
+    for item in caught:
+        if not _is_version_warning(item.message):
+            warnings.warn_explicit(item.message, item.category, item.filename, item.lineno)
+    return result, _mismatches(caught)
+
+
+def _is_version_warning(message: Warning | str) -> bool:
+    return type(message).__name__ == "InconsistentVersionWarning"
+
+
+def _mismatches(caught: list[Any]) -> dict[str, tuple[str, str]]:
+    for item in caught:
+        message = item.message
+        if _is_version_warning(message):
+            return {
+                "scikit-learn": (
+                    str(getattr(message, "original_sklearn_version", "?")),
+                    str(getattr(message, "current_sklearn_version", "?")),
+                )
+            }
+    return {}
+
+
+def _saved_mismatch(path: Path, fmt: str) -> dict[str, tuple[str, str]]:
+    saved = saved_versions(path, fmt).get("scikit-learn")
+    installed = _installed_version("sklearn")
+    return {"scikit-learn": (saved, installed)} if saved and saved != installed else {}
+
+
+def _load_skops(
+    path: Path, trusted: bool, trusted_types: Sequence[str]
+) -> tuple[Any, list[str], dict[str, tuple[str, str]]]:
     import skops.io as sio
 
     from mlci.model.skops_trust import (
@@ -519,7 +687,9 @@ def _load_skops(path: Path, trusted: bool, trusted_types: Sequence[str]) -> tupl
                 " if this is your own model, review them and add this line under model:"
                 f" in mlci.yaml: {trusted_line([*mine, *other])}"
             )
-        estimator = sio.load(path, trusted=untrusted or None)
+        estimator, mismatch = _load_recording_versions(
+            path, "skops", lambda: sio.load(path, trusted=untrusted or None)
+        )
     except (zipfile.BadZipFile, KeyError, ValueError, EOFError, json.JSONDecodeError) as exc:
         raise InputError(
             f"{path}: not a valid skops file ({type(exc).__name__}: {str(exc)[:200]});"
@@ -545,24 +715,29 @@ def _load_skops(path: Path, trusted: bool, trusted_types: Sequence[str]) -> tupl
         warnings.append(
             f"{path.name}: loaded with types trusted by model.trusted_types: {', '.join(chosen)}"
         )
-    return estimator, warnings
+    return estimator, warnings, mismatch
 
 
-def _load_unsafe(path: Path, fmt: ModelFormat, trusted: bool) -> tuple[Any, list[str]]:
+def _load_unsafe(
+    path: Path, fmt: ModelFormat, trusted: bool
+) -> tuple[Any, list[str], dict[str, tuple[str, str]]]:
     if not trusted:
         raise InputError(
             f"{path}: refusing to load a {fmt} file: loading it runs arbitrary code, and"
             " model files from a pull request are untrusted; save the model with skops or"
             " ONNX, or set model.trusted: true if only you can change this file"
         )
-    try:
+
+    def load() -> Any:
         if fmt == "joblib":
             import joblib  # type: ignore[import-untyped]
 
-            estimator = joblib.load(path)
-        else:
-            with path.open("rb") as fh:
-                estimator = pickle.load(fh)  # noqa: S301 - trusted by configuration
+            return joblib.load(path)
+        with path.open("rb") as fh:
+            return pickle.load(fh)  # noqa: S301 - trusted by configuration
+
+    try:
+        estimator, mismatch = _load_recording_versions(path, fmt, load)
     except (
         pickle.UnpicklingError,
         EOFError,
@@ -582,7 +757,7 @@ def _load_unsafe(path: Path, fmt: ModelFormat, trusted: bool) -> tuple[Any, list
         f"{path.name}: loaded from {fmt}, which runs code when loaded; it was allowed"
         " because model.trusted is true"
     )
-    return estimator, [warning]
+    return estimator, [warning], mismatch
 
 
 def load_model(
@@ -629,7 +804,14 @@ def load_model(
     if fmt_ == "onnx":
         return OnnxModel(path, features=features)
     if fmt_ == "skops":
-        estimator, warnings = _load_skops(path, trusted, trusted_types)
+        estimator, warnings, mismatch = _load_skops(path, trusted, trusted_types)
     else:
-        estimator, warnings = _load_unsafe(path, fmt_, trusted)
-    return SklearnModel(path, estimator, fmt_, features=features, warnings=warnings)
+        estimator, warnings, mismatch = _load_unsafe(path, fmt_, trusted)
+    for lib, (saved, installed) in sorted(mismatch.items()):
+        warnings.append(
+            f"{path.name}: saved with {lib} {saved}, loaded with {installed}; install the"
+            " versions the model was trained with if its predictions look wrong"
+        )
+    model = SklearnModel(path, estimator, fmt_, features=features, warnings=warnings)
+    model.version_mismatch = mismatch
+    return model
