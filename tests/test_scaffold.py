@@ -192,8 +192,8 @@ def test_existing_config_is_the_source_of_answers(
     assert init(project, "--yes") == 0
     cfg_path = project / "mlci.yaml"
     text = cfg_path.read_text(encoding="utf-8")
-    text = text.replace('schedule: "0 3 * * 1"', 'schedule: "15 4 * * *"')
-    text = text.replace("accuracy: {max_drop: 0.02}", "accuracy: {max_drop: 0.02, min: 0.9}")
+    text = text.replace('schedule: "17 3 * * 1"', 'schedule: "15 4 * * *"')
+    text = text.replace("      max_drop: 0.02\n", "      max_drop: 0.02\n      max: 0.99\n")
     cfg_path.write_text(text, encoding="utf-8")
     capsys.readouterr()
     # The user's edits to mlci.yaml are theirs: kept, and its schedule reaches the workflow.
@@ -264,7 +264,7 @@ def test_action_ref_override(project: Path, capsys: pytest.CaptureFixture[str]) 
         (("--train-command", "python train.py --seed ${{ github.run_id }}"), "contains '${{'"),
         (("--python", "3.9"), "--python '3.9': expected a version such as 3.12, at least 3.11"),
         (("--runs-on", "ubuntu latest"), "--runs-on 'ubuntu latest': expected runner labels"),
-        (("--retrain-schedule", "weekly"), "retrain.schedule: 'weekly' is not a cron expression"),
+        (("--retrain-schedule", "weekly"), "--retrain-schedule 'weekly': not a cron expression"),
         (("--default-branch", "a b"), "--default-branch 'a b': not a branch name"),
     ],
 )
@@ -280,7 +280,7 @@ def test_prompts_on_a_terminal(
     project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     replies = iter(
-        ["", "", "mean_radius", "-", "-", "model.onnx", "", "nonsense", "local", "", "deploy"]
+        ["", "mean_radius", "", "", "-", "-", "model.onnx", "", "nonsense", "local", "", "deploy"]
     )
     asked: list[str] = []
 
@@ -292,19 +292,24 @@ def test_prompts_on_a_terminal(
     monkeypatch.setattr(sys.stdin, "isatty", lambda: True, raising=False)
     monkeypatch.setattr(sys.stdout, "isatty", lambda: True, raising=False)
     assert init(project, "--python", "3.12") == 0
-    assert asked[0] == "Task (classification/regression) [classification]: "
-    assert asked[1].startswith(
+    assert asked[0].startswith(
         "Reference (training) data file (found: data/current.csv, data/eval.csv, data/train.csv)"
     )
-    assert "Target column (columns: mean_radius, mean_texture" in asked[2]
-    assert asked[3].startswith("Current data file, checked against the reference")
-    assert asked[7] == "Model registry (github/local) [github]: " == asked[8]  # 'nonsense' re-asked
+    # The target is asked before the task, and the task's default follows from it.
+    assert asked[1].startswith("Target column (columns: mean_radius, mean_texture")
+    assert asked[1].endswith(" [target]: ")
+    assert asked[2] == "Task (classification/regression) [regression]: "
+    assert asked[4].startswith("Current data file, checked against the reference")
+    assert asked[8] == "Model registry (github/local) [github]: " == asked[9]  # 'nonsense' re-asked
     assert not any(a.startswith("Python version") for a in asked)  # given as a flag
     cfg = load_config(project / "mlci.yaml")
     assert (cfg.data.target, cfg.data.eval, cfg.model.path) == ("mean_radius", None, "model.onnx")
+    assert cfg.task == "regression"
     assert cfg.data.current is None  # '-' means none
     assert (cfg.registry.backend, cfg.retrain.mode) == ("local", "deploy")
-    assert "choose one of: github, local" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "choose one of: github, local" in out
+    assert "  target           mean_radius              you\n" in out
 
 
 def test_init_imports_no_heavy_library(project: Path) -> None:
@@ -333,7 +338,12 @@ def render_combo(root: Path, combo: dict[str, object]) -> dict[str, str]:
         registry=combo["registry"],  # type: ignore[arg-type]
         retrain_mode=combo["retrain_mode"],  # type: ignore[arg-type]
     )
-    files = scaffold.render_files(a)
+    chance = (
+        scaffold.ChanceLevel("accuracy", 0.6275, "majority class share (chance level)")
+        if combo["task"] == "classification"
+        else scaffold.ChanceLevel("r2", 0.0, "R² of always predicting the mean (chance level)")
+    )
+    files = scaffold.render_files(a, chance)
     for rel, text in files.items():
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -416,7 +426,7 @@ def test_workflow_shape(all_combinations: dict, combo: dict[str, object]) -> Non
     assert djob["permissions"] == {"contents": want}
     assert "cache" not in files[".github/workflows/mlci-deploy.yml"].replace("no caches", "")
     # retrain: schedule from the config and workflow_dispatch
-    assert retrain[True]["schedule"] == [{"cron": "0 3 * * 1"}]
+    assert retrain[True]["schedule"] == [{"cron": "17 3 * * 1"}]  # off minute 0
     assert "workflow_dispatch" in retrain[True]
     rjob = retrain["jobs"]["retrain"]
     if combo["retrain_mode"] == "deploy":

@@ -110,6 +110,7 @@ _INIT_ANSWER_FLAGS = (
     "current",
     "eval_data",
     "target",
+    "id_columns",
     "model",
     "train_command",
     "install_command",
@@ -147,16 +148,20 @@ def _run_init(args: argparse.Namespace) -> int:
     root = scaffold.git_root(args.directory)
     given = {key: getattr(args, key) for key in _INIT_ANSWER_FLAGS}
     interactive = not (args.yes or args.check) and sys.stdin.isatty() and sys.stdout.isatty()
-    answers = scaffold.resolve_answers(root, given, ask=ask if interactive else None)
+    resolved = scaffold.resolve(root, given, ask=ask if interactive else None)
+    answers = resolved.answers
     planned = scaffold.plan(root, answers, given=given)
     if args.check:
         stale = [p for p in planned if p.status in ("create", "update")]
         for p in stale:
             if p.status == "create":
                 print(f"missing: {p.path}")
-            else:
-                print(f"stale: {p.path}")
-                sys.stdout.write(p.diff())
+                continue
+            print(f"stale: {p.path}")
+            assert p.old is not None
+            for change in scaffold.structure_changes(p.path, p.old, p.text):
+                print(f"  {change}")
+            sys.stdout.write(p.diff())
         if stale:
             print(
                 f"mlci init --check: {len(stale)} file(s) differ from what mlci {mlci.__version__}"
@@ -165,6 +170,7 @@ def _run_init(args: argparse.Namespace) -> int:
             return EXIT_FAILED
         print(f"mlci init --check: all files are up to date (mlci {mlci.__version__})")
         return EXIT_OK
+    _print_summary(resolved)
     if args.dry_run:
         for p in planned:
             if p.status == "create":
@@ -194,12 +200,45 @@ def _run_init(args: argparse.Namespace) -> int:
             " request; the deploy workflow needs the GitHub environment"
             f" {answers.deploy_environment!r}"
         )
-        if not (root / "mlci" / "schema.yaml").is_file():
+        if not (root / "mlci" / "schema.yaml").is_file() and answers.data:
+            import shlex
+
+            cmd = f"mlci schema infer {shlex.quote(answers.data)}"
+            if root.resolve() != Path.cwd().resolve():
+                cmd = f"cd {shlex.quote(str(root))} && {cmd}"
             print(
-                "then: run `mlci schema infer` and commit mlci/schema.yaml, so data is"
+                f"then: run `{cmd}` and commit mlci/schema.yaml, so data is"
                 " checked against a schema you reviewed, not one inferred on each run"
             )
     return EXIT_OK
+
+
+#: The answers init's summary shows, in order, with their labels.
+_SUMMARY = (
+    ("data", "reference data"),
+    ("target", "target"),
+    ("task", "task"),
+    ("id_columns", "id columns"),
+    ("date_columns", "date columns"),
+    ("current", "current data"),
+    ("eval_data", "eval data"),
+    ("model", "model file"),
+    ("train_command", "train command"),
+    ("install_command", "install command"),
+    ("registry", "registry"),
+    ("default_branch", "default branch"),
+    ("python", "python"),
+)
+
+
+def _print_summary(resolved: Any) -> None:
+    """What init decided, and where each answer came from (with --yes too)."""
+    print("mlci init: answers (and where each came from)")
+    for key, label in _SUMMARY:
+        value = getattr(resolved.answers, key)
+        shown = value if value is not None else "-"
+        source = resolved.sources.get(key, "default")
+        print(f"  {label:<16} {shown!s:<24} {source}")
 
 
 def _add_init_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -229,7 +268,16 @@ def _add_init_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="data checked against the reference on every pull request (default: the reference)",
     )
     init.add_argument("--eval-data", metavar="PATH", help="holdout data the model is evaluated on")
-    init.add_argument("--target", metavar="COLUMN", help="label column")
+    init.add_argument(
+        "--target",
+        metavar="COLUMN",
+        help="label column (the task then follows from its values unless --task is given)",
+    )
+    init.add_argument(
+        "--id-columns",
+        metavar="COLS",
+        help="comma-separated columns that identify a row (not features); '' for none",
+    )
     init.add_argument("--model", metavar="PATH", help="model file the train command writes")
     init.add_argument("--train-command", metavar="CMD", help="shell command that trains the model")
     init.add_argument(

@@ -138,6 +138,9 @@ class Gate:
         False, "Require the improvement to be outside the bootstrap confidence interval"
     )
     slices: bool = spec(False, "Apply this gate to every slice too")
+    note: str | None = spec(
+        None, "Where the bounds come from (e.g. a chance level), shown with the gate's result"
+    )
 
 
 @dataclass(frozen=True)
@@ -208,6 +211,11 @@ class ModelConfig:
     custom_metrics: dict[str, CustomMetric] = spec(factory=dict, doc="Metrics by function")
     gates: dict[str, Gate] = spec(factory=dict, doc="Gates per metric; all must pass to bless")
     allow_ungated: bool = spec(False, "Bless a model even when no gate is configured")
+    first: Literal["bless-on-value-gates", "bless", "block"] = spec(
+        "bless-on-value-gates",
+        "The first model (no production model yet): judged on its value gates (min/max);"
+        " blessed unless a gate fails (bless); or never blessed automatically (block)",
+    )
     baseline: str = spec(
         "registry", "Production model: registry, none, or a model/metrics file path"
     )

@@ -13,6 +13,7 @@ and line when the error knows them.
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from mlci.errors import (
     EXIT_BUG,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
+    EXIT_OK,
     EXIT_USAGE,
     ConfigError,
     MlciError,
@@ -38,7 +40,9 @@ def run_guarded(command: Callable[[], int], runtime: Runtime | None = None) -> i
     # Workflow commands (annotations) go to stdout, where the runner reads them.
     rt = runtime or Runtime()
     try:
-        return command()
+        code = command()
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler, not at exit
+        return code
     except ConfigError as exc:
         for issue in exc.issues:
             _report(rt, str(issue), issue.file, issue.line)
@@ -52,6 +56,12 @@ def run_guarded(command: Callable[[], int], runtime: Runtime | None = None) -> i
     except KeyboardInterrupt:
         sys.stderr.write("mlci: interrupted\n")
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`mlci init | head`): stop quietly, as a writer should.
+        # stdout is pointed at /dev/null so the interpreter's final flush does not
+        # raise again (the recipe of the Python docs, "Note on SIGPIPE").
+        _silence_stdout()
+        return EXIT_OK
     except Exception as exc:  # noqa: BLE001 - the one place that catches everything
         sys.stderr.write(
             f"mlci: internal error: {type(exc).__name__}: {exc}\n"
@@ -61,6 +71,14 @@ def run_guarded(command: Callable[[], int], runtime: Runtime | None = None) -> i
         if rt.on_actions:
             rt.error(f"mlci internal error ({type(exc).__name__}: {exc}); this is a bug")
         return EXIT_BUG
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # pragma: no cover - stdout without a file descriptor
+        pass
 
 
 def _report(rt: Runtime, message: str, file: str | None, line: int | None) -> None:

@@ -53,7 +53,16 @@ def environment() -> jinja2.Environment:
         comment_start_string="[#",
         comment_end_string="#]",
     )
+    # `| yaml`: a value as a double-quoted YAML scalar (JSON string syntax, every
+    # non-ASCII character escaped), which no content can break out of.
+    env.filters["yaml"] = _yaml_scalar
     return env
+
+
+def _yaml_scalar(value: Any) -> str:
+    import json
+
+    return json.dumps(value, ensure_ascii=True)
 
 
 def render(name: str, context: dict[str, Any]) -> str:

@@ -181,7 +181,8 @@ def _gate_one(
         assert observed is not None
         passed = observed >= bound - TOLERANCE if rule == "min" else observed <= bound + TOLERANCE
         word = "at least" if rule == "min" else "at most"
-        add(rule, bound, passed, f"{where} is {_fmt(observed)}; must be {word} {bound:g}")
+        why = f" ({gate.note})" if gate.note else ""
+        add(rule, bound, passed, f"{where} is {_fmt(observed)}; must be {word} {bound:g}{why}")
 
     change_rules = [
         (r, b)
@@ -272,9 +273,17 @@ def _gate_one(
         assert change is not None
         if rule == "max_drop":
             passed = -change <= bound + TOLERANCE
+            # An improvement (or no change) is said as such, never as "a drop of -0".
+            moved = (
+                f"a drop of {-change:.4g}{unit}"
+                if -change > TOLERANCE
+                else f"a gain of {change:.4g}{unit}"
+                if change > TOLERANCE
+                else "no change"
+            )
             text = (
-                f"{where} is {_fmt(observed)} vs baseline {_fmt(baseline)}: a drop of"
-                f" {max(-change, 0.0):.4g}{unit}; at most {bound:g} allowed"
+                f"{where} is {_fmt(observed)} vs baseline {_fmt(baseline)}: {moved};"
+                f" a drop of at most {bound:g} allowed"
             )
         else:
             passed = change >= bound - TOLERANCE
@@ -370,6 +379,7 @@ def bless(
     skipped: Sequence[str] = (),
     blocking: Sequence[str] = (),
     first_model_note: str = "no baseline: first model",
+    first: str = "bless-on-value-gates",
 ) -> Blessing:
     """Decide the blessing from the gate results.
 
@@ -381,16 +391,32 @@ def bless(
         skipped: Change gates not applied for lack of a baseline.
         blocking: Other reasons that forbid the blessing (e.g. failed ONNX parity).
         first_model_note: The note shown when there is no baseline.
+        first: ``model.first``, the rule for the first model (no baseline):
+            ``bless-on-value-gates`` judges it on its value gates; ``bless``
+            blesses it unless a gate fails, even when no gate could be applied;
+            ``block`` never blesses it.
     """
     notes: list[str] = []
     if not has_baseline:
-        note = f"{first_model_note}; blessed on value gates only"
+        rule = {
+            "bless-on-value-gates": "blessed on value gates only",
+            "bless": "blessed unless a gate fails (model.first: bless)",
+            "block": "not blessed automatically (model.first: block)",
+        }.get(first, f"model.first: {first}")
+        note = f"{first_model_note}; {rule}"
         if skipped:
             note += f" (change gates not applied: {', '.join(skipped)})"
         notes.append(note)
     failed = [r for r in results if not r.passed]
     if blocking:
         return Blessing(False, "not blessed: " + "; ".join(blocking), notes)
+    if not has_baseline and first == "block":
+        return Blessing(
+            False,
+            "not blessed: this is the first model and model.first is block; register it by"
+            " hand (`mlci deploy`), or set model.first: bless-on-value-gates",
+            notes,
+        )
     if failed:
         names = ", ".join(
             f"{r.metric}{f' [{r.slice}]' if r.slice else ''} {r.rule}" for r in failed[:5]
@@ -398,6 +424,10 @@ def bless(
         more = f" and {len(failed) - 5} more" if len(failed) > 5 else ""
         return Blessing(False, f"not blessed: {len(failed)} gate(s) failed: {names}{more}", notes)
     if not results:
+        if not has_baseline and first == "bless":
+            return Blessing(
+                True, "blessed: first model, no gate could be applied (model.first: bless)", notes
+            )
         if allow_ungated:
             notes.append("no gate was applied; blessed because model.allow_ungated is true")
             return Blessing(True, "blessed without gates (model.allow_ungated)", notes)
@@ -405,7 +435,7 @@ def bless(
             return Blessing(
                 False,
                 "not blessed: no gate could be applied without a baseline; add a value gate"
-                " (min/max) under model.gates, or set model.allow_ungated: true",
+                " (min/max) under model.gates, or set model.first: bless",
                 notes,
             )
         return Blessing(

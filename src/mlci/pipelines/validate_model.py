@@ -617,6 +617,7 @@ def _validate(
         skipped=skipped,
         blocking=blocking,
         first_model_note=base.note or FIRST_MODEL_NOTE,
+        first=mc.first,
     )
     # The baseline note is already the first-model note when there is no baseline.
     notes = [n for n in notes if not (not has_baseline and n == base.note)]

@@ -1,0 +1,191 @@
+"""Render ``mlci.yaml`` and the workflows from checked answers.
+
+Every answer reaches a generated file as a quoted scalar (JSON string syntax,
+which YAML reads as a double-quoted scalar) or as a plain scalar only when it
+matches a pattern that YAML cannot read as anything but that string. Comments
+carry only answers that passed a pattern check (branch, environment) or the
+shell-quoted options line, whose answers hold no line break. After rendering,
+each file is parsed back and its top-level keys compared with the expected ones,
+so a template or quoting mistake fails here, not on GitHub.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from pathlib import Path
+from typing import Any
+
+from mlci import __version__, _release
+from mlci.config import CONFIG_FILE, SCHEMA_URL, load_config_text
+from mlci.errors import TemplateError
+from mlci.scaffold.answers import RECORDED_KEYS, WORKFLOWS, Answers, parse_action_ref
+from mlci.scaffold.detect import ChanceLevel
+from mlci.templating import render
+
+__all__ = [
+    "ACTION_NAMES",
+    "RESULTS_DIR",
+    "TOP_KEYS",
+    "default_gates",
+    "render_config",
+    "render_files",
+    "workflow_context",
+    "yaml_str",
+]
+
+#: mlci's own composite actions, under ``actions/`` of its repository.
+ACTION_NAMES = ("validate-data", "validate-model", "report", "deploy", "retrain")
+RESULTS_DIR = "mlci-results"
+#: The top-level keys of every generated workflow, in order.
+TOP_KEYS = ("name", "on", "permissions", "jobs")
+
+_PLAIN = re.compile(r"[A-Za-z0-9_./][A-Za-z0-9_ ./=:-]*")
+_YAML_WORDS = {"true", "false", "yes", "no", "on", "off", "null", "y", "n", "~"}
+
+
+def yaml_str(value: str) -> str:
+    """``value`` as a YAML scalar: plain when that is unambiguous, else double-quoted."""
+    if (
+        _PLAIN.fullmatch(value)
+        and value.lower() not in _YAML_WORDS
+        and not re.match(r"[-+.\d]", value)
+        and not value.endswith((" ", ":"))
+        and ": " not in value
+        and " #" not in value
+    ):
+        return value
+    return json.dumps(value, ensure_ascii=True)
+
+
+def _options_text(a: Answers) -> str:
+    parts = []
+    for key in RECORDED_KEYS:
+        value = getattr(a, key)
+        if value is not None:
+            parts.append(f" --{key.replace('_', '-')} {shlex.quote(value)}")
+    text = "".join(parts)
+    # The options ride in a comment line: anything that could end it is a bug here,
+    # since every answer was checked before (`check_answer`).
+    if "\n" in text or "\r" in text or "`" in text:
+        raise TemplateError(f"init options {text!r} cannot be recorded in a comment line")
+    return text
+
+
+def default_gates(task: str, chance: ChanceLevel | None) -> dict[str, dict[str, Any]]:
+    """The gates init writes: a change bound, and a value bound at chance level.
+
+    The value bound is what the first model (no production model yet) is judged
+    on, so the first merge can ship; it stays as a floor for every later model.
+    """
+    metric = "r2" if task == "regression" else "accuracy"
+    gate: dict[str, Any] = {}
+    if chance is not None and chance.metric == metric:
+        # Rounded down, so a model exactly at chance level still meets the floor it
+        # was judged on; the first model must at least do that.
+        gate["min"] = float(f"{int(chance.value * 1000) / 1000:.3f}")
+        gate["note"] = chance.why
+    gate["max_drop"] = 0.02
+    return {metric: gate}
+
+
+def render_config(a: Answers, chance: ChanceLevel | None = None) -> str:
+    """The text of ``mlci.yaml`` for the answers, validated by the config loader.
+
+    Raises:
+        ConfigError: when an answer makes the config invalid (e.g. a bad cron schedule).
+    """
+    gates = default_gates(a.task, chance)
+    has_value_gate = any("min" in g or "max" in g for g in gates.values())
+    text = render(
+        "mlci.yaml.j2",
+        {
+            "schema_url": SCHEMA_URL,
+            "task": a.task,
+            "reference": a.data,
+            "current": a.current,
+            "eval_data": a.eval_data,
+            "target": a.target,
+            "id_columns": a.columns("id_columns"),
+            "date_columns": a.columns("date_columns"),
+            "model_path": a.model,
+            "train_command": a.train_command,
+            "gates": gates,
+            # With a value gate the first model is judged on it; without one (no data
+            # to compute the chance level from) it is blessed, visibly, so that the
+            # first merge ships and later ones have a baseline.
+            "first": "bless-on-value-gates" if has_value_gate else "bless",
+            "registry": a.registry,
+            "retrain_schedule": a.retrain_schedule,
+            "retrain_mode": a.retrain_mode,
+            "deploy_environment": a.deploy_environment,
+        },
+    )
+    load_config_text(text, f"{CONFIG_FILE} (as mlci init would write it)")
+    return text
+
+
+def workflow_context(a: Answers) -> dict[str, object]:
+    """The template context of the workflows (public for tests and golden files)."""
+    if a.action_ref:
+        repo, sha, tag = parse_action_ref(a.action_ref)
+    else:
+        repo, sha, tag = (
+            f"{_release.OWNER}/{_release.REPOSITORY}",
+            _release.COMMIT,
+            f"v{_release.VERSION}",
+        )
+    pins = {
+        name.split("/")[1].replace("-", "_"): f"{name}@{commit} # {version}"
+        for name, (commit, version) in _release.THIRD_PARTY.items()
+    }
+    labels = a.runs_on.split(",")
+    return {
+        "mlci_version": __version__,
+        "init_options": _options_text(a),
+        "default_branch": a.default_branch,
+        "default_branch_yaml": json.dumps([a.default_branch]),
+        "runs_on_yaml": yaml_str(labels[0])
+        if len(labels) == 1
+        else "[" + ", ".join(yaml_str(s) for s in labels) + "]",
+        "python_version_yaml": json.dumps(a.python),
+        "pins": pins,
+        "mlci": {
+            name.replace("-", "_"): f"{repo}/actions/{name}@{sha} # {tag}" for name in ACTION_NAMES
+        },
+        "config_path": CONFIG_FILE,
+        "results_dir": RESULTS_DIR,
+        "train_run": yaml_str(a.train_command) if a.train_command else None,
+        "install_run": yaml_str(a.install_command) if a.install_command else None,
+        "registry": a.registry,
+        "retrain_cron_yaml": json.dumps(a.retrain_schedule),
+        "retrain_mode": a.retrain_mode,
+        "deploy_environment": a.deploy_environment,
+        "deploy_environment_yaml": yaml_str(a.deploy_environment),
+    }
+
+
+def _parse_back(rel: str, text: str) -> None:
+    """Parse a rendered workflow and insist on exactly the expected top-level keys."""
+    from mlci.yamlio import load_text
+
+    doc = load_text(text, rel)
+    # YAML 1.1 reads `on:` as true (mlci's loader then names the key "True").
+    keys = tuple("on" if k in (True, "True") else k for k in doc) if isinstance(doc, dict) else ()
+    if keys != TOP_KEYS:
+        raise TemplateError(
+            f"{rel}: rendered with top-level keys {list(keys)}, expected {list(TOP_KEYS)};"
+            " this is a bug in mlci's templates"
+        )
+
+
+def render_files(a: Answers, chance: ChanceLevel | None = None) -> dict[str, str]:
+    """Every file `mlci init` writes, ``{relative path: text}``."""
+    files = {CONFIG_FILE: render_config(a, chance)}
+    context = workflow_context(a)
+    for rel in WORKFLOWS:
+        text = render(f"workflows/{Path(rel).name}.j2", context)
+        _parse_back(rel, text)
+        files[rel] = text
+    return files
