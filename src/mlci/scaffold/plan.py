@@ -86,15 +86,15 @@ def structure_changes(rel: str, disk_text: str, generated: str) -> list[str]:
     The file on disk is parsed with mlci's safe loader; a file that does not
     parse is one change saying so.
     """
-    from mlci.yamlio import load_text
+    from mlci.yamlio import load_with_marks
 
     try:
-        disk = load_text(disk_text, rel)
+        disk = load_with_marks(disk_text, rel).value
     except ConfigError as exc:
         first = exc.issues[0] if exc.issues else None
         return [f"does not parse as YAML ({first})" if first else "does not parse as YAML"]
     out: list[str] = []
-    _compare(disk, load_text(generated, rel), (), out)
+    _compare(disk, load_with_marks(generated, rel).value, (), out)
     if len(out) > MAX_CHANGES:
         out = [*out[:MAX_CHANGES], f"... and {len(out) - MAX_CHANGES} more"]
     return out

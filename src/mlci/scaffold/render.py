@@ -168,9 +168,9 @@ def workflow_context(a: Answers) -> dict[str, object]:
 
 def _parse_back(rel: str, text: str) -> None:
     """Parse a rendered workflow and insist on exactly the expected top-level keys."""
-    from mlci.yamlio import load_text
+    from mlci.yamlio import load_with_marks
 
-    doc = load_text(text, rel)
+    doc = load_with_marks(text, rel).value
     # YAML 1.1 reads `on:` as true (mlci's loader then names the key "True").
     keys = tuple("on" if k in (True, "True") else k for k in doc) if isinstance(doc, dict) else ()
     if keys != TOP_KEYS:
