@@ -356,3 +356,32 @@ def test_each_model_takes_its_own_features(
     err = capsys.readouterr().err
     assert "good.skops: the data lacks feature column(s) 'mean area'" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("name", ["multiclass", "regression"])
+def test_breakdown_of_the_change(models: Models, tmp_path: Path, name: str) -> None:
+    """Which class suffered (classification) or how the errors moved (regression)."""
+    case: Case = getattr(models, name)
+    root = _project(tmp_path, case)
+    code, doc = _run(
+        root, "--model", str(root / "worse.skops"), "--baseline", str(root / "good.skops")
+    )
+    if case.task == "classification":
+        conf = doc["confusion"]
+        assert conf["labels"] == [0, 1, 2]
+        assert sum(map(sum, conf["candidate"])) == sum(map(sum, conf["baseline"])) == doc["rows"]
+        per_class = doc["per_class"]
+        assert {e["label"] for e in per_class} == {0, 1, 2}
+        f1 = [e["f1"]["delta"] for e in per_class]
+        assert f1 == sorted(f1) and f1[0] < 0  # the class that got worst comes first
+        worst = per_class[0]["f1"]
+        assert worst["ci_low"] <= worst["delta"] <= worst["ci_high"]
+        assert sum(e["support"] for e in per_class) == doc["rows"]
+    else:
+        errors = doc["errors"]
+        assert errors["candidate"]["rmse"] == pytest.approx(doc["metrics"]["rmse"])
+        assert errors["baseline"]["mae"] == pytest.approx(doc["baseline_metrics"]["mae"])
+        assert errors["candidate"]["rmse"] > errors["baseline"]["rmse"]
+        res = doc["residuals"]
+        assert len(res["actual"]) == len(res["candidate"]) == len(res["baseline"]) <= 300
+        assert sum(res["counts"]["candidate"]) == doc["rows"]

@@ -278,6 +278,7 @@ def model_document(*, blessed: bool = True, task: str = "classification") -> dic
             ],
             "parity": {"max_abs_diff": 1.2e-7, "label_mismatch": 0, "passed": True, "rows": 569},
             "confusion_matrix": None,
+            **(_regression_breakdown() if task == "regression" else _class_breakdown(blessed)),
             "history": [
                 {"version": "v1", "metrics": {"accuracy": 0.93, "roc_auc": 0.98, "log_loss": 0.15}},
                 {
@@ -302,6 +303,79 @@ def model_document(*, blessed: bool = True, task: str = "classification") -> dic
             }
         },
     )
+
+
+def _cell(cand: float, base: float, spread: float = 0.05) -> dict[str, float]:
+    d = cand - base
+    return {
+        "candidate": cand,
+        "baseline": base,
+        "delta": d,
+        "ci_low": d - spread,
+        "ci_high": d + spread,
+    }
+
+
+def _class_breakdown(blessed: bool) -> dict[str, Any]:
+    """What validate-model writes for a classifier: both confusion matrices, per-class."""
+    worse = 0.0 if blessed else 0.2
+    return {
+        "confusion": {
+            "labels": ["benign", "malignant"],
+            "candidate": [[70, 2], [3 + int(worse * 40), 39 - int(worse * 40)]],
+            "baseline": [[69, 3], [4, 38]],
+            "total_labels": 2,
+        },
+        "per_class": [
+            {
+                "label": "malignant",
+                "support": 42,
+                "precision": _cell(0.95, 0.93),
+                "recall": _cell(0.93 - worse, 0.9),
+                "f1": _cell(0.94 - worse, 0.915),
+            },
+            {
+                "label": "benign",
+                "support": 72,
+                "precision": _cell(0.96, 0.945),
+                "recall": _cell(0.97, 0.96),
+                "f1": _cell(0.965, 0.952),
+            },
+        ],
+    }
+
+
+def _regression_breakdown() -> dict[str, Any]:
+    """What validate-model writes for a regressor: error summary and residuals."""
+    return {
+        "errors": {
+            "candidate": {"mae": 30.1, "rmse": 41.2, "bias": -2.5},
+            "baseline": {"mae": 29.5, "rmse": 44.0, "bias": 4.0},
+            "slices": [
+                {
+                    "column": "season",
+                    "value": "winter",
+                    "rows": 60,
+                    "candidate": {"mae": 35.0, "rmse": 44.0, "bias": -6.0},
+                    "baseline": {"mae": 31.0, "rmse": 40.0, "bias": 1.0},
+                },
+                {
+                    "column": "season",
+                    "value": "summer",
+                    "rows": 70,
+                    "candidate": {"mae": 25.0, "rmse": 33.0, "bias": 1.0},
+                    "baseline": {"mae": 28.0, "rmse": 38.0, "bias": 5.0},
+                },
+            ],
+        },
+        "residuals": {
+            "actual": [100.0, 150.0, 200.0, 250.0],
+            "candidate": [110.0, 140.0, 190.0, 262.0],
+            "baseline": [120.0, 151.0, 230.0, 240.0],
+            "bins": [-30.0, -15.0, 0.0, 15.0, 30.0],
+            "counts": {"candidate": [0, 2, 2, 0], "baseline": [0, 1, 2, 1]},
+        },
+    }
 
 
 def write_case(directory: Path, case: str) -> Path:

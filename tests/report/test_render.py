@@ -46,7 +46,7 @@ def test_golden_markdown_and_html(tmp_path, case):
     report = load_report(write_case(tmp_path, case))
     markdown = render_markdown(report)
     _golden(f"{case}.md", markdown)
-    _golden(f"{case}.html", render_html(markdown, title=f"mlci report: {case}"))
+    _golden(f"{case}.html", render_html(report, title=f"mlci report: {case}"))
 
 
 def test_headline_comes_first_with_failing_gates_before_everything_else(tmp_path):
@@ -340,3 +340,61 @@ def test_features_changed_section(tmp_path):
     assert "Not features of production (ignored): **island**, **year**" in section
     doc["features"] |= {"added": [], "removed": [], "changed": False}
     assert "Features changed" not in render_markdown(Report(None, doc))
+
+
+def test_classification_breakdown_worst_class_first(tmp_path):
+    text = render_markdown(load_report(write_case(tmp_path, "blocked")))
+    section = text[text.index("<summary>Per-class metrics") :]
+    section = section[: section.index("</details>")]
+    assert "Per-class metrics (2 classes, F1 worse on 1)" in section
+    rows = [r for r in _table_rows(section) if r[0] in {"malignant", "benign"}]
+    assert [r[0] for r in rows] == ["malignant", "benign"]  # worst change first
+    assert rows[0][7] == "🔴 −0.175 [−0.225, −0.125]"  # F1 delta with its interval
+    assert rows[1][7] == "+0.013 [−0.037, +0.063]"
+    matrix = text[text.index("Confusion matrix (rows: actual") :]
+    assert "| actual ╲ predicted | benign | malignant |" in matrix
+    assert "| **malignant** | 11 (+7) | **31 (−7)** |" in matrix
+
+
+def test_regression_errors_and_charts(tmp_path):
+    report = load_report(write_case(tmp_path, "regression"))
+    text = render_markdown(report)
+    section = text[text.index("<summary>Regression errors") :]
+    assert "| MAE | 29.5 | 30.1 | +0.6 | 🔴 worse |" in section
+    assert "| RMSE | 44 | 41.2 | −2.8 | 🟢 better |" in section
+    assert "| bias (predicted − actual) | 4 | −2.5 | −6.5 | 🟢 better |" in section
+    # slices by how much their MAE got worse
+    assert section.index("season = winter") < section.index("season = summer")
+    assert "31 → 35" in section
+    assert "residuals _predicted minus actual_ - bars candidate / line production" in text
+    page = render_html(report, title="regression")
+    assert page.count("<svg") == 2 and "```mermaid" not in page and "xychart" not in page
+    assert "<title>predicted versus actual</title>" in page
+
+
+def test_html_draws_charts_as_svg_and_alerts_as_boxes(tmp_path):
+    report = load_report(write_case(tmp_path, "data-error"))
+    page = render_html(report, title="t")
+    assert "<svg" in page and "mermaid" not in page
+    assert "<script" not in page.lower() and "http://" not in page.replace(
+        'xmlns="http://www.w3.org/2000/svg"', ""
+    )
+    doc = model_document()
+    doc["blessing"]["notes"] = ["first model: <b>bold</b> [!NOTE] inside"]
+    page = render_html(Report(None, doc))
+    assert '<blockquote class="alert alert-note">' in page
+    assert (
+        '<p><strong class="alert-title">Note</strong><br>first model: &lt;b&gt;bold&lt;/b&gt;'
+        in page
+    )
+    assert "<p>[!NOTE]" not in page and "<b>bold</b>" not in page
+
+
+def test_svg_labels_are_escaped(tmp_path):
+    from mlci.report.charts import bar_chart, to_svg
+
+    chart = bar_chart("drift </svg><script>", ["<img src=x onerror=alert(1)>", "a&b"], [1, 2], "y")
+    assert chart is not None
+    svg = to_svg(chart)
+    assert "<script" not in svg and "<img" not in svg and "&lt;img" in svg and "a&amp;b" in svg
+    assert svg.count("</svg>") == 1 and "\n\n" not in svg

@@ -177,7 +177,7 @@ def report(
     md_path = out_dir / "report.md"
     html_path = out_dir / "report.html"
     md_path.write_text(full, encoding="utf-8")
-    html_path.write_text(render_html(full, title=summary_title(loaded)), encoding="utf-8")
+    html_path.write_text(render_html(loaded, title=summary_title(loaded)), encoding="utf-8")
     outcome = ReportOutcome(loaded.state, full, md_path, html_path)
     rt.set_output("state", loaded.state)
     rt.set_output("report-path", _workspace_relative(md_path, rt))

@@ -272,6 +272,32 @@ def _slice_metrics(
     return out, notes
 
 
+def _breakdown(
+    frame: pd.DataFrame, cfg: Config, cand: Predictions, base: Predictions | None
+) -> dict[str, Any]:
+    """Where the change comes from: per class (classification) or error summary (regression)."""
+    from mlci.model import breakdown
+    from mlci.model.evaluate import slice_masks
+
+    b = cfg.model.bootstrap
+    if cfg.task == "classification":
+        return {
+            "confusion": breakdown.confusions(cand, base),
+            "per_class": breakdown.per_class(
+                cand, base, resamples=b.resamples, confidence=b.confidence, seed=b.seed
+            ),
+        }
+    masks, _ = slice_masks(frame, cfg.model.slices.columns, cfg.model.slices.min_size)
+    return {
+        "errors": {
+            "candidate": breakdown.error_summary(cand),
+            "baseline": breakdown.error_summary(base) if base is not None else None,
+            "slices": breakdown.slice_errors(masks, cand, base),
+        },
+        "residuals": breakdown.residual_sample(cand, base, seed=b.seed),
+    }
+
+
 def _summary(doc: dict[str, Any], title: str) -> str:
     blessing = doc["blessing"]
     icon = "✅" if blessing["blessed"] else "❌"
@@ -541,6 +567,7 @@ def _validate(
 
         slices, slice_notes = _slice_metrics(frame, cfg, names, cand_pred, base_pred, custom_fns)
         notes.extend(slice_notes)
+        breakdown = _breakdown(frame, cfg, cand_pred, base_pred)
 
         # ONNX export and parity: the export is what gets served.
         parity_payload: dict[str, Any] | None = None
@@ -674,6 +701,7 @@ def _validate(
             ignored,
         ),
         "confusion_matrix": confusion(cand_pred),
+        **breakdown,
         "rows": len(frame),
         "bootstrap": {
             "resamples": mc.bootstrap.resamples if intervals is not None else 0,

@@ -25,6 +25,7 @@ __all__ = [
     "mermaid_label",
     "plain_number",
     "safe_url",
+    "xml_text",
 ]
 
 MAX_VALUE_CHARS = 200
@@ -101,6 +102,14 @@ def mermaid_label(value: Any, max_chars: int = 24) -> str:
     text = re.sub(r"[^A-Za-z0-9 _.:/+-]", "_", _visible(str(value)))
     text = text.strip() or "_"
     return text if len(text) <= max_chars else text[: max_chars - 1] + "~"
+
+
+def xml_text(value: Any, max_chars: int = 80) -> str:
+    """Text for an SVG or HTML element: markup escaped, invisible characters shown, cut."""
+    text = _visible(str(value))
+    if len(text) > max_chars:
+        text = text[: max_chars - 1] + "…"
+    return "".join(_HTML.get(c, c) for c in text).replace("'", "&#x27;")
 
 
 def fmt_number(

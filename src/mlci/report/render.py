@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from mlci.errors import InputError
 from mlci.metrics import BUILTIN_METRICS
-from mlci.report.charts import bar_chart, line_chart
+from mlci.report.charts import Chart, Series, bar_chart, line_chart, to_mermaid, to_svg
 from mlci.report.escape import fmt_number, md, safe_url
 from mlci.results import read_results
 from mlci.templating import render
@@ -37,6 +37,7 @@ __all__ = [
 ]
 
 State = Literal["blessed", "blocked", "data_errors", "passed"]
+Flavor = Literal["github", "html"]
 _SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 _MARK = {"error": "❌", "warning": "⚠️", "info": "ℹ️"}  # noqa: RUF001
 
@@ -53,16 +54,17 @@ class Detail:
     failures: int
     charts: bool
     value_chars: int
+    classes: int = 20
 
 
 # Level 0 is the full report (the artifact): beyond 200 findings and 10 samples each a
 # reader turns to the results JSON, which holds everything.
 DETAIL_LEVELS: tuple[Detail, ...] = (
-    Detail(10, 200, 300, 100, 200, 50, True, 200),
-    Detail(5, 50, 50, 20, 100, 30, True, 120),
-    Detail(0, 20, 20, 10, 50, 20, False, 80),
-    Detail(0, 0, 10, 5, 30, 15, False, 60),
-    Detail(0, 0, 0, 0, 20, 10, False, 40),
+    Detail(10, 200, 300, 100, 200, 50, True, 200, 50),
+    Detail(5, 50, 50, 20, 100, 30, True, 120, 20),
+    Detail(0, 20, 20, 10, 50, 20, False, 80, 10),
+    Detail(0, 0, 10, 5, 30, 15, False, 60, 5),
+    Detail(0, 0, 0, 0, 20, 10, False, 40, 0),
 )
 
 
@@ -74,13 +76,19 @@ class Report:
     model: Mapping[str, Any] | None
     # Rendered text per (detail level, note): the comment, the summary and the check run
     # all start from the same levels, and a large report is worth rendering once.
-    _rendered: dict[tuple[int, str], str] = field(default_factory=dict, compare=False, repr=False)
+    _rendered: dict[tuple[int, str, str], str] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
-    def markdown(self, level: int, note: str = "") -> str:
-        """The Markdown at detail ``level`` (see `DETAIL_LEVELS`), rendered once."""
-        key = (level, note)
+    def markdown(self, level: int, note: str = "", flavor: Flavor = "github") -> str:
+        """The Markdown at detail ``level`` (see `DETAIL_LEVELS`), rendered once.
+
+        ``flavor`` ``html`` draws the charts as inline SVG (for `render_html`)
+        instead of Mermaid blocks (for GitHub).
+        """
+        key = (level, note, flavor)
         if key not in self._rendered:
-            context = build_context(self, DETAIL_LEVELS[level], truncated=note)
+            context = build_context(self, DETAIL_LEVELS[level], truncated=note, flavor=flavor)
             self._rendered[key] = render("report/report.md.j2", context)
         return self._rendered[key]
 
@@ -424,6 +432,137 @@ def _features(model: Mapping[str, Any], detail: Detail) -> dict[str, Any] | None
     }
 
 
+def _delta_ci(cell: Mapping[str, Any]) -> str:
+    delta = _num(cell.get("delta"))
+    if delta is None:
+        return "—"
+    text = fmt_number(delta, signed=True)
+    lo, hi = _num(cell.get("ci_low")), _num(cell.get("ci_high"))
+    if lo is not None and hi is not None:
+        text += f" [{fmt_number(lo, signed=True)}, {fmt_number(hi, signed=True)}]"
+        if hi < 0:
+            text = "🔴 " + text
+        elif lo > 0:
+            text = "🟢 " + text
+    return text
+
+
+def _per_class(model: Mapping[str, Any], detail: Detail) -> dict[str, Any] | None:
+    """Per-class precision, recall and F1 with deltas, worst change first (as stored)."""
+    entries = [_d(e) for e in _l(model.get("per_class"))]
+    if not entries or detail.classes == 0:
+        return None
+    rows = []
+    for e in entries[: detail.classes]:
+        row: dict[str, str] = {
+            "label": md(e.get("label"), detail.value_chars),
+            "support": fmt_number(e.get("support")),
+        }
+        for name in ("precision", "recall", "f1"):
+            cell = _d(e.get(name))
+            row[name] = fmt_number(cell.get("candidate"))
+            row[f"{name}_delta"] = _delta_ci(cell)
+        rows.append(row)
+    worse = sum(1 for e in entries if (_num(_d(e.get("f1")).get("delta")) or 0.0) < 0)
+    has_base = any(_num(_d(e.get("f1")).get("baseline")) is not None for e in entries)
+    return {
+        "rows": rows,
+        "more": len(entries) - len(rows),
+        "baseline": has_base,
+        "title": (
+            f"Per-class metrics ({len(entries)} classes, F1 worse on {worse})"
+            if has_base
+            else f"Per-class metrics ({len(entries)} classes)"
+        ),
+    }
+
+
+def _confusion(model: Mapping[str, Any], detail: Detail) -> dict[str, Any] | None:
+    """Both confusion matrices as one table: counts, with the change per cell."""
+    info = _d(model.get("confusion"))
+    labels = _l(info.get("labels"))
+    cand = _l(info.get("candidate"))
+    if not labels or len(cand) != len(labels) or detail.classes == 0:
+        return None
+    base = info.get("baseline")
+    base_rows = _l(base) if isinstance(base, list) and len(base) == len(labels) else None
+    keep = min(len(labels), detail.classes, 15)
+    rows = []
+    for i in range(keep):
+        cells = []
+        for j in range(keep):
+            c = _num(_l(cand[i])[j]) if j < len(_l(cand[i])) else None
+            text = fmt_number(int(c)) if c is not None else "—"
+            if base_rows is not None and c is not None:
+                b = _num(_l(base_rows[i])[j]) if j < len(_l(base_rows[i])) else None
+                if b is not None and b != c:
+                    text += f" ({fmt_number(int(c - b), signed=True)})"
+            cells.append(f"**{text}**" if i == j else text)
+        rows.append({"label": md(labels[i], 40), "cells": cells})
+    more = max(_num(info.get("total_labels")) or len(labels), len(labels)) - keep
+    return {
+        "header": [md(label, 40) for label in labels[:keep]],
+        "rows": rows,
+        "more": int(more),
+        "baseline": base_rows is not None,
+    }
+
+
+def _errors(model: Mapping[str, Any], detail: Detail) -> dict[str, Any] | None:
+    """MAE, RMSE and bias of both models, overall and per slice (regression)."""
+    info = _d(model.get("errors"))
+    cand = _d(info.get("candidate"))
+    if not cand:
+        return None
+    base_raw = info.get("baseline")
+    base = _d(base_raw)
+    overall = []
+    for name, label in (("mae", "MAE"), ("rmse", "RMSE"), ("bias", "bias (predicted − actual)")):
+        c, b = _num(cand.get(name)), _num(base.get(name))
+        if name == "bias":
+            worse = None if c is None or b is None or abs(c) == abs(b) else abs(c) > abs(b)
+        else:
+            worse = None if c is None or b is None or c == b else c > b
+        overall.append(
+            {
+                "name": label,
+                "production": fmt_number(b) if base_raw is not None else "—",
+                "candidate": fmt_number(c),
+                "delta": fmt_number(c - b, signed=True) if c is not None and b is not None else "—",
+                "change": "" if worse is None else ("🔴 worse" if worse else "🟢 better"),
+            }
+        )
+    slices: list[dict[str, Any]] = []
+    for s_ in _l(info.get("slices")):
+        s_ = _d(s_)
+        sc, sb = _d(s_.get("candidate")), _d(s_.get("baseline"))
+        mae_c, mae_b = _num(sc.get("mae")), _num(sb.get("mae"))
+        change = mae_c - mae_b if mae_c is not None and mae_b is not None else None
+        slices.append(
+            {
+                "slice": f"{md(s_.get('column'), detail.value_chars)} ="
+                f" {md(s_.get('value'), detail.value_chars)}",
+                "rows": fmt_number(s_.get("rows")),
+                "mae": f"{fmt_number(mae_b)} → {fmt_number(mae_c)}"
+                if mae_b is not None
+                else fmt_number(mae_c),
+                "rmse": fmt_number(sc.get("rmse")),
+                "bias": fmt_number(sc.get("bias"), signed=True),
+                "_key": -change if change is not None else math.inf,
+            }
+        )
+    slices.sort(key=lambda r: r["_key"])
+    shown = slices[: detail.slices]
+    for r in shown:
+        del r["_key"]
+    return {
+        "overall": overall,
+        "slices": shown,
+        "slices_more": len(slices) - len(shown),
+        "baseline": base_raw is not None,
+    }
+
+
 def _samples(f: Mapping[str, Any], detail: Detail) -> str:
     parts = []
     for s in _l(f.get("samples"))[: detail.samples]:
@@ -560,8 +699,8 @@ def _drift(data: Mapping[str, Any], detail: Detail) -> dict[str, Any] | None:
     }
 
 
-def _charts(report: Report) -> list[str]:
-    charts: list[str] = []
+def _charts(report: Report) -> list[Chart]:
+    charts: list[Chart] = []
     model = report.model
     if model is not None:
         history = [_d(h) for h in _l(model.get("history"))]
@@ -580,6 +719,7 @@ def _charts(report: Report) -> list[str]:
                 chart = line_chart(f"{name} across registry versions", labels, values, name)
                 if chart:
                     charts.append(chart)
+        charts += _class_charts(model) + _regression_charts(model)
     if report.data is not None and isinstance(report.data.get("drift"), dict):
         cols = [_d(c) for c in _l(report.data["drift"].get("columns"))]
         by_method: dict[str, list[dict[str, Any]]] = {}
@@ -590,16 +730,62 @@ def _charts(report: Report) -> list[str]:
             thresholds = {_num(c.get("threshold")) for c in group} - {None}
             if any(_num(c.get("p_value")) is not None for c in group):
                 thresholds = set()  # the threshold is on the p-value, not this statistic
-            chart = bar_chart(
+            bars = bar_chart(
                 f"drift {method} by column",
                 [str(c.get("column")) for c in group],
                 [_num(c.get("statistic")) for c in group],
                 method,
                 threshold=thresholds.pop() if len(thresholds) == 1 else None,
             )
-            if chart:
-                charts.append(chart)
+            if bars:
+                charts.append(bars)
     return charts
+
+
+def _class_charts(model: Mapping[str, Any]) -> list[Chart]:
+    rows = [_d(r) for r in _l(model.get("per_class"))][:20]
+    if not rows:
+        return []
+    labels = [str(r.get("label")) for r in rows]
+    series = [Series("candidate", tuple(_num(_d(r.get("f1")).get("candidate")) for r in rows))]
+    if any(_num(_d(r.get("f1")).get("baseline")) is not None for r in rows):
+        series.append(
+            Series("production", tuple(_num(_d(r.get("f1")).get("baseline")) for r in rows))
+        )
+    chart = bar_chart("F1 per class - worst change first", labels, series, "F1")
+    return [chart] if chart else []
+
+
+def _regression_charts(model: Mapping[str, Any]) -> list[Chart]:
+    res = _d(model.get("residuals"))
+    out: list[Chart] = []
+    actual = [_num(v) for v in _l(res.get("actual"))]
+    xs = tuple(v if v is not None else math.nan for v in actual)
+    series = [Series("candidate", tuple(_num(v) for v in _l(res.get("candidate"))), xs)]
+    if isinstance(res.get("baseline"), list):
+        series.append(Series("production", tuple(_num(v) for v in _l(res.get("baseline"))), xs))
+    if actual:
+        out.append(
+            Chart(
+                "scatter",
+                "predicted versus actual",
+                series=tuple(series),
+                x_label="actual",
+                y_label="predicted",
+                diagonal=True,
+            )
+        )
+    edges = [e for v in _l(res.get("bins")) if (e := _num(v)) is not None]
+    counts = _d(res.get("counts"))
+    if len(edges) >= 2 and len(edges) == len(_l(res.get("bins"))):
+        mids = [f"{(a + b) / 2:.4g}" for a, b in zip(edges[:-1], edges[1:], strict=False)]
+        bars = [Series("candidate", tuple(_num(v) for v in _l(counts.get("candidate"))))]
+        if isinstance(counts.get("baseline"), list):
+            bars.append(Series("production", tuple(_num(v) for v in _l(counts.get("baseline")))))
+        hist = bar_chart("residuals (predicted minus actual)", mids, bars, "rows")
+        if hist:
+            out.append(hist)
+    return out
 
 
 def _provenance(report: Report, chars: int) -> list[tuple[str, str]]:
@@ -683,8 +869,13 @@ def _context_line(report: Report) -> str:
     return " · ".join(parts)
 
 
-def build_context(report: Report, detail: Detail, *, truncated: str = "") -> dict[str, Any]:
-    """The template's view of ``report``: every string escaped, tables cut to ``detail``."""
+def build_context(
+    report: Report, detail: Detail, *, truncated: str = "", flavor: Flavor = "github"
+) -> dict[str, Any]:
+    """The template's view of ``report``: every string escaped, tables cut to ``detail``.
+
+    ``flavor`` ``github`` draws charts as Mermaid blocks, ``html`` as inline SVG.
+    """
     headline, reason, notes = _headline(report)
     failures, failures_more = _failures(report, detail)
     model = report.model
@@ -703,10 +894,19 @@ def build_context(report: Report, detail: Detail, *, truncated: str = "") -> dic
         "features": _features(model, detail) if model is not None else None,
         "data": _data(report.data, detail) if report.data is not None else None,
         "drift": _drift(report.data, detail) if report.data is not None else None,
-        "charts": _charts(report) if detail.charts else [],
+        "per_class": _per_class(model, detail) if model is not None else None,
+        "confusion": _confusion(model, detail) if model is not None else None,
+        "errors": _errors(model, detail) if model is not None else None,
+        "charts": _drawn(_charts(report), flavor) if detail.charts else [],
         "provenance": _provenance(report, detail.value_chars),
         "truncated": truncated,
     }
+
+
+def _drawn(charts: list[Chart], flavor: Flavor) -> list[str]:
+    if flavor == "html":
+        return [f'<figure class="chart">\n{svg}\n</figure>' for c in charts if (svg := to_svg(c))]
+    return [text for c in charts if (text := to_mermaid(c))]
 
 
 def _artifact_note(run_url: str | None, limit: int) -> str:
@@ -753,12 +953,55 @@ def render_markdown(
     return text + tail
 
 
-def render_html(markdown: str, *, title: str = "mlci report") -> str:
-    """A self-contained HTML page (no scripts, inline CSS) from the report's Markdown."""
+_ALERTS = {
+    "NOTE": "Note",
+    "TIP": "Tip",
+    "IMPORTANT": "Important",
+    "WARNING": "Warning",
+    "CAUTION": "Caution",
+}
+_ALERT = re.compile(r"\[!(NOTE|TIP|IMPORTANT|WARNING|CAUTION)\]\s*$")
+
+
+def _alerts(tokens: list[Any]) -> None:
+    """Turn GitHub alerts (``> [!NOTE]`` quotes) into styled boxes, in place.
+
+    A quote whose first line is exactly ``[!KIND]`` gets the class ``alert
+    alert-kind`` and a title in place of the marker, as GitHub renders it.
+    """
+    for i, tok in enumerate(tokens[:-2]):
+        if tok.type != "blockquote_open" or tokens[i + 1].type != "paragraph_open":
+            continue
+        inline = tokens[i + 2]
+        children = inline.children or []
+        if not children or children[0].type != "text":
+            continue
+        match = _ALERT.match(children[0].content)
+        if match is None or (len(children) > 1 and children[1].type != "softbreak"):
+            continue
+        kind = match.group(1)
+        tok.attrSet("class", f"alert alert-{kind.lower()}")
+        title = children[0]
+        title.type = "html_inline"
+        title.content = f'<strong class="alert-title">{_ALERTS[kind]}</strong><br>'
+        if len(children) > 1:
+            del children[1]
+
+
+def render_html(source: Report | str, *, title: str = "mlci report") -> str:
+    """A self-contained HTML page (no scripts, inline CSS, charts as inline SVG).
+
+    Args:
+        source: The report (charts drawn as SVG), or Markdown already rendered.
+        title: The page title.
+    """
     from markdown_it import MarkdownIt
 
+    markdown = source.markdown(0, flavor="html") if isinstance(source, Report) else source
     parser = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
-    body = parser.render(markdown)
+    tokens = parser.parse(markdown)
+    _alerts(tokens)
+    body = parser.renderer.render(tokens, parser.options, {})
     return render("report/report.html.j2", {"title": html.escape(title), "body": body})
 
 
