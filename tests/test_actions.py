@@ -18,6 +18,7 @@ from mlci.results import make_document, read_results, write_results
 from tests.act.harness import REPO_ROOT, ActResult, git_repo, run_act
 from tests.conftest import GitHubEnv
 from tests.scaffold_helpers import make_project
+from tests.support import webhooks
 
 ACTIONS = {
     "mlci": REPO_ROOT / "action.yml",
@@ -395,26 +396,18 @@ def test_each_action_runs_under_act(initialised: Path, tmp_path: Path, command: 
 def test_generated_comment_workflow_runs_under_act(
     example_repo: Path, pr_run: tuple[ActResult, Path], fake_github: Any
 ) -> None:
-    """A fork's PR: no PR number in the payload; the comment job finds it by head SHA.
+    """A fork's PR: no PR number in the payload, commits/{sha}/pulls answers [].
 
-    The job checks out nothing, downloads the PR run's artifact and posts one sticky
-    comment through the fake GitHub API.
+    The comment job finds it among the open pull requests of the fork's owner and branch
+    (matched on the head commit), checks out nothing, downloads the PR run's artifact and
+    posts one sticky comment through the fake GitHub API.
     """
     _, artifacts = pr_run
     head_sha = "1" * 40
-    pull = fake_github.add_pull(head_sha=head_sha)
-    event = {
-        "workflow_run": {
-            "id": 99,
-            "event": "pull_request",
-            "conclusion": "success",
-            "head_sha": head_sha,
-            "head_branch": "feature",
-            "pull_requests": [],
-            "head_repository": {"full_name": "fork/ml-project"},
-        },
-        "repository": {"full_name": fake_github.repo},
-    }
+    pull = fake_github.add_pull(head_sha=head_sha, head_repo="fork/ml-project")
+    event = webhooks.workflow_run_completed(
+        fake_github, run_id=99, head_sha=head_sha, head_repo="fork/ml-project"
+    )
     result = run_act(
         example_repo,
         ".github/workflows/mlci-comment.yml",

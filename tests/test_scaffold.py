@@ -415,7 +415,10 @@ def test_workflow_shape(all_combinations: dict, combo: dict[str, object]) -> Non
     assert cjob["permissions"] == {"actions": "read", "checks": "write", "pull-requests": "write"}
     assert not any("checkout" in s.get("uses", "") for s in cjob["steps"])
     report = next(s for s in cjob["steps"] if "/actions/report@" in s.get("uses", ""))
-    assert report["with"]["pr-number"] == "${{ github.event.workflow_run.pull_requests[0].number }}"
+    # The pull request comes from the event, matched on the head commit (forks included).
+    assert "pr-number" not in report["with"]
+    download = next(s for s in cjob["steps"] if "download-artifact" in s.get("uses", ""))
+    assert download["continue-on-error"] is True  # no artifact: mlci says the checks stopped
     assert report["with"]["head-sha"] == "${{ github.event.workflow_run.head_sha }}"
     assert "workflow_run" in cjob["concurrency"]["group"]
     # deploy: push to the default branch, bound to an environment, no caches

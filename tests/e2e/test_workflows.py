@@ -394,6 +394,8 @@ def test_retrain_workflow_opens_a_pull_request(
         tmp_path / "repo",
         config_edits={"  mode: pull-request\n": "  mode: pull-request\n  policy: always\n"},
     )
+    # A maintainer allowed Actions to create pull requests (GitHub's default is off).
+    fake_github.settings(actions_can_create_pulls=True)
     event = payloads.event(
         "workflow_dispatch",
         {

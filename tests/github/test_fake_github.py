@@ -254,6 +254,7 @@ def test_refs_contents_pulls_issues_dispatch_artifacts(fake_github, http):
         timeout=5,
     )
     assert r.status_code == 409
+    fake_github.settings(actions_can_create_pulls=True)
     pr = _conforms(
         "pulls/create",
         http.post(

@@ -48,6 +48,7 @@ def test_blessed_retrain_opens_a_pull_request_then_updates_it(
     project: Path, fake_github, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     github(monkeypatch, fake_github)
+    fake_github.settings(actions_can_create_pulls=True)
     write_config(project, {"retrain": {"data": "data/fresh/*.csv"}})
     _fresh(project, "batch2")
     champion = (project / "model.skops").read_bytes()
@@ -83,23 +84,71 @@ def test_blessed_retrain_opens_a_pull_request_then_updates_it(
     }
     assert _production(project) == 1  # a pull request changes nothing in production
 
-    # A week later: another batch; the same pull request is updated, not duplicated.
+    # One commit on top of main, made with GITHUB_TOKEN: it starts no workflow run.
+    first = fake_github.refs()["heads/mlci/retrain"]
+    assert fake_github.ahead_by(fake_github.refs()["heads/main"], first) == 1
+    assert fake_github.events() == []
+
+    # A week later main has moved on and another batch came: the same pull request is
+    # updated (still open: its head never fell back onto main), not duplicated.
+    main = fake_github.add_commit({"README.md": b"a human's change\n"})
     _fresh(project, "batch1")
     assert _retrain(project) == EXIT_OK
 
-    assert len(fake_github.pulls()) == 1
+    (still,) = fake_github.pulls()
+    assert still["state"] == "open"
     again = results(project, "retrain")
     assert again["pull_request"]["action"] == "updated"
     assert again["pull_request"]["number"] == pr["number"]
     assert again["data"]["files"] == ["data/fresh/batch1.csv", "data/fresh/batch2.csv"]
     assert fake_github.requests_to("PATCH", rf"/pulls/{pr['number']}$")
-    # The branch was reset to main before the new commits (a fresh retrain on current code).
-    resets = fake_github.requests_to("PATCH", r"/git/refs/heads/mlci/retrain$")
-    assert [r.json for r in resets] == [{"sha": "a" * 40, "force": True}]
-    assert (
-        fake_github.files(branch="mlci/retrain")["model.skops"]
-        == (project / "model.skops").read_bytes()
-    )
+    # The branch moved once, straight to one new commit on top of the new main.
+    head = fake_github.refs()["heads/mlci/retrain"]
+    moves = fake_github.requests_to("PATCH", r"/git/refs/heads/mlci/retrain$")
+    assert [r.json for r in moves] == [{"sha": head, "force": True}]
+    assert fake_github.ahead_by(main, head) == 1
+    files = fake_github.files(branch="mlci/retrain")
+    assert files["model.skops"] == (project / "model.skops").read_bytes()
+    assert files["README.md"] == b"a human's change\n"  # built on current code
+    assert not fake_github.requests_to("PUT", r"/contents/")
+
+
+@pytest.mark.slow
+def test_actions_may_not_create_pull_requests_is_exit_2_naming_the_setting(
+    project: Path, fake_github, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    github(monkeypatch, fake_github)  # the repository keeps GitHub's default: off
+    write_config(project, {"retrain": {"data": "data/fresh/*.csv"}})
+    _fresh(project, "batch2")
+
+    assert _retrain(project) == EXIT_USAGE
+
+    err = capsys.readouterr().err
+    assert "Settings → Actions → General" in err
+    assert "Allow GitHub Actions to create and approve pull requests" in err
+    assert "GitHub App token" in err and "github-token" in err
+    assert "Traceback" not in err
+    assert fake_github.pulls() == []
+
+
+@pytest.mark.slow
+def test_a_model_over_the_git_data_limit_is_exit_2_hinting_deploy_mode(
+    project: Path, fake_github, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import mlci.github.git
+    import mlci.pipelines.retrain
+
+    github(monkeypatch, fake_github)
+    fake_github.settings(actions_can_create_pulls=True)
+    monkeypatch.setattr(mlci.github.git, "MAX_BLOB_BYTES", 100)
+    monkeypatch.setattr(mlci.pipelines.retrain, "MAX_BLOB_BYTES", 100)
+    write_config(project, {"retrain": {"data": "data/fresh/*.csv"}})
+    _fresh(project, "batch2")
+
+    assert _retrain(project) == EXIT_USAGE
+
+    assert "retrain.mode: deploy" in capsys.readouterr().err
+    assert [r for r in fake_github.requests if r.method != "GET"] == []
 
 
 def test_unblessed_challenger_changes_nothing(

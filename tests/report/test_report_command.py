@@ -9,6 +9,7 @@ from pathlib import Path
 
 from mlci.cli import main
 from tests.report.documents import SHA, write_case
+from tests.support import webhooks
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "report"
 
@@ -84,30 +85,98 @@ def test_post_on_a_pull_request_event(tmp_path, gh_env, fake_github, monkeypatch
     assert len(fake_github.comments(pr["number"])) == 4
 
 
-def test_post_from_workflow_run_and_from_the_commit(tmp_path, gh_env, fake_github, monkeypatch):
+def test_post_from_workflow_run_same_repo_and_fork(tmp_path, gh_env, fake_github, monkeypatch):
     pr = fake_github.add_pull(head_sha=SHA)
     monkeypatch.setenv("GITHUB_TOKEN", fake_github.token)
     results = write_case(tmp_path / "results", "blessed")
-    _event(
-        tmp_path,
-        {"workflow_run": {"head_sha": SHA, "pull_requests": [{"number": pr["number"]}]}},
-        monkeypatch,
+    event = webhooks.workflow_run_completed(
+        fake_github, run_id=901, head_sha=SHA, pull_numbers=[pr["number"]]
     )
+    _event(tmp_path, event, monkeypatch)
     assert main(["report", "--results", str(results), "--post", "-q"]) == 0
-    # A fork's workflow_run lists no pull requests: the commit finds it.
-    other = fake_github.add_pull(head_sha="c" * 40)
-    (tmp_path / "results" / "model.json").write_text(
-        (tmp_path / "results" / "model.json").read_text().replace(SHA, "c" * 40)
+    # A fork's workflow_run lists no pull requests and commits/{sha}/pulls answers []:
+    # the open pull requests of the fork's owner and branch, matched on the head commit.
+    fork = fake_github.add_pull(head_sha="c" * 40, head_ref="feature", head_repo="alice/ml-project")
+    fake_github.add_pull(head_sha="d" * 40, head_ref="feature", head_repo="bob/ml-project")
+    event = webhooks.workflow_run_completed(
+        fake_github, run_id=902, head_sha="c" * 40, head_repo="alice/ml-project"
     )
-    _event(tmp_path, {"workflow_run": {"head_sha": "c" * 40, "pull_requests": []}}, monkeypatch)
+    _event(tmp_path, event, monkeypatch)
     assert main(["report", "--results", str(results), "--post", "-q"]) == 0
     assert len(fake_github.comments(pr["number"])) == 1
-    assert len(fake_github.comments(other["number"])) == 1
-    assert fake_github.requests_to("GET", r"/commits/c{40}/pulls$")
-    # --post also creates the check run, on the commit of each event.
+    (comment,) = fake_github.comments(fork["number"])
+    (listed,) = fake_github.requests_to("GET", r"/pulls$")
+    assert listed.query["head"] == "alice:feature"
+    assert not fake_github.requests_to("GET", r"/commits/")
+    # The comment and the check show the pull request's head and this repository's run,
+    # whatever the artifact's provenance says.
+    assert "`ccccccc`" in comment["body"] and SHA[:7] not in comment["body"]
+    run_url = f"https://github.com/{fake_github.repo}/actions/runs/902"  # GITHUB_SERVER_URL
+    assert run_url in comment["body"]
     assert [r["head_sha"] for r in fake_github.check_runs()] == [SHA, "c" * 40]
-    assert main(["report", "--results", str(results), "--post", "--no-check-run", "-q"]) == 0
-    assert len(fake_github.check_runs()) == 2
+    assert fake_github.check_runs()[1]["details_url"] == run_url
+
+
+def test_pull_requests_0_counts_only_when_its_head_is_the_run(
+    tmp_path, gh_env, fake_github, monkeypatch, capsys
+):
+    stale = fake_github.add_pull(head_sha=SHA)
+    monkeypatch.setenv("GITHUB_TOKEN", fake_github.token)
+    results = write_case(tmp_path / "results", "blessed")
+    event = webhooks.workflow_run_completed(
+        fake_github, run_id=903, head_sha="e" * 40, pull_numbers=[stale["number"]]
+    )
+    event["workflow_run"]["pull_requests"][0]["head"]["sha"] = SHA  # pushed to since
+    _event(tmp_path, event, monkeypatch)
+    assert main(["report", "--results", str(results), "--post", "-q"]) == 2
+    assert "no open pull request" in capsys.readouterr().err
+    assert fake_github.comments(stale["number"]) == []
+
+
+def test_no_artifact_comments_that_the_checks_did_not_finish(
+    tmp_path, gh_env, fake_github, monkeypatch
+):
+    fork = fake_github.add_pull(head_sha="c" * 40, head_repo="alice/ml-project")
+    monkeypatch.setenv("GITHUB_TOKEN", fake_github.token)
+    event = webhooks.workflow_run_completed(
+        fake_github,
+        run_id=904,
+        head_sha="c" * 40,
+        head_repo="alice/ml-project",
+        conclusion="failure",
+    )
+    _event(tmp_path, event, monkeypatch)
+    missing = tmp_path / "not-downloaded"
+    assert main(["report", "--results", str(missing), "--post", "-q"]) == 0
+    (comment,) = fake_github.comments(fork["number"])
+    assert "did not run to the end" in comment["body"]
+    assert f"https://github.com/{fake_github.repo}/actions/runs/904" in comment["body"]
+    assert "state=incomplete\n" in gh_env.outputs()
+
+
+def test_a_hostile_artifact_gets_bounded_work(tmp_path, gh_env, fake_github, monkeypatch):
+    pr = fake_github.add_pull(head_sha=SHA)
+    monkeypatch.setenv("GITHUB_TOKEN", fake_github.token)
+    results = write_case(tmp_path / "results", "data-error")
+    doc = json.loads((results / "data.json").read_text())
+    finding = next(f for f in doc["findings"] if f.get("file"))
+    doc["findings"] = [
+        finding | {"line": i + 1, "severity": "warning" if i % 2 else "error"} for i in range(5000)
+    ]
+    doc["provenance"]["run_url"] = "https://evil.example/phish"
+    (results / "data.json").write_text(json.dumps(doc))
+    event = webhooks.workflow_run_completed(
+        fake_github, run_id=905, head_sha=SHA, pull_numbers=[pr["number"]]
+    )
+    _event(tmp_path, event, monkeypatch)
+    assert main(["report", "--results", str(results), "--post", "-q"]) == 0
+    (run,) = fake_github.check_runs()
+    assert len(run["output"]["annotations"]) == 50
+    assert {a["annotation_level"] for a in run["output"]["annotations"]} == {"failure"}
+    assert not fake_github.requests_to("PATCH", r"/check-runs/")
+    assert len(fake_github.requests) <= 6
+    (comment,) = fake_github.comments(pr["number"])
+    assert "evil.example" not in comment["body"] + (run["details_url"] or "")
 
 
 def test_report_path_output_is_workspace_relative(tmp_path, gh_env):

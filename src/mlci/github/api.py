@@ -475,6 +475,13 @@ def _hint(
             "the token was rejected (expired, revoked or mistyped); use the workflow's"
             " GITHUB_TOKEN or a valid personal access token"
         )
+    if status == 403 and "not permitted to create or approve pull requests" in message:
+        return (
+            'allow it in Settings → Actions → General → Workflow permissions → "Allow GitHub'
+            ' Actions to create and approve pull requests" (an organization setting may'
+            " override it), or pass a GitHub App token as the github-token input;"
+            " `permissions:` cannot grant this"
+        )
     if status == 403:
         accepted = headers.get("x-accepted-github-permissions", "")
         needed = [

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,7 @@ from mlci.errors import GitHubAPIError, InputError
 from mlci.github.checks import CheckAnnotation, create_check_run
 from mlci.github.comments import DEFAULT_AUTHOR, MAX_COMMENT_CHARS, marker, post_sticky_comment
 from mlci.github.limits import CHECK_TEXT_LIMIT
+from mlci.github.pulls import find_run_pull
 from mlci.github.runtime import MAX_SUMMARY_BYTES, Runtime
 from mlci.report.escape import safe_url
 from mlci.report.render import (
@@ -35,6 +37,13 @@ __all__ = ["ReportOutcome", "report"]
 
 _SHA = re.compile(r"[0-9a-f]{40}")
 _LEVELS = {"error": "failure", "warning": "warning", "info": "notice"}
+_RANK = {"error": 0, "warning": 1, "info": 2}
+#: Annotations sent with the check run: one request's worth, whatever the artifact holds.
+MAX_ANNOTATIONS = 50
+
+
+def _most_severe_first(findings: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    return sorted(findings, key=lambda f: _RANK.get(str(f.get("severity")), 3))
 
 
 @dataclass
@@ -96,12 +105,25 @@ def _pr_number(
     number = (event.get("pull_request") or {}).get("number")
     if isinstance(number, int):
         return number
-    for pr in (event.get("workflow_run") or {}).get("pull_requests") or []:
-        if isinstance(pr, dict) and isinstance(pr.get("number"), int):
-            return int(pr["number"])
+    run = event.get("workflow_run")
+    if isinstance(run, dict):
+        # Forks included: by head owner and branch, matched on the run's head commit.
+        found = find_run_pull(client, repo, run)
+        if found is not None:
+            return found
+        raise InputError(
+            "mlci report --post: no open pull request of"
+            f" {_text((run.get('head_repository') or {}).get('full_name'))}"
+            f" branch {_text(run.get('head_branch'))} has the run's head commit"
+            f" {_text(run.get('head_sha'))} (closed, or pushed to since); nothing to comment on"
+        )
     if sha is not None:
         pulls = client.get(f"/repos/{repo}/commits/{sha}/pulls")
-        open_pulls = [p for p in pulls if isinstance(p, dict) and p.get("state") == "open"]
+        open_pulls = [
+            p
+            for p in (pulls if isinstance(pulls, list) else [])
+            if isinstance(p, dict) and p.get("state") == "open" and isinstance(p.get("number"), int)
+        ]
         if open_pulls:
             return int(open_pulls[0]["number"])
     raise InputError(
@@ -110,9 +132,59 @@ def _pr_number(
     )
 
 
+def _text(value: Any) -> str:
+    return repr(value)[:120] if value is not None else "(unknown)"
+
+
+def _run_url(runtime: Runtime, repo: str) -> str | None:
+    """The run that produced the results: this repository's, built from the runtime.
+
+    In the comment job that is the ``workflow_run`` of the event (the pull request's
+    run); elsewhere this run. Never read from the results, which a fork controls.
+    """
+    server = runtime.get("GITHUB_SERVER_URL") or "https://github.com"
+    run = _event(runtime).get("workflow_run")
+    run_id = run.get("id") if isinstance(run, dict) else runtime.get("GITHUB_RUN_ID")
+    if isinstance(run_id, bool) or not re.fullmatch(r"[0-9]{1,20}", str(run_id or "")):
+        return None
+    return safe_url(f"{server}/{repo}/actions/runs/{run_id}")
+
+
+def _trusted_provenance(loaded: Report, head: str | None, run_url: str | None) -> Report:
+    """Show the pull request's head commit and this repository's run, not the artifact's."""
+
+    def fix(doc: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+        if doc is None:
+            return None
+        prov = doc.get("provenance")
+        prov = dict(prov) if isinstance(prov, Mapping) else {}
+        prov["git_sha"] = head
+        prov["run_url"] = run_url
+        return {**doc, "provenance": prov}
+
+    return Report(fix(loaded.data), fix(loaded.model))
+
+
+def _has_results(results_dir: Path) -> bool:
+    return any((results_dir / f"{kind}.json").is_file() for kind in ("data", "model"))
+
+
+def _no_results_comment(run_url: str | None, head: str | None) -> str:
+    where = f"[the workflow run]({run_url})" if run_url else "the workflow run"
+    commit = f" for commit `{head[:7]}`" if head else ""
+    return (
+        "## mlci: the checks did not run to the end\n\n"
+        f"The pull request's mlci job{commit} stopped before it wrote its results, so there"
+        f" is no report this time. See {where} for the step that failed.\n"
+    )
+
+
 def _annotations(report: Report) -> list[CheckAnnotation]:
-    out = []
-    for f in failing_findings(report):
+    """At most `MAX_ANNOTATIONS` annotations, the most severe first (one request)."""
+    out: list[CheckAnnotation] = []
+    for f in _most_severe_first(failing_findings(report)):
+        if len(out) >= MAX_ANNOTATIONS:
+            break
         path = f.get("file")
         if not isinstance(path, str) or not path or path.startswith(("/", "..")):
             continue
@@ -170,7 +242,13 @@ def report(
         GitHubAPIError: GitHub refused (the message names the permission).
     """
     rt = runtime or Runtime()
+    if post and not _has_results(results_dir) and isinstance(_event(rt).get("workflow_run"), dict):
+        return _report_missing(results_dir, output_dir, rt, repo, pr, token, key, author, client)
     loaded = load_report(results_dir)
+    run_url: str | None = None
+    if post or check_run:
+        run_url = _run_url(rt, repo or rt.get("GITHUB_REPOSITORY") or "")
+        loaded = _trusted_provenance(loaded, _head_sha(loaded, rt, sha), run_url)
     full = render_markdown(loaded)
     out_dir = output_dir or results_dir
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -223,8 +301,6 @@ def report(
                 raise InputError(
                     "mlci report --check-run: no commit SHA in the event or the results; pass --sha"
                 )
-            doc = loaded.model or loaded.data or {}
-            run_url = (doc.get("provenance") or {}).get("run_url")
             run = create_check_run(
                 gh,
                 repo,
@@ -234,10 +310,54 @@ def report(
                 title=summary_title(loaded),
                 summary=render_markdown(loaded, max_chars=CHECK_TEXT_LIMIT),
                 annotations=_annotations(loaded),
-                details_url=safe_url(run_url),
+                details_url=run_url,
             )
             outcome.check_run_url = run.get("html_url")
     finally:
         if client is None:
             gh.close()
+    return outcome
+
+
+def _report_missing(
+    results_dir: Path,
+    output_dir: Path | None,
+    rt: Runtime,
+    repo: str | None,
+    pr: int | None,
+    token: str | None,
+    key: str,
+    author: str | None,
+    client: GitHubClient | None,
+) -> ReportOutcome:
+    """The pull request's job left no results: say so on the pull request, with the run."""
+    repo = repo or rt.get("GITHUB_REPOSITORY")
+    if not repo or not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", repo):
+        raise InputError(
+            f"mlci report: repository {repo!r} is not owner/name; pass --repo OWNER/NAME"
+        )
+    from mlci.github.api import GitHubClient
+
+    run = _event(rt).get("workflow_run") or {}
+    head = run.get("head_sha") if isinstance(run.get("head_sha"), str) else None
+    head = head if head and _SHA.fullmatch(head) else None
+    body = _no_results_comment(_run_url(rt, repo), head)
+    out_dir = output_dir or results_dir
+    out_dir.mkdir(parents=True, exist_ok=True)
+    md_path, html_path = out_dir / "report.md", out_dir / "report.html"
+    md_path.write_text(body, encoding="utf-8")
+    outcome = ReportOutcome("incomplete", body, md_path, html_path)
+    rt.set_output("state", "incomplete")
+    rt.set_output("report-path", _workspace_relative(md_path, rt))
+    gh = client or GitHubClient.from_runtime(rt, token=token, log=rt.info)
+    try:
+        number = _pr_number(gh, repo, rt, pr, head)
+        who = author or rt.input("comment-author") or DEFAULT_AUTHOR
+        result = post_sticky_comment(gh, repo, number, body, key=key, author=who)
+        outcome.comment_action, outcome.comment_url = result.action, result.html_url
+        rt.set_output("comment-url", result.html_url)
+    finally:
+        if client is None:
+            gh.close()
+    rt.warning(f"{results_dir}: no results from the pull request's run; commented so")
     return outcome

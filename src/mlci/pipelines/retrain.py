@@ -25,7 +25,6 @@ The pipeline, in order (each stage's outcome lands in ``retrain.json``):
 
 from __future__ import annotations
 
-import base64
 import datetime as _dt
 import glob
 import importlib.util
@@ -38,18 +37,22 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
 from mlci.config import Config
 from mlci.errors import (
     EXIT_FAILED,
     EXIT_OK,
     DeployError,
-    GitHubAPIError,
     InputError,
     ValidationFailed,
 )
+from mlci.github.git import MAX_BLOB_BYTES
 from mlci.github.limits import BODY_LIMIT
+from mlci.github.pulls import (
+    PullRequestResult,
+    find_own_pull,
+    open_or_update_pull_request,
+)
 from mlci.github.runtime import Runtime
 from mlci.report.escape import cell, code, md, plain_number, safe_url
 from mlci.results import (
@@ -91,8 +94,6 @@ DATA_SUFFIXES = (".csv", ".tsv", ".gz", ".parquet", ".pq", ".jsonl", ".ndjson")
 PR_MARKER = "<!-- mlci-retrain:{key} -->"
 #: Where the retrain record is committed, relative to the directory of mlci.yaml.
 RECORD_PATH = ".mlci/retrain.json"
-#: The contents API takes files up to 100 MB; base64 and JSON need room on top.
-MAX_COMMIT_BYTES = 50 * 1024 * 1024
 
 Cli = Callable[[Sequence[str]], int]
 
@@ -455,125 +456,7 @@ def _validate_model(config_path: Path, results_dir: Path, cli: Cli) -> tuple[int
     return code, read_results(model_json)
 
 
-# -- GitHub: branch, commits and the pull request -----------------------------------------
-
-
-@dataclass(frozen=True)
-class PullRequestResult:
-    """What happened on GitHub."""
-
-    number: int
-    url: str
-    action: str  # "opened" or "updated"
-    branch: str
-    commits: int
-
-
-def _get_optional(client: GitHubClient, path: str, **params: Any) -> Any:
-    try:
-        return client.get(path, params=params or None)
-    except GitHubAPIError as exc:
-        if exc.status == 404:
-            return None
-        raise
-
-
-def _find_pull(client: GitHubClient, repo: str, branch: str, marker: str) -> dict[str, Any] | None:
-    owner = repo.split("/", 1)[0]
-    for pull in client.paginate(
-        f"/repos/{repo}/pulls", params={"state": "open", "head": f"{owner}:{branch}"}
-    ):
-        if pull.get("head", {}).get("ref") != branch:
-            continue
-        if marker in (pull.get("body") or ""):
-            return dict(pull)
-        raise DeployError(
-            f"retrain.branch {branch!r}: pull request #{pull['number']} on that branch was not"
-            " opened by mlci (no mlci marker); set retrain.branch to a branch of its own"
-        )
-    return None
-
-
-def open_or_update_pull_request(
-    client: GitHubClient,
-    repo: str,
-    *,
-    branch: str,
-    files: Mapping[str, bytes],
-    title: str,
-    body: str,
-    marker: str,
-    message: str,
-) -> PullRequestResult:
-    """Point ``branch`` at the default branch, commit ``files`` and open or update the PR.
-
-    The branch is reset to the tip of the default branch on every run (like
-    Dependabot's rebase), so the pull request always shows one fresh retrain on
-    top of current code. Commits go through the contents API (one per file),
-    which works with the workflow's ``GITHUB_TOKEN`` and needs no git client.
-
-    Args:
-        client: An authenticated client (``contents: write``, ``pull-requests: write``).
-        repo: ``owner/name``.
-        branch: The retrain branch.
-        files: Repository path to new content.
-        title: The pull request title.
-        body: The pull request body (the marker is added when missing).
-        marker: The hidden marker that identifies mlci's pull request.
-        message: The commit message.
-
-    Raises:
-        GitHubAPIError: when GitHub refuses a call (the message names the permission).
-        DeployError: when a pull request mlci did not open holds the branch.
-    """
-    if marker not in body:
-        body = f"{marker}\n{body}"
-    if len(body) > BODY_LIMIT:
-        note = "\n\n*(truncated: the full report is in the run's results artifact)*\n"
-        body = body[: BODY_LIMIT - len(note)] + note
-    info = client.get(f"/repos/{repo}")
-    base = str(info.get("default_branch") or "main")
-    base_sha = client.get(f"/repos/{repo}/git/ref/heads/{quote(base)}")["object"]["sha"]
-    existing = _find_pull(client, repo, branch, marker)
-    ref = _get_optional(client, f"/repos/{repo}/git/ref/heads/{quote(branch)}")
-    if ref is None:
-        client.post(
-            f"/repos/{repo}/git/refs", json={"ref": f"refs/heads/{branch}", "sha": base_sha}
-        )
-    else:
-        client.patch(
-            f"/repos/{repo}/git/refs/heads/{quote(branch)}", json={"sha": base_sha, "force": True}
-        )
-    for path, content in files.items():
-        url = f"/repos/{repo}/contents/{quote(path)}"
-        current = _get_optional(client, url, ref=branch)
-        payload: dict[str, Any] = {
-            "message": f"{message}: {path}",
-            "content": base64.b64encode(content).decode("ascii"),
-            "branch": branch,
-        }
-        if isinstance(current, dict) and current.get("sha"):
-            payload["sha"] = current["sha"]
-        client.put(url, json=payload)
-    if existing is not None:
-        number = int(existing["number"])
-        pull = client.patch(f"/repos/{repo}/pulls/{number}", json={"title": title, "body": body})
-        return PullRequestResult(
-            number, str(pull.get("html_url", "")), "updated", branch, len(files)
-        )
-    pull = client.post(
-        f"/repos/{repo}/pulls",
-        json={
-            "title": title,
-            "head": branch,
-            "base": base,
-            "body": body,
-            "maintainer_can_modify": True,
-        },
-    )
-    return PullRequestResult(
-        int(pull["number"]), str(pull.get("html_url", "")), "opened", branch, len(files)
-    )
+# -- GitHub: the pull request (mlci.github.pulls) ------------------------------------------
 
 
 def _repo_path(path: Path, config: Config, runtime: Runtime) -> str:
@@ -861,7 +744,7 @@ def retrain(
         )
     if config.retrain.mode == "pull-request" and not dry_run:
         proposal = _context(runtime, client)
-        _find_pull(proposal[0], proposal[1], config.retrain.branch, marker)
+        find_own_pull(proposal[0], proposal[1], config.retrain.branch, marker)
     # 3. train
     with runtime.group("train"):
         code = _run_train(config, files)
@@ -957,10 +840,10 @@ def retrain(
         "run_url": _run_url(runtime),
     }
     size = model_path.stat().st_size
-    if size > MAX_COMMIT_BYTES:
+    if size > MAX_BLOB_BYTES:
         raise DeployError(
             f"{model_path}: the model is {size / 1e6:.0f} MB, over the"
-            f" {MAX_COMMIT_BYTES // 10**6} MB"
+            f" {MAX_BLOB_BYTES // 10**6} MB"
             " mlci commits through the GitHub API; use retrain.mode: deploy, or keep the model"
             " in the registry (registry.backend: github)"
         )

@@ -33,9 +33,22 @@ class ActionsMixin:
         pull_numbers: list[int] | None = None,
         artifacts: dict[str, dict[str, bytes]] | None = None,
         repo: str | None = None,
+        head_branch: str = "feature",
+        head_repo: str | None = None,
     ) -> dict[str, Any]:
-        """Seed a workflow run and its artifacts ``{artifact: {file: bytes}}`` (zipped)."""
+        """Seed a workflow run and its artifacts ``{artifact: {file: bytes}}`` (zipped).
+
+        With ``head_repo`` naming a fork, ``pull_requests`` stays empty whatever
+        ``pull_numbers`` says, as on GitHub.
+        """
         r = self._repo(repo)
+        head_full = head_repo or r.full_name
+        if head_full not in self.repos:
+            self.add_repo(head_full, fork_of=r.full_name)
+        if head_full != r.full_name:
+            # For a pull request from a fork, workflow_run.pull_requests is empty
+            # (actions/runner#3444, github/docs#22501, microsoft/playwright#23456).
+            pull_numbers = []
         rid = run_id or self._next_id()
         api = f"{self.url}/repos/{r.full_name}/actions/runs/{rid}"
         run = {
@@ -43,7 +56,9 @@ class ActionsMixin:
             "name": name,
             "node_id": f"WFR_{rid}",
             "head_sha": head_sha,
-            "head_branch": "feature",
+            "head_branch": head_branch,
+            "head_repository": self._repo_obj(self.repos[head_full]),
+            "repository": self._repo_obj(r),
             "event": event,
             "status": status,
             "conclusion": conclusion,
@@ -58,7 +73,7 @@ class ActionsMixin:
                     "id": n,
                     "url": f"{self.url}/repos/{r.full_name}/pulls/{n}",
                     "head": {
-                        "ref": "feature",
+                        "ref": head_branch,
                         "sha": head_sha,
                         "repo": {
                             "id": r.id,
@@ -107,7 +122,7 @@ class ActionsMixin:
                 "workflow_run": {
                     "id": rid,
                     "head_sha": head_sha,
-                    "head_branch": "feature",
+                    "head_branch": head_branch,
                     "repository_id": r.id,
                     "head_repository_id": r.id,
                 },

@@ -49,7 +49,7 @@ _WRITE_ALL = {
 @cache
 def load_spec() -> dict[str, Any]:
     """GitHub's OpenAPI description of the operations mlci calls (parsed once)."""
-    return json.loads(SPEC_PATH.read_text(encoding="utf-8"))
+    return dict(json.loads(SPEC_PATH.read_text(encoding="utf-8")))
 
 
 def to_json_schema(schema: Any) -> Any:

@@ -95,6 +95,12 @@ class ReleasesMixin:
         chunk, headers = self._page(request, items)
         return 200, chunk, headers
 
+    @staticmethod
+    def _immutable(repo: Repo, rel: dict[str, Any]) -> bool:
+        # With immutable releases on, a published release's assets and tag are frozen
+        # (docs: "Immutable releases"; rubyists/linear-cli-ex#18, voidzero-dev/vite-plus#1558).
+        return repo.immutable_releases and not rel["draft"]
+
     def _op_repos_create_release(
         self, *, repo: Repo, body: Any, ident: Identity, **_: Any
     ) -> tuple[int, Any, dict[str, str]]:
@@ -105,7 +111,24 @@ class ReleasesMixin:
                 "Validation Failed",
                 errors=[{"resource": "Release", "code": "already_exists", "field": "tag_name"}],
             )
+        if body["tag_name"] in repo.burned_tags:
+            # The tag of a deleted immutable release can never be used again
+            # (docs: "Immutable releases").
+            raise ApiError(
+                422,
+                "Validation Failed",
+                errors=[
+                    {
+                        "resource": "Release",
+                        "code": "custom",
+                        "field": "tag_name",
+                        "message": "tag_name was used by an immutable release",
+                    }
+                ],
+            )
         rel = self._new_release(repo, body, self.user(ident.login))
+        if self._immutable(repo, rel):
+            repo.burned_tags.add(rel["tag_name"])
         return 201, self._release_view(repo, rel), {"Location": rel["url"]}
 
     def _op_repos_get_latest_release(
@@ -140,11 +163,18 @@ class ReleasesMixin:
     ) -> tuple[int, Any, dict[str, str]]:
         rel = self._release_of(repo, params)
         self._too_long(body.get("body"), RELEASE_BODY_LIMIT, "Release", "body")
+        if self._immutable(repo, rel) and (
+            body.get("draft") is True or body.get("tag_name", rel["tag_name"]) != rel["tag_name"]
+        ):
+            raise ApiError(422, "Cannot modify an immutable release")
         for key in ("tag_name", "target_commitish", "name", "body", "draft", "prerelease"):
             if key in body:
                 rel[key] = body[key]
         if not rel["draft"] and rel["published_at"] is None:
             rel["published_at"] = _now()
+            repo.refs.setdefault(f"tags/{rel['tag_name']}", repo.refs.get("heads/main", ""))
+            if repo.immutable_releases:
+                repo.burned_tags.add(rel["tag_name"])
         return 200, self._release_view(repo, rel), {}
 
     def _op_repos_delete_release(
@@ -209,6 +239,8 @@ class ReleasesMixin:
         **_: Any,
     ) -> tuple[int, Any, dict[str, str]]:
         rel = self._release_of(repo, params)
+        if self._immutable(repo, rel):
+            raise ApiError(422, "Cannot upload assets to an immutable release")
         name = request.args["name"]
         if any(a["name"] == name and a["_release"] == rel["id"] for a in repo.assets.values()):
             raise ApiError(
@@ -250,5 +282,7 @@ class ReleasesMixin:
         self, *, repo: Repo, params: dict[str, str], **_: Any
     ) -> tuple[int, Any, dict[str, str]]:
         asset = self._asset_of(repo, params)
+        if self._immutable(repo, repo.releases[asset["_release"]]):
+            raise ApiError(422, "Cannot delete assets of an immutable release")
         del repo.assets[asset["id"]]
         return 204, None, {}

@@ -119,13 +119,59 @@ class FakeGitHubCore:
 
     # -- seeding ------------------------------------------------------------------------
 
-    def add_repo(self, full_name: str) -> Repo:
-        """Create a repository (a ``main`` branch at a fixed commit)."""
+    def add_repo(
+        self,
+        full_name: str,
+        *,
+        private: bool = False,
+        fork_of: str | None = None,
+        actions_can_create_pulls: bool = False,
+        immutable_releases: bool = False,
+    ) -> Repo:
+        """Create a repository: ``main`` at a root commit (``"a" * 40``, empty tree).
+
+        Args:
+            full_name: ``owner/name``.
+            private: Anonymous requests see nothing (404).
+            fork_of: The repository this one is a fork of (shares its commits).
+            actions_can_create_pulls: The "Allow GitHub Actions to create and approve
+                pull requests" setting (off by default, as in new repositories).
+            immutable_releases: The "Immutable releases" setting.
+        """
         owner, name = full_name.split("/", 1)
         repo = Repo(owner, name, self._next_id())
-        repo.refs["heads/main"] = "a" * 40
+        repo.private = private
+        repo.fork_of = fork_of
+        repo.actions_can_create_pulls = actions_can_create_pulls
+        repo.immutable_releases = immutable_releases
+        if fork_of is not None:
+            parent = self.repos[fork_of]
+            repo.commits, repo.trees, repo.objects = parent.commits, parent.trees, parent.objects
+            repo.refs["heads/main"] = parent.refs["heads/main"]
+        else:
+            root = self._store_tree(repo, {})
+            self._store_commit(repo, tree=root, parents=[], message="initial", sha="a" * 40)
+            repo.refs["heads/main"] = "a" * 40
         self.repos[full_name] = repo
         return repo
+
+    def settings(
+        self,
+        *,
+        repo: str | None = None,
+        actions_can_create_pulls: bool | None = None,
+        immutable_releases: bool | None = None,
+        private: bool | None = None,
+    ) -> Repo:
+        """Change a repository's settings (what a maintainer does in Settings)."""
+        r = self._repo(repo)
+        if actions_can_create_pulls is not None:
+            r.actions_can_create_pulls = actions_can_create_pulls
+        if immutable_releases is not None:
+            r.immutable_releases = immutable_releases
+        if private is not None:
+            r.private = private
+        return r
 
     def _repo(self, repo: str | None) -> Repo:
         return self.repos[repo or self.repo]
@@ -151,7 +197,7 @@ class FakeGitHubCore:
 
     def pulls(self, *, repo: str | None = None) -> list[dict[str, Any]]:
         """Every pull request."""
-        return list(self._repo(repo).pulls.values())
+        return [self._public(p) for p in self._repo(repo).pulls.values()]
 
     def issues(self, *, repo: str | None = None) -> list[dict[str, Any]]:
         """Every issue that is not a pull request."""
@@ -176,11 +222,22 @@ class FakeGitHubCore:
         return dict(self._repo(repo).refs)
 
     def files(self, *, branch: str | None = None, repo: str | None = None) -> dict[str, bytes]:
-        """Files of a branch (default: all, keyed ``branch:path``)."""
-        items = self._repo(repo).files.items()
-        if branch is None:
-            return {f"{b}:{p}": d for (b, p), d in items}
-        return {p: d for (b, p), d in items if b == branch}
+        """Files at a branch's tip (default: every branch, keyed ``branch:path``)."""
+        r = self._repo(repo)
+        branches = (
+            [branch]
+            if branch is not None
+            else [ref.removeprefix("heads/") for ref in r.refs if ref.startswith("heads/")]
+        )
+        out: dict[str, bytes] = {}
+        for b in branches:
+            for path, blob in (self._tree_at(r, b) or {}).items():
+                out[path if branch is not None else f"{b}:{path}"] = r.objects[blob]
+        return out
+
+    def events(self, *, repo: str | None = None) -> list[dict[str, Any]]:
+        """Events that would start workflow runs (none for GITHUB_TOKEN's own pushes/PRs)."""
+        return list(self._repo(repo).events)
 
     def dispatches(self, *, repo: str | None = None) -> list[dict[str, Any]]:
         """Workflow dispatches received: ``{"workflow_id", "ref", "inputs"}``."""
@@ -355,6 +412,11 @@ class FakeGitHubCore:
             repo = self.repos.get(f"{params['owner']}/{params['repo']}")
             if repo is None:
                 raise ApiError(404, "Not Found")
+            if repo.private and ident is None:
+                # Anonymous requests see public data only; a private repository is
+                # "Not Found" (docs: "Rate limits for the REST API", "Troubleshooting
+                # the REST API"; argotorg/solc-bin#188).
+                raise ApiError(404, "Not Found")
         if method != "GET":
             self._authorize_write(ident, path)
         handler: Callable[..., tuple[int, Any, dict[str, str]]] = getattr(
@@ -469,12 +531,12 @@ class FakeGitHubCore:
             "name": r.name,
             "full_name": r.full_name,
             "owner": self.user(r.owner),
-            "private": False,
+            "private": r.private,
             "html_url": f"{self.server_url}/{r.full_name}",
             "url": api,
             "default_branch": "main",
-            "fork": False,
-            "visibility": "public",
+            "fork": r.fork_of is not None,
+            "visibility": "private" if r.private else "public",
             "permissions": {
                 "admin": False,
                 "maintain": False,

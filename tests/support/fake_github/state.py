@@ -72,7 +72,23 @@ class Repo:
     releases: dict[int, dict[str, Any]] = field(default_factory=dict)
     assets: dict[int, dict[str, Any]] = field(default_factory=dict)
     refs: dict[str, str] = field(default_factory=dict)  # "heads/main" -> sha
-    files: dict[tuple[str, str], bytes] = field(default_factory=dict)  # (branch, path)
+    # The object database: every ref points at a commit with a tree and parents, so
+    # "commits ahead of base" can be computed as GitHub does.
+    commits: dict[str, dict[str, Any]] = field(default_factory=dict)  # sha -> commit
+    trees: dict[str, dict[str, str]] = field(default_factory=dict)  # sha -> {path: blob sha}
+    objects: dict[str, bytes] = field(default_factory=dict)  # blob sha -> bytes
+    private: bool = False
+    # "Allow GitHub Actions to create and approve pull requests" is off by default in
+    # new repositories (docs: "Managing GitHub Actions settings for a repository").
+    actions_can_create_pulls: bool = False
+    # Immutable releases (docs: "Immutable releases"): assets only while a draft, and
+    # the tag of a published release is never reusable.
+    immutable_releases: bool = False
+    burned_tags: set[str] = field(default_factory=set)
+    # Events that would start a workflow run; those caused by GITHUB_TOKEN are not here
+    # (docs: "Triggering a workflow", the GITHUB_TOKEN section).
+    events: list[dict[str, Any]] = field(default_factory=list)
+    fork_of: str | None = None
     runs: dict[int, dict[str, Any]] = field(default_factory=dict)
     artifacts: dict[int, dict[str, Any]] = field(default_factory=dict)
     dispatches: list[dict[str, Any]] = field(default_factory=list)
