@@ -201,3 +201,32 @@ def test_long_history_is_trimmed_to_fit_the_release_body(fake_github, tmp_path: 
     body = reg._state_body(state)
     assert len(body) <= 120_000 and 0 < len(state.history) < 500
     assert state.history[-1]["event"] == "promote"
+
+
+def test_register_works_with_immutable_releases(fake_github, tmp_path: Path) -> None:
+    fake_github.settings(immutable_releases=True)
+    reg = ReleasesRegistry(_client(fake_github), REPO)
+    v1 = reg.register(_files(tmp_path), _meta())
+    assert v1.files == ("metadata.json", "model.onnx", "model.skops")
+    # Created as a draft, every asset uploaded, then published in one update.
+    (create,) = fake_github.requests_to("POST", r"/releases$")
+    assert create.json["draft"] is True
+    uploads = [r for r in fake_github.requests if r.path.endswith("/assets")]
+    (publish,) = fake_github.requests_to("PATCH", r"/releases/\d+$")
+    assert publish.json["draft"] is False
+    assert fake_github.requests.index(publish) > max(fake_github.requests.index(u) for u in uploads)
+    (release,) = fake_github.releases()
+    assert release["draft"] is False and len(release["assets"]) == 3
+    assert reg.get(1).git_sha == "a" * 40
+
+
+def test_an_asset_of_2_gib_is_refused_before_anything_is_written(
+    fake_github, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mlci.registry.releases
+
+    monkeypatch.setattr(mlci.registry.releases, "MAX_ASSET_BYTES", 100)
+    reg = ReleasesRegistry(_client(fake_github), REPO)
+    with pytest.raises(InputError, match="under 2 GiB"):
+        reg.register(_files(tmp_path), _meta())
+    assert [r for r in fake_github.requests if r.method != "GET"] == []

@@ -5,10 +5,15 @@
   the metadata as JSON inside an HTML comment, so listing versions is one paginated
   call and needs no asset download.
 - Version numbers are allocated by GitHub itself: creating a release whose tag exists
-  answers 422 ``already_exists``, and the writer takes the next number. A release
-  is written first with ``"complete": false`` in its metadata, the assets are
-  uploaded, then the body is updated; readers skip incomplete releases, so a
-  crash or a failed upload never shows a half version (its number is not reused).
+  answers 422 ``already_exists``, and the writer takes the next number. A version is
+  written as a draft (``"complete": false`` in its metadata), every asset is uploaded
+  to the draft, then one update publishes it with the complete metadata. That order
+  is the one that works with immutable releases, where assets cannot be added to a
+  published release and its tag can never be reused (docs: "Immutable releases").
+  Readers skip drafts and incomplete releases, so a crash or a failed upload never
+  shows a half version. Assets of 2 GiB or more are refused before anything is
+  written (docs: "About releases": each file must be under 2 GiB); uploads are retried
+  on 5xx answers by the client's one retry policy.
 - Aliases and history live in the body of one pre-release (tag ``<prefix>registry``,
   e.g. ``model-registry``): reading ``production`` is one call, and its metadata a
   second. Model releases are created with ``make_latest: false`` so the
@@ -35,9 +40,11 @@ if TYPE_CHECKING:
     from mlci.github.api import GitHubClient
     from mlci.github.runtime import Runtime
 
-__all__ = ["BODY_LIMIT", "ReleasesRegistry"]
+__all__ = ["BODY_LIMIT", "MAX_ASSET_BYTES", "ReleasesRegistry"]
 
 BODY_LIMIT = 120_000  # GitHub refuses release bodies over 125,000 characters
+#: Each release asset must be under 2 GiB (docs: "About releases").
+MAX_ASSET_BYTES = 2 * 1024**3
 _MARK_OPEN = "<!-- mlci-metadata"
 _MARK_CLOSE = "-->"
 _BLOCK = re.compile(re.escape(_MARK_OPEN) + r"\n(.*?)\n" + re.escape(_MARK_CLOSE), re.S)
@@ -238,7 +245,7 @@ class ReleasesRegistry:
                 "tag_name": f"{self.tag_prefix}{number}",
                 "name": f"Model v{number}",
                 "body": self._body(number, {**meta, "version": number, "complete": False}),
-                "draft": False,
+                "draft": True,  # assets first, then publish (immutable releases)
                 "prerelease": False,
                 "make_latest": "false",
             }
@@ -256,15 +263,24 @@ class ReleasesRegistry:
         )
 
     def register(self, files: Mapping[str, Path], metadata: Mapping[str, Any]) -> ModelVersion:
-        """Create release ``<prefix>N``, upload the assets, then mark the version complete.
+        """Create release ``<prefix>N`` as a draft, upload every asset, then publish it.
 
         Raises:
-            DeployError: when an asset upload fails (the release stays incomplete and
-                is never listed; production is untouched).
+            InputError: a file name is not plain, or a file is 2 GiB or more (nothing
+                was written).
+            DeployError: when an asset upload fails (the draft is never listed;
+                production is untouched).
         """
-        for name in files:
+        for name, path in files.items():
             if Path(name).name != name or name == METADATA_FILE:
                 raise InputError(f"{name}: not a plain file name for a registry version")
+            size = path.stat().st_size
+            if size >= MAX_ASSET_BYTES:
+                raise InputError(
+                    f"{path}: {size / 1024**3:.1f} GiB; GitHub release assets must be under"
+                    " 2 GiB; make the model smaller (e.g. quantize it) or use another"
+                    " registry.backend"
+                )
         number, release = self._create_release(metadata)
         meta = {**metadata, "version": number}
         upload = str(release["upload_url"]).split("{", 1)[0]
@@ -285,8 +301,10 @@ class ReleasesRegistry:
                     f" {self.tag_prefix}{number} failed ({exc.message}); the version is left"
                     " incomplete (never listed) and production is unchanged; re-run the deploy"
                 ) from None
+        # One update publishes the draft with every asset in place.
         self.client.patch(
-            f"{self._base()}/{release['id']}", json={"body": self._body(number, meta)}
+            f"{self._base()}/{release['id']}",
+            json={"body": self._body(number, meta), "draft": False, "make_latest": "false"},
         )
         return self.get(number)
 
