@@ -1,7 +1,8 @@
 """Seeded generator of the data validation benchmark's data sets (Parquet, written in row groups).
 
-N rows: 20 float, 5 int, 8 categorical (3 to 1,000 levels), 2 datetime columns and a
-binary label, about 1% nulls per feature column. Three files per N:
+N rows: a key ``id`` (new keys in every file, as in a new batch), 20 float, 5 int,
+8 categorical (3 to 1,000 levels), 2 datetime columns and a binary label, about 1% nulls
+per feature column. Three files per N:
 
 - ``reference.parquet``: the reference distribution;
 - ``current.parquet``: the same distribution with the columns in ``DRIFTED`` drifted
@@ -40,8 +41,10 @@ def _levels(k: int) -> np.ndarray:
     return np.array([f"L{k}_{j:04d}" for j in range(k)])
 
 
-def _chunk(rng: np.random.Generator, n: int, drifted: bool) -> dict[str, np.ndarray]:
-    cols: dict[str, np.ndarray] = {}
+def _chunk(
+    rng: np.random.Generator, n: int, drifted: bool, first_id: int = 0
+) -> dict[str, np.ndarray]:
+    cols: dict[str, np.ndarray] = {"id": np.arange(first_id, first_id + n, dtype="int64")}
     for i, name in enumerate(FLOATS):
         kind = i % 4
         shift = drifted and name in DRIFTED
@@ -85,7 +88,7 @@ def _table(cols: dict[str, np.ndarray], rng: np.random.Generator) -> pa.Table:
     arrays = {}
     n = len(cols[LABEL])
     for name, values in cols.items():
-        mask = None if name == LABEL else rng.random(n) < NULL_SHARE
+        mask = None if name in (LABEL, "id") else rng.random(n) < NULL_SHARE
         if values.dtype.kind == "M":
             arr = pa.array(values.astype("datetime64[us]"), mask=mask)
         elif values.dtype.kind in "US":
@@ -124,12 +127,13 @@ def generate(n: int, out: Path) -> dict[str, object]:
         ("current.parquet", 2, True),
         ("undrifted.parquet", 3, False),
     ):
+        first_id = (seed - 1) * n  # every file brings keys the others never had
         rng = np.random.default_rng(seed)
         writer = None
         done = 0
         while done < n:
             size = min(CHUNK, n - done)
-            cols = _chunk(rng, size, drifted)
+            cols = _chunk(rng, size, drifted, first_id + done)
             if fname == "current.parquet" and done == 0:
                 injected = _inject(cols, rng)
                 if drifted:

@@ -261,7 +261,8 @@ class Checker:
             converted[name] = conv
             self._check_column(name, state, series, conv, offset, nans.get(name))
         if self._enabled("duplicate_rows", None):
-            if part.unsupported:  # rows with unchecked values are never called duplicates
+            unchecked = part.unsupported or any(c in self._unsupported for c in frame.columns)
+            if unchecked:  # rows with unchecked values are never called duplicates
                 hashed = np.arange(offset, offset + n, dtype="uint64") | np.uint64(1 << 63)
             else:
                 hashed = _hash_rows(frame, self._order)
@@ -642,34 +643,11 @@ def _labels(labels: list[str], limit: int = 5) -> str:
     return head + (f" and {len(labels) - limit} more" if len(labels) > limit else "")
 
 
-def _column_hash(series: pd.Series) -> np.ndarray:
-    """A 64-bit hash of each value of ``series`` (equal values, equal hashes)."""
-    import numpy as np
-    import pandas as pd
-    from pandas.api import types as pt
-
-    dtype = series.dtype
-    if pt.is_bool_dtype(dtype) or pt.is_numeric_dtype(dtype) or pt.is_datetime64_any_dtype(dtype):
-        if isinstance(dtype, np.dtype):
-            values = series.to_numpy()
-            if values.dtype.kind == "f":
-                values = np.where(np.isnan(values), np.nan, values + 0.0)
-            return np.asarray(pd.util.hash_array(values), dtype="uint64")
-    codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    table = pd.util.hash_array(np.asarray(uniques, dtype=object).astype(str).astype(object))
-    table = np.append(np.asarray(table, dtype="uint64"), np.uint64(0x9E3779B97F4A7C15))
-    out: np.ndarray = table[codes]
-    return out
-
-
 def _combine(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
-    import numpy as np
+    import pandas as pd
 
-    out = np.zeros(len(frame), dtype="uint64")
-    for i, name in enumerate(columns):
-        h = _column_hash(frame[name])
-        out = (out * np.uint64(0x100000001B3)) ^ (h + np.uint64(i + 1))
-    return out
+    hashed: np.ndarray = pd.util.hash_pandas_object(frame[list(columns)], index=False).to_numpy()
+    return hashed
 
 
 def _hash_rows(frame: pd.DataFrame, order: Sequence[str]) -> np.ndarray:
@@ -684,5 +662,4 @@ def _hash_key(frame: pd.DataFrame, cols: Sequence[str]) -> np.ndarray:
 
     mask = frame[cols].notna().all(axis=1).to_numpy()
     hashed = _combine(frame, cols)
-    hashed[hashed == 0] = 1
-    return np.where(mask, hashed, np.uint64(0))
+    return np.where(mask, np.where(hashed == 0, np.uint64(1), hashed), np.uint64(0))

@@ -52,6 +52,13 @@ def cut(text: str, limit: int = MAX_VALUE_CHARS) -> str:
     return f"{text[:limit]}... ({len(text)} characters)"
 
 
+class _Shared(dict[str, Any]):
+    """A dict that pandas passes on to derived frames without copying its arrays."""
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _Shared:
+        return self
+
+
 @dataclass
 class Part:
     """Where a frame comes from and what its file declares.
@@ -74,6 +81,9 @@ class Part:
     declared: bool = False
     kinds: dict[str, str] = field(default_factory=dict)
     unsupported: dict[str, str] = field(default_factory=dict)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Part:
+        return self  # read-only once yielded: derived frames share it
 
 
 Format = Literal["csv", "parquet", "jsonl", "parquet-dir"]
@@ -503,7 +513,9 @@ def _parquet(
         label = file.relative_to(root).as_posix() if root is not None else ""
         unsupported: dict[str, str] = {}
         try:
-            batches = pf.iter_batches(batch_size=chunk_rows, columns=wanted)
+            # One thread: on the small shared runners of CI, Arrow's thread pool costs
+            # more CPU than it saves (bench/README.md).
+            batches = pf.iter_batches(batch_size=chunk_rows, columns=wanted, use_threads=False)
             for batch in batches:
                 part = Part(
                     label=label,
@@ -513,10 +525,10 @@ def _parquet(
                 )
                 batch = _prepare(batch, offset, part)
                 unsupported = part.unsupported
-                frame = batch.to_pandas()
+                frame = batch.to_pandas(use_threads=False)
                 nans = _nan_rows(batch)
                 if nans:
-                    frame.attrs[NAN_ATTR] = nans
+                    frame.attrs[NAN_ATTR] = _Shared(nans)
                 frame.attrs[PART_ATTR] = part
                 offset += len(frame)
                 yield frame
