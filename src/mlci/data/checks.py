@@ -117,6 +117,7 @@ class _ColumnState:
     in_domain: int = 0
     unexpected: dict[str, int] = field(default_factory=dict)
     unsupported: str | None = None
+    allowed: frozenset[str] | None = None
 
     def tally(self, code: str) -> _Tally:
         return self.tallies.setdefault(code, _Tally())
@@ -355,30 +356,60 @@ class Checker:
         import pandas as pd
 
         domain = state.schema.domain or []
+        code = "new_label_class" if name == self.target else "unexpected_category"
         if as_int:
+            codes = _int_domain(domain)
+            if codes is not None:
+                values = conv.values
+                outside = ok & ~np.isin(values, codes)
+                state.in_domain += int(np.count_nonzero(ok)) - int(np.count_nonzero(outside))
+                if outside.any():
+                    text = pd.Series(np.full(len(values), None, dtype=object))
+                    text[outside] = values[outside].astype("int64").astype(str)
+                    self._outside(state, code, offset, outside, text)
+                return
             text = pd.Series(
                 np.where(ok, np.nan_to_num(conv.values).astype("int64").astype("str"), None),
                 dtype="object",
             )
-        else:
-            text = conv.values
-        inside = text.isin(domain).to_numpy()
-        outside = ok & ~inside
-        state.in_domain += int(np.count_nonzero(ok & inside))
-        if outside.any():
-            code = "new_label_class" if name == self.target else "unexpected_category"
-            tally = state.tally(code)
-            tally.add(offset, outside, text)
-            counts = text[outside].value_counts()
-            for key, count in counts.items():
-                shown = cut(str(key))
-                if len(tally.values) < 1000 or shown in tally.values:
-                    tally.values[shown] = tally.values.get(shown, 0) + int(count)
-        if not state.varied:
-            present = text[ok]
-            if state.first is None and len(present):
-                state.first = present.iloc[0]
-            state.varied = bool((present != state.first).any())
+            inside = text.isin(domain).to_numpy()
+            outside = ok & ~inside
+            state.in_domain += int(np.count_nonzero(ok & inside))
+            if outside.any():
+                self._outside(state, code, offset, outside, text)
+            return
+        # One count of the values per chunk serves the domain, the constant check and the
+        # profile (Converted.counts): rows are looked at only when a value is outside.
+        text = conv.values
+        counts = conv.counts
+        if counts is None:
+            counts = conv.counts = text.value_counts(sort=False, dropna=True)
+        allowed = state.allowed
+        if allowed is None:
+            allowed = state.allowed = frozenset(domain)
+        keys = list(counts.index)
+        strange = [k for k in keys if k not in allowed]
+        total = int(counts.sum())
+        out_total = int(counts[strange].sum()) if strange else 0
+        state.in_domain += total - out_total
+        if strange:
+            outside = ok & text.isin(strange).to_numpy()
+            self._outside(state, code, offset, outside, text)
+        if not state.varied and keys:
+            if state.first is None:
+                state.first = keys[0]
+            state.varied = len(keys) > 1 or keys[0] != state.first
+
+    def _outside(
+        self, state: _ColumnState, code: str, offset: int, outside: np.ndarray, text: Any
+    ) -> None:
+        tally = state.tally(code)
+        tally.add(offset, outside, text)
+        counts = text[outside].value_counts()
+        for key, count in counts.items():
+            shown = cut(str(key))
+            if len(tally.values) < 1000 or shown in tally.values:
+                tally.values[shown] = tally.values.get(shown, 0) + int(count)
 
     def _structure(self) -> None:
         """Findings on the columns of the parts: missing, new, unsupported, changed type."""
@@ -636,6 +667,16 @@ def _duplicate_rows(hashes: np.ndarray) -> np.ndarray:
     repeat = np.zeros(hashes.size, dtype=bool)
     repeat[1:] = sorted_h[1:] == sorted_h[:-1]
     return np.sort(order[repeat])
+
+
+def _int_domain(domain: Sequence[str]) -> np.ndarray | None:
+    """The domain as integers when every entry is one (an int label's classes)."""
+    import numpy as np
+
+    try:
+        return np.array([int(v) for v in domain], dtype="float64")
+    except (TypeError, ValueError):
+        return None
 
 
 def _labels(labels: list[str], limit: int = 5) -> str:

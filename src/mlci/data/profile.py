@@ -81,12 +81,14 @@ class Converted:
         invalid: Rows that are present but do not fit the kind (e.g. text in a
             numeric column).
         int_dtype: Whether the source was stored as integers.
+        counts: The count of each present value (text and bool), when a check made it.
     """
 
     values: Any
     null: np.ndarray
     invalid: np.ndarray
     int_dtype: bool = False
+    counts: Any = None
 
 
 def infer_kind(series: pd.Series) -> Kind | None:
@@ -467,7 +469,10 @@ class TextStats:
 
     def add(self, values: pd.Series) -> None:
         """Add a chunk of non-null strings."""
-        counts = values.value_counts(sort=False, dropna=True)
+        self.add_counts(values.value_counts(sort=False, dropna=True))
+
+    def add_counts(self, counts: pd.Series) -> None:
+        """Add the value counts of a chunk (value -> count)."""
         chunk = TextStats(n=int(counts.sum()))
         if len(counts) > TOP_K:
             top = counts.nlargest(TOP_K)
@@ -745,8 +750,10 @@ class Profiler:
                 values = conv.values
                 col.numeric.add(values[~np.isnan(values)])
             elif col.text is not None:
-                present = conv.values[~(conv.null | conv.invalid)]
-                col.text.add(present)
+                if conv.counts is not None:
+                    col.text.add_counts(conv.counts)
+                else:
+                    col.text.add(conv.values[~(conv.null | conv.invalid)])
             if self.track_unique:
                 self._track(col, conv)
         names = {str(c) for c in frame.columns}
