@@ -585,51 +585,23 @@ def _data_config(path: Path | None) -> Any:
 
 
 def _run_schema_infer(args: argparse.Namespace) -> int:
-    from mlci.data.profile import is_profile_file, load_profile, profile_path
-    from mlci.data.schema import infer_schema, load_schema, merge_update, render_schema
-    from mlci.errors import InputError
+    from mlci.pipelines.schema import infer_schema_file
 
-    cfg = _data_config(args.config)
-    data = cfg.data if cfg else None
-    default = cfg.resolve(cfg.data.schema) if cfg else Path("mlci/schema.yaml")
-    output: Path = args.output or default
-    to_stdout = str(output) == "-"
-    if args.update and args.force:
-        raise InputError("schema infer: give --update or --force, not both")
-    if to_stdout and args.update:
-        raise InputError(
-            "schema infer: --update needs the schema file to merge with; pass -o PATH, not -o -"
-        )
-    if not to_stdout and output.exists() and not (args.update or args.force):
-        raise InputError(
-            f"{output}: the schema already exists and may hold your edits; re-infer it keeping"
-            f" them with `mlci schema infer {args.data} -o {output} --update`, or replace it"
-            " with --force"
-        )
-    if is_profile_file(args.data):
-        profile = load_profile(args.data)
-    else:
-        chunk_rows = data.chunk_rows if data else 250_000
-        profile = profile_path(args.data, chunk_rows=chunk_rows, track_unique=True)
-    schema = infer_schema(
-        profile,
+    done = infer_schema_file(
+        args.data,
+        config=_data_config(args.config),
+        output=args.output,
+        update=args.update,
+        force=args.force,
         max_domain=args.max_domain,
         margin=args.margin,
-        target=data.target if data else None,
-        id_columns=data.id_columns if data else (),
     )
-    if args.update and output.exists():
-        schema = merge_update(load_schema(output), schema)
-    text = render_schema(schema, profile=profile, source=str(args.data))
-    if to_stdout:
-        sys.stdout.write(text)
+    if done.output is None:
+        sys.stdout.write(done.text)
         return EXIT_OK
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(text, encoding="utf-8")
-    print(f"wrote {output} ({len(schema.columns)} columns from {profile.rows} rows of {args.data})")
-    for name, col in profile.columns.items():
-        if col.unsupported is not None:
-            print(f"  {name}: not checked: {col.unsupported}")
+    print(f"wrote {done.output} ({done.columns} columns from {done.rows} rows of {args.data})")
+    for name, why in done.unsupported:
+        print(f"  {name}: not checked: {why}")
     return EXIT_OK
 
 
@@ -664,16 +636,19 @@ def _run_profile(args: argparse.Namespace) -> int:
 
 
 def _run_validate_data(args: argparse.Namespace) -> int:
+    from mlci.error_handler import document_exit_code
     from mlci.pipelines.validate_data import validate_data
 
-    return validate_data(
-        _data_config(args.config),
-        current=args.current,
-        reference=args.reference,
-        reference_profile=args.reference_profile,
-        schema=args.schema,
-        drift=not args.no_drift,
-        results_dir=args.results,
+    return document_exit_code(
+        validate_data(
+            _data_config(args.config),
+            current=args.current,
+            reference=args.reference,
+            reference_profile=args.reference_profile,
+            schema=args.schema,
+            drift=not args.no_drift,
+            results_dir=args.results,
+        )
     )
 
 
@@ -799,15 +774,19 @@ def _add_data_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def _run_validate_model(args: argparse.Namespace) -> int:
+    from mlci.config import find_config, load_config
+    from mlci.error_handler import document_exit_code
     from mlci.pipelines.validate_model import validate_model
 
-    return validate_model(
-        args.config,
-        model=args.model,
-        baseline=args.baseline,
-        eval_data=args.eval_data,
-        target=args.target,
-        results_dir=args.results,
+    return document_exit_code(
+        validate_model(
+            load_config(find_config(args.config)),
+            model=args.model,
+            baseline=args.baseline,
+            eval_data=args.eval_data,
+            target=args.target,
+            results_dir=args.results,
+        )
     )
 
 
@@ -891,10 +870,8 @@ def _run_retrain(args: argparse.Namespace) -> int:
     from mlci.pipelines.retrain import retrain
     from mlci.results import DEFAULT_RESULTS_DIR
 
-    path = find_config(args.config)
     return retrain(
-        load_config(path),
-        config_path=path,
+        load_config(find_config(args.config)),
         results_dir=args.results or Path(DEFAULT_RESULTS_DIR),
         runtime=Runtime(),
         dry_run=args.dry_run,
@@ -1074,8 +1051,8 @@ def _run_run(args: argparse.Namespace) -> int:
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    from mlci.demo import run_demo
     from mlci.github.runtime import Runtime
+    from mlci.pipelines.demo import run_demo
 
     return run_demo(directory=args.dir, runtime=Runtime(), force=args.force)
 

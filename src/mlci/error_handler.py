@@ -16,7 +16,8 @@ from __future__ import annotations
 import os
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from mlci.errors import (
     EXIT_BUG,
@@ -30,7 +31,7 @@ from mlci.errors import (
 )
 from mlci.github.runtime import Runtime
 
-__all__ = ["run_guarded"]
+__all__ = ["document_exit_code", "run_guarded"]
 
 BUG_URL = "https://github.com/mlci-dev/mlci/issues"
 
@@ -79,6 +80,11 @@ def _silence_stdout() -> None:
         os.dup2(devnull, sys.stdout.fileno())
     except (OSError, ValueError):  # pragma: no cover - stdout without a file descriptor
         pass
+
+
+def document_exit_code(document: Mapping[str, Any]) -> int:
+    """The exit code of a pipeline's results document: 0 when it passed, 1 when not."""
+    return EXIT_OK if document.get("passed") is True else EXIT_FAILED
 
 
 def _report(rt: Runtime, message: str, file: str | None, line: int | None) -> None:

@@ -9,6 +9,7 @@ import pytest
 import skops.io as sio
 
 from mlci.cli import main
+from mlci.config import load_config
 from mlci.model.load import load_model
 from mlci.pipelines.validate_model import validate_model
 from mlci.registry import make_event
@@ -225,13 +226,13 @@ def test_onnx_candidate(models: Models, tmp_path: Path) -> None:
 def test_actions_outputs_and_summary(models: Models, tmp_path: Path, gh_env: GitHubEnv) -> None:
     root = _project(tmp_path, models.binary)
     results = gh_env.workspace / "mlci-results"
-    code = validate_model(
-        root / "mlci.yaml",
+    doc = validate_model(
+        load_config(root / "mlci.yaml"),
         baseline=str(root / "good.skops"),
         model=root / "worse.skops",
         results_dir=results,
     )
-    assert code == 1
+    assert doc["passed"] is False and doc["blessing"]["blessed"] is False
     outputs = gh_env.outputs()
     assert "passed=false\n" in outputs and "blessed=false\n" in outputs
     assert "results-path=mlci-results/model.json\n" in outputs

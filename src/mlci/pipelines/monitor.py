@@ -425,6 +425,7 @@ def monitor(
     runtime: Runtime,
     client: GitHubClient | None = None,
     registry: Registry | None = None,
+    backend: str | None = None,
 ) -> int:
     """Run every monitoring check, sync the issues, and write ``monitor.json``.
 
@@ -435,6 +436,8 @@ def monitor(
         runtime: The Actions runtime (summary, outputs, token, repository).
         client: A ready GitHub client (default: from the runtime).
         registry: An open registry (default: ``registry`` of mlci.yaml).
+        backend: The registry backend when ``registry`` is not given (default:
+            ``registry.backend``; ``mlci run`` passes ``local``).
 
     Returns:
         0 when no problem of error severity was found, else 1.
@@ -483,7 +486,7 @@ def monitor(
     if drift_problem:
         problems.append(drift_problem)
     # the production model
-    reg = registry or open_registry(config, runtime=runtime, client=client)
+    reg = registry or open_registry(config, backend=backend, runtime=runtime, client=client)
     production = production_version(reg)
     model: LoadedModel | None = None
     with tempfile.TemporaryDirectory(prefix="mlci-monitor-") as tmp:

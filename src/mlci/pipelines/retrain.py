@@ -13,13 +13,13 @@ The pipeline, in order (each stage's outcome lands in ``retrain.json``):
    ``retrain.max_age_days``, or there is none). No retrain: exit 0 with the reason.
 3. **Train**: ``model.train_command`` runs in the project with ``MLCI_RETRAIN_DATA``
    (the fresh files, ``os.pathsep``-separated) in its environment.
-4. **Champion versus challenger**: ``mlci validate-model`` (the same gates as a pull
-   request; the champion is the registry's production version) writes
-   ``model.json`` with the blessing.
+4. **Champion versus challenger**: `validate_model`, the pipeline of ``mlci
+   validate-model`` (the same gates as a pull request; the champion is the registry's
+   production version), writes ``model.json`` with the blessing.
 5. **Blessed**: ``mode: pull-request`` commits the new model file and a record
    (``.mlci/retrain.json``) on ``retrain.branch`` through the GitHub contents API and
    opens a pull request, or updates the open one mlci opened before (found by a
-   hidden marker); ``mode: deploy`` runs ``mlci deploy``. **Not blessed**: nothing
+   hidden marker); ``mode: deploy`` calls `deploy`. **Not blessed**: nothing
    changes (exit 1, the reason in the summary).
 """
 
@@ -27,13 +27,12 @@ from __future__ import annotations
 
 import datetime as _dt
 import glob
-import importlib.util
 import json
 import os
 import shlex
 import shutil
 import subprocess
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -54,6 +53,7 @@ from mlci.github.pulls import (
     open_or_update_pull_request,
 )
 from mlci.github.runtime import Runtime
+from mlci.pipelines.validate_model import validate_model
 from mlci.report.escape import cell, code, md, plain_number, safe_url
 from mlci.results import (
     Finding,
@@ -61,7 +61,6 @@ from mlci.results import (
     git_output,
     has_errors,
     make_document,
-    read_results,
     to_jsonable,
     write_results,
 )
@@ -94,9 +93,6 @@ DATA_SUFFIXES = (".csv", ".tsv", ".gz", ".parquet", ".pq", ".jsonl", ".ndjson")
 PR_MARKER = "<!-- mlci-retrain:{key} -->"
 #: Where the retrain record is committed, relative to the directory of mlci.yaml.
 RECORD_PATH = ".mlci/retrain.json"
-
-Cli = Callable[[Sequence[str]], int]
-
 
 # -- fresh data and the reference ------------------------------------------------------------
 
@@ -435,27 +431,6 @@ def _run_train(config: Config, files: Sequence[Path]) -> int:
         ) from None
 
 
-def _module_exists(name: str) -> bool:
-    try:
-        return importlib.util.find_spec(name) is not None
-    except ModuleNotFoundError:  # pragma: no cover - parent package missing
-        return False
-
-
-def _validate_model(config_path: Path, results_dir: Path, cli: Cli) -> tuple[int, dict[str, Any]]:
-    """Run ``mlci validate-model`` (the pull request's gates) and read ``model.json``."""
-    model_json = results_dir / "model.json"
-    if model_json.exists():
-        model_json.unlink()
-    code = cli(["validate-model", "--config", str(config_path), "--results", str(results_dir)])
-    if code > EXIT_FAILED:
-        raise InputError(
-            f"mlci validate-model stopped with exit code {code} during the retrain; fix the"
-            " problem it reported above and run again"
-        )
-    return code, read_results(model_json)
-
-
 # -- GitHub: the pull request (mlci.github.pulls) ------------------------------------------
 
 
@@ -605,23 +580,22 @@ def _context(runtime: Runtime, client: GitHubClient | None) -> tuple[GitHubClien
 def retrain(
     config: Config,
     *,
-    config_path: Path,
     results_dir: Path,
     runtime: Runtime,
     dry_run: bool = False,
     client: GitHubClient | None = None,
-    cli: Cli | None = None,
+    backend: str | None = None,
 ) -> int:
     """Run the retrain pipeline (see the module docstring) and write ``retrain.json``.
 
     Args:
         config: The loaded mlci.yaml.
-        config_path: Its path (passed on to the ``validate-model`` and ``deploy`` steps).
         results_dir: Where ``retrain.json`` and ``model.json`` go.
         runtime: The Actions runtime (summary, outputs, token, repository).
         dry_run: Decide, train and compare, but open no pull request and deploy nothing.
         client: A ready GitHub client (default: from the runtime).
-        cli: The command entry point for the validate-model and deploy steps.
+        backend: The registry backend (default: ``registry.backend``; ``mlci run``
+            passes ``local``).
 
     Returns:
         0 when nothing was needed or the challenger was proposed or deployed; 1 when
@@ -629,11 +603,6 @@ def retrain(
         not blessed.
     """
     from mlci.registry import open_registry
-
-    if cli is None:
-        from mlci.cli import main as default_cli
-
-        cli = default_cli
 
     state = _State()
     state.payload.update(
@@ -702,7 +671,7 @@ def retrain(
                     )
                 )
     # 2. decision
-    registry = open_registry(config, runtime=runtime, client=client)
+    registry = open_registry(config, backend=backend, runtime=runtime, client=client)
     champion = production_version(registry)
     if champion is not None:
         state.payload["champion"] = {
@@ -762,7 +731,9 @@ def retrain(
         return EXIT_FAILED
     # 4. champion versus challenger
     with runtime.group("champion versus challenger"):
-        _, model_doc = _validate_model(config_path, results_dir, cli)
+        model_doc = validate_model(
+            config, results_dir=results_dir, runtime=runtime, backend=backend
+        )
     blessing = dict(model_doc.get("blessing") or {})
     state.payload["blessing"] = blessing
     model_path = config.existing_path(

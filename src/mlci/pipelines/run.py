@@ -1,11 +1,12 @@
 """`mlci run pr|deploy|retrain|monitor`: a workflow's pipeline, run locally.
 
-Each pipeline is the list of steps its generated workflow runs, and each step is
-the very `mlci` command the workflow's action calls (run in-process through
-`mlci.cli.main`) or the user's own train command. So a local run and a run on
-GitHub cannot drift apart: they share the commands, the results files and the
-report. Off GitHub nothing is posted: the report is printed and written as
-Markdown and HTML beside the results, and the registry is the local one.
+Each pipeline is the list of steps its generated workflow runs, and each step calls
+the very pipeline function the workflow's `mlci` command calls (validate-data,
+validate-model, report, deploy, retrain, monitor) or runs the user's own train
+command. So a local run and a run on GitHub cannot drift apart: they share the
+functions, the results files and the report. Off GitHub nothing is posted: the
+report is printed and written as Markdown and HTML beside the results, and the
+registry is the local one (passed to each step, not through the environment).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -23,7 +24,7 @@ from mlci.config import Config, find_config, load_config
 from mlci.errors import EXIT_FAILED, EXIT_OK, InputError
 from mlci.github.runtime import Runtime
 
-__all__ = ["PIPELINES", "StepResult", "run_pipeline"]
+__all__ = ["LOCAL_REGISTRY", "PIPELINES", "StepResult", "deploy_locally", "run_pipeline"]
 
 Pipeline = Literal["pr", "deploy", "retrain", "monitor"]
 PIPELINES: tuple[Pipeline, ...] = ("pr", "deploy", "retrain", "monitor")
@@ -42,41 +43,121 @@ class StepResult:
 @dataclass(frozen=True)
 class _Step:
     name: str
-    argv: tuple[str, ...] = ()
+    shown: str = ""
+    call: Callable[[], int] | None = None
     shell: str | None = None
     skip: str | None = None
 
 
-def _steps(pipeline: Pipeline, cfg: Config, config: Path, results: Path) -> list[_Step]:
-    common = ("--config", str(config), "--results", str(results))
-    has_data = cfg.data.current is not None or cfg.data.reference is not None
-    no_data = None if has_data else "no data.current or data.reference in mlci.yaml"
+#: A local run never touches a remote registry, whatever mlci.yaml says for the workflows.
+LOCAL_REGISTRY = "local"
+
+
+def _steps(
+    pipeline: Pipeline, cfg: Config, config: Path, results: Path, runtime: Runtime
+) -> list[_Step]:
+    from mlci.error_handler import document_exit_code
+
+    common = f"--config {config} --results {results}"
+    check = _Step(
+        "check config",
+        f"mlci config check {config}",
+        lambda: _check_config(config, cfg, runtime),
+    )
     if pipeline == "pr":
+        from mlci.pipelines.validate_data import validate_data
+        from mlci.pipelines.validate_model import validate_model
+
+        has_data = cfg.data.current is not None or cfg.data.reference is not None
         return [
-            _Step("check config", ("config", "check", str(config))),
-            _Step("validate data", ("validate-data", *common), skip=no_data),
+            check,
+            _Step(
+                "validate data",
+                f"mlci validate-data {common}",
+                lambda: document_exit_code(
+                    validate_data(cfg, results_dir=results, runtime=runtime)
+                ),
+                skip=None if has_data else "no data.current or data.reference in mlci.yaml",
+            ),
             _Step(
                 "train",
                 shell=cfg.model.train_command,
                 skip=None if cfg.model.train_command else "no model.train_command in mlci.yaml",
             ),
-            _Step("validate model", ("validate-model", *common)),
-            _Step("report", ("report", "--results", str(results), "--output-dir", str(results))),
+            _Step(
+                "validate model",
+                f"mlci validate-model {common}",
+                lambda: document_exit_code(
+                    validate_model(
+                        cfg, results_dir=results, runtime=runtime, backend=LOCAL_REGISTRY
+                    )
+                ),
+            ),
+            _Step(
+                "report",
+                f"mlci report --results {results} --output-dir {results}",
+                lambda: _report(results, runtime),
+            ),
         ]
     if pipeline == "deploy":
         return [
-            _Step("check config", ("config", "check", str(config))),
-            _Step("deploy", ("deploy", *common, "--registry", "local")),
+            check,
+            _Step(
+                "deploy",
+                f"mlci deploy {common} --registry {LOCAL_REGISTRY}",
+                lambda: deploy_locally(cfg, results, runtime),
+            ),
         ]
     if pipeline == "retrain":
+        from mlci.pipelines.retrain import retrain
+
         return [
-            _Step("check config", ("config", "check", str(config))),
-            _Step("retrain", ("retrain", *common)),
+            check,
+            _Step(
+                "retrain",
+                f"mlci retrain {common}",
+                lambda: retrain(cfg, results_dir=results, runtime=runtime, backend=LOCAL_REGISTRY),
+            ),
         ]
+    from mlci.pipelines.monitor import monitor
+
     return [
-        _Step("check config", ("config", "check", str(config))),
-        _Step("monitor", ("monitor", *common)),
+        check,
+        _Step(
+            "monitor",
+            f"mlci monitor {common}",
+            lambda: monitor(
+                cfg, current=None, results_dir=results, runtime=runtime, backend=LOCAL_REGISTRY
+            ),
+        ),
     ]
+
+
+def _check_config(path: Path, cfg: Config, runtime: Runtime) -> int:
+    runtime.info(f"{path}: ok ({cfg.task}, registry {cfg.registry.backend})")
+    return EXIT_OK
+
+
+def _report(results: Path, runtime: Runtime) -> int:
+    from mlci.pipelines.report import report
+
+    outcome = report(results_dir=results, output_dir=results, runtime=runtime)
+    runtime.info(outcome.markdown.rstrip("\n"))
+    for note in outcome.notes:
+        runtime.warning(note)
+    runtime.info(
+        f"mlci: report ({outcome.state}) written to {outcome.markdown_path} and {outcome.html_path}"
+    )
+    return EXIT_OK
+
+
+def deploy_locally(cfg: Config, results: Path, runtime: Runtime) -> int:
+    """Deploy the blessed model of ``results`` to the local registry (`mlci run deploy`)."""
+    from mlci.pipelines.deploy import deploy
+
+    outcome = deploy(cfg, results_dir=results, backend=LOCAL_REGISTRY, runtime=runtime)
+    runtime.info(f"mlci deploy: {outcome.message}")
+    return EXIT_OK
 
 
 def _run_shell(command: str, cwd: Path) -> int:
@@ -100,49 +181,32 @@ def run_pipeline(
     config_path: Path | None,
     results_dir: Path | None,
     runtime: Runtime,
-    cli: Callable[[Sequence[str]], int] | None = None,
 ) -> tuple[int, list[StepResult]]:
     """Run the steps of ``pipeline`` in order, showing progress and durations.
 
-    A step that fails a gate (exit 1) does not stop the pipeline, so the report
-    still shows everything; a usage error or a bug (exit 2 or 3) stops it.
+    Each step calls the pipeline function its workflow's command runs, with the local
+    registry; what a step raises is mapped to an exit code by the one error handler.
+    A step that fails a gate (exit 1) does not stop the pipeline, so the report still
+    shows everything; a usage error or a bug (exit 2 or 3) stops it.
 
     Args:
         pipeline: Which workflow to reproduce.
         config_path: The mlci.yaml (default ./mlci.yaml).
         results_dir: Where results go (default: mlci-results/ beside mlci.yaml).
         runtime: Where progress goes.
-        cli: The command entry point (default `mlci.cli.main`).
 
     Returns:
         The exit code (the worst of the steps) and each step's result.
     """
-    if cli is None:
-        from mlci.cli import main
-
-        cli = main
     config = find_config(config_path)
     cfg = load_config(config)
     results = results_dir or (cfg.root / "mlci-results")
-    steps = _steps(pipeline, cfg, config, results)
-    # Off GitHub the registry is the local one, whatever mlci.yaml says for the workflows.
-    previous = os.environ.get("MLCI_REGISTRY")
-    os.environ["MLCI_REGISTRY"] = "local"
-    try:
-        return _run_steps(steps, cfg, cli, runtime)
-    finally:
-        if previous is None:
-            os.environ.pop("MLCI_REGISTRY", None)
-        else:
-            os.environ["MLCI_REGISTRY"] = previous
+    return _run_steps(_steps(pipeline, cfg, config, results, runtime), cfg, runtime)
 
 
-def _run_steps(
-    steps: list[_Step],
-    cfg: Config,
-    cli: Callable[[Sequence[str]], int],
-    runtime: Runtime,
-) -> tuple[int, list[StepResult]]:
+def _run_steps(steps: list[_Step], cfg: Config, runtime: Runtime) -> tuple[int, list[StepResult]]:
+    from mlci.error_handler import run_guarded
+
     outcome: list[StepResult] = []
     worst = EXIT_OK
     for number, step in enumerate(steps, start=1):
@@ -151,10 +215,13 @@ def _run_steps(
             runtime.info(f"{title}: skipped ({step.skip})")
             outcome.append(StepResult(step.name, EXIT_OK, 0.0, step.skip))
             continue
-        shown = step.shell if step.shell else "mlci " + " ".join(step.argv)
-        runtime.info(f"{title}: {shown}")
+        runtime.info(f"{title}: {step.shell or step.shown}")
         start = time.perf_counter()
-        code = _run_shell(step.shell, cfg.root) if step.shell else cli(list(step.argv))
+        if step.shell:
+            code = _run_shell(step.shell, cfg.root)
+        else:
+            assert step.call is not None
+            code = run_guarded(step.call, runtime)
         seconds = time.perf_counter() - start
         if step.shell and code != 0:
             raise InputError(

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mlci.config import Config, DataConfig
-from mlci.errors import EXIT_FAILED, EXIT_OK, InputError, MlciError
+from mlci.errors import InputError, MlciError
 from mlci.github.runtime import Annotation, Runtime
 from mlci.report.escape import code, md
 from mlci.results import (
@@ -48,7 +48,7 @@ def validate_data(
     drift: bool = True,
     results_dir: Path | None = None,
     runtime: Runtime | None = None,
-) -> int:
+) -> dict[str, Any]:
     """Validate the current data; write ``<results_dir>/data.json``.
 
     Args:
@@ -62,7 +62,7 @@ def validate_data(
         runtime: The Actions runtime (default: the environment's).
 
     Returns:
-        0 when no finding has error severity, 1 otherwise.
+        The ``data.json`` document; ``passed`` is false when a finding has error severity.
 
     Raises:
         InputError: for missing or unusable data, schema or profile files.
@@ -96,7 +96,7 @@ def _validate(
     schema: Path | None,
     drift: bool,
     results_dir: Path | None,
-) -> int:
+) -> dict[str, Any]:
     from mlci.data.checks import Checker, severity_resolver
     from mlci.data.drift import compare_profiles
     from mlci.data.io import detect_format, iter_frames
@@ -271,7 +271,7 @@ def _validate(
     if rt.on_actions:
         rt.set_output("passed", "true" if passed else "false")
         rt.set_output("results-path", _rel(written, rt))
-    return EXIT_OK if passed else EXIT_FAILED
+    return document
 
 
 def _check_overlap(

@@ -104,13 +104,11 @@ def _dig(value: Any, *keys: str) -> Any:
     return value
 
 
-def _registry_baseline(cfg: Config, runtime: Runtime, work: Path) -> _Baseline:
+def _registry_baseline(cfg: Config, runtime: Runtime, work: Path, backend: str | None) -> _Baseline:
     """The production model of the registry, or "no baseline" when there is none yet."""
-    try:
-        from mlci.registry import open_registry
-    except ImportError:  # pragma: no cover - the registry ships with mlci
-        return _Baseline("none", FIRST_MODEL_NOTE)
-    registry = open_registry(cfg, runtime=runtime)
+    from mlci.registry import open_registry
+
+    registry = open_registry(cfg, backend=backend, runtime=runtime)
     versions = registry.versions()
     history = [{"version": v.version, "metrics": v.metrics} for v in versions]
     production = registry.state().production
@@ -134,7 +132,7 @@ def _registry_baseline(cfg: Config, runtime: Runtime, work: Path) -> _Baseline:
     model = _load_baseline_model(dest / name, cfg)
     return _Baseline(
         "model",
-        f"baseline: production model v{production} from the {cfg.registry.backend} registry",
+        f"baseline: production model v{production} from the {registry.name} registry",
         model=model,
         path=dest / name,
         hash=model.sha256,
@@ -166,12 +164,18 @@ def _load_baseline_model(path: Path, cfg: Config) -> LoadedModel:
 
 
 def _resolve_baseline(
-    spec: str, cfg: Config, runtime: Runtime, work: Path, data_fp: str, from_flag: bool
+    spec: str,
+    cfg: Config,
+    runtime: Runtime,
+    work: Path,
+    data_fp: str,
+    from_flag: bool,
+    backend: str | None,
 ) -> _Baseline:
     if spec == "none":
         return _Baseline("none", "no baseline (baseline: none): first model")
     if spec == "registry":
-        return _registry_baseline(cfg, runtime, work)
+        return _registry_baseline(cfg, runtime, work, backend)
     path = Path(spec) if from_flag else cfg.resolve(spec)
     if not path.exists():
         raise InputError(
@@ -346,7 +350,7 @@ def _num(value: Any) -> str:
 
 
 def validate_model(
-    config_path: Path | None = None,
+    config: Config,
     *,
     model: Path | None = None,
     baseline: str | None = None,
@@ -354,11 +358,12 @@ def validate_model(
     target: str | None = None,
     results_dir: Path | None = None,
     runtime: Runtime | None = None,
-) -> int:
+    backend: str | None = None,
+) -> dict[str, Any]:
     """Validate the candidate model against the baseline and write ``model.json``.
 
     Args:
-        config_path: ``mlci.yaml`` (default: ``./mlci.yaml``).
+        config: The loaded ``mlci.yaml``.
         model: The candidate model file (default: ``model.path``).
         baseline: ``registry``, ``none`` or a model / ``model.json`` path (default:
             ``model.baseline``).
@@ -366,9 +371,11 @@ def validate_model(
         target: The label column (default: ``data.target``).
         results_dir: Where ``model.json`` goes (default: ``mlci-results/``).
         runtime: The Actions runtime (default: from the environment).
+        backend: The registry backend of a ``registry`` baseline (default:
+            ``registry.backend``); ``mlci run`` passes ``local``.
 
     Returns:
-        0 when the candidate is blessed, 1 when it is not.
+        The ``model.json`` document; ``passed`` says whether the candidate is blessed.
 
     Raises:
         MlciError: for bad usage, config or input (exit 2); the Actions outputs are
@@ -377,7 +384,7 @@ def validate_model(
     rt = runtime or Runtime()
     out_dir = results_dir if results_dir is not None else Path(DEFAULT_RESULTS_DIR)
     try:
-        return _validate(config_path, model, baseline, eval_data, target, out_dir, rt)
+        return _validate(config, model, baseline, eval_data, target, out_dir, rt, backend)
     except MlciError:
         if rt.on_actions:
             rt.set_output("passed", "false")
@@ -401,14 +408,15 @@ def _workspace_relative(path: Path, rt: Runtime) -> str:
 
 
 def _validate(
-    config_path: Path | None,
+    cfg: Config,
     model_flag: Path | None,
     baseline_flag: str | None,
     eval_flag: Path | None,
     target_flag: str | None,
     out_dir: Path,
     rt: Runtime,
-) -> int:
+    backend: str | None,
+) -> dict[str, Any]:
     from mlci.model.evaluate import (
         Evaluation,
         compute_metrics,
@@ -421,7 +429,6 @@ def _validate(
     from mlci.model.gates import GateResult, bless, evaluate_gates
     from mlci.model.load import SklearnModel, load_model
 
-    cfg = load_config(find_config(config_path))
     mc = cfg.model
     task = cfg.task
     model_path = (
@@ -509,7 +516,7 @@ def _validate(
     spec = baseline_flag if baseline_flag is not None else mc.baseline
     with tempfile.TemporaryDirectory(prefix="mlci-model-") as tmp:
         work = Path(tmp)
-        base = _resolve_baseline(spec, cfg, rt, work, data_fp, baseline_flag is not None)
+        base = _resolve_baseline(spec, cfg, rt, work, data_fp, baseline_flag is not None, backend)
         if base.note:
             notes.append(base.note)
         base_pred: Predictions | None = None
@@ -752,7 +759,7 @@ def _validate(
         rt.set_output("passed", "true" if blessing.blessed else "false")
         rt.set_output("blessed", "true" if blessing.blessed else "false")
         rt.set_output("results-path", _workspace_relative(written, rt))
-    return EXIT_OK if blessing.blessed else EXIT_FAILED
+    return doc
 
 
 def export_model(

@@ -67,19 +67,15 @@ def open_registry(
 
     Args:
         config: The loaded mlci.yaml.
-        backend: ``local`` or ``github``; default ``$MLCI_REGISTRY``, else
-            ``config.registry.backend``.
+        backend: ``local`` or ``github``; default ``config.registry.backend``
+            (``mlci run`` passes ``local``: a local run never touches a remote registry).
         runtime: The Actions runtime (the github backend reads the token and repository).
         **options: Backend-specific extras (``client`` for a ready `GitHubClient`).
 
     Raises:
         InputError: for an unknown backend name.
     """
-    # `mlci run` sets MLCI_REGISTRY=local: a local run never touches a remote registry.
-    from mlci.github.runtime import Runtime as _Runtime
-
-    env_backend = (runtime or _Runtime()).get("MLCI_REGISTRY")
-    name = backend or env_backend or config.registry.backend
+    name = backend or config.registry.backend
     opener = BACKENDS.get(name)
     if opener is None:
         raise InputError(

@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 
 from mlci.errors import EXIT_FAILED, EXIT_OK, InputError
@@ -122,7 +122,6 @@ def run_demo(
     *,
     directory: Path,
     runtime: Runtime,
-    cli: Callable[[Sequence[str]], int] | None = None,
     force: bool = False,
 ) -> int:
     """Play the demo in ``directory`` (created; must be new or empty, unless ``force``).
@@ -134,11 +133,11 @@ def run_demo(
         0 when every step behaved as the story says (the second pull request is
         meant to be blocked), 1 otherwise.
     """
-    if cli is None:
-        from mlci.cli import main
-
-        cli = main
-    from mlci.pipelines.run import run_pipeline
+    from mlci.config import load_config
+    from mlci.error_handler import document_exit_code, run_guarded
+    from mlci.pipelines.run import deploy_locally, run_pipeline
+    from mlci.pipelines.schema import infer_schema_file
+    from mlci.pipelines.validate_model import validate_model
 
     start = time.perf_counter()
     directory = directory.resolve()
@@ -150,32 +149,20 @@ def run_demo(
 
     with runtime.group("main branch: prepare data, infer the schema, train and deploy v1"):
         _python("prepare_data.py", cwd=directory)
-        if (
-            cli(
-                [
-                    "schema",
-                    "infer",
-                    str(directory / "data" / "reference.csv"),
-                    "-o",
-                    str(directory / "mlci" / "schema.yaml"),
-                    "--margin",
-                    "0.25",
-                ]
-            )
-            != EXIT_OK
-        ):
-            return EXIT_FAILED
+        cfg = load_config(config)
+        schema = infer_schema_file(
+            directory / "data" / "reference.csv",
+            config=cfg,
+            output=directory / "mlci" / "schema.yaml",
+            margin=0.25,
+        )
+        runtime.info(f"wrote {schema.output} ({schema.columns} columns from {schema.rows} rows)")
         _python("train.py", cwd=directory)
-        first = cli(
-            [
-                "validate-model",
-                "--config",
-                str(config),
-                "--results",
-                str(results),
-                "--baseline",
-                "none",
-            ]
+        first = run_guarded(
+            lambda: document_exit_code(
+                validate_model(cfg, results_dir=results, baseline="none", runtime=runtime)
+            ),
+            runtime,
         )
         if first != EXIT_OK:
             problem = (
@@ -185,9 +172,7 @@ def run_demo(
             )
             runtime.error(f"{problem}; the demo stops here; {again}")
             return EXIT_FAILED
-        deployed = cli(
-            ["deploy", "--config", str(config), "--results", str(results), "--registry", "local"]
-        )
+        deployed = run_guarded(lambda: deploy_locally(cfg, results, runtime), runtime)
         if deployed != EXIT_OK:
             problem = _deploy_problem(results, deployed)
             runtime.error(f"the first model: {problem}; the demo stops here; {again}")
@@ -212,24 +197,14 @@ def run_demo(
         pr_results = directory / f"mlci-results-pr{number}"
         with runtime.group(title):
             code, _ = run_pipeline(
-                "pr", config_path=config, results_dir=pr_results, runtime=runtime, cli=cli
+                "pr", config_path=config, results_dir=pr_results, runtime=runtime
             )
             story.append((title, code, expected))
             html = pr_results / "report.html"
             runtime.info(f"\nfull report: {html}\n")
             if code == EXIT_OK and number == 1:
                 runtime.info("merged: deploying the blessed model")
-                deployed = cli(
-                    [
-                        "deploy",
-                        "--config",
-                        str(config),
-                        "--results",
-                        str(pr_results),
-                        "--registry",
-                        "local",
-                    ]
-                )
+                deployed = run_guarded(partial(deploy_locally, cfg, pr_results, runtime), runtime)
                 if deployed != EXIT_OK:
                     problem = _deploy_problem(pr_results, deployed)
                     runtime.error(f"pull request #1's model: {problem}; {again}")
