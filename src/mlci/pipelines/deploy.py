@@ -454,7 +454,18 @@ def _smoke_test(
             problems.append(
                 f"predictions differ by up to {diff:.3g} (limit {tol.max_abs_diff:g}, relative)"
             )
-    if single.json()["predictions"] != body["predictions"][:1]:
+    one, first = single.json()["predictions"][:1], body["predictions"][:1]
+    if offline_model.task_hint == "classification" or offline_model.classes:
+        differs = one != first
+    else:
+        # A float32 runtime may round a row differently in a batch (vectorised kernels):
+        # the same relative tolerance as the offline parity, not bit equality.
+        scale = max(1.0, abs(float(first[0])) if first else 1.0)
+        differs = len(one) != len(first) or any(
+            abs(float(a) - float(b)) > tol.max_abs_diff * scale
+            for a, b in zip(one, first, strict=True)
+        )
+    if differs:
         problems.append("a single-row request answered differently from the same row in a batch")
     result["passed"] = not problems
     if problems:

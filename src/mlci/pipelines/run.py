@@ -47,6 +47,9 @@ class _Step:
     call: Callable[[], int] | None = None
     shell: str | None = None
     skip: str | None = None
+    #: Run only when this run's model.json says blessed (the workflow's
+    #: ``if: steps.model.outputs.blessed == 'true'``).
+    if_blessed: bool = False
 
 
 #: A local run never touches a remote registry, whatever mlci.yaml says for the workflows.
@@ -64,13 +67,12 @@ def _steps(
         f"mlci config check {config}",
         lambda: _check_config(config, cfg, runtime),
     )
-    if pipeline == "pr":
+    if pipeline in ("pr", "deploy"):
         from mlci.pipelines.validate_data import validate_data
         from mlci.pipelines.validate_model import validate_model
 
         has_data = cfg.data.current is not None or cfg.data.reference is not None
-        return [
-            check,
+        validate = [
             _Step(
                 "validate data",
                 f"mlci validate-data {common}",
@@ -93,19 +95,27 @@ def _steps(
                     )
                 ),
             ),
-            _Step(
-                "report",
-                f"mlci report --results {results} --output-dir {results}",
-                lambda: _report(results, runtime),
-            ),
         ]
-    if pipeline == "deploy":
+        if pipeline == "pr":
+            return [
+                check,
+                *validate,
+                _Step(
+                    "report",
+                    f"mlci report --results {results} --output-dir {results}",
+                    lambda: _report(results, runtime),
+                ),
+            ]
+        # The steps of mlci-deploy.yml: validate again on the merged code, train, and
+        # register and deploy only a model blessed in this very run (never stale results).
         return [
             check,
+            *validate,
             _Step(
                 "deploy",
                 f"mlci deploy {common} --registry {LOCAL_REGISTRY}",
                 lambda: deploy_locally(cfg, results, runtime),
+                if_blessed=True,
             ),
         ]
     if pipeline == "retrain":
@@ -201,19 +211,36 @@ def run_pipeline(
     config = find_config(config_path)
     cfg = load_config(config)
     results = results_dir or (cfg.root / "mlci-results")
-    return _run_steps(_steps(pipeline, cfg, config, results, runtime), cfg, runtime)
+    return _run_steps(_steps(pipeline, cfg, config, results, runtime), cfg, runtime, results)
 
 
-def _run_steps(steps: list[_Step], cfg: Config, runtime: Runtime) -> tuple[int, list[StepResult]]:
+def _not_blessed(results: Path) -> str | None:
+    """Why the model of this run's ``model.json`` is not blessed; None when it is."""
+    from mlci.results import read_results
+
+    path = results / "model.json"
+    if not path.is_file():
+        return "no model.json from the validate-model step"
+    blessing = read_results(path).get("blessing")
+    if isinstance(blessing, dict) and blessing.get("blessed") is True:
+        return None
+    reason = blessing.get("reason") if isinstance(blessing, dict) else None
+    return f"the model is not blessed: {reason or 'no blessing in model.json'}"
+
+
+def _run_steps(
+    steps: list[_Step], cfg: Config, runtime: Runtime, results: Path
+) -> tuple[int, list[StepResult]]:
     from mlci.error_handler import run_guarded
 
     outcome: list[StepResult] = []
     worst = EXIT_OK
     for number, step in enumerate(steps, start=1):
         title = f"[{number}/{len(steps)}] {step.name}"
-        if step.skip:
-            runtime.info(f"{title}: skipped ({step.skip})")
-            outcome.append(StepResult(step.name, EXIT_OK, 0.0, step.skip))
+        skip = step.skip or (_not_blessed(results) if step.if_blessed else None)
+        if skip:
+            runtime.info(f"{title}: skipped ({skip})")
+            outcome.append(StepResult(step.name, EXIT_OK, 0.0, skip))
             continue
         runtime.info(f"{title}: {step.shell or step.shown}")
         start = time.perf_counter()

@@ -74,6 +74,7 @@ _DATE = re.compile(
     r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(?:Z|[+-]\d{2}:?\d{2})?"
 )
 _INT = re.compile(r"[+-]?\d+")
+_ID_NAME = re.compile(r"(?:^|[_\s-])(?:id|key|uuid)$|^(?:id|key|uuid)(?:$|[_\s-])", re.I)
 
 
 @dataclass(frozen=True)
@@ -237,7 +238,8 @@ def column_facts(path: Path, *, rows: int = SAMPLE_ROWS) -> ColumnFacts:
     """The columns of a data file and, from its first ``rows`` rows, ids and dates.
 
     An id-like column has a value on every row, no repeated value, and is either
-    whole numbers that only go up (or only down) or text that is not a number;
+    whole numbers that only go up (or only down) or are named like a key (``id``,
+    ``customer_id``), or text that is not a number;
     a date column holds ISO dates or timestamps on every non-empty row.
     """
     columns, sample = _sample(path, rows)
@@ -256,7 +258,8 @@ def column_facts(path: Path, *, rows: int = SAMPLE_ROWS) -> ColumnFacts:
         if all(_INT.fullmatch(v) for v in seen):
             ints = [int(v) for v in seen]
             pairs = list(zip(ints, ints[1:], strict=False))
-            if all(a < b for a, b in pairs) or all(a > b for a, b in pairs):
+            # Monotone, or named like a key (a shuffled split keeps ids unique only).
+            if all(a < b for a, b in pairs) or all(a > b for a, b in pairs) or _ID_NAME.search(c):
                 id_like.append(c)
         elif all(_number(v) is None for v in seen):
             id_like.append(c)
@@ -326,6 +329,24 @@ def _test_command(root: Path, rel: list[str]) -> tuple[str | None, str]:
     return None, "no tests/ folder or pytest configuration"
 
 
+_MODEL_LITERAL = re.compile(
+    r"""["']([A-Za-z0-9_./-]{1,200}\.(?:onnx|skops|joblib|pkl|pickle))["']"""
+)
+
+
+def _model_named_in(script: Path) -> str | None:
+    """The model file a training script names (a string literal such as ``"model.skops"``)."""
+    try:
+        text = script.read_text(encoding="utf-8", errors="replace")[:200_000]
+    except OSError:
+        return None
+    found = _MODEL_LITERAL.findall(text)
+    if not found:
+        return None
+    name = found[0].removeprefix("./")
+    return None if name.startswith(("/", "..")) else name
+
+
 def detect(root: Path) -> Detected:
     """Look at the repository at ``root`` and guess the answers of `mlci init`."""
     why: dict[str, str] = {}
@@ -368,11 +389,15 @@ def detect(root: Path) -> Detected:
     models.sort(key=lambda p: (_MODEL_SUFFIXES.index(Path(p).suffix), p.count("/"), p))
     if models:
         why["model"] = "model file found in the repository"
-    train = next(
-        (f"python {p}" for p in ("train.py", "src/train.py", "scripts/train.py") if p in rel), None
-    )
-    if train:
-        why["train_command"] = f"{train.split()[1]} found"
+    script = next((p for p in ("train.py", "src/train.py", "scripts/train.py") if p in rel), None)
+    train = f"python {script}" if script else None
+    if script:
+        why["train_command"] = f"{script} found"
+        if not models:
+            written = _model_named_in(root / script)
+            if written:
+                models = [written]
+                why["model"] = f"the file name {script} writes"
     requirements = next((p for p in ("requirements.txt", "requirements-dev.txt") if p in rel), None)
     if requirements:
         why["install_command"] = f"{requirements} found"

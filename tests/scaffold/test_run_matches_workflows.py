@@ -1,0 +1,69 @@
+"""`mlci run PIPELINE` runs the steps of the generated workflow, in the same order."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mlci import scaffold
+from mlci.config import load_config
+from mlci.github.runtime import Runtime
+from mlci.pipelines.run import _steps
+
+#: What each mlci action or run step of a workflow is, as a step of `mlci run`.
+ACTION_STEP = {
+    "validate-data": "validate data",
+    "validate-model": "validate model",
+    "deploy": "deploy",
+    "report": "report",
+    "retrain": "retrain",
+    "monitor": "monitor",
+}
+#: Which workflows make up each local pipeline (the comment job posts the PR's report).
+PIPELINE_WORKFLOWS = {
+    "pr": ("mlci-pr.yml", "mlci-comment.yml"),
+    "deploy": ("mlci-deploy.yml",),
+    "retrain": ("mlci-retrain.yml",),
+}
+
+
+def workflow_steps(text: str, train_command: str) -> list[str]:
+    steps = []
+    for job in yaml.safe_load(text)["jobs"].values():
+        for step in job["steps"]:
+            uses = str(step.get("uses", ""))
+            if "/actions/" in uses:
+                steps.append(ACTION_STEP[uses.split("/actions/", 1)[1].split("@", 1)[0]])
+            elif step.get("run") == train_command:
+                steps.append("train")
+    return steps
+
+
+@pytest.mark.parametrize("pipeline", sorted(PIPELINE_WORKFLOWS))
+@pytest.mark.parametrize("registry", ["local", "github"])
+def test_each_pipeline_is_its_workflow(tmp_path: Path, pipeline: str, registry: str) -> None:
+    answers = scaffold.Answers(
+        data="data/train.csv",
+        current="data/current.csv",
+        eval_data="data/eval.csv",
+        target="target",
+        model="model.skops",
+        train_command="python train.py",
+        registry=registry,  # type: ignore[arg-type]
+    )
+    files = scaffold.render_files(answers)
+    (tmp_path / "mlci.yaml").write_text(files["mlci.yaml"], encoding="utf-8")
+    cfg = load_config(tmp_path / "mlci.yaml")
+    local = [
+        s.name
+        for s in _steps(pipeline, cfg, tmp_path / "mlci.yaml", tmp_path / "r", Runtime())  # type: ignore[arg-type]
+        if s.name != "check config"
+    ]
+    on_github = [
+        step
+        for name in PIPELINE_WORKFLOWS[pipeline]
+        for step in workflow_steps(files[f".github/workflows/{name}"], "python train.py")
+    ]
+    assert local == on_github
