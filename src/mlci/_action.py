@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import html
 import os
-import subprocess
 import sys
 from collections import deque
 from collections.abc import Mapping
@@ -131,21 +130,17 @@ def _summary_size(rt: Runtime) -> int:
 
 def _run(argv: list[str], cwd: Path, rt: Runtime) -> tuple[int, list[str]]:
     """Run ``mlci argv``, echoing its output; return the exit code and the last lines."""
+    from mlci.proc import run_streaming
+
     tail: deque[str] = deque(maxlen=_TAIL_LINES)
-    with subprocess.Popen(
-        [sys.executable, "-m", "mlci", *argv],
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        errors="replace",
-    ) as proc:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            rt.stream.write(line)
-            tail.append(line.rstrip("\n"))
-        rt.stream.flush()
-    return proc.returncode, list(tail)
+
+    def echo(line: str) -> None:
+        rt.stream.write(line)
+        tail.append(line.rstrip("\n"))
+
+    code = run_streaming([sys.executable, "-m", "mlci", *argv], cwd=cwd, on_line=echo)
+    rt.stream.flush()
+    return code, list(tail)
 
 
 def _summary(command: str, argv: list[str], code: int, tail: list[str]) -> str:

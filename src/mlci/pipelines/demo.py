@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import sys
 import time
 from functools import partial
@@ -34,12 +33,12 @@ WORSE = {"C": 0.0003}
 
 
 def _python(script: str, *args: str, cwd: Path) -> None:
-    proc = subprocess.run(
-        [sys.executable, script, *args], cwd=cwd, capture_output=True, text=True, check=False
-    )
-    if proc.returncode != 0:
+    from mlci.proc import run_captured
+
+    proc = run_captured([sys.executable, script, *args], cwd=cwd)
+    if proc.code != 0:
         raise InputError(
-            f"{cwd / script} failed (exit {proc.returncode}): {proc.stderr.strip()[-2000:]};"
+            f"{cwd / script} failed (exit {proc.code}): {proc.stderr.strip()[-2000:]};"
             " check that scikit-learn, pandas and skops are installed"
         )
 

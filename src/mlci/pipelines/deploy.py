@@ -24,7 +24,6 @@ import json
 import math
 import re
 import shutil
-import subprocess
 import tempfile
 import time
 import uuid
@@ -35,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from mlci import __version__
 from mlci.errors import DeployError, InputError, ValidationFailed
+from mlci.proc import CommandTimeout, run_user_command, user_env
 from mlci.registry import (
     PRODUCTION,
     ModelVersion,
@@ -286,9 +286,9 @@ def run_deploy_step(
         DeployError: when the command exits non-zero or the webhook fails.
     """
     served = version.onnx_file or version.model_file
-    env = dict(runtime.env)
-    env.update(
-        {
+    env = user_env(
+        runtime.env,
+        **{
             "MLCI_MODEL_PATH": str(model_dir / served),
             "MLCI_MODEL_FILE": str(model_dir / version.model_file),
             "MLCI_MODEL_DIR": str(model_dir),
@@ -298,7 +298,7 @@ def run_deploy_step(
             "MLCI_PREVIOUS_VERSION": "" if previous is None else str(previous),
             "MLCI_DEPLOY_ACTION": action,
             "MLCI_REGISTRY": f"{registry.name}:{registry.describe()}",
-        }
+        },
     )
     out: dict[str, Any] = {"command": None, "webhook": None}
     command = config.deploy.command
@@ -306,26 +306,21 @@ def run_deploy_step(
         runtime.info(f"deploy step: running deploy.command for v{version.version}")
         started = time.monotonic()
         try:
-            proc = subprocess.run(
-                command,
-                shell=True,
-                env=env,
-                cwd=config.root,
-                timeout=COMMAND_TIMEOUT_S,
-                check=False,
+            exit_code = run_user_command(
+                command, cwd=config.root, env=env, timeout=COMMAND_TIMEOUT_S
             )
-        except subprocess.TimeoutExpired:
+        except CommandTimeout:
             raise DeployError(
                 f"deploy.command: did not finish in {COMMAND_TIMEOUT_S:.0f} s; production was"
                 " not changed; make the command faster or run it in the background"
             ) from None
         out["command"] = {
-            "exit_code": proc.returncode,
+            "exit_code": exit_code,
             "seconds": round(time.monotonic() - started, 3),
         }
-        if proc.returncode != 0:
+        if exit_code != 0:
             raise DeployError(
-                f"deploy.command: exited with code {proc.returncode}; production was not"
+                f"deploy.command: exited with code {exit_code}; production was not"
                 " changed; fix the command (it gets MLCI_MODEL_PATH and MLCI_MODEL_VERSION)"
                 " and re-run the deploy"
             )

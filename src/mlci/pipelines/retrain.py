@@ -31,7 +31,6 @@ import json
 import os
 import shlex
 import shutil
-import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +53,7 @@ from mlci.github.pulls import (
 )
 from mlci.github.runtime import Runtime
 from mlci.pipelines.validate_model import validate_model
+from mlci.proc import run_user_command, user_env
 from mlci.report.escape import cell, code, md, plain_number, safe_url
 from mlci.results import (
     Finding,
@@ -146,21 +146,18 @@ def locate_fresh_data(config: Config, *, work_dir: Path) -> tuple[list[Path], st
         if work_dir.exists():
             shutil.rmtree(work_dir)
         work_dir.mkdir(parents=True)
-        env = {**os.environ, "MLCI_RETRAIN_DATA_DIR": str(work_dir.resolve())}
+        env = user_env(MLCI_RETRAIN_DATA_DIR=str(work_dir.resolve()))
         try:
-            # The user's own command, as the workflow's `run:` step would run it.
-            done = subprocess.run(  # noqa: S602
-                rc.data_command, shell=True, cwd=config.root, env=env, check=False
-            )
+            code = run_user_command(rc.data_command, cwd=config.root, env=env)
         except OSError as exc:
             raise InputError(
                 f"{config.where('retrain', 'data_command')}: retrain.data_command could not"
                 f" start ({exc.strerror}); check the command"
             ) from None
-        if done.returncode != 0:
+        if code != 0:
             raise InputError(
                 f"{config.where('retrain', 'data_command')}: retrain.data_command"
-                f" {shlex.quote(rc.data_command)} exited with {done.returncode}; fix the"
+                f" {shlex.quote(rc.data_command)} exited with {code}; fix the"
                 " command (it must write data files into $MLCI_RETRAIN_DATA_DIR)"
             )
         found = _data_files(work_dir)
@@ -416,14 +413,11 @@ def _run_train(config: Config, files: Sequence[Path]) -> int:
             f"{config.where('model')}: model.train_command is not set, but a retrain needs it;"
             " add the command that trains and saves the model"
         )
-    env = {
-        **os.environ,
-        "MLCI_RETRAIN": "1",
-        "MLCI_RETRAIN_DATA": os.pathsep.join(str(f.resolve()) for f in files),
-    }
+    env = user_env(
+        MLCI_RETRAIN="1", MLCI_RETRAIN_DATA=os.pathsep.join(str(f.resolve()) for f in files)
+    )
     try:
-        # The user's own command, as the workflow's `run:` step would run it.
-        return subprocess.run(command, shell=True, cwd=config.root, env=env, check=False).returncode  # noqa: S602
+        return run_user_command(command, cwd=config.root, env=env)
     except OSError as exc:
         raise InputError(
             f"{config.where('model', 'train_command')}: model.train_command could not start"

@@ -11,9 +11,6 @@ registry is the local one (passed to each step, not through the environment).
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -171,13 +168,10 @@ def deploy_locally(cfg: Config, results: Path, runtime: Runtime) -> int:
 
 
 def _run_shell(command: str, cwd: Path) -> int:
-    # `python` in the user's command means the interpreter mlci runs on (its virtual
-    # environment), as it does after actions/setup-python in the workflow.
-    env = dict(os.environ)
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    from mlci.proc import run_user_command
+
     try:
-        # The user's own command, as the workflow's `run:` step would run it.
-        return subprocess.run(command, shell=True, cwd=cwd, env=env, check=False).returncode
+        return run_user_command(command, cwd=cwd)
     except OSError as exc:
         raise InputError(
             f"model.train_command {command!r} could not start ({exc.strerror});"
