@@ -170,3 +170,21 @@ def test_unknown_pull_request_is_404(fake_github, client):
     with pytest.raises(GitHubAPIError) as info:
         post_sticky_comment(client, REPO, 999, "x")
     assert info.value.status == 404
+
+
+class _OddClient:
+    """Answers of the wrong shape: strings in a comment list, a list for an object."""
+
+    def paginate(self, path, params=None):
+        return iter(["not a comment", {"id": "x", "body": None}, 7])
+
+    def post(self, path, json=None):
+        return ["a list where an object belongs"]
+
+
+def test_answers_of_the_wrong_shape_are_exit_2_naming_the_endpoint() -> None:
+    from mlci.errors import GitHubAPIError
+    from mlci.github.comments import post_sticky_comment
+
+    with pytest.raises(GitHubAPIError, match=r"POST /repos/o/r/issues/3/comments: expected"):
+        post_sticky_comment(_OddClient(), "o/r", 3, "hi")  # type: ignore[arg-type]

@@ -11,11 +11,9 @@ never appears in messages.
 
 from __future__ import annotations
 
-import random
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -25,6 +23,18 @@ import requests
 from mlci import __version__
 from mlci.errors import GitHubAPIError
 from mlci.github.runtime import Runtime
+from mlci.http import (
+    DEFAULT_DEADLINE,
+    DEFAULT_MAX_BYTES,
+    DEFAULT_RETRY_AFTER,
+    DEFAULT_TIMEOUT,
+    AnswerError,
+    RetryPolicy,
+    backoff,
+    http_url,
+    read_bounded,
+    retry_after,
+)
 
 __all__ = [
     "API_VERSION",
@@ -36,9 +46,6 @@ __all__ = [
 
 DEFAULT_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"
-# (connect, read) seconds: a runner reaches GitHub in well under a second; a read that
-# takes half a minute is a hung connection, not a slow answer.
-DEFAULT_TIMEOUT: tuple[float, float] = (10.0, 30.0)
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _RETRY_STATUSES = frozenset({500, 502, 503, 504})
 _MAX_PAGES = 1000
@@ -51,26 +58,6 @@ _PERMISSION_NAMES = {
     "actions": "actions",
     "statuses": "statuses",
 }
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How often and how long the client retries.
-
-    Attributes:
-        retries: Retries after the first attempt (5xx, connection errors, rate limits).
-        backoff: The first backoff in seconds; it doubles on every retry.
-        max_backoff: The longest single backoff.
-        max_wait: The cap on the total time spent sleeping across one call's retries;
-            a rate limit that resets later than that fails at once with a clear message.
-        jitter: The share of each backoff drawn at random (0 none, 1 full jitter).
-    """
-
-    retries: int = 4
-    backoff: float = 1.0
-    max_backoff: float = 30.0
-    max_wait: float = 120.0
-    jitter: float = 0.5
 
 
 def _redact(text: str, secret: str | None) -> str:
@@ -107,7 +94,7 @@ class GitHubClient:
         log: Callable[[str], None] | None = None,
     ):
         self._token = token or None
-        self.api_url = api_url.rstrip("/")
+        self.api_url = http_url(api_url, "GITHUB_API_URL").rstrip("/")
         self._origin = _origin(self.api_url)
         self._own_session = session is None
         self.session = session if session is not None else requests.Session()
@@ -189,9 +176,23 @@ class GitHubClient:
         json: Any = None,
         data: bytes | None = None,
         headers: Mapping[str, str] | None = None,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        deadline: float = DEFAULT_DEADLINE,
     ) -> requests.Response:
-        """Any call (e.g. an upload with ``data`` to an absolute ``upload_url``)."""
-        return self._request(method, path, params=params, json=json, data=data, headers=headers)
+        """Any call (e.g. an upload with ``data`` to an absolute ``upload_url``).
+
+        ``max_bytes`` and ``deadline`` (seconds) bound the answer; downloads raise them.
+        """
+        return self._request(
+            method,
+            path,
+            params=params,
+            json=json,
+            data=data,
+            headers=headers,
+            max_bytes=max_bytes,
+            deadline=deadline,
+        )
 
     def paginate(
         self,
@@ -275,6 +276,8 @@ class GitHubClient:
         data: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         ok_statuses: tuple[int, ...] = (),
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        deadline: float = DEFAULT_DEADLINE,
     ) -> requests.Response:
         method = method.upper()
         url = self._url(path)
@@ -284,6 +287,7 @@ class GitHubClient:
         attempt = 0
         while True:
             self.requests_made += 1
+            until = time.monotonic() + deadline
             try:
                 response = self.session.request(
                     method,
@@ -293,7 +297,16 @@ class GitHubClient:
                     data=data,
                     headers=self._headers(url, headers),
                     timeout=self.timeout,
+                    stream=True,
                 )
+                read_bounded(response, deadline=until, max_bytes=max_bytes)
+            except AnswerError as exc:
+                raise GitHubAPIError(
+                    f"{method} {shown}: {exc} ({deadline:g}s and {max_bytes:,} bytes allowed);"
+                    f" check GITHUB_API_URL ({self.api_url}) points at the GitHub API and re-run",
+                    method=method,
+                    url=shown,
+                ) from None
             except requests.Timeout as exc:
                 # A POST that timed out may have been applied; do not repeat it blindly.
                 retryable = method in _IDEMPOTENT or isinstance(exc, requests.ConnectTimeout)
@@ -356,30 +369,20 @@ class GitHubClient:
             self._log(message)
 
     def _backoff(self, attempt: int) -> float:
-        p = self.retry
-        base = min(p.max_backoff, p.backoff * (2.0**attempt))
-        return base * (1 - p.jitter) + random.uniform(0, base * p.jitter)  # noqa: S311
+        return backoff(self.retry, attempt)
 
     def _retry_delay(self, response: requests.Response, attempt: int) -> float | None:
         """Seconds to wait before retrying ``response``, or None if it must not be retried."""
         status = response.status_code
-        headers = response.headers
         if status in (403, 429):
-            retry_after = headers.get("retry-after")
-            if retry_after is not None:
-                try:
-                    return max(float(retry_after), 0.0)
-                except ValueError:
-                    return 60.0
-            if headers.get("x-ratelimit-remaining") == "0":
-                try:
-                    reset = float(headers.get("x-ratelimit-reset", "0"))
-                except ValueError:
-                    reset = 0.0
-                return max(reset - time.time(), 0.0) + 1.0
+            # retry-after, else x-ratelimit-remaining 0 and the reset (bounded; an
+            # unreadable header gives DEFAULT_RETRY_AFTER).
+            wait = retry_after(response.headers)
+            if wait is not None:
+                return wait
             if status == 429 or "secondary rate limit" in _message(response).lower():
                 # GitHub: wait at least a minute when no retry-after is given.
-                return max(60.0, self._backoff(attempt))
+                return max(DEFAULT_RETRY_AFTER, self._backoff(attempt))
             return None
         if status in _RETRY_STATUSES:
             return self._backoff(attempt)

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from mlci.errors import GitHubAPIError
 from mlci.github.limits import BODY_LIMIT
 
 if TYPE_CHECKING:
@@ -57,10 +58,32 @@ class StickyResult:
     removed_duplicates: int = 0
 
 
-def _ours(comment: dict[str, Any], mark: str, author: str) -> bool:
-    user = comment.get("user") or {}
-    body = comment.get("body") or ""
-    return user.get("login") == author and body.startswith(mark)
+def _comment(answer: Any, endpoint: str) -> dict[str, Any]:
+    """``answer`` if it is a comment (an object with an integer id), else exit 2."""
+    if (
+        not isinstance(answer, dict)
+        or not isinstance(answer.get("id"), int)
+        or isinstance(answer.get("id"), bool)
+    ):
+        raise GitHubAPIError(
+            f"{endpoint}: expected a comment (an object with an id), got"
+            f" {type(answer).__name__}; check GITHUB_API_URL points at the GitHub API"
+        )
+    return answer
+
+
+def _ours(comment: Any, mark: str, author: str) -> bool:
+    if not isinstance(comment, dict):
+        return False
+    user = comment.get("user")
+    body = comment.get("body")
+    return (
+        isinstance(user, dict)
+        and user.get("login") == author
+        and isinstance(body, str)
+        and body.startswith(mark)
+        and isinstance(comment.get("id"), int)
+    )
 
 
 def find_sticky_comments(
@@ -131,10 +154,14 @@ def post_sticky_comment(
         removed = _remove(client, repo, extra)
         if keep.get("body") == full:
             return StickyResult("unchanged", keep["id"], keep.get("html_url", ""), author, removed)
-        updated = client.patch(f"/repos/{repo}/issues/comments/{keep['id']}", json={"body": full})
+        endpoint = f"/repos/{repo}/issues/comments/{keep['id']}"
+        updated = _comment(client.patch(endpoint, json={"body": full}), f"PATCH {endpoint}")
         return StickyResult("updated", updated["id"], updated.get("html_url", ""), author, removed)
-    created = client.post(f"/repos/{repo}/issues/{number}/comments", json={"body": full})
-    actual = (created.get("user") or {}).get("login") or author
+    endpoint = f"/repos/{repo}/issues/{number}/comments"
+    created = _comment(client.post(endpoint, json={"body": full}), f"POST {endpoint}")
+    user = created.get("user")
+    login = user.get("login") if isinstance(user, dict) else None
+    actual = login if isinstance(login, str) and login else author
     # Another job may have created one at the same time: keep the oldest of ours.
     since = _minutes_before(created.get("created_at"), 10)
     ours = find_sticky_comments(client, repo, number, key=key, author=actual, since=since)
@@ -144,9 +171,8 @@ def post_sticky_comment(
         keep = ours[0]
         removed = _remove(client, repo, ours[1:])
         if keep["id"] != created["id"]:
-            updated = client.patch(
-                f"/repos/{repo}/issues/comments/{keep['id']}", json={"body": full}
-            )
+            endpoint = f"/repos/{repo}/issues/comments/{keep['id']}"
+            updated = _comment(client.patch(endpoint, json={"body": full}), f"PATCH {endpoint}")
             return StickyResult(
                 "updated", updated["id"], updated.get("html_url", ""), actual, removed
             )

@@ -45,6 +45,8 @@ __all__ = ["BODY_LIMIT", "MAX_ASSET_BYTES", "ReleasesRegistry"]
 BODY_LIMIT = 120_000  # GitHub refuses release bodies over 125,000 characters
 #: Each release asset must be under 2 GiB (docs: "About releases").
 MAX_ASSET_BYTES = 2 * 1024**3
+#: Seconds allowed for one asset download (a large model on a slow runner).
+DOWNLOAD_DEADLINE = 1800.0
 _MARK_OPEN = "<!-- mlci-metadata"
 _MARK_CLOSE = "-->"
 _BLOCK = re.compile(re.escape(_MARK_OPEN) + r"\n(.*?)\n" + re.escape(_MARK_CLOSE), re.S)
@@ -177,7 +179,11 @@ class ReleasesRegistry:
                 " damaged, register the model again"
             )
         resp = self.client.request(
-            "GET", str(asset["url"]), headers={"Accept": "application/octet-stream"}
+            "GET",
+            str(asset["url"]),
+            headers={"Accept": "application/octet-stream"},
+            max_bytes=MAX_ASSET_BYTES,
+            deadline=DOWNLOAD_DEADLINE,
         )
         return bytes(resp.content)
 
