@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mlci.errors import DeployError, InputError
+from mlci.errors import DeployError, GitHubAPIError, InputError
 from mlci.github.api import GitHubClient, RetryPolicy
 from mlci.registry import make_event, resolve_version, rollback_target
 from mlci.registry.releases import ReleasesRegistry
@@ -230,3 +230,23 @@ def test_an_asset_of_2_gib_is_refused_before_anything_is_written(
     with pytest.raises(InputError, match="under 2 GiB"):
         reg.register(_files(tmp_path), _meta())
     assert [r for r in fake_github.requests if r.method != "GET"] == []
+
+
+def test_a_private_repository_needs_the_token_for_every_read(fake_github, tmp_path: Path) -> None:
+    ReleasesRegistry(_client(fake_github), REPO).register(_files(tmp_path), _meta())
+    fake_github.settings(private=True)
+    anonymous = GitHubClient(None, api_url=fake_github.url, retry=RetryPolicy(retries=0))
+    with pytest.raises(GitHubAPIError, match="404"):
+        ReleasesRegistry(anonymous, REPO).versions()
+    assert [v.version for v in ReleasesRegistry(_client(fake_github), REPO).versions()] == [1]
+
+
+@pytest.mark.parametrize("name", ["validate-data", "validate-model"])
+def test_the_actions_that_read_the_registry_send_the_token(name: str) -> None:
+    import yaml
+
+    root = Path(__file__).resolve().parents[2]
+    action = yaml.safe_load((root / "actions" / name / "action.yml").read_text(encoding="utf-8"))
+    assert action["inputs"]["github-token"]["default"] == "${{ github.token }}"
+    run = next(s for s in action["runs"]["steps"] if s.get("id") == "run")
+    assert run["env"]["GITHUB_TOKEN"] == "${{ inputs.github-token }}"
