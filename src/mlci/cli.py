@@ -786,6 +786,7 @@ def _run_validate_model(args: argparse.Namespace) -> int:
             eval_data=args.eval_data,
             target=args.target,
             results_dir=args.results,
+            backend=args.registry,
         )
     )
 
@@ -821,6 +822,7 @@ def _add_model_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser])
         help="production model: a model file, a stored model.json, registry or none"
         " (default: model.baseline)",
     )
+    _add_registry_option(validate)
     validate.add_argument(
         "--eval-data",
         type=Path,
@@ -875,6 +877,7 @@ def _run_retrain(args: argparse.Namespace) -> int:
         results_dir=args.results or Path(DEFAULT_RESULTS_DIR),
         runtime=Runtime(),
         dry_run=args.dry_run,
+        backend=args.registry,
     )
 
 
@@ -889,6 +892,7 @@ def _run_monitor(args: argparse.Namespace) -> int:
         current=args.current,
         results_dir=args.results or Path(DEFAULT_RESULTS_DIR),
         runtime=Runtime(),
+        backend=args.registry,
     )
 
 
@@ -911,6 +915,7 @@ def _add_retrain_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser
         action="store_true",
         help="decide, train and compare, but open no pull request and deploy nothing",
     )
+    _add_registry_option(retrain)
     retrain.set_defaults(handler=_run_retrain)
     mon = sub.add_parser(
         "monitor",
@@ -932,6 +937,7 @@ def _add_retrain_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser
         help="production data (default: monitor.current, else data.current)",
     )
     _add_results_option(mon)
+    _add_registry_option(mon)
     mon.set_defaults(handler=_run_monitor)
 
 

@@ -68,6 +68,8 @@ class _Baseline:
     hash: str | None = None
     version: int | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
+    #: What provenance names as the baseline (a registry version, not a temporary path).
+    where: str | None = None
 
 
 def _load_stored_metrics(path: Path, data_fp: str) -> _Baseline:
@@ -138,6 +140,7 @@ def _registry_baseline(cfg: Config, runtime: Runtime, work: Path, backend: str |
         hash=model.sha256,
         version=production,
         history=history,
+        where=f"{registry.name} registry: v{production}/{name}",
     )
 
 
@@ -723,7 +726,7 @@ def _validate(
             "candidate": {"path": model_path, "hash": candidate.sha256, "format": candidate.format},
             "baseline": (
                 {
-                    "path": base.path,
+                    "path": base.where or base.path,
                     "hash": base.hash,
                     "format": base.model.format if base.model is not None else "metrics",
                     "version": base.version,

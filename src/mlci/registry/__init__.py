@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+import contextlib
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, cast
 
-from mlci.errors import InputError
+from mlci.errors import InputError, MlciError
 from mlci.registry.base import (
     PREVIOUS,
     PRODUCTION,
@@ -81,4 +82,49 @@ def open_registry(
         raise InputError(
             f"--registry {name}: unknown registry backend; use one of {', '.join(BACKENDS)}"
         )
-    return opener(config, runtime, options)
+    chosen = "--registry" if backend else "registry.backend in mlci.yaml"
+    with _naming(name, chosen):
+        registry = opener(config, runtime, options)
+    return cast("Registry", _Named(registry, name, chosen))
+
+
+def _hint(exc: MlciError, name: str, chosen: str) -> None:
+    """Say which registry was tried and how to pick the other, once per error."""
+    if getattr(exc, "_registry_named", False):
+        return
+    others = [b for b in BACKENDS if b != name]
+    other = (
+        f"; to use the {others[0]} registry instead, pass --registry {others[0]}" if others else ""
+    )
+    exc.message = f"{exc.message} (registry tried: {name}, from {chosen}{other})"
+    exc.args = (exc.message,)
+    exc._registry_named = True  # type: ignore[attr-defined]
+
+
+@contextlib.contextmanager
+def _naming(name: str, chosen: str) -> Iterator[None]:
+    try:
+        yield
+    except MlciError as exc:
+        _hint(exc, name, chosen)
+        raise
+
+
+class _Named:
+    """A registry whose errors say which registry was tried and how to pick the other."""
+
+    def __init__(self, inner: Registry, name: str, chosen: str) -> None:
+        self._inner = inner
+        self._name = name
+        self._chosen = chosen
+
+    def __getattr__(self, attr: str) -> Any:
+        value = getattr(self._inner, attr)
+        if not callable(value):
+            return value
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with _naming(self._name, self._chosen):
+                return value(*args, **kwargs)
+
+        return call
