@@ -254,3 +254,26 @@ def test_huge_offending_values_are_cut_in_results(tmp_path, monkeypatch):
     category = next(f for f in doc["findings"] if f["check"] == "unexpected_category")
     assert category["samples"][0]["value"].endswith("... (300001 characters)")
     assert len(category["message"]) < 2_000
+
+
+def test_text_times_mixing_zones_and_numbers_beyond_float_range(tmp_path):
+    path = tmp_path / "d.csv"
+    lines = ["t,b"] + [f"2024-01-0{1 + i % 9}T00:00:00,{i}.5" for i in range(3000)]
+    lines[2500] = "2024-01-01T00:00:00+02:00,1" + "0" * 400
+    lines[2600] = "2024-01-01T00:00:00,-inf"
+    lines[2700] = "2024-01-01T00:00:00,oops"  # text in the column: read as text, converted
+    path.write_text("\n".join(lines) + "\n")
+    schema = DataSchema(
+        version=1, columns={"t": ColumnSchema(type="datetime"), "b": ColumnSchema(type="float")}
+    )
+    found = _check(path, schema=schema)
+    assert set(found) == {"unsupported_type:t", "dtype_mismatch:b", "nan_or_inf:b"}
+    assert "time zone mixed with times without one (first seen in rows 2001-3000)" in (
+        found["unsupported_type:t"].message
+    )
+    big, oops = found["dtype_mismatch:b"].samples
+    assert big["row"] == 2500 and big["value"].endswith("(401 characters)")
+    assert oops == {"row": 2700, "value": "oops"}
+    assert found["nan_or_inf:b"].samples == [{"row": 2600, "value": float("-inf")}]
+    profile = profile_path(path, chunk_rows=1000)
+    assert profile.columns["t"].unsupported.startswith("times with a time zone")

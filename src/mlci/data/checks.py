@@ -260,6 +260,12 @@ class Checker:
             series = frame[name]
             conv = convert(series, self.kinds[name])
             converted[name] = conv
+            if conv.unsupported is not None:
+                state.unsupported = conv.unsupported
+                self._unsupported.setdefault(
+                    name, (f"{conv.unsupported}", f"{part.label}", part.file)
+                )
+                continue
             self._check_column(name, state, series, conv, offset, nans.get(name))
         if self._enabled("duplicate_rows", None):
             unchecked = part.unsupported or any(c in self._unsupported for c in frame.columns)

@@ -64,6 +64,7 @@ TOP_K = 2000
 _TRUE = {"true", "t", "yes", "y", "1"}
 _FALSE = {"false", "f", "no", "n", "0"}
 _EPOCH = "1970-01-01"
+_ZONED = r"(?:[Zz]|[+-]\d\d(?::?\d\d)?)\s*$"
 
 
 # -- typing a column ---------------------------------------------------------------------
@@ -82,6 +83,8 @@ class Converted:
             numeric column).
         int_dtype: Whether the source was stored as integers.
         counts: The count of each present value (text and bool), when a check made it.
+        unsupported: Why the chunk cannot be checked as its kind (e.g. times with and
+            without a time zone), or None.
     """
 
     values: Any
@@ -89,6 +92,7 @@ class Converted:
     invalid: np.ndarray
     int_dtype: bool = False
     counts: Any = None
+    unsupported: str | None = None
 
 
 def infer_kind(series: pd.Series) -> Kind | None:
@@ -137,18 +141,34 @@ def convert(series: pd.Series, kind: Kind) -> Converted:
             return Converted(values, null, np.zeros_like(null), pt.is_integer_dtype(dtype))
         if pt.is_datetime64_any_dtype(dtype):
             return Converted(np.full(len(series), np.nan), null, ~null)
-        numbers = pd.to_numeric(series.astype("str").where(~null), errors="coerce")
-        values = numbers.to_numpy(dtype="float64", na_value=np.nan)
-        return Converted(values, null, ~null & np.isnan(values))
+        text = series.astype("str").where(~null)
+        numbers = pd.to_numeric(text, errors="coerce")
+        values = numbers.to_numpy(dtype="float64", na_value=np.nan, copy=True)
+        invalid = ~null & np.isnan(values)
+        inf = np.isinf(values)
+        if inf.any():  # 1e400 is a number beyond the float range, not infinity
+            spelled = text[inf].str.strip().str.lower().str.lstrip("+-").isin(["inf", "infinity"])
+            beyond = np.flatnonzero(inf)[~spelled.to_numpy(dtype=bool)]
+            invalid[beyond] = True
+            values[beyond] = np.nan
+        return Converted(values, null, invalid)
     if kind == "datetime":
         if pt.is_datetime64_any_dtype(dtype):
             dates = series
         elif pt.is_numeric_dtype(dtype) or pt.is_bool_dtype(dtype):
             return Converted(np.full(len(series), np.nan), null, ~null)
         else:
-            dates = pd.to_datetime(
-                series.astype("str").where(~null), errors="coerce", utc=True, format="ISO8601"
-            )
+            text = series.astype("str").where(~null)
+            zoned = text.str.contains(_ZONED, regex=True, na=False).to_numpy(dtype=bool)
+            present = ~null
+            if zoned.any() and not zoned[present].all():
+                return Converted(
+                    np.full(len(series), np.nan),
+                    null,
+                    np.zeros_like(null),
+                    unsupported="times with a time zone mixed with times without one",
+                )
+            dates = pd.to_datetime(text, errors="coerce", utc=True, format="ISO8601")
         if getattr(dates.dt, "tz", None) is not None:
             dates = dates.dt.tz_convert(None)
         seconds = (
@@ -733,6 +753,12 @@ class Profiler:
             conv = converted.get(name) if converted else None
             if conv is None:
                 conv = convert(series, col.kind)
+            if conv.unsupported is not None:
+                col.unsupported = cut(conv.unsupported, 300)
+                col.kind, col.numeric, col.text = None, None, None
+                col.count += rows
+                col.nulls += rows
+                continue
             col.count += rows
             col.nulls += int(np.count_nonzero(conv.null))
             bad = int(np.count_nonzero(conv.invalid))
