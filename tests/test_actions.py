@@ -14,6 +14,7 @@ import yaml
 
 from mlci import _action, _release
 from mlci.cli import build_parser, main
+from mlci.github.runtime import Runtime
 from mlci.results import make_document, read_results, write_results
 from tests.act.harness import REPO_ROOT, ActResult, git_repo, run_act
 from tests.conftest import GitHubEnv
@@ -223,10 +224,10 @@ def test_build_argv_uses_only_the_options_a_command_has() -> None:
 
 
 def test_relative_paths() -> None:
-    ws = Path("/w")
-    assert _action._relative(Path("/w/a/b"), ws) == "a/b"
-    assert _action._relative(Path("/tmp/x"), ws) == "/tmp/x"
-    assert _action._relative(Path("/w"), ws) == "."
+    rt = Runtime({"GITHUB_WORKSPACE": "/w"})
+    assert rt.workspace_path(Path("/w/a/b")) == "a/b"
+    assert rt.workspace_path(Path("/tmp/x")) == "/tmp/x"
+    assert rt.workspace_path(Path("/w")) == "."
 
 
 # -- real runs under act -------------------------------------------------------------------------

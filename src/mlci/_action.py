@@ -101,17 +101,6 @@ def build_argv(command: str, env: Mapping[str, str]) -> list[str]:
     return argv
 
 
-def _relative(path: Path, workspace: Path | None) -> str:
-    """``path`` relative to the workspace when it lies inside it, else absolute."""
-    resolved = path.resolve()
-    if workspace is not None:
-        try:
-            return resolved.relative_to(workspace.resolve()).as_posix() or "."
-        except ValueError:
-            pass
-    return resolved.as_posix()
-
-
 def _blessed(results: Path) -> str:
     from mlci.results import read_results
 
@@ -167,8 +156,6 @@ def main(env: Mapping[str, str] | None = None) -> int:
     rt = Runtime(env)
     command = (env.get("MLCI_COMMAND") or "").strip()
     workdir = Path(env.get("MLCI_WORKING_DIRECTORY") or ".")
-    workspace_var = rt.get("GITHUB_WORKSPACE")
-    workspace = Path(workspace_var) if workspace_var else None
     results = workdir / (env.get("MLCI_RESULTS") or "mlci-results")
     code = EXIT_USAGE
     argv: list[str] = []
@@ -186,11 +173,11 @@ def main(env: Mapping[str, str] | None = None) -> int:
     finally:
         rt.set_output("passed", "true" if code == EXIT_OK else "false")
         rt.set_output("exit-code", str(code))
-        rt.set_output("results-path", _relative(results, workspace))
+        rt.set_output("results-path", rt.workspace_path(results))
         report = next(
             (p for p in (results / "report.md", results / "report.html") if p.is_file()), None
         )
-        rt.set_output("report-path", _relative(report, workspace) if report else "")
+        rt.set_output("report-path", rt.workspace_path(report) if report else "")
         if command in _MODEL_COMMANDS:
             rt.set_output("blessed", _blessed(results))
         if _summary_size(rt) == before:

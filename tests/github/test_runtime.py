@@ -111,3 +111,34 @@ def test_plain_text_off_actions() -> None:
     assert out.getvalue() == (
         "== Validate data\nerror: data.csv:3: bad value\nwarning: data.csv: odd value\n"
     )
+
+
+def test_run_url_is_built_once_and_only_from_plain_values(tmp_path):
+    env = {
+        "GITHUB_SERVER_URL": "https://github.com",
+        "GITHUB_REPOSITORY": "octo/repo",
+        "GITHUB_RUN_ID": "42",
+    }
+    rt = Runtime(env)
+    assert rt.run_url() == "https://github.com/octo/repo/actions/runs/42"
+    assert rt.run_url(7) == "https://github.com/octo/repo/actions/runs/7"
+    assert rt.run_url("7", repo="other/repo") == "https://github.com/other/repo/actions/runs/7"
+    assert rt.run_url("7) [x](https://evil.example") is None
+    assert rt.run_url(True) is None
+    assert Runtime({**env, "GITHUB_REPOSITORY": "a/b c"}).run_url() is None
+    assert Runtime({}).run_url() is None
+
+
+def test_workspace_path_is_relative_to_the_workspace_then_the_current_directory(
+    tmp_path, monkeypatch
+):
+    from pathlib import Path
+
+    workspace = tmp_path / "ws"
+    (workspace / "results").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    rt = Runtime({"GITHUB_WORKSPACE": str(workspace)})
+    assert rt.workspace_path(workspace / "results" / "model.json") == "results/model.json"
+    assert rt.workspace_path(workspace) == "."
+    assert rt.workspace_path(tmp_path / "elsewhere.json") == "elsewhere.json"
+    assert rt.workspace_path(Path("/")) == "/"

@@ -9,6 +9,7 @@ runner reads them.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -101,6 +102,38 @@ class Runtime:
         """A ``GITHUB_*``/``RUNNER_*`` variable (e.g. ``GITHUB_REPOSITORY``), or None."""
         value = self.env.get(name)
         return value if value else None
+
+    # -- the run and the workspace --------------------------------------------------------
+
+    def run_url(self, run_id: str | int | None = None, *, repo: str | None = None) -> str | None:
+        """The page of a workflow run of this repository (this run unless ``run_id``).
+
+        None off Actions, or when the id or the repository does not look like one
+        (it is put into links, so it must not carry anything else).
+        """
+        server = self.get("GITHUB_SERVER_URL") or "https://github.com"
+        repo = repo or self.get("GITHUB_REPOSITORY")
+        run = self.get("GITHUB_RUN_ID") if run_id is None else run_id
+        if isinstance(run, bool) or not re.fullmatch(r"[0-9]{1,20}", str(run or "")):
+            return None
+        if not repo or not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", repo):
+            return None
+        if not re.fullmatch(r"https?://[A-Za-z0-9.\-]+(:[0-9]+)?", server):
+            return None
+        return f"{server}/{repo}/actions/runs/{run}"
+
+    def workspace_path(self, path: Path) -> str:
+        """``path`` as action outputs and results show it: relative to the workspace.
+
+        Relative to ``GITHUB_WORKSPACE`` when it lies inside it, else to the current
+        directory when it lies inside that, else absolute; POSIX separators.
+        """
+        resolved = path.resolve()
+        roots = [self.get("GITHUB_WORKSPACE"), str(Path.cwd())]
+        for root in roots:
+            if root and resolved.is_relative_to(Path(root).resolve()):
+                return resolved.relative_to(Path(root).resolve()).as_posix() or "."
+        return resolved.as_posix()
 
     # -- outputs and summary ------------------------------------------------------------
 

@@ -118,13 +118,6 @@ def _fmt(value: Any) -> str:
     return "n/a" if value is None else str(value)
 
 
-def _run_url(runtime: Runtime) -> str | None:
-    server, repo, run = (
-        runtime.get(k) for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")
-    )
-    return f"{server}/{repo}/actions/runs/{run}" if server and repo and run else None
-
-
 def _read_sample(config: Config, rows: int) -> pd.DataFrame | None:
     """The first ``rows`` rows of the eval data, or None when no eval data is configured."""
     if not config.data.eval:
@@ -339,7 +332,7 @@ def run_deploy_step(
             "git_sha": version.git_sha,
             "registry": {"backend": registry.name, "location": registry.describe()},
             "repository": runtime.get("GITHUB_REPOSITORY"),
-            "run_url": _run_url(runtime),
+            "run_url": runtime.run_url(),
             "environment": config.deploy.environment,
             "time": _now(),
         }
@@ -748,7 +741,7 @@ def deploy(
                 work=work,
             )
             reg.record(
-                make_event("register", version.version, git_sha=sha, run_url=_run_url(runtime))
+                make_event("register", version.version, git_sha=sha, run_url=runtime.run_url())
             )
             payload["onnx"] = onnx_info
             if onnx_info.get("finding"):
@@ -769,7 +762,7 @@ def deploy(
                     version.version,
                     previous=current,
                     git_sha=sha,
-                    run_url=_run_url(runtime),
+                    run_url=runtime.run_url(),
                     note=message[:500],
                 )
             )
@@ -825,7 +818,7 @@ def deploy(
             raise
     reg.record(
         make_event(
-            "promote", version.version, previous=current, git_sha=sha, run_url=_run_url(runtime)
+            "promote", version.version, previous=current, git_sha=sha, run_url=runtime.run_url()
         )
     )
     return _finish(
@@ -916,7 +909,7 @@ def _register(
         "created": _now(),
         "git_sha": sha,
         "pr": (doc.get("provenance") or {}).get("pr") or blessing.get("pr") or _merged_pr(runtime),
-        "run_url": _run_url(runtime),
+        "run_url": runtime.run_url(),
         "task": doc.get("task") or config.task,
         "model_file": model_file,
         "onnx_file": "model.onnx" if "model.onnx" in files else None,
@@ -1030,7 +1023,7 @@ def rollback(
                         target.version,
                         previous=current,
                         git_sha=sha,
-                        run_url=_run_url(runtime),
+                        run_url=runtime.run_url(),
                         note=f"rollback: {message}"[:500],
                     )
                 )
@@ -1062,7 +1055,7 @@ def rollback(
                     target.version,
                     previous=current,
                     git_sha=sha,
-                    run_url=_run_url(runtime),
+                    run_url=runtime.run_url(),
                     note=f"rollback: {exc.message}"[:500],
                 )
             )
@@ -1083,7 +1076,7 @@ def rollback(
             target.version,
             previous=current,
             git_sha=sha,
-            run_url=_run_url(runtime),
+            run_url=runtime.run_url(),
             note=f"rolled back from v{current}",
         )
     )

@@ -617,7 +617,7 @@ def monitor(
         if (config.monitor.open_issues or config.monitor.trigger_retrain)
         else None
     )
-    context = {"time": now, "run_url": _run_url(runtime)}
+    context = {"time": now, "run_url": runtime.run_url()}
     opened: set[str] = set()
     if gh is not None and config.monitor.open_issues:
         actions = sync_issues(
@@ -769,13 +769,6 @@ def _rollback(
         "previous": outcome.previous,
         "message": outcome.message,
     }
-
-
-def _run_url(runtime: Runtime) -> str | None:
-    server, repo, run = (
-        runtime.get(k) for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")
-    )
-    return f"{server}/{repo}/actions/runs/{run}" if server and repo and run else None
 
 
 def render_markdown(doc: Mapping[str, Any]) -> str:

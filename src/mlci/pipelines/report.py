@@ -20,7 +20,6 @@ from mlci.github.comments import DEFAULT_AUTHOR, MAX_COMMENT_CHARS, marker, post
 from mlci.github.limits import CHECK_TEXT_LIMIT
 from mlci.github.pulls import find_run_pull
 from mlci.github.runtime import MAX_SUMMARY_BYTES, Runtime
-from mlci.report.escape import safe_url
 from mlci.report.render import (
     Report,
     failing_findings,
@@ -58,17 +57,6 @@ class ReportOutcome:
     comment_url: str | None = None
     check_run_url: str | None = None
     notes: list[str] = field(default_factory=list)
-
-
-def _workspace_relative(path: Path, runtime: Runtime) -> str:
-    """``path`` relative to ``GITHUB_WORKSPACE`` when it lies inside it (action outputs)."""
-    workspace = runtime.get("GITHUB_WORKSPACE")
-    if workspace:
-        try:
-            return path.resolve().relative_to(Path(workspace).resolve()).as_posix()
-        except ValueError:
-            pass
-    return path.as_posix()
 
 
 def _event(runtime: Runtime) -> dict[str, Any]:
@@ -142,12 +130,9 @@ def _run_url(runtime: Runtime, repo: str) -> str | None:
     In the comment job that is the ``workflow_run`` of the event (the pull request's
     run); elsewhere this run. Never read from the results, which a fork controls.
     """
-    server = runtime.get("GITHUB_SERVER_URL") or "https://github.com"
     run = _event(runtime).get("workflow_run")
-    run_id = run.get("id") if isinstance(run, dict) else runtime.get("GITHUB_RUN_ID")
-    if isinstance(run_id, bool) or not re.fullmatch(r"[0-9]{1,20}", str(run_id or "")):
-        return None
-    return safe_url(f"{server}/{repo}/actions/runs/{run_id}")
+    run_id = (run.get("id") or "") if isinstance(run, dict) else None
+    return runtime.run_url(run_id, repo=repo or None)
 
 
 def _trusted_provenance(loaded: Report, head: str | None, run_url: str | None) -> Report:
@@ -258,7 +243,7 @@ def report(
     html_path.write_text(render_html(loaded, title=summary_title(loaded)), encoding="utf-8")
     outcome = ReportOutcome(loaded.state, full, md_path, html_path)
     rt.set_output("state", loaded.state)
-    rt.set_output("report-path", _workspace_relative(md_path, rt))
+    rt.set_output("report-path", rt.workspace_path(md_path))
     if rt.get("GITHUB_STEP_SUMMARY"):
         rt.summary(
             render_markdown(
@@ -348,7 +333,7 @@ def _report_missing(
     md_path.write_text(body, encoding="utf-8")
     outcome = ReportOutcome("incomplete", body, md_path, html_path)
     rt.set_output("state", "incomplete")
-    rt.set_output("report-path", _workspace_relative(md_path, rt))
+    rt.set_output("report-path", rt.workspace_path(md_path))
     gh = client or GitHubClient.from_runtime(rt, token=token, log=rt.info)
     try:
         number = _pr_number(gh, repo, rt, pr, head)

@@ -802,7 +802,7 @@ def retrain(
         },
         "champion": state.payload["champion"],
         "blessing": blessing,
-        "run_url": _run_url(runtime),
+        "run_url": runtime.run_url(),
     }
     size = model_path.stat().st_size
     if size > MAX_BLOB_BYTES:
@@ -855,13 +855,6 @@ def retrain(
         model_doc=model_doc,
     )
     return EXIT_OK
-
-
-def _run_url(runtime: Runtime) -> str | None:
-    server, repo, run = (
-        runtime.get(k) for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")
-    )
-    return f"{server}/{repo}/actions/runs/{run}" if server and repo and run else None
 
 
 def _display_path(path: Path, config: Config) -> str:

@@ -7,7 +7,6 @@ reference data, or read from a stored profile so the reference is never re-read)
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -26,16 +25,6 @@ from mlci.results import (
 )
 
 __all__ = ["validate_data"]
-
-
-def _rel(path: Path, rt: Runtime) -> str:
-    workspace = rt.get("GITHUB_WORKSPACE")
-    if workspace:
-        try:
-            return Path(os.path.relpath(path.resolve(), Path(workspace).resolve())).as_posix()
-        except ValueError:  # pragma: no cover - another drive on Windows
-            return path.as_posix()
-    return path.as_posix()
 
 
 def validate_data(
@@ -237,7 +226,7 @@ def _validate(
     findings = notes + findings
     for f in findings:
         if f.file is None and f.check != "schema_inferred":
-            f.file = _rel(current_path, rt)
+            f.file = rt.workspace_path(current_path)
     passed = not has_errors(findings)
     counts: dict[str, dict[str, int]] = {}
     for f in findings:
@@ -247,15 +236,18 @@ def _validate(
     provenance: dict[str, Any] = {
         "data": {
             "current": {
-                "path": _rel(current_path, rt),
+                "path": rt.workspace_path(current_path),
                 "fingerprint": file_fingerprint(current_path),
             },
             "reference": None
             if ref_path is None
-            else {"path": _rel(ref_path, rt), "fingerprint": file_fingerprint(ref_path)},
+            else {"path": rt.workspace_path(ref_path), "fingerprint": file_fingerprint(ref_path)},
             "schema": None
             if schema_path is None or not schema_path.exists()
-            else {"path": _rel(schema_path, rt), "fingerprint": file_fingerprint(schema_path)},
+            else {
+                "path": rt.workspace_path(schema_path),
+                "fingerprint": file_fingerprint(schema_path),
+            },
         }
     }
     document = make_document(
@@ -270,7 +262,7 @@ def _validate(
     _report(rt, document, data_name=str(current_path), written=written)
     if rt.on_actions:
         rt.set_output("passed", "true" if passed else "false")
-        rt.set_output("results-path", _rel(written, rt))
+        rt.set_output("results-path", rt.workspace_path(written))
     return document
 
 

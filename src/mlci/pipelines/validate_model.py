@@ -396,20 +396,6 @@ def validate_model(
         raise
 
 
-def _workspace_relative(path: Path, rt: Runtime) -> str:
-    workspace = rt.get("GITHUB_WORKSPACE")
-    resolved = path.resolve()
-    if workspace:
-        try:
-            return resolved.relative_to(Path(workspace).resolve()).as_posix()
-        except ValueError:
-            pass
-    try:
-        return resolved.relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return path.as_posix()
-
-
 def _validate(
     cfg: Config,
     model_flag: Path | None,
@@ -761,7 +747,7 @@ def _validate(
     if rt.on_actions:
         rt.set_output("passed", "true" if blessing.blessed else "false")
         rt.set_output("blessed", "true" if blessing.blessed else "false")
-        rt.set_output("results-path", _workspace_relative(written, rt))
+        rt.set_output("results-path", rt.workspace_path(written))
     return doc
 
 
