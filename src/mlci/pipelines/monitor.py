@@ -43,7 +43,6 @@ from mlci.github.limits import BODY_LIMIT
 from mlci.github.runtime import Runtime
 from mlci.pipelines.retrain import (
     production_version,
-    profile_files,
     reference_profile,
 )
 from mlci.report.escape import cell, code, md, plain_number, safe_url
@@ -98,12 +97,30 @@ class Problem:
 
 
 def _read_frame(path: Path, chunk_rows: int) -> pd.DataFrame:
+    return _read_and_profile(path, chunk_rows, profile=False)[0]
+
+
+def _read_and_profile(
+    path: Path, chunk_rows: int, *, profile: bool = True
+) -> tuple[pd.DataFrame, Profile | None]:
+    """The data at ``path`` as one frame and, from the same single read, its profile."""
     import pandas as pd
 
     from mlci.data.io import iter_frames
+    from mlci.data.profile import Profiler
 
-    frames = [frame for _, frame in iter_frames(path, chunk_rows=chunk_rows)]
-    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    profiler = Profiler() if profile else None
+    frames = []
+    for offset, frame in iter_frames(path, chunk_rows=chunk_rows):
+        if profiler is not None:
+            profiler.update(offset, frame)
+        frames.append(frame)
+    whole = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    if profiler is None:
+        return whole, None
+    result = profiler.finish()
+    result.sources = [str(path)]
+    return whole, result
 
 
 def _profile_series(name: str, values: Any) -> Profile:
@@ -453,8 +470,9 @@ def monitor(
     reference = reference_profile(
         config, purpose="the training reference the monitor compares with"
     )
-    frame = _read_frame(path, chunk_rows)
-    current_profile = profile_files([path], chunk_rows=chunk_rows)
+    frame, read_profile = _read_and_profile(path, chunk_rows)  # one read of the current data
+    assert read_profile is not None
+    current_profile = read_profile
     target = config.data.target
     pred_col = config.monitor.predictions or config.data.prediction
     problems: list[Problem] = []
