@@ -526,3 +526,85 @@ def test_smoke_test_sends_rows_with_nulls_when_the_reference_has_them(
     assert doc["smoke_test"]["rows"] == 20 and doc["smoke_test"]["rows_with_nulls"] == 3
     columns = proj.registry.get(1).metadata["input_schema"]["columns"]
     assert all(c["nullable"] is True for c in columns)
+
+
+# -- every reader verifies a version's files against the registry's record ----------------
+
+
+def _two_versions(project: Project, monkeypatch: pytest.MonkeyPatch) -> Path:
+    deploy(project.config(), results_dir=project.results, runtime=Runtime())
+    _deploy_second(project, project.config(), monkeypatch)
+    deploy(project.config(), results_dir=project.results, runtime=Runtime())
+    return project.root / "registry" / "versions"
+
+
+def test_readers_refuse_a_version_holding_another_versions_files(
+    project: Project, monkeypatch: pytest.MonkeyPatch, capsys, tmp_path: Path
+) -> None:
+    versions = _two_versions(project, monkeypatch)
+    for name in ("model.skops", "model.onnx"):
+        shutil.copyfile(versions / "v1" / name, versions / "v2" / name)
+    capsys.readouterr()
+    pulled = tmp_path / "pulled"
+    for argv in (
+        ["registry", "pull", "production", "-o", str(pulled)],
+        ["validate-model"],  # the baseline is production, v2
+        ["serve", "--port", "0"],
+    ):
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert "Traceback" not in err
+        assert "mlci: error: registry registry: version 2: model.onnx has sha256 " in err
+        assert "the file was changed or replaced, restore it or register the model again" in err
+    assert not pulled.exists()
+
+
+def test_readers_refuse_a_version_whose_model_files_were_deleted(
+    project: Project, monkeypatch: pytest.MonkeyPatch, capsys, tmp_path: Path
+) -> None:
+    versions = _two_versions(project, monkeypatch)
+    (versions / "v1" / "model.skops").unlink()
+    (versions / "v1" / "model.onnx").unlink()
+    capsys.readouterr()
+    for argv in (["registry", "pull", "v1", "-o", str(tmp_path / "p")], ["rollback"]):
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert "version 1: model.onnx is missing; the version is damaged" in err
+    assert project.registry.state().production == 2
+
+
+def test_rollback_refuses_metadata_of_the_wrong_type(
+    project: Project, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    versions = _two_versions(project, monkeypatch)
+    meta_path = versions / "v1" / "metadata.json"
+    meta = json.loads(meta_path.read_text())
+    meta["metrics"] = ["accuracy"]
+    meta["blessing"] = "yes"
+    meta_path.write_text(json.dumps(meta))
+    capsys.readouterr()
+    assert main(["rollback"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        "version 1: metadata metrics: expected an object of metric names to numbers, got a list;"
+        " blessing: expected an object with blessed: true or false, got 'yes'" in err
+    )
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("ref", "message"),
+    [
+        ("9" * 5000, "a version number has at most 9 digits"),
+        ("v" + "1" * 12, "a version number has at most 9 digits"),
+        ("pro duction\n", "expected a version number (3, v3) or an alias"),
+    ],
+)
+def test_rollback_to_refuses_bad_version_arguments(
+    project: Project, monkeypatch: pytest.MonkeyPatch, capsys, ref: str, message: str
+) -> None:
+    _two_versions(project, monkeypatch)
+    capsys.readouterr()
+    assert main(["rollback", "--to", ref]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err) < 400

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -98,7 +99,7 @@ def test_corrupt_state_is_an_input_error(tmp_path: Path) -> None:
     reg = LocalRegistry(tmp_path / "reg")
     reg.register({"model.skops": _model_file(tmp_path)}, _meta())
     (tmp_path / "reg" / "state.json").write_text("{not json")
-    with pytest.raises(InputError, match="state.json: not valid JSON"):
+    with pytest.raises(InputError, match="state.json:1:2: not valid JSON"):
         reg.state()
     (tmp_path / "reg" / "state.json").write_text('{"aliases": {"production": "x"}}')
     with pytest.raises(InputError, match="aliases must map names to version numbers"):
@@ -106,10 +107,110 @@ def test_corrupt_state_is_an_input_error(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("ref", "expected"), [("3", 3), ("v3", 3), ("model-v12", 12), ("production", "production")]
+    ("ref", "expected"),
+    [("3", 3), ("v3", 3), ("model-v12", 12), ("production", "production"), ("007", 7)],
 )
 def test_parse_version_ref(ref: str, expected: int | str) -> None:
     assert parse_version_ref(ref) == expected
+
+
+@pytest.mark.parametrize(
+    ("ref", "message"),
+    [
+        ("9" * 5000, "a version number has at most 9 digits"),
+        ("1234567890", "a version number has at most 9 digits"),
+        ("../../etc", "expected a version number (3, v3) or an alias"),
+        ("", "expected a version number (3, v3) or an alias"),
+        ("a" * 65, "expected a version number (3, v3) or an alias"),
+    ],
+)
+def test_parse_version_ref_refuses_bad_refs(ref: str, message: str) -> None:
+    with pytest.raises(InputError, match=re.escape(message)) as info:
+        parse_version_ref(ref)
+    assert len(str(info.value)) < 300
+
+
+def test_a_stale_from_is_replaced_by_the_true_previous(tmp_path: Path) -> None:
+    reg = LocalRegistry(tmp_path / "reg")
+    for i in range(3):
+        reg.register({"model.skops": _model_file(tmp_path, bytes([i]))}, _meta())
+    reg.record(make_event("promote", 1))
+    reg.record(make_event("promote", 2, previous=1))
+    # A deploy that read production (1) before the deploy of 2 finished:
+    state = reg.record(make_event("promote", 3, previous=1))
+    assert state.history[-1]["from"] == 2
+    assert state.aliases == {"production": 3, "previous": 2}
+
+
+def test_download_verifies_every_recorded_file(tmp_path: Path) -> None:
+    reg = LocalRegistry(tmp_path / "reg")
+    reg.register({"model.skops": _model_file(tmp_path, b"one")}, _meta())
+    reg.register({"model.skops": _model_file(tmp_path, b"two")}, _meta())
+    folder = tmp_path / "reg" / "versions"
+    (folder / "v2" / "model.skops").write_bytes(b"one")  # v1's bytes under v2's name
+    with pytest.raises(InputError) as info:
+        reg.download(2, tmp_path / "out")
+    assert str(info.value).startswith(f"registry {tmp_path / 'reg'}: version 2: model.skops has")
+    assert not (tmp_path / "out").exists()
+    (folder / "v2" / "model.skops").unlink()
+    with pytest.raises(InputError, match="version 2: model.skops is missing"):
+        reg.download(2, tmp_path / "out")
+    assert reg.download(1, tmp_path / "out").joinpath("model.skops").read_bytes() == b"one"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"metrics": ["accuracy"]}, "metrics: expected an object of metric names to numbers"),
+        ({"metrics": {"accuracy": "high"}}, "metrics: expected an object of metric names"),
+        ({"blessing": []}, "blessing: expected an object with blessed: true or false"),
+        ({"blessing": {"blessed": "yes"}}, "blessing: expected an object with blessed"),
+        ({"model_file": "../x"}, "model_file: expected a plain file name, got '../x'"),
+        ({"model_file": 3}, "model_file: expected a plain file name, got 3"),
+        ({"hashes": None}, "hashes: expected an object of file names to sha256, got null"),
+        ({"hashes": {"model.skops": "abc"}}, "hashes.model.skops: expected a sha256"),
+        ({"version": 9}, "version: says 9 but the version is 1"),
+        ({"features": "a,b"}, "features: expected a list or null"),
+    ],
+)
+def test_metadata_is_validated_on_read(
+    tmp_path: Path, change: dict[str, object], message: str
+) -> None:
+    reg = LocalRegistry(tmp_path / "reg")
+    reg.register({"model.skops": _model_file(tmp_path)}, _meta())
+    path = tmp_path / "reg" / "versions" / "v1" / "metadata.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), **change}))
+    for read in (lambda: reg.get(1), reg.versions, lambda: reg.download(1, tmp_path / "o")):
+        with pytest.raises(InputError) as info:
+            read()
+        text = str(info.value)
+        assert text.startswith(f"registry {tmp_path / 'reg'}: version 1: metadata ")
+        assert message in text
+        assert text.endswith("the version is damaged, register the model again")
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"[1]", b"{" * 100 + b"}" * 100, b'{"model_file": NaN}', b"\xff", b'{"version": 1e999}'],
+)
+def test_hostile_metadata_files_are_refused(tmp_path: Path, content: bytes) -> None:
+    reg = LocalRegistry(tmp_path / "reg")
+    reg.register({"model.skops": _model_file(tmp_path)}, _meta())
+    (tmp_path / "reg" / "versions" / "v1" / "metadata.json").write_bytes(content)
+    with pytest.raises(InputError):
+        reg.get(1)
+
+
+def test_metadata_that_is_a_fifo_is_refused(tmp_path: Path) -> None:
+    import os
+
+    reg = LocalRegistry(tmp_path / "reg")
+    reg.register({"model.skops": _model_file(tmp_path)}, _meta())
+    path = tmp_path / "reg" / "versions" / "v1" / "metadata.json"
+    path.unlink()
+    os.mkfifo(path)
+    with pytest.raises(InputError, match="registry metadata is a FIFO"):
+        reg.get(1)
 
 
 _WRITER = textwrap.dedent(
@@ -171,3 +272,8 @@ def test_parallel_processes_never_share_a_version_or_corrupt_state(tmp_path: Pat
     state = reg.state()
     assert len(state.history) == total  # no lost update
     assert state.production in got
+    # Each promote records the version that was really in production when it applied,
+    # not the one its writer saw before registering (concurrent deploys).
+    assert state.history[0]["from"] is None
+    for before, after in zip(state.history, state.history[1:], strict=False):
+        assert after["from"] == before["version"]

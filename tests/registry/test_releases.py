@@ -122,11 +122,12 @@ def test_taken_tag_moves_to_the_next_number(fake_github, tmp_path: Path) -> None
 def test_concurrent_writers_get_distinct_numbers(fake_github, tmp_path: Path) -> None:
     got: list[int] = []
     barrier = threading.Barrier(4)
+    files = _files(tmp_path)  # written once: a writer rewriting them would race the hashing
 
     def writer() -> None:
         reg = ReleasesRegistry(_client(fake_github), REPO)
         barrier.wait()
-        got.append(reg.register(_files(tmp_path), _meta()).version)
+        got.append(reg.register(files, _meta()).version)
 
     threads = [threading.Thread(target=writer) for _ in range(4)]
     for t in threads:
@@ -162,9 +163,48 @@ def test_upload_5xx_is_retried(fake_github, tmp_path: Path) -> None:
 
 def test_tampered_asset_is_detected(fake_github, tmp_path: Path) -> None:
     reg = ReleasesRegistry(_client(fake_github), REPO)
-    reg.register(_files(tmp_path), _meta(hashes={"model.skops": "0" * 64}))
-    with pytest.raises(DeployError, match="does not match its recorded sha256"):
+    reg.register(_files(tmp_path), _meta())
+    key = f"{REPO}/releases/download/model-v1/model.skops"
+    fake_github.blobs[key] = (b"other model bytes", fake_github.blobs[key][1])
+    with pytest.raises(InputError) as info:
         reg.download(1, tmp_path / "d")
+    assert str(info.value).startswith("release model-v1: version 1: model.skops has sha256 ")
+    assert str(info.value).endswith(
+        "the file was changed or replaced, restore it or register the model again"
+    )
+
+
+def test_missing_asset_is_detected(fake_github, tmp_path: Path) -> None:
+    reg = ReleasesRegistry(_client(fake_github), REPO)
+    reg.register(_files(tmp_path), _meta())
+    repo = fake_github._repo(REPO)
+    for aid in [a["id"] for a in repo.assets.values() if a["name"] == "model.onnx"]:
+        del repo.assets[aid]
+    with pytest.raises(InputError) as info:
+        reg.download(1, tmp_path / "d")
+    assert str(info.value) == (
+        "release model-v1: version 1: model.onnx is missing; the version is damaged,"
+        " register the model again"
+    )
+
+
+def test_a_file_changed_since_validation_is_not_registered(fake_github, tmp_path: Path) -> None:
+    reg = ReleasesRegistry(_client(fake_github), REPO)
+    with pytest.raises(InputError, match="the file changed since it was validated"):
+        reg.register(_files(tmp_path), _meta(hashes={"model.skops": "0" * 64}))
+    assert reg.versions() == []
+
+
+def test_metadata_of_the_wrong_type_is_refused(fake_github, tmp_path: Path) -> None:
+    reg = ReleasesRegistry(_client(fake_github), REPO)
+    with pytest.raises(InputError) as info:
+        reg.register(_files(tmp_path), _meta(metrics=["accuracy"], blessing="yes"))
+    assert str(info.value) == (
+        "registry: new version: metadata metrics: expected an object of metric names to numbers,"
+        " got a list; blessing: expected an object with blessed: true or false, got 'yes';"
+        " fix what is registered"
+    )
+    assert fake_github.releases() == []
 
 
 def test_read_only_token_cannot_register(fake_github, tmp_path: Path) -> None:

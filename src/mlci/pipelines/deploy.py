@@ -39,6 +39,7 @@ from mlci.registry import (
     PRODUCTION,
     ModelVersion,
     Registry,
+    RegistryState,
     make_event,
     open_registry,
     resolve_version,
@@ -816,11 +817,12 @@ def deploy(
         except DeployError as exc:
             fail(exc.message, Finding("deploy_step", "error", exc.message))
             raise
-    reg.record(
+    recorded = reg.record(
         make_event(
             "promote", version.version, previous=current, git_sha=sha, run_url=runtime.run_url()
         )
     )
+    current = _true_previous(recorded, current)
     return _finish(
         DeployOutcome(
             "deployed",
@@ -954,6 +956,13 @@ def _merged_pr(runtime: Runtime) -> int | None:
     return int(match.group(1) or match.group(2)) if match else None
 
 
+def _true_previous(state: RegistryState, seen: int | None) -> int | None:
+    """The version production held when the event applied (another deploy may have moved it)."""
+    last = state.history[-1] if state.history else {}
+    previous = last.get("from", seen)
+    return previous if isinstance(previous, int) or previous is None else seen
+
+
 def _file_hash(path: Path) -> str:
     return _bare_hash(file_fingerprint(path)) or ""
 
@@ -1070,7 +1079,7 @@ def rollback(
                 provenance={},
             )
             raise
-    reg.record(
+    recorded = reg.record(
         make_event(
             "rollback",
             target.version,
@@ -1080,6 +1089,7 @@ def rollback(
             note=f"rolled back from v{current}",
         )
     )
+    current = _true_previous(recorded, current)
     return _finish(
         DeployOutcome(
             "rolled_back",

@@ -27,11 +27,14 @@ __all__ = [
     "ModelVersion",
     "Registry",
     "RegistryState",
+    "check_metadata",
     "make_event",
     "parse_version_ref",
     "resolve_version",
     "rollback_target",
     "sha256_file",
+    "verify_files",
+    "with_hashes",
 ]
 
 METADATA_FILE = "metadata.json"
@@ -40,6 +43,8 @@ PREVIOUS = "previous"
 EVENT_KINDS = ("register", "promote", "rollback", "deploy_failed")
 # History kept in the state; older events stay in each version's metadata and logs.
 MAX_HISTORY = 500
+# Version numbers have at most this many digits (a billion versions is plenty).
+MAX_VERSION_DIGITS = 9
 
 EventKind = Literal["register", "promote", "rollback", "deploy_failed"]
 
@@ -51,6 +56,171 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_ALIAS = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
+
+
+def _plain_name(value: Any) -> bool:
+    return (
+        isinstance(value, str)
+        and 0 < len(value) <= 255
+        and Path(value).name == value
+        and value not in (".", "..")
+    )
+
+
+def _metadata_problems(number: int | None, meta: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(field, problem) for every field of a version's metadata that readers cannot trust."""
+    problems: list[tuple[str, str]] = []
+
+    def want(name: str, ok: bool, what: str) -> None:
+        if not ok:
+            problems.append((name, f"expected {what}, got {_short(meta.get(name))}"))
+
+    version = meta.get("version")
+    if number is not None and version is not None and version != number:
+        problems.append(("version", f"says {_short(version)} but the version is {number}"))
+    want("model_file", _plain_name(meta.get("model_file")), "a plain file name")
+    onnx = meta.get("onnx_file")
+    want("onnx_file", onnx is None or _plain_name(onnx), "a plain file name or null")
+    for name in ("created", "git_sha", "format", "task", "run_url", "mlci_version"):
+        value = meta.get(name)
+        want(name, value is None or isinstance(value, str), "a string or null")
+    metrics = meta.get("metrics")
+    want(
+        "metrics",
+        metrics is None
+        or (
+            isinstance(metrics, Mapping)
+            and all(
+                isinstance(v, int | float) and not isinstance(v, bool) or v is None
+                for v in metrics.values()
+            )
+        ),
+        "an object of metric names to numbers",
+    )
+    blessing = meta.get("blessing")
+    want(
+        "blessing",
+        blessing is None
+        or (isinstance(blessing, Mapping) and isinstance(blessing.get("blessed", False), bool)),
+        "an object with blessed: true or false",
+    )
+    if isinstance(blessing, Mapping) and not isinstance(blessing.get("reason", ""), str):
+        problems.append(("blessing.reason", f"expected a string, got {_short(blessing['reason'])}"))
+    for name in ("features", "classes"):
+        value = meta.get(name)
+        want(name, value is None or isinstance(value, list), "a list or null")
+    hashes = meta.get("hashes")
+    if not isinstance(hashes, Mapping) or not hashes:
+        problems.append(
+            ("hashes", f"expected an object of file names to sha256, got {_short(hashes)}")
+        )
+        return problems
+    for name, digest in hashes.items():
+        if not _plain_name(name):
+            problems.append((f"hashes.{name}", "not a plain file name"))
+        elif not isinstance(digest, str) or not _HEX64.match(digest):
+            problems.append(
+                (f"hashes.{name}", f"expected a sha256 (64 hex digits), got {_short(digest)}")
+            )
+    for listed in (meta.get("model_file"), onnx):
+        if _plain_name(listed) and listed not in hashes:
+            problems.append(("hashes", f"has no sha256 for {listed}"))
+    return problems
+
+
+def _short(value: Any) -> str:
+    from mlci.typedload import describe
+
+    return describe(value)
+
+
+def check_metadata(number: int | None, meta: Any, where: str) -> Mapping[str, Any]:
+    """``meta`` when it is the metadata of version ``number``; refused otherwise.
+
+    Args:
+        number: The version the metadata belongs to (None: a version being registered).
+        meta: The parsed ``metadata.json`` (untrusted).
+        where: The registry or file, for messages.
+
+    Raises:
+        InputError: naming the version and the first fields that do not fit.
+    """
+    which = "new version" if number is None else f"version {number}"
+    if not isinstance(meta, Mapping):
+        raise InputError(
+            f"{where}: {which}: metadata is not a JSON object; the version is damaged,"
+            " register the model again"
+        )
+    problems = _metadata_problems(number, meta)
+    if problems:
+        listed = "; ".join(f"{field}: {problem}" for field, problem in problems[:5])
+        raise InputError(
+            f"{where}: {which}: metadata {listed}; "
+            + (
+                "fix what is registered"
+                if number is None
+                else "the version is damaged, register the model again"
+            )
+        )
+    return meta
+
+
+def with_hashes(files: Mapping[str, Path], metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """``metadata`` with the sha256 of every file to register under ``hashes``.
+
+    Raises:
+        InputError: when ``metadata`` already records a different sha256 for a file
+            (it changed between validation and registration).
+    """
+    given = metadata.get("hashes")
+    given = given if isinstance(given, Mapping) else {}
+    hashes: dict[str, str] = {}
+    for name, path in files.items():
+        hashes[name] = sha256_file(path)
+        if name in given and given[name] != hashes[name]:
+            raise InputError(
+                f"{path}: the file changed since it was validated (sha256 {hashes[name][:12]}...,"
+                f" validated {str(given[name])[:12]}...); re-run the deploy"
+            )
+    out = {**metadata, "hashes": hashes}
+    check_metadata(None, out, "registry")
+    return out
+
+
+def verify_files(version: ModelVersion, folder: Path, where: str) -> None:
+    """Check every file recorded for ``version`` is in ``folder`` with its recorded sha256.
+
+    Every reader of a version (serve, the baseline of validate-model, pull, rollback,
+    deploy) goes through this, so a swapped or deleted file is never used under the
+    version's name.
+
+    Raises:
+        InputError: naming the version and the file that is missing or differs.
+    """
+    hashes = version.metadata.get("hashes")
+    if not isinstance(hashes, Mapping) or not hashes:
+        raise InputError(
+            f"{where}: version {version.version}: no sha256 recorded for its files; the"
+            " version cannot be verified, register the model again"
+        )
+    for name, expected in sorted(hashes.items()):
+        path = folder / str(name)
+        if not path.is_file():
+            raise InputError(
+                f"{where}: version {version.version}: {name} is missing; the version is"
+                " damaged, register the model again"
+            )
+        actual = sha256_file(path)
+        if actual != expected:
+            raise InputError(
+                f"{where}: version {version.version}: {name} has sha256 {actual[:12]}..., the"
+                f" registry recorded {str(expected)[:12]}...; the file was changed or replaced,"
+                " restore it or register the model again"
+            )
 
 
 def _now() -> str:
@@ -161,12 +331,16 @@ class RegistryState:
     def apply(self, event: Mapping[str, Any]) -> None:
         """Record ``event``; a promote or rollback moves ``production`` and ``previous``."""
         kind = event["event"]
+        recorded = dict(event)
         if kind in ("promote", "rollback"):
             current = self.aliases.get(PRODUCTION)
+            # The caller read production before its work; another deploy may have moved it
+            # since. The state is applied under the registry's lock: this is the truth.
+            recorded["from"] = current
             if current is not None and current != event["version"]:
                 self.aliases[PREVIOUS] = current
             self.aliases[PRODUCTION] = int(event["version"])
-        self.history.append(dict(event))
+        self.history.append(recorded)
         del self.history[: max(0, len(self.history) - MAX_HISTORY)]
 
 
@@ -237,9 +411,27 @@ _REF = re.compile(r"^(?:[A-Za-z_-]*v)?(\d+)$")
 
 
 def parse_version_ref(ref: str) -> int | str:
-    """``"3"``, ``"v3"`` or ``"model-v3"`` give 3; anything else is an alias name."""
-    match = _REF.match(ref.strip())
-    return int(match.group(1)) if match else ref.strip()
+    """``"3"``, ``"v3"`` or ``"model-v3"`` give 3; a name such as ``production`` is an alias.
+
+    Raises:
+        InputError: for a number with too many digits or a name that cannot be an alias.
+    """
+    text = ref.strip()
+    match = _REF.match(text)
+    if match:
+        digits = match.group(1).lstrip("0") or "0"
+        if len(digits) > MAX_VERSION_DIGITS:
+            raise InputError(
+                f"version {_short(text)}: a version number has at most {MAX_VERSION_DIGITS}"
+                " digits; see `mlci registry list` for the versions"
+            )
+        return int(digits)
+    if not _ALIAS.match(text):
+        raise InputError(
+            f"version {_short(text)}: expected a version number (3, v3) or an alias"
+            " (production, previous); see `mlci registry list`"
+        )
+    return text
 
 
 def resolve_version(registry: Registry, ref: str | int) -> ModelVersion:

@@ -18,7 +18,6 @@ fsync, rename) under the same lock.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import shutil
@@ -28,24 +27,22 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from mlci import jsonio
 from mlci.errors import DeployError, InputError
-from mlci.registry.base import METADATA_FILE, ModelVersion, RegistryState
+from mlci.registry.base import (
+    METADATA_FILE,
+    ModelVersion,
+    RegistryState,
+    check_metadata,
+    verify_files,
+    with_hashes,
+)
 
-__all__ = ["LocalRegistry", "atomic_write_text"]
+__all__ = ["LocalRegistry"]
 
 _VERSION_DIR = re.compile(r"^v(\d+)$")
 LOCK_TIMEOUT_S = 120.0
 STATE_FILE = "state.json"
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so readers see the old or the new content, never a mix."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    tmp.replace(path)
 
 
 @contextlib.contextmanager
@@ -130,18 +127,13 @@ class LocalRegistry:
     def _read(self, number: int) -> ModelVersion:
         folder = self._versions_dir / f"v{number}"
         meta_path = folder / METADATA_FILE
-        try:
-            metadata = json.loads(meta_path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise InputError(
-                f"registry {self.root}: no version {number}; see `mlci registry list`"
-            ) from None
-        except ValueError as exc:
-            raise InputError(
-                f"{meta_path}: not valid JSON ({exc}); the version is damaged"
-            ) from None
-        if not isinstance(metadata, dict):
-            raise InputError(f"{meta_path}: metadata is not a JSON object; the version is damaged")
+        if not meta_path.exists() and not meta_path.is_symlink():
+            raise InputError(f"registry {self.root}: no version {number}; see `mlci registry list`")
+        metadata = check_metadata(
+            number,
+            jsonio.read_json(meta_path, what="registry metadata"),
+            f"registry {self.root}",
+        )
         files = tuple(sorted(p.name for p in folder.iterdir() if p.is_file()))
         return ModelVersion(number, metadata, files, str(folder))
 
@@ -163,6 +155,8 @@ class LocalRegistry:
                 if Path(name).name != name or name == METADATA_FILE:
                     raise InputError(f"{name}: not a plain file name for a registry version")
                 shutil.copyfile(source, staging / name)
+            # Hash the staged copies: the record describes exactly the bytes stored.
+            hashed = with_hashes({name: staging / name for name in files}, metadata)
             with _locked(self.root / ".lock"):
                 numbers = self._numbers()
                 # Also skip numbers of damaged leftovers so a number is never reused.
@@ -172,8 +166,8 @@ class LocalRegistry:
                     if (m := _VERSION_DIR.match(e.name))
                 ]
                 number = max([*numbers, *taken, 0]) + 1
-                meta = {**metadata, "version": number}
-                atomic_write_text(staging / METADATA_FILE, json.dumps(meta, indent=2) + "\n")
+                meta = {**hashed, "version": number}
+                jsonio.write_json(staging / METADATA_FILE, meta)
                 staging.rename(self._versions_dir / f"v{number}")
         finally:
             if staging.exists():
@@ -181,11 +175,27 @@ class LocalRegistry:
         return self._read(number)
 
     def download(self, version: int, dest: Path) -> Path:
-        """Copy the files of ``version`` into ``dest``."""
+        """Copy the files of ``version`` into ``dest`` and verify them against their sha256.
+
+        Raises:
+            InputError: when the version's metadata is damaged, or a recorded file is
+                missing or differs from its recorded sha256 (``dest`` is then removed
+                when this call created it).
+        """
         found = self._read(version)
+        where = f"registry {self.root}"
+        verify_files(found, Path(found.location), where)  # before anything is written
+        created = not dest.exists()
         dest.mkdir(parents=True, exist_ok=True)
-        for name in found.files:
-            shutil.copyfile(Path(found.location) / name, dest / name)
+        try:
+            for name in found.files:
+                shutil.copyfile(Path(found.location) / name, dest / name)
+            # The copies are verified too, so what is used is what was checked.
+            verify_files(found, dest, where)
+        except BaseException:
+            if created:
+                shutil.rmtree(dest, ignore_errors=True)
+            raise
         return dest
 
     def _state_path(self) -> Path:
@@ -194,14 +204,12 @@ class LocalRegistry:
     def state(self) -> RegistryState:
         """Aliases and history from ``state.json`` (empty when the registry is new)."""
         path = self._state_path()
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
+        if not path.exists() and not path.is_symlink():
             return RegistryState()
         try:
-            data = json.loads(text)
-        except ValueError as exc:
-            raise InputError(f"{path}: not valid JSON ({exc}); restore it from a backup") from None
+            data = jsonio.read_json(path, what="registry state")
+        except InputError as exc:
+            raise InputError(f"{exc.message}; restore it from a backup") from None
         return RegistryState.from_dict(data, str(path))
 
     def record(self, event: Mapping[str, Any]) -> RegistryState:
@@ -215,5 +223,5 @@ class LocalRegistry:
         with _locked(self.root / ".lock"):
             state = self.state()
             state.apply(event)
-            atomic_write_text(self._state_path(), json.dumps(state.to_dict(), indent=2) + "\n")
+            jsonio.write_json(self._state_path(), state.to_dict())
         return state

@@ -26,14 +26,21 @@ no compare-and-swap); the generated deploy workflow serializes deploys with a
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlci import jsonio
 from mlci.errors import DeployError, GitHubAPIError, InputError
-from mlci.registry.base import METADATA_FILE, ModelVersion, RegistryState, sha256_file
+from mlci.registry.base import (
+    METADATA_FILE,
+    ModelVersion,
+    RegistryState,
+    check_metadata,
+    verify_files,
+    with_hashes,
+)
 
 if TYPE_CHECKING:
     from mlci.config import RegistryConfig
@@ -55,7 +62,7 @@ MAX_TAG_ATTEMPTS = 50
 
 def _embed(data: Mapping[str, Any]) -> str:
     # "-->" cannot occur in JSON outside strings; inside strings escape ">" so the comment holds.
-    text = json.dumps(data, sort_keys=True, allow_nan=False).replace("-->", "--\\u003e")
+    text = jsonio.dumps(data, indent=None, sort_keys=True).replace("-->", "--\\u003e")
     return f"{_MARK_OPEN}\n{text}\n{_MARK_CLOSE}"
 
 
@@ -64,8 +71,8 @@ def _extract(body: str | None) -> dict[str, Any] | None:
     if not match:
         return None
     try:
-        data = json.loads(match.group(1))
-    except ValueError:
+        data = jsonio.loads(match.group(1), source="release body")
+    except InputError:
         return None
     return data if isinstance(data, dict) else None
 
@@ -139,8 +146,13 @@ class ReleasesRegistry:
         meta = _extract(release.get("body"))
         if meta is None or meta.get("complete") is False:
             return None
-        files = tuple(sorted(str(a["name"]) for a in release.get("assets", [])))
-        return ModelVersion(int(match.group(1)), meta, files, str(release.get("html_url", "")))
+        number = int(match.group(1))
+        if not meta.get("truncated"):
+            check_metadata(number, meta, f"release {self.tag_prefix}{number}")
+        assets = release.get("assets")
+        names = [a.get("name") for a in assets] if isinstance(assets, list) else []
+        files = tuple(sorted(str(n) for n in names if isinstance(n, str)))
+        return ModelVersion(number, meta, files, str(release.get("html_url", "")))
 
     def versions(self) -> list[ModelVersion]:
         """Every complete version, oldest first (one paginated listing)."""
@@ -167,7 +179,9 @@ class ReleasesRegistry:
             )
         if found.metadata.get("truncated"):  # the full metadata did not fit in the body
             assert release is not None
-            meta = json.loads(self._asset_bytes(release, METADATA_FILE))
+            where = f"release {self.tag_prefix}{version}"
+            meta = jsonio.loads(self._asset_bytes(release, METADATA_FILE), source=where)
+            meta = check_metadata(found.version, meta, where)
             found = ModelVersion(found.version, meta, found.files, found.location)
         return found
 
@@ -188,24 +202,22 @@ class ReleasesRegistry:
         return bytes(resp.content)
 
     def download(self, version: int, dest: Path) -> Path:
-        """Download every asset of ``version`` into ``dest``, checking the recorded hashes."""
+        """Download every asset of ``version`` into ``dest`` and verify the recorded sha256.
+
+        Raises:
+            InputError: when the version is unknown or damaged, or a recorded file is
+                missing or differs from its recorded sha256.
+        """
         release = self._release(f"{self.tag_prefix}{version}")
-        found = self._version_of(release) if release else None
-        if release is None or found is None:
+        if release is None or self._version_of(release) is None:
             raise InputError(f"registry {self.describe()}: no version {version}")
+        found = self.get(version)  # the full metadata, when the body holds a cut
         dest.mkdir(parents=True, exist_ok=True)
-        hashes = found.metadata.get("hashes") or {}
         for name in found.files:
             if Path(name).name != name:
                 raise InputError(f"release {self.tag_prefix}{version}: bad asset name {name!r}")
-            target = dest / name
-            target.write_bytes(self._asset_bytes(release, name))
-            expected = hashes.get(name) if isinstance(hashes, Mapping) else None
-            if expected and sha256_file(target) != expected:
-                raise DeployError(
-                    f"release {self.tag_prefix}{version}: asset {name} does not match its"
-                    " recorded sha256; the download was corrupted or the asset replaced"
-                )
+            (dest / name).write_bytes(self._asset_bytes(release, name))
+        verify_files(found, dest, f"release {self.tag_prefix}{version}")
         return dest
 
     # -- writing ------------------------------------------------------------------------------
@@ -287,11 +299,12 @@ class ReleasesRegistry:
                     " 2 GiB; make the model smaller (e.g. quantize it) or use another"
                     " registry.backend"
                 )
+        metadata = with_hashes(files, metadata)
         number, release = self._create_release(metadata)
         meta = {**metadata, "version": number}
         upload = str(release["upload_url"]).split("{", 1)[0]
         uploads = [(n, p.read_bytes()) for n, p in files.items()]
-        uploads.append((METADATA_FILE, (json.dumps(meta, indent=2) + "\n").encode()))
+        uploads.append((METADATA_FILE, (jsonio.dumps(meta) + "\n").encode()))
         for name, data in uploads:
             try:
                 self.client.request(
