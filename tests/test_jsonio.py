@@ -53,7 +53,8 @@ def test_huge_float_text_is_refused() -> None:
 @pytest.mark.parametrize("depth", [65, 500, 100_000])
 def test_deep_nesting_is_refused(depth: int) -> None:
     assert refused("[" * depth + "]" * depth) == (
-        "doc.json: nested more than 64 levels deep; mlci reads flatter documents"
+        "doc.json: nested more than 64 levels deep, deeper than mlci reads;"
+        " fix or regenerate the file"
     )
 
 
@@ -70,7 +71,7 @@ def test_syntax_errors_name_line_and_column() -> None:
 
 def test_not_utf8_is_refused() -> None:
     assert refused(b'{"a": "\xff"}') == (
-        "doc.json: not UTF-8 text (byte 7); write the file as UTF-8 JSON"
+        "doc.json: not UTF-8 text (byte 7), JSON must be UTF-8; fix or regenerate the file"
     )
 
 
@@ -125,9 +126,9 @@ def test_read_typed_names_the_file_and_every_field(tmp_path: Path) -> None:
         jsonio.read_typed(_Doc, path)
     assert [str(i) for i in info.value.issues] == [
         f"{path}: extra: unknown key; expected one of: count, name, tags",
-        f"{path}: name: expected a string, got a list; quote the value to keep it as text",
+        f"{path}: name: expected a string, got a list",
         f"{path}: count: expected a whole number of at least 0, got -1",
-        f"{path}: tags[1]: expected a string, got a mapping; quote the value to keep it as text",
+        f"{path}: tags[1]: expected a string, got a mapping",
     ]
     path.write_text('{"name": "x", "count": 2, "tags": ["a"]}')
     assert jsonio.read_typed(_Doc, path) == _Doc("x", 2, ["a"])

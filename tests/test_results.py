@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -13,11 +14,14 @@ from mlci.errors import InputError
 from mlci.results import (
     MAX_SAMPLES,
     Finding,
+    RefusedDocument,
     file_fingerprint,
     has_errors,
     make_document,
     read_results,
+    results_schemas,
     to_jsonable,
+    validate_document,
     write_results,
 )
 
@@ -64,23 +68,63 @@ def test_to_jsonable_handles_numpy() -> None:
     }
 
 
+ENVELOPE = '"schema_version": 1, "passed": true, "provenance": {}'
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ("{", "not a valid results document (Expecting property name enclosed in double quotes"),
+        ("{", ":1:2: not valid JSON (Expecting property name enclosed in double quotes)"),
         (
             '{"schema_version": 1, "kind": "data", "passed": NaN, "findings": [], "provenance": {}}',
-            "not a valid results document (NaN is not valid JSON)",
+            ": NaN is not valid JSON; write null (with a reason) instead",
         ),
-        ("[]", "not a valid results document: data.json: expected object, got list"),
+        ("[]", ": expected a results document (an object), got a list"),
         (
             '{"schema_version": 9, "kind": "data", "passed": true, "findings": [], "provenance": {}}',
-            "not a valid results document: data.json.schema_version: expected 1, got 9",
+            ": schema_version: 9 is not allowed; expected one of: 1",
         ),
         (
             '{"schema_version": 1, "kind": "data", "passed": true, "provenance": {},'
             ' "findings": [{"check": "x", "severity": "fatal", "message": "m"}]}',
-            "data.json.findings[0].severity: expected one of ['error', 'warning', 'info'], got 'fatal'",
+            ": findings[0].severity: 'fatal' is not allowed; expected one of: error, warning, info",
+        ),
+        (
+            '{"schema_version": 1, "kind": "nope", "passed": true, "provenance": {}, "findings": []}',
+            ": kind: expected one of data, model, deploy, retrain, monitor, got 'nope'",
+        ),
+        ("{" + ENVELOPE + ', "kind": "data", "findings": [], "rows": 1e999}', "out of the range"),
+        (
+            "{" + ENVELOPE + ', "kind": "data", "findings": [], "rows": ' + "9" * 5000 + "}",
+            ": a whole number with 5000 digits is out of range (at most 20)",
+        ),
+        (
+            "{"
+            + ENVELOPE
+            + ', "kind": "data", "findings": [], "x": '
+            + "[" * 500
+            + "]" * 500
+            + "}",
+            ": nested more than 64 levels deep",
+        ),
+        (
+            "{" + ENVELOPE + ', "kind": "data", "findings": [{"check": "x", "severity": "error",'
+            ' "message": "m", "count": "Infinity"}]}',
+            ": findings[0].count: expected a whole number of at least 0, got 'Infinity'",
+        ),
+        (
+            "{" + ENVELOPE + ', "kind": "data", "findings": [{"check": "x", "severity": "error",'
+            ' "message": "m", "metric": ["accuracy"]}]}',
+            ": findings[0].metric: expected a string, got a list",
+        ),
+        (
+            "{" + ENVELOPE + ', "kind": "data", "findings": [], "counts": {"drift": []}}',
+            ": counts.drift: expected a mapping, got a list",
+        ),
+        (
+            "{" + ENVELOPE + ', "kind": "data", "findings": [], "drift": {"columns": [{"column":'
+            ' 3, "drifted": "yes"}]}}',
+            ": drift.columns[0].drifted: expected true or false, got 'yes'",
         ),
     ],
 )
@@ -89,17 +133,94 @@ def test_untrusted_documents_are_refused(tmp_path: Path, content: str, message: 
     path.write_text(content)
     with pytest.raises(InputError) as info:
         read_results(path)
-    assert str(info.value).startswith(f"{path}: ")
+    assert str(info.value).startswith(f"{path}")
     assert message in str(info.value)
+    assert len(str(info.value)) < 1000
 
 
-def test_missing_and_oversized(tmp_path: Path) -> None:
+def test_model_documents_are_typed(tmp_path: Path) -> None:
+    path = tmp_path / "model.json"
+    path.write_text(
+        "{" + ENVELOPE + ', "kind": "model", "findings": [], "metrics": {"accuracy": "high",'
+        ' "f1": null}, "blessing": {"blessed": 1}, "gates": [{"metric": ["a"]}]}'
+    )
+    with pytest.raises(RefusedDocument) as info:
+        read_results(path)
+    assert info.value.problems == [
+        "metrics.accuracy: expected a number, got 'high'",
+        "gates[0].metric: expected a string, got a list",
+        "blessing.blessed: expected true or false, got 1",
+    ]
+
+
+def test_a_document_of_another_kind_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "data.json"
+    path.write_text("{" + ENVELOPE + ', "kind": "model", "findings": []}')
+    with pytest.raises(RefusedDocument, match="holds a 'model' document, expected 'data'"):
+        read_results(path, kind="data")
+
+
+def test_missing_oversized_and_special_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with pytest.raises(InputError, match="results file not found; run `mlci validate-data`"):
         read_results(tmp_path / "model.json")
     big = tmp_path / "data.json"
     big.write_text(" " * 2000)
-    with pytest.raises(InputError, match="over the 1000 limit"):
-        read_results(big, max_bytes=1000)
+    monkeypatch.setenv("MLCI_MAX_JSON_BYTES", "1000")
+    with pytest.raises(InputError, match="results document is 2000 bytes, over the limit of 1000"):
+        read_results(big)
+    (tmp_path / "dir.json").mkdir()
+    with pytest.raises(InputError, match="results document is a directory"):
+        read_results(tmp_path / "dir.json")
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)
+    with pytest.raises(InputError, match="results document is a FIFO"):
+        read_results(fifo)
+    link = tmp_path / "zero.json"
+    link.symlink_to("/dev/zero")
+    with pytest.raises(InputError, match="results document is a device"):
+        read_results(link)
+
+
+def test_a_writer_bug_is_not_written(tmp_path: Path) -> None:
+    doc = make_document("data", passed=True, payload={"rows": "many"})
+    with pytest.raises(ValueError, match=r"rows: expected a whole number of at least 0"):
+        write_results(tmp_path, doc)
+    assert not (tmp_path / "data.json").exists()
+
+
+def test_shipped_results_schemas_are_current() -> None:
+    docs = Path(__file__).resolve().parents[1] / "docs" / "results"
+    schemas = results_schemas()
+    if os.environ.get("MLCI_UPDATE_GOLDEN"):
+        docs.mkdir(exist_ok=True)
+        for kind, schema in schemas.items():
+            (docs / f"{kind}.schema.json").write_text(json.dumps(schema, indent=2) + "\n")
+    for kind, schema in schemas.items():
+        shipped = json.loads((docs / f"{kind}.schema.json").read_text())
+        assert shipped == schema, (
+            "regenerate with MLCI_UPDATE_GOLDEN=1 pytest tests/test_results.py"
+        )
+
+
+def test_schemas_agree_with_the_loader(tmp_path: Path, gh_env) -> None:
+    import jsonschema
+
+    schemas = results_schemas()
+    good = make_document(
+        "data",
+        passed=False,
+        findings=[Finding("x", "error", "m", count=3, samples=[{"row": 1, "value": 2}])],
+        payload={"rows": 3, "columns": 2, "counts": {"x": {"error": 1}}, "drift": None},
+    )
+    jsonschema.validate(good, schemas["data"])
+    validate_document(good, source="data.json")
+    bad = {**good, "rows": -1}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, schemas["data"])
+    with pytest.raises(RefusedDocument):
+        validate_document(bad, source="data.json")
 
 
 def test_fingerprint_of_file_and_directory(tmp_path: Path) -> None:
@@ -113,3 +234,23 @@ def test_fingerprint_of_file_and_directory(tmp_path: Path) -> None:
     (tmp_path / "d" / "a.parquet").write_bytes(b"abd")
     assert file_fingerprint(tmp_path / "d") != fp
     json.dumps(fp)
+
+
+def test_report_refuses_a_tampered_document_with_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mlci.cli import main
+
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "data.json").write_text(
+        "{" + ENVELOPE + ', "kind": "data", "findings": [{"check": "x", "severity": "error",'
+        ' "message": "m", "column": ["a"]}]}'
+    )
+    assert main(["report", "--results", str(results)]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"mlci: error: {results / 'data.json'}: findings[0].column: expected a string, got a list;"
+        " re-run the step that wrote it with this mlci version\n"
+    )
+    assert not (results / "report.md").exists()

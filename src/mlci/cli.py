@@ -10,13 +10,13 @@ onnxruntime, pyarrow) are imported only inside the commands that need them, so
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import mlci
+from mlci import jsonio
 from mlci.error_handler import run_guarded
 from mlci.errors import EXIT_OK
 
@@ -68,7 +68,7 @@ def _run_config_check(args: argparse.Namespace) -> int:
 def _run_config_schema(args: argparse.Namespace) -> int:
     from mlci.config import config_schema
 
-    text = json.dumps(config_schema(), indent=2) + "\n"
+    text = jsonio.dumps(config_schema()) + "\n"
     if args.output:
         args.output.write_text(text, encoding="utf-8")
         print(f"wrote {args.output}")
@@ -362,7 +362,7 @@ def _run_registry_list(args: argparse.Namespace) -> int:
     reg = _open_registry(args)
     rows = registry_rows(reg)
     if args.json:
-        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        sys.stdout.write(jsonio.dumps(rows) + "\n")
         return EXIT_OK
     if not rows:
         print(f"registry {reg.describe()}: no versions yet; `mlci deploy` registers one")
@@ -406,7 +406,7 @@ def _run_registry_show(args: argparse.Namespace) -> int:
         "location": found.location,
         "metadata": found.metadata,
     }
-    sys.stdout.write(json.dumps(body, indent=2) + "\n")
+    sys.stdout.write(jsonio.dumps(body) + "\n")
     return EXIT_OK
 
 

@@ -2,7 +2,7 @@
 
 ```
 MlciError                 exit 2: bad usage, config or input; the message says how to fix it
- +-- ConfigError          mlci.yaml (or another YAML input) is invalid; carries every issue found
+ +-- ConfigError          mlci.yaml (or another YAML or JSON input) is invalid; every issue found
  +-- InputError           a data, model or results file cannot be used
  +-- TemplateError        a template is missing or references an unknown variable
  +-- GitHubAPIError       the GitHub REST API refused or failed a request
@@ -79,7 +79,7 @@ class ConfigIssue:
 
 
 class ConfigError(MlciError):
-    """A YAML file mlci reads is invalid; holds every issue found, not only the first."""
+    """A YAML (or typed JSON) file mlci reads is invalid; holds every issue found."""
 
     def __init__(self, issues: list[ConfigIssue]):
         if not issues:

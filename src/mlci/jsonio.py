@@ -72,12 +72,16 @@ def _depth_ok(value: Any, cap: int) -> bool:
     return True
 
 
-def loads(text: str | bytes, *, source: str = "<json>") -> Any:
+_FIX = "fix or regenerate the file"
+
+
+def loads(text: str | bytes, *, source: str = "<json>", fix: str = _FIX) -> Any:
     """Parse strict JSON text with mlci's bounds.
 
     Args:
         text: The JSON text (bytes are decoded as UTF-8).
         source: The file or endpoint, for messages.
+        fix: How to fix the file, for the end of messages.
 
     Raises:
         InputError: naming ``source`` and the line and column when they are known.
@@ -87,7 +91,7 @@ def loads(text: str | bytes, *, source: str = "<json>") -> Any:
             text = text.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise InputError(
-                f"{source}: not UTF-8 text (byte {exc.start}); write the file as UTF-8 JSON"
+                f"{source}: not UTF-8 text (byte {exc.start}), JSON must be UTF-8; {fix}"
             ) from None
     cap = JSON_MAX_DEPTH.value
     try:
@@ -99,32 +103,35 @@ def loads(text: str | bytes, *, source: str = "<json>") -> Any:
         )
     except json.JSONDecodeError as exc:
         raise InputError(
-            f"{source}:{exc.lineno}:{exc.colno}: not valid JSON ({exc.msg}); fix or regenerate"
-            " the file"
+            f"{source}:{exc.lineno}:{exc.colno}: not valid JSON ({exc.msg}); {fix}"
         ) from None
     except _Refused as exc:
-        raise InputError(f"{source}: {exc}; fix or regenerate the file") from None
+        raise InputError(f"{source}: {exc}; {fix}") from None
     except RecursionError:
         raise InputError(
-            f"{source}: nested more than {cap} levels deep; mlci reads flatter documents"
+            f"{source}: nested more than {cap} levels deep, deeper than mlci reads; {fix}"
         ) from None
     except ValueError as exc:  # e.g. a number Python cannot represent
-        raise InputError(f"{source}: not valid JSON ({exc}); fix or regenerate the file") from None
+        raise InputError(f"{source}: not valid JSON ({exc}); {fix}") from None
     if not _depth_ok(value, cap):
         raise InputError(
-            f"{source}: nested more than {cap} levels deep; mlci reads flatter documents"
+            f"{source}: nested more than {cap} levels deep, deeper than mlci reads; {fix}"
         )
     return value
 
 
-def read_json(path: Path, *, what: str = "JSON file", limit: Limit = JSON_MAX_BYTES) -> Any:
+def read_json(
+    path: Path, *, what: str = "JSON file", limit: Limit = JSON_MAX_BYTES, fix: str = _FIX
+) -> Any:
     """Read a JSON file strictly: a regular file under ``limit`` bytes, parsed by `loads`.
+
+    ``fix`` ends the messages about the content (how to repair or regenerate it).
 
     Raises:
         InputError: when the file is missing, not a regular file, too large or not
             strict JSON within the bounds.
     """
-    return loads(read_bounded(path, limit, what=what), source=str(path))
+    return loads(read_bounded(path, limit, what=what), source=str(path), fix=fix)
 
 
 def validate_typed(cls: type[T], value: Any, *, source: str) -> T:
@@ -136,7 +143,7 @@ def validate_typed(cls: type[T], value: Any, *, source: str) -> T:
     from mlci import typedload
     from mlci.yamlio import Marked
 
-    marked = Marked(value=value, file=source, marks={}, key_marks={})
+    marked = Marked(value=value, file=source, marks={}, key_marks={}, yaml=False)
     if not isinstance(value, dict):
         kind = "a list" if isinstance(value, list) else typedload.describe(value)
         raise ConfigError(

@@ -4,8 +4,16 @@ Each step writes one strict-JSON document (``mlci-results/data.json``,
 ``model.json``, ...) with a ``schema_version``, findings, a payload of its own and
 provenance. `mlci report` renders from these files alone, which lets the
 unprivileged PR job hand its results to the privileged comment job as an
-artifact. Documents read back are untrusted: `read_results` validates them
-against `RESULTS_SCHEMA` before anything uses them.
+artifact.
+
+Each kind has its typed structure here (`DataResults`, `ModelResults`,
+`DeployResults`, `RetrainResults`, `MonitorResults`), the one source of its JSON
+Schema (shipped as ``docs/results/<kind>.schema.json``, kept current by a test).
+Documents read back are untrusted: `read_results` reads them with the strict,
+bounded reader and validates them against their structure before anything uses
+them; a document that does not fit is refused (`RefusedDocument`, exit 2) naming
+the file and the field. The known fields are typed; fields a newer writer adds
+are allowed (``OPEN_KEYS``) and left unread.
 """
 
 from __future__ import annotations
@@ -13,25 +21,33 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import hashlib
-import json
 import math
 import subprocess
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from mlci import __version__
-from mlci.errors import InputError
+from mlci import __version__, jsonio
+from mlci.errors import ConfigError, InputError
+from mlci.typedload import spec
 
 __all__ = [
     "DEFAULT_RESULTS_DIR",
+    "DOCUMENT_TYPES",
     "MAX_SAMPLES",
-    "RESULTS_SCHEMA",
     "SCHEMA_VERSION",
+    "DataResults",
+    "DeployResults",
     "Finding",
     "Kind",
+    "ModelResults",
+    "MonitorResults",
+    "RefusedDocument",
+    "RetrainResults",
     "Severity",
+    "results_schemas",
+    "validate_document",
     "file_fingerprint",
     "git_output",
     "git_sha",
@@ -215,126 +231,304 @@ def make_document(
 
 
 def write_results(directory: Path, document: Mapping[str, Any]) -> Path:
-    """Write ``document`` as ``<directory>/<kind>.json`` (strict JSON, atomically)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{document['kind']}.json"
-    text = json.dumps(to_jsonable(document), indent=2, allow_nan=False, ensure_ascii=False)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(text + "\n", encoding="utf-8")
-    tmp.replace(path)
-    return path
-
-
-_FINDING_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["check", "severity", "message"],
-    "properties": {
-        "check": {"type": "string", "maxLength": 200},
-        "severity": {"enum": ["error", "warning", "info"]},
-        "message": {"type": "string"},
-        "column": {"type": ["string", "null"]},
-        "metric": {"type": ["string", "null"]},
-        "count": {"type": ["integer", "null"]},
-        "fraction": {"type": ["number", "null"]},
-        "samples": {"type": "array", "maxItems": MAX_SAMPLES, "items": {"type": "object"}},
-        "file": {"type": ["string", "null"]},
-        "line": {"type": ["integer", "null"]},
-    },
-}
-
-RESULTS_SCHEMA: dict[str, Any] = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "title": "mlci results document",
-    "type": "object",
-    "required": ["schema_version", "kind", "passed", "findings", "provenance"],
-    "properties": {
-        "schema_version": {"const": SCHEMA_VERSION},
-        "kind": {"enum": ["data", "model", "deploy", "retrain", "monitor"]},
-        "passed": {"type": "boolean"},
-        "findings": {"type": "array", "items": _FINDING_SCHEMA},
-        "provenance": {
-            "type": "object",
-            "properties": {
-                "git_sha": {"type": ["string", "null"]},
-                "run_url": {"type": ["string", "null"]},
-                "mlci_version": {"type": "string"},
-                "created": {"type": "string"},
-            },
-        },
-    },
-}
-
-
-def _check(value: Any, schema: Mapping[str, Any], where: str) -> list[str]:
-    """A small validator for `RESULTS_SCHEMA` (no jsonschema dependency at run time)."""
-    errors: list[str] = []
-    if "const" in schema and value != schema["const"]:
-        return [f"{where}: expected {schema['const']!r}, got {value!r}"]
-    if "enum" in schema and value not in schema["enum"]:
-        return [f"{where}: expected one of {schema['enum']}, got {value!r}"]
-    types = schema.get("type")
-    if types is not None:
-        names = [types] if isinstance(types, str) else list(types)
-        checks = {
-            "object": lambda v: isinstance(v, dict),
-            "array": lambda v: isinstance(v, list),
-            "string": lambda v: isinstance(v, str),
-            "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
-            "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
-            "boolean": lambda v: isinstance(v, bool),
-            "null": lambda v: v is None,
-        }
-        if not any(checks[n](value) for n in names):
-            return [f"{where}: expected {' or '.join(names)}, got {type(value).__name__}"]
-    if isinstance(value, str) and len(value) > schema.get("maxLength", math.inf):
-        errors.append(f"{where}: longer than {schema['maxLength']} characters")
-    if isinstance(value, dict):
-        for key in schema.get("required", []):
-            if key not in value:
-                errors.append(f"{where}: missing {key!r}")
-        for key, sub in schema.get("properties", {}).items():
-            if key in value:
-                errors.extend(_check(value[key], sub, f"{where}.{key}"))
-    if isinstance(value, list):
-        if len(value) > schema.get("maxItems", math.inf):
-            errors.append(f"{where}: more than {schema['maxItems']} items")
-        if "items" in schema:
-            for i, item in enumerate(value):
-                errors.extend(_check(item, schema["items"], f"{where}[{i}]"))
-    return errors
-
-
-def read_results(path: Path, *, max_bytes: int = 50 * 1024 * 1024) -> dict[str, Any]:
-    """Read and validate one results document (which may come from an untrusted artifact).
+    """Write ``document`` as ``<directory>/<kind>.json`` (strict JSON, atomically).
 
     Raises:
-        InputError: when the file is missing, too large, not strict JSON, or does
-            not match `RESULTS_SCHEMA`.
+        ValueError: when the document does not fit its kind's structure (a bug in
+            the writer: exit 3, never a file the report would refuse).
     """
+    data = to_jsonable(document)
     try:
-        size = path.stat().st_size
-    except FileNotFoundError:
+        validate_document(data, source=f"{document.get('kind')}.json (being written)")
+    except RefusedDocument as exc:
+        raise ValueError(f"mlci wrote an invalid results document: {exc.message}") from None
+    return jsonio.write_json(directory / f"{document['kind']}.json", data)
+
+
+# -- the typed documents (one source: the structures, their validation and JSON Schemas) ---
+
+
+@dataclass(frozen=True)
+class FindingDoc:
+    """One finding of a results document."""
+
+    OPEN_KEYS: ClassVar[bool] = True
+
+    check: str = spec(doc="Stable code, e.g. out_of_range, gate_failed")
+    severity: Severity = spec(doc="error fails the step; warning and info are reported")
+    message: str = spec(doc="One sentence a reviewer can act on")
+    column: str | None = spec(None, "The data column concerned")
+    metric: str | None = spec(None, "The metric concerned")
+    observed: Any = spec(None, "What was seen")
+    expected: Any = spec(None, "What the schema or gate expected")
+    count: int | None = spec(None, "Rows or items affected", minimum=0)
+    fraction: float | None = spec(None, "count as a share of the rows checked")
+    samples: list[dict[str, Any]] = spec(
+        factory=list, doc="Offending values as {row, value}", max_items=MAX_SAMPLES
+    )
+    file: str | None = spec(None, "File behind the finding, for an annotation")
+    line: int | None = spec(None, "1-based line in file", minimum=0)
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a document comes from."""
+
+    OPEN_KEYS: ClassVar[bool] = True
+
+    git_sha: str | None = spec(None, "The commit validated")
+    run_url: str | None = spec(None, "The workflow run that wrote the document")
+    mlci_version: str | None = spec(None, "The mlci version that wrote it")
+    created: str | None = spec(None, "When (ISO 8601, UTC)")
+    data: Any = spec(None, "Data fingerprints")
+    model: Any = spec(None, "Model hashes")
+
+
+@dataclass(frozen=True)
+class _Envelope:
+    OPEN_KEYS: ClassVar[bool] = True
+
+    schema_version: Literal[1] = spec(doc="Results format version")
+    kind: Kind = spec(doc="Which step wrote the document")
+    passed: bool = spec(doc="The step's verdict")
+    findings: list[FindingDoc] = spec(doc="Findings, most severe first")
+    provenance: Provenance = spec(doc="git SHA, run URL, mlci version, fingerprints")
+
+
+@dataclass(frozen=True)
+class DriftColumnDoc:
+    """The drift verdict of one column."""
+
+    OPEN_KEYS: ClassVar[bool] = True
+
+    column: str = spec(doc="Column name")
+    method: str | None = spec(None, "Test or distance used")
+    statistic: float | None = spec(None, "The statistic (null when not finite)")
+    p_value: float | None = spec(None, "p-value of a test")
+    threshold: float | None = spec(None, "Threshold applied")
+    drifted: bool = spec(False, "Whether the column drifted")
+    severity: str | None = spec(None, "Severity of the drift")
+    kind: str | None = spec(None, "feature, label or prediction")
+    note: str | None = spec(None, "Why the column was judged this way")
+
+
+@dataclass(frozen=True)
+class DriftDoc:
+    """Drift of current data against the reference."""
+
+    OPEN_KEYS: ClassVar[bool] = True
+
+    share: float | None = spec(None, "Share of drifted columns")
+    share_threshold: float | None = spec(None, "Share above which the dataset drifted")
+    dataset_drift: bool = spec(False, "Whether the dataset drifted")
+    columns: list[DriftColumnDoc] = spec(factory=list, doc="Per-column verdicts")
+
+
+@dataclass(frozen=True)
+class DataResults(_Envelope):
+    """data.json: what validate-data found."""
+
+    kind: Literal["data"] = spec(doc="data")
+    rows: int | None = spec(None, "Rows in the current data", minimum=0)
+    columns: int | None = spec(None, "Columns in the current data", minimum=0)
+    counts: dict[str, dict[str, int]] = spec(factory=dict, doc="{check: {error: n, warning: n}}")
+    drift: DriftDoc | None = spec(None, "Drift, or null when drift was off")
+
+
+@dataclass(frozen=True)
+class GateDoc:
+    """One applied gate."""
+
+    OPEN_KEYS: ClassVar[bool] = True
+
+    metric: str | None = spec(None, "Metric (or budget) name")
+    slice: str | None = spec(None, "column=value, or null")
+    rule: str | None = spec(None, "min, max, max_drop, min_gain, significant or a budget")
+    threshold: Any = spec(None, "The bound (a number; true for the significant rule)")
+    observed: float | None = spec(None, "The candidate's value")
+    baseline: float | None = spec(None, "The baseline's value")
+    change: float | None = spec(None, "The direction-aware change judged")
+    passed: bool = spec(False, "Whether the gate passed")
+    reason: str | None = spec(None, "One sentence")
+
+
+@dataclass(frozen=True)
+class BlessingDoc:
+    """The blessing: whether the model may ship, and why."""
+
+    OPEN_KEYS: ClassVar[bool] = True
+
+    blessed: bool = spec(False, "Whether the model may be deployed")
+    reason: str | None = spec(None, "Why")
+    notes: list[str] = spec(factory=list, doc="Notes (first model, skipped gates ...)")
+    candidate_hash: str | None = spec(None, "sha256 of the candidate model")
+    baseline_hash: str | None = spec(None, "sha256 of the baseline model")
+    data_fingerprint: str | None = spec(None, "Fingerprint of the eval data")
+    git_sha: str | None = spec(None, "The commit blessed")
+
+
+@dataclass(frozen=True)
+class ModelResults(_Envelope):
+    """model.json: the candidate against the baseline, and the blessing."""
+
+    kind: Literal["model"] = spec(doc="model")
+    task: str | None = spec(None, "classification or regression")
+    metrics: dict[str, float | None] = spec(factory=dict, doc="The candidate's metrics")
+    metric_errors: dict[str, str] = spec(factory=dict, doc="Why a metric is null")
+    baseline_metrics: dict[str, float | None] | None = spec(None, "The baseline's metrics")
+    deltas: dict[str, Any] = spec(factory=dict, doc="Candidate minus baseline per metric")
+    higher_is_better: dict[str, bool] = spec(factory=dict, doc="Direction per metric")
+    gates: list[GateDoc] = spec(factory=list, doc="Applied gates")
+    blessing: BlessingDoc | None = spec(None, "The blessing")
+    slices: list[Any] = spec(factory=list, doc="Per-slice metrics")
+    budgets: list[Any] = spec(factory=list, doc="Size, latency and memory budgets")
+    parity: Any = spec(None, "ONNX parity")
+    confusion_matrix: Any = spec(None, "Labels and matrix")
+    history: list[Any] | None = spec(None, "Registry versions and their metrics")
+    rows: int | None = spec(None, "Eval rows", minimum=0)
+    bootstrap: Any = spec(None, "Bootstrap settings")
+
+
+@dataclass(frozen=True)
+class DeployResults(_Envelope):
+    """deploy.json: what the deploy (or rollback) did."""
+
+    kind: Literal["deploy"] = spec(doc="deploy")
+    status: str | None = spec(None, "deployed, unchanged, rolled_back, refused, failed")
+    version: int | None = spec(None, "The version deployed", minimum=0)
+    previous_version: int | None = spec(None, "Production before", minimum=0)
+    environment: str | None = spec(None, "The GitHub environment")
+    metrics: dict[str, float | None] | None = spec(None, "Metrics of the version")
+    previous_metrics: dict[str, float | None] | None = spec(None, "Metrics of the previous")
+
+
+@dataclass(frozen=True)
+class RetrainResults(_Envelope):
+    """retrain.json: the decision, the challenger and what became of it."""
+
+    kind: Literal["retrain"] = spec(doc="retrain")
+    outcome: str | None = spec(None, "skipped, not blessed, proposed ..., deployed ...")
+    drift: DriftDoc | None = spec(None, "Fresh data against the reference")
+    blessing: BlessingDoc | None = spec(None, "The challenger's blessing")
+
+
+@dataclass(frozen=True)
+class MonitorResults(_Envelope):
+    """monitor.json: drift and live metrics of production."""
+
+    kind: Literal["monitor"] = spec(doc="monitor")
+    rows: int | None = spec(None, "Rows of production data checked", minimum=0)
+    drift: DriftDoc | None = spec(None, "Feature drift")
+    live_metrics: dict[str, float | None] | None = spec(None, "Metrics on labelled rows")
+    gates: list[GateDoc] = spec(factory=list, doc="Gates applied to the live metrics")
+    notes: list[str] = spec(factory=list, doc="What was skipped and why")
+
+
+DOCUMENT_TYPES: dict[str, type[_Envelope]] = {
+    "data": DataResults,
+    "model": ModelResults,
+    "deploy": DeployResults,
+    "retrain": RetrainResults,
+    "monitor": MonitorResults,
+}
+
+SCHEMA_BASE_URL = "https://raw.githubusercontent.com/mlci-dev/mlci/main/docs/results"
+
+
+def results_schemas() -> dict[str, dict[str, Any]]:
+    """The JSON Schema of each kind (``docs/results/<kind>.schema.json``)."""
+    from mlci.typedload import json_schema
+
+    return {
+        kind: json_schema(
+            cls,
+            title=f"mlci results: {kind}.json",
+            schema_id=f"{SCHEMA_BASE_URL}/{kind}.schema.json",
+        )
+        for kind, cls in DOCUMENT_TYPES.items()
+    }
+
+
+class RefusedDocument(InputError):
+    """A results document that is not strict, bounded JSON of its kind's structure.
+
+    Attributes:
+        path: The file (or source) refused.
+        problems: Each problem as ``field: what`` (the comment job quotes them).
+    """
+
+    def __init__(self, path: str, problems: list[str], fix: str):
+        self.path = path
+        self.problems = list(problems)
+        shown = "; ".join(problems[:5])
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        super().__init__(f"{path}: {shown}{more}; {fix}", file=None)
+
+
+_FIX = "re-run the step that wrote it with this mlci version"
+
+
+def validate_document(data: Any, *, source: str, kind: str | None = None) -> _Envelope:
+    """The typed document for ``data``, refused unless it fits its kind's structure.
+
+    Args:
+        data: The parsed JSON.
+        source: The file name for messages.
+        kind: The kind the caller expects (``data.json`` holds ``data``), if any.
+
+    Raises:
+        RefusedDocument: naming ``source`` and every field that does not fit.
+    """
+    if not isinstance(data, dict):
+        got = "a list" if isinstance(data, list) else type(data).__name__
+        raise RefusedDocument(source, [f"expected a results document (an object), got {got}"], _FIX)
+    doc_kind = data.get("kind")
+    if not isinstance(doc_kind, str) or doc_kind not in DOCUMENT_TYPES:
+        raise RefusedDocument(
+            source,
+            [f"kind: expected one of {', '.join(DOCUMENT_TYPES)}, got {_short(doc_kind)}"],
+            _FIX,
+        )
+    if kind is not None and doc_kind != kind:
+        raise RefusedDocument(
+            source,
+            [f"kind: holds a {doc_kind!r} document, expected {kind!r}"],
+            "do not rename results files",
+        )
+    try:
+        return jsonio.validate_typed(DOCUMENT_TYPES[doc_kind], data, source=source)
+    except ConfigError as exc:
+        raise RefusedDocument(
+            source, [f"{i.path}: {i.message}" if i.path else i.message for i in exc.issues], _FIX
+        ) from None
+
+
+def _short(value: Any) -> str:
+    from mlci.typedload import describe
+
+    return describe(value)
+
+
+def read_results(path: Path, *, kind: str | None = None) -> dict[str, Any]:
+    """Read and validate one results document (which may come from an untrusted artifact).
+
+    Args:
+        path: The document.
+        kind: The kind expected (default: any).
+
+    Returns:
+        The document as validated JSON data.
+
+    Raises:
+        InputError: when the file is missing, not a regular file, over the size
+            limit, or not strict JSON within the bounds.
+        RefusedDocument: when it does not fit its kind's structure.
+    """
+    if not path.exists() and not path.is_symlink():
         raise InputError(
             f"{path}: results file not found; run `mlci validate-data` or"
             " `mlci validate-model` first, or pass --results DIR"
-        ) from None
-    if size > max_bytes:
-        raise InputError(f"{path}: results file is {size} bytes, over the {max_bytes} limit")
-
-    def _no_constants(name: str) -> Any:
-        raise ValueError(f"{name} is not valid JSON")
-
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"), parse_constant=_no_constants)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InputError(
-            f"{path}: not a valid results document ({exc}); re-run the step that wrote it"
-        ) from None
-    errors = _check(data, RESULTS_SCHEMA, path.name)
-    if errors:
-        raise InputError(
-            f"{path}: not a valid results document: "
-            + "; ".join(errors[:5])
-            + "; re-run the step that wrote it with this mlci version"
         )
+    data = jsonio.read_json(path, what="results document", fix=_FIX)
+    validate_document(data, source=str(path), kind=kind)
     return dict(data)

@@ -8,8 +8,10 @@ shipped for editors. A field's constraints live in its metadata, built with
     threshold: float = spec(0.5, "Share of drifted columns", minimum=0, maximum=1)
 
 Supported field types: ``str``, ``int``, ``float``, ``bool``, ``Literal[...]``,
-``X | None``, ``list[X]``, ``dict[str, X]`` and nested dataclasses. Unknown keys
-are errors with a did-you-mean suggestion.
+``X | None``, ``list[X]``, ``dict[str, X]``, nested dataclasses and ``Any`` (any
+value, for parts of a JSON document that are free-form). Unknown keys are errors
+with a did-you-mean suggestion, unless the dataclass sets ``OPEN_KEYS = True``
+(a ``ClassVar``): then they are kept out of the object and left unchecked.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ def spec(
     maximum: float | None = None,
     exclusive_minimum: float | None = None,
     min_items: int | None = None,
+    max_items: int | None = None,
     examples: list[Any] | None = None,
 ) -> Any:
     """A dataclass field with a description and constraints.
@@ -52,6 +55,7 @@ def spec(
         maximum: The largest allowed number.
         exclusive_minimum: Numbers must be greater than this.
         min_items: The smallest allowed list length.
+        max_items: The largest allowed list length.
         examples: Example values for the JSON Schema.
     """
     metadata = {
@@ -60,6 +64,7 @@ def spec(
         "maximum": maximum,
         "exclusive_minimum": exclusive_minimum,
         "min_items": min_items,
+        "max_items": max_items,
         "examples": examples,
     }
     if factory is not _MISSING:
@@ -126,6 +131,8 @@ class _Loader:
         self.issues.append(self.marked.issue(path, message, at_key=at_key))
 
     def convert(self, tp: Any, value: Any, path: Path_, meta: dict[str, Any]) -> Any:
+        if tp is Any:
+            return value
         optional, inner = _is_optional(tp)
         raw = self.marked.raw.get(path)
         if value is None:
@@ -159,6 +166,10 @@ class _Loader:
             min_items = meta.get("min_items")
             if min_items is not None and len(value) < min_items:
                 self.fail(path, f"expected at least {min_items} item(s), got {len(value)}")
+            max_items = meta.get("max_items")
+            if max_items is not None and len(value) > max_items:
+                self.fail(path, f"expected at most {max_items} item(s), got {len(value)}")
+                return _MISSING
             items = [self.convert(item_tp, v, (*path, i), {}) for i, v in enumerate(value)]
             return [i for i in items if i is not _MISSING]
         if origin is dict:
@@ -202,10 +213,8 @@ class _Loader:
                 return raw
             if isinstance(value, int | float) and not isinstance(value, bool):
                 return str(value)
-            self.fail(
-                path,
-                f"expected a string, got {describe(value)}; quote the value to keep it as text",
-            )
+            hint = "; quote the value to keep it as text" if self.marked.yaml else ""
+            self.fail(path, f"expected a string, got {describe(value)}{hint}")
             return _MISSING
         raise TypeError(f"unsupported field type {tp!r}")  # pragma: no cover - a bug in a model
 
@@ -217,7 +226,7 @@ class _Loader:
         fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
         kwargs: dict[str, Any] = {}
         for key in value:
-            if key not in fields:
+            if key not in fields and not getattr(cls, "OPEN_KEYS", False):
                 self.fail((*path, key), f"unknown key; {suggest(str(key), fields)}", at_key=True)
         broken = False
         for name, f in fields.items():
@@ -308,6 +317,8 @@ def json_schema(cls: type, *, title: str, schema_id: str | None = None) -> dict[
 
 
 def _schema_for(tp: Any, meta: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    if tp is Any:
+        return {}
     optional, tp = _is_optional(tp)
     origin = get_origin(tp)
     out: dict[str, Any]
@@ -338,7 +349,7 @@ def _schema_for(tp: Any, meta: dict[str, Any], defs: dict[str, Any]) -> dict[str
             body["properties"] = props
             if required:
                 body["required"] = required
-            body["additionalProperties"] = False
+            body["additionalProperties"] = bool(getattr(cls, "OPEN_KEYS", False))
             defs[cls.__name__] = body
         out = {"$ref": f"#/$defs/{cls.__name__}"}
     elif origin is Literal:
@@ -347,6 +358,8 @@ def _schema_for(tp: Any, meta: dict[str, Any], defs: dict[str, Any]) -> dict[str
         out = {"type": "array", "items": _schema_for(get_args(tp)[0], {}, defs)}
         if meta.get("min_items") is not None:
             out["minItems"] = meta["min_items"]
+        if meta.get("max_items") is not None:
+            out["maxItems"] = meta["max_items"]
     elif origin is dict:
         out = {"type": "object", "additionalProperties": _schema_for(get_args(tp)[1], {}, defs)}
     elif tp is bool:

@@ -85,7 +85,8 @@ class Marked:
     where that value starts; ``key_marks`` maps the same path to where its key
     starts (used for unknown-key errors); ``raw`` maps the path of a plain
     scalar that YAML read as something other than text (a boolean, null, a
-    number) to the text as written.
+    number) to the text as written. ``yaml`` is false for a JSON document
+    validated the same way (messages then do not suggest YAML quoting).
     """
 
     value: Any
@@ -93,6 +94,7 @@ class Marked:
     marks: dict[Path_, Mark]
     key_marks: dict[Path_, Mark]
     raw: dict[Path_, str] = field(default_factory=dict)
+    yaml: bool = True
 
     def mark(self, path: Path_) -> Mark | None:
         """The position of the value at ``path``, or of its nearest parent."""

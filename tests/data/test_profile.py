@@ -144,7 +144,10 @@ def test_load_profile_errors(tmp_path):
     with pytest.raises(InputError, match="profile not found; write one with `mlci profile DATA"):
         load_profile(tmp_path / "missing.json")
     (tmp_path / "bad.json").write_text("{")
-    with pytest.raises(InputError, match="not a JSON profile"):
+    with pytest.raises(
+        InputError,
+        match="bad.json:1:2: not valid JSON .*; write it again with `mlci profile DATA -o ",
+    ):
         load_profile(tmp_path / "bad.json")
     (tmp_path / "other.json").write_text('{"a": 1}')
     with pytest.raises(InputError, match="not an mlci profile"):

@@ -295,7 +295,7 @@ def test_missing_or_invalid_results(tmp_path):
     with pytest.raises(InputError, match="results directory not found"):
         load_report(tmp_path / "nope")
     (tmp_path / "model.json").write_text('{"schema_version": 1, "kind": "model", "passed": NaN}')
-    with pytest.raises(InputError, match="not a valid results document"):
+    with pytest.raises(InputError, match="model.json: NaN is not valid JSON"):
         load_report(tmp_path)
     write_results(tmp_path / "x", data_document())
     (tmp_path / "x" / "data.json").rename(tmp_path / "x" / "model.json")

@@ -17,13 +17,13 @@ same sketch as profiling the whole:
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from mlci import jsonio
 from mlci.data.io import cut
 from mlci.errors import InputError
 from mlci.results import MAX_SAMPLES, to_jsonable
@@ -861,9 +861,7 @@ def is_profile_file(path: Path) -> bool:
 
 def write_profile(profile: Profile, path: Path) -> Path:
     """Write ``profile`` as strict JSON."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(profile.to_dict(), allow_nan=False) + "\n", encoding="utf-8")
-    return path
+    return jsonio.write_json(path, profile.to_dict(), indent=None)
 
 
 def load_profile(path: Path) -> Profile:
@@ -872,16 +870,11 @@ def load_profile(path: Path) -> Profile:
     Raises:
         InputError: when the file is missing or not an mlci profile.
     """
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(
-            f"{path}: profile not found; write one with `mlci profile DATA -o {path}`"
-        ) from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InputError(
-            f"{path}: not a JSON profile ({exc}); write one with `mlci profile DATA -o {path}`"
-        ) from None
+    if not path.exists() and not path.is_symlink():
+        raise InputError(f"{path}: profile not found; write one with `mlci profile DATA -o {path}`")
+    data = jsonio.read_json(
+        path, what="profile", fix=f"write it again with `mlci profile DATA -o {path}`"
+    )
     if not isinstance(data, dict) or data.get("format") != PROFILE_FORMAT:
         raise InputError(
             f'{path}: not an mlci profile (expected "format": "{PROFILE_FORMAT}"); write one'
@@ -889,7 +882,8 @@ def load_profile(path: Path) -> Profile:
         )
     try:
         return Profile.from_dict(data)
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        # A list where an object belongs, a string where a count belongs: refused, not a crash.
         raise InputError(
             f"{path}: damaged profile ({exc!r}); write it again with `mlci profile`"
         ) from None

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from mlci import jsonio
 from mlci.errors import InputError
 from mlci.results import file_fingerprint
 
@@ -473,8 +474,8 @@ def _json_list(text: str | None) -> list[Any] | None:
     if not text:
         return None
     try:
-        value = json.loads(text)
-    except ValueError:
+        value = jsonio.loads(text, source="ONNX metadata")
+    except InputError:
         return None
     return list(value) if isinstance(value, list) else None
 

@@ -12,11 +12,11 @@ An estimator skl2onnx cannot convert is reported as an ``onnx_unsupported`` find
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from mlci import jsonio
 from mlci.errors import InputError
 from mlci.model.load import (
     META_CLASSES,
@@ -195,9 +195,9 @@ def _convert(model: SklearnModel, X: pd.DataFrame, double: bool) -> Any:
     if model.feature_names is not None:
         # One tensor: the column order; one input per column: the column names
         # (skl2onnx may rename inputs, e.g. spaces to underscores).
-        meta[META_FEATURES] = json.dumps(model.feature_names)
+        meta[META_FEATURES] = jsonio.dumps(model.feature_names, indent=None)
     if model.classes is not None:
-        meta[META_CLASSES] = json.dumps(model.classes)
+        meta[META_CLASSES] = jsonio.dumps(model.classes, indent=None)
     for key, value in meta.items():
         prop = onx.metadata_props.add()
         prop.key, prop.value = key, value

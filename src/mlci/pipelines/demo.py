@@ -9,13 +9,13 @@ brings drifted data and a worse model (blocked, with the data findings).
 
 from __future__ import annotations
 
-import json
 import shutil
 import sys
 import time
 from functools import partial
 from pathlib import Path
 
+from mlci import jsonio
 from mlci.errors import EXIT_FAILED, EXIT_OK, InputError
 from mlci.github.runtime import Runtime
 from mlci.resources import shipped_dir
@@ -190,7 +190,7 @@ def run_demo(
         ),
         start=1,
     ):
-        (directory / "params.json").write_text(json.dumps(params) + "\n")
+        jsonio.write_json(directory / "params.json", params, indent=None)
         if drift:
             _python("prepare_data.py", "--drift", cwd=directory)
         pr_results = directory / f"mlci-results-pr{number}"

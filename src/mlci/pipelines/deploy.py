@@ -20,7 +20,6 @@ import contextlib
 import datetime as _dt
 import hashlib
 import hmac
-import json
 import math
 import re
 import shutil
@@ -32,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from mlci import __version__
+from mlci import __version__, jsonio
 from mlci.errors import DeployError, InputError, ValidationFailed
 from mlci.proc import CommandTimeout, run_user_command, user_env
 from mlci.registry import (
@@ -203,7 +202,7 @@ def send_webhook(
     import requests
 
     url = _expand(hook.url, env, "deploy.webhook.url")
-    body = json.dumps(payload, sort_keys=True, allow_nan=False).encode()
+    body = jsonio.dumps(payload, indent=None, sort_keys=True).encode()
     headers = {
         "Content-Type": "application/json",
         "User-Agent": f"mlci/{__version__}",
@@ -947,8 +946,8 @@ def _merged_pr(runtime: Runtime) -> int | None:
     if not path:
         return None
     try:
-        event = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        event = jsonio.read_json(Path(path), what="event payload")
+    except InputError:
         return None
     head = event.get("head_commit") if isinstance(event, dict) else None
     message = head.get("message") if isinstance(head, dict) else None

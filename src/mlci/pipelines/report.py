@@ -7,13 +7,13 @@ the Markdown for the CLI to print.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlci import jsonio
 from mlci.errors import GitHubAPIError, InputError
 from mlci.github.checks import CheckAnnotation, create_check_run
 from mlci.github.comments import DEFAULT_AUTHOR, MAX_COMMENT_CHARS, marker, post_sticky_comment
@@ -64,8 +64,8 @@ def _event(runtime: Runtime) -> dict[str, Any]:
     if not path:
         return {}
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = jsonio.read_json(Path(path), what="event payload")
+    except InputError:
         return {}
     return data if isinstance(data, dict) else {}
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import glob
-import json
 import os
 import shlex
 import shutil
@@ -36,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlci import jsonio
 from mlci.config import Config
 from mlci.errors import (
     EXIT_FAILED,
@@ -815,7 +815,7 @@ def retrain(
     files_to_commit = {
         _repo_path(model_path, config, runtime): model_path.read_bytes(),
         _repo_path(config.root / RECORD_PATH, config, runtime): (
-            json.dumps(to_jsonable(record), indent=2, allow_nan=False, sort_keys=True) + "\n"
+            jsonio.dumps(to_jsonable(record), sort_keys=True) + "\n"
         ).encode(),
     }
     title = f"mlci retrain: new model ({decision.reason.split(':', 1)[0]})"

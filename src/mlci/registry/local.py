@@ -131,7 +131,11 @@ class LocalRegistry:
             raise InputError(f"registry {self.root}: no version {number}; see `mlci registry list`")
         metadata = check_metadata(
             number,
-            jsonio.read_json(meta_path, what="registry metadata"),
+            jsonio.read_json(
+                meta_path,
+                what="registry metadata",
+                fix="the version is damaged, register the model again",
+            ),
             f"registry {self.root}",
         )
         files = tuple(sorted(p.name for p in folder.iterdir() if p.is_file()))
@@ -206,10 +210,7 @@ class LocalRegistry:
         path = self._state_path()
         if not path.exists() and not path.is_symlink():
             return RegistryState()
-        try:
-            data = jsonio.read_json(path, what="registry state")
-        except InputError as exc:
-            raise InputError(f"{exc.message}; restore it from a backup") from None
+        data = jsonio.read_json(path, what="registry state", fix="restore it from a backup")
         return RegistryState.from_dict(data, str(path))
 
     def record(self, event: Mapping[str, Any]) -> RegistryState:
