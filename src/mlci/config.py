@@ -207,6 +207,10 @@ class ModelConfig:
         doc="Further types a skops file may hold, beyond standard scikit-learn pipelines",
     )
     features: list[str] | None = spec(None, "Feature columns in model input order")
+    params: list[str] = spec(
+        factory=list,
+        doc="Parameter files of training (JSON, YAML or TOML), compared in every report",
+    )
     metrics: list[str] | None = spec(None, "Metrics to compute (default: a set per task)")
     custom_metrics: dict[str, CustomMetric] = spec(factory=dict, doc="Metrics by function")
     gates: dict[str, Gate] = spec(factory=dict, doc="Gates per metric; all must pass to bless")

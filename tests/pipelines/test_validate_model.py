@@ -386,3 +386,57 @@ def test_breakdown_of_the_change(models: Models, tmp_path: Path, name: str) -> N
         res = doc["residuals"]
         assert len(res["actual"]) == len(res["candidate"]) == len(res["baseline"]) <= 300
         assert sum(res["counts"]["candidate"]) == doc["rows"]
+
+
+def test_parameters_changed_against_production(models: Models, tmp_path: Path) -> None:
+    from mlci.report.render import Report, render_markdown
+
+    root = _project(tmp_path, models.binary, extra="  params: [params.yaml]\n")
+    (root / "params.yaml").write_text(
+        f"train:\n  C: 0.5\n  solver: lbfgs\n  layers: [64, 32]\nseed: 1\nnotes: {'x' * 300}\n",
+        encoding="utf-8",
+    )
+    registry = LocalRegistry(root / ".mlci" / "registry")
+    registry.register(
+        {"model.skops": root / "worse.skops"},
+        {
+            "model_file": "model.skops",
+            "metrics": {"accuracy": 0.8},
+            "params": {
+                "train.C": 1.0,
+                "train.solver": "lbfgs",
+                "train.layers.0": 64,
+                "train.max_iter": 100,
+                "seed": 1,
+                "notes": "short",
+            },
+        },
+    )
+    registry.record(make_event("promote", 1))
+    code, doc = _run(root)
+    params = doc["params"]
+    assert params["files"] == ["params.yaml"]
+    assert params["candidate"]["train.C"] == 0.5 and params["candidate"]["train.layers.1"] == 32
+    changed = {c["key"]: c for c in params["changed"]}
+    assert set(changed) == {"train.C", "train.layers.1", "notes", "train.max_iter"}
+    assert changed["train.C"] == {
+        "key": "train.C",
+        "production": 1.0,
+        "candidate": 0.5,
+        "change": "changed",
+    }
+    assert changed["train.layers.1"]["change"] == "added"
+    assert changed["train.max_iter"]["change"] == "removed"
+
+    text = render_markdown(Report(None, doc))
+    section = text[text.index("### Parameters changed") : text.index("### Model: candidate")]
+    assert "4 parameter(s) changed, 3 unchanged (hidden)." in section
+    assert "| train.C | 1.0 | 0.5 |" in section
+    assert "| train.max\\_iter | 100 | _(absent)_ |" in section
+    assert "seed" not in section and "solver" not in section  # unchanged keys are hidden
+    assert "x" * 61 not in section and "(+240 chars)" in section  # long values are cut
+
+    # the first model has no production parameters to compare with
+    code, doc = _run(root, "--baseline", "none")
+    assert doc["params"]["baseline"] is None and doc["params"]["changed"] == []
+    assert "production recorded none" in render_markdown(Report(None, doc))

@@ -922,6 +922,7 @@ def _register(
             schema_from_frame(features, model=loaded).to_dict() if features is not None else None
         ),
         "metrics": dict(doc.get("metrics") or {}),
+        "params": (doc.get("params") or {}).get("candidate"),
         "baseline_metrics": doc.get("baseline_metrics"),
         "blessing": dict(blessing),
         "gates": doc.get("gates") or [],

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -70,6 +71,7 @@ class _Baseline:
     history: list[dict[str, Any]] = field(default_factory=list)
     #: What provenance names as the baseline (a registry version, not a temporary path).
     where: str | None = None
+    params: dict[str, Any] | None = None
 
 
 def _load_stored_metrics(path: Path, data_fp: str) -> _Baseline:
@@ -141,7 +143,30 @@ def _registry_baseline(cfg: Config, runtime: Runtime, work: Path, backend: str |
         version=production,
         history=history,
         where=f"{registry.name} registry: v{production}/{name}",
+        params=_recorded_params(version.metadata),
     )
+
+
+def _recorded_params(metadata: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The flattened parameters a registered version was validated with, if recorded."""
+    params = metadata.get("params")
+    return dict(params) if isinstance(params, Mapping) else None
+
+
+def _params(cfg: Config, base: _Baseline) -> dict[str, Any] | None:
+    """The candidate's parameters (``model.params``) next to production's, and what changed."""
+    from mlci.model.params import params_diff, read_params
+
+    if not cfg.model.params:
+        return None
+    files = [cfg.resolve(p) for p in cfg.model.params]
+    candidate = read_params(files, names=list(cfg.model.params))
+    return {
+        "files": list(cfg.model.params),
+        "candidate": candidate,
+        "baseline": base.params,
+        "changed": params_diff(candidate, base.params) if base.params is not None else [],
+    }
 
 
 def _load_baseline_model(path: Path, cfg: Config) -> LoadedModel:
@@ -696,6 +721,7 @@ def _validate(
             base.model.feature_names if base.model is not None else None,
             ignored,
         ),
+        "params": _params(cfg, base),
         "confusion_matrix": confusion(cand_pred),
         **breakdown,
         "rows": len(frame),

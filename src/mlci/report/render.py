@@ -395,6 +395,55 @@ def _slices(model: Mapping[str, Any], detail: Detail) -> dict[str, Any] | None:
     return {"count": len(rows), "rows": shown, "more": len(rows) - len(shown)}
 
 
+def _param_value(value: Any, chars: int) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return f"`{str(value).lower()}`"
+    if isinstance(value, int | float):
+        return md(repr(value), chars)
+    return md(_compact(value), chars)
+
+
+def _params(model: Mapping[str, Any], detail: Detail) -> dict[str, Any] | None:
+    """The "parameters changed" table: changed keys only, long values cut."""
+    info = model.get("params")
+    if not isinstance(info, dict):
+        return None
+    cand = _d(info.get("candidate"))
+    chars = min(detail.value_chars, 60)
+    if not isinstance(info.get("baseline"), dict):
+        return {
+            "line": f"{fmt_number(len(cand))} parameter(s) recorded; production recorded none"
+            " to compare with.",
+            "rows": [],
+            "more": 0,
+        }
+    changed = [_d(c) for c in _l(info.get("changed"))]
+    rows = [
+        {
+            "key": md(c.get("key"), chars),
+            "production": _param_value(c.get("production"), chars)
+            if c.get("change") != "added"
+            else "_(absent)_",
+            "candidate": _param_value(c.get("candidate"), chars)
+            if c.get("change") != "removed"
+            else "_(absent)_",
+        }
+        for c in changed[: detail.metrics]
+    ]
+    unchanged = len(cand) - sum(1 for c in changed if c.get("change") != "removed")
+    return {
+        "line": (
+            f"{len(changed)} parameter(s) changed, {max(unchanged, 0)} unchanged (hidden)."
+            if changed
+            else f"Parameters unchanged ({fmt_number(len(cand))} keys)."
+        ),
+        "rows": rows,
+        "more": len(changed) - len(rows),
+    }
+
+
 def _names_list(values: list[Any], chars: int, limit: int = 30) -> str:
     shown = ", ".join(f"**{md(v, chars)}**" for v in values[:limit])
     return shown + (f" and {len(values) - limit} more" if len(values) > limit else "")
@@ -887,6 +936,7 @@ def build_context(
         "failures": failures,
         "failures_more": failures_more,
         "context_line": _context_line(report),
+        "params": _params(model, detail) if model is not None else None,
         "metrics": _metric_rows(model, detail) if model is not None else None,
         "budgets": _budgets(model, detail.value_chars) if model is not None else [],
         "parity": _parity(model) if model is not None else "",
