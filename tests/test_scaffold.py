@@ -337,6 +337,9 @@ def render_combo(root: Path, combo: dict[str, object]) -> dict[str, str]:
         train_command="python train.py" if combo["train"] else None,
         registry=combo["registry"],  # type: ignore[arg-type]
         retrain_mode=combo["retrain_mode"],  # type: ignore[arg-type]
+        # The monitor workflow rides along with half the combinations.
+        monitor="yes" if combo["train"] else None,
+        monitor_data_command="aws s3 sync s3://bucket/logs/ logs/" if combo["train"] else None,
     )
     chance = (
         scaffold.ChanceLevel("accuracy", 0.6275, "majority class share (chance level)")
@@ -438,6 +441,21 @@ def test_workflow_shape(all_combinations: dict, combo: dict[str, object]) -> Non
     else:
         assert "environment" not in rjob
         assert rjob["permissions"] == {"contents": "write", "pull-requests": "write"}
+    # monitor: on a schedule off minute 0, reads code, writes issues, nothing more
+    monitor_rel = ".github/workflows/mlci-monitor.yml"
+    assert (monitor_rel in files) is bool(combo["train"])
+    if monitor_rel in files:
+        monitor = yaml.safe_load(files[monitor_rel])
+        cron = monitor[True]["schedule"][0]["cron"]
+        assert cron == "23 6 * * *" and not cron.startswith("0 ")
+        mjob = monitor["jobs"]["monitor"]
+        assert mjob["permissions"] == {"contents": "read", "issues": "write"}
+        assert "environment" not in mjob and "secrets." not in yaml.safe_dump(monitor)
+        runs = [s.get("run") for s in mjob["steps"]]
+        assert "aws s3 sync s3://bucket/logs/ logs/" in runs
+        names = [str(s.get("uses", "")) for s in mjob["steps"]]
+        assert any("/actions/monitor@" in n for n in names)
+        wfs["mlci-monitor"] = monitor
     # only deploy-bound jobs may see secrets
     for name, wf in wfs.items():
         for job in wf["jobs"].values():
@@ -476,7 +494,13 @@ def test_zizmor_finds_nothing_in_any_combination_or_action(all_combinations: dic
 
 
 def test_workflows_and_actions_match_githubs_schemas(all_combinations: dict) -> None:
-    files = [str(root / rel) for root, _ in all_combinations.values() for rel in scaffold.WORKFLOWS]
+    files = [
+        str(root / rel)
+        for root, rendered in all_combinations.values()
+        for rel in rendered
+        if rel.startswith(".github/")
+    ]
+    assert any(f.endswith("mlci-monitor.yml") for f in files)
     done = subprocess.run(
         [tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *files],
         capture_output=True,
@@ -501,7 +525,8 @@ def test_golden_workflows(tmp_path: Path) -> None:
     """The exact text for one combination (refresh with MLCI_UPDATE_GOLDEN=1 and review the diff)."""
     files = render_combo(tmp_path, COMBINATIONS[0])
     update = os.environ.get("MLCI_UPDATE_GOLDEN") == "1"
-    for rel in ("mlci.yaml", *scaffold.WORKFLOWS):
+    assert set(files) == {"mlci.yaml", *scaffold.WORKFLOWS, scaffold.MONITOR_WORKFLOW}
+    for rel in files:
         golden = GOLDEN / Path(rel).name
         if update:
             golden.parent.mkdir(parents=True, exist_ok=True)

@@ -121,6 +121,9 @@ _INIT_ANSWER_FLAGS = (
     "default_branch",
     "runs_on",
     "action_ref",
+    "monitor",
+    "monitor_schedule",
+    "monitor_data_command",
 )
 
 
@@ -147,6 +150,7 @@ def _run_init(args: argparse.Namespace) -> int:
 
     root = scaffold.git_root(args.directory)
     given = {key: getattr(args, key) for key in _INIT_ANSWER_FLAGS}
+    given["monitor"] = "yes" if args.monitor else None
     interactive = not (args.yes or args.check) and sys.stdin.isatty() and sys.stdout.isatty()
     resolved = scaffold.resolve(root, given, ask=ask if interactive else None)
     answers = resolved.answers
@@ -288,6 +292,19 @@ def _add_init_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     init.add_argument("--registry", choices=("local", "github"), help="model registry backend")
     init.add_argument("--retrain-schedule", metavar="CRON", help="cron schedule (UTC)")
     init.add_argument("--retrain-mode", choices=("pull-request", "deploy"))
+    init.add_argument(
+        "--monitor",
+        action="store_true",
+        help="also write mlci-monitor.yml: production data and live metrics on a schedule",
+    )
+    init.add_argument(
+        "--monitor-schedule", metavar="CRON", help="cron schedule of the monitor (UTC)"
+    )
+    init.add_argument(
+        "--monitor-data-command",
+        metavar="CMD",
+        help="command that brings the production logs to the runner (monitor.data_command)",
+    )
     init.add_argument("--python", metavar="X.Y", help="Python version of the workflows")
     init.add_argument("--default-branch", metavar="BRANCH")
     init.add_argument("--runs-on", metavar="LABELS", help="runner label(s), comma-separated")

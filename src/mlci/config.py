@@ -22,6 +22,7 @@ from mlci.yamlio import Marked, load_file, load_with_marks
 __all__ = [
     "CONFIG_FILE",
     "SCHEMA_URL",
+    "CiConfig",
     "Config",
     "CustomMetric",
     "DataConfig",
@@ -291,6 +292,27 @@ class MonitorConfig:
     open_issues: bool = spec(True, "Open one GitHub issue per problem")
     trigger_retrain: bool = spec(False, "Dispatch mlci-retrain.yml when drift is found")
     rollback: bool = spec(False, "Roll back when a live metric falls below its gate")
+    schedule: str = spec("23 6 * * *", "Cron schedule of mlci-monitor.yml (UTC), off minute 0")
+    data_command: str | None = spec(
+        None,
+        "Command that brings the production logs to monitor.current on the runner (e.g. a"
+        " copy from object storage); mlci-monitor.yml and `mlci run monitor` run it first",
+    )
+
+
+@dataclass(frozen=True)
+class CiConfig:
+    """The project's own tests, run in the pull-request check before training."""
+
+    test_command: str | None = spec(
+        None, "Command that runs the project's tests (e.g. python -m pytest); off when unset"
+    )
+    junit: str | None = spec(
+        None,
+        "JUnit XML file the test command writes, for counts and failing test names in the"
+        " report (default: the path of a --junitxml= option in the command)",
+    )
+    timeout_minutes: int = spec(30, "The tests are stopped after this long", minimum=1)
 
 
 @dataclass(frozen=True)
@@ -330,6 +352,7 @@ class Config:
     deploy: DeployConfig = spec(factory=DeployConfig, doc="Continuous delivery")
     retrain: RetrainConfig = spec(factory=RetrainConfig, doc="Continuous training")
     monitor: MonitorConfig = spec(factory=MonitorConfig, doc="Production monitoring")
+    ci: CiConfig = spec(factory=CiConfig, doc="The project's own tests in the PR check")
     serve: ServeConfig = spec(factory=ServeConfig, doc="Prediction service")
     report: ReportConfig = spec(factory=ReportConfig, doc="Reports")
     root: Path = field(default=Path(), metadata={"internal": True})
@@ -483,6 +506,17 @@ def _semantic_issues(raw: dict[str, Any], marked: Marked) -> list[ConfigIssue]:
                     ("retrain", "schedule"),
                     f"{schedule!r} is not a cron expression with 5 fields;"
                     " write e.g. '0 3 * * 1' (03:00 UTC every Monday)",
+                )
+            )
+    monitor = _mapping(raw.get("monitor"))
+    if isinstance(monitor.get("schedule"), str):
+        parts = monitor["schedule"].split()
+        if len(parts) != 5 or not all(_CRON_FIELD.match(f) for f in parts):
+            issues.append(
+                marked.issue(
+                    ("monitor", "schedule"),
+                    f"{monitor['schedule']!r} is not a cron expression with 5 fields;"
+                    " write e.g. '23 6 * * *' (06:23 UTC every day)",
                 )
             )
     if retrain.get("data") and retrain.get("data_command"):

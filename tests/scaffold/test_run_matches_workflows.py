@@ -26,7 +26,9 @@ PIPELINE_WORKFLOWS = {
     "pr": ("mlci-pr.yml", "mlci-comment.yml"),
     "deploy": ("mlci-deploy.yml",),
     "retrain": ("mlci-retrain.yml",),
+    "monitor": ("mlci-monitor.yml",),
 }
+DATA_COMMAND = "aws s3 sync s3://bucket/logs/ logs/"
 
 
 def workflow_steps(text: str, train_command: str) -> list[str]:
@@ -38,6 +40,8 @@ def workflow_steps(text: str, train_command: str) -> list[str]:
                 steps.append(ACTION_STEP[uses.split("/actions/", 1)[1].split("@", 1)[0]])
             elif step.get("run") == train_command:
                 steps.append("train")
+            elif step.get("run") == DATA_COMMAND:
+                steps.append("bring production data")
     return steps
 
 
@@ -52,6 +56,8 @@ def test_each_pipeline_is_its_workflow(tmp_path: Path, pipeline: str, registry: 
         model="model.skops",
         train_command="python train.py",
         registry=registry,  # type: ignore[arg-type]
+        monitor="yes",
+        monitor_data_command=DATA_COMMAND,
     )
     files = scaffold.render_files(answers)
     (tmp_path / "mlci.yaml").write_text(files["mlci.yaml"], encoding="utf-8")

@@ -44,6 +44,8 @@ class _Step:
     call: Callable[[], int] | None = None
     shell: str | None = None
     skip: str | None = None
+    #: The config key of ``shell``, named when the command fails.
+    shell_key: str = "model.train_command"
     #: Run only when this run's model.json says blessed (the workflow's
     #: ``if: steps.model.outputs.blessed == 'true'``).
     if_blessed: bool = False
@@ -131,6 +133,12 @@ def _steps(
     return [
         check,
         _Step(
+            "bring production data",
+            shell=cfg.monitor.data_command,
+            shell_key="monitor.data_command",
+            skip=None if cfg.monitor.data_command else "no monitor.data_command in mlci.yaml",
+        ),
+        _Step(
             "monitor",
             f"mlci monitor {common}",
             lambda: monitor(
@@ -167,15 +175,14 @@ def deploy_locally(cfg: Config, results: Path, runtime: Runtime) -> int:
     return EXIT_OK
 
 
-def _run_shell(command: str, cwd: Path) -> int:
+def _run_shell(command: str, cwd: Path, key: str = "model.train_command") -> int:
     from mlci.proc import run_user_command
 
     try:
         return run_user_command(command, cwd=cwd)
     except OSError as exc:
         raise InputError(
-            f"model.train_command {command!r} could not start ({exc.strerror});"
-            " check the command in mlci.yaml"
+            f"{key} {command!r} could not start ({exc.strerror}); check the command in mlci.yaml"
         ) from None
 
 
@@ -239,16 +246,16 @@ def _run_steps(
         runtime.info(f"{title}: {step.shell or step.shown}")
         start = time.perf_counter()
         if step.shell:
-            code = _run_shell(step.shell, cfg.root)
+            code = _run_shell(step.shell, cfg.root, step.shell_key)
         else:
             assert step.call is not None
             code = run_guarded(step.call, runtime)
         seconds = time.perf_counter() - start
         if step.shell and code != 0:
             raise InputError(
-                f"model.train_command {step.shell!r} failed with exit code {code}"
-                f" after {seconds:.1f} s; its output is above: fix the training code or the"
-                " command in mlci.yaml"
+                f"{step.shell_key} {step.shell!r} failed with exit code {code}"
+                f" after {seconds:.1f} s; its output is above: fix the command (or what it"
+                " runs) in mlci.yaml"
             )
         verdict = {0: "ok", 1: "failed a gate"}.get(code, f"stopped (exit {code})")
         runtime.info(f"{title}: {verdict} in {seconds:.1f} s")

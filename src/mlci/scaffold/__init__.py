@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from mlci.scaffold.answers import (
     CONFIG_KEYS,
+    MONITOR_WORKFLOW,
     RECORDED_KEYS,
     WORKFLOWS,
     Answers,
@@ -46,12 +47,14 @@ from mlci.scaffold.render import (
     render_config,
     render_files,
     workflow_context,
+    workflows,
 )
 
 __all__ = [
     "ACTION_NAMES",
     "CONFIG_KEYS",
     "MIN_PYTHON",
+    "MONITOR_WORKFLOW",
     "RECORDED_KEYS",
     "RESULTS_DIR",
     "WORKFLOWS",
@@ -78,5 +81,6 @@ __all__ = [
     "resolve_answers",
     "structure_changes",
     "workflow_context",
+    "workflows",
     "write",
 ]

@@ -36,6 +36,7 @@ from mlci.scaffold.detect import (
 __all__ = [
     "CONFIG_KEYS",
     "RECORDED_KEYS",
+    "MONITOR_WORKFLOW",
     "WORKFLOWS",
     "Answers",
     "Question",
@@ -55,6 +56,8 @@ WORKFLOWS = (
     ".github/workflows/mlci-deploy.yml",
     ".github/workflows/mlci-retrain.yml",
 )
+#: The monitor workflow, written with ``--monitor`` (or a yes to its prompt).
+MONITOR_WORKFLOW = ".github/workflows/mlci-monitor.yml"
 
 _SHA = re.compile(r"[0-9a-f]{40}")
 _ACTION_REF = re.compile(
@@ -96,6 +99,10 @@ class Answers:
     retrain_schedule: str = "17 3 * * 1"
     retrain_mode: Literal["pull-request", "deploy"] = "pull-request"
     deploy_environment: str = field(default="production", metadata={"workflow": False})
+    monitor_schedule: str = "23 6 * * *"
+    monitor_data_command: str | None = None
+    # Whether mlci-monitor.yml is written: --monitor, a prompt, or the file already there.
+    monitor: str | None = field(default=None, metadata={"workflow": True, "recorded": False})
     python: str = field(default="3.11", metadata={"workflow": True})
     default_branch: str = field(default="main", metadata={"workflow": True})
     runs_on: str = field(default="ubuntu-latest", metadata={"workflow": True})
@@ -214,7 +221,7 @@ def check_answer(key: str, value: str, where: str | None = None) -> None:
     elif key == "deploy_environment":
         if not _LABEL.fullmatch(value):
             raise InputError(f"{at} {value!r}: use letters, digits, '.', '_' or '-'")
-    elif key == "retrain_schedule":
+    elif key in ("retrain_schedule", "monitor_schedule"):
         if not _cron(value):
             raise InputError(
                 f"{at} {value!r}: not a cron expression with 5 fields separated by single"
@@ -228,6 +235,8 @@ def check_answer(key: str, value: str, where: str | None = None) -> None:
         raise InputError(f"{at} {value!r}: use pull-request or deploy")
     elif key == "action_ref":
         parse_action_ref(value)
+    elif key == "monitor" and value not in ("yes", "no"):
+        raise InputError(f"{at} {value!r}: answer yes or no")
 
 
 def _config_answers(cfg: Config) -> dict[str, str | None]:
@@ -245,6 +254,8 @@ def _config_answers(cfg: Config) -> dict[str, str | None]:
         "retrain_schedule": cfg.retrain.schedule,
         "retrain_mode": cfg.retrain.mode,
         "deploy_environment": cfg.deploy.environment,
+        "monitor_schedule": cfg.monitor.schedule,
+        "monitor_data_command": cfg.monitor.data_command,
     }
 
 
@@ -307,6 +318,18 @@ def questions(detected: Detected) -> list[Question]:
             "When a retrained model wins",
             "pull-request",
             ("pull-request", "deploy"),
+        ),
+        Question(
+            "monitor",
+            "Write mlci-monitor.yml (production data and live metrics on a schedule)",
+            "no",
+            ("yes", "no"),
+        ),
+        Question(
+            "monitor_data_command",
+            "Command that brings the production logs to the runner (e.g. a copy from object"
+            " storage)",
+            None,
         ),
         Question("python", "Python version", detected.python),
         Question("default_branch", "Default branch", detected.default_branch),
@@ -378,6 +401,8 @@ def resolve(
         for key, value in _config_answers(load_config(config_path)).items():
             if not (key == "task" and rederive):
                 take(key, value, CONFIG_FILE)
+    if (root / MONITOR_WORKFLOW).is_file():
+        take("monitor", "yes", f"{MONITOR_WORKFLOW} exists")
     options, header = _existing_workflow_options(root)
     for key, value in options.items():
         take(key, value, f"header of {header}")
@@ -399,6 +424,8 @@ def resolve(
             if q.key == "id_columns":
                 ids = [c for c in facts.id_like if c != known.get("target")]
                 q = replace(q, default=",".join(ids) or None)
+            if q.key == "monitor_data_command" and known.get("monitor") != "yes":
+                continue
             reply = ask(q)
             take(q.key, reply, "you" if reply != q.default else "you (the default shown)")
     found("data", detected.reference)
@@ -459,6 +486,8 @@ def resolve(
             sources[f.name] = "default"
         values[f.name] = chosen
     values["runs_on"] = ",".join(s.strip() for s in str(values["runs_on"]).split(","))
+    if values["monitor"] == "no":
+        values["monitor"] = None
     return Resolved(Answers(**values), sources, detected)  # type: ignore[arg-type]
 
 

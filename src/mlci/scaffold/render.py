@@ -20,7 +20,13 @@ from typing import Any
 from mlci import __version__, _release
 from mlci.config import CONFIG_FILE, SCHEMA_URL, load_config_text
 from mlci.errors import TemplateError
-from mlci.scaffold.answers import RECORDED_KEYS, WORKFLOWS, Answers, parse_action_ref
+from mlci.scaffold.answers import (
+    MONITOR_WORKFLOW,
+    RECORDED_KEYS,
+    WORKFLOWS,
+    Answers,
+    parse_action_ref,
+)
 from mlci.scaffold.detect import ChanceLevel
 from mlci.templating import render
 
@@ -32,11 +38,12 @@ __all__ = [
     "render_config",
     "render_files",
     "workflow_context",
+    "workflows",
     "yaml_str",
 ]
 
 #: mlci's own composite actions, under ``actions/`` of its repository.
-ACTION_NAMES = ("validate-data", "validate-model", "report", "deploy", "retrain")
+ACTION_NAMES = ("validate-data", "validate-model", "report", "deploy", "retrain", "monitor")
 RESULTS_DIR = "mlci-results"
 #: The top-level keys of every generated workflow, in order.
 TOP_KEYS = ("name", "on", "permissions", "jobs")
@@ -120,6 +127,9 @@ def render_config(a: Answers, chance: ChanceLevel | None = None) -> str:
             "retrain_schedule": a.retrain_schedule,
             "retrain_mode": a.retrain_mode,
             "deploy_environment": a.deploy_environment,
+            "monitor": bool(a.monitor),
+            "monitor_schedule": a.monitor_schedule,
+            "monitor_data_command": a.monitor_data_command,
         },
     )
     load_config_text(text, f"{CONFIG_FILE} (as mlci init would write it)")
@@ -163,7 +173,14 @@ def workflow_context(a: Answers) -> dict[str, object]:
         "retrain_mode": a.retrain_mode,
         "deploy_environment": a.deploy_environment,
         "deploy_environment_yaml": yaml_str(a.deploy_environment),
+        "monitor_cron_yaml": json.dumps(a.monitor_schedule),
+        "monitor_data_run": yaml_str(a.monitor_data_command) if a.monitor_data_command else None,
     }
+
+
+def workflows(a: Answers) -> tuple[str, ...]:
+    """The workflows init writes for these answers."""
+    return (*WORKFLOWS, MONITOR_WORKFLOW) if a.monitor else WORKFLOWS
 
 
 def _parse_back(rel: str, text: str) -> None:
@@ -184,7 +201,7 @@ def render_files(a: Answers, chance: ChanceLevel | None = None) -> dict[str, str
     """Every file `mlci init` writes, ``{relative path: text}``."""
     files = {CONFIG_FILE: render_config(a, chance)}
     context = workflow_context(a)
-    for rel in WORKFLOWS:
+    for rel in workflows(a):
         text = render(f"workflows/{Path(rel).name}.j2", context)
         _parse_back(rel, text)
         files[rel] = text
