@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 from mlci.errors import InputError
+from mlci.provenance import file_fingerprint
 from mlci.results import (
     MAX_SAMPLES,
     Finding,
     RefusedDocument,
-    file_fingerprint,
     has_errors,
     make_document,
     read_results,

@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
-import hashlib
 import math
-import subprocess
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +28,7 @@ from typing import Any, ClassVar, Literal
 
 from mlci import __version__, jsonio
 from mlci.errors import ConfigError, InputError
+from mlci.provenance import git_sha
 from mlci.typedload import spec
 
 __all__ = [
@@ -48,9 +47,6 @@ __all__ = [
     "Severity",
     "results_schemas",
     "validate_document",
-    "file_fingerprint",
-    "git_output",
-    "git_sha",
     "has_errors",
     "make_document",
     "read_results",
@@ -146,54 +142,6 @@ def to_jsonable(value: Any) -> Any:
     return str(value)
 
 
-def git_output(*args: str, cwd: Path | None = None) -> str | None:
-    """The stripped output of ``git ARGS`` in ``cwd``, or None when git fails or is missing."""
-    try:
-        out = subprocess.run(
-            ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, check=False
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return (out.stdout.strip() or None) if out.returncode == 0 else None
-
-
-def git_sha(cwd: Path | None = None) -> str | None:
-    """The commit being validated: ``GITHUB_SHA`` on Actions, else ``git rev-parse HEAD``."""
-    from mlci.github.runtime import Runtime
-
-    runtime = Runtime()
-    return (
-        runtime.get("MLCI_GIT_SHA")
-        or runtime.get("GITHUB_SHA")
-        or git_output("rev-parse", "HEAD", cwd=cwd)
-    )
-
-
-def file_fingerprint(path: Path) -> str:
-    """``sha256:<hex>`` of a file (or of every file below a directory, in order)."""
-    digest = hashlib.sha256()
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    for f in files:
-        if path.is_dir():
-            digest.update(f.relative_to(path).as_posix().encode())
-        with f.open("rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
-    return "sha256:" + digest.hexdigest()
-
-
-def _run_url() -> str | None:
-    from mlci.github.runtime import Runtime
-
-    runtime = Runtime()
-    server = runtime.get("GITHUB_SERVER_URL")
-    repo = runtime.get("GITHUB_REPOSITORY")
-    run = runtime.get("GITHUB_RUN_ID")
-    if server and repo and run:
-        return f"{server}/{repo}/actions/runs/{run}"
-    return None
-
-
 def make_document(
     kind: Kind,
     *,
@@ -213,9 +161,11 @@ def make_document(
             run URL, mlci version and time are added here.
     """
     ordered = sorted(findings, key=lambda f: SEVERITY_ORDER.get(f.severity, 9))
+    from mlci.github.runtime import Runtime
+
     prov: dict[str, Any] = {
         "git_sha": git_sha(),
-        "run_url": _run_url(),
+        "run_url": Runtime().run_url(),
         "mlci_version": __version__,
         "created": _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat(),
     }

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from mlci import jsonio
 from mlci.errors import InputError
-from mlci.results import file_fingerprint
+from mlci.provenance import file_fingerprint
 
 if TYPE_CHECKING:
     import numpy as np

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from mlci import __version__, jsonio
 from mlci.errors import DeployError, InputError, ValidationFailed
 from mlci.proc import CommandTimeout, run_user_command, user_env
+from mlci.provenance import file_fingerprint, git_sha
 from mlci.registry import (
     PRODUCTION,
     ModelVersion,
@@ -47,8 +48,6 @@ from mlci.registry import (
 from mlci.report.escape import code, md
 from mlci.results import (
     Finding,
-    file_fingerprint,
-    git_sha,
     make_document,
     read_results,
     to_jsonable,

@@ -45,8 +45,9 @@ from mlci.pipelines.retrain import (
     production_version,
     reference_profile,
 )
+from mlci.provenance import file_fingerprint
 from mlci.report.escape import cell, code, md, plain_number, safe_url
-from mlci.results import Finding, file_fingerprint, make_document, write_results
+from mlci.results import Finding, make_document, write_results
 
 if TYPE_CHECKING:
     import numpy as np

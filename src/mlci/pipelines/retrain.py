@@ -54,11 +54,10 @@ from mlci.github.pulls import (
 from mlci.github.runtime import Runtime
 from mlci.pipelines.validate_model import validate_model
 from mlci.proc import run_user_command, user_env
+from mlci.provenance import file_fingerprint, repo_toplevel
 from mlci.report.escape import cell, code, md, plain_number, safe_url
 from mlci.results import (
     Finding,
-    file_fingerprint,
-    git_output,
     has_errors,
     make_document,
     to_jsonable,
@@ -439,7 +438,7 @@ def _repo_path(path: Path, config: Config, runtime: Runtime) -> str:
 
 
 def _git_toplevel(cwd: Path) -> str | None:
-    return git_output("rev-parse", "--show-toplevel", cwd=cwd)
+    return repo_toplevel(cwd)
 
 
 # -- rendering --------------------------------------------------------------------------------

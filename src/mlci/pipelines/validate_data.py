@@ -14,11 +14,11 @@ from typing import Any
 from mlci.config import Config, DataConfig
 from mlci.errors import InputError, MlciError
 from mlci.github.runtime import Annotation, Runtime
+from mlci.provenance import file_fingerprint
 from mlci.report.escape import code, md
 from mlci.results import (
     DEFAULT_RESULTS_DIR,
     Finding,
-    file_fingerprint,
     has_errors,
     make_document,
     write_results,

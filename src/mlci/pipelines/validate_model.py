@@ -20,12 +20,11 @@ from mlci.config import Config, find_config, load_config
 from mlci.errors import EXIT_FAILED, EXIT_OK, InputError, MlciError
 from mlci.github.runtime import Runtime
 from mlci.metrics import default_metrics
+from mlci.provenance import file_fingerprint, git_sha
 from mlci.report.escape import md
 from mlci.results import (
     DEFAULT_RESULTS_DIR,
     Finding,
-    file_fingerprint,
-    git_sha,
     make_document,
     read_results,
     write_results,
