@@ -608,3 +608,36 @@ def test_rollback_to_refuses_bad_version_arguments(
     assert main(["rollback", "--to", ref]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err and len(err) < 400
+
+
+@pytest.mark.slow
+def test_deploys_never_go_backwards_and_the_same_model_registers_nothing(
+    project: Project, fake_github, gh_env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITHUB_TOKEN", fake_github.token)
+    fake_github.add_ref("heads/main", SHA1)
+    fake_github.add_ref("heads/main", SHA2)  # SHA2 is a child of SHA1
+    project.config()
+    argv = ["deploy", "--results", str(project.results), "--registry", "github"]
+    assert main(argv) == 0  # v1 from SHA1
+    _deploy_second(project, project.config(), monkeypatch)
+    assert main(argv) == 0  # v2 from SHA2
+    # A push that changed only the README: same model, new commit -> nothing at all.
+    monkeypatch.setenv("MLCI_GIT_SHA", "c" * 40)
+    assert main(argv) == 0
+    doc = json.loads((project.results / "deploy.json").read_text())
+    assert doc["status"] == "unchanged" and "same model" in doc["findings"][0]["message"]
+    # A re-run of the old deploy of SHA1 (another model): production is newer.
+    project.train(0.02)
+    project.bless(acc=0.9)
+    monkeypatch.setenv("MLCI_GIT_SHA", SHA1)
+    assert main(argv) == 0
+    doc = json.loads((project.results / "deploy.json").read_text())
+    assert doc["status"] == "unchanged"
+    assert "production is newer" in doc["findings"][0]["message"]
+    assert fake_github.requests_to("GET", rf"/compare/{SHA2}\.\.\.{SHA1}$")
+    tags = {r["tag_name"] for r in fake_github.releases()}
+    assert tags == {"model-v1", "model-v2", "model-registry"}
+    assert "- production: model-v2" in next(
+        r["body"] for r in fake_github.releases() if r["tag_name"] == "model-registry"
+    )

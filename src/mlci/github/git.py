@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -16,8 +17,9 @@ from mlci.errors import DeployError, GitHubAPIError
 
 if TYPE_CHECKING:
     from mlci.github.api import GitHubClient
+    from mlci.github.runtime import Runtime
 
-__all__ = ["MAX_BLOB_BYTES", "commit_on_base", "ref_sha"]
+__all__ = ["MAX_BLOB_BYTES", "commit_on_base", "compare_status", "is_ancestor", "ref_sha"]
 
 #: GitHub blocks files over 100 MiB ("About large files on GitHub"), and a blob travels
 #: base64-encoded inside a JSON body; mlci commits files up to 50 MB.
@@ -117,3 +119,47 @@ def commit_on_base(
             json={"sha": commit_sha, "force": True},
         )
     return commit_sha
+
+
+def compare_status(client: GitHubClient, repo: str, base: str, head: str) -> str | None:
+    """GitHub's comparison of ``base...head``: ``ahead``, ``behind``, ``identical``, ``diverged``.
+
+    None when GitHub does not know one of the commits (404).
+    """
+    endpoint = f"/repos/{repo}/compare/{quote(base)}...{quote(head)}"
+    try:
+        answer = client.get(endpoint)
+    except GitHubAPIError as exc:
+        if exc.status == 404:
+            return None
+        raise
+    status = _field(answer, "status", endpoint=f"GET {endpoint}")
+    if status not in {"ahead", "behind", "identical", "diverged"}:
+        raise GitHubAPIError(f"GET {endpoint}: unexpected comparison status {status[:40]!r}")
+    return status
+
+
+def is_ancestor(
+    older: str, newer: str, *, cwd: Path, runtime: Runtime | None = None
+) -> bool | None:
+    """Whether commit ``older`` is an ancestor of (or equal to) commit ``newer``.
+
+    Asks the local clone first (``git merge-base``), then, on Actions, where the
+    checkout is shallow, GitHub's compare API with the job token. None when neither
+    can tell.
+    """
+    from mlci.proc import git
+
+    base = git("merge-base", older, newer, cwd=cwd)
+    if base is not None:
+        return base == git("rev-parse", older, cwd=cwd)
+    if runtime is None or not runtime.get("GITHUB_REPOSITORY"):
+        return None
+    from mlci.github.api import GitHubClient
+
+    with GitHubClient.from_runtime(runtime, log=runtime.info) as client:
+        if not client.has_token:
+            return None
+        status = compare_status(client, str(runtime.get("GITHUB_REPOSITORY")), newer, older)
+    # compare newer...older: "behind" means older is contained in newer.
+    return None if status is None else status in {"behind", "identical"}

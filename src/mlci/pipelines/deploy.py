@@ -491,7 +491,7 @@ def _summary(outcome: DeployOutcome, doc: Mapping[str, Any]) -> str:
     title = {
         "deployed": f"model v{outcome.version} is in production",
         "rolled_back": f"production rolled back to v{outcome.version}",
-        "unchanged": f"nothing to do: v{outcome.version} is already registered for this commit",
+        "unchanged": f"nothing to do: production stays at v{outcome.version}",
         "refused": "deploy refused; production is unchanged",
         "failed": "deploy failed; production is unchanged",
     }[outcome.status]
@@ -685,6 +685,20 @@ def deploy(
     )
     notes: list[Finding] = []
     payload: dict[str, Any] = {"action": "deploy"}
+    production = versions.get(current) if current else None
+    held = _production_holds(config, runtime, production, sha, model_hash)
+    if existing is None and held is not None:
+        # Deploys never go backwards, and the same model is not registered twice.
+        return _finish(
+            DeployOutcome("unchanged", current, current, held),
+            config=config,
+            results_dir=results_dir,
+            runtime=runtime,
+            registry=reg,
+            findings=[Finding("production_holds", "info", held)],
+            payload={**payload, "metrics": metrics},
+            provenance=provenance,
+        )
     if existing is not None:
         promoted_before = any(
             e.get("version") == existing.version and e.get("event") in ("promote", "rollback")
@@ -836,6 +850,42 @@ def deploy(
         payload=payload,
         provenance=provenance,
     )
+
+
+def _production_holds(
+    config: Config,
+    runtime: Runtime,
+    production: ModelVersion | None,
+    sha: str | None,
+    model_hash: str,
+) -> str | None:
+    """Why production stays as it is, or None to go on deploying.
+
+    - The blessed model is byte for byte the production model (same sha256): a push that
+      changed only the README registers and deploys nothing.
+    - This commit is an ancestor of production's commit: a re-run of an older deploy
+      ("Re-run jobs" keeps the original GITHUB_SHA), or older runs finishing after newer
+      ones (a concurrency group does not keep order); production is newer.
+    """
+    if production is None:
+        return None
+    if _bare_hash(production.model_hash) == model_hash:
+        return (
+            f"production is v{production.version}, the same model (sha256 {model_hash[:12]});"
+            " nothing registered or deployed"
+        )
+    prod_sha = production.git_sha
+    if not sha or not prod_sha or sha == prod_sha:
+        return None
+    from mlci.github.git import is_ancestor
+
+    if is_ancestor(sha, prod_sha, cwd=config.root, runtime=runtime):
+        return (
+            f"production is newer: v{production.version} comes from commit {prod_sha[:12]},"
+            f" which already contains this commit {sha[:12]} (a re-run of an older deploy);"
+            " nothing registered or deployed"
+        )
+    return None
 
 
 def _register(
