@@ -16,7 +16,7 @@ from werkzeug import Request, Response
 
 from mlci.cli import main
 from mlci.config import Config, load_config
-from mlci.errors import DeployError, ValidationFailed
+from mlci.errors import DeployError, InputError, ValidationFailed
 from mlci.github.runtime import Runtime
 from mlci.model.load import load_model
 from mlci.model.onnx import export_onnx
@@ -288,6 +288,15 @@ def test_webhook_missing_secret_is_a_clear_error(project: Project) -> None:
     )
     with pytest.raises(DeployError, match="NOPE_SECRET is not set"):
         deploy(cfg, results_dir=project.results, runtime=Runtime())
+
+
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://example.com/hook", "${HOOK}"])
+def test_webhook_url_must_be_http(project: Project, monkeypatch: pytest.MonkeyPatch, url) -> None:
+    monkeypatch.setenv("HOOK", "gopher://example.com/")
+    cfg = project.config(f"  webhook:\n    url: {url}\n")
+    with pytest.raises(InputError, match="deploy.webhook.url: .* is not an http"):
+        deploy(cfg, results_dir=project.results, runtime=Runtime())
+    assert project.registry.state().production is None
 
 
 def test_rollback_and_rollback_to(

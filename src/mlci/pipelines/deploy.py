@@ -200,7 +200,17 @@ def send_webhook(
     """
     import requests
 
-    url = _expand(hook.url, env, "deploy.webhook.url")
+    from mlci.http import (
+        AnswerError,
+        RetryPolicy,
+        backoff,
+        http_url,
+        read_bounded,
+        retry_after,
+    )
+
+    url = http_url(_expand(hook.url, env, "deploy.webhook.url"), "deploy.webhook.url")
+    policy = RetryPolicy(backoff=WEBHOOK_BACKOFF_S, max_wait=WEBHOOK_MAX_WAIT_S, jitter=0.0)
     body = jsonio.dumps(payload, indent=None, sort_keys=True).encode()
     headers = {
         "Content-Type": "application/json",
@@ -222,10 +232,14 @@ def send_webhook(
     last = "no attempt made"
     waited = 0.0
     for attempt in range(1, hook.retries + 2):
-        retry_after: float | None = None
+        wait: float | None = None
         try:
-            resp = requests.post(url, data=body, headers=headers, timeout=hook.timeout_s)
-        except (requests.ConnectionError, requests.Timeout) as exc:
+            resp = requests.post(
+                url, data=body, headers=headers, timeout=hook.timeout_s, stream=True
+            )
+            # The answer is only shown: a short, bounded read within the timeout.
+            read_bounded(resp, deadline=time.monotonic() + hook.timeout_s, max_bytes=64 * 1024)
+        except (requests.ConnectionError, requests.Timeout, AnswerError) as exc:
             last = f"{type(exc).__name__}"
         else:
             if resp.status_code < 300:
@@ -236,12 +250,12 @@ def send_webhook(
                     f"deploy.webhook: {shown} refused the delivery ({last}); check the"
                     " endpoint and its secret"
                 )
-            header = resp.headers.get("retry-after", "")
-            retry_after = float(header) if header.replace(".", "", 1).isdigit() else None
+            # The one policy of mlci.http: a malformed retry-after gives a bounded default.
+            wait = retry_after(resp.headers, cap=policy.max_wait)
         if attempt > hook.retries:
             break
-        delay = retry_after if retry_after is not None else WEBHOOK_BACKOFF_S * 2 ** (attempt - 1)
-        delay = min(delay, WEBHOOK_MAX_WAIT_S - waited)
+        delay = wait if wait is not None else backoff(policy, attempt - 1)
+        delay = min(delay, policy.max_wait - waited)
         if delay < 0:
             break
         if runtime is not None:
