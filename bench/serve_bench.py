@@ -1,29 +1,65 @@
-"""Prediction service latency and throughput on loopback (`mlci serve`, Starlette + uvicorn).
+"""Prediction service against its floor and a peer, same model, same load generator, same run.
 
-Trains a scikit-learn pipeline on breast cancer (30 numeric features), saves it with
-skops and exports it to ONNX, then for each file starts ``mlci serve --model FILE``
-as its own process and measures, over a keep-alive connection:
+Trains a scikit-learn pipeline on breast cancer (30 numeric features), exports it to
+ONNX, and starts, each as its own process on loopback:
 
-- single-row latency p50/p99 of ``POST /predict`` (one record),
-- batch throughput (rows/s) with batches of ``--batch`` rows,
+- the **floor**: a 20-line Starlette + orjson + onnxruntime app with no validation
+  (`FLOOR_APP` below), under uvicorn with the same HTTP stack as `mlci serve`;
+- the floor again on uvicorn's pure-Python stack (h11, asyncio loop), to show what the
+  stack choice is worth;
+- `mlci serve --model model.onnx` (full validation, metrics on), then again with
+  `--log-dir` (the prediction log's overhead);
+- **MLServer** with its scikit-learn runtime (V2 inference protocol), when it is
+  installed in ``bench/.venv-peer`` (``python3 -m venv bench/.venv-peer &&
+  bench/.venv-peer/bin/pip install mlserver mlserver-sklearn``); skipped otherwise.
 
-next to the floor: the same prediction called in-process (no HTTP, no JSON).
+The load generator is a raw keep-alive socket with pre-encoded requests (so the
+client's own JSON work does not hide the servers' differences). It measures the p50
+and p99 of single-row requests, and rows/s of 1,000-row record batches; for
+`mlci serve` also columnar JSON, Arrow IPC and Parquet bodies (1,000- and 10,000-row
+batches). Each figure is the median of ``--repeats`` rounds; run it under ``nice``
+on a loaded machine and say so.
 
-    python bench/serve_bench.py [--requests 2000] [--batch 1000] [--batches 50]
+    python bench/serve_bench.py [--single 2000] [--batches 60] [--repeats 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import io
+import json
+import os
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import requests
+FLOOR_APP = """
+import os, numpy as np, onnxruntime as ort, orjson
+from starlette.applications import Starlette
+from starlette.responses import Response
+from starlette.routing import Route
+
+sess = ort.InferenceSession(os.environ["MODEL"], providers=["CPUExecutionProvider"])
+name = sess.get_inputs()[0].name
+features = orjson.loads(os.environ["FEATURES"])
+NUMPY = orjson.OPT_SERIALIZE_NUMPY
+
+
+async def predict(request):
+    records = orjson.loads(await request.body())["records"]
+    x = np.array([[r[f] for f in features] for r in records], dtype=np.float32)
+    labels, proba = sess.run(None, {name: x})
+    out = orjson.dumps({"predictions": labels, "probabilities": proba}, option=NUMPY)
+    return Response(out, media_type="application/json")
+
+
+app = Starlette(routes=[Route("/predict", predict, methods=["POST"])])
+"""
 
 
 def _free_port() -> int:
@@ -32,8 +68,70 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _train(directory: Path) -> tuple[Path, Path, list[dict[str, float]]]:
-    import skops.io as sio
+class Client:
+    """One keep-alive HTTP/1.1 connection sending pre-encoded requests."""
+
+    def __init__(self, port: int):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=60)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = b""
+
+    @staticmethod
+    def encode(path: str, body: bytes, ctype: str = "application/json") -> bytes:
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: bench\r\nContent-Type: {ctype}\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        )
+        return head.encode() + body
+
+    def send(self, raw: bytes) -> tuple[int, bytes]:
+        self.sock.sendall(raw)
+        while b"\r\n\r\n" not in self.buf:
+            self.buf += self._recv()
+        head, _, rest = self.buf.partition(b"\r\n\r\n")
+        lines = head.split(b"\r\n")
+        status = int(lines[0].split()[1])
+        length = 0
+        chunked = False
+        for line in lines[1:]:
+            key, _, value = line.partition(b":")
+            if key.strip().lower() == b"content-length":
+                length = int(value)
+            if key.strip().lower() == b"transfer-encoding" and b"chunked" in value.lower():
+                chunked = True
+        if chunked:
+            body = b""
+            while True:
+                while b"\r\n" not in rest:
+                    rest += self._recv()
+                size_line, _, rest = rest.partition(b"\r\n")
+                size = int(size_line, 16)
+                while len(rest) < size + 2:
+                    rest += self._recv()
+                body += rest[:size]
+                rest = rest[size + 2 :]
+                if size == 0:
+                    break
+            self.buf = rest
+            return status, body
+        while len(rest) < length:
+            rest += self._recv()
+        self.buf = rest[length:]
+        return status, rest[:length]
+
+    def _recv(self) -> bytes:
+        data = self.sock.recv(1 << 20)
+        if not data:
+            raise ConnectionError("server closed the connection")
+        return data
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def _train(directory: Path) -> tuple[Path, Path, list[dict[str, float]], list[str]]:
+    import joblib
+    from sklearn.base import clone
     from sklearn.datasets import load_breast_cancer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -47,108 +145,332 @@ def _train(directory: Path) -> tuple[Path, Path, list[dict[str, float]]]:
     X, y = frame.drop(columns="target"), frame["target"]
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(X, y)
     skops_path = directory / "model.skops"
+    import skops.io as sio
+
     sio.dump(model, skops_path)
+    joblib_path = directory / "model.joblib"  # fitted on arrays: the V2 protocol sends arrays
+    joblib.dump(clone(model).fit(X.to_numpy(), y), joblib_path)
     onnx_path = directory / "model.onnx"
     result = export_onnx(load_model(skops_path), X, onnx_path)
     if not result.passed:
         raise SystemExit(f"ONNX export failed: {result.findings}")
-    return skops_path, onnx_path, X.to_dict(orient="records")
+    return onnx_path, joblib_path, X.to_dict(orient="records"), list(X.columns)
 
 
-def _percentile(values: list[float], q: float) -> float:
+def _wait_up(port: int, proc: subprocess.Popen[bytes], probe: bytes) -> None:
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            client = Client(port)
+            status, body = client.send(probe)
+            client.close()
+            if status == 200:
+                return
+            raise SystemExit(f"server answered {status}: {body[:300]!r}")
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"server did not start: {proc.args}") from None
+            time.sleep(0.2)
+
+
+def _start(cmd: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[bytes]:
+    # The log goes to a file: a pipe nobody reads fills up and stalls a chatty server.
+    log = (cwd / f"server-{len(list(cwd.glob('server-*.log')))}.log").open("wb")
+    return subprocess.Popen(
+        cmd, env={**os.environ, **env}, cwd=cwd, stdout=subprocess.DEVNULL, stderr=log
+    )
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+
+
+def _latency(client: Client, raws: list[bytes], n: int) -> list[float]:
+    times = []
+    for i in range(n):
+        raw = raws[i % len(raws)]
+        start = time.perf_counter()
+        status, body = client.send(raw)
+        times.append(time.perf_counter() - start)
+        if status != 200:
+            raise SystemExit(f"single-row request answered {status}: {body[:300]!r}")
+    return times
+
+
+def _throughput(client: Client, raw: bytes, rows: int, n: int) -> float:
+    start = time.perf_counter()
+    for _ in range(n):
+        status, body = client.send(raw)
+        if status != 200:
+            raise SystemExit(f"batch request answered {status}: {body[:300]!r}")
+    return rows * n / (time.perf_counter() - start)
+
+
+def _pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-def _in_process(path: Path, records: list[dict[str, float]], n: int) -> float:
-    import pandas as pd
+@dataclass
+class Server:
+    """A started server with the requests to send it."""
 
-    from mlci.model.load import load_model
-
-    model = load_model(path)
-    one = pd.DataFrame(records[:1])
-    times = []
-    for _ in range(n):
-        start = time.perf_counter()
-        model.predict(one)
-        model.predict_proba(one)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
+    name: str
+    proc: subprocess.Popen[bytes]
+    port: int
+    single: list[bytes]
+    bodies: dict[str, tuple[bytes, int]]
+    rounds: dict[str, list[float]] = field(default_factory=dict)
 
 
-def _serve(
-    path: Path, records: list[dict[str, float]], args: argparse.Namespace
-) -> dict[str, float]:
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mlci", "serve", "--model", str(path), "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    session = requests.Session()
+def _round(server: Server, args: argparse.Namespace) -> None:
+    """One round: single-row latencies, then rows/s of each batch body."""
+    client = Client(server.port)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                session.get(f"{url}/health", timeout=1).raise_for_status()
-                break
-            except requests.RequestException:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(
-                        f"mlci serve did not start: {proc.stderr.read() if proc.stderr else ''}"
-                    ) from None
-                time.sleep(0.1)
-        for i in range(50):  # warm-up
-            session.post(f"{url}/predict", json={"records": records[i : i + 1]}, timeout=10)
-        lat = []
-        for i in range(args.requests):
-            row = records[i % len(records) : i % len(records) + 1]
-            start = time.perf_counter()
-            resp = session.post(f"{url}/predict", json={"records": row}, timeout=10)
-            lat.append(time.perf_counter() - start)
-            resp.raise_for_status()
-        batch = (records * (args.batch // len(records) + 1))[: args.batch]
-        payload = {"records": batch}
-        start = time.perf_counter()
-        for _ in range(args.batches):
-            session.post(f"{url}/predict", json=payload, timeout=60).raise_for_status()
-        elapsed = time.perf_counter() - start
+        try:
+            lat = _latency(client, server.single, args.single)
+        except OSError as exc:
+            raise SystemExit(f"{server.name}: {exc}") from None
+        server.rounds.setdefault("p50_ms", []).append(_pct(lat, 0.5) * 1000)
+        server.rounds.setdefault("p99_ms", []).append(_pct(lat, 0.99) * 1000)
+        for name, (raw, rows) in server.bodies.items():
+            n = max(5, args.batches * 1000 // rows)
+            server.rounds.setdefault(name, []).append(_throughput(client, raw, rows, n))
     finally:
-        proc.terminate()
-        proc.wait(10)
-    return {
-        "p50_ms": _percentile(lat, 0.50) * 1000,
-        "p99_ms": _percentile(lat, 0.99) * 1000,
-        "rows_s": args.batch * args.batches / elapsed,
+        client.close()
+
+
+def _warm(server: Server) -> None:
+    client = Client(server.port)
+    try:
+        _latency(client, server.single, 100)
+        for raw, rows in server.bodies.values():
+            _throughput(client, raw, rows, 3)
+    finally:
+        client.close()
+
+
+def _bodies(records: list[dict[str, float]], names: list[str]) -> dict[str, tuple[bytes, str]]:
+    import orjson
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    def batch(n: int) -> list[dict[str, float]]:
+        return (records * (n // len(records) + 1))[:n]
+
+    out: dict[str, tuple[bytes, str]] = {}
+    out["records 1k"] = (orjson.dumps({"records": batch(1000)}), "application/json")
+    for n, tag in ((1000, "1k"), (10_000, "10k")):
+        rows = batch(n)
+        cols = {c: [r[c] for r in rows] for c in names}
+        out[f"columns {tag}"] = (orjson.dumps({"columns": cols}), "application/json")
+        table = pa.table(cols)
+        sink = io.BytesIO()
+        with pa.ipc.new_stream(sink, table.schema) as writer:
+            writer.write_table(table)
+        out[f"arrow {tag}"] = (sink.getvalue(), "application/vnd.apache.arrow.stream")
+        sink = io.BytesIO()
+        pq.write_table(table, sink, compression="none")
+        out[f"parquet {tag}"] = (sink.getvalue(), "application/vnd.apache.parquet")
+    return out
+
+
+def _rows_of(name: str) -> int:
+    return 10_000 if name.endswith("10k") else 1000
+
+
+def _start_floor(
+    name: str,
+    tmp: Path,
+    onnx_path: Path,
+    names: list[str],
+    records: list[dict[str, float]],
+    stack: list[str],
+) -> Server:
+    import orjson
+
+    (tmp / "floor_app.py").write_text(FLOOR_APP)
+    port = _free_port()
+    cmd = [sys.executable, "-m", "uvicorn", "floor_app:app", "--port", str(port)]
+    cmd += ["--log-level", "warning", "--no-access-log", *stack]
+    proc = _start(cmd, {"MODEL": str(onnx_path), "FEATURES": json.dumps(names)}, tmp)
+    single = [Client.encode("/predict", orjson.dumps({"records": [r]})) for r in records[:200]]
+    body = orjson.dumps({"records": (records * 2)[:1000]})
+    server = Server(
+        name, proc, port, single, {"records 1k": (Client.encode("/predict", body), 1000)}
+    )
+    _wait_up(port, proc, single[0])
+    return server
+
+
+def _start_mlci(
+    name: str,
+    tmp: Path,
+    onnx_path: Path,
+    records: list[dict[str, float]],
+    names: list[str],
+    kinds: list[str],
+    extra: list[str],
+) -> Server:
+    import orjson
+
+    port = _free_port()
+    cmd = [sys.executable, "-m", "mlci", "serve", "--model", str(onnx_path), "--port", str(port)]
+    proc = _start([*cmd, *extra], {}, tmp)
+    single = [Client.encode("/predict", orjson.dumps({"records": [r]})) for r in records[:200]]
+    bodies = {
+        kind: (Client.encode("/predict", body, ctype), _rows_of(kind))
+        for kind, (body, ctype) in _bodies(records, names).items()
+        if kind in kinds
     }
+    server = Server(name, proc, port, single, bodies)
+    _wait_up(port, proc, single[0])
+    return server
+
+
+def _start_mlserver(
+    name: str, tmp: Path, joblib_path: Path, records: list[dict[str, float]], names: list[str]
+) -> Server | str:
+    peer = Path(__file__).parent / ".venv-peer" / "bin" / "mlserver"
+    if not peer.exists():
+        return "not installed (bench/.venv-peer)"
+    import orjson
+
+    models = tmp / "mlserver"
+    (models / "model").mkdir(parents=True, exist_ok=True)
+    (models / "model" / "model-settings.json").write_text(
+        json.dumps(
+            {
+                "name": "model",
+                "implementation": "mlserver_sklearn.SKLearnModel",
+                "parameters": {"uri": str(joblib_path), "version": "v1"},
+            }
+        )
+    )
+    port = _free_port()
+    (models / "settings.json").write_text(
+        json.dumps(
+            {
+                "http_port": port,
+                "grpc_port": _free_port(),
+                "metrics_port": _free_port(),
+                "parallel_workers": 0,
+                "debug": False,
+            }
+        )
+    )
+
+    def v2(rows: list[dict[str, float]]) -> bytes:
+        flat = [r[c] for r in rows for c in names]
+        req = {
+            "inputs": [
+                {"name": "X", "shape": [len(rows), len(names)], "datatype": "FP64", "data": flat}
+            ],
+            "outputs": [{"name": "predict"}, {"name": "predict_proba"}],
+        }
+        return Client.encode("/v2/models/model/infer", orjson.dumps(req))
+
+    proc = _start([str(peer), "start", str(models)], {}, tmp)
+    single = [v2([r]) for r in records[:200]]
+    server = Server(name, proc, port, single, {"records 1k": (v2((records * 2)[:1000]), 1000)})
+    try:
+        _wait_up(port, proc, single[0])
+    except SystemExit as exc:
+        _stop(proc)
+        return f"did not start: {str(exc)[-300:]}"
+    return server
+
+
+def _load() -> str:
+    return " / ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=2000, help="single-row requests")
-    parser.add_argument("--batch", type=int, default=1000, help="rows per batch request")
-    parser.add_argument("--batches", type=int, default=50, help="batch requests")
+    parser.add_argument("--single", type=int, default=2000, help="single-row requests a round")
+    parser.add_argument("--batches", type=int, default=60, help="1,000-row batches a round")
+    parser.add_argument("--repeats", type=int, default=3, help="rounds (medians are printed)")
+    parser.add_argument(
+        "--kinds",
+        default="records 1k,columns 1k,arrow 1k,parquet 1k,columns 10k,arrow 10k,parquet 10k",
+        help="comma-separated batch bodies for mlci serve",
+    )
+    parser.add_argument("--no-peer", action="store_true", help="skip MLServer")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        skops_path, onnx_path, records = _train(Path(tmp))
-        print(
-            f"breast cancer LogisticRegression pipeline, 30 features; {args.requests} single-row"
-            f" requests, {args.batches} batches of {args.batch} rows, keep-alive, loopback\n"
-        )
-        print(
-            "| served file | runtime | single p50 ms | single p99 ms | batch rows/s"
-            " | in-process p50 ms (floor) |"
-        )
-        print("| --- | --- | ---: | ---: | ---: | ---: |")
-        for path, runtime in ((onnx_path, "onnxruntime"), (skops_path, "scikit-learn")):
-            res = _serve(path, records, args)
-            floor = _in_process(path, records, 500)
-            print(
-                f"| {path.name} | {runtime} | {res['p50_ms']:.2f} | {res['p99_ms']:.2f} |"
-                f" {res['rows_s']:,.0f} | {floor:.3f} |"
+    kinds = [k.strip() for k in args.kinds.split(",")]
+    servers: list[Server] = []
+    skipped: dict[str, str] = {}
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        onnx_path, joblib_path, records, names = _train(tmp)
+        print(f"load average at start: {_load()} (1/5/15 min), {os.cpu_count()} CPUs")
+        try:
+            servers.append(_start_floor("floor", tmp, onnx_path, names, records, []))
+            servers.append(
+                _start_floor(
+                    "floor, h11 + asyncio",
+                    tmp,
+                    onnx_path,
+                    names,
+                    records,
+                    ["--http", "h11", "--loop", "asyncio"],
+                )
             )
+            servers.append(_start_mlci("mlci serve", tmp, onnx_path, records, names, kinds, []))
+            servers.append(
+                _start_mlci(
+                    "mlci serve --log-dir",
+                    tmp,
+                    onnx_path,
+                    records,
+                    names,
+                    ["records 1k"],
+                    ["--log-dir", str(tmp / "predlog")],
+                )
+            )
+            if not args.no_peer:
+                peer = _start_mlserver("MLServer (sklearn)", tmp, joblib_path, records, names)
+                if isinstance(peer, str):
+                    skipped["MLServer (sklearn)"] = peer
+                else:
+                    servers.append(peer)
+            for server in servers:
+                _warm(server)
+            # Rounds interleave the servers, so each round sees them under the same load.
+            for i in range(args.repeats):
+                for server in servers:
+                    _round(server, args)
+                print(f"  round {i + 1}: done (load {_load()})", flush=True)
+        finally:
+            for server in servers:
+                _stop(server.proc)
+    med = {s.name: {k: statistics.median(v) for k, v in s.rounds.items()} for s in servers}
+    floor = med["floor"]
+    print(
+        "\n| server | single p50 ms | single p99 ms | records 1k rows/s"
+        " | rows/s vs floor | p50 vs floor |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for name, res in med.items():
+        print(
+            f"| {name} | {res['p50_ms']:.3f} | {res['p99_ms']:.2f} | {res['records 1k']:,.0f}"
+            f" | {res['records 1k'] / floor['records 1k']:.2f}x"
+            f" | {res['p50_ms'] / floor['p50_ms']:.2f}x |"
+        )
+    for name, why in skipped.items():
+        print(f"| {name} | {why} | | | | |")
+    mlci = med["mlci serve"]
+    print("\n| mlci serve body | rows/s | vs the floor's records 1k |")
+    print("| --- | ---: | ---: |")
+    for kind in kinds:
+        if kind in mlci:
+            print(f"| {kind} | {mlci[kind]:,.0f} | {mlci[kind] / floor['records 1k']:.1f}x |")
+    print(f"\nload average at end: {_load()}")
 
 
 if __name__ == "__main__":

@@ -47,8 +47,9 @@ def server(onnx_path: Path) -> Iterator[RunningServer]:
     # A bare ONNX file: no nullable information, so a null reaches the model and its
     # answer is checked.
     served = load_served_model(onnx_path)
-    limits = Limits(max_rows=1000, max_concurrent=200, body_timeout_s=1.0)
-    with start_server(create_app(served, limits=limits), header_timeout_s=1.0) as running:
+    limits = Limits(max_rows=1000, max_concurrent=200)
+    app = create_app(served, limits=limits)
+    with start_server(app, header_timeout_s=1.0, body_timeout_s=1.0) as running:
         yield running
 
 
@@ -268,7 +269,7 @@ def test_a_thousand_stalled_connections_are_closed_and_memory_stays_bounded(
 
 def test_concurrency_cap_answers_503_in_json(onnx_path: Path) -> None:
     served = load_served_model(onnx_path)
-    limits = Limits(max_concurrent=5, body_timeout_s=5.0)
+    limits = Limits(max_concurrent=5)
     with start_server(create_app(served, limits=limits)) as running:
         host, port = running.url.removeprefix("http://").split(":")
         hanging = []

@@ -19,8 +19,10 @@ in a column whose schema says the model cannot take it.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
+from itertools import chain
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -107,10 +109,20 @@ class InputSchema:
             out.append(col)
         return {"columns": out}
 
-    @property
+    @cached_property
     def numeric(self) -> bool:
         """Whether every column is a number (one float block serves the whole batch)."""
         return bool(self.columns) and all(k == "number" for k in self.columns.values())
+
+    @cached_property
+    def names(self) -> list[str]:
+        """The column names, in the model's order."""
+        return list(self.columns)
+
+    @cached_property
+    def getter(self) -> Callable[[Any], Any]:
+        """Picks a record's values in the model's order (C-level)."""
+        return itemgetter(*self.columns)
 
 
 def schema_from_frame(
@@ -237,8 +249,8 @@ def _too_many(body: bytes, max_rows: int) -> bool:
     without building millions of dicts: the brace count is an upper bound, and only
     when it is over the limit are braces inside strings set aside for an exact count.
     """
-    if body.count(b"{") <= max_rows + 1:
-        return False
+    if len(body) < 3 * (max_rows + 1) or body.count(b"{") <= max_rows + 1:
+        return False  # an object takes at least 3 bytes ("{}," ): no need to count
     return _STRING_LITERAL.sub(b'""', body).count(b"{") > max_rows + 1
 
 
@@ -265,9 +277,7 @@ _SHAPE = (
 )
 
 
-def _json_columns(
-    data: Any, schema: InputSchema | None, max_rows: int, *, maybe_bool: bool = True
-) -> Batch:
+def _json_columns(data: Any, schema: InputSchema | None, max_rows: int) -> Batch:
     if isinstance(data, list):
         data = {"records": data}
     if not isinstance(data, dict):
@@ -286,7 +296,7 @@ def _json_columns(
             raise PayloadError(422, '"records" must be a non-empty list of objects')
         if len(records) > max_rows:
             raise PayloadError(413, f"batch of {len(records)} rows is over the limit of {max_rows}")
-        return _records(records, schema, maybe_bool=maybe_bool)
+        return _records(records, schema)
     columns = data["columns"]
     if not isinstance(columns, dict) or not columns:
         raise PayloadError(422, '"columns" must be a non-empty object of column name to list')
@@ -322,12 +332,12 @@ def _check_names(sent: list[str], schema: InputSchema | None) -> list[str]:
     return expected
 
 
-def _records(records: list[Any], schema: InputSchema | None, *, maybe_bool: bool) -> Batch:
+def _records(records: list[Any], schema: InputSchema | None) -> Batch:
     first = records[0]
     if not isinstance(first, dict):
         raise PayloadError(422, "records[0]: expected an object of column values")
     if schema is not None and schema.numeric:
-        fast = _numeric_records(records, list(schema.columns), maybe_bool=maybe_bool)
+        fast = _numeric_records(records, schema.names, schema)
         if fast is not None:
             return fast
     names = _record_names(records)
@@ -363,45 +373,59 @@ def _record_names(records: list[Any]) -> list[str]:
     return names
 
 
-def _numeric_records(records: list[Any], names: list[str], *, maybe_bool: bool) -> Batch | None:
-    """The float block of records whose values are all plain numbers, else None.
+_PLAIN_NUMBERS = frozenset({int, float})
+_NUMBERS_OR_NULL = frozenset({int, float, type(None)})
 
-    One C-level pass picks each record's values in the model's order, one more counts
-    the keys (so a record with an extra column is not missed), and numpy's own type
-    discovery sees every value once: a block of dtype float64 or int64 can only hide
-    booleans, which one more pass over the value types rules out when the body holds
-    a ``true`` or ``false`` at all. Anything else
-    (nulls, strings, missing keys) takes the per-column path, which names the problem.
+
+def _numeric_records(records: list[Any], names: list[str], schema: InputSchema) -> Batch | None:
+    """The float block of records whose values are all plain numbers or null, else None.
+
+    One C-level pass picks each record's values in the model's order (a missing key
+    falls through), one counts the keys (an extra column falls through), one collects
+    the set of value types (a string such as ``"1.5"`` or a boolean, which numpy
+    would convert, falls through), and numpy converts the block in one call, as a
+    hand-written app would. Anything that falls through takes the per-column path,
+    which names the problem.
     """
     import numpy as np
 
-    k = len(names)
-    getter = itemgetter(*names)
+    n, k = len(records), len(names)
     try:
-        picked = list(map(getter, records))
+        picked = list(map(schema.getter, records))
     except (KeyError, TypeError):
         return None
-    if sum(map(len, records)) != k * len(records):
+    if sum(map(len, records)) != k * n:
         return None
     if k == 1:
         picked = [(v,) for v in picked]
+    types = set(map(type, chain.from_iterable(picked)))
+    if not types <= _NUMBERS_OR_NULL:
+        return None
     try:
-        block = np.array(picked)
-    except (ValueError, OverflowError):
+        matrix = np.array(picked, dtype=np.float64)  # null becomes NaN
+    except OverflowError:
         return None
-    if block.dtype.kind not in "fi" or block.ndim != 2:
-        return None
-    if maybe_bool and _has_bool(picked):
-        return None
-    matrix = block.astype(np.float64, copy=False)
-    _check_finite(matrix, names)
-    return Batch(names, len(records), matrix=matrix)
+    nulls = not types <= _PLAIN_NUMBERS
+    if nulls:
+        _check_null_columns(matrix, names, schema)
+    return Batch(names, n, matrix=matrix, nulls=nulls)
 
 
-def _has_bool(picked: list[tuple[Any, ...]]) -> bool:
-    from itertools import chain
+def _check_null_columns(matrix: np.ndarray, names: list[str], schema: InputSchema) -> None:
+    import numpy as np
 
-    return bool in set(map(type, chain.from_iterable(picked)))
+    refused = [j for j, name in enumerate(names) if schema.nullable.get(name) is False]
+    if not refused:
+        return
+    holes = np.isnan(matrix[:, refused])
+    if holes.any():
+        row, col = (int(x[0]) for x in np.nonzero(holes))
+        name = names[refused[col]]
+        raise PayloadError(
+            422,
+            f"column {name!r}, row {row}: null, but the model cannot take a missing value in"
+            f" {name!r}; send a number",
+        )
 
 
 def _check_finite(matrix: np.ndarray, names: Sequence[str]) -> None:
@@ -656,8 +680,7 @@ def parse_request(
     """
     if content_type in ARROW_TYPES or content_type in PARQUET_TYPES:
         return _arrow_batch(_arrow_table(body, content_type, max_rows), schema)
-    maybe_bool = b"true" in body or b"false" in body
-    return _json_columns(_loads(body, max_rows), schema, max_rows, maybe_bool=maybe_bool)
+    return _json_columns(_loads(body, max_rows), schema, max_rows)
 
 
 def parse_body(

@@ -4,7 +4,8 @@ Bounded under load: uvicorn's ``limit_concurrency`` caps open connections plus t
 (503 past it), ``h11_max_incomplete_event_size`` caps a request's headers, keep-alive
 connections idle past ``timeout_keep_alive`` are closed, and a connection that has not
 sent complete request headers within ``HEADER_TIMEOUT_S`` (a slow or stalled client) is
-closed by the protocol below. The body has its own deadline in the app.
+closed by the protocol below, and so is one whose body has not arrived within
+``BODY_TIMEOUT_S`` after its headers (with a 408).
 """
 
 from __future__ import annotations
@@ -25,17 +26,34 @@ __all__ = ["RunningServer", "bind_socket", "run_server", "start_server"]
 
 STARTUP_TIMEOUT_S = 30.0
 HEADER_TIMEOUT_S = 10.0
+BODY_TIMEOUT_S = 30.0
 KEEP_ALIVE_S = 5
 MAX_CONNECTIONS = 2048
 MAX_HEADER_BYTES = 64 * 1024
 
 
-def _protocol(header_timeout_s: float) -> Any:
-    """The HTTP protocol of uvicorn (httptools when installed, else h11) with a header deadline.
+def _timeout_answer(seconds: float) -> bytes:
+    body = (
+        f'{{"error": "the body did not arrive within {seconds:g} s; send it faster",'
+        ' "status": 408}'
+    ).encode()
+    head = (
+        "HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
+        f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+    ).encode()
+    return head + body
 
-    The deadline is armed when a connection opens and after each answer; when it
-    fires and no new request has started on the connection since, the connection is
-    closed (uvicorn alone keeps a client that drips one byte at a time forever).
+
+def _protocol(header_timeout_s: float, body_timeout_s: float) -> Any:
+    """The HTTP protocol of uvicorn (httptools when installed, else h11) with deadlines.
+
+    One timer per connection, armed when it opens and after each answer, costs the
+    request nothing: when it fires and no request has started since, the client is
+    too slow with its headers and the connection is closed (uvicorn alone keeps a
+    client that drips one byte at a time forever); when a request has started but its
+    body is still incomplete, the timer is armed once more for the body, and then the
+    client gets a 408 and the connection is closed (the app sees a disconnect, marked
+    ``mlci.body_timeout`` in its scope).
     """
     base: Any
     try:
@@ -50,34 +68,47 @@ def _protocol(header_timeout_s: float) -> Any:
     class Guarded(base):  # type: ignore[misc]
         _mlci_timer: Any = None
         _mlci_cycle: Any = None
+        _mlci_body_cycle: Any = None
 
         def connection_made(self, transport: Any) -> None:
             super().connection_made(transport)
-            self._mlci_arm()
+            self._mlci_arm(header_timeout_s)
 
         def on_response_complete(self) -> None:
             super().on_response_complete()
-            self._mlci_arm()
+            self._mlci_arm(header_timeout_s)
 
-        def _mlci_arm(self) -> None:
-            timer = getattr(self, "_mlci_timer", None)
-            if timer is not None:
-                timer.cancel()
+        def _mlci_arm(self, seconds: float) -> None:
+            if self._mlci_timer is not None:
+                self._mlci_timer.cancel()
             self._mlci_cycle = self.cycle
-            self._mlci_timer = self.loop.call_later(header_timeout_s, self._mlci_check)
+            self._mlci_timer = self.loop.call_later(seconds, self._mlci_check)
 
         def _mlci_check(self) -> None:
             self._mlci_timer = None
             if self.transport.is_closing():
                 return
-            if self.cycle is not self._mlci_cycle and self.cycle is not None:
-                return  # a request started: the body deadline is the app's
+            cycle = self.cycle
+            if cycle is None or (cycle is self._mlci_cycle and cycle.response_complete):
+                self.transport.close()  # no complete request headers in time
+                return
+            if cycle.response_complete or not cycle.more_body:
+                return  # the whole body is in: the app is working on it
+            if self._mlci_body_cycle is not cycle:
+                self._mlci_body_cycle = cycle  # headers in time: now the body's deadline
+                self._mlci_arm(body_timeout_s)
+                return
+            cycle.scope["mlci.body_timeout"] = True
+            if not cycle.response_started:
+                self.transport.write(_timeout_answer(body_timeout_s))
+            cycle.disconnected = True
+            cycle.message_event.set()
             self.transport.close()
 
         def connection_lost(self, exc: Exception | None) -> None:
-            timer = getattr(self, "_mlci_timer", None)
-            if timer is not None:
-                timer.cancel()
+            if self._mlci_timer is not None:
+                self._mlci_timer.cancel()
+                self._mlci_timer = None
             super().connection_lost(exc)
 
     return Guarded
@@ -129,7 +160,12 @@ class RunningServer:
         self.stop()
 
 
-def _config(app: Starlette, log_level: str, header_timeout_s: float = HEADER_TIMEOUT_S) -> Any:
+def _config(
+    app: Starlette,
+    log_level: str,
+    header_timeout_s: float = HEADER_TIMEOUT_S,
+    body_timeout_s: float = BODY_TIMEOUT_S,
+) -> Any:
     import uvicorn
 
     return uvicorn.Config(
@@ -138,7 +174,7 @@ def _config(app: Starlette, log_level: str, header_timeout_s: float = HEADER_TIM
         access_log=False,
         lifespan="off",
         loop="auto",  # uvloop when installed
-        http=_protocol(header_timeout_s),
+        http=_protocol(header_timeout_s, body_timeout_s),
         timeout_keep_alive=KEEP_ALIVE_S,
         limit_concurrency=MAX_CONNECTIONS,
         h11_max_incomplete_event_size=MAX_HEADER_BYTES,
@@ -151,6 +187,7 @@ def start_server(
     host: str = "127.0.0.1",
     port: int = 0,
     header_timeout_s: float = HEADER_TIMEOUT_S,
+    body_timeout_s: float = BODY_TIMEOUT_S,
 ) -> RunningServer:
     """Start ``app`` under uvicorn in a daemon thread and wait until it accepts requests.
 
@@ -161,7 +198,7 @@ def start_server(
     import uvicorn
 
     sock = bind_socket(host, port)
-    server = uvicorn.Server(_config(app, "warning", header_timeout_s))
+    server = uvicorn.Server(_config(app, "warning", header_timeout_s, body_timeout_s))
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name="mlci-serve", daemon=True
     )
