@@ -8,7 +8,7 @@ import pytest
 from scipy import stats
 
 from mlci.config import DriftColumn, DriftConfig
-from mlci.data.drift import column_drift, compare_profiles
+from mlci.data.drift import ColumnDrift, DriftReport, column_drift, compare_profiles, drift_findings
 from mlci.data.profile import Profile, Profiler, merge_profiles
 from tests.data.conftest import mixed_frame
 
@@ -255,3 +255,52 @@ def test_empty_column_is_skipped_not_passed():
     cur = _profile(pd.DataFrame({"x": [1.0] * 10, "y": range(10)}))
     result = column_drift(ref.columns["x"], cur.columns["x"])
     assert result.method == "none" and not result.tested and "empty" in result.note
+
+
+# -- the one drift-finding rule --------------------------------------------------------------
+
+
+def _report_of(*columns: ColumnDrift, dataset: bool = False) -> DriftReport:
+    tested = [c for c in columns if c.kind == "feature" and c.tested]
+    share = sum(c.drifted for c in tested) / len(tested) if tested else 0.0
+    return DriftReport(list(columns), share=share, share_threshold=0.5, dataset_drift=dataset)
+
+
+def _ks(name: str, p: float, *, kind: str = "feature") -> ColumnDrift:
+    return ColumnDrift(name, "ks", 0.3, p, 0.05, p < 0.05, kind=kind)  # type: ignore[arg-type]
+
+
+def test_drift_findings_correct_p_values_for_the_number_of_features_tested() -> None:
+    # 10 features: a p-value must be under 0.05 / 10 = 0.005 to count.
+    columns = [_ks(f"f{i}", 0.5) for i in range(7)]
+    columns += [_ks("weak", 0.01), _ks("strong", 0.001), _ks("watched", 0.02)]
+    columns += [ColumnDrift("dist", "wasserstein", 0.4, None, 0.1, True)]
+    columns += [_ks("target", 0.03, kind="label")]  # a test of its own: not corrected
+    found = drift_findings(_report_of(*columns), watched=["watched"])
+    assert [f.column for f in found] == ["strong", "watched", "dist", "target"]
+    assert found[0].message == "column 'strong' drifted (ks: p-value 0.001 < 0.05)"
+    assert found[-1].message == "label column 'target' drifted (ks: p-value 0.03 < 0.05)"
+
+
+def test_drift_findings_take_severities_from_the_config_and_add_dataset_drift() -> None:
+    settings = DriftConfig(columns={"pinned": DriftColumn(severity="warning")})
+    report = _report_of(
+        _ks("a", 0.0001), _ks("b", 0.0001), _ks("off", 0.0001), _ks("pinned", 0.0001), dataset=True
+    )
+    report.columns[-1].severity = "warning"
+    found = drift_findings(
+        report,
+        settings,
+        checks={"drift": "error"},
+        column_checks={"off": {"drift": "off"}, "pinned": {"drift": "off"}},
+    )
+    assert [(f.column, f.severity) for f in found] == [
+        ("a", "error"),
+        ("b", "error"),
+        ("pinned", "warning"),  # the drift override wins over column_checks
+        (None, "error"),
+    ]
+    assert (
+        found[-1].message == "dataset drift: 4 of 4 feature columns drifted (100%, threshold 50%)"
+    )
+    assert drift_findings(report, DriftConfig(dataset_severity="off"))[-1].column == "pinned"

@@ -12,7 +12,8 @@ shift of a 0/1 label is seen. Bins are open at both ends: values outside the
 reference's range land in the outer bins, where they count as drift.
 
 `compare_profiles` is the entry point for every caller (data validation, label
-and prediction drift in model, monitor and retrain code).
+and prediction drift in model, monitor and retrain code), and `drift_findings` is
+the one rule that turns a drift report into findings for all of them.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from mlci.config import DriftConfig
+from mlci.results import Finding
 
 if TYPE_CHECKING:
     import numpy as np
@@ -37,6 +39,7 @@ __all__ = [
     "DriftReport",
     "column_drift",
     "compare_profiles",
+    "drift_findings",
 ]
 
 Method = Literal["auto", "ks", "chi2", "z", "wasserstein", "jensenshannon", "psi"]
@@ -471,3 +474,91 @@ def compare_profiles(
     report.share = sum(c.drifted for c in features) / len(features) if features else 0.0
     report.dataset_drift = bool(features) and report.share >= cfg.share
     return report
+
+
+def drift_findings(
+    report: DriftReport,
+    settings: DriftConfig | None = None,
+    *,
+    checks: Mapping[str, str] | None = None,
+    column_checks: Mapping[str, Mapping[str, str]] | None = None,
+    watched: Sequence[str] = (),
+) -> list[Finding]:
+    """The findings of a drift report: the one rule of validate-data, retrain and monitor.
+
+    A drifted column is a finding with its severity: the column's ``data.drift``
+    override, else ``data.column_checks[column].drift``, else ``data.checks.drift``,
+    else ``data.drift.severity``; ``off`` drops it. Feature columns tested with a
+    p-value must also pass the Bonferroni correction over the feature columns tested
+    (p-value below threshold / their number): many columns checked on every run would
+    otherwise alarm on most healthy runs (30 columns at 0.05: 1 - 0.95**30 = 79%).
+    Distances count as they are (they do not flag trivial differences), and so do
+    columns that are watched (``retrain.drift_columns``) or configured as errors; a
+    label or prediction column is one test of its own. Dataset drift (the share of
+    drifted feature columns, uncorrected, at or over ``data.drift.share``) is one more
+    finding with ``data.drift.dataset_severity``.
+
+    Args:
+        report: From `compare_profiles`.
+        settings: ``data.drift`` (default settings when None).
+        checks: ``data.checks`` (check name to severity).
+        column_checks: ``data.column_checks`` (column to check name to severity).
+        watched: Columns whose drift always counts.
+    """
+    cfg = settings or DriftConfig()
+    checks = checks or {}
+    column_checks = column_checks or {}
+    tested = [c for c in report.columns if c.kind == "feature" and c.tested]
+    out: list[Finding] = []
+    for col in report.columns:
+        override = cfg.columns.get(col.column)
+        if not (override and override.severity):
+            col.severity = (
+                column_checks.get(col.column, {}).get("drift")
+                or checks.get("drift")
+                or col.severity
+            )
+        if not col.drifted or col.severity == "off":
+            continue
+        corrected = (
+            col.kind != "feature"
+            or col.p_value is None
+            or col.threshold is None
+            or col.p_value < col.threshold / max(len(tested), 1)
+        )
+        if not (corrected or col.column in watched or col.severity == "error"):
+            continue
+        stat = f"{col.statistic:.4g}" if col.statistic is not None else "n/a"
+        rule = (
+            f"p-value {col.p_value:.3g} < {col.threshold:g}"
+            if col.p_value is not None and col.threshold is not None
+            else f"{stat} >= {col.threshold:g}"
+            if col.threshold is not None
+            else stat
+        )
+        what = {"label": "label ", "prediction": "prediction "}.get(col.kind, "")
+        out.append(
+            Finding(
+                "drift",
+                col.severity,  # type: ignore[arg-type]
+                f"{what}column {col.column!r} drifted ({col.method}: {rule})",
+                column=col.column,
+                observed=col.statistic,
+                expected=col.threshold,
+            )
+        )
+    if report.dataset_drift and cfg.dataset_severity != "off":
+        drifted = sum(c.drifted for c in tested)
+        out.append(
+            Finding(
+                "drift",
+                cfg.dataset_severity,
+                f"dataset drift: {drifted} of {len(tested)} feature columns drifted"
+                f" ({report.share:.0%}, threshold {report.share_threshold:.0%})",
+                observed=report.share,
+                expected=report.share_threshold,
+                count=drifted,
+                fraction=report.share,
+            )
+        )
+    return out

@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-    from mlci.data.drift import ColumnDrift, DriftReport
+    from mlci.data.drift import DriftReport
     from mlci.data.profile import Profile
     from mlci.github.api import GitHubClient
     from mlci.model.load import LoadedModel
@@ -172,43 +172,29 @@ def _drift_table(columns: Sequence[Mapping[str, Any]]) -> list[str]:
     return lines
 
 
-def _alarming(config: Config, drift: DriftReport) -> list[ColumnDrift]:
-    """The drifted feature columns that open an issue.
-
-    A daily schedule over many columns would raise a false alarm on most healthy
-    days if every p-value below 0.05 counted (30 columns: 1 - 0.95**30 = 79%). So a
-    column alarms when it is watched (``retrain.drift_columns``), its drift is
-    configured as an error, or its evidence survives the Bonferroni correction
-    (p-value below threshold / number of tested columns; distances, which do not
-    flag trivial differences, count as they are). Every drifted column is still
-    listed in ``monitor.json``.
-    """
-    tested = [c for c in drift.columns if c.kind == "feature" and c.tested]
-    watched = set(config.retrain.drift_columns)
-    out = []
-    for col in drift.drifted:
-        if col.kind != "feature" or col.severity == "off":
-            continue
-        strict = (
-            col.p_value is None
-            or col.threshold is None
-            or col.p_value < col.threshold / max(len(tested), 1)
-        )
-        if strict or col.column in watched or col.severity == "error":
-            out.append(col)
-    return out
-
-
 def _drift_problem(config: Config, drift: DriftReport) -> Problem | None:
-    dataset = drift.dataset_drift and config.data.drift.dataset_severity != "off"
-    drifted = _alarming(config, drift)
-    if not drifted and not dataset:
-        return None
-    if dataset:
-        drifted = [c for c in drift.drifted if c.kind == "feature"]
-    error = (dataset and config.data.drift.dataset_severity == "error") or any(
-        c.severity == "error" for c in drifted
+    """The data-drift problem, by the one drift rule (`mlci.data.drift.drift_findings`).
+
+    Every drifted column is still listed in ``monitor.json``; the issue opens for the
+    columns the rule turns into findings (watched columns: ``retrain.drift_columns``).
+    """
+    from mlci.data.drift import drift_findings
+
+    findings = drift_findings(
+        drift,
+        config.data.drift,
+        checks=config.data.checks,
+        column_checks=config.data.column_checks,
+        watched=config.retrain.drift_columns,
     )
+    if not findings:
+        return None
+    dataset = any(f.column is None for f in findings)
+    alarming = {f.column for f in findings}
+    drifted = [
+        c for c in drift.drifted if c.kind == "feature" and (dataset or c.column in alarming)
+    ]
+    error = any(f.severity == "error" for f in findings)
     names = ", ".join(c.column for c in drifted[:10]) + (" …" if len(drifted) > 10 else "")
     what = "dataset drift" if dataset else "feature drift"
     summary = (

@@ -55,7 +55,7 @@ from mlci.github.runtime import Runtime
 from mlci.pipelines.validate_model import validate_model
 from mlci.proc import run_user_command, user_env
 from mlci.provenance import file_fingerprint, repo_toplevel
-from mlci.report.escape import cell, code, md, plain_number, safe_url
+from mlci.report.escape import cell, code, md, safe_url
 from mlci.results import (
     Finding,
     has_errors,
@@ -649,20 +649,21 @@ def retrain(
             _finish(state, results_dir, runtime, passed=False, outcome="stopped: schema errors")
             return EXIT_FAILED
         if reference is not None:
+            from mlci.data.drift import drift_findings
+
             drift = compute_drift(config, reference, fresh)
             state.payload["drift"] = drift.to_dict()
-            for col in drift.drifted:
-                state.findings.append(
-                    Finding(
-                        "drift",
-                        "info",
-                        f"{col.kind} column {col.column!r} drifted ({col.method}"
-                        f" {plain_number(col.statistic)}, threshold {plain_number(col.threshold)})",
-                        column=col.column,
-                        observed=col.statistic,
-                        expected=col.threshold,
-                    )
-                )
+            # The one drift rule; a retrain records drift (it is what a retrain is
+            # for), so its findings are information here, never a failure.
+            for finding in drift_findings(
+                drift,
+                config.data.drift,
+                checks=config.data.checks,
+                column_checks=config.data.column_checks,
+                watched=config.retrain.drift_columns,
+            ):
+                finding.severity = "info"
+                state.findings.append(finding)
     # 2. decision
     registry = open_registry(config, backend=backend, runtime=runtime, client=client)
     champion = production_version(registry)

@@ -87,7 +87,7 @@ def _validate(
     results_dir: Path | None,
 ) -> dict[str, Any]:
     from mlci.data.checks import Checker, severity_resolver
-    from mlci.data.drift import compare_profiles
+    from mlci.data.drift import compare_profiles, drift_findings
     from mlci.data.io import detect_format, iter_frames
     from mlci.data.profile import Profiler, is_profile_file, load_profile, profile_path
     from mlci.data.schema import infer_schema, load_schema, schema_kinds
@@ -180,47 +180,9 @@ def _validate(
         report = compare_profiles(
             ref_profile, cur_profile, cfg.drift, columns=names, kinds=kinds_of
         )
-        for col in report.columns:
-            override = cfg.drift.columns.get(col.column)
-            if not (override and override.severity):
-                col.severity = (
-                    cfg.column_checks.get(col.column, {}).get("drift")
-                    or cfg.checks.get("drift")
-                    or col.severity
-                )
-            if col.drifted and col.severity != "off":
-                stat = f"{col.statistic:.4g}" if col.statistic is not None else "n/a"
-                rule = (
-                    f"p-value {col.p_value:.3g} < {col.threshold:g}"
-                    if col.p_value is not None
-                    else f"{stat} >= {col.threshold:g}"
-                )
-                what = {"label": "label ", "prediction": "prediction "}.get(col.kind, "")
-                findings.append(
-                    Finding(
-                        "drift",
-                        col.severity,  # type: ignore[arg-type]
-                        f"{what}column {col.column!r} drifted ({col.method}: {rule})",
-                        column=col.column,
-                        observed=col.statistic,
-                        expected=col.threshold,
-                    )
-                )
-        tested = [c for c in report.columns if c.kind == "feature" and c.tested]
-        if report.dataset_drift and cfg.drift.dataset_severity != "off":
-            drifted = sum(c.drifted for c in tested)
-            findings.append(
-                Finding(
-                    "drift",
-                    cfg.drift.dataset_severity,
-                    f"dataset drift: {drifted} of {len(tested)} feature columns drifted"
-                    f" ({report.share:.0%}, threshold {report.share_threshold:.0%})",
-                    observed=report.share,
-                    expected=report.share_threshold,
-                    count=drifted,
-                    fraction=report.share,
-                )
-            )
+        findings += drift_findings(
+            report, cfg.drift, checks=cfg.checks, column_checks=cfg.column_checks
+        )
         drift_payload = report.to_dict()
 
     findings = notes + findings
