@@ -18,7 +18,7 @@ same sketch as profiling the whole:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -31,6 +31,8 @@ from mlci.results import MAX_SAMPLES, to_jsonable
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
+
+    from mlci.config import Config
 
 __all__ = [
     "DISTINCT_LIMIT",
@@ -50,7 +52,9 @@ __all__ = [
     "is_profile_file",
     "load_profile",
     "merge_profiles",
+    "profile_files",
     "profile_path",
+    "reference_profile",
     "write_profile",
 ]
 
@@ -887,3 +891,22 @@ def load_profile(path: Path) -> Profile:
         raise InputError(
             f"{path}: damaged profile ({exc!r}); write it again with `mlci profile`"
         ) from None
+
+
+def profile_files(files: Sequence[Path], *, chunk_rows: int = 250_000) -> Profile:
+    """One profile of several data files or saved profiles (each profiled, then merged)."""
+    profiles = [
+        load_profile(f) if is_profile_file(f) else profile_path(f, chunk_rows=chunk_rows)
+        for f in files
+    ]
+    return merge_profiles(profiles)
+
+
+def reference_profile(config: Config, *, purpose: str) -> Profile:
+    """The training reference profile (``data.reference``: a data file or a saved profile).
+
+    Raises:
+        ConfigError: when ``data.reference`` is unset or missing.
+    """
+    path = config.existing_path("data", "reference", purpose=purpose)
+    return profile_files([path], chunk_rows=config.data.chunk_rows)

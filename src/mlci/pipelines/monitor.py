@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlci.config import Config
+from mlci.data.profile import reference_profile
 from mlci.errors import (
     EXIT_FAILED,
     EXIT_OK,
@@ -41,11 +42,9 @@ from mlci.errors import (
 )
 from mlci.github.limits import BODY_LIMIT
 from mlci.github.runtime import Runtime
-from mlci.pipelines.retrain import (
-    production_version,
-    reference_profile,
-)
+from mlci.model.baseline import load_production
 from mlci.provenance import file_fingerprint
+from mlci.registry import production_version
 from mlci.report.escape import cell, code, md, plain_number, safe_url
 from mlci.results import Finding, make_document, write_results
 
@@ -132,26 +131,6 @@ def _profile_series(name: str, values: Any) -> Profile:
     profiler = Profiler()
     profiler.update(0, pd.DataFrame({name: values}))
     return profiler.finish()
-
-
-def _load_production(
-    config: Config, registry: Registry, version: ModelVersion, work: Path
-) -> LoadedModel:
-    from mlci.model.load import load_model
-
-    folder = registry.download(version.version, work / f"v{version.version}")
-    name = version.model_file or version.onnx_file
-    if not name:
-        raise InputError(
-            f"registry {registry.describe()}: version {version.version} names no model file"
-            " in its metadata; deploy it again with `mlci deploy`"
-        )
-    return load_model(
-        folder / name,
-        trusted=config.model.trusted,
-        features=list(config.model.features) if config.model.features else None,
-        trusted_types=config.model.trusted_types,
-    )
 
 
 # -- checks -----------------------------------------------------------------------------------
@@ -501,7 +480,7 @@ def monitor(
                 "created": production.created,
                 "metrics": production.metrics,
             }
-            model = _load_production(config, reg, production, Path(tmp))
+            model, _ = load_production(config, reg, production, Path(tmp))
         else:
             notes.append("no model in production: prediction drift and live metrics need one")
         features = frame.drop(columns=[c for c in drop if c in frame.columns])

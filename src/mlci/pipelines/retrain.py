@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlci import jsonio
 from mlci.config import Config
+from mlci.data.profile import profile_files, reference_profile
 from mlci.errors import (
     EXIT_FAILED,
     EXIT_OK,
@@ -68,7 +69,7 @@ if TYPE_CHECKING:
     from mlci.data.drift import DriftReport
     from mlci.data.profile import Profile
     from mlci.github.api import GitHubClient
-    from mlci.registry import ModelVersion, Registry
+    from mlci.registry import ModelVersion
 
 __all__ = [
     "DATA_SUFFIXES",
@@ -79,9 +80,6 @@ __all__ = [
     "decide",
     "locate_fresh_data",
     "open_or_update_pull_request",
-    "production_version",
-    "profile_files",
-    "reference_profile",
     "retrain",
     "check_fresh_data",
     "schema_findings",
@@ -174,27 +172,6 @@ def locate_fresh_data(config: Config, *, work_dir: Path) -> tuple[list[Path], st
         f"{config.where('retrain')}: retrain.data, retrain.data_command and data.current are"
         " all unset; say where fresh data comes from, e.g. `retrain: {data: data/batches/*.csv}`"
     )
-
-
-def profile_files(files: Sequence[Path], *, chunk_rows: int = 250_000) -> Profile:
-    """One profile of several data files (profiled one by one, then merged)."""
-    from mlci.data.profile import is_profile_file, load_profile, merge_profiles, profile_path
-
-    profiles = [
-        load_profile(f) if is_profile_file(f) else profile_path(f, chunk_rows=chunk_rows)
-        for f in files
-    ]
-    return merge_profiles(profiles)
-
-
-def reference_profile(config: Config, *, purpose: str) -> Profile:
-    """The training reference profile (``data.reference``: a data file or a saved profile).
-
-    Raises:
-        ConfigError: when ``data.reference`` is unset or missing.
-    """
-    path = config.existing_path("data", "reference", purpose=purpose)
-    return profile_files([path], chunk_rows=config.data.chunk_rows)
 
 
 def schema_findings(
@@ -295,12 +272,6 @@ def compute_drift(config: Config, reference: Profile, current: Profile) -> Drift
 
 
 # -- the registry ----------------------------------------------------------------------------
-
-
-def production_version(registry: Registry) -> ModelVersion | None:
-    """The version the ``production`` alias points at, or None before the first deploy."""
-    number = registry.state().production
-    return registry.get(number) if number is not None else None
 
 
 def _parse_time(text: str) -> _dt.datetime | None:
@@ -595,7 +566,7 @@ def retrain(
         the fresh data failed its schema check, training failed, or the challenger was
         not blessed.
     """
-    from mlci.registry import open_registry
+    from mlci.registry import open_registry, production_version
 
     state = _State()
     state.payload.update(

@@ -20,6 +20,7 @@ from mlci.config import Config, find_config, load_config
 from mlci.errors import EXIT_FAILED, EXIT_OK, InputError, MlciError
 from mlci.github.runtime import Runtime
 from mlci.metrics import default_metrics
+from mlci.model.baseline import load_baseline, load_production
 from mlci.provenance import file_fingerprint, git_sha
 from mlci.report.escape import md
 from mlci.results import (
@@ -118,26 +119,13 @@ def _registry_baseline(cfg: Config, runtime: Runtime, work: Path, backend: str |
     if production is None:
         return _Baseline("none", FIRST_MODEL_NOTE, history=history)
     version = registry.get(production)
-    dest = registry.download(production, work / f"baseline-v{production}")
-    name = version.model_file
-    if not cfg.model.trusted and Path(name).suffix.lower() in (
-        ".joblib",
-        ".jbl",
-        ".pkl",
-        ".pickle",
-    ):
-        name = version.onnx_file or name
-    if not name:
-        raise InputError(
-            f"registry: production version {production} has no model file; register a"
-            " model again or pass --baseline PATH"
-        )
-    model = _load_baseline_model(dest / name, cfg)
+    model, path = load_production(cfg, registry, version, work)
+    name = path.name
     return _Baseline(
         "model",
         f"baseline: production model v{production} from the {registry.name} registry",
         model=model,
-        path=dest / name,
+        path=path,
         hash=model.sha256,
         version=production,
         history=history,
@@ -168,28 +156,6 @@ def _params(cfg: Config, base: _Baseline) -> dict[str, Any] | None:
     }
 
 
-def _load_baseline_model(path: Path, cfg: Config) -> LoadedModel:
-    from mlci.model.load import load_model
-
-    # The baseline may take other features than the candidate (a feature was added):
-    # it is matched by its own names, and by model.features only when it has none.
-    try:
-        model = load_model(
-            path, fmt="auto", trusted=cfg.model.trusted, trusted_types=cfg.model.trusted_types
-        )
-    except InputError as exc:
-        raise InputError(f"baseline: {exc}") from None
-    if model.feature_names is None and cfg.model.features is not None:
-        model = load_model(
-            path,
-            fmt="auto",
-            trusted=cfg.model.trusted,
-            features=cfg.model.features,
-            trusted_types=cfg.model.trusted_types,
-        )
-    return model
-
-
 def _resolve_baseline(
     spec: str,
     cfg: Config,
@@ -210,7 +176,7 @@ def _resolve_baseline(
         )
     if path.suffix.lower() == ".json":
         return _load_stored_metrics(path, data_fp)
-    model = _load_baseline_model(path, cfg)
+    model = load_baseline(path, cfg)
     return _Baseline("model", f"baseline: {path.name}", model=model, path=path, hash=model.sha256)
 
 

@@ -31,6 +31,7 @@ __all__ = [
     "RegistryState",
     "make_event",
     "open_registry",
+    "production_version",
     "resolve_version",
     "rollback_target",
 ]
@@ -128,3 +129,9 @@ class _Named:
                 return value(*args, **kwargs)
 
         return call
+
+
+def production_version(registry: Registry) -> ModelVersion | None:
+    """The version the ``production`` alias points at, or None before the first deploy."""
+    number = registry.state().production
+    return registry.get(number) if number is not None else None
