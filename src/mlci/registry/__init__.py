@@ -46,6 +46,8 @@ def _open_local(config: Config, _runtime: Runtime | None, _options: Mapping[str,
 def _open_github(config: Config, runtime: Runtime | None, options: Mapping[str, Any]) -> Registry:
     from mlci.registry.releases import ReleasesRegistry
 
+    if runtime is None:  # the caller (a pipeline or cli) owns the Actions environment
+        raise ValueError("open_registry: the github backend needs the runtime")
     return ReleasesRegistry.from_config(
         config.registry, runtime=runtime, client=options.get("client")
     )

@@ -109,7 +109,7 @@ class ReleasesRegistry:
         cls,
         config: RegistryConfig,
         *,
-        runtime: Runtime | None,
+        runtime: Runtime,
         client: GitHubClient | None = None,
     ) -> ReleasesRegistry:
         """The registry for ``registry.repository`` (default: ``GITHUB_REPOSITORY``).
@@ -118,9 +118,8 @@ class ReleasesRegistry:
             InputError: when no repository is known.
         """
         from mlci.github.api import GitHubClient
-        from mlci.github.runtime import Runtime
 
-        rt = runtime or Runtime()
+        rt = runtime
         repository = config.repository or rt.get("GITHUB_REPOSITORY")
         if not repository:
             raise InputError(
