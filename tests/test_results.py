@@ -254,3 +254,27 @@ def test_report_refuses_a_tampered_document_with_exit_2(
         " re-run the step that wrote it with this mlci version\n"
     )
     assert not (results / "report.md").exists()
+
+
+def test_typed_reading_gives_the_structure_and_the_json(tmp_path: Path, gh_env) -> None:
+    from mlci.results import ModelResults, read_data_results, read_model_results
+
+    doc = make_document(
+        "model",
+        passed=True,
+        payload={
+            "metrics": {"accuracy": 0.9, "f1": None},
+            "blessing": {"blessed": True, "reason": "all gates passed", "notes": []},
+            "gates": [{"metric": "accuracy", "rule": "min", "threshold": 0.8, "passed": True}],
+            "extra": {"kept": [1]},
+        },
+    )
+    path = write_results(tmp_path, doc)
+    typed = read_model_results(path)
+    assert isinstance(typed, ModelResults)
+    assert typed.metrics == {"accuracy": 0.9, "f1": None}
+    assert typed.blessing is not None and typed.blessing.blessed is True
+    assert typed.gates[0].threshold == 0.8 and typed.gates[0].passed is True
+    assert typed.raw["extra"] == {"kept": [1]}
+    with pytest.raises(RefusedDocument, match="holds a 'model' document, expected 'data'"):
+        read_data_results(path)

@@ -102,14 +102,14 @@ def build_argv(command: str, env: Mapping[str, str]) -> list[str]:
 
 
 def _blessed(results: Path) -> str:
-    from mlci.results import read_results
+    from mlci.results import read_model_results
 
     try:
-        document = read_results(results / "model.json")
+        document = read_model_results(results / "model.json")
     except (MlciError, OSError):
         return "false"
-    blessing = document.get("blessing")
-    return "true" if isinstance(blessing, dict) and blessing.get("blessed") is True else "false"
+    blessed = document.blessing is not None and document.blessing.blessed
+    return "true" if blessed else "false"
 
 
 def _summary_size(rt: Runtime) -> int:

@@ -45,6 +45,9 @@ __all__ = [
     "RefusedDocument",
     "RetrainResults",
     "Severity",
+    "read_data_results",
+    "read_document",
+    "read_model_results",
     "results_schemas",
     "validate_document",
     "has_errors",
@@ -243,6 +246,10 @@ class _Envelope:
     passed: bool = spec(doc="The step's verdict")
     findings: list[FindingDoc] = spec(doc="Findings, most severe first")
     provenance: Provenance = spec(doc="git SHA, run URL, mlci version, fingerprints")
+    # The validated JSON itself, for readers that pass parts through unchanged.
+    raw: dict[str, Any] = field(
+        default_factory=dict, metadata={"internal": True}, compare=False, repr=False
+    )
 
 
 @dataclass(frozen=True)
@@ -446,7 +453,8 @@ def validate_document(data: Any, *, source: str, kind: str | None = None) -> _En
             "do not rename results files",
         )
     try:
-        return jsonio.validate_typed(DOCUMENT_TYPES[doc_kind], data, source=source)
+        typed = jsonio.validate_typed(DOCUMENT_TYPES[doc_kind], data, source=source)
+        return dataclasses.replace(typed, raw=data)
     except ConfigError as exc:
         raise RefusedDocument(
             source, [f"{i.path}: {i.message}" if i.path else i.message for i in exc.issues], _FIX
@@ -474,11 +482,29 @@ def read_results(path: Path, *, kind: str | None = None) -> dict[str, Any]:
             limit, or not strict JSON within the bounds.
         RefusedDocument: when it does not fit its kind's structure.
     """
+    return read_document(path, kind=kind).raw
+
+
+def read_document(path: Path, *, kind: str | None = None) -> _Envelope:
+    """Read and validate one results document into its typed structure (see `read_results`)."""
     if not path.exists() and not path.is_symlink():
         raise InputError(
             f"{path}: results file not found; run `mlci validate-data` or"
             " `mlci validate-model` first, or pass --results DIR"
         )
     data = jsonio.read_json(path, what="results document", fix=_FIX)
-    validate_document(data, source=str(path), kind=kind)
-    return dict(data)
+    return validate_document(data, source=str(path), kind=kind)
+
+
+def read_model_results(path: Path) -> ModelResults:
+    """``model.json``, typed (refused unless it is a valid model document)."""
+    doc = read_document(path, kind="model")
+    assert isinstance(doc, ModelResults)
+    return doc
+
+
+def read_data_results(path: Path) -> DataResults:
+    """``data.json``, typed (refused unless it is a valid data document)."""
+    doc = read_document(path, kind="data")
+    assert isinstance(doc, DataResults)
+    return doc

@@ -277,3 +277,60 @@ def test_parallel_processes_never_share_a_version_or_corrupt_state(tmp_path: Pat
     assert state.history[0]["from"] is None
     for before, after in zip(state.history, state.history[1:], strict=False):
         assert after["from"] == before["version"]
+
+
+def test_a_failed_register_leaves_no_version_behind(tmp_path: Path) -> None:
+    reg = LocalRegistry(tmp_path / "reg")
+    good = _model_file(tmp_path)
+    with pytest.raises(FileNotFoundError):
+        reg.register({"model.skops": good, "model.onnx": tmp_path / "missing.onnx"}, _meta())
+    with pytest.raises(InputError, match="metadata metrics: expected an object"):
+        reg.register({"model.skops": good}, _meta(metrics=["accuracy"]))
+    assert reg.versions() == []
+    assert list((tmp_path / "reg" / ".staging").iterdir()) == []
+    assert not (tmp_path / "reg" / "versions").exists() or not list(
+        (tmp_path / "reg" / "versions").iterdir()
+    )
+
+
+_KILLED_WRITER = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from mlci.registry.local import LocalRegistry
+    from mlci.registry.base import make_event
+    root, model = Path(sys.argv[1]), Path(sys.argv[2])
+    reg = LocalRegistry(root)
+    print("ready", flush=True)
+    while True:
+        v = reg.register({"model.skops": model}, {"model_file": "model.skops"})
+        reg.record(make_event("promote", v.version))
+    """
+)
+
+
+@pytest.mark.parametrize("delay", [0.05, 0.2, 0.45])
+def test_kill_9_during_registration_never_leaves_a_version_that_fails_verification(
+    tmp_path: Path, delay: float
+) -> None:
+    import signal
+    import time
+
+    model = _model_file(tmp_path, b"m" * 3_000_000)
+    root = tmp_path / "reg"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_WRITER, str(root), str(model)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    time.sleep(delay)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    proc.stdout.close()
+    reg = LocalRegistry(root)
+    for version in reg.versions():  # each listed version is whole and verifies
+        out = reg.download(version.version, tmp_path / f"out{version.version}")
+        assert (out / "model.skops").stat().st_size == 3_000_000
+    state = reg.state()  # state.json is old or new, never half written
+    assert state.production is None or state.production in {v.version for v in reg.versions()}

@@ -49,7 +49,8 @@ from mlci.report.escape import code, md
 from mlci.results import (
     Finding,
     make_document,
-    read_results,
+    read_data_results,
+    read_model_results,
     to_jsonable,
     write_results,
 )
@@ -606,17 +607,14 @@ def _data_lineage(doc: Mapping[str, Any], results_dir: Path) -> dict[str, Any]:
     lineage: dict[str, Any] = {"fingerprints": (doc.get("provenance") or {}).get("data")}
     data_json = results_dir / "data.json"
     if data_json.is_file():
-        data_doc = read_results(data_json)
-        drift = data_doc.get("drift") if isinstance(data_doc.get("drift"), Mapping) else None
+        data_doc = read_data_results(data_json)
         lineage["profile"] = {
-            "rows": data_doc.get("rows"),
-            "columns": data_doc.get("columns"),
-            "passed": data_doc.get("passed"),
-            "drift_share": drift.get("share") if drift else None,
+            "rows": data_doc.rows,
+            "columns": data_doc.columns,
+            "passed": data_doc.passed,
+            "drift_share": data_doc.drift.share if data_doc.drift else None,
         }
-        lineage["fingerprints"] = lineage["fingerprints"] or (data_doc.get("provenance") or {}).get(
-            "data"
-        )
+        lineage["fingerprints"] = lineage["fingerprints"] or data_doc.provenance.data
     return lineage
 
 
@@ -647,24 +645,20 @@ def deploy(
             fails the smoke test (exit 1).
         DeployError: when the deploy step fails (production unchanged).
     """
-    doc = read_results(results_dir / "model.json")
-    if doc.get("kind") != "model":
-        raise InputError(f"{results_dir / 'model.json'}: kind is {doc.get('kind')!r}, not 'model'")
+    typed = read_model_results(results_dir / "model.json")
+    doc = typed.raw
     model_path = _model_path(config, model, doc)
     if not model_path.is_file():
         raise InputError(f"{model_path}: model file not found; pass --model or fix model.path")
     sha = git_sha(config.root)
     model_hash = _bare_hash(file_fingerprint(model_path)) or ""
-    raw_blessing = doc.get("blessing")
-    blessing: Mapping[str, Any] = raw_blessing if isinstance(raw_blessing, Mapping) else {}
-    metrics = dict(doc.get("metrics") or {})
+    metrics = dict(typed.metrics)
     provenance = {"model": {"path": str(model_path), "hash": f"sha256:{model_hash}"}}
     expected = _expected_hash(doc)
     refusal = None
-    if blessing.get("blessed") is not True:
-        refusal = (
-            f"the model is not blessed: {blessing.get('reason') or 'no blessing in model.json'}"
-        )
+    if typed.blessing is None or not typed.blessing.blessed:
+        reason = typed.blessing.reason if typed.blessing else None
+        refusal = f"the model is not blessed: {reason or 'no blessing in model.json'}"
     elif expected is None:
         refusal = "model.json records no model hash, so the blessed model cannot be verified"
     elif expected != model_hash:
