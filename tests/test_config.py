@@ -330,3 +330,15 @@ def test_schema_agrees_with_loader() -> None:
     ]
     max_drop = schema["$defs"]["Gate"]["properties"]["max_drop"]
     assert max_drop["anyOf"] == [{"type": "number", "minimum": 0}, {"type": "null"}]
+
+
+def test_a_removed_key_says_what_replaced_it(tmp_path: Path) -> None:
+    path = tmp_path / "mlci.yaml"
+    path.write_text("version: 1\ntask: classification\nreport:\n  check_run: false\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value.issues[0]) == (
+        f"{path}:4:3: report.check_run: removed key; the check run is chosen where the report"
+        " is posted (mlci report --check-run / --no-check-run; --post creates one unless"
+        " --no-check-run); delete the key"
+    )

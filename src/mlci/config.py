@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from mlci import typedload
 from mlci.errors import ConfigError, ConfigIssue
@@ -336,8 +336,14 @@ class ReportConfig:
 
     title: str = spec("mlci report", "Heading of the comment")
     key: str = spec("default", "Distinguishes several reports on one pull request")
-    html: bool = spec(True, "Also write the report as self-contained HTML")
-    check_run: bool = spec(True, "Create a check run with annotations")
+
+    #: Keys that were never read, and what decides instead (a config error says so).
+    REMOVED_KEYS: ClassVar[dict[str, str]] = {
+        "html": "mlci report always writes report.html beside report.md; delete the key",
+        "check_run": "the check run is chosen where the report is posted (mlci report"
+        " --check-run / --no-check-run; --post creates one unless --no-check-run); delete"
+        " the key",
+    }
 
 
 @dataclass(frozen=True)

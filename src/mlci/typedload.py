@@ -21,6 +21,7 @@ import difflib
 import math
 import types
 import typing
+from collections.abc import Mapping
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin
 
 from mlci.errors import ConfigError, ConfigIssue
@@ -225,8 +226,11 @@ class _Loader:
         hints = typing.get_type_hints(cls)
         fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
         kwargs: dict[str, Any] = {}
+        removed: Mapping[str, str] = getattr(cls, "REMOVED_KEYS", {})
         for key in value:
-            if key not in fields and not getattr(cls, "OPEN_KEYS", False):
+            if key in removed:
+                self.fail((*path, key), f"removed key; {removed[key]}", at_key=True)
+            elif key not in fields and not getattr(cls, "OPEN_KEYS", False):
                 self.fail((*path, key), f"unknown key; {suggest(str(key), fields)}", at_key=True)
         broken = False
         for name, f in fields.items():
