@@ -189,7 +189,7 @@ BROKEN = {
         MINIMAL + "retrain:\n  schedule: weekly\n",
         [
             "mlci.yaml:4:13: retrain.schedule: 'weekly' is not a cron expression with 5 fields;"
-            " write e.g. '0 3 * * 1' (03:00 UTC every Monday)"
+            " write e.g. '17 3 * * 1' (03:17 UTC every Monday)"
         ],
     ),
     "negative_count": (

@@ -268,7 +268,7 @@ class DeployConfig:
 class RetrainConfig:
     """Scheduled retraining: challenger versus champion."""
 
-    schedule: str = spec("0 3 * * 1", "Cron schedule of mlci-retrain.yml (UTC)")
+    schedule: str = spec("17 3 * * 1", "Cron schedule of mlci-retrain.yml (UTC), off minute 0")
     mode: Literal["pull-request", "deploy"] = spec(
         "pull-request", "What a blessed challenger does: open a PR or deploy"
     )
@@ -511,7 +511,7 @@ def _semantic_issues(raw: dict[str, Any], marked: Marked) -> list[ConfigIssue]:
                 marked.issue(
                     ("retrain", "schedule"),
                     f"{schedule!r} is not a cron expression with 5 fields;"
-                    " write e.g. '0 3 * * 1' (03:00 UTC every Monday)",
+                    " write e.g. '17 3 * * 1' (03:17 UTC every Monday)",
                 )
             )
     monitor = _mapping(raw.get("monitor"))

@@ -428,7 +428,12 @@ def monitor(
     import numpy as np
     import pandas as pd
 
+    from mlci.github.schedule import inactivity_warning
     from mlci.registry import open_registry
+
+    stale = inactivity_warning(config.root, runtime)
+    if stale:
+        runtime.warning(stale)
 
     now = _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat()
     chunk_rows = config.data.chunk_rows

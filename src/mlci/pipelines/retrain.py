@@ -566,7 +566,12 @@ def retrain(
         the fresh data failed its schema check, training failed, or the challenger was
         not blessed.
     """
+    from mlci.github.schedule import inactivity_warning
     from mlci.registry import open_registry, production_version
+
+    stale = inactivity_warning(config.root, runtime)
+    if stale:
+        runtime.warning(stale)
 
     state = _State()
     state.payload.update(
