@@ -1127,6 +1127,50 @@ def _add_run_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
 # -- parser -------------------------------------------------------------------------------
 
 
+def _run_experiments(args: argparse.Namespace) -> int:
+    from mlci.pipelines import experiments
+
+    config = _deploy_config(args)
+    if args.experiments_command == "show":
+        if args.packages:
+            text = experiments.packages_of(config, args.id, backend=args.registry)
+        else:
+            text = experiments.show_experiment(config, args.id, backend=args.registry)
+    else:
+        text = experiments.list_experiments(
+            config, last=args.last, pr=args.pr, as_json=args.json, backend=args.registry
+        )
+    sys.stdout.write(text + "\n")
+    return EXIT_OK
+
+
+def _add_experiments_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    exp = sub.add_parser(
+        "experiments",
+        help="every validated candidate, best first; show one to reproduce it",
+        description=(
+            "List the experiment history that validate-model records with the local"
+            " registry (best first by the first gated metric), or show one experiment"
+            " with what reproduces it."
+        ),
+    )
+    _add_config_option(exp)
+    _add_registry_option(exp)
+    exp.add_argument("--last", type=int, default=None, metavar="N", help="only the last N")
+    exp.add_argument("--pr", type=int, default=None, metavar="N", help="only pull request N")
+    exp.add_argument("--json", action="store_true", help="print JSON")
+    exp_sub = exp.add_subparsers(dest="experiments_command", metavar="COMMAND")
+    show = exp_sub.add_parser("show", help="what reproduces one experiment")
+    show.add_argument("id", metavar="ID", help="experiment id (a prefix is enough)")
+    show.add_argument(
+        "--packages", action="store_true", help="print the recorded package list (name==version)"
+    )
+    # Also accepted after `show`; SUPPRESS keeps a value given before `show`.
+    show.add_argument("--config", type=Path, default=argparse.SUPPRESS, metavar="PATH")
+    show.add_argument("--registry", choices=("local", "github"), default=argparse.SUPPRESS)
+    exp.set_defaults(handler=_run_experiments)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The complete argument parser (every command that works today)."""
     parser = argparse.ArgumentParser(
@@ -1148,6 +1192,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_retrain_parsers(sub)
     _add_report_parsers(sub)
     _add_run_parsers(sub)
+    _add_experiments_parsers(sub)
     return parser
 
 

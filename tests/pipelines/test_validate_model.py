@@ -114,7 +114,9 @@ def test_first_model_from_an_empty_registry(models: Models, tmp_path: Path) -> N
         " (change gates not applied: accuracy.max_drop)"
     )
     assert [g["rule"] for g in doc["gates"] if g["metric"] == "accuracy"] == ["min"]
-    assert not (root / ".mlci").exists()  # looking did not create a registry
+    # looking for a baseline registered nothing; the candidate went into the history
+    assert not (root / ".mlci" / "registry" / "versions").exists()
+    assert (root / ".mlci" / "registry" / "experiments.jsonl").is_file()
     code, doc = _run(root, "--baseline", "none")
     assert code == 0 and "baseline: none" in doc["blessing"]["notes"][0]
 

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from mlci.model.bootstrap import Interval
     from mlci.model.evaluate import Evaluation, Predictions
     from mlci.model.load import LoadedModel
+    from mlci.registry.experiments import ExperimentLog
 
 __all__ = ["FIRST_MODEL_NOTE", "read_table", "validate_model"]
 
@@ -154,6 +155,73 @@ def _params(cfg: Config, base: _Baseline) -> dict[str, Any] | None:
         "baseline": base.params,
         "changed": params_diff(candidate, base.params) if base.params is not None else [],
     }
+
+
+def _experiment_log(cfg: Config, backend: str | None) -> ExperimentLog | None:
+    """The experiment history of the local registry (the github one keeps none yet)."""
+    from mlci.registry.experiments import ExperimentLog
+
+    if (backend or cfg.registry.backend) != "local":
+        return None
+    return ExperimentLog(cfg.resolve(cfg.registry.path))
+
+
+def _recent_experiments(log: ExperimentLog, count: int = 5) -> list[dict[str, Any]]:
+    """The last candidates before this one, newest first, for the report."""
+    try:
+        entries = log.entries()[-count:]
+    except (OSError, InputError):
+        return []
+    out = []
+    for e in reversed(entries):
+        gated = [m for m in e.get("gated") or [] if isinstance(m, str)]
+        metric = gated[0] if gated else None
+        out.append(
+            {
+                "id": e.get("id"),
+                "created": e.get("created"),
+                "pr": e.get("pr"),
+                "branch": e.get("branch"),
+                "git_sha": e.get("git_sha"),
+                "verdict": e.get("verdict"),
+                "metric": metric,
+                "value": (e.get("metrics") or {}).get(metric) if metric else None,
+            }
+        )
+    return out
+
+
+def _remember(log: ExperimentLog, doc: Mapping[str, Any], cfg: Config, rt: Runtime) -> None:
+    """Append this candidate to the experiment history (a failure to write is a warning)."""
+    import re
+
+    from mlci.proc import git
+    from mlci.registry.experiments import environment, make_entry
+
+    ref = rt.get("GITHUB_REF") or ""
+    match = re.fullmatch(r"refs/pull/(\d+)/(?:merge|head)", ref)
+    branch = (
+        rt.get("GITHUB_HEAD_REF")
+        or rt.get("GITHUB_REF_NAME")
+        or git("rev-parse", "--abbrev-ref", "HEAD", cwd=cfg.root)
+    )
+    try:
+        env, packages = environment(cfg.root)
+        entry = make_entry(
+            doc,
+            branch=branch or None,
+            pr=int(match.group(1)) if match else None,
+            train_command=cfg.model.train_command,
+            env=env,
+        )
+        log.append(entry, packages)
+    except OSError as exc:
+        rt.warning(
+            f"{log.path}: could not record the experiment ({exc.strerror or exc});"
+            " check that the registry directory is writable"
+        )
+        return
+    rt.info(f"recorded experiment {entry['id']} in {log.path}")
 
 
 def _resolve_baseline(
@@ -714,6 +782,9 @@ def _validate(
         },
         "data": {"eval": {"path": eval_path, "fingerprint": data_fp}},
     }
+    history_log = _experiment_log(cfg, backend)
+    if history_log is not None:
+        payload["experiments"] = _recent_experiments(history_log)
     doc = make_document(
         "model",
         passed=blessing.blessed,
@@ -739,6 +810,8 @@ def _validate(
         rt.set_output("passed", "true" if blessing.blessed else "false")
         rt.set_output("blessed", "true" if blessing.blessed else "false")
         rt.set_output("results-path", rt.workspace_path(written))
+    if history_log is not None:
+        _remember(history_log, doc, cfg, rt)
     return doc
 
 

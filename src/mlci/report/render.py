@@ -444,6 +444,28 @@ def _params(model: Mapping[str, Any], detail: Detail) -> dict[str, Any] | None:
     }
 
 
+def _experiments(model: Mapping[str, Any], detail: Detail) -> list[dict[str, str]]:
+    """The last candidates validated before this one (the experiment history), newest first."""
+    rows = []
+    for e in _l(model.get("experiments"))[: min(detail.slices, 10)]:
+        e = _d(e)
+        pr = e.get("pr")
+        where = f"PR {fmt_number(pr)}" if isinstance(pr, int) else md(e.get("branch") or "—", 40)
+        sha = _short_sha(e.get("git_sha"))
+        verdict = e.get("verdict")
+        metric = e.get("metric")
+        rows.append(
+            {
+                "id": f"`{md(e.get('id'), 12)}`",
+                "created": md(e.get("created") or "—", 30),
+                "where": where + (f" · `{sha}`" if sha else ""),
+                "verdict": "✅ blessed" if verdict == "blessed" else "❌ blocked",
+                "metric": f"{md(metric, 40)} {fmt_number(e.get('value'))}" if metric else "—",
+            }
+        )
+    return rows
+
+
 def _names_list(values: list[Any], chars: int, limit: int = 30) -> str:
     shown = ", ".join(f"**{md(v, chars)}**" for v in values[:limit])
     return shown + (f" and {len(values) - limit} more" if len(values) > limit else "")
@@ -942,6 +964,7 @@ def build_context(
         "parity": _parity(model) if model is not None else "",
         "slices": _slices(model, detail) if model is not None else None,
         "features": _features(model, detail) if model is not None else None,
+        "experiments": _experiments(model, detail) if model is not None else [],
         "data": _data(report.data, detail) if report.data is not None else None,
         "drift": _drift(report.data, detail) if report.data is not None else None,
         "per_class": _per_class(model, detail) if model is not None else None,

@@ -1,0 +1,258 @@
+"""The experiment history: every validated candidate, kept with the local registry.
+
+Each ``validate-model`` run appends one entry (commit, branch and pull request,
+parameters, metrics with their intervals, data fingerprints, model sha256, the
+verdict, the time, and what reproduces it: train command, Python, and a hash of
+the installed packages, whose list is kept once per hash) to
+``<registry>/experiments.jsonl``. Appends take the registry's lock; the file is
+bounded: beyond `MAX_ENTRIES` the oldest entries are folded into one summary line.
+A blocked candidate leaves a trace as much as a blessed one, so a reviewer sees
+that the same change was tried before.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import platform
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from mlci import jsonio
+from mlci.errors import InputError, MlciError
+from mlci.results import to_jsonable
+
+__all__ = [
+    "EXPERIMENTS_FILE",
+    "MAX_ENTRIES",
+    "ExperimentLog",
+    "best_first",
+    "environment",
+    "make_entry",
+]
+
+EXPERIMENTS_FILE = "experiments.jsonl"
+PACKAGES_DIR = "experiments-packages"
+#: Entries kept one by one; older ones are folded into the summary line.
+MAX_ENTRIES = 500
+_LOCK_FILES = ("poetry.lock", "uv.lock", "Pipfile.lock", "requirements.lock", "pdm.lock")
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def installed_packages() -> list[str]:
+    """``name==version`` of every installed distribution, sorted (what pip freeze lists)."""
+    from importlib.metadata import distributions
+
+    seen = {}
+    for dist in distributions():
+        name = dist.metadata["Name"] if "Name" in dist.metadata else None
+        if name:
+            seen[name.lower()] = f"{name}=={dist.version}"
+    return [seen[k] for k in sorted(seen)]
+
+
+def environment(project_root: Path) -> tuple[dict[str, Any], list[str]]:
+    """What the candidate was trained and validated with, and the package list.
+
+    Returns:
+        ``({"python", "platform", "packages_sha256", "lock_file"}, packages)``;
+        ``lock_file`` is ``{"path", "sha256"}`` of the project's lock file, if any.
+    """
+    packages = installed_packages()
+    digest = hashlib.sha256("\n".join(packages).encode()).hexdigest()
+    lock = None
+    for name in _LOCK_FILES:
+        path = project_root / name
+        if path.is_file():
+            lock = {"path": name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+            break
+    env = {
+        "python": platform.python_version(),
+        "platform": f"{sys.platform}-{platform.machine()}",
+        "packages_sha256": digest,
+        "lock_file": lock,
+    }
+    return env, packages
+
+
+def make_entry(
+    doc: Mapping[str, Any],
+    *,
+    branch: str | None,
+    pr: int | None,
+    train_command: str | None,
+    env: Mapping[str, Any],
+) -> dict[str, Any]:
+    """One history entry from a ``model.json`` document."""
+    blessing = doc.get("blessing") or {}
+    prov = doc.get("provenance") or {}
+    model_hash = str(blessing.get("candidate_hash") or "")
+    created = str(prov.get("created") or _now())
+    ident = hashlib.sha256(f"{created}|{model_hash}|{prov.get('git_sha')}".encode()).hexdigest()
+    deltas = doc.get("deltas") or {}
+    intervals = {
+        name: [d.get("ci_low"), d.get("ci_high")]
+        for name, d in deltas.items()
+        if isinstance(d, Mapping) and d.get("ci_low") is not None
+    }
+    params = doc.get("params") if isinstance(doc.get("params"), Mapping) else {}
+    gated = [g.get("metric") for g in doc.get("gates") or [] if isinstance(g, Mapping)]
+    return {
+        "id": ident[:10],
+        "created": created,
+        "git_sha": prov.get("git_sha"),
+        "branch": branch,
+        "pr": pr,
+        "verdict": "blessed" if blessing.get("blessed") is True else "blocked",
+        "reason": blessing.get("reason"),
+        "params": dict((params or {}).get("candidate") or {}),
+        "metrics": dict(doc.get("metrics") or {}),
+        "intervals": intervals,
+        "gated": [g for g in dict.fromkeys(gated) if g in (doc.get("metrics") or {})],
+        "data": {
+            role: (v or {}).get("fingerprint") if isinstance(v, Mapping) else None
+            for role, v in (prov.get("data") or {}).items()
+        },
+        "model_sha256": model_hash,
+        "baseline_sha256": blessing.get("baseline_hash"),
+        "train_command": train_command,
+        "environment": dict(env),
+    }
+
+
+class ExperimentLog:
+    """The history file of one local registry.
+
+    Args:
+        root: The registry directory.
+    """
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.path = root / EXPERIMENTS_FILE
+
+    def entries(self) -> list[dict[str, Any]]:
+        """Every entry, oldest first (the summary line of folded entries excluded)."""
+        if not self.path.is_file():
+            return []
+        out = []
+        with self.path.open(encoding="utf-8") as fh:
+            for number, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    entry = jsonio.loads(line, source=f"{self.path}:{number}")
+                except MlciError:
+                    raise InputError(
+                        f"{self.path}:{number}: not a JSON line; the experiment history is"
+                        " damaged: remove the line"
+                    ) from None
+                if isinstance(entry, dict) and entry.get("kind") != "summary":
+                    out.append(entry)
+        return out
+
+    def summary(self) -> dict[str, Any] | None:
+        """The line that counts folded (oldest) entries, if any were folded."""
+        if not self.path.is_file():
+            return None
+        with self.path.open(encoding="utf-8") as fh:
+            first = fh.readline()
+        try:
+            entry = jsonio.loads(first, source=str(self.path)) if first.strip() else None
+        except MlciError:
+            return None
+        return entry if isinstance(entry, dict) and entry.get("kind") == "summary" else None
+
+    def append(self, entry: Mapping[str, Any], packages: Sequence[str] = ()) -> None:
+        """Add ``entry`` (and its package list, once per hash); fold the oldest beyond the cap."""
+        with _locked(self.root / ".lock"):
+            digest = (entry.get("environment") or {}).get("packages_sha256")
+            if digest and packages:
+                folder = self.root / PACKAGES_DIR
+                folder.mkdir(parents=True, exist_ok=True)
+                target = folder / f"{digest}.txt"
+                if not target.exists():
+                    target.write_text("\n".join(packages) + "\n", encoding="utf-8")
+            line = jsonio.dumps(to_jsonable(dict(entry)), indent=None)
+            entries = self.entries()
+            if len(entries) < MAX_ENTRIES:
+                with self.path.open("a", encoding="utf-8") as fh:
+                    fh.write(line + "\n")
+                return
+            old = self.summary() or {"kind": "summary", "folded": 0, "blessed": 0}
+            drop = entries[: len(entries) - MAX_ENTRIES + 1]
+            folded = {
+                "kind": "summary",
+                "folded": int(old.get("folded", 0)) + len(drop),
+                "blessed": int(old.get("blessed", 0))
+                + sum(1 for e in drop if e.get("verdict") == "blessed"),
+                "until": drop[-1].get("created"),
+            }
+            keep = entries[len(drop) :]
+            tmp = self.path.with_suffix(".tmp")
+            with tmp.open("w", encoding="utf-8") as fh:
+                for item in [folded, *keep]:
+                    fh.write(jsonio.dumps(to_jsonable(item), indent=None) + "\n")
+                fh.write(line + "\n")
+            tmp.replace(self.path)
+
+    def packages(self, digest: str) -> list[str] | None:
+        """The package list recorded under ``digest``, if kept."""
+        path = self.root / PACKAGES_DIR / f"{digest}.txt"
+        if not path.is_file() or not all(c in "0123456789abcdef" for c in digest):
+            return None
+        return path.read_text(encoding="utf-8").splitlines()
+
+    def find(self, ident: str) -> dict[str, Any]:
+        """The entry whose id starts with ``ident``.
+
+        Raises:
+            InputError: when none or several match.
+        """
+        hits = [e for e in self.entries() if str(e.get("id", "")).startswith(ident)]
+        if len(hits) != 1:
+            what = "no experiment" if not hits else f"{len(hits)} experiments"
+            raise InputError(
+                f"{self.path}: {what} with id {ident!r}; list them with `mlci experiments`"
+            )
+        return hits[0]
+
+
+def best_first(
+    entries: Sequence[Mapping[str, Any]], higher_is_better: Mapping[str, bool]
+) -> tuple[str | None, list[Mapping[str, Any]]]:
+    """Entries sorted by the first gated metric (best first), and that metric's name."""
+    metric = next(
+        (m for e in reversed(entries) for m in e.get("gated") or [] if m in higher_is_better),
+        None,
+    )
+    if metric is None:
+        return None, list(reversed(entries))
+    sign = -1.0 if higher_is_better[metric] else 1.0
+
+    def key(e: Mapping[str, Any]) -> tuple[int, float]:
+        value = (e.get("metrics") or {}).get(metric)
+        if not isinstance(value, int | float):
+            return (1, 0.0)
+        return (0, sign * float(value))
+
+    return metric, sorted(entries, key=key)
