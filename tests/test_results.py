@@ -91,7 +91,7 @@ ENVELOPE = '"schema_version": 1, "passed": true, "provenance": {}'
         ),
         (
             '{"schema_version": 1, "kind": "nope", "passed": true, "provenance": {}, "findings": []}',
-            ": kind: expected one of data, model, deploy, retrain, monitor, got 'nope'",
+            ": kind: expected one of data, model, deploy, retrain, monitor, tests, got 'nope'",
         ),
         ("{" + ENVELOPE + ', "kind": "data", "findings": [], "rows": 1e999}', "out of the range"),
         (

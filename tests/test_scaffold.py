@@ -280,7 +280,10 @@ def test_prompts_on_a_terminal(
     project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     replies = iter(
-        ["", "mean_radius", "", "", "-", "-", "model.onnx", "", "nonsense", "local", "", "deploy"]
+        [
+            *("", "mean_radius", "", "", "-", "-", "model.onnx", "", ""),
+            *("nonsense", "local", "", "deploy"),
+        ]
     )
     asked: list[str] = []
 
@@ -300,7 +303,10 @@ def test_prompts_on_a_terminal(
     assert asked[1].endswith(" [target]: ")
     assert asked[2] == "Task (classification/regression) [regression]: "
     assert asked[4].startswith("Current data file, checked against the reference")
-    assert asked[8] == "Model registry (github/local) [github]: " == asked[9]  # 'nonsense' re-asked
+    assert asked[8].startswith("Command that runs the project's tests before training")
+    assert (
+        asked[9] == "Model registry (github/local) [github]: " == asked[10]
+    )  # 'nonsense' re-asked
     assert not any(a.startswith("Python version") for a in asked)  # given as a flag
     cfg = load_config(project / "mlci.yaml")
     assert (cfg.data.target, cfg.data.eval, cfg.model.path) == ("mean_radius", None, "model.onnx")

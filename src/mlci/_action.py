@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "deploy": ("deploy",),
     "retrain": ("retrain",),
     "monitor": ("monitor",),
+    "test": ("test",),
     "config-check": ("config", "check"),
 }
 _MODEL_COMMANDS = {"validate-model", "deploy", "retrain"}

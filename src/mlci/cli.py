@@ -113,6 +113,7 @@ _INIT_ANSWER_FLAGS = (
     "id_columns",
     "model",
     "train_command",
+    "test_command",
     "install_command",
     "registry",
     "retrain_schedule",
@@ -228,6 +229,7 @@ _SUMMARY = (
     ("eval_data", "eval data"),
     ("model", "model file"),
     ("train_command", "train command"),
+    ("test_command", "test command"),
     ("install_command", "install command"),
     ("registry", "registry"),
     ("default_branch", "default branch"),
@@ -284,6 +286,12 @@ def _add_init_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     init.add_argument("--model", metavar="PATH", help="model file the train command writes")
     init.add_argument("--train-command", metavar="CMD", help="shell command that trains the model")
+    init.add_argument(
+        "--test-command",
+        metavar="CMD",
+        help="command that runs the project's tests before training (ci.test_command);"
+        " '' for none (default: pytest when tests/ or a pytest configuration exists)",
+    )
     init.add_argument(
         "--install-command",
         metavar="CMD",
@@ -913,6 +921,32 @@ def _run_monitor(args: argparse.Namespace) -> int:
     )
 
 
+def _run_test(args: argparse.Namespace) -> int:
+    from mlci.config import find_config, load_config
+    from mlci.github.runtime import Runtime
+    from mlci.pipelines.project_tests import run_project_tests
+
+    return run_project_tests(
+        load_config(find_config(args.config)), results_dir=args.results, runtime=Runtime()
+    )
+
+
+def _add_test_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    test = sub.add_parser(
+        "test",
+        help="run the project's own tests (ci.test_command) and write tests.json",
+        description=(
+            "Run ci.test_command in the project (before training, as mlci-pr.yml does) and"
+            " write DIR/tests.json with its exit code and, when it writes JUnit XML"
+            " (--junitxml=PATH or ci.junit), the counts and failing test names."
+            " Exit 1 when a test failed."
+        ),
+    )
+    _add_config_option(test)
+    _add_results_option(test)
+    test.set_defaults(handler=_run_test)
+
+
 def _add_retrain_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     retrain = sub.add_parser(
         "retrain",
@@ -1189,6 +1223,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_deploy_parsers(sub)
     _add_model_parsers(sub)
     _add_data_parsers(sub)
+    _add_test_parser(sub)
     _add_retrain_parsers(sub)
     _add_report_parsers(sub)
     _add_run_parsers(sub)

@@ -42,6 +42,7 @@ __all__ = [
     "Kind",
     "ModelResults",
     "MonitorResults",
+    "ProjectTestsResults",
     "RefusedDocument",
     "RetrainResults",
     "Severity",
@@ -62,7 +63,7 @@ DEFAULT_RESULTS_DIR = "mlci-results"
 MAX_SAMPLES = 20
 
 Severity = Literal["error", "warning", "info"]
-Kind = Literal["data", "model", "deploy", "retrain", "monitor"]
+Kind = Literal["data", "model", "deploy", "retrain", "monitor", "tests"]
 SEVERITY_ORDER: dict[str, int] = {"error": 0, "warning": 1, "info": 2}
 
 
@@ -381,12 +382,36 @@ class MonitorResults(_Envelope):
     notes: list[str] = spec(factory=list, doc="What was skipped and why")
 
 
+@dataclass(frozen=True)
+class ProjectTestCounts:
+    """How many tests ran and how they ended (from the JUnit XML)."""
+
+    tests: int = spec(0, "Tests run", minimum=0)
+    failures: int = spec(0, "Tests that failed", minimum=0)
+    errors: int = spec(0, "Tests that errored", minimum=0)
+    skipped: int = spec(0, "Tests skipped", minimum=0)
+
+
+@dataclass(frozen=True)
+class ProjectTestsResults(_Envelope):
+    """tests.json: the project's own tests (``ci.test_command``)."""
+
+    kind: Literal["tests"] = spec(doc="tests")
+    command: str | None = spec(None, "The test command")
+    exit_code: int | None = spec(None, "Its exit code (null when it timed out)")
+    seconds: float | None = spec(None, "How long it ran", minimum=0)
+    counts: ProjectTestCounts | None = spec(None, "Counts from the JUnit XML, when it wrote one")
+    failing: list[str] = spec(factory=list, doc="Names of failing tests (capped)")
+    failing_more: int = spec(0, "Failing tests beyond the names listed", minimum=0)
+
+
 DOCUMENT_TYPES: dict[str, type[_Envelope]] = {
     "data": DataResults,
     "model": ModelResults,
     "deploy": DeployResults,
     "retrain": RetrainResults,
     "monitor": MonitorResults,
+    "tests": ProjectTestsResults,
 }
 
 SCHEMA_BASE_URL = "https://raw.githubusercontent.com/mlci-dev/mlci/main/docs/results"

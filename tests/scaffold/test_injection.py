@@ -28,7 +28,10 @@ FLAGS = (
     "--id-columns",
     "--model",
     "--train-command",
+    "--test-command",
     "--install-command",
+    "--monitor-schedule",
+    "--monitor-data-command",
     "--retrain-schedule",
     "--python",
     "--default-branch",
@@ -58,7 +61,10 @@ HOSTILE = (
     "main\n",
     "0 3 * * 1\n",
 )
-FILES = ("mlci.yaml", *scaffold.WORKFLOWS)
+FILES = ("mlci.yaml", *scaffold.WORKFLOWS, scaffold.MONITOR_WORKFLOW)
+#: Every optional workflow and step on, so a hostile answer can only replace a value
+#: (argparse keeps the last of a repeated flag: the hostile one comes last).
+BASE_ARGS = ("--yes", "--monitor", "--monitor-data-command=cp logs.csv data/current.csv")
 
 
 def _structure(root: Path) -> dict[str, str]:
@@ -78,6 +84,7 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "model.skops": b"not a model",
             "requirements.txt": "scikit-learn\n",
             "train.py": "print('train')\n",
+            "tests/test_model.py": "def test_ok():\n    assert True\n",
             "README.md": "x\n",
         },
     )
@@ -89,7 +96,7 @@ def test_hostile_answers_never_add_structure(
 ) -> None:
     benign = tmp_path / "benign"
     shutil.copytree(base, benign)
-    assert main(["init", "-C", str(benign), "--yes"]) == 0
+    assert main(["init", "-C", str(benign), *BASE_ARGS]) == 0
     expected = _structure(benign)
     accepted = tmp_path / "accepted"
     refused = written = 0
@@ -99,7 +106,7 @@ def test_hostile_answers_never_add_structure(
             shutil.rmtree(work, ignore_errors=True)
             shutil.copytree(base, work)
             capsys.readouterr()
-            code = main(["init", "-C", str(work), "--yes", f"{flag}={value}"])
+            code = main(["init", "-C", str(work), *BASE_ARGS, f"{flag}={value}"])
             captured = capsys.readouterr()
             case = f"{flag} {value!r}"
             assert code in (0, 2), case
@@ -123,7 +130,7 @@ def test_hostile_answers_never_add_structure(
                 ]
                 assert not extra, (case, rel, extra)
             dest = accepted / f"case{written}"
-            for rel in scaffold.WORKFLOWS:
+            for rel in (*scaffold.WORKFLOWS, scaffold.MONITOR_WORKFLOW):
                 (dest / rel).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy(work / rel, dest / rel)
     # Line breaks, control characters and expressions are refused everywhere ...

@@ -20,6 +20,7 @@ ACTION_STEP = {
     "report": "report",
     "retrain": "retrain",
     "monitor": "monitor",
+    "test": "test",
 }
 #: Which workflows make up each local pipeline (the comment job posts the PR's report).
 PIPELINE_WORKFLOWS = {
@@ -38,6 +39,8 @@ def workflow_steps(text: str, train_command: str) -> list[str]:
             uses = str(step.get("uses", ""))
             if "/actions/" in uses:
                 steps.append(ACTION_STEP[uses.split("/actions/", 1)[1].split("@", 1)[0]])
+            elif uses.startswith("mlci-dev/mlci@"):  # the root action: its command input
+                steps.append(ACTION_STEP[step["with"]["command"]])
             elif step.get("run") == train_command:
                 steps.append("train")
             elif step.get("run") == DATA_COMMAND:
@@ -55,6 +58,7 @@ def test_each_pipeline_is_its_workflow(tmp_path: Path, pipeline: str, registry: 
         target="target",
         model="model.skops",
         train_command="python train.py",
+        test_command="python -m pytest",
         registry=registry,  # type: ignore[arg-type]
         monitor="yes",
         monitor_data_command=DATA_COMMAND,
@@ -65,7 +69,7 @@ def test_each_pipeline_is_its_workflow(tmp_path: Path, pipeline: str, registry: 
     local = [
         s.name
         for s in _steps(pipeline, cfg, tmp_path / "mlci.yaml", tmp_path / "r", Runtime())  # type: ignore[arg-type]
-        if s.name != "check config"
+        if s.name != "check config" and not s.skip
     ]
     on_github = [
         step

@@ -147,11 +147,11 @@ def _trusted_provenance(loaded: Report, head: str | None, run_url: str | None) -
         prov["run_url"] = run_url
         return {**doc, "provenance": prov}
 
-    return Report(fix(loaded.data), fix(loaded.model))
+    return Report(fix(loaded.data), fix(loaded.model), fix(loaded.tests))
 
 
 def _has_results(results_dir: Path) -> bool:
-    return any((results_dir / f"{kind}.json").is_file() for kind in ("data", "model"))
+    return any((results_dir / f"{kind}.json").is_file() for kind in ("data", "model", "tests"))
 
 
 def _no_results_comment(run_url: str | None, head: str | None) -> str:

@@ -80,6 +80,16 @@ def _steps(
                 ),
                 skip=None if has_data else "no data.current or data.reference in mlci.yaml",
             ),
+            # Only listed when the project has tests, as in mlci-pr.yml.
+            *(
+                [
+                    _Step(
+                        "test", f"mlci test {common}", lambda: _project_tests(cfg, results, runtime)
+                    )
+                ]
+                if cfg.ci.test_command
+                else []
+            ),
             _Step(
                 "train",
                 shell=cfg.model.train_command,
@@ -109,7 +119,7 @@ def _steps(
         # register and deploy only a model blessed in this very run (never stale results).
         return [
             check,
-            *validate,
+            *[s for s in validate if s.name != "test"],
             _Step(
                 "deploy",
                 f"mlci deploy {common} --registry {LOCAL_REGISTRY}",
@@ -146,6 +156,12 @@ def _steps(
             ),
         ),
     ]
+
+
+def _project_tests(cfg: Config, results: Path, runtime: Runtime) -> int:
+    from mlci.pipelines.project_tests import run_project_tests
+
+    return run_project_tests(cfg, results_dir=results, runtime=runtime)
 
 
 def _check_config(path: Path, cfg: Config, runtime: Runtime) -> int:

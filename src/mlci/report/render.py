@@ -36,7 +36,7 @@ __all__ = [
     "render_markdown",
 ]
 
-State = Literal["blessed", "blocked", "data_errors", "passed"]
+State = Literal["blessed", "blocked", "data_errors", "tests_failed", "passed"]
 Flavor = Literal["github", "html"]
 _SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 _MARK = {"error": "❌", "warning": "⚠️", "info": "ℹ️"}  # noqa: RUF001
@@ -74,6 +74,8 @@ class Report:
 
     data: Mapping[str, Any] | None
     model: Mapping[str, Any] | None
+    #: ``tests.json`` of the project's own tests (``ci.test_command``), when they ran.
+    tests: Mapping[str, Any] | None = None
     # Rendered text per (detail level, note): the comment, the summary and the check run
     # all start from the same levels, and a large report is worth rendering once.
     _rendered: dict[tuple[int, str, str], str] = field(
@@ -94,7 +96,9 @@ class Report:
 
     @property
     def state(self) -> State:
-        """The headline verdict."""
+        """The headline verdict: failed tests first, then data errors, then the model."""
+        if self.tests is not None and self.tests.get("passed") is not True:
+            return "tests_failed"
         if self.data is not None and (
             self.data.get("passed") is not True
             or any(_d(f).get("severity") == "error" for f in _l(self.data.get("findings")))
@@ -124,7 +128,7 @@ def load_report(results_dir: Path) -> Report:
             " `mlci validate-model` first or pass --results DIR"
         )
     docs: dict[str, dict[str, Any]] = {}
-    for kind in ("data", "model"):
+    for kind in ("data", "model", "tests"):
         path = results_dir / f"{kind}.json"
         if path.exists():
             doc = read_results(path)
@@ -139,7 +143,7 @@ def load_report(results_dir: Path) -> Report:
             f"{results_dir}: no data.json or model.json; run `mlci validate-data` or"
             " `mlci validate-model` first, or pass the directory they wrote with --results"
         )
-    return Report(docs.get("data"), docs.get("model"))
+    return Report(docs.get("data"), docs.get("model"), docs.get("tests"))
 
 
 # -- defensive accessors (the documents are untrusted beyond their envelope) ---------------
@@ -216,6 +220,12 @@ def _finding_line(f: Mapping[str, Any], chars: int) -> str:
 def _failures(report: Report, detail: Detail) -> tuple[list[str], int]:
     chars = detail.value_chars
     failing: list[tuple[str, Mapping[str, Any]]] = []
+    if report.tests is not None:
+        failing += [
+            ("finding", f)
+            for f in _l(report.tests.get("findings"))
+            if isinstance(f, dict) and f.get("severity") == "error"
+        ]
     if report.model is not None:
         failing += [
             ("gate", g)
@@ -915,6 +925,17 @@ def _headline(report: Report) -> tuple[str, str, list[str]]:
         blessing = _d(report.model.get("blessing"))
         reason = md(blessing.get("reason", ""), 500)
         notes = [md(n, 300) for n in _l(blessing.get("notes"))[:10]]
+    if state == "tests_failed":
+        counts = _d(_d(report.tests).get("counts"))
+        failed = _num(counts.get("failures")) or 0
+        failed += _num(counts.get("errors")) or 0
+        total = _num(counts.get("tests"))
+        what = (
+            f"{int(failed)} of {int(total)} test(s) failed"
+            if total is not None and failed
+            else "the test command failed"
+        )
+        return f"❌ mlci: tests failed — {what}", reason, notes
     if state == "data_errors":
         errors = sum(
             1 for f in _l(_d(report.data).get("findings")) if _d(f).get("severity") == "error"
@@ -927,8 +948,32 @@ def _headline(report: Report) -> tuple[str, str, list[str]]:
     return "✅ mlci: data checks passed", reason, notes
 
 
+def _tests_line(tests: Mapping[str, Any] | None) -> str:
+    """The project's tests in one line: counts, or the exit code when no JUnit XML."""
+    if tests is None:
+        return ""
+    counts = _d(tests.get("counts"))
+    verdict = "passed" if tests.get("passed") is True else "failed"
+    if counts:
+        parts = [
+            f"{int(_num(counts.get(k)) or 0)} {label}"
+            for k, label in (
+                ("tests", "run"),
+                ("failures", "failed"),
+                ("errors", "errors"),
+                ("skipped", "skipped"),
+            )
+        ]
+        more = int(_num(tests.get("failing_more")) or 0)
+        extra = f" ({more} more failing test(s) not listed)" if more else ""
+        return f"Project tests {verdict}: {', '.join(parts)}{extra}."
+    code = tests.get("exit_code")
+    shown = f"exit code {int(code)}" if isinstance(code, int) else "stopped (timeout)"
+    return f"Project tests {verdict} ({shown}; no JUnit XML for counts)."
+
+
 def _context_line(report: Report) -> str:
-    doc = report.model or report.data or {}
+    doc = report.model or report.data or report.tests or {}
     prov = _d(doc.get("provenance"))
     parts = []
     sha = _short_sha(prov.get("git_sha"))
@@ -954,10 +999,17 @@ def build_context(
         "headline": headline,
         "reason": reason,
         "notes": notes,
-        "failures_title": "Failing gates and checks" if failures else "",
+        "failures_title": (
+            "Failing tests, gates and checks"
+            if failures and report.state == "tests_failed"
+            else "Failing gates and checks"
+            if failures
+            else ""
+        ),
         "failures": failures,
         "failures_more": failures_more,
         "context_line": _context_line(report),
+        "tests_line": _tests_line(report.tests),
         "params": _params(model, detail) if model is not None else None,
         "metrics": _metric_rows(model, detail) if model is not None else None,
         "budgets": _budgets(model, detail.value_chars) if model is not None else [],
@@ -1084,6 +1136,7 @@ def summary_title(report: Report) -> str:
         "blessed": "Blessed: the candidate model may replace production",
         "blocked": "Blocked: the candidate model is not blessed",
         "data_errors": "Data errors: data checks failed",
+        "tests_failed": "Tests failed: the project's own tests did not pass",
         "passed": "Data checks passed",
     }[report.state]
 
@@ -1091,7 +1144,7 @@ def summary_title(report: Report) -> str:
 def failing_findings(report: Report) -> Sequence[Mapping[str, Any]]:
     """Every error or warning finding of the report, most severe first (for annotations)."""
     out: list[dict[str, Any]] = []
-    for doc in (report.data, report.model):
+    for doc in (report.tests, report.data, report.model):
         if doc is not None:
             out.extend(
                 _d(f)

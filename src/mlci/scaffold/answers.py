@@ -94,6 +94,7 @@ class Answers:
     date_columns: str | None = None
     model: str | None = None
     train_command: str | None = None
+    test_command: str | None = None
     # Workflows run on throwaway runners: the registry that outlives them is GitHub's.
     registry: Literal["local", "github"] = "github"
     retrain_schedule: str = "17 3 * * 1"
@@ -250,6 +251,7 @@ def _config_answers(cfg: Config) -> dict[str, str | None]:
         "date_columns": ",".join(cfg.data.drift.ignore) or None,
         "model": cfg.model.path,
         "train_command": cfg.model.train_command,
+        "test_command": cfg.ci.test_command,
         "registry": cfg.registry.backend,
         "retrain_schedule": cfg.retrain.schedule,
         "retrain_mode": cfg.retrain.mode,
@@ -311,6 +313,11 @@ def questions(detected: Detected) -> list[Question]:
         Question("eval_data", "Evaluation data file", detected.eval_data),
         Question("model", "Model file", detected.model),
         Question("train_command", "Train command", detected.train_command),
+        Question(
+            "test_command",
+            "Command that runs the project's tests before training (- for none)",
+            detected.test_command,
+        ),
         Question("registry", "Model registry", "github", ("github", "local")),
         Question("retrain_schedule", "Retrain schedule (cron, UTC)", Answers.retrain_schedule),
         Question(
@@ -469,7 +476,15 @@ def resolve(
     )
     dates = [c for c in facts.dates if c != target]
     take("date_columns", ",".join(dates) or None, "detected: ISO dates or timestamps")
-    for key in ("current", "eval_data", "model", "train_command", "install_command", "python"):
+    for key in (
+        "current",
+        "eval_data",
+        "model",
+        "train_command",
+        "test_command",
+        "install_command",
+        "python",
+    ):
         found(key, getattr(detected, key))
     found("default_branch", detected.default_branch)
     if not has_config and sources["current"] == "none detected" and data:

@@ -73,6 +73,9 @@ _PYTHON = re.compile(r"(\d+)\.(\d+)(?:\.\d+)?")
 _DATE = re.compile(
     r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(?:Z|[+-]\d{2}:?\d{2})?"
 )
+#: The test command init proposes for a pytest project: JUnit XML beside the results,
+#: so the report can list failing tests.
+_PYTEST = "python -m pytest -q --junitxml=mlci-results/junit.xml"
 _INT = re.compile(r"[+-]?\d+")
 _ID_NAME = re.compile(r"(?:^|[_\s-])(?:id|key|uuid)$|^(?:id|key|uuid)(?:$|[_\s-])", re.I)
 
@@ -308,17 +311,17 @@ def _python_version(root: Path) -> tuple[str, str]:
 def _test_command(root: Path, rel: list[str]) -> tuple[str | None, str]:
     """``pytest`` when the project has a tests/ folder or a pytest configuration."""
     if (root / "pytest.ini").is_file():
-        return "python -m pytest", "pytest.ini"
+        return _PYTEST, "pytest.ini"
     for name, marker in (("pyproject.toml", "[tool.pytest"), ("setup.cfg", "[tool:pytest]")):
         path = root / name
         if path.is_file() and marker in path.read_text(encoding="utf-8", errors="replace"):
-            return "python -m pytest", f"pytest configuration in {name}"
+            return _PYTEST, f"pytest configuration in {name}"
     if (root / "tox.ini").is_file() and "[pytest]" in (root / "tox.ini").read_text(
         encoding="utf-8", errors="replace"
     ):
-        return "python -m pytest", "pytest configuration in tox.ini"
+        return _PYTEST, "pytest configuration in tox.ini"
     if any(p.startswith("tests/") and Path(p).name.startswith("test_") for p in rel):
-        return "python -m pytest", "test_*.py files under tests/"
+        return _PYTEST, "test_*.py files under tests/"
     return None, "no tests/ folder or pytest configuration"
 
 

@@ -118,6 +118,7 @@ def render_config(a: Answers, chance: ChanceLevel | None = None) -> str:
             "date_columns": a.columns("date_columns"),
             "model_path": a.model,
             "train_command": a.train_command,
+            "test_command": a.test_command,
             "gates": gates,
             # With a value gate the first model is judged on it; without one (no data
             # to compute the chance level from) it is blessed, visibly, so that the
@@ -164,6 +165,9 @@ def workflow_context(a: Answers) -> dict[str, object]:
         "mlci": {
             name.replace("-", "_"): f"{repo}/actions/{name}@{sha} # {tag}" for name in ACTION_NAMES
         },
+        # The root action, for commands without an action of their own (`mlci test`).
+        "mlci_root": f"{repo}@{sha} # {tag}",
+        "test_command": a.test_command,
         "config_path": CONFIG_FILE,
         "results_dir": RESULTS_DIR,
         "train_run": yaml_str(a.train_command) if a.train_command else None,
