@@ -17,10 +17,11 @@ The load generator is a raw keep-alive socket with pre-encoded requests (so the
 client's own JSON work does not hide the servers' differences). It measures the p50
 and p99 of single-row requests, and rows/s of 1,000-row record batches; for
 `mlci serve` also columnar JSON, Arrow IPC and Parquet bodies (1,000- and 10,000-row
-batches). Each figure is the median of ``--repeats`` rounds; run it under ``nice``
-on a loaded machine and say so.
+batches). The servers take turns request by request (so every sample pair sees the
+same load) and the figures are medians; run it under ``nice`` on a loaded machine and
+say so.
 
-    python bench/serve_bench.py [--single 2000] [--batches 60] [--repeats 3]
+    python bench/serve_bench.py [--single 2000] [--batches 60]
 """
 
 from __future__ import annotations
@@ -228,21 +229,43 @@ class Server:
     rounds: dict[str, list[float]] = field(default_factory=dict)
 
 
-def _round(server: Server, args: argparse.Namespace) -> None:
-    """One round: single-row latencies, then rows/s of each batch body."""
-    client = Client(server.port)
+def _interleaved(servers: list[Server], args: argparse.Namespace) -> None:
+    """Request by request, the servers take turns, so each sample pair sees the same load.
+
+    Single rows: ``args.single`` requests to each server, one after the other in turn
+    (p50 and p99 of each). Batches: each body kind, one request to each server in turn;
+    rows/s is the rows of a request over the median time of a request.
+    """
+    clients = {s.name: Client(s.port) for s in servers}
     try:
-        try:
-            lat = _latency(client, server.single, args.single)
-        except OSError as exc:
-            raise SystemExit(f"{server.name}: {exc}") from None
-        server.rounds.setdefault("p50_ms", []).append(_pct(lat, 0.5) * 1000)
-        server.rounds.setdefault("p99_ms", []).append(_pct(lat, 0.99) * 1000)
-        for name, (raw, rows) in server.bodies.items():
-            n = max(5, args.batches * 1000 // rows)
-            server.rounds.setdefault(name, []).append(_throughput(client, raw, rows, n))
+        lat: dict[str, list[float]] = {s.name: [] for s in servers}
+        for i in range(args.single):
+            for s in servers:
+                start = time.perf_counter()
+                status, body = clients[s.name].send(s.single[i % len(s.single)])
+                lat[s.name].append(time.perf_counter() - start)
+                if status != 200:
+                    raise SystemExit(f"{s.name}: single row answered {status}: {body[:200]!r}")
+        for s in servers:
+            s.rounds["p50_ms"] = [_pct(lat[s.name], 0.5) * 1000]
+            s.rounds["p99_ms"] = [_pct(lat[s.name], 0.99) * 1000]
+        kinds = sorted({k for s in servers for k in s.bodies})
+        for kind in kinds:
+            takers = [s for s in servers if kind in s.bodies]
+            rows = _rows_of(kind)
+            times: dict[str, list[float]] = {s.name: [] for s in takers}
+            for _ in range(max(5, args.batches * 1000 // rows)):
+                for s in takers:
+                    start = time.perf_counter()
+                    status, body = clients[s.name].send(s.bodies[kind][0])
+                    times[s.name].append(time.perf_counter() - start)
+                    if status != 200:
+                        raise SystemExit(f"{s.name}: {kind} answered {status}: {body[:200]!r}")
+            for s in takers:
+                s.rounds[kind] = [rows / statistics.median(times[s.name])]
     finally:
-        client.close()
+        for c in clients.values():
+            c.close()
 
 
 def _warm(server: Server) -> None:
@@ -394,7 +417,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--single", type=int, default=2000, help="single-row requests a round")
     parser.add_argument("--batches", type=int, default=60, help="1,000-row batches a round")
-    parser.add_argument("--repeats", type=int, default=3, help="rounds (medians are printed)")
     parser.add_argument(
         "--kinds",
         default="records 1k,columns 1k,arrow 1k,parquet 1k,columns 10k,arrow 10k,parquet 10k",
@@ -441,11 +463,8 @@ def main() -> None:
                     servers.append(peer)
             for server in servers:
                 _warm(server)
-            # Rounds interleave the servers, so each round sees them under the same load.
-            for i in range(args.repeats):
-                for server in servers:
-                    _round(server, args)
-                print(f"  round {i + 1}: done (load {_load()})", flush=True)
+            _interleaved(servers, args)
+            print(f"  measured (load {_load()})", flush=True)
         finally:
             for server in servers:
                 _stop(server.proc)
