@@ -884,6 +884,9 @@ def load_profile(path: Path) -> Profile:
             f'{path}: not an mlci profile (expected "format": "{PROFILE_FORMAT}"); write one'
             " with `mlci profile DATA -o PATH`"
         )
+    from mlci.data.profile_doc import check_profile
+
+    check_profile(data, str(path))  # every field the reader uses, before it is read
     try:
         return Profile.from_dict(data)
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
