@@ -7,11 +7,21 @@ all need to know that ``rmse`` is better when lower, without computing anything.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from mlci.config import Config
 
 Task = Literal["classification", "regression"]
 
-__all__ = ["BUILTIN_METRICS", "MetricInfo", "Task", "default_metrics", "metric_names"]
+__all__ = [
+    "BUILTIN_METRICS",
+    "MetricInfo",
+    "Task",
+    "default_metrics",
+    "metric_names",
+    "metric_set",
+]
 
 
 @dataclass(frozen=True)
@@ -69,3 +79,18 @@ def metric_names(task: Task) -> list[str]:
 def default_metrics(task: Task) -> list[str]:
     """The metrics computed when the config names none."""
     return list(_DEFAULTS[task])
+
+
+def metric_set(config: Config) -> list[str]:
+    """The metrics a model is measured by, in order: the one set for every command.
+
+    ``model.metrics`` (default: `default_metrics` of the task), then the custom
+    metrics and the gated metrics not listed there. validate-model computes them for
+    the candidate and the baseline, the monitor for the production model on live data.
+    """
+    mc = config.model
+    names = list(mc.metrics) if mc.metrics else default_metrics(config.task)
+    for name in [*mc.custom_metrics, *mc.gates]:
+        if name not in names:
+            names.append(name)
+    return names

@@ -35,6 +35,7 @@ __all__ = [
     "higher_is_better",
     "predict",
     "resolve_function",
+    "resolve_functions",
     "slice_masks",
 ]
 
@@ -197,6 +198,13 @@ def resolve_function(name: str, metric: CustomMetric, *, trusted: bool) -> Calla
             f"model.custom_metrics.{name}.function: {metric.function!r} is not callable"
         )
     return fn  # type: ignore[no-any-return]
+
+
+def resolve_functions(
+    custom: Mapping[str, CustomMetric], *, trusted: bool
+) -> dict[str, Callable[..., Any]]:
+    """`resolve_function` for every custom metric (``model.custom_metrics``)."""
+    return {name: resolve_function(name, m, trusted=trusted) for name, m in custom.items()}
 
 
 def higher_is_better(name: str, custom: Mapping[str, CustomMetric]) -> bool:

@@ -42,6 +42,7 @@ from mlci.errors import (
 )
 from mlci.github.limits import BODY_LIMIT
 from mlci.github.runtime import Runtime
+from mlci.metrics import metric_set
 from mlci.model.baseline import load_production
 from mlci.provenance import file_fingerprint
 from mlci.registry import production_version
@@ -187,17 +188,6 @@ def _drift_problem(config: Config, drift: DriftReport) -> Problem | None:
         summary,
         _drift_table([c.to_dict() for c in drifted]),
     )
-
-
-def _metric_names(config: Config) -> list[str]:
-    names = list(config.model.gates)
-    for name in config.model.metrics or []:
-        if name not in names:
-            names.append(name)
-    return names
-
-
-# -- GitHub ------------------------------------------------------------------------------------
 
 
 def _issue_body(problem: Problem, marker: str, context: Mapping[str, Any]) -> str:
@@ -670,7 +660,13 @@ def _live_metrics(
     logged: np.ndarray | None,
     production: ModelVersion | None,
 ) -> list[Problem]:
-    from mlci.model.evaluate import Predictions, compute_metrics, higher_is_better, predict
+    from mlci.model.evaluate import (
+        Predictions,
+        compute_metrics,
+        higher_is_better,
+        predict,
+        resolve_functions,
+    )
     from mlci.model.gates import evaluate_gates
 
     if len(y_true) == 0:
@@ -681,8 +677,10 @@ def _live_metrics(
     else:
         assert logged is not None
         pred = Predictions(y_true.to_numpy(), logged, None, None, config.task)
-    names = _metric_names(config)
-    evaluation = compute_metrics(pred, names, custom=config.model.custom_metrics)
+    mc = config.model
+    names = metric_set(config)
+    functions = resolve_functions(mc.custom_metrics, trusted=mc.trusted)
+    evaluation = compute_metrics(pred, names, custom=mc.custom_metrics, functions=functions)
     baseline = production.metrics if production is not None else None
     payload["live_metrics"] = evaluation.metrics
     payload["metric_errors"] = evaluation.errors

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from mlci.config import Config, find_config, load_config
 from mlci.errors import EXIT_FAILED, EXIT_OK, InputError, MlciError
 from mlci.github.runtime import Runtime
-from mlci.metrics import default_metrics
+from mlci.metrics import metric_set
 from mlci.model.baseline import load_baseline, load_production
 from mlci.provenance import file_fingerprint, git_sha
 from mlci.report.escape import md
@@ -257,14 +257,6 @@ def _ignored_note(who: str, columns: list[str]) -> str:
     )
 
 
-def _metric_names(cfg: Config) -> list[str]:
-    names = list(cfg.model.metrics) if cfg.model.metrics else default_metrics(cfg.task)
-    for name in list(cfg.model.custom_metrics) + list(cfg.model.gates):
-        if name not in names:
-            names.append(name)
-    return names
-
-
 def _deltas(
     names: list[str],
     metrics: dict[str, float | None],
@@ -471,7 +463,7 @@ def _validate(
         feature_changes,
         higher_is_better,
         predict,
-        resolve_function,
+        resolve_functions,
     )
     from mlci.model.gates import GateResult, bless, evaluate_gates
     from mlci.model.load import SklearnModel, load_model
@@ -551,10 +543,8 @@ def _validate(
     for w in candidate.warnings:
         findings.append(Finding("trusted_model", "warning", w))
 
-    names = _metric_names(cfg)
-    custom_fns = {
-        name: resolve_function(name, m, trusted=mc.trusted) for name, m in mc.custom_metrics.items()
-    }
+    names = metric_set(cfg)
+    custom_fns = resolve_functions(mc.custom_metrics, trusted=mc.trusted)
     higher = {n: higher_is_better(n, mc.custom_metrics) for n in names}
     y = frame[target]
     cand_pred = predict(candidate, frame, y, task)
