@@ -398,3 +398,29 @@ def test_svg_labels_are_escaped(tmp_path):
     svg = to_svg(chart)
     assert "<script" not in svg and "<img" not in svg and "&lt;img" in svg and "a&amp;b" in svg
     assert svg.count("</svg>") == 1 and "\n\n" not in svg
+
+
+def test_many_hostile_classes_fit_a_comment(tmp_path):
+    labels = [f"<b>c{i}</b>|@team" for i in range(60)]
+    doc = model_document(blessed=False)
+    cell = {"candidate": 0.5, "baseline": 0.6, "delta": -0.1, "ci_low": -0.2, "ci_high": -0.05}
+    doc["per_class"] = [
+        {"label": label, "support": 10, "precision": cell, "recall": cell, "f1": cell}
+        for label in labels
+    ]
+    matrix = [[i * j for j in range(60)] for i in range(60)]
+    doc["confusion"] = {
+        "labels": labels,
+        "candidate": matrix,
+        "baseline": matrix,
+        "total_labels": 60,
+    }
+    report = Report(None, doc)
+    full = render_markdown(report)
+    assert "<b>" not in full and "@team" not in full and "&lt;b&gt;" in full
+    assert "_… and 10 more classes in the full report._" in full  # 50 kept in the artifact
+    assert "_… and 45 more classes not shown._" in full  # the matrix stays readable
+    text = render_markdown(report, max_chars=20_000)
+    assert len(text) <= 20_000 and text.startswith("## ❌ mlci: blocked")
+    page = render_html(report)
+    assert "<b>c1</b>" not in page
