@@ -11,6 +11,7 @@ compared against it.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -63,6 +64,12 @@ def production(repo: Path) -> str | None:
 def walk(repo: Path, change: dict[str, str], capsys: pytest.CaptureFixture[str]) -> dict:
     """PR 1 (first model) -> merge (deploy) -> PR 2 (``change`` applied); the two model.json."""
     assert run("pr", repo, "pr1") == 0, capsys.readouterr()
+    out = capsys.readouterr().out
+    # The CLI and the report count drifted columns the same way.
+    said = re.search(r"^drift: (\d+ of \d+) feature columns drifted", out, re.M)
+    report = (repo / "pr1" / "report.md").read_text(encoding="utf-8")
+    shown = re.search(r"(\d+ of \d+) feature columns drifted", report)
+    assert said and shown and said.group(1) == shown.group(1), (out, report)
     first = model_doc(repo, "pr1")
     assert first["blessing"]["blessed"] is True, first["blessing"]
     assert production(repo) is None

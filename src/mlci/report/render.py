@@ -763,9 +763,14 @@ def _drift(data: Mapping[str, Any], detail: Detail) -> dict[str, Any] | None:
         )
     share = _num(drift.get("share"))
     dataset = drift.get("dataset_drift") is True
+    # Counted as the CLI and the dataset-drift finding count: tested feature columns.
+    tested = [
+        c for c in cols if c.get("kind", "feature") == "feature" and c.get("method") != "none"
+    ]
+    drifted_features = sum(1 for c in tested if c.get("drifted") is True)
     line = (
         f"{'❌' if dataset else ('⚠️' if drifted else '✅')}"
-        f" {drifted} of {len(cols)} columns drifted"
+        f" {drifted_features} of {len(tested)} feature columns drifted"
         f" ({fmt_number(share, percent=True)}; dataset drift above"
         f" {fmt_number(_num(drift.get('share_threshold')), percent=True)}):"
         f" **{'dataset drift' if dataset else 'no dataset drift'}**."
