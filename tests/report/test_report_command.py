@@ -211,3 +211,36 @@ def test_post_needs_a_pull_request(tmp_path, gh_env, fake_github, monkeypatch, c
     results = write_case(tmp_path, "blessed")
     assert main(["report", "--results", str(results), "--post"]) == 2
     assert "pass --pr NUMBER" in capsys.readouterr().err
+
+
+def test_a_tampered_artifact_is_refused_and_the_pull_request_is_told_why(
+    tmp_path, gh_env, fake_github, monkeypatch, capsys
+):
+    fork = fake_github.add_pull(head_sha="d" * 40, head_repo="alice/ml-project")
+    monkeypatch.setenv("GITHUB_TOKEN", fake_github.token)
+    event = webhooks.workflow_run_completed(
+        fake_github, run_id=905, head_sha="d" * 40, head_repo="alice/ml-project"
+    )
+    _event(tmp_path, event, monkeypatch)
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "data.json").write_text(
+        json.dumps(
+            {
+                "schema_version": 1,
+                "kind": "data",
+                "passed": True,
+                "provenance": {},
+                "findings": [{"check": "x", "severity": "error", "message": "m", "metric": ["@x"]}],
+            }
+        )
+    )
+    assert main(["report", "--results", str(results), "--post", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "data.json: findings[0].metric: expected a string, got a list" in err
+    (comment,) = fake_github.comments(fork["number"])
+    assert comment["body"].count("## mlci: the results were refused") == 1
+    # Escaped like every text from an artifact (the one escaper).
+    assert "- findings\\[0\\].metric: expected a string, got a list" in comment["body"]
+    assert f"https://github.com/{fake_github.repo}/actions/runs/905" in comment["body"]
+    assert "state=refused\n" in gh_env.outputs()

@@ -20,6 +20,7 @@ from mlci.github.comments import DEFAULT_AUTHOR, MAX_COMMENT_CHARS, marker, post
 from mlci.github.limits import CHECK_TEXT_LIMIT
 from mlci.github.pulls import find_run_pull
 from mlci.github.runtime import MAX_SUMMARY_BYTES, Runtime
+from mlci.report.escape import md
 from mlci.report.render import (
     Report,
     failing_findings,
@@ -28,6 +29,7 @@ from mlci.report.render import (
     render_markdown,
     summary_title,
 )
+from mlci.results import RefusedDocument
 
 if TYPE_CHECKING:
     from mlci.github.api import GitHubClient
@@ -164,6 +166,19 @@ def _no_results_comment(run_url: str | None, head: str | None) -> str:
     )
 
 
+def _refused_comment(refused: RefusedDocument, run_url: str | None, head: str | None) -> str:
+    where = f"[the workflow run]({run_url})" if run_url else "the workflow run"
+    commit = f" for commit `{head[:7]}`" if head else ""
+    reasons = "\n".join(f"- {md(p, 300)}" for p in refused.problems[:10])
+    return (
+        "## mlci: the results were refused\n\n"
+        f"The results the pull request's mlci job{commit} uploaded are not valid mlci results"
+        f" ({md(Path(refused.path).name, 80)}), so there is no report this time:\n\n"
+        f"{reasons}\n\nSee {where}; results are written by mlci itself, so this means the"
+        " artifact was changed or written by another version.\n"
+    )
+
+
 def _annotations(report: Report) -> list[CheckAnnotation]:
     """At most `MAX_ANNOTATIONS` annotations, the most severe first (one request)."""
     out: list[CheckAnnotation] = []
@@ -229,7 +244,15 @@ def report(
     rt = runtime or Runtime()
     if post and not _has_results(results_dir) and isinstance(_event(rt).get("workflow_run"), dict):
         return _report_missing(results_dir, output_dir, rt, repo, pr, token, key, author, client)
-    loaded = load_report(results_dir)
+    try:
+        loaded = load_report(results_dir)
+    except RefusedDocument as refused:
+        # A tampered artifact is refused (exit 2), and the pull request is told why.
+        if post and isinstance(_event(rt).get("workflow_run"), dict):
+            _report_missing(
+                results_dir, output_dir, rt, repo, pr, token, key, author, client, refused
+            )
+        raise
     run_url: str | None = None
     if post or check_run:
         run_url = _run_url(rt, repo or rt.get("GITHUB_REPOSITORY") or "")
@@ -314,8 +337,9 @@ def _report_missing(
     key: str,
     author: str | None,
     client: GitHubClient | None,
+    refused: RefusedDocument | None = None,
 ) -> ReportOutcome:
-    """The pull request's job left no results: say so on the pull request, with the run."""
+    """No usable results (none, or ``refused``): say so on the pull request, with the run."""
     repo = repo or rt.get("GITHUB_REPOSITORY")
     if not repo or not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", repo):
         raise InputError(
@@ -326,13 +350,17 @@ def _report_missing(
     run = _event(rt).get("workflow_run") or {}
     head = run.get("head_sha") if isinstance(run.get("head_sha"), str) else None
     head = head if head and _SHA.fullmatch(head) else None
-    body = _no_results_comment(_run_url(rt, repo), head)
+    if refused is None:
+        body = _no_results_comment(_run_url(rt, repo), head)
+    else:
+        body = _refused_comment(refused, _run_url(rt, repo), head)
+    state = "incomplete" if refused is None else "refused"
     out_dir = output_dir or results_dir
     out_dir.mkdir(parents=True, exist_ok=True)
     md_path, html_path = out_dir / "report.md", out_dir / "report.html"
     md_path.write_text(body, encoding="utf-8")
-    outcome = ReportOutcome("incomplete", body, md_path, html_path)
-    rt.set_output("state", "incomplete")
+    outcome = ReportOutcome(state, body, md_path, html_path)
+    rt.set_output("state", state)
     rt.set_output("report-path", rt.workspace_path(md_path))
     gh = client or GitHubClient.from_runtime(rt, token=token, log=rt.info)
     try:
@@ -344,5 +372,6 @@ def _report_missing(
     finally:
         if client is None:
             gh.close()
-    rt.warning(f"{results_dir}: no results from the pull request's run; commented so")
+    if refused is None:
+        rt.warning(f"{results_dir}: no results from the pull request's run; commented so")
     return outcome
