@@ -21,7 +21,7 @@ from pathlib import Path
 from mlci.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, MlciError
 from mlci.github.runtime import Runtime
 
-__all__ = ["COMMANDS", "build_argv", "main"]
+__all__ = ["COMMANDS", "COMMON_OUTPUTS", "COMMAND_OUTPUTS", "build_argv", "main", "outputs_of"]
 
 #: Action command -> the words of the mlci command line.
 COMMANDS: dict[str, tuple[str, ...]] = {
@@ -35,6 +35,46 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "config-check": ("config", "check"),
 }
 _MODEL_COMMANDS = {"validate-model", "deploy", "retrain"}
+#: The outputs every action writes, whatever happened.
+COMMON_OUTPUTS = ("passed", "exit-code", "results-path", "report-path")
+#: The outputs a command adds: written by the command when it gets that far, and
+#: written empty by `main` when it stopped before (so every declared output is set).
+COMMAND_OUTPUTS: dict[str, tuple[str, ...]] = {
+    "validate-data": (),
+    "validate-model": ("blessed",),
+    "report": ("state", "comment-url"),
+    "deploy": ("blessed", "deployed", "version", "status"),
+    "retrain": ("blessed", "outcome", "pull-request"),
+    "monitor": ("problems",),
+    "config-check": (),
+}
+
+
+def outputs_of(command: str) -> tuple[str, ...]:
+    """Every output the action of ``command`` declares (and `main` writes)."""
+    return COMMON_OUTPUTS + COMMAND_OUTPUTS.get(command, ())
+
+
+def _written(rt: Runtime) -> set[str]:
+    path = rt.env.get("GITHUB_OUTPUT")
+    if not path or not Path(path).is_file():
+        return set()
+    names: set[str] = set()
+    delimiter = None
+    for line in Path(path).read_text(encoding="utf-8", errors="replace").splitlines():
+        if delimiter is not None:
+            if line == delimiter:
+                delimiter = None
+            continue
+        name, sep, rest = line.partition("<<")
+        if sep and "=" not in name:
+            names.add(name)
+            delimiter = rest
+            continue
+        names.add(line.partition("=")[0])
+    return names
+
+
 _TAIL_LINES = 40
 
 
@@ -181,6 +221,10 @@ def main(env: Mapping[str, str] | None = None) -> int:
         rt.set_output("report-path", rt.workspace_path(report) if report else "")
         if command in _MODEL_COMMANDS:
             rt.set_output("blessed", _blessed(results))
+        written = _written(rt)
+        for name in COMMAND_OUTPUTS.get(command, ()):
+            if name not in written:
+                rt.set_output(name, "")
         if _summary_size(rt) == before:
             rt.summary(_summary(command, argv, code, tail))
     if code == EXIT_FAILED and not _true(env.get("MLCI_FAIL_ON_GATE") or "true"):

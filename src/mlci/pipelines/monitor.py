@@ -640,7 +640,6 @@ def monitor(
     text = render_markdown(doc)
     runtime.summary(text)
     runtime.set_output("problems", str(len(problems)))
-    runtime.set_output("results", written.as_posix())
     if not runtime.on_actions:
         runtime.info(text.rstrip())
     for p in problems:

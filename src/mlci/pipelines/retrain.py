@@ -519,7 +519,6 @@ def _finish(
     text = render_markdown(doc, model_doc)
     runtime.summary(text)
     runtime.set_output("outcome", outcome)
-    runtime.set_output("results", path.as_posix())
     if not runtime.on_actions:
         runtime.info(text.rstrip())
     runtime.info(f"wrote {path}")
