@@ -462,6 +462,7 @@ def _run_serve(args: argparse.Namespace) -> int:
                 args.model,
                 trusted=bool(cfg and cfg.model.trusted),
                 features=cfg.model.features if cfg else None,
+                trusted_types=cfg.model.trusted_types if cfg else (),
             )
         else:
             from mlci.registry import resolve_version
@@ -474,6 +475,7 @@ def _run_serve(args: argparse.Namespace) -> int:
                 metadata=found.metadata,
                 version=found.version,
                 trusted=_deploy_config(args).model.trusted,
+                trusted_types=_deploy_config(args).model.trusted_types,
             )
         metrics = ServiceMetrics(served.version, served.predictor.format, served.classes)
         predlog = open_prediction_log(served, cfg, log_dir=args.log_dir, on_drop=metrics.dropped)

@@ -179,3 +179,23 @@ def test_crafted_hist_gradient_boosting_nodes_are_refused(tmp_path: Path) -> Non
     sio.dump(model, path)
     with pytest.raises(InputError, match=r"_predictors\[0\]: child or feature indices"):
         load_model(path)
+
+
+def test_serving_honours_model_trusted_types(tmp_path: Path) -> None:
+    import operator
+
+    from sklearn.preprocessing import FunctionTransformer
+
+    from mlci.serve.app import load_served_model
+
+    X, species, _ = _table()
+    num = X[["bill_length_mm", "flipper_length_mm"]].fillna(0)
+    model = make_pipeline(
+        FunctionTransformer(operator.neg, feature_names_out="one-to-one"), LogisticRegression()
+    )
+    path = tmp_path / "neg.skops"
+    sio.dump(model.fit(num, species), path)
+    with pytest.raises(InputError, match=r'trusted_types: \["_operator.neg"\]'):
+        load_served_model(path)
+    served = load_served_model(path, trusted_types=["_operator.neg"])
+    assert served.path == path

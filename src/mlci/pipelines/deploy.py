@@ -397,6 +397,7 @@ def _smoke_test(
         metadata=version.metadata,
         version=version.version,
         trusted=config.model.trusted,
+        trusted_types=config.model.trusted_types,
     )
     offline_model = load_model(
         original,

@@ -280,6 +280,7 @@ def load_served_model(
     version: int | None = None,
     trusted: bool = False,
     features: Sequence[str] | None = None,
+    trusted_types: Sequence[str] = (),
 ) -> ServedModel:
     """Load a model file for serving (ONNX through onnxruntime, skops safely).
 
@@ -289,7 +290,12 @@ def load_served_model(
     """
     from mlci.model.load import load_model
 
-    loaded = load_model(path, trusted=trusted, features=list(features) if features else None)
+    loaded = load_model(
+        path,
+        trusted=trusted,
+        features=list(features) if features else None,
+        trusted_types=trusted_types,
+    )
     meta = dict(metadata or {})
     schema = _schema_from_metadata(meta) or _schema_from_model(loaded)
     if not meta:
