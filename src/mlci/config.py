@@ -92,6 +92,11 @@ class DriftConfig:
     )
     severity: Severity = spec("warning", "Severity of a drifted column")
     dataset_severity: Severity = spec("error", "Severity of dataset-level drift")
+    pre_existing: Severity = spec(
+        "warning",
+        "Severity of drift in a pull request that changes no data file: the drift was already"
+        " on the base branch, so it does not block an unrelated change",
+    )
     columns: dict[str, DriftColumn] = spec(factory=dict, doc="Per-column overrides")
     ignore: list[str] = spec(factory=list, doc="Columns left out of drift")
 

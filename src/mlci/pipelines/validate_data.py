@@ -185,6 +185,10 @@ def _validate(
         )
         drift_payload = report.to_dict()
 
+    if any(f.check == "drift" and f.severity == "error" for f in findings):
+        findings = _pre_existing_drift(
+            findings, cfg.drift.pre_existing, [p for p in (current_path, ref_path) if p], rt
+        )
     findings = notes + findings
     for f in findings:
         if f.file is None and f.check != "schema_inferred":
@@ -243,6 +247,64 @@ def _check_overlap(
         f" ({show(list(schema_columns))}); check that the data and the schema belong"
         " together, or re-infer the schema with `mlci schema infer`"
     )
+
+
+def pull_request_changes(cwd: Path) -> list[str] | None:
+    """The files a pull request changes, when HEAD is GitHub's merge commit for it.
+
+    A ``pull_request`` run checks out ``refs/pull/N/merge``, whose first parent is the
+    base branch (mlci-pr.yml fetches two commits deep for this). None when that is
+    not what HEAD is (a local run, a shallow clone of one commit).
+    """
+    from mlci.proc import git
+
+    if git("rev-parse", "--verify", "--quiet", "HEAD^2", cwd=cwd) is None:
+        return None
+    if git("rev-parse", "--verify", "--quiet", "HEAD^1", cwd=cwd) is None:
+        return None
+    out = git("diff", "--name-only", "HEAD^1", "HEAD", cwd=cwd)
+    return out.splitlines() if out else []
+
+
+def _pre_existing_drift(
+    findings: list[Finding], severity: str, data: list[Path], rt: Runtime
+) -> list[Finding]:
+    """Drift findings at ``data.drift.pre_existing`` when the pull request changes no data.
+
+    Drift of data the pull request does not touch was already on the base branch:
+    blocking an unrelated change for it helps nobody (the retrain and monitor
+    workflows are where it is acted on).
+    """
+    from mlci.proc import git
+
+    if rt.get("GITHUB_EVENT_NAME") not in ("pull_request",) or severity == "error":
+        return findings
+    cwd = data[0] if data[0].is_dir() else data[0].parent
+    changed = pull_request_changes(cwd)
+    top = git("rev-parse", "--show-toplevel", cwd=cwd)
+    if changed is None or top is None:
+        return findings
+    paths = []
+    for p in data:
+        try:
+            paths.append(p.resolve().relative_to(Path(top).resolve()).as_posix())
+        except ValueError:
+            return findings  # data outside the repository: cannot tell
+    if any(c == p or c.startswith(p.rstrip("/") + "/") for c in changed for p in paths):
+        return findings
+    note = (
+        " (this pull request changes no data file, so the drift was already on the base"
+        " branch; data.drift.pre_existing sets its severity here)"
+    )
+    out = []
+    for f in findings:
+        if f.check == "drift" and f.severity == "error":
+            if severity == "off":
+                continue
+            f.severity = severity  # type: ignore[assignment]
+            f.message += note
+        out.append(f)
+    return out
 
 
 def _report(rt: Runtime, document: dict[str, Any], *, data_name: str, written: Path) -> None:
