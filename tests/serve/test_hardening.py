@@ -395,3 +395,9 @@ def test_null_where_the_schema_says_the_model_cannot_take_it(onnx_path: Path) ->
     assert resp.json()["error"].startswith(
         "column 'mean_texture', row 0: null, but the model cannot take a missing value"
     )
+
+
+def test_other_methods_on_predict_and_unknown_routes(server: RunningServer) -> None:
+    get = requests.get(f"{server.url}/predict", timeout=30)
+    assert get.status_code == 405 and get.json()["error"] == "use POST /predict"
+    assert requests.get(f"{server.url}/nowhere", timeout=30).status_code == 404

@@ -20,7 +20,7 @@ from mlci.errors import DeployError, InputError
 from mlci.serve.app import require_stack
 
 if TYPE_CHECKING:
-    from starlette.applications import Starlette
+    from starlette.types import ASGIApp
 
 __all__ = ["RunningServer", "bind_socket", "run_server", "start_server"]
 
@@ -161,7 +161,7 @@ class RunningServer:
 
 
 def _config(
-    app: Starlette,
+    app: ASGIApp,
     log_level: str,
     header_timeout_s: float = HEADER_TIMEOUT_S,
     body_timeout_s: float = BODY_TIMEOUT_S,
@@ -182,7 +182,7 @@ def _config(
 
 
 def start_server(
-    app: Starlette,
+    app: ASGIApp,
     *,
     host: str = "127.0.0.1",
     port: int = 0,
@@ -226,7 +226,7 @@ def _on_sigterm(_signum: int, _frame: Any) -> None:
     raise _Terminated
 
 
-def run_server(app: Starlette, *, host: str, port: int, log_level: str = "info") -> None:
+def run_server(app: ASGIApp, *, host: str, port: int, log_level: str = "info") -> None:
     """Serve ``app`` in the foreground until interrupted (^C or SIGTERM).
 
     uvicorn shuts down gracefully on either signal and then raises it again; SIGTERM
