@@ -409,6 +409,69 @@ def _start_mlserver(
     return server
 
 
+def _in_process(
+    onnx_path: Path, names: list[str], records: list[dict[str, float]], n: int
+) -> dict[str, dict[str, float]]:
+    """Each app called directly on the ASGI channel (no sockets), turn by turn: µs/request.
+
+    This isolates what the handlers themselves cost, which the shared HTTP stack and a
+    loaded machine blur in the loopback figures.
+    """
+    import asyncio
+
+    import orjson
+
+    from mlci.serve.app import create_app, load_served_model
+
+    os.environ["MODEL"], os.environ["FEATURES"] = str(onnx_path), json.dumps(names)
+    namespace: dict[str, object] = {}
+    exec(FLOOR_APP, namespace)  # noqa: S102 - the floor app of this file
+    apps = {"floor": namespace["app"], "mlci serve": create_app(load_served_model(onnx_path))}
+    bodies = {
+        "single": orjson.dumps({"records": records[:1]}),
+        "records 1k": orjson.dumps({"records": (records * 2)[:1000]}),
+    }
+
+    async def call(app: object, body: bytes) -> float:
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": "/predict",
+            "raw_path": b"/predict",
+            "query_string": b"",
+            "root_path": "",
+            "headers": [(b"content-type", b"application/json")],
+            "client": ("127.0.0.1", 1),
+            "server": ("127.0.0.1", 2),
+        }
+
+        async def receive() -> dict[str, object]:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(_message: dict[str, object]) -> None:
+            return None
+
+        start = time.perf_counter()
+        await app(scope, receive, send)  # type: ignore[operator]
+        return time.perf_counter() - start
+
+    async def run() -> dict[str, dict[str, float]]:
+        out: dict[str, dict[str, float]] = {name: {} for name in apps}
+        for kind, body in bodies.items():
+            times: dict[str, list[float]] = {name: [] for name in apps}
+            for _ in range(n if kind == "single" else max(20, n // 50)):
+                for name, app in apps.items():
+                    times[name].append(await call(app, body))
+            for name in apps:
+                out[name][kind] = statistics.median(times[name]) * 1e6
+        return out
+
+    return asyncio.run(run())
+
+
 def _load() -> str:
     return " / ".join(f"{x:.1f}" for x in os.getloadavg())
 
@@ -468,6 +531,7 @@ def main() -> None:
         finally:
             for server in servers:
                 _stop(server.proc)
+        inproc = _in_process(onnx_path, names, records, args.single)
     med = {s.name: {k: statistics.median(v) for k, v in s.rounds.items()} for s in servers}
     floor = med["floor"]
     print(
@@ -483,6 +547,18 @@ def main() -> None:
         )
     for name, why in skipped.items():
         print(f"| {name} | {why} | | | | |")
+    print("\n| in-process (ASGI, no sockets) | single µs | records 1k µs |")
+    print("| --- | ---: | ---: |")
+    for name, res in inproc.items():
+        ratio = (
+            ""
+            if name == "floor"
+            else (
+                f" ({res['single'] / inproc['floor']['single']:.2f}x,"
+                f" {res['records 1k'] / inproc['floor']['records 1k']:.2f}x)"
+            )
+        )
+        print(f"| {name}{ratio} | {res['single']:.0f} | {res['records 1k']:,.0f} |")
     mlci = med["mlci serve"]
     print("\n| mlci serve body | rows/s | vs the floor's records 1k |")
     print("| --- | ---: | ---: |")

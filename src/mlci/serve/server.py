@@ -10,6 +10,7 @@ closed by the protocol below, and so is one whose body has not arrived within
 
 from __future__ import annotations
 
+import gc
 import socket
 import threading
 import time
@@ -239,6 +240,10 @@ def run_server(app: ASGIApp, *, host: str, port: int, log_level: str = "info") -
     import uvicorn
 
     sock = bind_socket(host, port)
+    # The model, pandas and scikit-learn leave a large heap: moving it out of the
+    # collector's reach keeps garbage collection pauses off the requests.
+    gc.collect()
+    gc.freeze()
     in_main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main else None
     try:
