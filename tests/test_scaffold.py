@@ -245,11 +245,11 @@ def test_action_ref_override(project: Path, capsys: pytest.CaptureFixture[str]) 
     sha = "0123456789abcdef0123456789abcdef01234567"
     assert init(project, "--yes", "--action-ref", f"me/mlci-fork@{sha}#v9.9.9") == 0
     text = (project / ".github/workflows/mlci-pr.yml").read_text(encoding="utf-8")
-    assert f"uses: me/mlci-fork/actions/validate-data@{sha} # v9.9.9\n" in text
+    assert f"uses: me/mlci-fork@{sha} # v9.9.9\n" in text
     assert _release.COMMIT not in text
     assert init(project, "--yes", "--force", "--action-ref", sha) == 0
     text = (project / ".github/workflows/mlci-pr.yml").read_text(encoding="utf-8")
-    assert f"uses: mlci-dev/mlci/actions/validate-data@{sha} # v{__version__}\n" in text
+    assert f"uses: mlci-dev/mlci@{sha} # v{__version__}\n" in text
     capsys.readouterr()
     assert init(project, "--yes", "--force", "--action-ref", "me/mlci@v1") == 2
     assert (
@@ -423,7 +423,7 @@ def test_workflow_shape(all_combinations: dict, combo: dict[str, object]) -> Non
     cjob = comment["jobs"]["comment"]
     assert cjob["permissions"] == {"actions": "read", "checks": "write", "pull-requests": "write"}
     assert not any("checkout" in s.get("uses", "") for s in cjob["steps"])
-    report = next(s for s in cjob["steps"] if "/actions/report@" in s.get("uses", ""))
+    report = next(s for s in cjob["steps"] if (s.get("with") or {}).get("command") == "report")
     # The pull request comes from the event, matched on the head commit (forks included).
     assert "pr-number" not in report["with"]
     download = next(s for s in cjob["steps"] if "download-artifact" in s.get("uses", ""))

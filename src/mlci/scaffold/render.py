@@ -42,7 +42,8 @@ __all__ = [
     "yaml_str",
 ]
 
-#: mlci's own composite actions, under ``actions/`` of its repository.
+#: The commands of mlci's action (``action.yml`` at the root of its repository) that the
+#: workflows run, one step each (``uses: OWNER/mlci@SHA`` with ``command: NAME``).
 ACTION_NAMES = ("validate-data", "validate-model", "report", "deploy", "retrain", "monitor")
 RESULTS_DIR = "mlci-results"
 #: The top-level keys of every generated workflow, in order.
@@ -163,9 +164,9 @@ def workflow_context(a: Answers) -> dict[str, object]:
         "python_version_yaml": json.dumps(a.python),
         "pins": pins,
         "mlci": {
-            name.replace("-", "_"): f"{repo}/actions/{name}@{sha} # {tag}" for name in ACTION_NAMES
+            name.replace("-", "_"): f"{repo}@{sha} # {tag}" for name in ACTION_NAMES
         },
-        # The root action, for commands without an action of their own (`mlci test`).
+        # mlci's action for `mlci test` (the same action as every mlci.NAME above).
         "mlci_root": f"{repo}@{sha} # {tag}",
         "test_command": a.test_command,
         "config_path": CONFIG_FILE,

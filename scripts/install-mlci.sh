@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install mlci from the checkout of the action (argument 1) into the Python the workflow
+# Install mlci from the checkout of the action (argument 1: the repository root) into the Python the workflow
 # set up (actions/setup-python, then the project's requirements), so that mlci loads the
 # model with the very libraries the project trains it with. Skipped when that Python
 # already has this exact mlci version. A Python that pip may not install into (a system
