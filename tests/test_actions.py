@@ -17,10 +17,8 @@ from mlci.results import make_document, write_results
 from tests.act.harness import REPO_ROOT
 from tests.conftest import GitHubEnv
 
-ACTIONS = {
-    "mlci": REPO_ROOT / "action.yml",
-    **{p.parent.name: p for p in sorted((REPO_ROOT / "actions").glob("*/action.yml"))},
-}
+ACTIONS = {"mlci": REPO_ROOT / "action.yml"}
+#: The commands besides config-check that the action runs.
 SUB_ACTIONS = ("validate-data", "validate-model", "report", "deploy", "retrain", "monitor")
 MLCI = f"{_release.OWNER}/{_release.REPOSITORY}"
 CHECKOUT = "actions/checkout@{} # {}".format(*_release.THIRD_PARTY["actions/checkout"])
@@ -40,8 +38,18 @@ def load(path: Path) -> dict:
 # -- the definitions -----------------------------------------------------------------------------
 
 
-def test_the_actions_are_all_there() -> None:
-    assert set(ACTIONS) == {"mlci", *SUB_ACTIONS}
+def test_the_root_action_is_the_only_action() -> None:
+    """One action per repository, at the root: what the Marketplace lists (#15)."""
+    found = sorted(
+        p.relative_to(REPO_ROOT).as_posix()
+        for pattern in ("**/action.yml", "**/action.yaml")
+        for p in REPO_ROOT.glob(pattern)
+        if not p.relative_to(REPO_ROOT).as_posix().startswith(("tests/", ".", "build/"))
+    )
+    assert found == ["action.yml"]
+    choices = load(ACTIONS["mlci"])["inputs"]["command"]["description"]
+    for command in (*SUB_ACTIONS, "config-check"):
+        assert command in choices and command in _action.COMMANDS
 
 
 @pytest.mark.parametrize("name", list(ACTIONS))
@@ -53,28 +61,25 @@ def test_action_definition(name: str) -> None:
         assert re.fullmatch(r"[a-z][a-z-]*", key), key
     outputs = set(action["outputs"])
     assert {"passed", "exit-code", "results-path", "report-path"} <= outputs
-    if name in ("mlci", "validate-model", "deploy", "retrain"):
-        assert "blessed" in outputs
-    if name == "mlci":
-        assert action["branding"] == {"icon": "check-circle", "color": "green"}
-        assert action["inputs"]["command"]["required"] is True
+    assert "blessed" in outputs
+    assert action["branding"] == {"icon": "check-circle", "color": "green"}
+    assert action["inputs"]["command"]["required"] is True
     steps = action["runs"]["steps"]
     assert [s["id"] for s in steps] == ["install", "run"]
     for step in steps:
         assert "${{" not in step["run"], (name, step["run"])
         assert step["shell"] == "bash"
-    source = "$GITHUB_ACTION_PATH" if name == "mlci" else "$GITHUB_ACTION_PATH/../.."
-    assert steps[0]["run"].endswith(f'/install.sh" "{source}"')
+    assert steps[0]["run"] == (
+        'bash "$GITHUB_ACTION_PATH/scripts/install-mlci.sh" "$GITHUB_ACTION_PATH"'
+    )
     # every input reaches the scripts, and only through env:
     used = {m for v in steps[1]["env"].values() for m in re.findall(r"inputs\.([a-z-]+)", str(v))}
     used |= {m for v in steps[0]["env"].values() for m in re.findall(r"inputs\.([a-z-]+)", str(v))}
     assert used == set(action["inputs"]), name
-    if name != "mlci":
-        assert steps[1]["env"]["MLCI_COMMAND"] == name
 
 
 def test_install_script_is_strict_bash() -> None:
-    script = REPO_ROOT / "actions" / "_shared" / "install.sh"
+    script = REPO_ROOT / "scripts" / "install-mlci.sh"
     text = script.read_text(encoding="utf-8")
     assert text.startswith("#!/usr/bin/env bash\n") and "set -euo pipefail" in text
     assert subprocess.run(["bash", "-n", str(script)], check=False).returncode == 0

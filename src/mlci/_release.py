@@ -1,9 +1,14 @@
-"""Where the generated workflows find mlci's own actions and the pinned third-party actions.
+"""Where the generated workflows find mlci's action and the pinned third-party actions.
 
-``mlci init`` writes ``OWNER/REPOSITORY/actions/NAME@COMMIT # vVERSION`` into every
-workflow, so users never get a floating reference. The release process records
-the commit of the version's tag here (``VERSION`` must equal the package version;
-a test checks it); ``mlci init --action-ref`` overrides it.
+``mlci init`` writes ``OWNER/REPOSITORY@COMMIT # vVERSION`` (mlci's one action, with
+``command: NAME``) into every workflow, so users never get a floating reference;
+``mlci init --action-ref`` overrides it. ``COMMIT`` is a commit of this repository
+that holds the action with every input and output the workflow templates use
+(``tests/test_release.py`` reads it with ``git show``). A commit cannot name itself,
+so a release records the commit just before the one it tags, whose action is the
+same (RELEASING.md; ``.ci/check-release`` checks it). ``VERSION`` must equal the
+package version. Until the first release ``TAGGED`` is false and ``mlci init`` says
+the pin is a pre-release commit.
 
 Third-party actions are pinned to the full commit SHA of a release, with the tag
 kept as a comment; bump them together with their tag.
@@ -11,12 +16,14 @@ kept as a comment; bump them together with their tag.
 
 from __future__ import annotations
 
-__all__ = ["COMMIT", "OWNER", "REPOSITORY", "THIRD_PARTY", "VERSION"]
+__all__ = ["COMMIT", "OWNER", "REPOSITORY", "TAGGED", "THIRD_PARTY", "VERSION"]
 
 OWNER = "mlci-dev"
 REPOSITORY = "mlci"
 VERSION = "0.1.0"
 COMMIT = "5f2fba17924429de01c592d9d79d72dbfc5d642f"
+#: Whether ``COMMIT`` belongs to a tagged release (False: a pre-release commit of main).
+TAGGED = False
 
 #: ``action -> (full commit SHA, release tag)``: the pins the generated workflows use.
 THIRD_PARTY: dict[str, tuple[str, str]] = {

@@ -129,7 +129,7 @@ _INIT_ANSWER_FLAGS = (
 
 
 def _run_init(args: argparse.Namespace) -> int:
-    from mlci import scaffold
+    from mlci import _release, scaffold
     from mlci.errors import EXIT_FAILED
 
     def ask(question: scaffold.Question) -> str | None:
@@ -205,6 +205,13 @@ def _run_init(args: argparse.Namespace) -> int:
             " request; the deploy workflow needs the GitHub environment"
             f" {answers.deploy_environment!r}"
         )
+        if not answers.action_ref and not _release.TAGGED:
+            print(
+                f"note: the workflows pin mlci's action to {_release.OWNER}/"
+                f"{_release.REPOSITORY}@{_release.COMMIT[:12]}, a pre-release commit (no"
+                " release of mlci is tagged yet); after upgrading mlci, `mlci init --check`"
+                " shows the new pin"
+            )
         if not (root / "mlci" / "schema.yaml").is_file() and answers.data:
             import shlex
 
@@ -319,7 +326,7 @@ def _add_init_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     init.add_argument(
         "--action-ref",
         metavar="[OWNER/REPO@]SHA[#TAG]",
-        help="pin mlci's actions to this commit instead of the one recorded for this release",
+        help="pin mlci's action to this commit instead of the one recorded for this release",
     )
     mode = init.add_mutually_exclusive_group()
     mode.add_argument("--force", action="store_true", help="replace files that were changed")

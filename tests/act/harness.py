@@ -4,8 +4,7 @@
 ``-P ubuntu-latest=-self-hosted --no-cache-server``. The third-party actions the
 generated workflows pin (checkout, setup-python, upload-artifact,
 download-artifact) are mapped with ``--local-repository`` to the small stand-ins in
-``stubs/``; mlci's own actions (``OWNER/mlci[/actions/NAME]@COMMIT``) are mapped to
-this checkout. Uploaded artifacts land in ``ActResult.artifacts`` (and a later run
+``stubs/``; mlci's action (``OWNER/mlci@COMMIT``) is mapped to this checkout. Uploaded artifacts land in ``ActResult.artifacts`` (and a later run
 can download them again by passing the same folder).
 
 Nothing of the test environment reaches a run: the test virtualenv is taken off
@@ -180,7 +179,7 @@ _ACTION_TREE = (
     "README.md",
     "LICENSE",
     "action.yml",
-    "actions",
+    "scripts",
     "src",
     "templates",
     "examples",

@@ -508,7 +508,7 @@ ACTION_NAMES = ("validate-data", "validate-model", "report", "deploy", "retrain"
 
 
 def _actions_workflow() -> str:
-    """One job that runs the root action and every per-command action on the example."""
+    """One job that runs the action with every command on the example."""
     from mlci import _release
 
     mlci = f"{_release.OWNER}/{_release.REPOSITORY}"
@@ -528,8 +528,8 @@ def _actions_workflow() -> str:
         extra = '          fail-on-gate: "false"\n' if name.startswith("validate") else ""
         steps.append(
             f"      - id: {name}\n        continue-on-error: true\n"
-            f"        uses: {mlci}/actions/{name}@{_release.COMMIT}\n"
-            f"        with:\n          working-directory: .\n{extra}"
+            f"        uses: {mlci}@{_release.COMMIT}\n"
+            f"        with:\n          command: {name}\n          working-directory: .\n{extra}"
         )
     return (
         "name: actions\non: push\npermissions: {}\njobs:\n  actions:\n"
@@ -540,7 +540,7 @@ def _actions_workflow() -> str:
 def test_every_action_runs_on_the_example(
     prepared: Path, pr_runs: dict[str, PrRun], tmp_path: Path
 ) -> None:
-    """The root action (`command:`) and each per-command action, with their outputs."""
+    """The action with each command (config-check, twice), with their outputs."""
     repo = project(prepared, tmp_path / "repo")
     config = (repo / "mlci.yaml").read_text(encoding="utf-8")
     git_repo(

@@ -37,9 +37,7 @@ def workflow_steps(text: str, train_command: str) -> list[str]:
     for job in yaml.safe_load(text)["jobs"].values():
         for step in job["steps"]:
             uses = str(step.get("uses", ""))
-            if "/actions/" in uses:
-                steps.append(ACTION_STEP[uses.split("/actions/", 1)[1].split("@", 1)[0]])
-            elif uses.startswith("mlci-dev/mlci@"):  # the root action: its command input
+            if uses.startswith("mlci-dev/mlci@"):  # mlci's action, one command per step
                 steps.append(ACTION_STEP[step["with"]["command"]])
             elif step.get("run") == train_command:
                 steps.append("train")

@@ -163,9 +163,7 @@ def workflow_context(a: Answers) -> dict[str, object]:
         else "[" + ", ".join(yaml_str(s) for s in labels) + "]",
         "python_version_yaml": json.dumps(a.python),
         "pins": pins,
-        "mlci": {
-            name.replace("-", "_"): f"{repo}@{sha} # {tag}" for name in ACTION_NAMES
-        },
+        "mlci": {name.replace("-", "_"): f"{repo}@{sha} # {tag}" for name in ACTION_NAMES},
         # mlci's action for `mlci test` (the same action as every mlci.NAME above).
         "mlci_root": f"{repo}@{sha} # {tag}",
         "test_command": a.test_command,
