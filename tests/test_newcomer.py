@@ -5,7 +5,9 @@ example's data, and the generated workflows pass the linters."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -104,7 +106,7 @@ def test_demo_then_init_from_the_wheel(wheel_env: Path, tmp_path: Path) -> None:
     assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
     assert "pull request #1" in demo.stdout and ": blessed\n" in demo.stdout
     assert "mlci deploy: v1 is now production" in demo.stdout  # smoke test passed
-    assert (empty / "mlci-demo" / "mlci-results-pr2" / "report.html").is_file()
+    assert_demo_story(demo.stdout, (empty / "mlci-demo").resolve())
 
     # A fresh repository holding the example's data, adopted with `mlci init --yes`.
     demo_dir = empty / "mlci-demo"
@@ -149,3 +151,33 @@ def test_demo_then_init_from_the_wheel(wheel_env: Path, tmp_path: Path) -> None:
     assert schema.returncode == 0, schema.stdout + schema.stderr
     again = _run(wheel_env, "init", "--check", cwd=repo)
     assert again.returncode == 0, again.stdout + again.stderr
+
+
+def assert_demo_story(out: str, directory: Path) -> None:
+    """What `mlci demo` printed and left behind tell the whole story."""
+    assert "mlci deploy: v1 is now production" in out
+    summary = out[out.rindex("summary\n") :]
+    assert "pull request #1: weaker regularization (C 0.002 -> 1.0): blessed\n" in summary
+    assert (
+        "pull request #2: a new data source and an over-regularized model (C 0.0003): blocked\n"
+        in summary
+    )
+    assert "unexpected" not in summary
+    assert "mlci deploy: v2 is now production" in out
+    # Each pull request step shows its progress and duration.
+    assert re.search(r"\[2/5\] validate data: ok in \d+\.\d s", out)
+    assert re.search(r"\[4/5\] validate model: failed a gate in \d+\.\d s", out)
+    for number, verdict in ((1, True), (2, False)):
+        results = directory / f"mlci-results-pr{number}"
+        model = json.loads((results / "model.json").read_text())
+        assert model["blessing"]["blessed"] is verdict
+        data = json.loads((results / "data.json").read_text())
+        assert data["passed"] is verdict
+        assert (results / "report.md").read_text().startswith("## ")
+        html = (results / "report.html").read_text()
+        assert html.lstrip().lower().startswith("<!doctype html>")
+        assert f"full report: {results / 'report.html'}" in out
+    data2 = json.loads((directory / "mlci-results-pr2" / "data.json").read_text())
+    codes = {(f["check"], f.get("column")) for f in data2["findings"]}
+    assert ("null_fraction", "mean_smoothness") in codes
+    assert ("drift", "mean_texture") in codes

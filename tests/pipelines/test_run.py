@@ -2,31 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import re
 from pathlib import Path
 
 import pytest
 
 from mlci.cli import main
 from tests.helpers import build_file_tree
-
-
-@pytest.fixture(scope="module")
-def demo(half_finished_demo: tuple[int, str, str, Path]) -> tuple[int, str, Path]:
-    """Play `mlci demo` once; the tests read what it printed and left behind.
-
-    It plays with ``--force`` in the directory of a demo that stopped half way (the
-    first model's smoke test failed), which also holds a file of the user's.
-    """
-    directory = half_finished_demo[3]
-    import contextlib
-    import io
-
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        code = main(["demo", "--dir", str(directory), "--force"])
-    return code, out.getvalue(), directory
 
 
 @pytest.fixture(scope="module")
@@ -79,52 +60,21 @@ def test_demo_says_which_step_failed_and_how_to_play_again(
 
 
 @pytest.mark.slow
-def test_demo_plays_again_with_force_and_keeps_other_files(
-    demo: tuple[int, str, Path],
+def test_force_replaces_only_the_demos_files(
+    half_finished_demo: tuple[int, str, str, Path],
 ) -> None:
-    code, out, directory = demo
-    assert code == 0, out
+    """What --force clears before the demo plays again (the newcomer test plays it whole)."""
+    from mlci.pipelines.demo import _copy_example
+
+    _, _, _, directory = half_finished_demo
+    assert (directory / ".mlci" / "registry").is_dir() and (directory / "mlci-results").is_dir()
+    (directory / "train.py").write_text("edited", encoding="utf-8")
+    _copy_example(directory, force=True)
     assert (directory / "notes.txt").read_text(encoding="utf-8") == "mine"
-    # The story ran from v1 again: the half-finished demo's registry was replaced.
-    versions = directory / ".mlci" / "registry" / "versions"
-    assert sorted(p.name for p in versions.iterdir()) == ["v1", "v2"]
-
-
-@pytest.mark.slow
-def test_demo_plays_the_story(demo: tuple[int, str, Path]) -> None:
-    code, out, directory = demo
-    assert code == 0, out
-    assert "mlci deploy: v1 is now production" in out
-    summary = out[out.rindex("summary\n") :]
-    assert "pull request #1: weaker regularization (C 0.002 -> 1.0): blessed\n" in summary
-    assert (
-        "pull request #2: a new data source and an over-regularized model (C 0.0003): blocked\n"
-        in summary
-    )
-    assert "unexpected" not in summary
-    assert "mlci deploy: v2 is now production" in out
-    # Each pull request step shows its progress and duration.
-    assert re.search(r"\[2/5\] validate data: ok in \d+\.\d s", out)
-    assert re.search(r"\[4/5\] validate model: failed a gate in \d+\.\d s", out)
-
-
-@pytest.mark.slow
-def test_demo_leaves_results_and_reports(demo: tuple[int, str, Path]) -> None:
-    _, out, directory = demo
-    for number, verdict in ((1, True), (2, False)):
-        results = directory / f"mlci-results-pr{number}"
-        model = json.loads((results / "model.json").read_text())
-        assert model["blessing"]["blessed"] is verdict
-        data = json.loads((results / "data.json").read_text())
-        assert data["passed"] is verdict
-        assert (results / "report.md").read_text().startswith("## ")
-        html = (results / "report.html").read_text()
-        assert html.lstrip().lower().startswith("<!doctype html>")
-        assert f"full report: {results / 'report.html'}" in out
-    data2 = json.loads((directory / "mlci-results-pr2" / "data.json").read_text())
-    codes = {(f["check"], f.get("column")) for f in data2["findings"]}
-    assert ("null_fraction", "mean_smoothness") in codes
-    assert ("drift", "mean_texture") in codes
+    for gone in (".mlci", "mlci-results", "data", "mlci", "model.skops"):
+        assert not (directory / gone).exists(), gone
+    assert (directory / "train.py").read_text(encoding="utf-8") != "edited"
+    assert (directory / "mlci.yaml").is_file() and (directory / "prepare_data.py").is_file()
 
 
 def test_demo_refuses_a_non_empty_directory(tmp_path: Path, capsys) -> None:
