@@ -30,7 +30,7 @@ def used_actions() -> dict[str, tuple[set[str], set[str]]]:
         lines = template.read_text(encoding="utf-8").splitlines()
         step_ids: dict[str, str] = {}
         for i, line in enumerate(lines):
-            m = re.match(r"^(\s*)(?:- )?uses: \[\[ mlci\.(\w+) \]\]", line)
+            m = re.match(r"^(\s*)(?:- )?uses: \[\[ mlci(?:\.\w+|_root) \]\]", line)
             if not m:
                 continue
             path = "action.yml"  # every mlci.NAME of the template context is the root action

@@ -29,7 +29,7 @@ def test_init_monitor_writes_the_workflow_and_keeps_it(
     wf = yaml.safe_load((root / MONITOR).read_text(encoding="utf-8"))
     steps = wf["jobs"]["monitor"]["steps"]
     assert [s.get("run") for s in steps].index(command) < next(
-        i for i, s in enumerate(steps) if "/actions/monitor@" in str(s.get("uses", ""))
+        i for i, s in enumerate(steps) if (s.get("with") or {}).get("command") == "monitor"
     )
     # A rerun without --monitor keeps the workflow (it exists), and --check agrees.
     assert main(["init", "-C", str(root), "--yes"]) == 0
