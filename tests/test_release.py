@@ -75,6 +75,38 @@ def _git(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
 
 
+def test_the_recorded_commit_has_every_action_input_and_output_the_workflows_use() -> None:
+    """``uses: OWNER/mlci@COMMIT`` must resolve on GitHub: the commit must hold the
+    action, with each input the generated workflows pass and each output they
+    read (an undeclared input is a warning and ignored; an undeclared output is empty)."""
+    if _git("rev-parse", "--is-inside-work-tree").returncode != 0:
+        pytest.skip("not a git checkout (an sdist): the recorded commit cannot be read")
+    commit = _release.COMMIT
+    assert re.fullmatch(r"[0-9a-f]{40}", commit), commit
+    exists = _git("cat-file", "-e", f"{commit}^{{commit}}")
+    assert exists.returncode == 0, (
+        f"_release.COMMIT {commit} is not a commit of this repository (a shallow clone?"
+        " fetch the history: git fetch --unshallow)"
+    )
+    assert _git("merge-base", "--is-ancestor", commit, "HEAD").returncode == 0, (
+        f"_release.COMMIT {commit} is not on this branch's history"
+    )
+    problems = []
+    for path, (inputs, outputs) in sorted(used_actions().items()):
+        shown = _git("show", f"{commit}:{path}")
+        if shown.returncode != 0:
+            problems.append(f"{path} does not exist at {commit[:12]}")
+            continue
+        action = yaml.safe_load(shown.stdout)
+        missing_in = sorted(inputs - set(action.get("inputs") or {}))
+        missing_out = sorted(outputs - set(action.get("outputs") or {}))
+        if missing_in:
+            problems.append(f"{path} at {commit[:12]} has no input(s) {', '.join(missing_in)}")
+        if missing_out:
+            problems.append(f"{path} at {commit[:12]} has no output(s) {', '.join(missing_out)}")
+    assert not problems, "; ".join(problems) + f"; {FIX}"
+
+
 def test_release_data() -> None:
     assert _release.VERSION == __version__
     assert isinstance(_release.TAGGED, bool)
