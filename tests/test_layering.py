@@ -5,6 +5,8 @@
   parts take values and return values; pipelines own the environment.
 - Only proc.py starts processes (imports subprocess).
 - Only __main__ and _action import the CLI: commands call each other as functions.
+- Only github/runtime.py reads ``GITHUB_*`` variables (everything else asks the
+  `Runtime` for the fact by name: ``runtime.repository``, ``runtime.sha`` ...).
 - Imports under ``if TYPE_CHECKING:`` are for types only and do not count.
 """
 
@@ -66,6 +68,24 @@ def _imports(path: Path, name: str | None = None) -> set[str]:
     return found
 
 
+def _github_reads(path: Path) -> list[str]:
+    """``GITHUB_*`` names read with ``.get(...)``, ``getenv(...)`` or ``[...]``."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = []
+    for node in ast.walk(tree):
+        key: ast.AST | None = None
+        if isinstance(node, ast.Call) and node.args:
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if name in ("get", "getenv", "pop", "setdefault"):
+                key = node.args[0]
+        elif isinstance(node, ast.Subscript):
+            key = node.slice
+        if isinstance(key, ast.Constant) and str(key.value).startswith("GITHUB_"):
+            found.append(str(key.value))
+    return found
+
+
 def _hits(imports: set[str], prefix: str) -> list[str]:
     return sorted(i for i in imports if i == prefix or i.startswith(prefix + "."))
 
@@ -98,6 +118,8 @@ def test_layering(path: Path) -> None:
             f"imports {i} (nothing but __main__ and _action imports the CLI)"
             for i in _hits(imports, "mlci.cli")
         ]
+    if name != "mlci.github.runtime":
+        problems += [f"reads {v} (ask the Runtime)" for v in _github_reads(path)]
     assert not problems, f"{name}: " + "; ".join(problems)
 
 
@@ -108,10 +130,12 @@ def test_the_checker_sees_what_it_must(tmp_path: Path) -> None:
         "import subprocess\n"
         "from ..pipelines import run\n"
         "if TYPE_CHECKING:\n    from mlci.cli import main\n"
-        "def f():\n    from mlci.github.runtime import Runtime\n",
+        "def f():\n    from mlci.github.runtime import Runtime\n"
+        "import os\nos.environ.get('GITHUB_SHA')\nos.environ['GITHUB_REF']\n",
         encoding="utf-8",
     )
     imports = _imports(probe, "mlci.data.probe")
     assert "subprocess" in imports and "mlci.pipelines.run" in imports
     assert "mlci.github.runtime.Runtime" in imports  # imports inside functions count
     assert not _hits(imports, "mlci.cli")  # type-only imports do not
+    assert _github_reads(probe) == ["GITHUB_SHA", "GITHUB_REF"]

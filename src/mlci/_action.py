@@ -154,7 +154,7 @@ def _blessed(results: Path) -> str:
 
 
 def _summary_size(rt: Runtime) -> int:
-    path = rt.get("GITHUB_STEP_SUMMARY")
+    path = rt.step_summary_path
     return Path(path).stat().st_size if path and Path(path).exists() else 0
 
 

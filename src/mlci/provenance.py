@@ -20,11 +20,7 @@ def git_sha(cwd: Path | None = None) -> str | None:
     from mlci.github.runtime import Runtime
 
     runtime = Runtime()
-    return (
-        runtime.get("MLCI_GIT_SHA")
-        or runtime.get("GITHUB_SHA")
-        or git("rev-parse", "HEAD", cwd=cwd)
-    )
+    return runtime.get("MLCI_GIT_SHA") or runtime.sha or git("rev-parse", "HEAD", cwd=cwd)
 
 
 def repo_toplevel(cwd: Path) -> str | None:

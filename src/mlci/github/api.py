@@ -118,8 +118,8 @@ class GitHubClient:
             **kwargs: Passed on to `GitHubClient`.
         """
         # Tokens from secrets and GITHUB_TOKEN are masked by the runner already.
-        tok = token or runtime.input("github-token") or runtime.get("GITHUB_TOKEN")
-        api_url = runtime.get("GITHUB_API_URL") or DEFAULT_API_URL
+        tok = token or runtime.input("github-token") or runtime.token
+        api_url = runtime.api_url or DEFAULT_API_URL
         return cls(tok, api_url=api_url, **kwargs)
 
     @property

@@ -153,13 +153,13 @@ def is_ancestor(
     base = git("merge-base", older, newer, cwd=cwd)
     if base is not None:
         return base == git("rev-parse", older, cwd=cwd)
-    if runtime is None or not runtime.get("GITHUB_REPOSITORY"):
+    if runtime is None or not runtime.repository:
         return None
     from mlci.github.api import GitHubClient
 
     with GitHubClient.from_runtime(runtime, log=runtime.info) as client:
         if not client.has_token:
             return None
-        status = compare_status(client, str(runtime.get("GITHUB_REPOSITORY")), newer, older)
+        status = compare_status(client, str(runtime.repository), newer, older)
     # compare newer...older: "behind" means older is contained in newer.
     return None if status is None else status in {"behind", "identical"}

@@ -103,6 +103,68 @@ class Runtime:
         value = self.env.get(name)
         return value if value else None
 
+    # -- the run's facts (the only place that names GITHUB_* variables) ---------------------
+
+    @property
+    def repository(self) -> str | None:
+        """``owner/name`` of the run's repository (``GITHUB_REPOSITORY``), or None."""
+        return self.get("GITHUB_REPOSITORY")
+
+    @property
+    def sha(self) -> str | None:
+        """The commit the workflow run is for (``GITHUB_SHA``), or None."""
+        return self.get("GITHUB_SHA")
+
+    @property
+    def ref(self) -> str | None:
+        """The full ref of the run, e.g. ``refs/pull/1/merge`` (``GITHUB_REF``), or None."""
+        return self.get("GITHUB_REF")
+
+    @property
+    def ref_name(self) -> str | None:
+        """The short name of the run's ref (``GITHUB_REF_NAME``), or None."""
+        return self.get("GITHUB_REF_NAME")
+
+    @property
+    def head_ref(self) -> str | None:
+        """The head branch of a pull request run (``GITHUB_HEAD_REF``), or None."""
+        return self.get("GITHUB_HEAD_REF")
+
+    @property
+    def event_name(self) -> str | None:
+        """The event that started the run (``GITHUB_EVENT_NAME``), or None."""
+        return self.get("GITHUB_EVENT_NAME")
+
+    @property
+    def event_path(self) -> str | None:
+        """The file holding the event's payload (``GITHUB_EVENT_PATH``), or None."""
+        return self.get("GITHUB_EVENT_PATH")
+
+    @property
+    def workflow(self) -> str | None:
+        """The name of the workflow (``GITHUB_WORKFLOW``), or None."""
+        return self.get("GITHUB_WORKFLOW")
+
+    @property
+    def workspace(self) -> str | None:
+        """The checkout folder of the job (``GITHUB_WORKSPACE``), or None."""
+        return self.get("GITHUB_WORKSPACE")
+
+    @property
+    def step_summary_path(self) -> str | None:
+        """The file the job summary is appended to (``GITHUB_STEP_SUMMARY``), or None."""
+        return self.get("GITHUB_STEP_SUMMARY")
+
+    @property
+    def api_url(self) -> str | None:
+        """The REST API's base URL (GitHub Enterprise differs) (``GITHUB_API_URL``), or None."""
+        return self.get("GITHUB_API_URL")
+
+    @property
+    def token(self) -> str | None:
+        """A token from the environment (``GITHUB_TOKEN``), or None."""
+        return self.get("GITHUB_TOKEN")
+
     # -- the run and the workspace --------------------------------------------------------
 
     def run_url(self, run_id: str | int | None = None, *, repo: str | None = None) -> str | None:

@@ -29,7 +29,7 @@ def inactivity_warning(cwd: Path, runtime: Runtime, *, now: float | None = None)
     Only for ``schedule`` events; the date is that of the checked-out commit (the tip
     of the default branch, where scheduled workflows run).
     """
-    if runtime.get("GITHUB_EVENT_NAME") != "schedule":
+    if runtime.event_name != "schedule":
         return None
     stamp = git("log", "-1", "--format=%ct", cwd=cwd)
     if stamp is None or not stamp.isdigit():
@@ -37,7 +37,7 @@ def inactivity_warning(cwd: Path, runtime: Runtime, *, now: float | None = None)
     days = int(((time.time() if now is None else now) - int(stamp)) // 86400)
     if days < WARN_AFTER_DAYS:
         return None
-    workflow = runtime.get("GITHUB_WORKFLOW") or "this workflow"
+    workflow = runtime.workflow or "this workflow"
     return (
         f"no commit on the default branch for {days} days: GitHub disables the scheduled"
         f" workflows of a public repository after {INACTIVE_DAYS} days without activity, and"

@@ -345,7 +345,7 @@ def run_deploy_step(
             "metrics": version.metrics,
             "git_sha": version.git_sha,
             "registry": {"backend": registry.name, "location": registry.describe()},
-            "repository": runtime.get("GITHUB_REPOSITORY"),
+            "repository": runtime.repository,
             "run_url": runtime.run_url(),
             "environment": config.deploy.environment,
             "time": _now(),
@@ -1001,7 +1001,7 @@ def _merged_pr(runtime: Runtime) -> int | None:
     GitHub writes "Merge pull request #12 from ..." for merge commits and "Title (#12)"
     for squash merges; anything else gives None.
     """
-    path = runtime.get("GITHUB_EVENT_PATH")
+    path = runtime.event_path
     if not path:
         return None
     try:

@@ -321,7 +321,7 @@ def _dispatch_retrain(client: GitHubClient, repo: str) -> dict[str, Any]:
 
 
 def _github(runtime: Runtime, client: GitHubClient | None) -> tuple[GitHubClient, str] | None:
-    repo = runtime.get("GITHUB_REPOSITORY")
+    repo = runtime.repository
     if not repo:
         return None
     if client is None:

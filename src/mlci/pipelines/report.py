@@ -62,7 +62,7 @@ class ReportOutcome:
 
 
 def _event(runtime: Runtime) -> dict[str, Any]:
-    path = runtime.get("GITHUB_EVENT_PATH")
+    path = runtime.event_path
     if not path:
         return {}
     try:
@@ -82,7 +82,7 @@ def _head_sha(report: Report, runtime: Runtime, given: str | None) -> str | None
     for doc in (report.model, report.data):
         if doc is not None:
             candidates.append((doc.get("provenance") or {}).get("git_sha"))
-    candidates.append(runtime.get("GITHUB_SHA"))
+    candidates.append(runtime.sha)
     return next((c for c in candidates if isinstance(c, str) and _SHA.fullmatch(c)), None)
 
 
@@ -255,7 +255,7 @@ def report(
         raise
     run_url: str | None = None
     if post or check_run:
-        run_url = _run_url(rt, repo or rt.get("GITHUB_REPOSITORY") or "")
+        run_url = _run_url(rt, repo or rt.repository or "")
         loaded = _trusted_provenance(loaded, _head_sha(loaded, rt, sha), run_url)
     full = render_markdown(loaded)
     out_dir = output_dir or results_dir
@@ -267,7 +267,7 @@ def report(
     outcome = ReportOutcome(loaded.state, full, md_path, html_path)
     rt.set_output("state", loaded.state)
     rt.set_output("report-path", rt.workspace_path(md_path))
-    if rt.get("GITHUB_STEP_SUMMARY"):
+    if rt.step_summary_path:
         rt.summary(
             render_markdown(
                 loaded, max_chars=MAX_SUMMARY_BYTES - 4096, size=lambda t: len(t.encode())
@@ -275,7 +275,7 @@ def report(
         )
     if not (post or check_run):
         return outcome
-    repo = repo or rt.get("GITHUB_REPOSITORY")
+    repo = repo or rt.repository
     if not repo or not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", repo):
         raise InputError(
             f"mlci report: repository {repo!r} is not owner/name; pass --repo OWNER/NAME"
@@ -340,7 +340,7 @@ def _report_missing(
     refused: RefusedDocument | None = None,
 ) -> ReportOutcome:
     """No usable results (none, or ``refused``): say so on the pull request, with the run."""
-    repo = repo or rt.get("GITHUB_REPOSITORY")
+    repo = repo or rt.repository
     if not repo or not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", repo):
         raise InputError(
             f"mlci report: repository {repo!r} is not owner/name; pass --repo OWNER/NAME"

@@ -401,7 +401,7 @@ def _run_train(config: Config, files: Sequence[Path]) -> int:
 def _repo_path(path: Path, config: Config, runtime: Runtime) -> str:
     """``path`` relative to the repository root (the workspace on a runner)."""
     resolved = path.resolve()
-    roots = [runtime.get("GITHUB_WORKSPACE"), _git_toplevel(config.root)]
+    roots = [runtime.workspace, _git_toplevel(config.root)]
     for root in roots:
         if root and resolved.is_relative_to(Path(root).resolve()):
             return resolved.relative_to(Path(root).resolve()).as_posix()
@@ -526,7 +526,7 @@ def _finish(
 
 
 def _context(runtime: Runtime, client: GitHubClient | None) -> tuple[GitHubClient, str]:
-    repo = str(runtime.get("GITHUB_REPOSITORY"))
+    repo = str(runtime.repository)
     if client is None:
         from mlci.github.api import GitHubClient
 
@@ -663,11 +663,7 @@ def retrain(
     # Fail fast, before an hour of training: where would the pull request go?
     proposal: tuple[GitHubClient, str] | None = None
     marker = PR_MARKER.format(key=config.report.key)
-    if (
-        config.retrain.mode == "pull-request"
-        and not dry_run
-        and not runtime.get("GITHUB_REPOSITORY")
-    ):
+    if config.retrain.mode == "pull-request" and not dry_run and not runtime.repository:
         # A laptop (or `mlci run retrain`): do everything but the pull request, like
         # `mlci run pr` prints the comment it would post.
         dry_run = True

@@ -198,13 +198,9 @@ def _remember(log: ExperimentLog, doc: Mapping[str, Any], cfg: Config, rt: Runti
     from mlci.proc import git
     from mlci.registry.experiments import environment, make_entry
 
-    ref = rt.get("GITHUB_REF") or ""
+    ref = rt.ref or ""
     match = re.fullmatch(r"refs/pull/(\d+)/(?:merge|head)", ref)
-    branch = (
-        rt.get("GITHUB_HEAD_REF")
-        or rt.get("GITHUB_REF_NAME")
-        or git("rev-parse", "--abbrev-ref", "HEAD", cwd=cfg.root)
-    )
+    branch = rt.head_ref or rt.ref_name or git("rev-parse", "--abbrev-ref", "HEAD", cwd=cfg.root)
     try:
         env, packages = environment(cfg.root)
         entry = make_entry(

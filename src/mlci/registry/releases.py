@@ -120,7 +120,7 @@ class ReleasesRegistry:
         from mlci.github.api import GitHubClient
 
         rt = runtime
-        repository = config.repository or rt.get("GITHUB_REPOSITORY")
+        repository = config.repository or rt.repository
         if not repository:
             raise InputError(
                 "registry: the github backend needs a repository; set registry.repository"
