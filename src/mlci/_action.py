@@ -56,7 +56,7 @@ def outputs_of(command: str) -> tuple[str, ...]:
 
 
 def _written(rt: Runtime) -> set[str]:
-    path = rt.env.get("GITHUB_OUTPUT")
+    path = rt.output_path
     if not path or not Path(path).is_file():
         return set()
     names: set[str] = set()

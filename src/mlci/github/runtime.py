@@ -156,6 +156,11 @@ class Runtime:
         return self.get("GITHUB_STEP_SUMMARY")
 
     @property
+    def output_path(self) -> str | None:
+        """The file step outputs are appended to (``GITHUB_OUTPUT``), or None."""
+        return self.get("GITHUB_OUTPUT")
+
+    @property
     def api_url(self) -> str | None:
         """The REST API's base URL (GitHub Enterprise differs) (``GITHUB_API_URL``), or None."""
         return self.get("GITHUB_API_URL")

@@ -277,7 +277,7 @@ def _pre_existing_drift(
     """
     from mlci.proc import git
 
-    if rt.get("GITHUB_EVENT_NAME") not in ("pull_request",) or severity == "error":
+    if rt.event_name not in ("pull_request",) or severity == "error":
         return findings
     cwd = data[0] if data[0].is_dir() else data[0].parent
     changed = pull_request_changes(cwd)
