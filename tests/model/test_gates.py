@@ -162,3 +162,23 @@ def test_blocking_reasons_win() -> None:
         blocking=["the ONNX export fails the parity check"],
     )
     assert not b.blessed and "parity" in b.reason
+
+
+def test_max_drop_wording_never_says_a_drop_of_minus_zero() -> None:
+    gates = {"accuracy": Gate(max_drop=0.01)}
+    better, _ = _run(gates, {"accuracy": 0.95}, {"accuracy": 0.93})
+    assert better[0].reason == (
+        "accuracy is 0.95 vs baseline 0.93: a gain of 0.02; a drop of at most 0.01 allowed"
+    )
+    same, _ = _run(gates, {"accuracy": 0.93}, {"accuracy": 0.93})
+    assert "no change" in same[0].reason and "-0" not in same[0].reason
+    worse, _ = _run(gates, {"accuracy": 0.90}, {"accuracy": 0.93})
+    assert "a drop of 0.03;" in worse[0].reason
+
+
+def test_a_value_gate_says_where_its_bound_comes_from() -> None:
+    gate = Gate(min=0.627, note="majority-class accuracy (chance level)")
+    results, _ = _run({"accuracy": gate}, {"accuracy": 0.95})
+    assert results[0].reason == (
+        "accuracy is 0.95; must be at least 0.627 (majority-class accuracy (chance level))"
+    )

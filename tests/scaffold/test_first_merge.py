@@ -80,6 +80,9 @@ def walk(repo: Path, change: dict[str, str], capsys: pytest.CaptureFixture[str])
     code = run("pr", repo, "pr2")
     second = model_doc(repo, "pr2")
     assert second["baseline_metrics"] is not None  # judged against v1 this time
+    # Provenance names the registry version, not the temporary download folder.
+    baseline = second["provenance"]["model"]["baseline"]
+    assert baseline["path"].startswith("local registry: v1/"), baseline
     return {"first": first, "second": second, "code": code}
 
 
