@@ -85,3 +85,41 @@ def test_no_test_command_is_a_usage_error(
     build_file_tree(tmp_path, {"mlci.yaml": "version: 1\ntask: regression\n"})
     assert main(["test", "--config", str(tmp_path / "mlci.yaml")]) == 2
     assert "ci.test_command is not set; add e.g." in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_mlci_run_pr_runs_the_tests_before_training_and_blocks_on_a_failure(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import datetime as dt
+
+    from tests.scaffold.shapes import weather
+    from tests.scaffold.test_first_merge import WEATHER_TRAIN
+
+    root = tmp_path / "w"
+    build_file_tree(
+        root,
+        {
+            "data/train.csv": weather(200),
+            "data/eval.csv": weather(80, seed=1, start=dt.date(2012, 10, 27)),
+            "features.json": json.dumps(["precipitation", "temp_min", "wind"]),
+            "train.py": WEATHER_TRAIN,
+            "tests/test_features.py": (
+                "import json\n\n\ndef test_features_are_kept():\n"
+                "    assert 'wind' not in json.load(open('features.json'))\n"
+            ),
+        },
+    )
+    from tests.act.harness import git_repo
+
+    git_repo(root)
+    assert main(["init", "--yes", "-C", str(root), "--target", "temp_max"]) == 0
+    out = capsys.readouterr().out
+    assert "  test command     python -m pytest -q --junitxml=mlci-results/junit.xml" in out
+    code = main(["run", "pr", "--config", str(root / "mlci.yaml")])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert out.index("] test: mlci test") < out.index("] train: python train.py")
+    report = (root / "mlci-results" / "report.md").read_text(encoding="utf-8")
+    assert report.startswith("## ❌ mlci: tests failed — 1 of 1 test(s) failed\n")
+    assert "test\\_features\\_are\\_kept" in report
