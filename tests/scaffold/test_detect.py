@@ -115,3 +115,29 @@ def test_closed_pipe_ends_quietly(tmp_path: Path) -> None:
     assert done.stdout == "mlci init: answers (and where each came from)\n"
     assert done.stderr == ""
     assert done.returncode == 0  # pipefail: the exit code of mlci, the writer
+
+
+def test_the_schema_hint_runs_as_printed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import os
+    import re
+    import subprocess
+    import sys
+
+    root = penguin_repo(tmp_path / "p")
+    assert init(root, "--yes") == 0
+    hint = re.search(r"^then: run `([^`]+)`", capsys.readouterr().out, re.M)
+    assert hint, "no schema hint"
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    done = subprocess.run(
+        hint.group(1),
+        shell=True,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (root / "mlci" / "schema.yaml").is_file()
