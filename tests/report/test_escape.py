@@ -11,6 +11,7 @@ from mlci.pipelines import validate_data as data_pipeline
 from mlci.pipelines import validate_model as model_pipeline
 from mlci.report.escape import cell, code, md
 from mlci.report.render import Report, render_markdown
+from mlci.report.tables import drift_table
 from tests.report.documents import data_document
 
 LINK = "[x](https://evil.example)"
@@ -85,7 +86,7 @@ def test_monitor_issue_body_and_summary():
         "warning",
         "mlci monitor: feature drift",
         f"feature drift: 1 column(s) drifted: {HOSTILE}",
-        monitor_pipeline._drift_table(_drift(HOSTILE)["columns"]),
+        drift_table(_drift(HOSTILE)["columns"]),
     )
     body = monitor_pipeline._issue_body(
         problem, "<!-- mlci-monitor:default:data-drift -->", {"time": HOSTILE, "run_url": LINK}

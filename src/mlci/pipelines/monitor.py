@@ -47,6 +47,7 @@ from mlci.model.baseline import load_production
 from mlci.provenance import file_fingerprint
 from mlci.registry import production_version
 from mlci.report.escape import cell, code, md, plain_number, safe_url
+from mlci.report.tables import drift_table
 from mlci.results import Finding, make_document, write_results
 
 if TYPE_CHECKING:
@@ -137,21 +138,6 @@ def _profile_series(name: str, values: Any) -> Profile:
 # -- checks -----------------------------------------------------------------------------------
 
 
-def _drift_table(columns: Sequence[Mapping[str, Any]]) -> list[str]:
-    lines = [
-        "| column | method | statistic | p-value | threshold |",
-        "| --- | --- | --- | --- | --- |",
-    ]
-    for c in columns[:100]:
-        lines.append(
-            f"| {cell(c['column'])} | {cell(c.get('method'))} | {cell(c.get('statistic'))}"
-            f" | {cell(c.get('p_value'))} | {cell(c.get('threshold'))} |"
-        )
-    if len(columns) > 100:
-        lines.append(f"| … {len(columns) - 100} more | | | | |")
-    return lines
-
-
 def _drift_problem(config: Config, drift: DriftReport) -> Problem | None:
     """The data-drift problem, by the one drift rule (`mlci.data.drift.drift_findings`).
 
@@ -186,7 +172,7 @@ def _drift_problem(config: Config, drift: DriftReport) -> Problem | None:
         "error" if error else "warning",
         f"mlci monitor: {what} in production data",
         summary,
-        _drift_table([c.to_dict() for c in drifted]),
+        drift_table([c.to_dict() for c in drifted]),
     )
 
 
@@ -523,7 +509,7 @@ def monitor(
                         f"the distribution of the production model's predictions changed"
                         f" ({pdrift['method']} {plain_number(pdrift['statistic'])}, threshold"
                         f" {plain_number(pdrift['threshold'])})",
-                        _drift_table([pdrift]),
+                        drift_table([pdrift]),
                     )
                 )
         elif cur_pred is None:
@@ -562,7 +548,7 @@ def monitor(
                             f"the distribution of the delayed labels changed"
                             f" ({ldrift['method']} {plain_number(ldrift['statistic'])}, threshold"
                             f" {plain_number(ldrift['threshold'])})",
-                            _drift_table([ldrift]),
+                            drift_table([ldrift]),
                         )
                     )
             if model is not None or cur_pred is not None:

@@ -57,6 +57,7 @@ from mlci.pipelines.validate_model import validate_model
 from mlci.proc import run_user_command, user_env
 from mlci.provenance import file_fingerprint, repo_toplevel
 from mlci.report.escape import cell, code, md, safe_url
+from mlci.report.tables import drift_table
 from mlci.results import (
     Finding,
     has_errors,
@@ -460,16 +461,7 @@ def render_markdown(
             f" threshold {drift.get('share_threshold', 0):.0%})",
         ]
         if drifted:
-            lines += [
-                "",
-                "| column | kind | method | statistic | threshold |",
-                "| --- | --- | --- | --- | --- |",
-            ]
-            lines += [
-                f"| {cell(c['column'])} | {cell(c.get('kind'))} | {cell(c.get('method'))}"
-                f" | {cell(c.get('statistic'))} | {cell(c.get('threshold'))} |"
-                for c in drifted[:100]
-            ]
+            lines += ["", *drift_table(drifted)]
     pr = doc.get("pull_request")
     if pr:
         url = safe_url(pr.get("url")) or ""

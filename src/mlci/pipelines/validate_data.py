@@ -16,6 +16,7 @@ from mlci.errors import InputError, MlciError
 from mlci.github.runtime import Annotation, Runtime
 from mlci.provenance import file_fingerprint
 from mlci.report.escape import code, md
+from mlci.report.tables import drift_table
 from mlci.results import (
     DEFAULT_RESULTS_DIR,
     Finding,
@@ -364,16 +365,6 @@ def _summary(document: dict[str, Any], verdict: str) -> str:
             "",
             f"### Drift: share {drift['share']:.0%} (threshold {drift['share_threshold']:.0%})",
             "",
-            "| column | kind | method | statistic | p-value | threshold | drifted |",
-            "| --- | --- | --- | --- | --- | --- | --- |",
+            *drift_table(drift["columns"], limit=500),
         ]
-        for c in drift["columns"][:500]:
-            stat = "" if c["statistic"] is None else f"{c['statistic']:.4g}"
-            p = "" if c["p_value"] is None else f"{c['p_value']:.3g}"
-            thr = "" if c["threshold"] is None else f"{c['threshold']:g}"
-            mark = "**yes**" if c["drifted"] else ("skipped" if c["method"] == "none" else "no")
-            name = md(c["column"])
-            lines.append(
-                f"| {name} | {c['kind']} | {c['method']} | {stat} | {p} | {thr} | {mark} |"
-            )
     return "\n".join(lines) + "\n"
