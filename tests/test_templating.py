@@ -26,11 +26,15 @@ CONTEXT = {
     "date_columns": [],
     "model_path": "model.skops",
     "train_command": "python train.py",
+    "test_command": "python -m pytest",
     "gates": {"accuracy": {"min": 0.8}},
     "first": "bless-on-value-gates",
     "registry": "local",
     "retrain_schedule": "0 3 * * 1",
     "retrain_mode": "pull-request",
+    "monitor": True,
+    "monitor_schedule": "23 6 * * *",
+    "monitor_data_command": None,
 }
 
 
@@ -59,6 +63,8 @@ def test_config_template_renders_a_valid_config() -> None:
     cfg = load_config_text(render("mlci.yaml.j2", CONTEXT))
     assert cfg.model.gates["accuracy"].min == 0.8
     assert cfg.data.current is None
+    assert cfg.ci.test_command == "python -m pytest"
+    assert cfg.monitor.schedule == "23 6 * * *"
 
 
 @pytest.mark.slow
