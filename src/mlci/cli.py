@@ -662,7 +662,9 @@ def _run_profile(args: argparse.Namespace) -> int:
         )
     cfg = _data_config(args.config)
     chunk_rows = cfg.data.chunk_rows if cfg else 250_000
-    profile = profile_path(paths[0], chunk_rows=chunk_rows)
+    # Keys are found here too, so a schema inferred from the stored profile gives them
+    # uniqueness, not a range.
+    profile = profile_path(paths[0], chunk_rows=chunk_rows, track_unique=True)
     output = args.output or Path("profile.json")
     write_profile(profile, output)
     print(f"wrote {output} ({profile.rows} rows, {len(profile.columns)} columns)")

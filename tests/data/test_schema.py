@@ -199,3 +199,12 @@ def test_missing_or_foreign_schema_file(tmp_path):
     (tmp_path / "list.yaml").write_text("- a\n- b\n")
     with pytest.raises(InputError, match="not a schema file"):
         load_schema(tmp_path / "list.yaml")
+
+
+def test_a_schema_inferred_from_a_stored_profile_gives_keys_no_range(tmp_path, capsys):
+    data = write(mixed_frame(3000, 5), tmp_path / "ref.parquet")
+    profile, out = tmp_path / "p.json", tmp_path / "schema.yaml"
+    assert main(["profile", str(data), "-o", str(profile)]) == 0
+    assert main(["schema", "infer", str(profile), "-o", str(out)]) == 0
+    key = load_schema(out).columns["id"]
+    assert key.unique and (key.min, key.max) == (None, None)
