@@ -20,8 +20,10 @@ from mlci.errors import DeployError, InputError, ValidationFailed
 from mlci.github.runtime import Runtime
 from mlci.model.load import load_model
 from mlci.model.onnx import export_onnx
-from mlci.pipelines import deploy as deploy_mod
-from mlci.pipelines.deploy import _smoke_test, deploy, rollback
+from mlci.pipelines.deploy import deploy, rollback
+from mlci.pipelines.deploy import register as register_mod
+from mlci.pipelines.deploy import step as step_mod
+from mlci.pipelines.deploy.smoke import _smoke_test
 from mlci.registry.local import LocalRegistry
 from mlci.results import make_document, write_results
 from tests.helpers import build_file_tree
@@ -228,7 +230,7 @@ def test_command_gets_model_path_version_and_metadata(project: Project) -> None:
 def test_webhook_is_signed_and_retried(
     project: Project, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(deploy_mod, "WEBHOOK_BACKOFF_S", 0.01)
+    monkeypatch.setattr(step_mod, "WEBHOOK_BACKOFF_S", 0.01)
     monkeypatch.setenv("HOOK_SECRET", "s3cret")
     monkeypatch.setenv("HOOK_HOST", f"127.0.0.1:{httpserver.port}")
     seen: list[Request] = []
@@ -271,7 +273,7 @@ def test_webhook_connection_errors_are_retried_then_fail(
 ) -> None:
     import socket
 
-    monkeypatch.setattr(deploy_mod, "WEBHOOK_BACKOFF_S", 0.01)
+    monkeypatch.setattr(step_mod, "WEBHOOK_BACKOFF_S", 0.01)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again: connections are refused
@@ -463,7 +465,7 @@ def test_lineage_records_the_merged_pull_request(
 def test_merged_pr_from_commit_message(tmp_path: Path, message: str, pr: int | None) -> None:
     event = tmp_path / "event.json"
     event.write_text(json.dumps({"head_commit": {"message": message}}))
-    assert deploy_mod._merged_pr(Runtime(env={"GITHUB_EVENT_PATH": str(event)})) == pr
+    assert register_mod._merged_pr(Runtime(env={"GITHUB_EVENT_PATH": str(event)})) == pr
 
 
 def test_smoke_test_without_the_serve_extra_fails_cleanly(

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from mlci.pipelines import deploy as deploy_pipeline
 from mlci.pipelines import monitor as monitor_pipeline
 from mlci.pipelines import retrain as retrain_pipeline
 from mlci.pipelines import validate_data as data_pipeline
 from mlci.pipelines import validate_model as model_pipeline
+from mlci.pipelines.deploy import outcome as deploy_pipeline
 from mlci.report.escape import cell, code, md
 from mlci.report.render import Report, render_markdown
 from mlci.report.tables import drift_table
