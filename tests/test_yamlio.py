@@ -239,7 +239,8 @@ def test_null_and_true_as_column_names() -> None:
 def test_a_word_yaml_reads_as_boolean_where_a_choice_belongs_names_the_choices() -> None:
     (issue,) = issues_of(MINIMAL + "registry:\n  backend: yes\n")
     assert issue == (
-        "mlci.yaml:4:12: registry.backend: true is not allowed; expected one of: local, github"
+        "mlci.yaml:4:12: registry.backend: 'yes' (YAML reads it as true) is not allowed;"
+        " expected one of: local, github"
     )
 
 

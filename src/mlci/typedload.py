@@ -157,7 +157,10 @@ class _Loader:
             hint = suggest(str(value), names) if isinstance(value, str) else ""
             if not hint.startswith("did you"):
                 hint = "expected one of: " + ", ".join(names)
-            self.fail(path, f"{describe(value)} is not allowed; {hint}")
+            got = describe(value)
+            if raw is not None and isinstance(value, bool | None) and raw != got:
+                got = f"{raw!r} (YAML reads it as {got})"
+            self.fail(path, f"{got} is not allowed; {hint}")
             return _MISSING
         if origin is list:
             (item_tp,) = get_args(tp)
