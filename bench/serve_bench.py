@@ -73,9 +73,22 @@ class Client:
     """One keep-alive HTTP/1.1 connection sending pre-encoded requests."""
 
     def __init__(self, port: int):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=60)
+        self.port = port
+        self._connect()
+
+    def _connect(self) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", self.port), timeout=60)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = b""
+
+    def send(self, raw: bytes) -> tuple[int, bytes]:
+        """Send one request; reconnect once when the server closed an idle connection."""
+        try:
+            return self._send(raw)
+        except (ConnectionError, BrokenPipeError):
+            self.sock.close()
+            self._connect()
+            return self._send(raw)
 
     @staticmethod
     def encode(path: str, body: bytes, ctype: str = "application/json") -> bytes:
@@ -85,7 +98,7 @@ class Client:
         )
         return head.encode() + body
 
-    def send(self, raw: bytes) -> tuple[int, bytes]:
+    def _send(self, raw: bytes) -> tuple[int, bytes]:
         self.sock.sendall(raw)
         while b"\r\n\r\n" not in self.buf:
             self.buf += self._recv()
