@@ -929,6 +929,7 @@ def _run_monitor(args: argparse.Namespace) -> int:
         results_dir=args.results or Path(DEFAULT_RESULTS_DIR),
         runtime=Runtime(),
         backend=args.registry,
+        since=args.since,
     )
 
 
@@ -996,7 +997,16 @@ def _add_retrain_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser
         type=Path,
         default=None,
         metavar="PATH",
-        help="production data (default: monitor.current, else data.current)",
+        help=(
+            "production data: a data file, or the folder of Parquet parts mlci serve"
+            " --log-dir writes (default: monitor.current, else data.current)"
+        ),
+    )
+    mon.add_argument(
+        "--since",
+        default=None,
+        metavar="WINDOW",
+        help="only logged rows of this recent window, e.g. 12h, 7d, 2w (prediction log only)",
     )
     _add_results_option(mon)
     _add_registry_option(mon)

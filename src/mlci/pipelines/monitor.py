@@ -385,8 +385,12 @@ def monitor(
     client: GitHubClient | None = None,
     registry: Registry | None = None,
     backend: str | None = None,
+    since: str | None = None,
 ) -> int:
     """Run every monitoring check, sync the issues, and write ``monitor.json``.
+
+    When ``current`` is a folder of prediction log parts (``mlci serve --log-dir``), the
+    log is read in bounded chunks (`mlci.data.predlog`) and judged per model version.
 
     Args:
         config: The loaded mlci.yaml.
@@ -397,6 +401,7 @@ def monitor(
         registry: An open registry (default: ``registry`` of mlci.yaml).
         backend: The registry backend when ``registry`` is not given (default:
             ``registry.backend``; ``mlci run`` passes ``local``).
+        since: A time window of the prediction log (``7d``, ``12h``); None reads all of it.
 
     Returns:
         0 when no problem of error severity was found, else 1.
@@ -417,6 +422,26 @@ def monitor(
     reference = reference_profile(
         config, purpose="the training reference the monitor compares with"
     )
+    from mlci.data.predlog import is_prediction_log
+
+    if is_prediction_log(path):
+        return _monitor_log(
+            config,
+            path,
+            reference,
+            since=since,
+            now=now,
+            results_dir=results_dir,
+            runtime=runtime,
+            client=client,
+            registry=registry
+            or open_registry(config, backend=backend, runtime=runtime, client=client),
+        )
+    if since is not None:
+        raise InputError(
+            f"--since {since}: a time window applies to a prediction log folder (mlci serve"
+            f" --log-dir), and {path} is not one; drop --since or point --current at the log"
+        )
     frame, read_profile = _read_and_profile(path, chunk_rows)  # one read of the current data
     assert read_profile is not None
     current_profile = read_profile
@@ -562,6 +587,342 @@ def monitor(
                     logged=cur_pred[known] if cur_pred is not None and model is None else None,
                     production=production,
                 )
+    return _conclude(
+        config,
+        payload,
+        problems,
+        evaluated,
+        registry=reg,
+        production=production,
+        results_dir=results_dir,
+        runtime=runtime,
+        client=client,
+        path=path,
+        now=now,
+    )
+
+
+def _monitor_log(
+    config: Config,
+    path: Path,
+    reference: Profile,
+    *,
+    since: str | None,
+    now: str,
+    results_dir: Path,
+    runtime: Runtime,
+    client: GitHubClient | None,
+    registry: Registry,
+) -> int:
+    """The monitor on a prediction log folder: every check per model version.
+
+    The version judged (whose problems open issues) is the production version when it
+    answered in the window, else the newest version that did; every version's drift,
+    prediction drift and live metrics are listed under ``versions`` in ``monitor.json``.
+    """
+    import pyarrow.parquet as pq
+
+    from mlci.data.drift import compare_profiles
+    from mlci.data.predlog import (
+        LOG_COLUMNS,
+        LabelIndex,
+        log_parts,
+        parse_since,
+        read_labels,
+        read_prediction_log,
+    )
+
+    target = config.data.target
+    pred_col = config.monitor.predictions or config.data.prediction
+    chunk_rows = config.data.chunk_rows
+    window = parse_since(since, _dt.datetime.fromisoformat(now)) if since else None
+    notes: list[str] = []
+    log_names = set(pq.read_schema(log_parts(path)[-1]).names)
+    drop = {c for c in (target, pred_col, config.monitor.labels) if c} | set(config.data.id_columns)
+    features = [
+        n
+        for n in reference.columns
+        if n not in drop and n not in LOG_COLUMNS and not n.startswith("proba_")
+    ]
+    kinds = {n: reference.columns[n].kind for n in features}
+    labels: LabelIndex | None = None
+    label_source = "no labels (set monitor.labels to the delayed labels file)"
+    spec = config.monitor.labels
+    if spec:
+        label_path = config.resolve(spec)
+        if not label_path.exists():
+            label_source = f"monitor.labels {spec!r} not found (labels not arrived yet?)"
+        elif not target:
+            raise InputError(
+                "mlci.yaml: data.target: not set, so the delayed labels have no column to read;"
+                " set data.target"
+            )
+        else:
+            labels = read_labels(
+                label_path,
+                target=target,
+                id_columns=config.data.id_columns,
+                log_columns=sorted(log_names),
+                chunk_rows=chunk_rows,
+            )
+            labels.source = f"{spec} {labels.source}"
+    summary = read_prediction_log(
+        path,
+        features=features,
+        kinds={n: k for n, k in kinds.items() if k is not None},
+        since=window,
+        chunk_rows=chunk_rows,
+        labels=labels,
+        label_source=label_source,
+    )
+    payload: dict[str, Any] = {
+        "rows": summary.rows,
+        "drift": None,
+        "prediction_drift": None,
+        "label_drift": None,
+        "live_metrics": None,
+        "baseline_metrics": None,
+        "gates": [],
+        "production": None,
+        "problems": [],
+        "issues": [],
+        "retrain_dispatch": None,
+        "rollback": None,
+        "notes": notes,
+        "labels": summary.labels,
+        "log": {
+            "parts": len(summary.parts),
+            "since": window.isoformat() if window else None,
+            "rows_outside_window": summary.skipped_rows,
+        },
+        "versions": [],
+        "version_judged": None,
+    }
+    problems: list[Problem] = []
+    evaluated: list[str] = []
+    production = production_version(registry)
+    if production is not None:
+        payload["production"] = {
+            "version": production.version,
+            "created": production.created,
+            "metrics": production.metrics,
+        }
+    if not summary.versions:
+        notes.append(
+            "no logged rows in the time window: nothing was checked (issues stay as they are)"
+        )
+        return _conclude(
+            config,
+            payload,
+            problems,
+            evaluated,
+            registry=registry,
+            production=production,
+            results_dir=results_dir,
+            runtime=runtime,
+            client=client,
+            path=path,
+            now=now,
+        )
+    logged = {v.version for v in summary.versions}
+    judged = (
+        production.version
+        if production is not None and production.version in logged
+        else summary.versions[0].version
+    )
+    payload["version_judged"] = judged
+    if production is not None and production.version not in logged:
+        notes.append(
+            f"production v{production.version} answered no logged row in the window; judging"
+            f" v{judged}, the newest version that did"
+        )
+    with tempfile.TemporaryDirectory(prefix="mlci-monitor-") as tmp:
+        for v in summary.versions:
+            assert v.features is not None and v.predictions is not None
+            names = [n for n in features if n in v.features.columns]
+            drift = compare_profiles(reference, v.features, config.data.drift, columns=names)
+            entry: dict[str, Any] = {
+                "version": v.version,
+                "rows": v.rows,
+                "first": v.first,
+                "last": v.last,
+                "labelled": v.labelled,
+                "drift_share": drift.share,
+                "drifted": [c.column for c in drift.drifted if c.kind == "feature"],
+                "prediction_drift": None,
+                "live_metrics": None,
+            }
+            ref_pred = _reference_predictions(
+                config, registry, v.version, Path(tmp), drop, chunk_rows, notes
+            )
+            if ref_pred is not None:
+                entry["prediction_drift"] = (
+                    compare_profiles(
+                        _profile_series("prediction", ref_pred),
+                        v.predictions,
+                        config.data.drift,
+                        columns=["prediction"],
+                        kinds={"prediction": "prediction"},
+                    )
+                    .columns[0]
+                    .to_dict()
+                )
+            if v.version != judged:
+                if v.labelled:
+                    entry["live_metrics"] = _plain_metrics(config, v.y_true, v.y_pred)
+                payload["versions"].append(entry)
+                continue
+            evaluated.append("data-drift")
+            payload["drift"] = drift.to_dict()
+            drift_problem = _drift_problem(config, drift)
+            if drift_problem:
+                problems.append(drift_problem)
+            pdrift = entry["prediction_drift"]
+            if pdrift is not None:
+                evaluated.append("prediction-drift")
+                payload["prediction_drift"] = pdrift
+                if pdrift["drifted"]:
+                    problems.append(
+                        Problem(
+                            "prediction-drift",
+                            "warning",
+                            "mlci monitor: the model's predictions drifted",
+                            f"the distribution of v{judged}'s logged predictions changed"
+                            f" ({pdrift['method']} {plain_number(pdrift['statistic'])},"
+                            f" threshold {plain_number(pdrift['threshold'])})",
+                            drift_table([pdrift]),
+                        )
+                    )
+            if v.labelled and v.y_true is not None:
+                import pandas as pd
+
+                if target and target in reference.columns:
+                    evaluated.append("label-drift")
+                    ldrift = (
+                        compare_profiles(
+                            reference,
+                            _profile_series(target, v.y_true),
+                            config.data.drift,
+                            columns=[target],
+                            kinds={target: "label"},
+                        )
+                        .columns[0]
+                        .to_dict()
+                    )
+                    payload["label_drift"] = ldrift
+                    if ldrift["drifted"]:
+                        problems.append(
+                            Problem(
+                                "label-drift",
+                                "warning",
+                                f"mlci monitor: the label {target} drifted",
+                                f"the distribution of the delayed labels changed"
+                                f" ({ldrift['method']} {plain_number(ldrift['statistic'])},"
+                                f" threshold {plain_number(ldrift['threshold'])})",
+                                drift_table([ldrift]),
+                            )
+                        )
+                judged_version = _registered(registry, judged)
+                problems += _live_metrics(
+                    config,
+                    payload,
+                    evaluated,
+                    model=None,
+                    features=pd.DataFrame(index=range(len(v.y_true))),
+                    y_true=pd.Series(v.y_true),
+                    logged=v.y_pred,
+                    production=judged_version,
+                )
+                entry["live_metrics"] = payload["live_metrics"]
+            elif not v.labelled:
+                notes.append(f"no delayed label joined a row of v{judged}: live metrics skipped")
+            payload["versions"].append(entry)
+    return _conclude(
+        config,
+        payload,
+        problems,
+        evaluated,
+        registry=registry,
+        production=production,
+        results_dir=results_dir,
+        runtime=runtime,
+        client=client,
+        path=path,
+        now=now,
+    )
+
+
+def _reference_predictions(
+    config: Config,
+    registry: Registry,
+    version: int | None,
+    work: Path,
+    drop: set[str],
+    chunk_rows: int,
+    notes: list[str],
+) -> np.ndarray | None:
+    """A version's predictions on the reference data (for its prediction drift), or None."""
+    import numpy as np
+
+    if version is None:
+        notes.append("rows logged without a model version: their prediction drift is skipped")
+        return None
+    ref_path = config.resolve(config.data.reference or "")
+    if ref_path.suffix.lower() == ".json":
+        notes.append(
+            "prediction drift skipped: data.reference is a profile, so the model cannot be run"
+            " on it"
+        )
+        return None
+    version_doc = _registered(registry, version)
+    if version_doc is None:
+        notes.append(f"v{version} is not in the registry: its prediction drift is skipped")
+        return None
+    model, _ = load_production(config, registry, version_doc, work)
+    ref_frame = _read_frame(ref_path, chunk_rows)
+    ref_x = ref_frame.drop(columns=[c for c in drop if c in ref_frame.columns])
+    return np.asarray(model.predict(ref_x)).reshape(-1)
+
+
+def _registered(registry: Registry, version: int | None) -> ModelVersion | None:
+    """A registered version, or None when the registry does not have it."""
+    if version is None or version not in {v.version for v in registry.versions()}:
+        return None
+    return registry.get(version)
+
+
+def _plain_metrics(config: Config, y_true: Any, y_pred: Any) -> dict[str, float | None]:
+    """The metric set on logged predictions and delayed labels (no gates)."""
+    from mlci.model.evaluate import Predictions, compute_metrics, resolve_functions
+
+    mc = config.model
+    functions = resolve_functions(mc.custom_metrics, trusted=mc.trusted)
+    evaluation = compute_metrics(
+        Predictions(y_true, y_pred, None, None, config.task),
+        metric_set(config),
+        custom=mc.custom_metrics,
+        functions=functions,
+    )
+    return dict(evaluation.metrics)
+
+
+def _conclude(
+    config: Config,
+    payload: dict[str, Any],
+    problems: list[Problem],
+    evaluated: list[str],
+    *,
+    registry: Registry,
+    production: ModelVersion | None,
+    results_dir: Path,
+    runtime: Runtime,
+    client: GitHubClient | None,
+    path: Path,
+    now: str,
+) -> int:
+    """Rollback, issues, the retrain dispatch and ``monitor.json`` from the checks' outcome."""
+    reg = registry
+    notes: list[str] = payload["notes"]
     findings = [
         Finding(
             "monitor_metric" if p.key.startswith("metric-") else p.key.replace("-", "_"),

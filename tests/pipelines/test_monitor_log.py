@@ -1,0 +1,183 @@
+"""`mlci monitor --current LOGDIR`: the prediction log of `mlci serve`, per model version."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from mlci.cli import main
+from mlci.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from tests.pipelines import ct_project
+from tests.pipelines.ct_project import results, write_config
+
+ct_template = ct_project.ct_template
+project = ct_project.project
+
+LOG = {"monitor": {"labels": "data/labels.csv", "open_issues": False}}
+
+
+def write_part(
+    folder: Path,
+    name: str,
+    frame: pd.DataFrame,
+    *,
+    predictions: np.ndarray,
+    version: int | None,
+    when: dt.datetime,
+    prefix: str,
+    rows_per_request: int = 1,
+) -> pd.DataFrame:
+    """One finished log part with the columns `mlci serve --log-dir` writes; returns its keys."""
+    folder.mkdir(parents=True, exist_ok=True)
+    n = len(frame)
+    features = frame.drop(columns=["id", "target"])
+    request = np.arange(n) // rows_per_request
+    columns = {c: pa.array(features[c].to_numpy()) for c in features.columns}
+    columns["prediction"] = pa.array(predictions)
+    columns["model_version"] = pa.array([version] * n, type=pa.int64())
+    columns["request_id"] = pa.array([f"{prefix}-{r}" for r in request])
+    columns["row"] = pa.array((np.arange(n) % rows_per_request).astype(np.int32))
+    stamp = int(when.timestamp() * 1e6)
+    columns["timestamp"] = pa.array([stamp] * n, type=pa.timestamp("us", tz="UTC"))
+    pq.write_table(pa.table(columns), folder / f"{name}.parquet", row_group_size=40)
+    return pd.DataFrame({"request_id": columns["request_id"].to_pylist(), "row": columns["row"]})
+
+
+def _monitor(root: Path, *extra: str) -> int:
+    return main(
+        [
+            "monitor",
+            "--config",
+            str(root / "mlci.yaml"),
+            "--results",
+            "mlci-results",
+            "--current",
+            str(root / "logs"),
+            *extra,
+        ]
+    )
+
+
+@pytest.fixture
+def logged(project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Ten days ago v1 answered batch1 well; today it answers the shifted batch2 badly."""
+    monkeypatch.delenv("GITHUB_REPOSITORY", raising=False)
+    write_config(project, LOG)
+    now = dt.datetime.now(dt.UTC)
+    b1 = pd.read_csv(project / "data" / "batch1.csv")
+    b2 = pd.read_csv(project / "data" / "batch2.csv")
+    write_part(
+        project / "logs",
+        "predictions-old",
+        b1,
+        predictions=b1["target"].to_numpy(),
+        version=1,
+        when=now - dt.timedelta(days=10),
+        prefix="old",
+    )
+    wrong = b2["target"].to_numpy().copy()
+    wrong[: len(wrong) // 3] = 1 - wrong[: len(wrong) // 3]
+    keys = write_part(
+        project / "logs",
+        "predictions-new",
+        b2,
+        predictions=wrong,
+        version=1,
+        when=now - dt.timedelta(hours=1),
+        prefix="new",
+        rows_per_request=4,
+    )
+    (project / "logs" / "predictions-open.parquet.part").write_bytes(b"half written")
+    keys.assign(target=b2["target"]).to_csv(project / "data" / "labels.csv", index=False)
+    return project
+
+
+def test_the_log_in_a_window_drifts_and_decays(logged: Path) -> None:
+    assert _monitor(logged, "--since", "7d") == EXIT_FAILED
+
+    doc = results(logged, "monitor")
+    b2 = pd.read_csv(logged / "data" / "batch2.csv")
+    b1 = pd.read_csv(logged / "data" / "batch1.csv")
+    assert doc["rows"] == len(b2)
+    assert doc["log"]["rows_outside_window"] == len(b1)
+    assert doc["version_judged"] == 1
+    drifted = {c["column"] for c in doc["drift"]["columns"] if c["drifted"]}
+    assert {"mean_texture", "worst_area"} <= drifted
+    assert doc["labels"] == "data/labels.csv joined on request_id, row"
+    expected = 1 - (len(b2) // 3) / len(b2)
+    assert doc["live_metrics"]["accuracy"] == pytest.approx(expected)
+    (v1,) = doc["versions"]
+    assert v1["rows"] == len(b2) and v1["labelled"] == len(b2)
+    assert v1["prediction_drift"]["column"] == "prediction"
+    problems = {p["key"] for p in doc["problems"]}
+    assert {"data-drift", "metric-accuracy"} <= problems
+
+
+def test_without_a_window_every_row_counts(logged: Path) -> None:
+    _monitor(logged)
+    doc = results(logged, "monitor")
+    assert doc["rows"] == len(pd.read_csv(logged / "data" / "batch1.csv")) + len(
+        pd.read_csv(logged / "data" / "batch2.csv")
+    )
+    assert doc["log"]["rows_outside_window"] == 0
+
+
+def test_each_model_version_is_reported(logged: Path) -> None:
+    b1 = pd.read_csv(logged / "data" / "batch1.csv")
+    write_part(
+        logged / "logs",
+        "predictions-v2",
+        b1,
+        predictions=b1["target"].to_numpy(),
+        version=2,
+        when=dt.datetime.now(dt.UTC),
+        prefix="v2",
+    )
+    _monitor(logged, "--since", "7d")
+    doc = results(logged, "monitor")
+    assert [v["version"] for v in doc["versions"]] == [2, 1]
+    v2 = doc["versions"][0]
+    assert v2["rows"] == len(b1) and v2["labelled"] == 0
+    assert not {"mean_texture", "worst_area"} & set(v2["drifted"])
+    assert doc["version_judged"] == 1  # production still answers: it is judged
+    assert any("v2 is not in the registry" in n for n in doc["notes"])
+
+
+def test_an_empty_window_checks_nothing(logged: Path) -> None:
+    assert _monitor(logged, "--since", "1m") == EXIT_OK
+    doc = results(logged, "monitor")
+    assert doc["rows"] == 0 and doc["problems"] == []
+    assert any("no logged rows in the time window" in n for n in doc["notes"])
+
+
+@pytest.mark.parametrize("window", ["7", "-3d", "1y", "d"])
+def test_a_bad_window_is_a_usage_error(
+    logged: Path, window: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _monitor(logged, f"--since={window}") == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "--since" in err and "e.g. 7d" in err and "Traceback" not in err
+
+
+def test_a_window_on_a_data_file_is_a_usage_error(
+    logged: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        [
+            "monitor",
+            "--config",
+            str(logged / "mlci.yaml"),
+            "--current",
+            str(logged / "data" / "batch1.csv"),
+            "--since",
+            "7d",
+        ]
+    )
+    assert code == EXIT_USAGE
+    assert "prediction log folder" in capsys.readouterr().err
