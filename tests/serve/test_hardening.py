@@ -401,3 +401,9 @@ def test_other_methods_on_predict_and_unknown_routes(server: RunningServer) -> N
     get = requests.get(f"{server.url}/predict", timeout=30)
     assert get.status_code == 405 and get.json()["error"] == "use POST /predict"
     assert requests.get(f"{server.url}/nowhere", timeout=30).status_code == 404
+
+
+def test_millions_of_empty_records_over_the_wire(server: RunningServer) -> None:
+    body = b"[" + b"{}," * 2_000_000 + b"{}]"  # 6 MB, under the body limit
+    resp = _post(server, body)
+    assert resp.status_code == 413 and "more than 1000 records" in resp.json()["error"]
