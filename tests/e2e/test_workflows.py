@@ -397,6 +397,9 @@ def test_deploy_workflow_promotes_the_blessed_model_and_refuses_an_unblessed_one
     )
     workflow = (repo / ".github/workflows/mlci-deploy.yml").read_text(encoding="utf-8")
     assert "contents: write" in workflow  # the generated github-registry variant
+    # A private repository (anonymous registry reads would be 404) with immutable
+    # releases on (assets only while a draft).
+    fake_github.settings(private=True, immutable_releases=True)
     head = _git(repo, "rev-parse", "HEAD")
     result = run_act(
         repo,
@@ -422,6 +425,7 @@ def test_deploy_workflow_promotes_the_blessed_model_and_refuses_an_unblessed_one
     assert "model.skops" in assets and "metadata.json" in assets, assets
     assert all(r.login == BOT for r in fake_github.requests_to("POST", r"/releases$"))
     before = _production(fake_github)
+    first = head  # the commit v1 was deployed from
 
     # A push that brings a worse model: validate-model fails its gates, deploy never runs.
     head = set_c(repo, BAD_C)
@@ -447,6 +451,44 @@ def test_deploy_workflow_promotes_the_blessed_model_and_refuses_an_unblessed_one
     assert _production(fake_github) == before  # production unchanged, no new version
     assert "mlci deploy:" not in result.summary
 
+    # The good model again (a new commit): v2. Then a re-run of the first deploy (its
+    # commit is an ancestor of production's): production is newer, nothing changes.
+    git_repo(repo, {"params.json": json.dumps({"C": GOOD_C}) + "\n", "README.md": "a change\n"})
+    head = _git(repo, "rev-parse", "HEAD")
+    result = run_act(
+        repo,
+        ".github/workflows/mlci-deploy.yml",
+        event_name="push",
+        event=_push_event(repo, head),
+        artifacts=tmp_path / "artifacts-3",
+        python=runner,
+        wheelhouse=wheelhouse,
+        env=fake_env(fake_github),
+        secrets={"GITHUB_TOKEN": fake_github.token},
+    )
+    assert_ran(result)
+    assert result.job_result() == "success", result.log
+    assert "## mlci deploy: model v2 is in production" in result.summary, result.summary
+    after = _production(fake_github)
+    fake_github.add_ref("heads/main", first)  # the commits as GitHub knows them
+    fake_github.add_ref("heads/main", head)
+    _git(repo, "checkout", "-q", "-B", "main", first)
+    result = run_act(
+        repo,
+        ".github/workflows/mlci-deploy.yml",
+        event_name="push",
+        event=_push_event(repo, first),
+        artifacts=tmp_path / "artifacts-4",
+        python=runner,
+        wheelhouse=wheelhouse,
+        env=fake_env(fake_github),
+        secrets={"GITHUB_TOKEN": fake_github.token},
+    )
+    assert_ran(result)
+    assert result.job_result() == "success", result.log
+    assert "production is newer" in result.summary, result.summary
+    assert _production(fake_github) == after
+
 
 # -- 4. mlci-retrain.yml -------------------------------------------------------------------------
 
@@ -459,30 +501,15 @@ def test_retrain_workflow_opens_a_pull_request(
         tmp_path / "repo",
         config_edits={"  mode: pull-request\n": "  mode: pull-request\n  policy: always\n"},
     )
-    # A maintainer allowed Actions to create pull requests (GitHub's default is off).
+    # GitHub's default: Actions may not create pull requests. The job fails with exit 2
+    # naming the setting; the branch holds the commit, no pull request exists.
+    result = _retrain_run(repo, fake_github, tmp_path / "artifacts-0", pr_runs)
+    assert result.job_result() == "failure", result.log
+    assert "Settings → Actions → General" in result.log, result.log
+    assert fake_github.pulls() == []
+    # A maintainer allows it.
     fake_github.settings(actions_can_create_pulls=True)
-    event = payloads.event(
-        "workflow_dispatch",
-        {
-            "ref": "refs/heads/main",
-            "inputs": None,
-            "workflow": ".github/workflows/mlci-retrain.yml",
-            "repository": repository(),
-            "sender": {"login": "octocat", "id": 3, "type": "User"},
-        },
-    )
-    result = run_act(
-        repo,
-        ".github/workflows/mlci-retrain.yml",
-        event_name="workflow_dispatch",
-        event=event,
-        artifacts=tmp_path / "artifacts",
-        python=pr_runs["good"].runner,
-        wheelhouse=pr_runs["good"].wheelhouse,
-        env=fake_env(fake_github),
-        secrets={"GITHUB_TOKEN": fake_github.token},
-    )
-    assert_ran(result)
+    result = _retrain_run(repo, fake_github, tmp_path / "artifacts", pr_runs)
     assert result.job_result() == "success", result.log
     pulls = fake_github.pulls()
     assert len(pulls) == 1, pulls
@@ -500,6 +527,43 @@ def test_retrain_workflow_opens_a_pull_request(
     assert "## mlci retrain:" in result.summary
     retrain = read_results(tmp_path / "artifacts" / "mlci-retrain-results" / "retrain.json")
     assert retrain["passed"] is True
+    assert fake_github.events() == []  # GITHUB_TOKEN's PR and push start no workflow
+
+    # The default branch moves on; the next run updates the same pull request, which
+    # stays open (its head never falls back onto main), one commit on top of new main.
+    main = fake_github.add_commit({"NOTES.md": b"a human's change\n"})
+    result = _retrain_run(repo, fake_github, tmp_path / "artifacts-2", pr_runs)
+    assert result.job_result() == "success", result.log
+    (again,) = fake_github.pulls()
+    assert again["number"] == pull["number"] and again["state"] == "open"
+    assert fake_github.ahead_by(main, fake_github.refs()["heads/mlci/retrain"]) == 1
+    assert fake_github.files(branch="mlci/retrain")["NOTES.md"] == b"a human's change\n"
+
+
+def _retrain_run(repo: Path, fake_github: Any, artifacts: Path, pr_runs: dict[str, PrRun]) -> Any:
+    event = payloads.event(
+        "workflow_dispatch",
+        {
+            "ref": "refs/heads/main",
+            "inputs": None,
+            "workflow": ".github/workflows/mlci-retrain.yml",
+            "repository": repository(),
+            "sender": {"login": "octocat", "id": 3, "type": "User"},
+        },
+    )
+    result = run_act(
+        repo,
+        ".github/workflows/mlci-retrain.yml",
+        event_name="workflow_dispatch",
+        event=event,
+        artifacts=artifacts,
+        python=pr_runs["good"].runner,
+        wheelhouse=pr_runs["good"].wheelhouse,
+        env=fake_env(fake_github),
+        secrets={"GITHUB_TOKEN": fake_github.token},
+    )
+    assert_ran(result)
+    return result
 
 
 # -- 5. mlci's actions on their own --------------------------------------------------------------
