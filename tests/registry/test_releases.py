@@ -291,3 +291,14 @@ def test_the_action_sends_the_token_for_every_command() -> None:
     assert action["inputs"]["github-token"]["default"] == "${{ github.token }}"
     run = next(s for s in action["runs"]["steps"] if s.get("id") == "run")
     assert run["env"]["GITHUB_TOKEN"] == "${{ inputs.github-token }}"
+
+
+def test_the_action_sends_the_job_token_to_every_command() -> None:
+    """Registry reads (validate-data, validate-model, ...) are authenticated by default."""
+    import yaml
+
+    root = Path(__file__).resolve().parents[2]
+    action = yaml.safe_load((root / "action.yml").read_text(encoding="utf-8"))
+    assert action["inputs"]["github-token"]["default"] == "${{ github.token }}"
+    run = next(s for s in action["runs"]["steps"] if s.get("id") == "run")
+    assert run["env"]["GITHUB_TOKEN"] == "${{ inputs.github-token }}"

@@ -26,6 +26,7 @@ class ChecksMixin:
             return
         for key in ("summary", "text"):
             self._too_long(output.get(key), CHECK_OUTPUT_LIMIT, "CheckRun", f"output.{key}")
+        # At most 50 annotations per request (docs: REST "Update a check run").
         if len(output.get("annotations", [])) > 50:
             raise ApiError(
                 422,

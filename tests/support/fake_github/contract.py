@@ -16,9 +16,14 @@ GITHUB_API = Path(__file__).resolve().parents[1] / "github-api"
 SPEC_PATH = GITHUB_API / "rest-subset.json"
 
 DOCS = "https://docs.github.com/rest"
+# Issue, PR and comment bodies: 422 "body is too long (maximum is 65536 characters)"
+# (docs: REST "Create an issue comment").
 COMMENT_BODY_LIMIT = 65536
+# Check-run output.summary and output.text (docs: REST "Create a check run").
 CHECK_OUTPUT_LIMIT = 65535
+# Release bodies (docs: REST "Create a release"; 422 beyond 125,000 characters).
 RELEASE_BODY_LIMIT = 125000
+# per_page is capped at 100 (docs: "Using pagination in the REST API").
 MAX_PER_PAGE = 100
 _EMPTY_SHA = "0" * 40
 

@@ -41,6 +41,7 @@ class FaultsMixin:
             Fault("status", times, method, path, status, dict(headers or {}), message or default)
         )
 
+    # docs: "Rate limits for the REST API", secondary rate limits: 403 or 429, with retry-after.
     def secondary_rate_limit(
         self,
         *,
@@ -64,6 +65,7 @@ class FaultsMixin:
             )
         )
 
+    # docs: "Rate limits for the REST API": 429 with retry-after.
     def too_many_requests(
         self,
         *,
@@ -85,6 +87,7 @@ class FaultsMixin:
             )
         )
 
+    # docs: "Rate limits for the REST API": 403 or 429, x-ratelimit-remaining 0 and x-ratelimit-reset.
     def primary_rate_limit(
         self,
         *,
