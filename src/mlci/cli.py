@@ -684,8 +684,20 @@ def _run_validate_data(args: argparse.Namespace) -> int:
             schema=args.schema,
             drift=not args.no_drift,
             results_dir=args.results,
+            shard=args.shard,
+            shards_from=args.merge_shards,
+            current_profile=args.current_profile,
         )
     )
+
+
+def _shard_arg(text: str) -> tuple[int, int]:
+    index, sep, count = text.partition("/")
+    if not sep or not index.isdigit() or not count.isdigit() or not 1 <= int(index) <= int(count):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a shard; write I/N with 1 <= I <= N, e.g. --shard 2/3"
+        )
+    return int(index), int(count)
 
 
 def _add_data_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -802,6 +814,32 @@ def _add_data_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="schema file (default: data.schema)",
     )
     validate.add_argument("--no-drift", action="store_true", help="run the schema checks only")
+    split = validate.add_mutually_exclusive_group()
+    split.add_argument(
+        "--shard",
+        type=_shard_arg,
+        default=None,
+        metavar="I/N",
+        help=(
+            "check only shard I of N of a folder of Parquet parts (a contiguous run of the"
+            " sorted parts) and write its partial results to DIR/shard-I-of-N/; no verdict"
+        ),
+    )
+    split.add_argument(
+        "--merge-shards",
+        nargs="+",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="give the verdict from every shard's partial results (folders holding them)",
+    )
+    validate.add_argument(
+        "--current-profile",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="with --merge-shards: the merged profile of the current data (mlci profile merge)",
+    )
     _add_results_option(validate)
     validate.set_defaults(handler=_run_validate_data)
 

@@ -125,6 +125,12 @@ class DataConfig:
         minimum=1000,
         maximum=10_000_000,
     )
+    shards: int = spec(
+        1,
+        "Runners that check a folder of Parquet parts in parallel (mlci init --shards)",
+        minimum=1,
+        maximum=256,
+    )
 
 
 @dataclass(frozen=True)

@@ -291,6 +291,9 @@ class DataResults(_Envelope):
     columns: int | None = spec(None, "Columns in the current data", minimum=0)
     counts: dict[str, dict[str, int]] = spec(factory=dict, doc="{check: {error: n, warning: n}}")
     drift: DriftDoc | None = spec(None, "Drift, or null when drift was off")
+    shards: int | None = spec(
+        None, "Shards (runners) whose parts were checked and merged, or null for one", minimum=1
+    )
 
 
 @dataclass(frozen=True)

@@ -164,6 +164,7 @@ class Checker:
         self._changed: dict[str, list[tuple[str, str | None, str]]] = {}
         self._order: list[str] = []
         self._chunks = 0
+        self._log: list[dict[str, Any]] = []
         for name, col in schema.columns.items():
             self.states[name] = _ColumnState(col)
             if col.type in ("float", "int"):
@@ -197,6 +198,22 @@ class Checker:
             label=f"rows {offset + 1}-{offset + len(frame)}"
         )
         names = [str(c) for c in frame.columns]
+        self._log.append(
+            {
+                "label": part.label,
+                "file": part.file,
+                "declared": part.declared,
+                "kinds": dict(part.kinds),
+                "unsupported": dict(part.unsupported),
+                "names": names,
+                "rows": len(frame),
+                "converted": {},
+            }
+        )
+        self._note_part(part, names, len(frame))
+        return part
+
+    def _note_part(self, part: Part, names: list[str], n: int) -> None:
         if self.columns is None:
             self.columns = names + [n for n in part.unsupported if n not in names]
         for name in [*names, *part.unsupported]:
@@ -212,7 +229,7 @@ class Checker:
         if part.declared:
             for name in self.states:
                 if name not in present:
-                    self._missing.setdefault(name, []).append((part.label, part.file, len(frame)))
+                    self._missing.setdefault(name, []).append((part.label, part.file, n))
         for name in names:
             if name not in self.schema.columns and name not in self._new:
                 self._new[name] = (part.label if self._chunks else "", part.file)
@@ -234,7 +251,6 @@ class Checker:
             else:
                 self._changed.setdefault(name, []).append((part.label, part.file, kind))
         self._chunks += 1
-        return part
 
     def update(self, offset: int, frame: pd.DataFrame) -> dict[str, Converted]:
         """Check one chunk whose first row is ``offset``; return the conversions made.
@@ -265,6 +281,7 @@ class Checker:
                 self._unsupported.setdefault(
                     name, (f"{conv.unsupported}", f"{part.label}", part.file)
                 )
+                self._log[-1]["converted"][name] = conv.unsupported
                 continue
             self._check_column(name, state, series, conv, offset, nans.get(name))
         if self._enabled("duplicate_rows", None):
@@ -491,6 +508,78 @@ class Checker:
                 file=file,
             )
 
+    def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """The partial state of a shard: counters as JSON data, hashes as arrays.
+
+        `absorb` folds the states of the shards, in shard order, into a fresh
+        checker whose `finish` then gives the findings one checker reading every
+        part in order would give.
+        """
+        import numpy as np
+
+        columns = {
+            name: {
+                "present": st.present,
+                "in_domain": st.in_domain,
+                "first": _plain(st.first),
+                "varied": st.varied,
+                "tallies": {
+                    code: {"count": t.count, "samples": t.samples, "values": t.values}
+                    for code, t in st.tallies.items()
+                },
+            }
+            for name, st in self.states.items()
+        }
+        arrays = {
+            "rows": np.concatenate(self._row_hashes) if self._row_hashes else np.zeros(0, "uint64")
+        }
+        for i, store in enumerate(self._key_hashes.values()):
+            arrays[f"key{i}"] = np.concatenate(store) if store else np.zeros(0, "uint64")
+        doc = {
+            "rows": self.rows,
+            "chunks": self._log,
+            "columns": columns,
+            "keys": list(self._key_hashes),
+        }
+        return doc, arrays
+
+    def absorb(self, doc: dict[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
+        """Fold the `state` of the next shard into this checker (shards in order)."""
+        for chunk in doc["chunks"]:
+            part = Part(
+                label=chunk["label"],
+                file=chunk["file"],
+                declared=chunk["declared"],
+                kinds=chunk["kinds"],
+                unsupported=chunk["unsupported"],
+            )
+            self._note_part(part, chunk["names"], chunk["rows"])
+            for name, reason in chunk["converted"].items():
+                if name in self.states:
+                    self.states[name].unsupported = reason
+                self._unsupported.setdefault(name, (reason, part.label, part.file))
+        for name, other in doc["columns"].items():
+            st = self.states[name]
+            st.present += other["present"]
+            st.in_domain += other["in_domain"]
+            if other["first"] is not None:
+                if st.first is None:
+                    st.first, st.varied = other["first"], other["varied"]
+                elif not st.varied:
+                    st.varied = other["varied"] or other["first"] != st.first
+            for code, t in other["tallies"].items():
+                tally = st.tally(code)
+                tally.count += t["count"]
+                tally.samples += t["samples"][: MAX_SAMPLES - len(tally.samples)]
+                for shown, count in t["values"].items():
+                    if len(tally.values) < 1000 or shown in tally.values:
+                        tally.values[shown] = tally.values.get(shown, 0) + count
+        if self._enabled("duplicate_rows", None):
+            self._row_hashes.append(arrays["rows"])
+        for i, store in enumerate(self._key_hashes.values()):
+            store.append(arrays[f"key{i}"])
+        self.rows += doc["rows"]
+
     def finish(self) -> list[Finding]:
         """The findings, after the last chunk."""
         rows = self.rows
@@ -657,6 +746,15 @@ class Checker:
                     expected="unique",
                     samples=[{"row": int(r) + 1, "value": None} for r in dup[:MAX_SAMPLES]],
                 )
+
+
+def _plain(value: Any) -> Any:
+    """A first value as JSON data (a NumPy scalar as its Python value)."""
+    if hasattr(value, "item"):
+        value = value.item()
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
 
 
 def _duplicate_rows(hashes: np.ndarray) -> np.ndarray:

@@ -35,6 +35,7 @@ __all__ = [
     "detect_format",
     "iter_frames",
     "read_columns",
+    "shard_parts",
 ]
 
 #: ``frame.attrs`` key of the rows holding NaN (not null) per float column, for Parquet.
@@ -138,8 +139,51 @@ def _parquet_files(directory: Path) -> list[Path]:
     )
 
 
+def shard_parts(path: Path, index: int, count: int) -> tuple[list[Path], int]:
+    """The Parquet parts of shard ``index`` (1-based) of ``count``, and its first row.
+
+    The parts, sorted by name, are cut into ``count`` contiguous runs of nearly equal
+    length, so the shards in order read the data in the order one machine reads it
+    and their partial results combine by concatenation. The first row is the number
+    of rows in the parts before the run (from the Parquet footers; no data is read).
+
+    Raises:
+        InputError: when ``path`` is not a folder of Parquet parts or the shard is
+            outside 1..count.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if not 1 <= index <= count:
+        raise InputError(
+            f"--shard {index}/{count}: the shard must be between 1/{count} and {count}/{count}"
+        )
+    if detect_format(path) != "parquet-dir":
+        raise InputError(
+            f"{path}: --shard splits a folder of Parquet parts; point data.current at the"
+            " folder, or drop --shard (and data.shards) for a single file"
+        )
+    files = _parquet_files(path)
+    start = (index - 1) * len(files) // count
+    stop = index * len(files) // count
+    first = 0
+    for file in files[:start]:
+        try:
+            first += pq.read_metadata(file).num_rows
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise InputError(
+                f"{file}: not a readable Parquet file ({exc}); rewrite it with pandas/pyarrow"
+                " or check the suffix"
+            ) from None
+    return files[start:stop], first
+
+
 def iter_frames(
-    path: Path, *, chunk_rows: int = 250_000, columns: list[str] | None = None
+    path: Path,
+    *,
+    chunk_rows: int = 250_000,
+    columns: list[str] | None = None,
+    shard: tuple[int, int] | None = None,
 ) -> Iterator[tuple[int, pd.DataFrame]]:
     """Yield ``(first_row, frame)`` chunks of the data at ``path``.
 
@@ -151,6 +195,9 @@ def iter_frames(
             Parquet files (read in name order).
         chunk_rows: Rows per chunk at most (Parquet: per record batch).
         columns: Read only these columns (Parquet only; others read everything).
+        shard: ``(index, count)``: read only the parts of that shard (see
+            `shard_parts`); offsets count from the data's first row, and a shard
+            without rows yields nothing.
 
     Raises:
         InputError: for a missing, empty, header-only, unparsable or non-UTF-8 file
@@ -158,7 +205,11 @@ def iter_frames(
             column names.
     """
     fmt = detect_format(path)
-    if fmt == "csv":
+    offset = 0
+    if shard is not None:
+        files, offset = shard_parts(path, *shard)
+        frames = _parquet(files, chunk_rows, columns, root=path, first_row=offset)
+    elif fmt == "csv":
         frames = _csv(path, chunk_rows)
     elif fmt == "jsonl":
         frames = _jsonl(path, chunk_rows)
@@ -166,7 +217,6 @@ def iter_frames(
         frames = _parquet([path], chunk_rows, columns, root=None)
     else:
         frames = _parquet(_parquet_files(path), chunk_rows, columns, root=path)
-    offset = 0
     for frame in frames:
         if len(frame) == 0:
             continue
@@ -177,7 +227,7 @@ def iter_frames(
             part.label = f"rows {offset + 1}-{offset + len(frame)}"
         yield offset, frame
         offset += len(frame)
-    if offset == 0:
+    if offset == 0 and shard is None:
         raise InputError(
             f"{path}: the data has a header (or schema) but no rows; check that the file was"
             " written completely"
@@ -490,12 +540,17 @@ def _prepare(batch: Any, offset: int, part: Part) -> Any:
 
 
 def _parquet(
-    files: list[Path], chunk_rows: int, columns: list[str] | None, *, root: Path | None
+    files: list[Path],
+    chunk_rows: int,
+    columns: list[str] | None,
+    *,
+    root: Path | None,
+    first_row: int = 0,
 ) -> Iterator[pd.DataFrame]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    offset = 0
+    offset = first_row
     for file in files:
         try:
             pf = pq.ParquetFile(file, pre_buffer=False)

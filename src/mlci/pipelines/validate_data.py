@@ -38,6 +38,9 @@ def validate_data(
     drift: bool = True,
     results_dir: Path | None = None,
     runtime: Runtime | None = None,
+    shard: tuple[int, int] | None = None,
+    shards_from: list[Path] | None = None,
+    current_profile: Path | None = None,
 ) -> dict[str, Any]:
     """Validate the current data; write ``<results_dir>/data.json``.
 
@@ -50,9 +53,17 @@ def validate_data(
         drift: Whether to compute drift (also needs ``data.drift.enabled``).
         results_dir: Where to write data.json (default: ``mlci-results``).
         runtime: The Actions runtime (default: the environment's).
+        shard: ``(index, count)``: check only that shard of a folder of Parquet parts
+            and write its partial state to ``<results_dir>/shard-I-of-N/`` (state,
+            key hashes and, with drift, the shard's profile); no verdict.
+        shards_from: Folders written by every shard: fold them, in shard order, into
+            the one verdict (the same findings as one machine reading every part).
+        current_profile: With ``shards_from``: the merged profile of the current data
+            (`mlci profile merge`); default: merge the shards' profiles.
 
     Returns:
         The ``data.json`` document; ``passed`` is false when a finding has error severity.
+        A shard returns a short summary of its part instead (``passed`` true).
 
     Raises:
         InputError: for missing or unusable data, schema or profile files.
@@ -68,6 +79,9 @@ def validate_data(
             schema=schema,
             drift=drift,
             results_dir=results_dir,
+            shard=shard,
+            shards_from=shards_from,
+            current_profile=current_profile,
         )
     except MlciError:
         if rt.on_actions:
@@ -86,6 +100,9 @@ def _validate(
     schema: Path | None,
     drift: bool,
     results_dir: Path | None,
+    shard: tuple[int, int] | None,
+    shards_from: list[Path] | None,
+    current_profile: Path | None,
 ) -> dict[str, Any]:
     from mlci.data.checks import Checker, severity_resolver
     from mlci.data.drift import compare_profiles, drift_findings
@@ -106,7 +123,8 @@ def _validate(
             "validate-data: no current data to validate; pass --current PATH or set"
             " data.current in mlci.yaml"
         )
-    detect_format(current_path)
+    if shards_from is None:
+        detect_format(current_path)
     ref_path = reference_profile or reference or resolve(cfg.reference)
     schema_path = schema or resolve(cfg.schema)
     drift_on = drift and cfg.drift.enabled
@@ -157,20 +175,46 @@ def _validate(
     kinds = dict(ref_profile.kinds()) if ref_profile else {}
     kinds.update(schema_kinds(data_schema))
     profiler = Profiler(kinds) if drift_on and ref_profile is not None else None
+    cur_profile = None
     columns: list[str] = []
-    for offset, frame in iter_frames(current_path, chunk_rows=cfg.chunk_rows):
-        if offset == 0:
-            columns = [str(c) for c in frame.columns]
-            _check_overlap(data_schema.columns, columns, current_path, schema_path)
-        converted = checker.update(offset, frame)
+    shard_count: int | None = None
+    if shards_from is not None:
+        from mlci.data.shards import read_shards
+
+        shard_count, states = read_shards(shards_from, keys=list(checker._key_hashes))
+        for doc, arrays in states:
+            if not columns and doc["chunks"]:
+                columns = list(doc["chunks"][0]["names"])
+                _check_overlap(data_schema.columns, columns, current_path, schema_path)
+            checker.absorb(doc, arrays)
         if profiler is not None:
-            profiler.update(offset, frame, converted)
+            cur_profile = _merged_profile(current_profile, shards_from)
+    else:
+        frames = iter_frames(current_path, chunk_rows=cfg.chunk_rows, shard=shard)
+        for offset, frame in frames:
+            if not columns:
+                columns = [str(c) for c in frame.columns]
+                _check_overlap(data_schema.columns, columns, current_path, schema_path)
+            converted = checker.update(offset, frame)
+            if profiler is not None:
+                profiler.update(offset, frame, converted)
+        if profiler is not None:
+            cur_profile = profiler.finish()
+    if shard is not None:
+        from mlci.data.shards import write_shard
+
+        out = (results_dir or Path(DEFAULT_RESULTS_DIR)) / f"shard-{shard[0]}-of-{shard[1]}"
+        write_shard(out, shard, checker, cur_profile)
+        rt.info(
+            f"validate-data: shard {shard[0]}/{shard[1]} of {current_path}: {checker.rows} rows;"
+            f" partial results in {out} (the merge job gives the verdict)"
+        )
+        return {"kind": "data-shard", "passed": True, "rows": checker.rows, "path": str(out)}
     findings = checker.finish()
     rows = checker.rows
 
     drift_payload: dict[str, Any] | None = None
-    if profiler is not None and ref_profile is not None:
-        cur_profile = profiler.finish()
+    if cur_profile is not None and ref_profile is not None:
         keys = set(cfg.id_columns) | {n for n, c in data_schema.columns.items() if c.unique}
         kinds_of: dict[str, Any] = {}
         if cfg.target:
@@ -204,7 +248,7 @@ def _validate(
         "data": {
             "current": {
                 "path": rt.workspace_path(current_path),
-                "fingerprint": file_fingerprint(current_path),
+                "fingerprint": file_fingerprint(current_path) if current_path.exists() else None,
             },
             "reference": None
             if ref_path is None
@@ -221,7 +265,13 @@ def _validate(
         "data",
         passed=passed,
         findings=findings,
-        payload={"rows": rows, "columns": len(columns), "counts": counts, "drift": drift_payload},
+        payload={
+            "rows": rows,
+            "columns": len(columns),
+            "counts": counts,
+            "drift": drift_payload,
+            "shards": shard_count,
+        },
         provenance=provenance,
     )
     out_dir = results_dir or Path(DEFAULT_RESULTS_DIR)
@@ -231,6 +281,16 @@ def _validate(
         rt.set_output("passed", "true" if passed else "false")
         rt.set_output("results-path", rt.workspace_path(written))
     return document
+
+
+def _merged_profile(current_profile: Path | None, shards_from: list[Path]) -> Any:
+    """The current data's profile: the merged one given, else the shards' merged here."""
+    from mlci.data.profile import load_profile, merge_profiles
+    from mlci.data.shards import shard_profiles
+
+    if current_profile is not None:
+        return load_profile(current_profile)
+    return merge_profiles(load_profile(p) for p in shard_profiles(shards_from))
 
 
 def _check_overlap(
@@ -311,7 +371,11 @@ def _pre_existing_drift(
 def _report(rt: Runtime, document: dict[str, Any], *, data_name: str, written: Path) -> None:
     findings = document["findings"]
     drift = document.get("drift")
-    rt.info(f"validate-data: {data_name}: {document['rows']} rows, {document['columns']} columns")
+    sharded = f" from {document['shards']} shards" if document.get("shards") else ""
+    rt.info(
+        f"validate-data: {data_name}: {document['rows']} rows, {document['columns']} columns"
+        + sharded
+    )
     for f in findings:
         where = f"{f['column']}: " if f.get("column") else ""
         rt.info(f"  {f['severity']:<8} {f['check']:<20} {where}{f['message']}")
@@ -344,7 +408,8 @@ def _report(rt: Runtime, document: dict[str, Any], *, data_name: str, written: P
 
 def _summary(document: dict[str, Any], verdict: str) -> str:
     lines = [f"## mlci data validation: {verdict}", ""]
-    lines.append(f"{document['rows']} rows, {document['columns']} columns.")
+    sharded = f", checked by {document['shards']} shards" if document.get("shards") else ""
+    lines.append(f"{document['rows']} rows, {document['columns']} columns{sharded}.")
     lines.append("")
     findings = document["findings"]
     if findings:
