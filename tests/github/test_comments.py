@@ -134,7 +134,7 @@ def test_too_long_body_is_cut_keeping_the_verdict(fake_github, client):
     assert result.action == "created"
     assert len(posted) <= MAX_COMMENT_CHARS
     assert posted.startswith(f"{marker()}\n## ❌ mlci: blocked")
-    assert "full report is in the run's `mlci-report` artifact" in posted
+    assert "full results are in the run's `mlci-results` artifact" in posted
     assert posted.count("```") % 2 == 0  # the open fence was closed
     assert fit_body("short") == "short"
 

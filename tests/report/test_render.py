@@ -276,7 +276,7 @@ def test_huge_report_fits_a_comment_and_keeps_the_verdict(tmp_path):
     assert text.startswith("## ❌ mlci: data errors — 600 data check(s) failed")
     assert "drop ≤ 0.01" in text  # the failing gate is still listed
     assert "| accuracy | 0.944 | 0.902 |" in text  # and the metric table
-    assert "full report is the `mlci-report` artifact of [the workflow run]" in text
+    assert "full results are in the `mlci-results` artifact of [the workflow run]" in text
     summary = render_markdown(report, max_chars=1024 * 1024, size=lambda t: len(t.encode()))
     assert len(summary.encode()) <= 1024 * 1024
 

@@ -34,7 +34,7 @@ MAX_COMMENT_CHARS = BODY_LIMIT
 DEFAULT_AUTHOR = "github-actions[bot]"
 _TRUNCATED = (
     "\n\n> [!WARNING]\n> This comment was cut at GitHub's 65,536-character limit;"
-    " the full report is in the run's `mlci-report` artifact.\n"
+    " the full results are in the run's `mlci-results` artifact.\n"
 )
 
 

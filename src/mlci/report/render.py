@@ -1041,13 +1041,14 @@ def _drawn(charts: list[Chart], flavor: Flavor) -> list[str]:
 
 def _artifact_note(run_url: str | None, limit: int) -> str:
     where = (
-        f"the `mlci-report` artifact of [the workflow run]({run_url})"
+        f"in the `mlci-results` artifact of [the workflow run]({run_url})"
+        " (`mlci report --results DIR` renders it whole)"
         if run_url
-        else ("the `mlci-report` artifact (report.md and report.html)")
+        else "in the `mlci-results` artifact (`mlci report --results DIR` renders it whole)"
     )
     return (
         f"Some details were left out to stay under GitHub's {limit:,}-character limit;"
-        f" the full report is {where}."
+        f" the full results are {where}."
     )
 
 
