@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
     from mlci.model.bootstrap import Interval
     from mlci.model.evaluate import Evaluation, Predictions
+    from mlci.model.gates import Blessing, GateResult
     from mlci.model.load import LoadedModel
     from mlci.registry.experiments import ExperimentLog
 
@@ -442,6 +443,58 @@ def validate_model(
         raise
 
 
+@dataclass
+class _Run:
+    """What the phases of one validation share: the eval rows and what they found."""
+
+    cfg: Config
+    model_path: Path
+    eval_path: Path
+    target: str
+    frame: pd.DataFrame
+    data_fp: str
+    findings: list[Finding]
+    notes: list[str] = field(default_factory=list)
+    #: Eval columns each model does not take (``candidate``, ``baseline``).
+    ignored: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def ignore(self) -> list[str]:
+        """Eval columns that are never features: label, ids, slices, logged prediction."""
+        cfg = self.cfg
+        out = [self.target, *cfg.data.id_columns, *cfg.model.slices.columns]
+        if cfg.data.prediction:
+            out.append(cfg.data.prediction)
+        return out
+
+
+@dataclass
+class _Scores:
+    """The candidate and baseline evaluated on the same rows, and how they differ."""
+
+    names: list[str]
+    higher: dict[str, bool]
+    custom_fns: dict[str, Any]
+    cand_pred: Predictions
+    cand_eval: Evaluation
+    base_pred: Predictions | None = None
+    base_eval: Evaluation | None = None
+    intervals: dict[str, Interval] | None = None
+    deltas: dict[str, dict[str, Any]] = field(default_factory=dict)
+    slices: list[Any] = field(default_factory=list)
+    breakdown: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _Served:
+    """What gets served (the ONNX export when it passes parity) and its budgets."""
+
+    model: LoadedModel
+    parity: dict[str, Any] | None = None
+    blocking: list[str] = field(default_factory=list)
+    budgets: list[Any] = field(default_factory=list)
+
+
 def _validate(
     cfg: Config,
     model_flag: Path | None,
@@ -452,20 +505,30 @@ def _validate(
     rt: Runtime,
     backend: str | None,
 ) -> dict[str, Any]:
-    from mlci.model.evaluate import (
-        Evaluation,
-        compute_metrics,
-        confusion,
-        feature_changes,
-        higher_is_better,
-        predict,
-        resolve_functions,
-    )
-    from mlci.model.gates import GateResult, bless, evaluate_gates
-    from mlci.model.load import SklearnModel, load_model
+    run = _read_eval(cfg, model_flag, eval_flag, target_flag)
+    candidate = _load_candidate(run)
+    scores = _score_candidate(run, candidate)
+    spec = baseline_flag if baseline_flag is not None else cfg.model.baseline
+    with tempfile.TemporaryDirectory(prefix="mlci-model-") as tmp:
+        work = Path(tmp)
+        base = _resolve_baseline(
+            spec, cfg, rt, work, run.data_fp, baseline_flag is not None, backend
+        )
+        _score_baseline(run, base, scores)
+        _compare(run, scores)
+        served = _export_and_measure(run, candidate, work)
+    results, blessing = _gate(run, candidate, base, scores, served)
+    history_log = _experiment_log(cfg, backend)
+    doc = _document(run, candidate, base, scores, served, results, blessing, history_log)
+    _announce(doc, run, results, out_dir, rt, history_log)
+    return doc
 
+
+def _read_eval(
+    cfg: Config, model_flag: Path | None, eval_flag: Path | None, target_flag: str | None
+) -> _Run:
+    """Find the candidate, the eval data and the label; read the labelled eval rows."""
     mc = cfg.model
-    task = cfg.task
     model_path = (
         model_flag if model_flag is not None else (cfg.resolve(mc.path) if mc.path else None)
     )
@@ -487,7 +550,6 @@ def _validate(
         raise InputError("validate-model: no label column; pass --target COLUMN or set data.target")
 
     findings: list[Finding] = []
-    notes: list[str] = []
     frame = read_table(eval_path)
     if target not in frame.columns:
         raise InputError(
@@ -508,10 +570,16 @@ def _validate(
         )
     if len(frame) == 0:
         raise InputError(f"{eval_path}: no labelled rows to evaluate on; fix the eval data")
-    data_fp = file_fingerprint(eval_path)
+    return _Run(cfg, model_path, eval_path, target, frame, file_fingerprint(eval_path), findings)
 
+
+def _load_candidate(run: _Run) -> LoadedModel:
+    """Load the candidate and check it fits the task and the eval columns."""
+    from mlci.model.load import load_model
+
+    mc, task = run.cfg.model, run.cfg.task
     candidate = load_model(
-        model_path,
+        run.model_path,
         fmt=mc.format,
         trusted=mc.trusted,
         features=mc.features,
@@ -520,138 +588,163 @@ def _validate(
     if candidate.task_hint is not None and candidate.task_hint != task:
         kind = "classifier" if candidate.task_hint == "classification" else "regressor"
         raise InputError(
-            f"{model_path}: the model is a {kind} but task is {task!r}; fix `task` in"
+            f"{run.model_path}: the model is a {kind} but task is {task!r}; fix `task` in"
             " mlci.yaml or validate the right model"
         )
     if candidate.feature_names is None:
         # Without names the only safe order is the one the config declares.
         raise InputError(
-            f"{model_path}: the model does not record its feature names; list them in model"
+            f"{run.model_path}: the model does not record its feature names; list them in model"
             " input order under model.features in mlci.yaml"
         )
-    ignore = [target, *cfg.data.id_columns, *mc.slices.columns]
-    if cfg.data.prediction:
-        ignore.append(cfg.data.prediction)
     # Each model takes its own columns of the same eval rows; the rest is ignored.
-    ignored = {"candidate": candidate.check_columns(frame, ignore=ignore)}
-    if ignored["candidate"]:
-        notes.append(_ignored_note("the candidate", ignored["candidate"]))
+    run.ignored["candidate"] = candidate.check_columns(run.frame, ignore=run.ignore)
+    if run.ignored["candidate"]:
+        run.notes.append(_ignored_note("the candidate", run.ignored["candidate"]))
     for w in candidate.warnings:
-        findings.append(Finding("trusted_model", "warning", w))
+        run.findings.append(Finding("trusted_model", "warning", w))
+    return candidate
 
-    names = metric_set(cfg)
+
+def _score_candidate(run: _Run, candidate: LoadedModel) -> _Scores:
+    """Predict the eval rows with the candidate and compute the one metric set."""
+    from mlci.model.evaluate import compute_metrics, higher_is_better, predict, resolve_functions
+
+    mc = run.cfg.model
+    names = metric_set(run.cfg)
     custom_fns = resolve_functions(mc.custom_metrics, trusted=mc.trusted)
-    higher = {n: higher_is_better(n, mc.custom_metrics) for n in names}
-    y = frame[target]
-    cand_pred = predict(candidate, frame, y, task)
-    cand_eval = compute_metrics(cand_pred, names, custom=mc.custom_metrics, functions=custom_fns)
+    cand_pred = predict(candidate, run.frame, run.frame[run.target], run.cfg.task)
+    return _Scores(
+        names=names,
+        higher={n: higher_is_better(n, mc.custom_metrics) for n in names},
+        custom_fns=custom_fns,
+        cand_pred=cand_pred,
+        cand_eval=compute_metrics(cand_pred, names, custom=mc.custom_metrics, functions=custom_fns),
+    )
 
-    spec = baseline_flag if baseline_flag is not None else mc.baseline
-    with tempfile.TemporaryDirectory(prefix="mlci-model-") as tmp:
-        work = Path(tmp)
-        base = _resolve_baseline(spec, cfg, rt, work, data_fp, baseline_flag is not None, backend)
-        if base.note:
-            notes.append(base.note)
-        base_pred: Predictions | None = None
-        base_eval: Evaluation | None = None
-        if base.model is not None:
-            for w in base.model.warnings:
-                findings.append(Finding("trusted_model", "warning", f"baseline: {w}"))
-            if base.model.task_hint is not None and base.model.task_hint != task:
-                raise InputError(
-                    f"{base.path}: the baseline model is not a {task} model; pass another"
-                    " --baseline"
-                )
-            try:
-                ignored["baseline"] = base.model.check_columns(frame, ignore=ignore)
-                base_pred = predict(base.model, frame, y, task)
-            except InputError as exc:
-                raise InputError(f"baseline: {exc}") from None
-            if ignored["baseline"] and ignored["baseline"] != ignored["candidate"]:
-                notes.append(_ignored_note("production", ignored["baseline"]))
-            base_eval = compute_metrics(
-                base_pred, names, custom=mc.custom_metrics, functions=custom_fns
-            )
-        elif base.kind == "metrics":
-            assert base.metrics is not None
-            base_eval = Evaluation(
-                {n: base.metrics.get(n) for n in names},
-                {
-                    n: "not in the stored baseline metrics"
-                    for n in names
-                    if base.metrics.get(n) is None
-                },
-            )
 
-        intervals: dict[str, Interval] | None = None
-        no_ci = "no baseline model evaluated on these rows"
-        if base_pred is not None:
-            from mlci.model.bootstrap import paired_bootstrap
+def _score_baseline(run: _Run, base: _Baseline, scores: _Scores) -> None:
+    """Evaluate the baseline model on the same rows, or take its stored metrics."""
+    from mlci.model.evaluate import Evaluation, compute_metrics, predict
 
-            b = mc.bootstrap
-            intervals = paired_bootstrap(
-                cand_pred,
-                base_pred,
-                names,
-                resamples=b.resamples,
-                confidence=b.confidence,
-                seed=b.seed,
-                custom=mc.custom_metrics,
-                functions=custom_fns,
+    task, names = run.cfg.task, scores.names
+    if base.note:
+        run.notes.append(base.note)
+    if base.model is not None:
+        for w in base.model.warnings:
+            run.findings.append(Finding("trusted_model", "warning", f"baseline: {w}"))
+        if base.model.task_hint is not None and base.model.task_hint != task:
+            raise InputError(
+                f"{base.path}: the baseline model is not a {task} model; pass another --baseline"
             )
-        deltas = (
-            _deltas(names, cand_eval.metrics, base_eval.metrics, higher, intervals, no_ci)
-            if base_eval is not None
-            else {}
+        try:
+            run.ignored["baseline"] = base.model.check_columns(run.frame, ignore=run.ignore)
+            scores.base_pred = predict(base.model, run.frame, run.frame[run.target], task)
+        except InputError as exc:
+            raise InputError(f"baseline: {exc}") from None
+        if run.ignored["baseline"] and run.ignored["baseline"] != run.ignored["candidate"]:
+            run.notes.append(_ignored_note("production", run.ignored["baseline"]))
+        scores.base_eval = compute_metrics(
+            scores.base_pred,
+            names,
+            custom=run.cfg.model.custom_metrics,
+            functions=scores.custom_fns,
+        )
+    elif base.kind == "metrics":
+        assert base.metrics is not None
+        stored = base.metrics
+        scores.base_eval = Evaluation(
+            {n: stored.get(n) for n in names},
+            {n: "not in the stored baseline metrics" for n in names if stored.get(n) is None},
         )
 
-        slices, slice_notes = _slice_metrics(frame, cfg, names, cand_pred, base_pred, custom_fns)
-        notes.extend(slice_notes)
-        breakdown = _breakdown(frame, cfg, cand_pred, base_pred)
 
-        # ONNX export and parity: the export is what gets served.
-        parity_payload: dict[str, Any] | None = None
-        blocking: list[str] = []
-        served: LoadedModel = candidate
-        if mc.export_onnx and isinstance(candidate, SklearnModel):
-            from mlci.model.onnx import export_onnx
+def _compare(run: _Run, scores: _Scores) -> None:
+    """Bootstrap the paired deltas, then the slice metrics and the per-class breakdown."""
+    cfg, mc = run.cfg, run.cfg.model
+    if scores.base_pred is not None:
+        from mlci.model.bootstrap import paired_bootstrap
 
-            export = export_onnx(
-                candidate,
-                frame,
-                work / "candidate.onnx",
-                max_abs_diff=mc.parity.max_abs_diff,
-                max_label_mismatch=mc.parity.max_label_mismatch,
-            )
-            for f in export.findings:
-                if f.check == "onnx_unsupported":
-                    f.severity = "warning"
-                    f.message += "; the original file will be served"
-                findings.append(f)
-            if export.parity is not None:
-                parity_payload = export.parity.to_payload()
-                if not export.parity.passed:
-                    blocking.append("the ONNX export fails the parity check")
-                elif export.model is not None:
-                    served = export.model
-                    notes.append(f"ONNX export: {export.precision} inputs, parity passed")
+        b = mc.bootstrap
+        scores.intervals = paired_bootstrap(
+            scores.cand_pred,
+            scores.base_pred,
+            scores.names,
+            resamples=b.resamples,
+            confidence=b.confidence,
+            seed=b.seed,
+            custom=mc.custom_metrics,
+            functions=scores.custom_fns,
+        )
+    if scores.base_eval is not None:
+        scores.deltas = _deltas(
+            scores.names,
+            scores.cand_eval.metrics,
+            scores.base_eval.metrics,
+            scores.higher,
+            scores.intervals,
+            "no baseline model evaluated on these rows",
+        )
+    scores.slices, slice_notes = _slice_metrics(
+        run.frame, cfg, scores.names, scores.cand_pred, scores.base_pred, scores.custom_fns
+    )
+    run.notes.extend(slice_notes)
+    scores.breakdown = _breakdown(run.frame, cfg, scores.cand_pred, scores.base_pred)
 
-        from mlci.model.budgets import measure_budgets
 
-        budget_results = measure_budgets(served, frame, mc.budgets)
+def _export_and_measure(run: _Run, candidate: LoadedModel, work: Path) -> _Served:
+    """Export to ONNX and check parity (the export is what gets served); measure budgets."""
+    from mlci.model.budgets import measure_budgets
+    from mlci.model.load import SklearnModel
 
-    # Gates.
+    mc = run.cfg.model
+    served = _Served(candidate)
+    if mc.export_onnx and isinstance(candidate, SklearnModel):
+        from mlci.model.onnx import export_onnx
+
+        export = export_onnx(
+            candidate,
+            run.frame,
+            work / "candidate.onnx",
+            max_abs_diff=mc.parity.max_abs_diff,
+            max_label_mismatch=mc.parity.max_label_mismatch,
+        )
+        for f in export.findings:
+            if f.check == "onnx_unsupported":
+                f.severity = "warning"
+                f.message += "; the original file will be served"
+            run.findings.append(f)
+        if export.parity is not None:
+            served.parity = export.parity.to_payload()
+            if not export.parity.passed:
+                served.blocking.append("the ONNX export fails the parity check")
+            elif export.model is not None:
+                served.model = export.model
+                run.notes.append(f"ONNX export: {export.precision} inputs, parity passed")
+    served.budgets = measure_budgets(served.model, run.frame, mc.budgets)
+    return served
+
+
+def _gate(
+    run: _Run, candidate: LoadedModel, base: _Baseline, scores: _Scores, served: _Served
+) -> tuple[list[GateResult], Blessing]:
+    """Apply the gates and the budgets, decide the blessing, record failed gates."""
+    from mlci.model.evaluate import higher_is_better
+    from mlci.model.gates import GateResult, bless, evaluate_gates
+
+    mc = run.cfg.model
+    base_eval = scores.base_eval
     results, skipped = evaluate_gates(
         mc.gates,
-        metrics=cand_eval.metrics,
+        metrics=scores.cand_eval.metrics,
         baseline_metrics=base_eval.metrics if base_eval is not None else None,
         higher_is_better=lambda n: higher_is_better(n, mc.custom_metrics),
-        errors=cand_eval.errors,
+        errors=scores.cand_eval.errors,
         baseline_errors=base_eval.errors if base_eval is not None else None,
-        intervals=intervals,
-        slices=slices,
+        intervals=scores.intervals,
+        slices=scores.slices,
     )
-    for budget in budget_results:
+    for budget in served.budgets:
         if budget.limit is None:
             continue
         word = "at least" if budget.higher_is_better else "at most"
@@ -669,30 +762,30 @@ def _validate(
             )
         )
     has_baseline = base_eval is not None
+    notes = run.notes
     if has_baseline and skipped:
         notes.append(
             "change gates not applied on slices (the baseline has no slice metrics): "
             + ", ".join(skipped)
         )
-    for w in candidate.warnings:
-        notes.append(f"trusted load: {w}")
+    notes.extend(f"trusted load: {w}" for w in candidate.warnings)
     blessing = bless(
         results,
-        gates_configured=bool(mc.gates) or any(r.limit is not None for r in budget_results),
+        gates_configured=bool(mc.gates) or any(r.limit is not None for r in served.budgets),
         allow_ungated=mc.allow_ungated,
         has_baseline=has_baseline,
         skipped=skipped,
-        blocking=blocking,
+        blocking=served.blocking,
         first_model_note=base.note or FIRST_MODEL_NOTE,
         first=mc.first,
     )
     # The baseline note is already the first-model note when there is no baseline.
-    notes = [n for n in notes if not (not has_baseline and n == base.note)]
-    blessing.notes = blessing.notes + notes
-
+    blessing.notes = blessing.notes + [
+        n for n in notes if not (not has_baseline and n == base.note)
+    ]
     for r in results:
         if not r.passed:
-            findings.append(
+            run.findings.append(
                 Finding(
                     "gate_failed",
                     "error",
@@ -702,17 +795,33 @@ def _validate(
                     expected={r.rule: r.threshold},
                 )
             )
-    for name, why in cand_eval.errors.items():
-        findings.append(Finding("metric_error", "warning", f"{name}: {why}", metric=name))
+    for name, why in scores.cand_eval.errors.items():
+        run.findings.append(Finding("metric_error", "warning", f"{name}: {why}", metric=name))
+    return results, blessing
 
-    sha = git_sha()
+
+def _document(
+    run: _Run,
+    candidate: LoadedModel,
+    base: _Baseline,
+    scores: _Scores,
+    served: _Served,
+    results: list[GateResult],
+    blessing: Blessing,
+    history_log: ExperimentLog | None,
+) -> dict[str, Any]:
+    """The ``model.json`` document (docs/results.md)."""
+    from mlci.model.evaluate import confusion, feature_changes
+
+    cfg, mc = run.cfg, run.cfg.model
+    assert candidate.feature_names is not None  # _load_candidate refuses a model without
     payload: dict[str, Any] = {
-        "task": task,
-        "metrics": cand_eval.metrics,
-        "metric_errors": cand_eval.errors,
-        "baseline_metrics": base_eval.metrics if base_eval is not None else None,
-        "deltas": deltas,
-        "higher_is_better": higher,
+        "task": cfg.task,
+        "metrics": scores.cand_eval.metrics,
+        "metric_errors": scores.cand_eval.errors,
+        "baseline_metrics": scores.base_eval.metrics if scores.base_eval is not None else None,
+        "deltas": scores.deltas,
+        "higher_is_better": scores.higher,
         "gates": [r.to_payload() for r in results],
         "blessing": {
             "blessed": blessing.blessed,
@@ -720,8 +829,8 @@ def _validate(
             "notes": blessing.notes,
             "candidate_hash": candidate.sha256,
             "baseline_hash": base.hash,
-            "data_fingerprint": data_fp,
-            "git_sha": sha,
+            "data_fingerprint": run.data_fp,
+            "git_sha": git_sha(),
         },
         "slices": [
             {
@@ -731,74 +840,92 @@ def _validate(
                 "metrics": s.metrics,
                 "baseline_metrics": s.baseline_metrics,
             }
-            for s in slices
+            for s in scores.slices
         ],
-        "budgets": [r.to_payload() for r in budget_results],
-        "parity": parity_payload,
+        "budgets": [r.to_payload() for r in served.budgets],
+        "parity": served.parity,
         "features": feature_changes(
             candidate.feature_names,
             base.model.feature_names if base.model is not None else None,
-            ignored,
+            run.ignored,
         ),
         "params": _params(cfg, base),
-        "confusion_matrix": confusion(cand_pred),
-        **breakdown,
-        "rows": len(frame),
+        "confusion_matrix": confusion(scores.cand_pred),
+        **scores.breakdown,
+        "rows": len(run.frame),
         "bootstrap": {
-            "resamples": mc.bootstrap.resamples if intervals is not None else 0,
+            "resamples": mc.bootstrap.resamples if scores.intervals is not None else 0,
             "confidence": mc.bootstrap.confidence,
             "seed": mc.bootstrap.seed,
         },
     }
     if base.history:
         payload["history"] = base.history
-    provenance = {
-        "model": {
-            "candidate": {"path": model_path, "hash": candidate.sha256, "format": candidate.format},
-            "baseline": (
-                {
-                    "path": base.where or base.path,
-                    "hash": base.hash,
-                    "format": base.model.format if base.model is not None else "metrics",
-                    "version": base.version,
-                }
-                if base.kind != "none"
-                else None
-            ),
-        },
-        "data": {"eval": {"path": eval_path, "fingerprint": data_fp}},
-    }
-    history_log = _experiment_log(cfg, backend)
     if history_log is not None:
         payload["experiments"] = _recent_experiments(history_log)
-    doc = make_document(
+    return make_document(
         "model",
         passed=blessing.blessed,
-        findings=findings,
+        findings=run.findings,
         payload=payload,
-        provenance=provenance,
+        provenance=_provenance(run, candidate, base),
     )
-    written = write_results(out_dir, doc)
 
-    rt.info(blessing.reason)
-    for note in blessing.notes:
+
+def _provenance(run: _Run, candidate: LoadedModel, base: _Baseline) -> dict[str, Any]:
+    baseline = (
+        {
+            "path": base.where or base.path,
+            "hash": base.hash,
+            "format": base.model.format if base.model is not None else "metrics",
+            "version": base.version,
+        }
+        if base.kind != "none"
+        else None
+    )
+    return {
+        "model": {
+            "candidate": {
+                "path": run.model_path,
+                "hash": candidate.sha256,
+                "format": candidate.format,
+            },
+            "baseline": baseline,
+        },
+        "data": {"eval": {"path": run.eval_path, "fingerprint": run.data_fp}},
+    }
+
+
+def _announce(
+    doc: dict[str, Any],
+    run: _Run,
+    results: list[GateResult],
+    out_dir: Path,
+    rt: Runtime,
+    history_log: ExperimentLog | None,
+) -> None:
+    """Write ``model.json``, log, annotate, summarize, set the outputs, remember the run."""
+    written = write_results(out_dir, doc)
+    blessing = doc["blessing"]
+    rt.info(blessing["reason"])
+    for note in blessing["notes"]:
         rt.info(f"note: {note}")
     for r in results:
         rt.info(f"  {'pass' if r.passed else 'FAIL'}  {r.reason}")
     rt.info(f"wrote {written}")
-    for f in findings:
+    for f in run.findings:
         if f.severity == "error" and rt.on_actions:  # off Actions the FAIL lines say it
             rt.error(f.message, title=f"mlci: {f.check}")
         elif f.severity == "warning":
             rt.warning(f.message, title=f"mlci: {f.check}")
-    rt.summary(_summary(doc, cfg.report.title))
+    rt.summary(_summary(doc, run.cfg.report.title))
     if rt.on_actions:
-        rt.set_output("passed", "true" if blessing.blessed else "false")
-        rt.set_output("blessed", "true" if blessing.blessed else "false")
+        blessed = "true" if blessing["blessed"] else "false"
+        rt.set_output("passed", blessed)
+        rt.set_output("blessed", blessed)
         rt.set_output("results-path", rt.workspace_path(written))
     if history_log is not None:
-        _remember(history_log, doc, cfg, rt)
-    return doc
+        _remember(history_log, doc, run.cfg, rt)
 
 
 def export_model(
