@@ -12,7 +12,7 @@ import pytest
 from mlci.cli import main
 from mlci.errors import GitHubAPIError, InputError
 from mlci.github.api import GitHubClient
-from mlci.http import DEFAULT_RETRY_AFTER, RetryPolicy, http_url, retry_after
+from mlci.http import DEFAULT_RETRY_AFTER, NoAnswer, RetryPolicy, http_url, retry_after, send
 
 
 @pytest.mark.parametrize(
@@ -123,3 +123,51 @@ def test_a_server_that_drips_is_given_up_at_the_deadline(dripping):
 def test_an_endless_answer_is_cut_at_the_cap(huge):
     with pytest.raises(GitHubAPIError, match="larger than 1,048,576 bytes"):
         _client(huge).request("GET", "/rate_limit", max_bytes=1024 * 1024)
+
+
+def _answers(statuses: list[int]) -> Iterator[tuple[str, list[int]]]:
+    """A server answering each connection with the next status (the last one repeats)."""
+    served: list[int] = []
+
+    def handler(conn: socket.socket, stop: threading.Event) -> None:
+        status = statuses[min(len(served), len(statuses) - 1)]
+        served.append(status)
+        head = b"HTTP/1.1 %d X\r\nContent-Length: 2\r\nretry-after: 0\r\n" % status
+        conn.sendall(head + b"Connection: close\r\n\r\nok")
+
+    for url in _serve(handler):
+        yield url, served
+
+
+_QUICK = RetryPolicy(retries=2, backoff=0.01, max_wait=1.0, jitter=0.0)
+
+
+def test_send_retries_5xx_and_429_then_returns_the_answer():
+    for url, served in _answers([503, 429, 200]):
+        logged: list[str] = []
+        response, attempts = send("POST", url, data=b"{}", policy=_QUICK, log=logged.append)
+        assert (response.status_code, attempts, served) == (200, 3, [503, 429, 200])
+        assert response.content == b"ok"
+        assert logged[0].startswith("attempt 1 failed (HTTP 503 'ok'); retrying in")
+
+
+def test_send_returns_other_answers_at_once_and_the_last_5xx_when_retries_run_out():
+    for url, served in _answers([404]):
+        response, attempts = send("GET", url, policy=_QUICK)
+        assert (response.status_code, attempts, served) == (404, 1, [404])
+    for url, served in _answers([502]):
+        response, attempts = send("GET", url, policy=_QUICK)
+        assert (response.status_code, attempts, len(served)) == (502, 3, 3)
+
+
+def test_send_without_an_answer_names_the_failure_and_the_attempts(huge):
+    with pytest.raises(NoAnswer) as caught:
+        send("GET", huge, policy=_QUICK, max_bytes=1024)
+    assert (caught.value.reason, caught.value.attempts) == ("AnswerError", 3)
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens there: connection refused
+    with pytest.raises(NoAnswer) as caught:
+        send("GET", f"http://127.0.0.1:{port}/", timeout=5)
+    assert (caught.value.reason, caught.value.attempts) == ("ConnectionError", 1)

@@ -4,6 +4,8 @@
   pipeline or the CLI, and never the Actions runtime (github's own modules aside):
   parts take values and return values; pipelines own the environment.
 - Only proc.py starts processes (imports subprocess).
+- Only http.py and github/api.py speak HTTP (import requests): every call goes through
+  the one retry policy and its bounds.
 - Only __main__ and _action import the CLI: commands call each other as functions.
 - Only github/runtime.py reads ``GITHUB_*`` variables (everything else asks the
   `Runtime` for the fact by name: ``runtime.repository``, ``runtime.sha`` ...).
@@ -113,6 +115,11 @@ def test_layering(path: Path) -> None:
         problems += [
             f"imports {i} (only mlci.proc starts processes)" for i in _hits(imports, "subprocess")
         ]
+    if name not in ("mlci.http", "mlci.github.api"):
+        problems += [
+            f"imports {i} (only mlci.http and mlci.github.api speak HTTP)"
+            for i in _hits(imports, "requests")
+        ]
     if name not in ("mlci.__main__", "mlci._action", "mlci.cli"):
         problems += [
             f"imports {i} (nothing but __main__ and _action imports the CLI)"
@@ -128,6 +135,7 @@ def test_the_checker_sees_what_it_must(tmp_path: Path) -> None:
     probe.write_text(
         "from typing import TYPE_CHECKING\n"
         "import subprocess\n"
+        "from requests import post\n"
         "from ..pipelines import run\n"
         "if TYPE_CHECKING:\n    from mlci.cli import main\n"
         "def f():\n    from mlci.github.runtime import Runtime\n"
@@ -136,6 +144,7 @@ def test_the_checker_sees_what_it_must(tmp_path: Path) -> None:
     )
     imports = _imports(probe, "mlci.data.probe")
     assert "subprocess" in imports and "mlci.pipelines.run" in imports
+    assert _hits(imports, "requests") == ["requests", "requests.post"]
     assert "mlci.github.runtime.Runtime" in imports  # imports inside functions count
     assert not _hits(imports, "mlci.cli")  # type-only imports do not
     assert _github_reads(probe) == ["GITHUB_SHA", "GITHUB_REF"]

@@ -1,6 +1,7 @@
 """The one HTTP policy: retries with backoff, bounded waits, bounded answers, http(s) only.
 
-Used by the GitHub client (`mlci.github.api`) and the deploy webhook. It is our own
+Used by the GitHub client (`mlci.github.api`), the deploy webhook and the deploy smoke
+test (`send`). Only this module and `mlci.github.api` import ``requests``. It is our own
 small loop over ``requests`` rather than ``urllib3.Retry`` because the waits depend on
 GitHub's answers (``retry-after``, ``x-ratelimit-remaining``/``x-ratelimit-reset``,
 "secondary rate limit" messages), every retry is logged to the job, and the total
@@ -22,9 +23,9 @@ from __future__ import annotations
 import email.utils
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from mlci.errors import InputError
@@ -38,11 +39,13 @@ __all__ = [
     "DEFAULT_RETRY_AFTER",
     "DEFAULT_TIMEOUT",
     "AnswerError",
+    "NoAnswer",
     "RetryPolicy",
     "backoff",
     "http_url",
     "read_bounded",
     "retry_after",
+    "send",
 ]
 
 # (connect, read) seconds: a runner reaches GitHub in well under a second; a read that
@@ -80,6 +83,20 @@ class RetryPolicy:
 
 class AnswerError(Exception):
     """An answer that was too large or did not arrive before the deadline."""
+
+
+class NoAnswer(Exception):
+    """`send` got no answer: every attempt failed to connect, timed out or was cut off.
+
+    Attributes:
+        reason: What the last attempt ran into (an exception name, never a URL).
+        attempts: How many attempts were made.
+    """
+
+    def __init__(self, reason: str, attempts: int) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.attempts = attempts
 
 
 def backoff(policy: RetryPolicy, attempt: int) -> float:
@@ -174,3 +191,73 @@ def read_bounded(response: requests.Response, *, deadline: float, max_bytes: int
     response._content = data  # what requests sets after an eager read
     response._content_consumed = True  # type: ignore[attr-defined]
     return data
+
+
+def _retryable(status: int) -> bool:
+    return status == 429 or status >= 500
+
+
+def send(
+    method: str,
+    url: str,
+    *,
+    timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
+    policy: RetryPolicy | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    log: Callable[[str], None] | None = None,
+    **kwargs: Any,
+) -> tuple[requests.Response, int]:
+    """One HTTP call under the one policy: bounded answer, retries with backoff.
+
+    Connection errors, timeouts, cut-off answers, 429 and 5xx are retried (``retry-after``
+    honoured, bounded) up to ``policy.retries`` times, the total sleep capped by
+    ``policy.max_wait``; any other answer is returned at once. Every attempt sends the
+    same request (``kwargs`` go to ``requests.request``: ``data``, ``json``, ``headers``).
+
+    Args:
+        method: The HTTP method.
+        url: The absolute URL.
+        timeout: ``requests``' timeout; a single number is also the deadline of the answer.
+        policy: The retries (default: no retry).
+        max_bytes: The largest answer read.
+        log: Called with ``attempt N failed (why); retrying in S s`` before each retry.
+        **kwargs: Passed to ``requests.request``.
+
+    Returns:
+        The last answer (a 429 or 5xx when the retries ran out) and the attempts made.
+
+    Raises:
+        NoAnswer: when the last attempt got no (whole) answer.
+    """
+    import requests
+
+    rules = policy or RetryPolicy(retries=0)
+    limit = timeout if isinstance(timeout, int | float) else sum(timeout)
+    waited = 0.0
+    attempt = 0
+    while True:
+        attempt += 1
+        wait: float | None = None
+        response: requests.Response | None = None
+        try:
+            response = requests.request(method, url, timeout=timeout, stream=True, **kwargs)
+            read_bounded(response, deadline=time.monotonic() + limit, max_bytes=max_bytes)
+        except (requests.ConnectionError, requests.Timeout, AnswerError) as exc:
+            last = type(exc).__name__
+            response = None
+        else:
+            if not _retryable(response.status_code):
+                return response, attempt
+            last = f"HTTP {response.status_code} {response.text[:200]!r}"
+            # A malformed retry-after gives a bounded default.
+            wait = retry_after(response.headers, cap=rules.max_wait)
+        delay = wait if wait is not None else backoff(rules, attempt - 1)
+        delay = min(delay, rules.max_wait - waited)
+        if attempt > rules.retries or delay < 0:
+            if response is not None:
+                return response, attempt
+            raise NoAnswer(last, attempt)
+        if log is not None:
+            log(f"attempt {attempt} failed ({last}); retrying in {delay:.1f} s")
+        time.sleep(delay)
+        waited += delay

@@ -49,8 +49,8 @@ def _smoke_test(
 ) -> dict[str, Any]:
     """Serve the registered files on loopback and compare answers with offline predictions."""
     import numpy as np
-    import requests
 
+    from mlci.http import send
     from mlci.model.load import load_model
     from mlci.serve.app import create_app, load_served_model
     from mlci.serve.server import start_server
@@ -75,9 +75,11 @@ def _smoke_test(
     )
     records = to_jsonable(rows.to_dict(orient="records"))  # NaN is sent as null
     with start_server(create_app(served)) as running:
-        health = requests.get(f"{running.url}/health", timeout=30)
-        batch = requests.post(f"{running.url}/predict", json={"records": records}, timeout=60)
-        single = requests.post(f"{running.url}/predict", json={"records": records[:1]}, timeout=60)
+        health, _ = send("GET", f"{running.url}/health", timeout=30)
+        batch, _ = send("POST", f"{running.url}/predict", json={"records": records}, timeout=60)
+        single, _ = send(
+            "POST", f"{running.url}/predict", json={"records": records[:1]}, timeout=60
+        )
     problems = []
     if health.status_code != 200:
         problems.append(f"/health answered {health.status_code}")

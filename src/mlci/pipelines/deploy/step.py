@@ -76,19 +76,12 @@ def send_webhook(
     Raises:
         DeployError: when the secret is missing or no attempt succeeded.
     """
-    import requests
-
-    from mlci.http import (
-        AnswerError,
-        RetryPolicy,
-        backoff,
-        http_url,
-        read_bounded,
-        retry_after,
-    )
+    from mlci.http import NoAnswer, RetryPolicy, http_url, send
 
     url = http_url(_expand(hook.url, env, "deploy.webhook.url"), "deploy.webhook.url")
-    policy = RetryPolicy(backoff=WEBHOOK_BACKOFF_S, max_wait=WEBHOOK_MAX_WAIT_S, jitter=0.0)
+    policy = RetryPolicy(
+        retries=hook.retries, backoff=WEBHOOK_BACKOFF_S, max_wait=WEBHOOK_MAX_WAIT_S, jitter=0.0
+    )
     body = jsonio.dumps(payload, indent=None, sort_keys=True).encode()
     headers = {
         "Content-Type": "application/json",
@@ -107,39 +100,30 @@ def send_webhook(
             runtime.mask(secret)
         headers[SIGNATURE_HEADER] = sign_payload(secret, body)
     shown = url.split("?", 1)[0]  # query strings may carry tokens
-    last = "no attempt made"
-    waited = 0.0
-    for attempt in range(1, hook.retries + 2):
-        wait: float | None = None
-        try:
-            resp = requests.post(
-                url, data=body, headers=headers, timeout=hook.timeout_s, stream=True
+    log = (lambda line: runtime.info(f"webhook {line}")) if runtime is not None else None
+    try:
+        # The answer is only shown: a short, bounded read within the timeout.
+        resp, attempts = send(
+            "POST",
+            url,
+            data=body,
+            headers=headers,
+            timeout=hook.timeout_s,
+            policy=policy,
+            max_bytes=64 * 1024,
+            log=log,
+        )
+    except NoAnswer as exc:
+        last, attempts = exc.reason, exc.attempts
+    else:
+        if resp.status_code < 300:
+            return {"url": shown, "status": resp.status_code, "attempts": attempts}
+        last = f"HTTP {resp.status_code} {resp.text[:200]!r}"
+        if resp.status_code != 429 and resp.status_code < 500:
+            raise DeployError(
+                f"deploy.webhook: {shown} refused the delivery ({last}); check the"
+                " endpoint and its secret"
             )
-            # The answer is only shown: a short, bounded read within the timeout.
-            read_bounded(resp, deadline=time.monotonic() + hook.timeout_s, max_bytes=64 * 1024)
-        except (requests.ConnectionError, requests.Timeout, AnswerError) as exc:
-            last = f"{type(exc).__name__}"
-        else:
-            if resp.status_code < 300:
-                return {"url": shown, "status": resp.status_code, "attempts": attempt}
-            last = f"HTTP {resp.status_code} {resp.text[:200]!r}"
-            if resp.status_code != 429 and resp.status_code < 500:
-                raise DeployError(
-                    f"deploy.webhook: {shown} refused the delivery ({last}); check the"
-                    " endpoint and its secret"
-                )
-            # The one policy of mlci.http: a malformed retry-after gives a bounded default.
-            wait = retry_after(resp.headers, cap=policy.max_wait)
-        if attempt > hook.retries:
-            break
-        delay = wait if wait is not None else backoff(policy, attempt - 1)
-        delay = min(delay, policy.max_wait - waited)
-        if delay < 0:
-            break
-        if runtime is not None:
-            runtime.info(f"webhook attempt {attempt} failed ({last}); retrying in {delay:.1f} s")
-        time.sleep(delay)
-        waited += delay
     raise DeployError(
         f"deploy.webhook: {shown} failed after {hook.retries + 1} attempt(s) (last: {last});"
         " production was not changed; fix the endpoint and re-run the deploy"
