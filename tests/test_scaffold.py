@@ -346,6 +346,8 @@ def render_combo(root: Path, combo: dict[str, object]) -> dict[str, str]:
         # The monitor workflow rides along with half the combinations.
         monitor="yes" if combo["train"] else None,
         monitor_data_command="aws s3 sync s3://bucket/logs/ logs/" if combo["train"] else None,
+        # Data checked on three runners with half the combinations (data.shards).
+        shards="3" if combo["registry"] == "github" else None,
     )
     chance = (
         scaffold.ChanceLevel("accuracy", 0.6275, "majority class share (chance level)")
@@ -414,6 +416,21 @@ def test_workflow_shape(all_combinations: dict, combo: dict[str, object]) -> Non
     assert "secrets." not in yaml.safe_dump(pr)
     upload = next(s for s in job["steps"] if "upload-artifact" in s.get("uses", ""))
     assert upload["with"]["path"] == "mlci-results/" and upload["if"] == "always()"
+    if combo["registry"] == "github":  # data.shards: 3
+        assert load_config(root / "mlci.yaml").data.shards == 3
+        shard_job = pr["jobs"]["data-shard"]
+        assert shard_job["strategy"]["matrix"]["shard"] == [1, 2, 3]
+        assert shard_job["permissions"] == {"contents": "read"}
+        assert "${{ matrix.shard }}" in shard_job["concurrency"]["group"]
+        assert job["needs"] == "data-shard"
+        runs = [s["run"] for s in shard_job["steps"] if "run" in s]
+        assert any('--shard "$SHARD/3"' in r for r in runs)
+        data_step = next(s for s in job["steps"] if s.get("id") == "data")
+        assert "--merge-shards" in data_step["run"]
+        assert any("mlci profile merge" in s.get("run", "") for s in job["steps"])
+    else:
+        assert list(pr["jobs"]) == ["validate"]
+        assert load_config(root / "mlci.yaml").data.shards == 1
     names = [s.get("id") for s in job["steps"]]
     assert names.index("data") < names.index("model")
     has_train = any(s.get("run") == "python train.py" for s in job["steps"])
@@ -564,3 +581,18 @@ def load_config_text_ok(text: str) -> bool:
     from mlci.config import load_config_text
 
     return load_config_text(text).version == 1
+
+
+def test_init_shards_writes_the_matrix_and_reads_it_back(project: Path, capsys) -> None:
+    assert init(project, "--yes", "--shards", "3") == 0
+    assert load_config(project / "mlci.yaml").data.shards == 3
+    pr = yaml.safe_load((project / ".github/workflows/mlci-pr.yml").read_text())
+    assert pr["jobs"]["data-shard"]["strategy"]["matrix"]["shard"] == [1, 2, 3]
+    # A second init keeps the answer from mlci.yaml.
+    assert init(project, "--yes", "--force") == 0
+    pr = yaml.safe_load((project / ".github/workflows/mlci-pr.yml").read_text())
+    assert "data-shard" in pr["jobs"]
+    capsys.readouterr()
+    assert init(project, "--yes", "--force", "--shards", "0") == 2
+    err = capsys.readouterr().err
+    assert "whole number of runners" in err and "Traceback" not in err

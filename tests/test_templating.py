@@ -27,6 +27,7 @@ CONTEXT = {
     "model_path": "model.skops",
     "train_command": "python train.py",
     "test_command": "python -m pytest",
+    "shards": 4,
     "gates": {"accuracy": {"min": 0.8}},
     "first": "bless-on-value-gates",
     "registry": "local",
@@ -64,6 +65,7 @@ def test_config_template_renders_a_valid_config() -> None:
     assert cfg.model.gates["accuracy"].min == 0.8
     assert cfg.data.current is None
     assert cfg.ci.test_command == "python -m pytest"
+    assert cfg.data.shards == 4
     assert cfg.monitor.schedule == "23 6 * * *"
 
 

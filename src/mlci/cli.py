@@ -125,6 +125,7 @@ _INIT_ANSWER_FLAGS = (
     "monitor",
     "monitor_schedule",
     "monitor_data_command",
+    "shards",
 )
 
 
@@ -307,6 +308,14 @@ def _add_init_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     init.add_argument("--registry", choices=("local", "github"), help="model registry backend")
     init.add_argument("--retrain-schedule", metavar="CRON", help="cron schedule (UTC)")
     init.add_argument("--retrain-mode", choices=("pull-request", "deploy"))
+    init.add_argument(
+        "--shards",
+        metavar="N",
+        help=(
+            "check a folder of Parquet parts on N runners in parallel (data.shards): a matrix"
+            " job per slice of the parts, then one job merges the profiles and decides"
+        ),
+    )
     init.add_argument(
         "--monitor",
         action="store_true",

@@ -95,6 +95,8 @@ class Answers:
     model: str | None = None
     train_command: str | None = None
     test_command: str | None = None
+    # Runners that check a folder of Parquet parts in parallel (data.shards; 1 = one job).
+    shards: str | None = None
     # Workflows run on throwaway runners: the registry that outlives them is GitHub's.
     registry: Literal["local", "github"] = "github"
     retrain_schedule: str = "17 3 * * 1"
@@ -109,6 +111,11 @@ class Answers:
     runs_on: str = field(default="ubuntu-latest", metadata={"workflow": True})
     install_command: str | None = field(default=None, metadata={"workflow": True})
     action_ref: str | None = field(default=None, metadata={"workflow": True, "recorded": False})
+
+    @property
+    def shard_count(self) -> int:
+        """The number of data shards (1: the data is checked in one job)."""
+        return int(self.shards) if self.shards else 1
 
     def columns(self, key: Literal["id_columns", "date_columns"]) -> list[str]:
         """The column names of a comma-separated answer."""
@@ -238,6 +245,10 @@ def check_answer(key: str, value: str, where: str | None = None) -> None:
         parse_action_ref(value)
     elif key == "monitor" and value not in ("yes", "no"):
         raise InputError(f"{at} {value!r}: answer yes or no")
+    elif key == "shards" and not (value.isdigit() and 1 <= int(value) <= 256):
+        raise InputError(
+            f"{at} {value!r}: expected a whole number of runners from 1 to 256, e.g. 4"
+        )
 
 
 def _config_answers(cfg: Config) -> dict[str, str | None]:
@@ -252,6 +263,7 @@ def _config_answers(cfg: Config) -> dict[str, str | None]:
         "model": cfg.model.path,
         "train_command": cfg.model.train_command,
         "test_command": cfg.ci.test_command,
+        "shards": str(cfg.data.shards) if cfg.data.shards > 1 else None,
         "registry": cfg.registry.backend,
         "retrain_schedule": cfg.retrain.schedule,
         "retrain_mode": cfg.retrain.mode,

@@ -120,6 +120,7 @@ def render_config(a: Answers, chance: ChanceLevel | None = None) -> str:
             "model_path": a.model,
             "train_command": a.train_command,
             "test_command": a.test_command,
+            "shards": a.shard_count,
             "gates": gates,
             # With a value gate the first model is judged on it; without one (no data
             # to compute the chance level from) it is blessed, visibly, so that the
@@ -167,6 +168,8 @@ def workflow_context(a: Answers) -> dict[str, object]:
         # mlci's action for `mlci test` (the same action as every mlci.NAME above).
         "mlci_root": f"{repo}@{sha} # {tag}",
         "test_command": a.test_command,
+        "shards": a.shard_count,
+        "shard_list": json.dumps(list(range(1, a.shard_count + 1))),
         "config_path": CONFIG_FILE,
         "results_dir": RESULTS_DIR,
         "train_run": yaml_str(a.train_command) if a.train_command else None,
