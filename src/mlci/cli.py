@@ -1251,8 +1251,9 @@ def _add_experiments_parsers(sub: argparse._SubParsersAction[argparse.ArgumentPa
         "experiments",
         help="every validated candidate, best first; show one to reproduce it",
         description=(
-            "List the experiment history that validate-model records with the local"
-            " registry (best first by the first gated metric), or show one experiment"
+            "List the experiment history that validate-model records with the registry"
+            " (the local folder, or one release asset of the github registry; best first by"
+            " the first gated metric), or show one experiment"
             " with what reproduces it."
         ),
     )

@@ -73,8 +73,6 @@ def test_three_prs_in_the_history_and_the_report(
 
     assert main(["experiments", "show", "zzz", *config]) == 2
     assert "no experiment with id 'zzz'" in capsys.readouterr().err
-    assert main(["experiments", *config, "--registry", "github"]) == 2
-    assert "pass --registry local" in capsys.readouterr().err
 
 
 def test_history_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

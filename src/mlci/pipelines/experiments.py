@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlci import jsonio
 from mlci.config import Config
@@ -11,17 +11,45 @@ from mlci.errors import InputError
 from mlci.metrics import BUILTIN_METRICS
 from mlci.registry.experiments import ExperimentLog, best_first
 
+if TYPE_CHECKING:
+    from mlci.github.api import GitHubClient
+    from mlci.github.runtime import Runtime
+    from mlci.registry.release_experiments import ReleaseExperimentLog
+
 __all__ = ["list_experiments", "show_experiment"]
 
 
-def _log(config: Config, backend: str | None) -> ExperimentLog:
+def _log(
+    config: Config,
+    backend: str | None,
+    runtime: Runtime | None = None,
+    client: GitHubClient | None = None,
+) -> ExperimentLog | ReleaseExperimentLog:
     name = backend or config.registry.backend
+    if name == "github":
+        return github_log(config, runtime, client)
     if name != "local":
-        raise InputError(
-            f"--registry {name}: only the local registry keeps an experiment history so far;"
-            " pass --registry local (validate-model records every candidate there)"
-        )
+        raise InputError(f"--registry {name}: unknown registry backend; use local or github")
     return ExperimentLog(config.resolve(config.registry.path))
+
+
+def github_log(
+    config: Config, runtime: Runtime | None = None, client: GitHubClient | None = None
+) -> ReleaseExperimentLog:
+    """The experiment history of the github registry ``config.registry`` names."""
+    from mlci.github.api import GitHubClient
+    from mlci.github.runtime import Runtime
+    from mlci.registry.release_experiments import ReleaseExperimentLog
+
+    rt = runtime or Runtime()
+    repository = config.registry.repository or rt.repository
+    if not repository:
+        raise InputError(
+            "registry: the github backend needs a repository; set registry.repository"
+            " (owner/name) in mlci.yaml, or run it in GitHub Actions (GITHUB_REPOSITORY)"
+        )
+    api = client or GitHubClient.from_runtime(rt, log=rt.info)
+    return ReleaseExperimentLog(api, repository, tag_prefix=config.registry.tag_prefix)
 
 
 def _fmt(value: Any) -> str:
@@ -44,6 +72,8 @@ def list_experiments(
     pr: int | None = None,
     as_json: bool = False,
     backend: str | None = None,
+    runtime: Runtime | None = None,
+    client: GitHubClient | None = None,
 ) -> str:
     """The experiment history as a table (best first by the first gated metric) or JSON.
 
@@ -52,9 +82,11 @@ def list_experiments(
         last: Only the last N candidates (by time).
         pr: Only the candidates of this pull request.
         as_json: JSON lines' entries as one JSON list instead of a table.
-        backend: The registry backend (only ``local`` keeps a history).
+        backend: The registry backend (default ``registry.backend``).
+        runtime: The Actions runtime (the github backend reads the token and repository).
+        client: A ready GitHub client (tests).
     """
-    log = _log(config, backend)
+    log = _log(config, backend, runtime, client)
     entries = log.entries()
     if pr is not None:
         entries = [e for e in entries if e.get("pr") == pr]

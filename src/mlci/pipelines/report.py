@@ -304,6 +304,8 @@ def report(
                     f" {result.author} so the next run updates this comment instead of adding one"
                 )
             rt.set_output("comment-url", result.html_url)
+            if loaded.model is not None and isinstance(_event(rt).get("workflow_run"), dict):
+                _record_experiment(gh, repo, loaded.model, number, rt, outcome)
         if check_run:
             if head is None:
                 raise InputError(
@@ -325,6 +327,43 @@ def report(
         if client is None:
             gh.close()
     return outcome
+
+
+def _record_experiment(
+    client: GitHubClient,
+    repo: str,
+    model: Mapping[str, Any],
+    number: int,
+    runtime: Runtime,
+    outcome: ReportOutcome,
+) -> None:
+    """Append the pull request's candidate to the github registry's experiment history.
+
+    A fork's job has no write token, so its entry is written here, from the validated
+    artifact (the pull request number and branch come from the event, never the
+    artifact). An entry the job already recorded (same id) is not added twice; a refusal
+    (no ``contents: write``) is a note, never a failed comment.
+    """
+    from mlci.registry.experiments import make_entry
+    from mlci.registry.release_experiments import ReleaseExperimentLog
+
+    run = _event(runtime).get("workflow_run") or {}
+    branch = run.get("head_branch") if isinstance(run.get("head_branch"), str) else None
+    entry = make_entry(
+        model,
+        branch=branch,
+        pr=number,
+        train_command=None,
+        env={"recorded_by": "comment job (environment of the pull request's job unknown)"},
+    )
+    log = ReleaseExperimentLog(client, repo)
+    try:
+        added = log.append(entry)
+    except GitHubAPIError as exc:
+        outcome.notes.append(f"{log.path}: experiment not recorded ({exc.message})")
+        return
+    if added:
+        runtime.info(f"recorded experiment {entry['id']} in {log.path}")
 
 
 def _report_missing(

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlci.config import Config, find_config, load_config
-from mlci.errors import EXIT_FAILED, EXIT_OK, InputError, MlciError
+from mlci.errors import EXIT_FAILED, EXIT_OK, GitHubAPIError, InputError, MlciError
 from mlci.github.runtime import Runtime
 from mlci.metrics import metric_set
 from mlci.model.baseline import load_baseline, load_production
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from mlci.model.gates import Blessing, GateResult
     from mlci.model.load import LoadedModel
     from mlci.registry.experiments import ExperimentLog
+    from mlci.registry.release_experiments import ReleaseExperimentLog
 
 __all__ = ["FIRST_MODEL_NOTE", "read_table", "validate_model"]
 
@@ -158,20 +159,33 @@ def _params(cfg: Config, base: _Baseline) -> dict[str, Any] | None:
     }
 
 
-def _experiment_log(cfg: Config, backend: str | None) -> ExperimentLog | None:
-    """The experiment history of the local registry (the github one keeps none yet)."""
+def _experiment_log(
+    cfg: Config, backend: str | None, rt: Runtime
+) -> ExperimentLog | ReleaseExperimentLog | None:
+    """The experiment history of the registry in use (local folder or github release asset).
+
+    None for the github registry without a token or a repository (nothing to read or write).
+    """
     from mlci.registry.experiments import ExperimentLog
 
-    if (backend or cfg.registry.backend) != "local":
-        return None
+    if (backend or cfg.registry.backend) == "github":
+        from mlci.pipelines.experiments import github_log
+
+        try:
+            log = github_log(cfg, rt)
+        except InputError:
+            return None
+        return log if log.client.has_token else None
     return ExperimentLog(cfg.resolve(cfg.registry.path))
 
 
-def _recent_experiments(log: ExperimentLog, count: int = 5) -> list[dict[str, Any]]:
+def _recent_experiments(
+    log: ExperimentLog | ReleaseExperimentLog, count: int = 5
+) -> list[dict[str, Any]]:
     """The last candidates before this one, newest first, for the report."""
     try:
         entries = log.entries()[-count:]
-    except (OSError, InputError):
+    except (OSError, MlciError):  # a history that cannot be read never blocks the report
         return []
     out = []
     for e in reversed(entries):
@@ -192,7 +206,9 @@ def _recent_experiments(log: ExperimentLog, count: int = 5) -> list[dict[str, An
     return out
 
 
-def _remember(log: ExperimentLog, doc: Mapping[str, Any], cfg: Config, rt: Runtime) -> None:
+def _remember(
+    log: ExperimentLog | ReleaseExperimentLog, doc: Mapping[str, Any], cfg: Config, rt: Runtime
+) -> None:
     """Append this candidate to the experiment history (a failure to write is a warning)."""
     import re
 
@@ -216,6 +232,14 @@ def _remember(log: ExperimentLog, doc: Mapping[str, Any], cfg: Config, rt: Runti
         rt.warning(
             f"{log.path}: could not record the experiment ({exc.strerror or exc});"
             " check that the registry directory is writable"
+        )
+        return
+    except GitHubAPIError as exc:
+        # A pull request's job has no write token (forks never do): the comment job
+        # records the entry from the validated artifact.
+        rt.info(
+            f"{log.path}: not recorded from this job ({exc.message}); the comment job"
+            " (mlci report --post) records it"
         )
         return
     rt.info(f"recorded experiment {entry['id']} in {log.path}")
@@ -518,7 +542,7 @@ def _validate(
         _compare(run, scores)
         served = _export_and_measure(run, candidate, work)
     results, blessing = _gate(run, candidate, base, scores, served)
-    history_log = _experiment_log(cfg, backend)
+    history_log = _experiment_log(cfg, backend, rt)
     doc = _document(run, candidate, base, scores, served, results, blessing, history_log)
     _announce(doc, run, results, out_dir, rt, history_log)
     return doc
@@ -808,7 +832,7 @@ def _document(
     served: _Served,
     results: list[GateResult],
     blessing: Blessing,
-    history_log: ExperimentLog | None,
+    history_log: ExperimentLog | ReleaseExperimentLog | None,
 ) -> dict[str, Any]:
     """The ``model.json`` document (docs/results.md)."""
     from mlci.model.evaluate import confusion, feature_changes
@@ -902,7 +926,7 @@ def _announce(
     results: list[GateResult],
     out_dir: Path,
     rt: Runtime,
-    history_log: ExperimentLog | None,
+    history_log: ExperimentLog | ReleaseExperimentLog | None,
 ) -> None:
     """Write ``model.json``, log, annotate, summarize, set the outputs, remember the run."""
     written = write_results(out_dir, doc)

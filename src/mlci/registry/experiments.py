@@ -30,8 +30,11 @@ __all__ = [
     "MAX_ENTRIES",
     "ExperimentLog",
     "best_first",
+    "dump_lines",
     "environment",
+    "fold",
     "make_entry",
+    "parse_lines",
 ]
 
 EXPERIMENTS_FILE = "experiments.jsonl"
@@ -107,14 +110,23 @@ def make_entry(
     prov = doc.get("provenance") or {}
     model_hash = str(blessing.get("candidate_hash") or "")
     created = str(prov.get("created") or _now())
-    ident = hashlib.sha256(f"{created}|{model_hash}|{prov.get('git_sha')}".encode()).hexdigest()
+    params = doc.get("params") if isinstance(doc.get("params"), Mapping) else {}
+    # What makes two runs the same experiment: appending one twice (the PR job and the
+    # comment job) keeps one entry, two runs in the same second stay two.
+    same = jsonio.dumps(
+        to_jsonable(
+            [created, model_hash, prov.get("git_sha"), pr, blessing.get("baseline_hash"), params]
+        ),
+        indent=None,
+        sort_keys=True,
+    )
+    ident = hashlib.sha256(same.encode()).hexdigest()
     deltas = doc.get("deltas") or {}
     intervals = {
         name: [d.get("ci_low"), d.get("ci_high")]
         for name, d in deltas.items()
         if isinstance(d, Mapping) and d.get("ci_low") is not None
     }
-    params = doc.get("params") if isinstance(doc.get("params"), Mapping) else {}
     gated = [g.get("metric") for g in doc.get("gates") or [] if isinstance(g, Mapping)]
     return {
         "id": ident[:10],
@@ -137,6 +149,67 @@ def make_entry(
         "train_command": train_command,
         "environment": dict(env),
     }
+
+
+def fold(
+    summary: Mapping[str, Any] | None,
+    entries: Sequence[Mapping[str, Any]],
+    entry: Mapping[str, Any],
+) -> tuple[dict[str, Any] | None, list[Mapping[str, Any]]]:
+    """The history after appending ``entry``: the oldest beyond `MAX_ENTRIES` folded.
+
+    Args:
+        summary: The summary line of entries folded so far, if any.
+        entries: The entries kept one by one, oldest first.
+        entry: The new entry.
+
+    Returns:
+        ``(summary, entries)`` with ``entry`` last and at most `MAX_ENTRIES` entries.
+    """
+    every = [*entries, entry]
+    if len(every) <= MAX_ENTRIES:
+        return (dict(summary) if summary else None), every
+    old = summary or {"kind": "summary", "folded": 0, "blessed": 0}
+    drop = every[: len(every) - MAX_ENTRIES]
+    folded = {
+        "kind": "summary",
+        "folded": int(old.get("folded", 0)) + len(drop),
+        "blessed": int(old.get("blessed", 0))
+        + sum(1 for e in drop if e.get("verdict") == "blessed"),
+        "until": drop[-1].get("created"),
+    }
+    return folded, every[len(drop) :]
+
+
+def dump_lines(summary: Mapping[str, Any] | None, entries: Sequence[Mapping[str, Any]]) -> str:
+    """The history as JSON lines: the summary line first (if any), then the entries."""
+    items = ([summary] if summary else []) + list(entries)
+    return "".join(jsonio.dumps(to_jsonable(dict(i)), indent=None) + "\n" for i in items)
+
+
+def parse_lines(text: str, where: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """``(summary, entries)`` from the history's JSON lines.
+
+    Raises:
+        InputError: when a line is not JSON.
+    """
+    summary = None
+    out = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            entry = jsonio.loads(line, source=f"{where}:{number}")
+        except MlciError:
+            raise InputError(
+                f"{where}:{number}: not a JSON line; the experiment history is"
+                " damaged: remove the line"
+            ) from None
+        if isinstance(entry, dict) and entry.get("kind") == "summary":
+            summary = entry
+        elif isinstance(entry, dict):
+            out.append(entry)
+    return summary, out
 
 
 class ExperimentLog:
@@ -198,21 +271,9 @@ class ExperimentLog:
                 with self.path.open("a", encoding="utf-8") as fh:
                     fh.write(line + "\n")
                 return
-            old = self.summary() or {"kind": "summary", "folded": 0, "blessed": 0}
-            drop = entries[: len(entries) - MAX_ENTRIES + 1]
-            folded = {
-                "kind": "summary",
-                "folded": int(old.get("folded", 0)) + len(drop),
-                "blessed": int(old.get("blessed", 0))
-                + sum(1 for e in drop if e.get("verdict") == "blessed"),
-                "until": drop[-1].get("created"),
-            }
-            keep = entries[len(drop) :]
+            summary, keep = fold(self.summary(), entries, entry)
             tmp = self.path.with_suffix(".tmp")
-            with tmp.open("w", encoding="utf-8") as fh:
-                for item in [folded, *keep]:
-                    fh.write(jsonio.dumps(to_jsonable(item), indent=None) + "\n")
-                fh.write(line + "\n")
+            tmp.write_text(dump_lines(summary, keep), encoding="utf-8")
             tmp.replace(self.path)
 
     def packages(self, digest: str) -> list[str] | None:

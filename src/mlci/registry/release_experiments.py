@@ -1,0 +1,223 @@
+"""The experiment history of the github registry: one asset of one draft release.
+
+The history is the JSON-lines file of the local registry (`mlci.registry.experiments`),
+kept as the asset ``experiments.jsonl`` of a draft release tagged
+``<stem>-experiments`` (``model-experiments`` beside ``model-registry`` for the tag
+prefix ``model-v``). A draft, because a published release's assets are frozen when
+the repository uses immutable releases (docs: "Immutable releases"), while a draft's
+stay writable; drafts are listed only to tokens with push access (docs: REST
+"List releases"), so readers without one see no history.
+
+Appending is a read-modify-write of the asset. The generated workflows run registry
+writers in the ``mlci-registry`` concurrency group, but the comment job (which writes
+the entries of fork pull requests) cannot join it without cancelling queued comments,
+so a write is also made safe on its own: the new content is uploaded under a unique
+name, then the asset that was read is deleted; only one writer can delete a given
+asset, so a writer whose delete answers 404 lost a race, removes its upload and starts
+again from reading. The winner renames its upload to ``experiments.jsonl``. A reader
+that finds no ``experiments.jsonl`` (a writer stopped between delete and rename) takes
+the newest upload. Appending an entry whose id is already there does nothing, so the
+validate-model step and the comment job may both try.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+import time
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from mlci.errors import GitHubAPIError, InputError
+from mlci.registry.experiments import dump_lines, fold, parse_lines
+
+if TYPE_CHECKING:
+    from mlci.github.api import GitHubClient
+
+__all__ = ["ASSET", "ReleaseExperimentLog"]
+
+ASSET = "experiments.jsonl"
+_PENDING = "experiments-"
+#: Attempts of one append against concurrent writers.
+MAX_ATTEMPTS = 12
+#: The history asset is refused beyond this size (it is bounded by folding well below).
+MAX_ASSET_BYTES = 64 * 1024**2
+
+
+class ReleaseExperimentLog:
+    """The experiment history kept as one asset of the github registry.
+
+    Args:
+        client: A GitHub REST client (push access to write, and to read drafts).
+        repository: ``owner/name``.
+        tag_prefix: The registry's version tag prefix (``model-v``).
+    """
+
+    def __init__(self, client: GitHubClient, repository: str, *, tag_prefix: str = "model-v"):
+        self.client = client
+        self.repository = repository
+        stem = tag_prefix.rstrip("-_").removesuffix("-v").removesuffix("_v").rstrip("-_")
+        self.tag = f"{stem or 'mlci'}-experiments"
+        self.path = f"{repository} draft release {self.tag}, asset {ASSET}"
+
+    def _base(self) -> str:
+        return f"/repos/{self.repository}/releases"
+
+    def _release(self) -> dict[str, Any] | None:
+        # Drafts cannot be fetched by tag (a draft has no tag yet): one paginated listing.
+        for release in self.client.paginate(self._base()):
+            if release.get("tag_name") == self.tag and release.get("draft"):
+                return dict(release)
+        return None
+
+    @staticmethod
+    def _current(release: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        assets = [a for a in release.get("assets") or [] if isinstance(a, Mapping)]
+        main = next((a for a in assets if a.get("name") == ASSET), None)
+        if main is not None:
+            return main
+        pending = [a for a in assets if str(a.get("name", "")).startswith(_PENDING)]
+        return max(pending, key=lambda a: int(a.get("id") or 0), default=None)
+
+    def _read(
+        self, release: Mapping[str, Any] | None
+    ) -> tuple[Mapping[str, Any] | None, dict[str, Any] | None, list[dict[str, Any]]]:
+        asset = self._current(release) if release else None
+        if asset is None:
+            return None, None, []
+        resp = self.client.request(
+            "GET",
+            str(asset["url"]),
+            headers={"Accept": "application/octet-stream"},
+            max_bytes=MAX_ASSET_BYTES,
+        )
+        text = bytes(resp.content).decode("utf-8", errors="replace")
+        summary, entries = parse_lines(text, self.path)
+        return asset, summary, entries
+
+    def _latest(
+        self, create: bool = False
+    ) -> tuple[
+        dict[str, Any] | None, Mapping[str, Any] | None, dict[str, Any] | None, list[dict[str, Any]]
+    ]:
+        """The release and its history, read again when a writer replaced the asset meanwhile."""
+        for _ in range(MAX_ATTEMPTS):
+            release = self._release()
+            if release is None and create:
+                release = self._create()
+            try:
+                return (release, *self._read(release))
+            except GitHubAPIError as exc:
+                if exc.status != 404:  # 404: the asset listed was replaced since
+                    raise
+        raise GitHubAPIError(f"{self.path}: the history kept changing while read; retry")
+
+    def entries(self) -> list[dict[str, Any]]:
+        """Every entry, oldest first (the summary of folded entries excluded)."""
+        return self._latest()[3]
+
+    def summary(self) -> dict[str, Any] | None:
+        """The line that counts folded (oldest) entries, if any were folded."""
+        return self._latest()[2]
+
+    def packages(self, digest: str) -> list[str] | None:
+        """Package lists are kept by the local registry only."""
+        del digest
+        return None
+
+    def find(self, ident: str) -> dict[str, Any]:
+        """The entry whose id starts with ``ident``.
+
+        Raises:
+            InputError: when none or several match.
+        """
+        hits = [e for e in self.entries() if str(e.get("id", "")).startswith(ident)]
+        if len(hits) != 1:
+            what = "no experiment" if not hits else f"{len(hits)} experiments"
+            raise InputError(
+                f"{self.path}: {what} with id {ident!r}; list them with"
+                " `mlci experiments --registry github`"
+            )
+        return hits[0]
+
+    def _create(self) -> dict[str, Any]:
+        try:
+            created = self.client.post(
+                self._base(),
+                json={
+                    "tag_name": self.tag,
+                    "name": "mlci experiment history",
+                    "body": "Every candidate mlci validated (asset experiments.jsonl). Do not"
+                    " edit; `mlci experiments --registry github` lists it.",
+                    "draft": True,
+                    "prerelease": True,
+                    "make_latest": "false",
+                },
+            )
+        except GitHubAPIError as exc:
+            if exc.status == 422 and "already_exists" in exc.message:
+                found = self._release()
+                if found is not None:
+                    return found
+            raise
+        return dict(created)
+
+    def _upload(self, release: Mapping[str, Any], name: str, data: bytes) -> dict[str, Any]:
+        url = str(release["upload_url"]).split("{", 1)[0]
+        answer = self.client.request(
+            "POST",
+            url,
+            params={"name": name},
+            data=data,
+            headers={"Content-Type": "application/octet-stream"},
+        )
+        return dict(answer.json())
+
+    def append(self, entry: Mapping[str, Any], packages: Sequence[str] = ()) -> bool:
+        """Add ``entry`` unless its id is there; fold the oldest beyond the cap.
+
+        Returns:
+            Whether the entry was added (False: an entry with its id was there).
+
+        Raises:
+            GitHubAPIError: GitHub refused (no push access: a fork's token).
+        """
+        del packages  # kept by the local registry only
+        for attempt in range(MAX_ATTEMPTS):
+            if attempt:  # lost a race: wait a random while so the writers spread out
+                time.sleep(random.uniform(0, 0.2 * attempt))
+            release, asset, summary, entries = self._latest(create=True)
+            assert release is not None
+            if any(e.get("id") == entry.get("id") for e in entries):
+                return False
+            folded, keep = fold(summary, entries, entry)
+            data = dump_lines(folded, keep).encode("utf-8")
+            if asset is None:
+                try:
+                    self._upload(release, ASSET, data)
+                except GitHubAPIError as exc:
+                    if exc.status == 422:  # another writer created it first
+                        continue
+                    raise
+                return True
+            mine = self._upload(release, f"{_PENDING}{secrets.token_hex(8)}.jsonl", data)
+            try:
+                self.client.request("DELETE", f"{self._base()}/assets/{asset['id']}")
+            except GitHubAPIError as exc:
+                if exc.status != 404:
+                    raise
+                # Another writer replaced the asset read above: drop ours, read again.
+                self.client.request("DELETE", f"{self._base()}/assets/{mine['id']}")
+                continue
+            try:
+                self.client.patch(f"{self._base()}/assets/{mine['id']}", json={"name": ASSET})
+            except GitHubAPIError as exc:
+                # 404: another writer read our upload as the current history and replaced
+                # it with its own, which holds our entry.
+                if exc.status != 404:
+                    raise
+            return True
+        raise GitHubAPIError(
+            f"{self.path}: {MAX_ATTEMPTS} concurrent writers replaced the history while this"
+            " one appended; re-run the job"
+        )

@@ -1,0 +1,134 @@
+"""The github registry's experiment history: one draft release asset on the fake GitHub."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+from mlci.cli import main
+from mlci.github.api import GitHubClient, RetryPolicy
+from mlci.registry import experiments
+from mlci.registry.release_experiments import ASSET, ReleaseExperimentLog
+from tests.model.models import Models, models
+from tests.pipelines.test_validate_model import _project, _run
+from tests.report.documents import write_case
+from tests.support import webhooks
+
+__all__ = ["models"]
+
+
+def _client(fake) -> GitHubClient:  # type: ignore[no-untyped-def]
+    return GitHubClient(
+        fake.token,
+        api_url=fake.url,
+        retry=RetryPolicy(retries=2, backoff=0.01, max_backoff=0.05, max_wait=2, jitter=0),
+    )
+
+
+def _log(fake) -> ReleaseExperimentLog:  # type: ignore[no-untyped-def]
+    return ReleaseExperimentLog(_client(fake), fake.repo)
+
+
+def test_three_pr_runs_in_the_github_history(
+    models: Models,
+    tmp_path: Path,
+    fake_github,  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    extra = (
+        f"  params: [params.json]\nregistry:\n  backend: github\n  repository: {fake_github.repo}\n"
+    )
+    root = _project(tmp_path, models.binary, extra=extra)
+    monkeypatch.setenv("GITHUB_TOKEN", fake_github.token)
+    good, worse = str(root / "good.skops"), str(root / "worse.skops")
+    for pr, model, baseline, expected in [
+        ("7", worse, good, 1),
+        ("8", good, worse, 0),
+        ("9", good, good, 0),
+    ]:
+        (root / "params.json").write_text(json.dumps({"C": 1.0, "pr": int(pr)}), encoding="utf-8")
+        monkeypatch.setenv("GITHUB_REF", f"refs/pull/{pr}/merge")
+        code, doc = _run(root, "--model", model, "--baseline", baseline)
+        assert code == expected
+    # the third run's report shows the two before it, read from the release asset
+    assert [(e["pr"], e["verdict"]) for e in doc["experiments"]] == [(8, "blessed"), (7, "blocked")]
+    capsys.readouterr()
+
+    # one draft release, one asset, whatever the number of runs
+    (release,) = [r for r in fake_github.releases() if r["tag_name"] == "model-experiments"]
+    assert release["draft"] is True
+    assert [a["name"] for a in release["assets"]] == [ASSET]
+
+    config = ["--config", str(root / "mlci.yaml")]
+    assert main(["experiments", *config]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert [line.split()[4] for line in table[1:4]] == ["#8", "#9", "#7"]
+    assert "3 experiment(s), best first by accuracy" in table[-1]
+    assert main(["experiments", *config, "--registry", "github", "--json", "--pr", "7"]) == 0
+    (blocked,) = json.loads(capsys.readouterr().out)
+    assert blocked["verdict"] == "blocked" and blocked["params"] == {"C": 1.0, "pr": 7}
+    assert main(["experiments", "show", blocked["id"][:6], *config]) == 0
+    assert f"experiment {blocked['id']}: blocked" in capsys.readouterr().out
+
+
+def test_a_fork_entry_is_written_by_the_comment_job(
+    tmp_path: Path,
+    gh_env,  # type: ignore[no-untyped-def]
+    fake_github,  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GITHUB_TOKEN", fake_github.token)
+    fork = fake_github.add_pull(head_sha="c" * 40, head_ref="feature", head_repo="alice/ml-project")
+    event = webhooks.workflow_run_completed(
+        fake_github, run_id=902, head_sha="c" * 40, head_repo="alice/ml-project"
+    )
+    path = tmp_path / "event.json"
+    path.write_text(json.dumps(event), encoding="utf-8")
+    monkeypatch.setenv("GITHUB_EVENT_PATH", str(path))
+    results = write_case(tmp_path / "results", "blocked")
+    argv = ["report", "--results", str(results), "--post", "-q"]
+    assert main(argv) == 0
+    (entry,) = _log(fake_github).entries()
+    assert entry["pr"] == fork["number"] and entry["branch"] == "feature"
+    assert entry["verdict"] == "blocked" and entry["git_sha"] == "c" * 40  # the event's head
+    # a re-run of the comment job adds nothing
+    assert main(argv) == 0
+    assert len(_log(fake_github).entries()) == 1
+
+
+def test_history_is_bounded_and_folded(fake_github, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(experiments, "MAX_ENTRIES", 3)
+    log = _log(fake_github)
+    for i in range(5):
+        assert log.append({"id": f"e{i}", "verdict": "blessed" if i % 2 else "blocked"})
+    assert not log.append({"id": "e4"})
+    assert [e["id"] for e in log.entries()] == ["e2", "e3", "e4"]
+    assert log.summary() == {"kind": "summary", "folded": 2, "blessed": 1, "until": None}
+
+
+def test_concurrent_writers_lose_no_entry(fake_github) -> None:  # type: ignore[no-untyped-def]
+    _log(fake_github).append({"id": "first"})
+    errors: list[BaseException] = []
+
+    def write(name: str) -> None:
+        log = _log(fake_github)
+        try:
+            for i in range(4):
+                log.append({"id": f"{name}{i}"})
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in ("a", "b", "c")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    ids = [e["id"] for e in _log(fake_github).entries()]
+    assert sorted(ids) == sorted(["first", *(f"{n}{i}" for n in "abc" for i in range(4))])
+    (release,) = [r for r in fake_github.releases() if r["tag_name"] == "model-experiments"]
+    assert [a["name"] for a in release["assets"]] == [ASSET]
