@@ -234,6 +234,7 @@ def run_act(
     mlci_path: Path | None = None,
     extra_repositories: dict[str, Path] | None = None,
     job: str | None = None,
+    extra_args: list[str] | None = None,
     timeout: float = 600,
 ) -> ActResult:
     """Run ``workflow`` (relative to ``repo``) for ``event_name`` with act and parse the log.
@@ -254,6 +255,8 @@ def run_act(
             copy of this checkout made with `mlci_tree` beside ``repo``).
         extra_repositories: More ``owner/repo@ref -> folder`` mappings.
         job: Run only this job.
+        extra_args: More act options, e.g. ``["--concurrent-jobs", "1"]`` so that matrix
+            jobs sharing one runner Python do not install into it at the same time.
         timeout: Seconds before act is stopped.
     """
     work = repo.parent / f"{repo.name}-act"
@@ -285,6 +288,7 @@ def run_act(
         cmd += ["--local-repository", f"{ref}={path}"]
     if job:
         cmd += ["-j", job]
+    cmd += extra_args or []
     proc_env = _clean_env()
     proc_env.update(
         XDG_CACHE_HOME=str(work / "cache"),
