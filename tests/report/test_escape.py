@@ -11,6 +11,7 @@ from mlci.pipelines import validate_model as model_pipeline
 from mlci.pipelines.deploy import outcome as deploy_pipeline
 from mlci.report.escape import cell, code, md
 from mlci.report.render import Report, render_markdown
+from mlci.report.summaries import data_summary, deploy_summary, model_summary
 from mlci.report.tables import drift_table
 from tests.report.documents import data_document
 
@@ -110,7 +111,7 @@ def test_monitor_issue_body_and_summary():
 def test_job_summaries():
     finding = {"check": "drift", "severity": "warning", "message": HOSTILE, "column": HOSTILE}
     data_doc = {"rows": 1, "columns": 1, "findings": [finding], "drift": _drift(HOSTILE)}
-    _assert_inert(data_pipeline._summary(data_doc, "passed"))
+    _assert_inert(data_summary(data_doc, "passed"))
     model_doc = {
         "blessing": {"blessed": False, "reason": HOSTILE, "notes": [HOSTILE]},
         "metrics": {HOSTILE: 0.5},
@@ -128,15 +129,17 @@ def test_job_summaries():
             }
         ],
     }
-    _assert_inert(model_pipeline._summary(model_doc, "mlci"))
-    outcome = deploy_pipeline.DeployOutcome("refused", None, 2, HOSTILE)
+    _assert_inert(model_summary(model_doc, "mlci"))
     deploy_doc = {
         "action": "deploy",
         "registry": {"backend": "local", "location": HOSTILE},
         "changes": {HOSTILE: {"before": 0.1, "after": 0.2, "delta": 0.1}},
         "findings": [finding],
     }
-    _assert_inert(deploy_pipeline._summary(outcome, deploy_doc))
+    summary = deploy_summary(
+        deploy_doc, status="refused", version=None, previous=2, message=HOSTILE
+    )
+    _assert_inert(summary)
 
 
 @pytest.mark.parametrize(
@@ -145,3 +148,9 @@ def test_job_summaries():
 def test_no_pipeline_keeps_an_escaper_of_its_own(module):
     for name in ("escape_md", "_md", "_cell"):
         assert not hasattr(module, name), f"{module.__name__}.{name}: use mlci.report.escape"
+
+
+@pytest.mark.parametrize("module", [data_pipeline, model_pipeline, deploy_pipeline])
+def test_job_summaries_are_rendered_in_report(module):
+    # Every Markdown text lives in mlci.report; a pipeline only hands over its document.
+    assert not hasattr(module, "_summary"), f"{module.__name__}: render in mlci.report.summaries"

@@ -15,8 +15,7 @@ from mlci.config import Config, DataConfig
 from mlci.errors import InputError, MlciError
 from mlci.github.runtime import Annotation, Runtime
 from mlci.provenance import file_fingerprint
-from mlci.report.escape import code, md
-from mlci.report.tables import drift_table
+from mlci.report.summaries import data_summary
 from mlci.results import (
     DEFAULT_RESULTS_DIR,
     Finding,
@@ -403,33 +402,4 @@ def _report(rt: Runtime, document: dict[str, Any], *, data_name: str, written: P
             )
     if rt.on_actions:
         rt.flush_annotations()
-        rt.summary(_summary(document, verdict))
-
-
-def _summary(document: dict[str, Any], verdict: str) -> str:
-    lines = [f"## mlci data validation: {verdict}", ""]
-    sharded = f", checked by {document['shards']} shards" if document.get("shards") else ""
-    lines.append(f"{document['rows']} rows, {document['columns']} columns{sharded}.")
-    lines.append("")
-    findings = document["findings"]
-    if findings:
-        lines += [
-            "| severity | check | column | message | count |",
-            "| --- | --- | --- | --- | --- |",
-        ]
-        for f in findings[:200]:
-            lines.append(
-                f"| {f['severity']} | {code(f['check'])} | {md(f.get('column') or '')}"
-                f" | {md(f['message'], 1000)} | {f.get('count', '')} |"
-            )
-        if len(findings) > 200:
-            lines.append(f"\n{len(findings) - 200} more finding(s) in data.json.")
-    drift = document.get("drift")
-    if drift is not None:
-        lines += [
-            "",
-            f"### Drift: share {drift['share']:.0%} (threshold {drift['share_threshold']:.0%})",
-            "",
-            *drift_table(drift["columns"], limit=500),
-        ]
-    return "\n".join(lines) + "\n"
+        rt.summary(data_summary(document, verdict))

@@ -22,7 +22,7 @@ from mlci.github.runtime import Runtime
 from mlci.metrics import metric_set
 from mlci.model.baseline import load_baseline, load_production
 from mlci.provenance import file_fingerprint, git_sha
-from mlci.report.escape import md
+from mlci.report.summaries import model_summary
 from mlci.results import (
     DEFAULT_RESULTS_DIR,
     Finding,
@@ -374,53 +374,6 @@ def _breakdown(
         },
         "residuals": breakdown.residual_sample(cand, base, seed=b.seed),
     }
-
-
-def _summary(doc: dict[str, Any], title: str) -> str:
-    blessing = doc["blessing"]
-    icon = "✅" if blessing["blessed"] else "❌"
-    lines = [f"## {title}: model validation", "", f"{icon} **{md(blessing['reason'], 1000)}**", ""]
-    lines += [f"> {md(n, 1000)}" for n in blessing["notes"]]
-    if blessing["notes"]:
-        lines.append("")
-    base = doc.get("baseline_metrics") or {}
-    lines += [
-        "| metric | candidate | baseline | delta (95% CI) | |",
-        "| --- | ---: | ---: | --- | --- |",
-    ]
-    for name, value in doc["metrics"].items():
-        d = (doc.get("deltas") or {}).get(name) or {}
-        ci = ""
-        if d.get("ci_low") is not None and d.get("ci_high") is not None:
-            ci = f" [{d['ci_low']:+.4f}, {d['ci_high']:+.4f}]"
-        delta = f"{d['delta']:+.4f}{ci}" if d.get("delta") is not None else ""
-        sig = {True: "significant", False: "within noise", None: ""}[d.get("significant")]
-        if d.get("significant") is None and d.get("ci_low") is not None:
-            sig = "cannot tell: " + md(str(d.get("reason")), 1000)
-        lines.append(f"| {md(name)} | {_num(value)} | {_num(base.get(name))} | {delta} | {sig} |")
-    if doc["gates"]:
-        lines += [
-            "",
-            "| gate | rule | threshold | observed | baseline | result |",
-            "| --- | --- | ---: | ---: | ---: | --- |",
-        ]
-        for g in doc["gates"]:
-            where = md(g["metric"]) + (f" [{md(str(g['slice']))}]" if g["slice"] else "")
-            lines.append(
-                f"| {where} | {g['rule']} | {_num(g['threshold'])} | {_num(g['observed'])}"
-                f" | {_num(g['baseline'])} | {'pass' if g['passed'] else 'FAIL'} |"
-            )
-    return "\n".join(lines) + "\n"
-
-
-def _num(value: Any) -> str:
-    if value is None:
-        return "n/a"
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
 
 
 def validate_model(
@@ -942,7 +895,7 @@ def _announce(
             rt.error(f.message, title=f"mlci: {f.check}")
         elif f.severity == "warning":
             rt.warning(f.message, title=f"mlci: {f.check}")
-    rt.summary(_summary(doc, run.cfg.report.title))
+    rt.summary(model_summary(doc, run.cfg.report.title))
     if rt.on_actions:
         blessed = "true" if blessing["blessed"] else "false"
         rt.set_output("passed", blessed)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import math
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -14,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from mlci.errors import InputError
 from mlci.registry import Registry
-from mlci.report.escape import code, md
+from mlci.report.summaries import deploy_summary
 from mlci.results import (
     Finding,
     make_document,
@@ -69,12 +68,6 @@ def _bare_hash(value: Any) -> str | None:
     return value.split(":", 1)[1] if value.startswith("sha256:") else value
 
 
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}" if math.isfinite(value) else "n/a"
-    return "n/a" if value is None else str(value)
-
-
 def _read_sample(config: Config, rows: int) -> pd.DataFrame | None:
     """The first ``rows`` rows of the eval data, or None when no eval data is configured."""
     if not config.data.eval:
@@ -113,61 +106,6 @@ def _metric_changes(new: Mapping[str, Any], old: Mapping[str, Any] | None) -> di
     return changes
 
 
-def _summary(outcome: DeployOutcome, doc: Mapping[str, Any]) -> str:
-    title = {
-        "deployed": f"model v{outcome.version} is in production",
-        "rolled_back": f"production rolled back to v{outcome.version}",
-        "unchanged": f"nothing to do: production stays at v{outcome.version}",
-        "refused": "deploy refused; production is unchanged",
-        "failed": "deploy failed; production is unchanged",
-    }[outcome.status]
-    action = md(doc.get("action", "deploy"))
-    lines = [f"## mlci {action}: {md(title)}", "", md(outcome.message, 2000), ""]
-    rows = [
-        ("version", f"v{outcome.version}" if outcome.version else "n/a"),
-        ("previous production", f"v{outcome.previous}" if outcome.previous else "none"),
-        ("commit", (doc.get("provenance") or {}).get("git_sha") or "n/a"),
-        (
-            "registry",
-            f"{doc.get('registry', {}).get('backend')} {doc.get('registry', {}).get('location')}",
-        ),
-    ]
-    smoke = doc.get("smoke_test")
-    if isinstance(smoke, Mapping):
-        verdict = "passed" if smoke.get("passed") else "FAILED"
-        rows.append(
-            ("smoke test", f"{verdict}: {smoke.get('rows')} rows via {smoke.get('format')}")
-        )
-    onnx = doc.get("onnx")
-    if isinstance(onnx, Mapping):
-        rows.append(
-            ("ONNX", "exported" if onnx.get("exported") else f"not exported: {onnx.get('reason')}")
-        )
-    lines += ["| | |", "| --- | --- |", *(f"| {k} | {md(v)} |" for k, v in rows), ""]
-    changes = doc.get("changes") or {}
-    if changes:
-        lines += [
-            f"### Metrics: v{outcome.previous or '-'} → v{outcome.version}",
-            "",
-            "| metric | previous | new | change |",
-            "| --- | ---: | ---: | ---: |",
-        ]
-        for name, c in changes.items():
-            delta = c.get("delta")
-            sign = "" if delta is None else ("+" if delta >= 0 else "")
-            lines.append(
-                f"| {md(name)} | {_fmt(c.get('before'))} | {_fmt(c.get('after'))} |"
-                f" {sign}{_fmt(delta)} |"
-            )
-        lines.append("")
-    for finding in doc.get("findings", []):
-        lines.append(
-            f"- **{md(finding['severity'])}** {code(finding['check'])}:"
-            f" {md(finding['message'], 1000)}"
-        )
-    return "\n".join(lines).rstrip() + "\n"
-
-
 def _finish(
     outcome: DeployOutcome,
     *,
@@ -196,7 +134,15 @@ def _finish(
     )
     write_results(results_dir, document)
     outcome.document = document
-    runtime.summary(_summary(outcome, document))
+    runtime.summary(
+        deploy_summary(
+            document,
+            status=outcome.status,
+            version=outcome.version,
+            previous=outcome.previous,
+            message=outcome.message,
+        )
+    )
     runtime.set_output(
         "deployed", "true" if outcome.status in ("deployed", "rolled_back") else "false"
     )
