@@ -238,6 +238,7 @@ _SUMMARY = (
     ("model", "model file"),
     ("train_command", "train command"),
     ("test_command", "test command"),
+    ("params", "parameter files"),
     ("install_command", "install command"),
     ("registry", "registry"),
     ("default_branch", "default branch"),

@@ -141,3 +141,37 @@ def test_the_schema_hint_runs_as_printed(
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert (root / "mlci" / "schema.yaml").is_file()
+
+
+def test_parameter_files_are_detected_and_written_as_model_params(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = penguin_repo(tmp_path / "p")
+    (root / "src").mkdir()
+    (root / "src" / "train.py").write_text("print('train')\n", encoding="utf-8")
+    (root / "src" / "config.yaml").write_text("lr: 0.1\n", encoding="utf-8")
+    (root / "params.toml").write_text("depth = 3\n", encoding="utf-8")
+    (root / "config.yaml").write_text("x: 1\n", encoding="utf-8")  # not beside train.py
+    (root / "tests").mkdir(exist_ok=True)
+    (root / "tests" / "params.json").write_text("{}", encoding="utf-8")  # test fixtures
+    d = scaffold.detect(root)
+    assert d.params == ("params.toml", "src/config.yaml")
+    assert init(root, "--yes") == 0
+    out = capsys.readouterr().out
+    assert "  parameter files  params.toml,src/config.yaml" in out
+    cfg = load_config(root / "mlci.yaml")
+    assert cfg.model.params == ["params.toml", "src/config.yaml"]
+    assert "# Parameter files: the report shows" in (root / "mlci.yaml").read_text(encoding="utf-8")
+    # a rerun after the user edited them keeps the user's list (read back from mlci.yaml)
+    text = (root / "mlci.yaml").read_text(encoding="utf-8")
+    (root / "mlci.yaml").write_text(text.replace("src/config.yaml", "params.toml2"), "utf-8")
+    (root / "params.toml2").write_text("", encoding="utf-8")
+    assert init(root, "--yes") == 0
+    assert load_config(root / "mlci.yaml").model.params == ["params.toml", "params.toml2"]
+
+
+def test_no_parameter_files_no_params_key(tmp_path: Path) -> None:
+    root = penguin_repo(tmp_path / "p")
+    assert scaffold.detect(root).params == ()
+    assert init(root, "--yes") == 0
+    assert "params:" not in (root / "mlci.yaml").read_text(encoding="utf-8")

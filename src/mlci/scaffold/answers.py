@@ -95,6 +95,8 @@ class Answers:
     model: str | None = None
     train_command: str | None = None
     test_command: str | None = None
+    # Parameter files compared in every report (model.params), comma-separated.
+    params: str | None = None
     # Runners that check a folder of Parquet parts in parallel (data.shards; 1 = one job).
     shards: str | None = None
     # Workflows run on throwaway runners: the registry that outlives them is GitHub's.
@@ -263,6 +265,7 @@ def _config_answers(cfg: Config) -> dict[str, str | None]:
         "model": cfg.model.path,
         "train_command": cfg.model.train_command,
         "test_command": cfg.ci.test_command,
+        "params": ",".join(cfg.model.params) or None,
         "shards": str(cfg.data.shards) if cfg.data.shards > 1 else None,
         "registry": cfg.registry.backend,
         "retrain_schedule": cfg.retrain.schedule,
@@ -498,6 +501,7 @@ def resolve(
         "python",
     ):
         found(key, getattr(detected, key))
+    found("params", ",".join(detected.params) or None)
     found("default_branch", detected.default_branch)
     if not has_config and sources["current"] == "none detected" and data:
         # Without separate current data, pull requests check the reference data itself

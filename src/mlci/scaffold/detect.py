@@ -117,6 +117,8 @@ class Detected:
     train_command: str | None = None
     install_command: str | None = None
     test_command: str | None = None
+    #: Parameter files (``model.params``): ``params.*`` anywhere, config files beside train.
+    params: tuple[str, ...] = ()
     python: str = f"{MIN_PYTHON[0]}.{MIN_PYTHON[1]}"
     id_columns: tuple[str, ...] = ()
     date_columns: tuple[str, ...] = ()
@@ -325,6 +327,36 @@ def _test_command(root: Path, rel: list[str]) -> tuple[str | None, str]:
     return None, "no tests/ folder or pytest configuration"
 
 
+_PARAM_SUFFIXES = (".json", ".yaml", ".yml", ".toml")
+#: Common names of a training configuration, looked for in the training script's folder.
+_TRAIN_CONFIG_NAMES = ("config", "params", "hyperparams", "hparams", "train_config")
+
+
+def _params(rel: list[str], script: str | None) -> tuple[tuple[str, ...], str]:
+    """Parameter files: ``params.*`` anywhere, common config names beside the train script."""
+    beside_train = (
+        {str(Path(script).parent), str(Path(script).parent / "config")} if script else set()
+    )
+
+    def is_params(p: str) -> bool:
+        path = Path(p)
+        if path.suffix not in _PARAM_SUFFIXES or p.startswith(("mlci/", "tests/")):
+            return False
+        if path.stem == "params":
+            return True
+        return str(path.parent) in beside_train and path.stem in _TRAIN_CONFIG_NAMES
+
+    found = tuple(p for p in rel if is_params(p))[:5]
+    if not found:
+        return (), "no params.* or training config file found"
+    why = (
+        "params.* file"
+        if all(Path(p).stem == "params" for p in found)
+        else ("parameter files (params.*, and config files beside the train script)")
+    )
+    return found, f"{why} found"
+
+
 _MODEL_LITERAL = re.compile(
     r"""["']([A-Za-z0-9_./-]{1,200}\.(?:onnx|skops|joblib|pkl|pickle))["']"""
 )
@@ -398,6 +430,7 @@ def detect(root: Path) -> Detected:
     if requirements:
         why["install_command"] = f"{requirements} found"
     test_command, why["test_command"] = _test_command(root, rel)
+    params, why["params"] = _params(rel, script)
     branch, why["default_branch"] = _default_branch(root)
     python, why["python"] = _python_version(root)
     return Detected(
@@ -413,6 +446,7 @@ def detect(root: Path) -> Detected:
         train_command=train,
         install_command=f"python -m pip install -r {requirements}" if requirements else None,
         test_command=test_command,
+        params=params,
         python=python,
         id_columns=id_columns,
         date_columns=dates,

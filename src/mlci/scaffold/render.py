@@ -120,6 +120,7 @@ def render_config(a: Answers, chance: ChanceLevel | None = None) -> str:
             "model_path": a.model,
             "train_command": a.train_command,
             "test_command": a.test_command,
+            "params": [p.strip() for p in (a.params or "").split(",") if p.strip()],
             "shards": a.shard_count,
             "gates": gates,
             # With a value gate the first model is judged on it; without one (no data
