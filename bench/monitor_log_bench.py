@@ -6,8 +6,10 @@ Writes a prediction log shaped like ``mlci serve --log-dir``'s (8 numeric featur
 row groups of 65,536), delayed labels for 2% of the rows (CSV with ``request_id``,
 ``row``, ``target``), a 20,000-row reference, and runs the whole ``mlci monitor``
 process with ``--since 7d`` for each size, reporting its peak RSS (``wait4``) and wall
-time. The memory should stay flat as the log grows; the labels' index is what grows
-(16 bytes per label). Usage::
+time. The data is written by a child process, so the measuring process stays small
+(on Linux a child's peak RSS counts its parent's at the moment it is spawned). The
+memory should stay flat as the log grows; the labels' index is what grows (16 bytes
+per label). Usage::
 
     python bench/monitor_log_bench.py                      # 1M and 10M rows
     python bench/monitor_log_bench.py --rows 200000 1000000  # quick
@@ -16,6 +18,7 @@ time. The memory should stay flat as the log grows; the labels' index is what gr
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -125,20 +128,25 @@ def run_monitor(root: Path) -> tuple[float, float, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    parser.add_argument("--generate", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.generate is not None:
+        write_project(args.generate)
+        write_log(args.generate, args.rows[0])
+        return
     print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print("| logged rows | rows in window | labels | log MiB | peak RSS MiB | wall s | exit |")
     print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for rows in args.rows:
         with tempfile.TemporaryDirectory(prefix="mlci-monitor-bench-") as tmp:
             root = Path(tmp)
-            write_project(root)
-            write_log(root, rows)
+            subprocess.run(  # noqa: S603
+                [sys.executable, __file__, "--generate", str(root), "--rows", str(rows)],
+                check=True,
+            )
             size = sum(p.stat().st_size for p in (root / "logs").iterdir()) / 2**20
             labels = sum(1 for _ in (root / "data" / "labels.csv").open()) - 1
             wall, rss, code = run_monitor(root)
-            import json
-
             doc = json.loads((root / "results" / "monitor.json").read_text())
             print(
                 f"| {rows:,} | {doc['rows']:,} | {labels:,} | {size:,.0f} | {rss:,.0f}"
