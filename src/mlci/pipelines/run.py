@@ -55,6 +55,17 @@ class _Step:
 LOCAL_REGISTRY = "local"
 
 
+def _train_skip(cfg: Config) -> str | None:
+    """Why the train step does not run (as the workflows' ``if:`` on it), or None."""
+    from mlci.model.committed import RECORD_PATH, carried_model
+
+    if not cfg.model.train_command:
+        return "no model.train_command in mlci.yaml"
+    if carried_model(cfg) is not None:
+        return f"this commit carries a retrained model ({RECORD_PATH}): validated as committed"
+    return None
+
+
 def _steps(
     pipeline: Pipeline, cfg: Config, config: Path, results: Path, runtime: Runtime
 ) -> list[_Step]:
@@ -93,7 +104,7 @@ def _steps(
             _Step(
                 "train",
                 shell=cfg.model.train_command,
-                skip=None if cfg.model.train_command else "no model.train_command in mlci.yaml",
+                skip=_train_skip(cfg),
             ),
             _Step(
                 "validate model",

@@ -513,6 +513,11 @@ def _read_eval(
         raise InputError(
             "validate-model: no model to validate; pass --model PATH or set model.path"
         )
+    from mlci.model.committed import carried_model, verify_committed
+
+    committed = carried_model(cfg)
+    if committed is not None:  # the retrain pull request: its model as committed, or nothing
+        verify_committed(committed, model_path)
     eval_path = (
         eval_flag
         if eval_flag is not None
@@ -838,6 +843,11 @@ def _document(
     }
     if base.history:
         payload["history"] = base.history
+    from mlci.model.committed import carried_model
+
+    committed = carried_model(run.cfg)
+    if committed is not None:
+        payload["retrain_record"] = committed.lineage()
     if history_log is not None:
         payload["experiments"] = _recent_experiments(history_log)
     return make_document(

@@ -12,6 +12,7 @@ so a template or quoting mistake fails here, not on GitHub.
 from __future__ import annotations
 
 import json
+import posixpath
 import re
 import shlex
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any
 from mlci import __version__, _release
 from mlci.config import CONFIG_FILE, SCHEMA_URL, load_config_text
 from mlci.errors import TemplateError
+from mlci.model.committed import RECORD_PATH
 from mlci.scaffold.answers import (
     MONITOR_WORKFLOW,
     RECORDED_KEYS,
@@ -174,6 +176,8 @@ def workflow_context(a: Answers) -> dict[str, object]:
         "config_path": CONFIG_FILE,
         "results_dir": RESULTS_DIR,
         "train_run": yaml_str(a.train_command) if a.train_command else None,
+        # The retrain record, beside mlci.yaml (a commit changing it carries its model).
+        "retrain_record": posixpath.join(posixpath.dirname(CONFIG_FILE), RECORD_PATH),
         "install_run": yaml_str(a.install_command) if a.install_command else None,
         "registry": a.registry,
         "retrain_cron_yaml": json.dumps(a.retrain_schedule),

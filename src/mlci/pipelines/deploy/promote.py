@@ -194,6 +194,9 @@ def deploy(
 def _check_blessing(run: _Run, typed: ModelResults, model_path: Path, model_hash: str) -> None:
     """Refuse (exit 1) a model that is not blessed or is not the file that was blessed."""
     expected = _expected_hash(typed.raw)
+    from mlci.model.committed import carried_model
+
+    committed = carried_model(run.config)
     refusal = None
     if typed.blessing is None or not typed.blessing.blessed:
         reason = typed.blessing.reason if typed.blessing else None
@@ -204,6 +207,12 @@ def _check_blessing(run: _Run, typed: ModelResults, model_path: Path, model_hash
         refusal = (
             f"{model_path.name} (sha256 {model_hash[:12]}) is not the model that was blessed"
             f" (sha256 {expected[:12]}); deploy the exact file validated, or validate this one"
+        )
+    elif committed is not None and f"sha256:{model_hash}" != committed.sha256:
+        refusal = (
+            f"{model_path.name} (sha256 {model_hash[:12]}) is not the model the retrain pull"
+            f" request committed and blessed ({committed.sha256.removeprefix('sha256:')[:12]});"
+            " deploy the committed file without retraining"
         )
     if refusal:
         run.finish(

@@ -196,6 +196,7 @@ def _register(
         "blessing": dict(blessing),
         "gates": doc.get("gates") or [],
         "data": _data_lineage(doc, results_dir),
+        "retrain_record": doc.get("retrain_record"),
         "onnx": {k: v for k, v in onnx_info.items() if k != "finding"},
         "hashes": hashes,
         "mlci_version": __version__,

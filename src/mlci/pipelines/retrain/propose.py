@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from mlci.config import Config
 from mlci.errors import InputError
 from mlci.github.runtime import Runtime
+from mlci.model.committed import RECORD_PATH as RECORD_PATH  # re-exported: the record's one path
 from mlci.provenance import repo_toplevel
 from mlci.report.escape import cell, code, md, safe_url
 from mlci.report.tables import drift_table
@@ -25,8 +26,6 @@ if TYPE_CHECKING:
 
 #: Hidden marker that identifies mlci's retrain pull request (with the report key).
 PR_MARKER = "<!-- mlci-retrain:{key} -->"
-#: Where the retrain record is committed, relative to the directory of mlci.yaml.
-RECORD_PATH = ".mlci/retrain.json"
 
 
 # -- GitHub: the pull request (mlci.github.pulls) ------------------------------------------

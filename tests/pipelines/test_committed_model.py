@@ -1,0 +1,141 @@
+"""One model from blessing to production: retrain -> pull request -> merge -> deploy.
+
+The retrain pull request commits the challenger with ``.mlci/retrain.json``. The commit
+that merges it carries that record, so the pull-request and deploy pipelines validate
+and deploy the committed file without running the train command (which would train
+another model), and production's sha256 is the challenger's.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from mlci.cli import main
+from mlci.config import load_config
+from mlci.errors import EXIT_OK, EXIT_USAGE
+from mlci.provenance import file_fingerprint
+from mlci.registry import open_registry
+from tests.pipelines import ct_project
+from tests.pipelines.ct_project import github, results, write_config
+
+ct_template = ct_project.ct_template
+project = ct_project.project
+
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "t",
+    "GIT_AUTHOR_EMAIL": "t@example.com",
+    "GIT_COMMITTER_NAME": "t",
+    "GIT_COMMITTER_EMAIL": "t@example.com",
+}
+
+
+def _git(root: Path, *args: str) -> str:
+    import os
+
+    out = subprocess.run(
+        ["git", *args], cwd=root, check=True, capture_output=True, text=True,
+        env={**os.environ, **GIT_ENV},
+    )  # fmt: skip
+    return out.stdout.strip()
+
+
+def _commit(root: Path, message: str) -> None:
+    _git(root, "add", "-A")
+    _git(root, "commit", "-q", "-m", message)
+
+
+def _off_github(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in ("GITHUB_REPOSITORY", "GITHUB_TOKEN", "GITHUB_SERVER_URL", "GITHUB_RUN_ID"):
+        monkeypatch.delenv(key, raising=False)
+
+
+def _run(root: Path, pipeline: str) -> int:
+    return main(["run", pipeline, "--config", str(root / "mlci.yaml"), "--results", "mlci-results"])
+
+
+@pytest.fixture
+def proposed(project: Path, fake_github, monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes]:
+    """A git project whose retrain opened the pull request; returns the files it commits."""
+    monkeypatch.delenv("MLCI_GIT_SHA")  # the commits below are the lineage
+    (project / ".gitignore").write_text("mlci-results/\n.mlci/registry/\n", encoding="utf-8")
+    write_config(
+        project,
+        {"data": {"current": "data/reference.csv"}, "retrain": {"data": "data/fresh/*.csv"}},
+    )
+    (project / "data" / "fresh").mkdir()
+    shutil.copy(project / "data" / "batch2.csv", project / "data" / "fresh" / "batch2.csv")
+    _git(project, "init", "-q", "-b", "main")
+    _commit(project, "the project, production v1")
+    champion = (project / "model.skops").read_bytes()
+
+    github(monkeypatch, fake_github)
+    fake_github.settings(actions_can_create_pulls=True)
+    assert main(["retrain", "--config", str(project / "mlci.yaml"), "--results", "rt"]) == 0
+    (pr,) = fake_github.pulls()
+    files = fake_github.files(branch=pr["head"]["ref"])
+    assert files["model.skops"] != champion
+    # The retrain ran on another machine: this checkout still holds the champion.
+    (project / "model.skops").write_bytes(champion)
+    shutil.rmtree(project / "rt")
+    _off_github(monkeypatch)
+    return {name: files[name] for name in ("model.skops", ".mlci/retrain.json")}
+
+
+def _merge(root: Path, files: dict[str, bytes], message: str) -> None:
+    for name, data in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(data)
+    _commit(root, message)
+
+
+@pytest.mark.slow
+def test_the_retrained_model_is_the_deployed_model(
+    proposed: dict[str, bytes], project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    record = json.loads(proposed[".mlci/retrain.json"])
+    challenger = record["challenger"]["hash"]
+
+    # The pull request's check (on its merge commit): validated as committed, not retrained.
+    _merge(project, proposed, "Merge pull request #1 from mlci/retrain")
+    assert _run(project, "pr") == EXIT_OK
+    out = capsys.readouterr().out
+    assert "carries a retrained model" in out
+    assert file_fingerprint(project / "model.skops") == challenger  # no train step overwrote it
+    model_doc = results(project, "model")
+    assert model_doc["passed"] is True
+    assert model_doc["provenance"]["model"]["candidate"]["hash"] == challenger
+    assert model_doc["retrain_record"]["hash"] == challenger
+
+    # After the merge: the deploy pipeline deploys exactly that file.
+    assert _run(project, "deploy") == EXIT_OK
+    registry = open_registry(load_config(project / "mlci.yaml"), backend="local")
+    production = registry.get(registry.state().production or 0)
+    assert production.version == 2
+    assert f"sha256:{production.model_hash}" == challenger
+    assert production.metadata["retrain_record"]["blessing"]["blessed"] is True
+    assert production.git_sha == _git(project, "rev-parse", "HEAD")
+    assert "carries a retrained model" in capsys.readouterr().out
+
+    # The next commit changes code, not the record: it trains again as usual.
+    (project / "README.md").write_text("a human's change\n", encoding="utf-8")
+    _commit(project, "docs")
+    assert _run(project, "pr") == EXIT_OK
+    assert "carries a retrained model" not in capsys.readouterr().out
+
+
+def test_a_committed_model_changed_after_its_blessing_is_refused(
+    proposed: dict[str, bytes], project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tampered = dict(proposed, **{"model.skops": (project / "model.skops").read_bytes()})
+    _merge(project, tampered, "Merge pull request #1 from mlci/retrain")
+    code = main(
+        ["validate-model", "--config", str(project / "mlci.yaml"), "--results", "mlci-results"]
+    )
+    assert code == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "is not the one the retrain blessed" in err and "Traceback" not in err
