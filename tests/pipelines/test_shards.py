@@ -137,3 +137,45 @@ def test_shard_reads_only_its_parts(project: Path) -> None:
         pieces += got
     assert pieces == whole
     assert np.sum([n for _, n in whole]) > 0
+
+
+def test_rows_unchecked_after_an_earlier_shard_finds_a_column_unsupported(tmp_path: Path) -> None:
+    """One machine never calls rows duplicates once a column of theirs is unsupported;
+    a later shard that did not know hashes them, and the merge undoes that."""
+    from mlci.data.checks import Checker
+    from mlci.data.io import iter_frames
+    from mlci.data.schema import ColumnSchema, DataSchema
+
+    root = tmp_path / "parts"
+    times = [f"2024-01-0{1 + i % 9}T00:00:00" for i in range(50)]
+    base = pd.DataFrame({"t": times, "x": np.arange(50, dtype="float64")})
+    mixed = base.copy()
+    mixed.loc[7, "t"] = "2024-01-01T00:00:00+02:00"
+    repeat = base.assign(x=base["x"] + 1000)
+    for i, frame in enumerate([base, mixed, repeat, repeat]):
+        write(frame, root / f"part-{i}.parquet")
+    schema = DataSchema(
+        version=1, columns={"t": ColumnSchema(type="datetime"), "x": ColumnSchema(type="float")}
+    )
+
+    def checker() -> Checker:
+        return Checker(schema, severity=lambda code, column: "error")
+
+    whole = checker()
+    for offset, frame in iter_frames(root, chunk_rows=1000):
+        whole.update(offset, frame)
+    expected = [f.to_dict() for f in whole.finish()]
+    assert "unsupported_type" in {f["check"] for f in expected}
+    assert "duplicate_rows" not in {f["check"] for f in expected}
+
+    merged = checker()
+    for i in (1, 2):
+        shard = checker()
+        for offset, frame in iter_frames(root, chunk_rows=1000, shard=(i, 2)):
+            shard.update(offset, frame)
+        if i == 2:  # alone, the second shard sees duplicates
+            alone = checker()
+            alone.absorb(*shard.state())
+            assert "duplicate_rows" in {f.check for f in alone.finish()}
+        merged.absorb(*shard.state())
+    assert [f.to_dict() for f in merged.finish()] == expected

@@ -545,6 +545,10 @@ class Checker:
 
     def absorb(self, doc: dict[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
         """Fold the `state` of the next shard into this checker (shards in order)."""
+        import numpy as np
+
+        row_hashes = arrays["rows"].copy()
+        offset, start = self.rows, 0
         for chunk in doc["chunks"]:
             part = Part(
                 label=chunk["label"],
@@ -553,11 +557,18 @@ class Checker:
                 kinds=chunk["kinds"],
                 unsupported=chunk["unsupported"],
             )
-            self._note_part(part, chunk["names"], chunk["rows"])
+            n = chunk["rows"]
+            self._note_part(part, chunk["names"], n)
             for name, reason in chunk["converted"].items():
                 if name in self.states:
                     self.states[name].unsupported = reason
                 self._unsupported.setdefault(name, (reason, part.label, part.file))
+            # A column an earlier shard found unsupported makes these rows unchecked, as
+            # one machine would have hashed them (never called duplicates).
+            if row_hashes.size and any(c in self._unsupported for c in chunk["names"]):
+                unique = np.arange(offset, offset + n, dtype="uint64") | np.uint64(1 << 63)
+                row_hashes[start : start + n] = unique
+            offset, start = offset + n, start + n
         for name, other in doc["columns"].items():
             st = self.states[name]
             st.present += other["present"]
@@ -575,7 +586,7 @@ class Checker:
                     if len(tally.values) < 1000 or shown in tally.values:
                         tally.values[shown] = tally.values.get(shown, 0) + count
         if self._enabled("duplicate_rows", None):
-            self._row_hashes.append(arrays["rows"])
+            self._row_hashes.append(row_hashes)
         for i, store in enumerate(self._key_hashes.values()):
             store.append(arrays[f"key{i}"])
         self.rows += doc["rows"]
