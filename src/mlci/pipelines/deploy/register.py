@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
     from mlci.config import Config
     from mlci.github.runtime import Runtime
+    from mlci.model.load import LoadedModel
 
 
 __all__: list[str] = []
@@ -122,7 +123,7 @@ def _register(
     work: Path,
 ) -> tuple[ModelVersion, dict[str, Any]]:
     """Export ONNX where possible, then register the files with their metadata."""
-    from mlci.model.load import SklearnModel, load_model
+    from mlci.model.load import load_model
     from mlci.serve.payload import schema_from_frame
 
     loaded = load_model(
@@ -134,43 +135,10 @@ def _register(
     )
     model_file = "model" + model_path.suffix.lower()
     files = {model_file: model_path}
-    onnx_info: dict[str, Any] = {"exported": False}
     features = _features(sample, config, loaded.feature_names) if sample is not None else None
-    if loaded.format == "onnx":
-        onnx_info = {"exported": False, "reason": "the model is ONNX already"}
-    elif not config.model.export_onnx:
-        onnx_info["reason"] = "model.export_onnx is false"
-    elif features is None:
-        onnx_info["reason"] = "no eval data to check the export's parity on"
-    elif isinstance(loaded, SklearnModel):
-        from mlci.model.onnx import export_onnx
-
-        tol = config.model.parity
-        result = export_onnx(
-            loaded,
-            features,
-            work / "model.onnx",
-            max_abs_diff=tol.max_abs_diff,
-            max_label_mismatch=tol.max_label_mismatch,
-        )
-        if result.passed and result.output is not None:
-            files["model.onnx"] = result.output
-            onnx_info = {
-                "exported": True,
-                "precision": result.precision,
-                "parity": result.parity.to_payload() if result.parity else None,
-            }
-        else:
-            reason = "; ".join(f.message for f in result.findings) or "parity failed"
-            onnx_info = {
-                "exported": False,
-                "reason": reason,
-                "finding": {
-                    "check": "onnx_export",
-                    "severity": "warning",
-                    "message": f"ONNX export skipped, the original file is served: {reason}",
-                },
-            }
+    onnx_info, onnx_file = _export(config, loaded, features, work)
+    if onnx_file is not None:
+        files["model.onnx"] = onnx_file
     hashes = {name: sha256 for name, sha256 in ((n, _file_hash(p)) for n, p in files.items())}
     if hashes[model_file] != model_hash:  # pragma: no cover - the file changed under us
         raise DeployError(f"{model_path}: the file changed while deploying; re-run the deploy")
@@ -202,6 +170,49 @@ def _register(
         "mlci_version": __version__,
     }
     return reg.register(files, to_jsonable(metadata)), onnx_info
+
+
+def _export(
+    config: Config, loaded: LoadedModel, features: pd.DataFrame | None, work: Path
+) -> tuple[dict[str, Any], Path | None]:
+    """The ONNX export of ``loaded`` when it passes parity: what happened, and the file."""
+    from mlci.model.load import SklearnModel
+
+    onnx_info: dict[str, Any] = {"exported": False}
+    if loaded.format == "onnx":
+        onnx_info = {"exported": False, "reason": "the model is ONNX already"}
+    elif not config.model.export_onnx:
+        onnx_info["reason"] = "model.export_onnx is false"
+    elif features is None:
+        onnx_info["reason"] = "no eval data to check the export's parity on"
+    elif isinstance(loaded, SklearnModel):
+        from mlci.model.onnx import export_onnx
+
+        tol = config.model.parity
+        result = export_onnx(
+            loaded,
+            features,
+            work / "model.onnx",
+            max_abs_diff=tol.max_abs_diff,
+            max_label_mismatch=tol.max_label_mismatch,
+        )
+        if result.passed and result.output is not None:
+            return {
+                "exported": True,
+                "precision": result.precision,
+                "parity": result.parity.to_payload() if result.parity else None,
+            }, result.output
+        reason = "; ".join(f.message for f in result.findings) or "parity failed"
+        return {
+            "exported": False,
+            "reason": reason,
+            "finding": {
+                "check": "onnx_export",
+                "severity": "warning",
+                "message": f"ONNX export skipped, the original file is served: {reason}",
+            },
+        }, None
+    return onnx_info, None
 
 
 _PR_IN_MESSAGE = re.compile(r"^Merge pull request #(\d+)\b|\(#(\d+)\)\s*$", re.M)

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from mlci.config import Config
+    from mlci.model.load import LoadedModel
 
 
 __all__: list[str] = []
@@ -48,8 +49,6 @@ def _smoke_test(
     sample: pd.DataFrame,
 ) -> dict[str, Any]:
     """Serve the registered files on loopback and compare answers with offline predictions."""
-    import numpy as np
-
     from mlci.http import send
     from mlci.model.load import load_model
     from mlci.serve.app import create_app, load_served_model
@@ -96,7 +95,25 @@ def _smoke_test(
     if problems:
         result["problems"] = problems
         return result
-    body = batch.json()
+    _judge_answers(result, problems, offline_model, rows, batch.json(), single.json(), config)
+    result["passed"] = not problems
+    if problems:
+        result["problems"] = problems
+    return result
+
+
+def _judge_answers(
+    result: dict[str, Any],
+    problems: list[str],
+    offline_model: LoadedModel,
+    rows: pd.DataFrame,
+    body: dict[str, Any],
+    single: dict[str, Any],
+    config: Config,
+) -> None:
+    """Compare the service's answers with the offline predictions (parity tolerances)."""
+    import numpy as np
+
     expected = np.asarray(offline_model.predict(rows))
     got = np.asarray(body["predictions"])
     tol = config.model.parity
@@ -123,7 +140,7 @@ def _smoke_test(
             problems.append(
                 f"predictions differ by up to {diff:.3g} (limit {tol.max_abs_diff:g}, relative)"
             )
-    one, first = single.json()["predictions"][:1], body["predictions"][:1]
+    one, first = single["predictions"][:1], body["predictions"][:1]
     if offline_model.task_hint == "classification" or offline_model.classes:
         differs = one != first
     else:
@@ -136,10 +153,6 @@ def _smoke_test(
         )
     if differs:
         problems.append("a single-row request answered differently from the same row in a batch")
-    result["passed"] = not problems
-    if problems:
-        result["problems"] = problems
-    return result
 
 
 def _rollback_smoke_test(

@@ -153,8 +153,26 @@ def run_deploy_step(
     Raises:
         DeployError: when the command exits non-zero or the webhook fails.
     """
+    env = _step_env(version, model_dir, action, previous, registry, runtime)
+    out: dict[str, Any] = {"command": None, "webhook": None}
+    if config.deploy.command:
+        out["command"] = _run_command(config, config.deploy.command, version, env, runtime)
+    if config.deploy.webhook is not None:
+        payload = _webhook_payload(config, version, action, previous, registry, runtime)
+        out["webhook"] = send_webhook(config.deploy.webhook, payload, env=env, runtime=runtime)
+    return out
+
+
+def _step_env(
+    version: ModelVersion,
+    model_dir: Path,
+    action: str,
+    previous: int | None,
+    registry: Registry,
+    runtime: Runtime,
+) -> dict[str, str]:
     served = version.onnx_file or version.model_file
-    env = user_env(
+    return user_env(
         runtime.env,
         **{
             "MLCI_MODEL_PATH": str(model_dir / served),
@@ -168,48 +186,54 @@ def run_deploy_step(
             "MLCI_REGISTRY": f"{registry.name}:{registry.describe()}",
         },
     )
-    out: dict[str, Any] = {"command": None, "webhook": None}
-    command = config.deploy.command
-    if command:
-        runtime.info(f"deploy step: running deploy.command for v{version.version}")
-        started = time.monotonic()
-        try:
-            exit_code = run_user_command(
-                command, cwd=config.root, env=env, timeout=COMMAND_TIMEOUT_S
-            )
-        except CommandTimeout:
-            raise DeployError(
-                f"deploy.command: did not finish in {COMMAND_TIMEOUT_S:.0f} s; production was"
-                " not changed; make the command faster or run it in the background"
-            ) from None
-        out["command"] = {
-            "exit_code": exit_code,
-            "seconds": round(time.monotonic() - started, 3),
-        }
-        if exit_code != 0:
-            raise DeployError(
-                f"deploy.command: exited with code {exit_code}; production was not"
-                " changed; fix the command (it gets MLCI_MODEL_PATH and MLCI_MODEL_VERSION)"
-                " and re-run the deploy"
-            )
-    if config.deploy.webhook is not None:
-        payload = {
-            "event": action,
-            "version": version.version,
-            "previous_version": previous,
-            "model": {
-                "file": version.model_file,
-                "onnx_file": version.onnx_file,
-                "sha256": version.model_hash,
-                "format": version.metadata.get("format"),
-            },
-            "metrics": version.metrics,
-            "git_sha": version.git_sha,
-            "registry": {"backend": registry.name, "location": registry.describe()},
-            "repository": runtime.repository,
-            "run_url": runtime.run_url(),
-            "environment": config.deploy.environment,
-            "time": _now(),
-        }
-        out["webhook"] = send_webhook(config.deploy.webhook, payload, env=env, runtime=runtime)
-    return out
+
+
+def _run_command(
+    config: Config, command: str, version: ModelVersion, env: dict[str, str], runtime: Runtime
+) -> dict[str, Any]:
+    """Run ``deploy.command`` (bounded); a non-zero exit or a timeout is a `DeployError`."""
+    runtime.info(f"deploy step: running deploy.command for v{version.version}")
+    started = time.monotonic()
+    try:
+        exit_code = run_user_command(command, cwd=config.root, env=env, timeout=COMMAND_TIMEOUT_S)
+    except CommandTimeout:
+        raise DeployError(
+            f"deploy.command: did not finish in {COMMAND_TIMEOUT_S:.0f} s; production was"
+            " not changed; make the command faster or run it in the background"
+        ) from None
+    ran = {"exit_code": exit_code, "seconds": round(time.monotonic() - started, 3)}
+    if exit_code != 0:
+        raise DeployError(
+            f"deploy.command: exited with code {exit_code}; production was not"
+            " changed; fix the command (it gets MLCI_MODEL_PATH and MLCI_MODEL_VERSION)"
+            " and re-run the deploy"
+        )
+    return ran
+
+
+def _webhook_payload(
+    config: Config,
+    version: ModelVersion,
+    action: str,
+    previous: int | None,
+    registry: Registry,
+    runtime: Runtime,
+) -> dict[str, Any]:
+    return {
+        "event": action,
+        "version": version.version,
+        "previous_version": previous,
+        "model": {
+            "file": version.model_file,
+            "onnx_file": version.onnx_file,
+            "sha256": version.model_hash,
+            "format": version.metadata.get("format"),
+        },
+        "metrics": version.metrics,
+        "git_sha": version.git_sha,
+        "registry": {"backend": registry.name, "location": registry.describe()},
+        "repository": runtime.repository,
+        "run_url": runtime.run_url(),
+        "environment": config.deploy.environment,
+        "time": _now(),
+    }
