@@ -208,8 +208,10 @@ def test_existing_config_is_the_source_of_answers(
     assert init(project, "--yes", "--registry", "local") == 2
     captured = capsys.readouterr()
     assert "-  backend: github\n+  backend: local\n" in captured.out
+    # (the comment workflow too: with the github registry it may write the history)
     assert (
-        "mlci: error: mlci.yaml, .github/workflows/mlci-deploy.yml: changed since" in captured.err
+        "mlci: error: mlci.yaml, .github/workflows/mlci-comment.yml,"
+        " .github/workflows/mlci-deploy.yml: changed since" in captured.err
     )
     assert cfg_path.read_text(encoding="utf-8") == text
 
@@ -438,7 +440,10 @@ def test_workflow_shape(all_combinations: dict, combo: dict[str, object]) -> Non
     # comment: workflow_run of the PR workflow, checks out nothing, PR number from the event
     assert comment[True]["workflow_run"] == {"workflows": [pr["name"]], "types": ["completed"]}
     cjob = comment["jobs"]["comment"]
-    assert cjob["permissions"] == {"actions": "read", "checks": "write", "pull-requests": "write"}
+    comment_perms = {"actions": "read", "checks": "write", "pull-requests": "write"}
+    if combo["registry"] == "github":  # the PR's entry in the experiment history
+        comment_perms["contents"] = "write"
+    assert cjob["permissions"] == comment_perms
     assert not any("checkout" in s.get("uses", "") for s in cjob["steps"])
     report = next(s for s in cjob["steps"] if (s.get("with") or {}).get("command") == "report")
     # The pull request comes from the event, matched on the head commit (forks included).
