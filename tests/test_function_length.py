@@ -29,7 +29,6 @@ STILL_TOO_LONG = frozenset(
         "model/bootstrap.py::paired_bootstrap",
         "model/gates.py::_gate_one",
         "model/onnx.py::export_onnx",
-        "pipelines/demo.py::run_demo",
         "pipelines/monitor.py::_conclude",
         "pipelines/monitor.py::_monitor_log",
         "pipelines/monitor.py::monitor",

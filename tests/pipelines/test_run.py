@@ -18,10 +18,10 @@ def half_finished_demo(
     import contextlib
     import io
 
-    from mlci.pipelines import deploy
+    from mlci.pipelines.deploy import promote
 
     directory = tmp_path_factory.mktemp("half") / "project"
-    real = deploy._smoke_test
+    real = promote._smoke_test
 
     def failing(*args: object, **kwargs: object) -> dict[str, object]:
         result = real(*args, **kwargs)  # type: ignore[arg-type]
@@ -29,7 +29,7 @@ def half_finished_demo(
 
     out, err = io.StringIO(), io.StringIO()
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(deploy, "_smoke_test", failing)
+        mp.setattr(promote, "_smoke_test", failing)
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             code = main(["demo", "--dir", str(directory)])
     (directory / "notes.txt").write_text("mine", encoding="utf-8")

@@ -14,11 +14,15 @@ import sys
 import time
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mlci import jsonio
 from mlci.errors import EXIT_FAILED, EXIT_OK, InputError
 from mlci.github.runtime import Runtime
 from mlci.resources import shipped_dir
+
+if TYPE_CHECKING:
+    from mlci.config import Config
 
 __all__ = ["DEFAULT_DIR", "run_demo"]
 
@@ -133,49 +137,67 @@ def run_demo(
         meant to be blocked), 1 otherwise.
     """
     from mlci.config import load_config
-    from mlci.error_handler import document_exit_code, run_guarded
-    from mlci.pipelines.run import deploy_locally, run_pipeline
-    from mlci.pipelines.schema import infer_schema_file
-    from mlci.pipelines.validate_model import validate_model
 
     start = time.perf_counter()
     directory = directory.resolve()
-    config = directory / "mlci.yaml"
-    results = directory / "mlci-results"
     _copy_example(directory, force=force)
     runtime.info(f"mlci demo in {directory}\n")
     again = f"`mlci demo --dir {_quoted(directory)} --force` plays it again from the start"
-
     with runtime.group("main branch: prepare data, infer the schema, train and deploy v1"):
         _python("prepare_data.py", cwd=directory)
-        cfg = load_config(config)
-        schema = infer_schema_file(
-            directory / "data" / "reference.csv",
-            config=cfg,
-            output=directory / "mlci" / "schema.yaml",
-            margin=0.25,
-        )
-        runtime.info(f"wrote {schema.output} ({schema.columns} columns from {schema.rows} rows)")
-        _python("train.py", cwd=directory)
-        first = run_guarded(
-            lambda: document_exit_code(
-                validate_model(cfg, results_dir=results, baseline="none", runtime=runtime)
-            ),
-            runtime,
-        )
-        if first != EXIT_OK:
-            problem = (
-                f"the first model was not blessed: {_blessing_reason(results)}"
-                if first == EXIT_FAILED
-                else f"validating the first model failed (exit {first}); see the error above"
-            )
-            runtime.error(f"{problem}; the demo stops here; {again}")
+        cfg = load_config(directory / "mlci.yaml")
+        if not _first_model(cfg, directory, runtime, again):
             return EXIT_FAILED
-        deployed = run_guarded(lambda: deploy_locally(cfg, results, runtime), runtime)
-        if deployed != EXIT_OK:
-            problem = _deploy_problem(results, deployed)
-            runtime.error(f"the first model: {problem}; the demo stops here; {again}")
-            return EXIT_FAILED
+    story = _pull_requests(cfg, directory, runtime, again)
+    ok = _tell(story, runtime)
+    runtime.info(f"demo finished in {time.perf_counter() - start:.1f} s; files in {directory}")
+    return EXIT_OK if ok else EXIT_FAILED
+
+
+def _first_model(cfg: Config, directory: Path, runtime: Runtime, again: str) -> bool:
+    """Infer the schema, train, bless and deploy v1 (False, said, when a step fails)."""
+    from mlci.error_handler import document_exit_code, run_guarded
+    from mlci.pipelines.run import deploy_locally
+    from mlci.pipelines.schema import infer_schema_file
+    from mlci.pipelines.validate_model import validate_model
+
+    results = directory / "mlci-results"
+    schema = infer_schema_file(
+        directory / "data" / "reference.csv",
+        config=cfg,
+        output=directory / "mlci" / "schema.yaml",
+        margin=0.25,
+    )
+    runtime.info(f"wrote {schema.output} ({schema.columns} columns from {schema.rows} rows)")
+    _python("train.py", cwd=directory)
+    first = run_guarded(
+        lambda: document_exit_code(
+            validate_model(cfg, results_dir=results, baseline="none", runtime=runtime)
+        ),
+        runtime,
+    )
+    if first != EXIT_OK:
+        problem = (
+            f"the first model was not blessed: {_blessing_reason(results)}"
+            if first == EXIT_FAILED
+            else f"validating the first model failed (exit {first}); see the error above"
+        )
+        runtime.error(f"{problem}; the demo stops here; {again}")
+        return False
+    deployed = run_guarded(lambda: deploy_locally(cfg, results, runtime), runtime)
+    if deployed != EXIT_OK:
+        problem = _deploy_problem(results, deployed)
+        runtime.error(f"the first model: {problem}; the demo stops here; {again}")
+        return False
+    return True
+
+
+def _pull_requests(
+    cfg: Config, directory: Path, runtime: Runtime, again: str
+) -> list[tuple[str, int, int]]:
+    """Play the two pull requests (the first is merged and deployed): (title, got, expected)."""
+    from mlci.error_handler import run_guarded
+    from mlci.pipelines.run import deploy_locally, run_pipeline
 
     story: list[tuple[str, int, int]] = []
     for number, (title, params, drift, expected) in enumerate(
@@ -196,7 +218,7 @@ def run_demo(
         pr_results = directory / f"mlci-results-pr{number}"
         with runtime.group(title):
             code, _ = run_pipeline(
-                "pr", config_path=config, results_dir=pr_results, runtime=runtime
+                "pr", config_path=directory / "mlci.yaml", results_dir=pr_results, runtime=runtime
             )
             story.append((title, code, expected))
             html = pr_results / "report.html"
@@ -208,7 +230,11 @@ def run_demo(
                     problem = _deploy_problem(pr_results, deployed)
                     runtime.error(f"pull request #1's model: {problem}; {again}")
                     story.append(("deploy of pull request #1", deployed, EXIT_OK))
+    return story
 
+
+def _tell(story: list[tuple[str, int, int]], runtime: Runtime) -> bool:
+    """Print the summary; True when every step behaved as the story says."""
     runtime.info("summary")
     ok = True
     for title, code, expected in story:
@@ -218,5 +244,4 @@ def run_demo(
         as_expected = code == expected
         ok = ok and as_expected
         runtime.info(f"  {title}: {verdict}{'' if as_expected else '  (unexpected!)'}")
-    runtime.info(f"demo finished in {time.perf_counter() - start:.1f} s; files in {directory}")
-    return EXIT_OK if ok else EXIT_FAILED
+    return ok
