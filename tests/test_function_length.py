@@ -36,7 +36,6 @@ STILL_TOO_LONG = frozenset(
         "pipelines/project_tests.py::run_project_tests",
         "pipelines/report.py::report",
         "pipelines/retrain/pipeline.py::retrain",
-        "pipelines/run.py::_steps",
         "pipelines/validate_data.py::_validate",
         "report/charts.py::to_svg",
         "report/render.py::_metric_rows",

@@ -69,8 +69,6 @@ def _train_skip(cfg: Config) -> str | None:
 def _steps(
     pipeline: Pipeline, cfg: Config, config: Path, results: Path, runtime: Runtime
 ) -> list[_Step]:
-    from mlci.error_handler import document_exit_code
-
     common = f"--config {config} --results {results}"
     check = _Step(
         "check config",
@@ -78,44 +76,7 @@ def _steps(
         lambda: _check_config(config, cfg, runtime),
     )
     if pipeline in ("pr", "deploy"):
-        from mlci.pipelines.validate_data import validate_data
-        from mlci.pipelines.validate_model import validate_model
-
-        has_data = cfg.data.current is not None or cfg.data.reference is not None
-        validate = [
-            _Step(
-                "validate data",
-                f"mlci validate-data {common}",
-                lambda: document_exit_code(
-                    validate_data(cfg, results_dir=results, runtime=runtime)
-                ),
-                skip=None if has_data else "no data.current or data.reference in mlci.yaml",
-            ),
-            # Only listed when the project has tests, as in mlci-pr.yml.
-            *(
-                [
-                    _Step(
-                        "test", f"mlci test {common}", lambda: _project_tests(cfg, results, runtime)
-                    )
-                ]
-                if cfg.ci.test_command
-                else []
-            ),
-            _Step(
-                "train",
-                shell=cfg.model.train_command,
-                skip=_train_skip(cfg),
-            ),
-            _Step(
-                "validate model",
-                f"mlci validate-model {common}",
-                lambda: document_exit_code(
-                    validate_model(
-                        cfg, results_dir=results, runtime=runtime, backend=LOCAL_REGISTRY
-                    )
-                ),
-            ),
-        ]
+        validate = _validation_steps(cfg, common, results, runtime)
         if pipeline == "pr":
             return [
                 check,
@@ -149,10 +110,49 @@ def _steps(
                 lambda: retrain(cfg, results_dir=results, runtime=runtime, backend=LOCAL_REGISTRY),
             ),
         ]
+    return [check, *_monitor_steps(cfg, common, results, runtime)]
+
+
+def _validation_steps(cfg: Config, common: str, results: Path, runtime: Runtime) -> list[_Step]:
+    """Validate data, the project's tests (when it has some), train, validate model."""
+    from mlci.error_handler import document_exit_code
+    from mlci.pipelines.validate_data import validate_data
+    from mlci.pipelines.validate_model import validate_model
+
+    has_data = cfg.data.current is not None or cfg.data.reference is not None
+    return [
+        _Step(
+            "validate data",
+            f"mlci validate-data {common}",
+            lambda: document_exit_code(validate_data(cfg, results_dir=results, runtime=runtime)),
+            skip=None if has_data else "no data.current or data.reference in mlci.yaml",
+        ),
+        # Only listed when the project has tests, as in mlci-pr.yml.
+        *(
+            [_Step("test", f"mlci test {common}", lambda: _project_tests(cfg, results, runtime))]
+            if cfg.ci.test_command
+            else []
+        ),
+        _Step(
+            "train",
+            shell=cfg.model.train_command,
+            skip=_train_skip(cfg),
+        ),
+        _Step(
+            "validate model",
+            f"mlci validate-model {common}",
+            lambda: document_exit_code(
+                validate_model(cfg, results_dir=results, runtime=runtime, backend=LOCAL_REGISTRY)
+            ),
+        ),
+    ]
+
+
+def _monitor_steps(cfg: Config, common: str, results: Path, runtime: Runtime) -> list[_Step]:
+    """Bring production data (monitor.data_command), then monitor."""
     from mlci.pipelines.monitor import monitor
 
     return [
-        check,
         _Step(
             "bring production data",
             shell=cfg.monitor.data_command,
