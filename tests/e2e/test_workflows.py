@@ -419,7 +419,12 @@ def test_deploy_workflow_promotes_the_blessed_model_and_refuses_an_unblessed_one
     assert "| smoke test | passed: " in result.summary, result.summary  # served over HTTP
     assert "Installing mlci 0.1.0 from" in result.log  # from the bare Python
     releases = {r["tag_name"]: r for r in fake_github.releases()}
-    assert set(releases) == {"model-v1", "model-registry"}, list(releases)
+    # The version, the registry state, and the experiment history: a draft release whose
+    # one asset stays writable under immutable releases (registry/release_experiments.py).
+    assert set(releases) == {"model-v1", "model-registry", "model-experiments"}, list(releases)
+    assert releases["model-experiments"]["draft"] is True
+    history = {a["name"] for a in fake_github.assets(releases["model-experiments"]["id"])}
+    assert history == {"experiments.jsonl"}, history
     assert "production: model-v1" in releases["model-registry"]["body"]
     assets = {a["name"] for a in fake_github.assets(releases["model-v1"]["id"])}
     assert "model.skops" in assets and "metadata.json" in assets, assets
