@@ -135,6 +135,45 @@ def _profile_series(name: str, values: Any) -> Profile:
     return profiler.finish()
 
 
+def _label_drift(
+    config: Config,
+    reference: Profile,
+    target: str,
+    y_true: Any,
+    payload: dict[str, Any],
+    evaluated: list[str],
+) -> list[Problem]:
+    """Judge the delayed labels against the reference's label: the label-drift check."""
+    from mlci.data.drift import compare_profiles
+
+    evaluated.append("label-drift")
+    ldrift = (
+        compare_profiles(
+            reference,
+            _profile_series(target, y_true),
+            config.data.drift,
+            columns=[target],
+            kinds={target: "label"},
+        )
+        .columns[0]
+        .to_dict()
+    )
+    payload["label_drift"] = ldrift
+    if not ldrift["drifted"]:
+        return []
+    return [
+        Problem(
+            "label-drift",
+            "warning",
+            f"mlci monitor: the label {target} drifted",
+            f"the distribution of the delayed labels changed"
+            f" ({ldrift['method']} {plain_number(ldrift['statistic'])},"
+            f" threshold {plain_number(ldrift['threshold'])})",
+            drift_table([ldrift]),
+        )
+    ]
+
+
 # -- checks -----------------------------------------------------------------------------------
 
 
@@ -551,31 +590,9 @@ def monitor(
             known = ~pd.isna(y_true)
             y_true_known = y_true[known]
             if target and target in reference.columns:
-                evaluated.append("label-drift")
-                ldrift = (
-                    compare_profiles(
-                        reference,
-                        _profile_series(target, y_true_known),
-                        config.data.drift,
-                        columns=[target],
-                        kinds={target: "label"},
-                    )
-                    .columns[0]
-                    .to_dict()
+                problems += _label_drift(
+                    config, reference, target, y_true_known, payload, evaluated
                 )
-                payload["label_drift"] = ldrift
-                if ldrift["drifted"]:
-                    problems.append(
-                        Problem(
-                            "label-drift",
-                            "warning",
-                            f"mlci monitor: the label {target} drifted",
-                            f"the distribution of the delayed labels changed"
-                            f" ({ldrift['method']} {plain_number(ldrift['statistic'])}, threshold"
-                            f" {plain_number(ldrift['threshold'])})",
-                            drift_table([ldrift]),
-                        )
-                    )
             if model is not None or cur_pred is not None:
                 problems += _live_metrics(
                     config,
@@ -797,31 +814,9 @@ def _monitor_log(
                 import pandas as pd
 
                 if target and target in reference.columns:
-                    evaluated.append("label-drift")
-                    ldrift = (
-                        compare_profiles(
-                            reference,
-                            _profile_series(target, v.y_true),
-                            config.data.drift,
-                            columns=[target],
-                            kinds={target: "label"},
-                        )
-                        .columns[0]
-                        .to_dict()
+                    problems += _label_drift(
+                        config, reference, target, v.y_true, payload, evaluated
                     )
-                    payload["label_drift"] = ldrift
-                    if ldrift["drifted"]:
-                        problems.append(
-                            Problem(
-                                "label-drift",
-                                "warning",
-                                f"mlci monitor: the label {target} drifted",
-                                f"the distribution of the delayed labels changed"
-                                f" ({ldrift['method']} {plain_number(ldrift['statistic'])},"
-                                f" threshold {plain_number(ldrift['threshold'])})",
-                                drift_table([ldrift]),
-                            )
-                        )
                 judged_version = _registered(registry, judged)
                 problems += _live_metrics(
                     config,
