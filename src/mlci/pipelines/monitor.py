@@ -135,6 +135,25 @@ def _profile_series(name: str, values: Any) -> Profile:
     return profiler.finish()
 
 
+def _new_payload(rows: int, notes: list[str]) -> dict[str, Any]:
+    """The monitor document's body before any check has run (both reading paths)."""
+    return {
+        "rows": rows,
+        "drift": None,
+        "prediction_drift": None,
+        "label_drift": None,
+        "live_metrics": None,
+        "baseline_metrics": None,
+        "gates": [],
+        "production": None,
+        "problems": [],
+        "issues": [],
+        "retrain_dispatch": None,
+        "rollback": None,
+        "notes": notes,
+    }
+
+
 def _label_drift(
     config: Config,
     reference: Profile,
@@ -489,21 +508,7 @@ def monitor(
     problems: list[Problem] = []
     evaluated = ["data-drift"]
     notes: list[str] = []
-    payload: dict[str, Any] = {
-        "rows": len(frame),
-        "drift": None,
-        "prediction_drift": None,
-        "label_drift": None,
-        "live_metrics": None,
-        "baseline_metrics": None,
-        "gates": [],
-        "production": None,
-        "problems": [],
-        "issues": [],
-        "retrain_dispatch": None,
-        "rollback": None,
-        "notes": notes,
-    }
+    payload = _new_payload(len(frame), notes)
     # feature drift (label and logged predictions are judged on their own below)
     drop = {c for c in (target, pred_col, config.monitor.labels) if c} | set(config.data.id_columns)
     from mlci.data.drift import compare_profiles
@@ -692,20 +697,8 @@ def _monitor_log(
         labels=labels,
         label_source=label_source,
     )
-    payload: dict[str, Any] = {
-        "rows": summary.rows,
-        "drift": None,
-        "prediction_drift": None,
-        "label_drift": None,
-        "live_metrics": None,
-        "baseline_metrics": None,
-        "gates": [],
-        "production": None,
-        "problems": [],
-        "issues": [],
-        "retrain_dispatch": None,
-        "rollback": None,
-        "notes": notes,
+    payload = {
+        **_new_payload(summary.rows, notes),
         "labels": summary.labels,
         "log": {
             "parts": len(summary.parts),
