@@ -11,6 +11,7 @@ from mlci.pipelines import validate_model as model_pipeline
 from mlci.pipelines.deploy import outcome as deploy_pipeline
 from mlci.report.escape import cell, code, md
 from mlci.report.render import Report, render_markdown
+from mlci.report.retrain import pull_request_body, retrain_report
 from mlci.report.summaries import data_summary, deploy_summary, model_summary
 from mlci.report.tables import drift_table
 from tests.report.documents import data_document
@@ -76,9 +77,13 @@ def test_retrain_pull_request_body():
         "pull_request": {"number": 7, "action": "opened", "url": "javascript:alert(1)"},
         "provenance": {"run_url": f"https://github.com/o/r/actions/runs/1 {LINK}"},
     }
-    text = retrain_pipeline.render_markdown(doc)
+    text = retrain_report(doc)
     _assert_inert(text)
     assert "javascript:" not in text
+    marker = "<!-- mlci-retrain:default -->"
+    body = pull_request_body(doc, None, marker=marker)
+    assert body.startswith(marker + "\n")
+    _assert_inert(body.removeprefix(marker))
 
 
 def test_monitor_issue_body_and_summary():

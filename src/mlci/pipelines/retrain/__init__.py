@@ -33,7 +33,7 @@ from mlci.pipelines.retrain.fresh import (
 )
 from mlci.pipelines.retrain.pipeline import retrain
 from mlci.pipelines.retrain.policy import Decision, decide
-from mlci.pipelines.retrain.propose import PR_MARKER, RECORD_PATH, render_markdown
+from mlci.pipelines.retrain.propose import PR_MARKER, RECORD_PATH
 
 __all__ = [
     "DATA_SUFFIXES",
@@ -43,7 +43,6 @@ __all__ = [
     "check_fresh_data",
     "decide",
     "locate_fresh_data",
-    "render_markdown",
     "retrain",
     "schema_findings",
 ]

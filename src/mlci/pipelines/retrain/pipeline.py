@@ -18,7 +18,6 @@ from mlci.errors import (
     ValidationFailed,
 )
 from mlci.github.git import MAX_BLOB_BYTES
-from mlci.github.limits import BODY_LIMIT
 from mlci.github.pulls import (
     find_own_pull,
     open_or_update_pull_request,
@@ -38,11 +37,11 @@ from mlci.pipelines.retrain.propose import (
     _finish,
     _repo_path,
     _State,
-    render_markdown,
 )
 from mlci.pipelines.validate_model import validate_model
 from mlci.proc import run_user_command, user_env
 from mlci.provenance import file_fingerprint
+from mlci.report.retrain import pull_request_body
 from mlci.results import (
     Finding,
     has_errors,
@@ -333,7 +332,6 @@ def retrain(
         payload={**state.payload, "outcome": "proposed"},
         provenance=state.provenance,
     )
-    body = render_markdown(draft_doc, model_doc, max_chars=BODY_LIMIT - len(marker) - 200)
     with runtime.group("pull request"):
         pr = open_or_update_pull_request(
             gh,
@@ -341,7 +339,7 @@ def retrain(
             branch=config.retrain.branch,
             files=files_to_commit,
             title=title,
-            body=f"{marker}\n{body}",
+            body=pull_request_body(draft_doc, model_doc, marker=marker),
             marker=marker,
             message="mlci retrain",
         )
