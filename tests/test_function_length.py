@@ -20,7 +20,6 @@ STILL_TOO_LONG = frozenset(
         "cli.py::_add_data_parsers",
         "cli.py::_add_deploy_parsers",
         "cli.py::_add_init_parsers",
-        "cli.py::_run_init",
         "config.py::_semantic_issues",
         "data/drift.py::column_drift",
         "data/drift.py::drift_findings",

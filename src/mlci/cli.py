@@ -13,12 +13,15 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import mlci
 from mlci import jsonio
 from mlci.error_handler import run_guarded
 from mlci.errors import EXIT_OK
+
+if TYPE_CHECKING:
+    from mlci.scaffold import Answers, PlannedFile, Question
 
 __all__ = ["build_parser", "main"]
 
@@ -129,67 +132,38 @@ _INIT_ANSWER_FLAGS = (
 )
 
 
-def _run_init(args: argparse.Namespace) -> int:
-    from mlci import _release, scaffold
-    from mlci.errors import EXIT_FAILED
+def _ask(question: Question) -> str | None:
+    """Prompt on the terminal; an empty answer takes the default, '-' means none."""
+    default = question.default
+    choices = f" ({'/'.join(question.choices)})" if 0 < len(question.choices) <= 6 else ""
+    shown = f" [{default}]" if default else " [none]"
+    while True:
+        reply = input(f"{question.text}{choices}{shown}: ").strip()
+        if not reply:
+            return default
+        if reply == "-":
+            return ""
+        fixed = question.key in ("task", "registry", "retrain_mode")
+        if fixed and reply not in question.choices:
+            print(f"  choose one of: {', '.join(question.choices)}")
+            continue
+        return reply
 
-    def ask(question: scaffold.Question) -> str | None:
-        """Prompt on the terminal; an empty answer takes the default, '-' means none."""
-        default = question.default
-        choices = f" ({'/'.join(question.choices)})" if 0 < len(question.choices) <= 6 else ""
-        shown = f" [{default}]" if default else " [none]"
-        while True:
-            reply = input(f"{question.text}{choices}{shown}: ").strip()
-            if not reply:
-                return default
-            if reply == "-":
-                return ""
-            fixed = question.key in ("task", "registry", "retrain_mode")
-            if fixed and reply not in question.choices:
-                print(f"  choose one of: {', '.join(question.choices)}")
-                continue
-            return reply
+
+def _run_init(args: argparse.Namespace) -> int:
+    from mlci import scaffold
 
     root = scaffold.git_root(args.directory)
     given = {key: getattr(args, key) for key in _INIT_ANSWER_FLAGS}
     given["monitor"] = "yes" if args.monitor else None
     interactive = not (args.yes or args.check) and sys.stdin.isatty() and sys.stdout.isatty()
-    resolved = scaffold.resolve(root, given, ask=ask if interactive else None)
-    answers = resolved.answers
-    planned = scaffold.plan(root, answers, given=given)
+    resolved = scaffold.resolve(root, given, ask=_ask if interactive else None)
+    planned = scaffold.plan(root, resolved.answers, given=given)
     if args.check:
-        stale = [p for p in planned if p.status in ("create", "update")]
-        for p in stale:
-            if p.status == "create":
-                print(f"missing: {p.path}")
-                continue
-            print(f"stale: {p.path}")
-            assert p.old is not None
-            for change in scaffold.structure_changes(p.path, p.old, p.text):
-                print(f"  {change}")
-            sys.stdout.write(p.diff())
-        if stale:
-            print(
-                f"mlci init --check: {len(stale)} file(s) differ from what mlci {mlci.__version__}"
-                " generates; run `mlci init --force` to regenerate them"
-            )
-            return EXIT_FAILED
-        print(f"mlci init --check: all files are up to date (mlci {mlci.__version__})")
-        return EXIT_OK
+        return _init_check(planned)
     _print_summary(resolved)
     if args.dry_run:
-        for p in planned:
-            if p.status == "create":
-                print(f"would create {p.path}:")
-                sys.stdout.write(p.text)
-            elif p.status == "update":
-                need = "" if args.force else " (changed on disk: needs --force)"
-                print(f"would replace {p.path}{need}:")
-                sys.stdout.write(p.diff())
-            elif p.status == "keep":
-                print(f"would keep {p.path} (exists; its values were used)")
-            else:
-                print(f"unchanged {p.path}")
+        _init_dry_run(planned, force=args.force)
         return EXIT_OK
     if not args.force:
         for p in planned:
@@ -201,29 +175,77 @@ def _run_init(args: argparse.Namespace) -> int:
         note = " (exists; its values were used)" if p.status == "keep" else ""
         print(f"{verbs[p.status]} {p.path}{note}")
     if written:
-        print(
-            "next: commit mlci.yaml and .github/workflows/mlci-*.yml, then open a pull"
-            " request; the deploy workflow needs the GitHub environment"
-            f" {answers.deploy_environment!r}"
-        )
-        if not answers.action_ref and not _release.TAGGED:
-            print(
-                f"note: the workflows pin mlci's action to {_release.OWNER}/"
-                f"{_release.REPOSITORY}@{_release.COMMIT[:12]}, a pre-release commit (no"
-                " release of mlci is tagged yet); after upgrading mlci, `mlci init --check`"
-                " shows the new pin"
-            )
-        if not (root / "mlci" / "schema.yaml").is_file() and answers.data:
-            import shlex
-
-            cmd = f"mlci schema infer {shlex.quote(answers.data)}"
-            if root.resolve() != Path.cwd().resolve():
-                cmd = f"cd {shlex.quote(str(root))} && {cmd}"
-            print(
-                f"then: run `{cmd}` and commit mlci/schema.yaml, so data is"
-                " checked against a schema you reviewed, not one inferred on each run"
-            )
+        _init_next_steps(root, resolved.answers)
     return EXIT_OK
+
+
+def _init_check(planned: Sequence[PlannedFile]) -> int:
+    """``mlci init --check``: name each missing or stale file with its changes; 1 if any."""
+    from mlci import scaffold
+    from mlci.errors import EXIT_FAILED
+
+    stale = [p for p in planned if p.status in ("create", "update")]
+    for p in stale:
+        if p.status == "create":
+            print(f"missing: {p.path}")
+            continue
+        print(f"stale: {p.path}")
+        assert p.old is not None
+        for change in scaffold.structure_changes(p.path, p.old, p.text):
+            print(f"  {change}")
+        sys.stdout.write(p.diff())
+    if stale:
+        print(
+            f"mlci init --check: {len(stale)} file(s) differ from what mlci {mlci.__version__}"
+            " generates; run `mlci init --force` to regenerate them"
+        )
+        return EXIT_FAILED
+    print(f"mlci init --check: all files are up to date (mlci {mlci.__version__})")
+    return EXIT_OK
+
+
+def _init_dry_run(planned: Sequence[PlannedFile], *, force: bool) -> None:
+    """``mlci init --dry-run``: print what would be created, replaced or kept."""
+    for p in planned:
+        if p.status == "create":
+            print(f"would create {p.path}:")
+            sys.stdout.write(p.text)
+        elif p.status == "update":
+            need = "" if force else " (changed on disk: needs --force)"
+            print(f"would replace {p.path}{need}:")
+            sys.stdout.write(p.diff())
+        elif p.status == "keep":
+            print(f"would keep {p.path} (exists; its values were used)")
+        else:
+            print(f"unchanged {p.path}")
+
+
+def _init_next_steps(root: Path, answers: Answers) -> None:
+    """After files were written: commit, the pre-release pin, and the schema to infer."""
+    from mlci import _release
+
+    print(
+        "next: commit mlci.yaml and .github/workflows/mlci-*.yml, then open a pull"
+        " request; the deploy workflow needs the GitHub environment"
+        f" {answers.deploy_environment!r}"
+    )
+    if not answers.action_ref and not _release.TAGGED:
+        print(
+            f"note: the workflows pin mlci's action to {_release.OWNER}/"
+            f"{_release.REPOSITORY}@{_release.COMMIT[:12]}, a pre-release commit (no"
+            " release of mlci is tagged yet); after upgrading mlci, `mlci init --check`"
+            " shows the new pin"
+        )
+    if not (root / "mlci" / "schema.yaml").is_file() and answers.data:
+        import shlex
+
+        cmd = f"mlci schema infer {shlex.quote(answers.data)}"
+        if root.resolve() != Path.cwd().resolve():
+            cmd = f"cd {shlex.quote(str(root))} && {cmd}"
+        print(
+            f"then: run `{cmd}` and commit mlci/schema.yaml, so data is"
+            " checked against a schema you reviewed, not one inferred on each run"
+        )
 
 
 #: The answers init's summary shows, in order, with their labels.
