@@ -28,21 +28,32 @@ __all__ = ["build_parser", "main"]
 Handler = Callable[[argparse.Namespace], int]
 
 
+# -- shared options: each flag several commands take is declared once -------------------
+
+
+def _add_path_option(
+    parser: argparse._ActionsContainer,
+    *flags: str,
+    help: str,
+    metavar: str = "PATH",
+) -> None:
+    """An optional path flag with no default value: the config or the command fills it."""
+    parser.add_argument(*flags, type=Path, default=None, metavar=metavar, help=help)
+
+
+def _add_output_option(parser: argparse.ArgumentParser, help: str, metavar: str = "PATH") -> None:
+    """``-o/--output``: where a command writes its file."""
+    _add_path_option(parser, "-o", "--output", metavar=metavar, help=help)
+
+
 def _add_config_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--config",
-        type=Path,
-        default=None,
-        metavar="PATH",
-        help="mlci.yaml to use (default: ./mlci.yaml)",
-    )
+    _add_path_option(parser, "--config", help="mlci.yaml to use (default: ./mlci.yaml)")
 
 
 def _add_results_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
+    _add_path_option(
+        parser,
         "--results",
-        type=Path,
-        default=None,
         metavar="DIR",
         help="directory of results files (default: mlci-results/)",
     )
@@ -297,6 +308,14 @@ def _add_init_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
         metavar="DIR",
         help="a folder inside the git repository (default: .)",
     )
+    _add_init_project_answers(init)
+    _add_init_workflow_answers(init)
+    _add_init_modes(init)
+    init.set_defaults(handler=_run_init)
+
+
+def _add_init_project_answers(init: argparse.ArgumentParser) -> None:
+    """The answers about the project: task, data, columns, model and its commands."""
     init.add_argument("--task", choices=("classification", "regression"))
     init.add_argument("--data", metavar="PATH", help="reference (training) data file")
     init.add_argument(
@@ -328,6 +347,10 @@ def _add_init_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
         metavar="CMD",
         help="shell command that installs the project's dependencies in the workflows",
     )
+
+
+def _add_init_workflow_answers(init: argparse.ArgumentParser) -> None:
+    """The answers about the workflows: registry, retrain, monitor, runners and pins."""
     init.add_argument("--registry", choices=("local", "github"), help="model registry backend")
     init.add_argument("--retrain-schedule", metavar="CRON", help="cron schedule (UTC)")
     init.add_argument("--retrain-mode", choices=("pull-request", "deploy"))
@@ -360,6 +383,10 @@ def _add_init_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
         metavar="[OWNER/REPO@]SHA[#TAG]",
         help="pin mlci's action to this commit instead of the one recorded for this release",
     )
+
+
+def _add_init_modes(init: argparse.ArgumentParser) -> None:
+    """How init writes: --force, --dry-run or --check, and --yes."""
     mode = init.add_mutually_exclusive_group()
     mode.add_argument("--force", action="store_true", help="replace files that were changed")
     mode.add_argument("--dry-run", action="store_true", help="print what would be written")
@@ -369,7 +396,6 @@ def _add_init_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="exit 1 when the files on disk differ from what this mlci would generate",
     )
     init.add_argument("-y", "--yes", action="store_true", help="take the defaults, never prompt")
-    init.set_defaults(handler=_run_init)
 
 
 # -- deploy -------------------------------------------------------------------------------
@@ -544,6 +570,13 @@ def _add_registry_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_deploy_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    _add_deploy_parser(sub)
+    _add_rollback_parser(sub)
+    _add_registry_parsers(sub)
+    _add_serve_parser(sub)
+
+
+def _add_deploy_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     dep = sub.add_parser(
         "deploy",
         help="register, smoke-test and deploy the blessed model; then move production",
@@ -555,13 +588,13 @@ def _add_deploy_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]
         ),
     )
     _add_config_option(dep)
-    dep.add_argument(
-        "--model", type=Path, default=None, metavar="PATH", help="model file (default: model.path)"
-    )
+    _add_path_option(dep, "--model", help="model file (default: model.path)")
     _add_results_option(dep)
     _add_registry_option(dep)
     dep.set_defaults(handler=_run_deploy)
 
+
+def _add_rollback_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     rb = sub.add_parser(
         "rollback",
         help="move production back to the previous (or a named) blessed version",
@@ -578,6 +611,8 @@ def _add_deploy_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     _add_registry_option(rb)
     rb.set_defaults(handler=_run_rollback)
 
+
+def _add_registry_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     reg = sub.add_parser(
         "registry",
         help="list, show or pull registered model versions",
@@ -590,14 +625,7 @@ def _add_deploy_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     show.add_argument("version", metavar="VERSION", help="number, tag (model-v3) or alias")
     pull = reg_sub.add_parser("pull", help="download a version's files")
     pull.add_argument("version", metavar="VERSION", help="number, tag (model-v3) or alias")
-    pull.add_argument(
-        "-o",
-        "--output",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="directory to write (default: ./model-vN)",
-    )
+    _add_output_option(pull, "directory to write (default: ./model-vN)", metavar="DIR")
     for p, handler in (
         (lst, _run_registry_list),
         (show, _run_registry_show),
@@ -607,6 +635,8 @@ def _add_deploy_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]
         _add_registry_option(p)
         p.set_defaults(handler=handler)
 
+
+def _add_serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     srv = sub.add_parser(
         "serve",
         help="start the prediction service for a registry version or a model file",
@@ -617,7 +647,7 @@ def _add_deploy_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]
         ),
     )
     which = srv.add_mutually_exclusive_group()
-    which.add_argument("--model", type=Path, default=None, metavar="PATH", help="a model file")
+    _add_path_option(which, "--model", help="a model file")
     which.add_argument(
         "--version",
         default=None,
@@ -626,10 +656,9 @@ def _add_deploy_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     )
     srv.add_argument("--host", default="127.0.0.1", help="address (default: 127.0.0.1)")
     srv.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
-    srv.add_argument(
+    _add_path_option(
+        srv,
         "--log-dir",
-        type=Path,
-        default=None,
         metavar="DIR",
         help="log every prediction to rolling Parquet files in DIR (default: serve.log_dir)",
     )
@@ -733,6 +762,12 @@ def _shard_arg(text: str) -> tuple[int, int]:
 
 
 def _add_data_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    _add_schema_parsers(sub)
+    _add_profile_parser(sub)
+    _add_validate_data_parser(sub)
+
+
+def _add_schema_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     schema = sub.add_parser(
         "schema",
         help="infer the data schema (mlci/schema.yaml)",
@@ -748,16 +783,10 @@ def _add_data_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
         ),
     )
     infer.add_argument("data", type=Path, metavar="DATA", help="reference data or a profile .json")
-    infer.add_argument(
-        "-o",
-        "--output",
-        type=Path,
-        default=None,
-        metavar="PATH",
-        help=(
-            "schema file (default: data.schema of mlci.yaml, else mlci/schema.yaml);"
-            " - writes to standard output"
-        ),
+    _add_output_option(
+        infer,
+        "schema file (default: data.schema of mlci.yaml, else mlci/schema.yaml);"
+        " - writes to standard output",
     )
     infer.add_argument(
         "--update",
@@ -786,6 +815,8 @@ def _add_data_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     _add_config_option(infer)
     infer.set_defaults(handler=_run_schema_infer)
 
+
+def _add_profile_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     profile = sub.add_parser(
         "profile",
         help="compute a mergeable data profile (for drift), or merge shard profiles",
@@ -796,17 +827,12 @@ def _add_data_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
         usage="mlci profile DATA [-o PATH] | mlci profile merge PROFILE... -o PATH",
     )
     profile.add_argument("paths", nargs="+", type=Path, metavar="DATA", help=argparse.SUPPRESS)
-    profile.add_argument(
-        "-o",
-        "--output",
-        type=Path,
-        default=None,
-        metavar="PATH",
-        help="profile file to write (default: profile.json)",
-    )
+    _add_output_option(profile, "profile file to write (default: profile.json)")
     _add_config_option(profile)
     profile.set_defaults(handler=_run_profile)
 
+
+def _add_validate_data_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     validate = sub.add_parser(
         "validate-data",
         help="check current data against the schema and the reference (drift)",
@@ -816,35 +842,15 @@ def _add_data_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
         ),
     )
     _add_config_option(validate)
-    validate.add_argument(
-        "--current",
-        type=Path,
-        default=None,
-        metavar="PATH",
-        help="data to validate (default: data.current)",
-    )
+    _add_path_option(validate, "--current", help="data to validate (default: data.current)")
     ref = validate.add_mutually_exclusive_group()
-    ref.add_argument(
-        "--reference",
-        type=Path,
-        default=None,
-        metavar="PATH",
-        help="reference data or profile (default: data.reference)",
-    )
-    ref.add_argument(
+    _add_path_option(ref, "--reference", help="reference data or profile (default: data.reference)")
+    _add_path_option(
+        ref,
         "--reference-profile",
-        type=Path,
-        default=None,
-        metavar="PATH",
         help="stored reference profile (the reference data is not read)",
     )
-    validate.add_argument(
-        "--schema",
-        type=Path,
-        default=None,
-        metavar="PATH",
-        help="schema file (default: data.schema)",
-    )
+    _add_path_option(validate, "--schema", help="schema file (default: data.schema)")
     validate.add_argument("--no-drift", action="store_true", help="run the schema checks only")
     split = validate.add_mutually_exclusive_group()
     split.add_argument(
@@ -865,11 +871,9 @@ def _add_data_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
         metavar="DIR",
         help="give the verdict from every shard's partial results (folders holding them)",
     )
-    validate.add_argument(
+    _add_path_option(
+        validate,
         "--current-profile",
-        type=Path,
-        default=None,
-        metavar="PATH",
         help="with --merge-shards: the merged profile of the current data (mlci profile merge)",
     )
     _add_results_option(validate)
@@ -914,13 +918,7 @@ def _add_model_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser])
         ),
     )
     _add_config_option(validate)
-    validate.add_argument(
-        "--model",
-        type=Path,
-        default=None,
-        metavar="PATH",
-        help="candidate model file (default: model.path)",
-    )
+    _add_path_option(validate, "--model", help="candidate model file (default: model.path)")
     validate.add_argument(
         "--baseline",
         default=None,
@@ -929,13 +927,7 @@ def _add_model_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser])
         " (default: model.baseline)",
     )
     _add_registry_option(validate)
-    validate.add_argument(
-        "--eval-data",
-        type=Path,
-        default=None,
-        metavar="PATH",
-        help="labelled eval data (default: data.eval)",
-    )
+    _add_path_option(validate, "--eval-data", help="labelled eval data (default: data.eval)")
     validate.add_argument(
         "--target", default=None, metavar="COLUMN", help="label column (default: data.target)"
     )
@@ -958,14 +950,7 @@ def _add_model_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser])
         metavar="DATA",
         help="rows with the model's features to check parity on (e.g. the eval data)",
     )
-    export.add_argument(
-        "-o",
-        "--output",
-        type=Path,
-        default=None,
-        metavar="PATH",
-        help="ONNX file to write (default: MODEL with the .onnx suffix)",
-    )
+    _add_output_option(export, "ONNX file to write (default: MODEL with the .onnx suffix)")
     export.set_defaults(handler=_run_export)
 
 
@@ -1062,11 +1047,9 @@ def _add_retrain_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser
         ),
     )
     _add_config_option(mon)
-    mon.add_argument(
+    _add_path_option(
+        mon,
         "--current",
-        type=Path,
-        default=None,
-        metavar="PATH",
         help=(
             "production data: a data file, or the folder of Parquet parts mlci serve"
             " --log-dir writes (default: monitor.current, else data.current)"
@@ -1134,10 +1117,9 @@ def _add_report_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]
         ),
     )
     _add_results_option(rep)
-    rep.add_argument(
+    _add_path_option(
+        rep,
         "--output-dir",
-        type=Path,
-        default=None,
         metavar="DIR",
         help="where report.md and report.html go (default: the results directory)",
     )
