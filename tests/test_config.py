@@ -192,6 +192,27 @@ BROKEN = {
             " write e.g. '17 3 * * 1' (03:17 UTC every Monday)"
         ],
     ),
+    "unknown_column_check_code": (
+        MINIMAL + "data:\n  column_checks:\n    age:\n      out_of_rang: error\n",
+        [
+            "mlci.yaml:6:7: data.column_checks.age.out_of_rang: unknown check 'out_of_rang';"
+            " did you mean 'out_of_range'?"
+        ],
+    ),
+    "bad_monitor_cron": (
+        MINIMAL + "monitor:\n  schedule: '0 6 * *'\n",
+        [
+            "mlci.yaml:4:13: monitor.schedule: '0 6 * *' is not a cron expression with 5 fields;"
+            " write e.g. '23 6 * * *' (06:23 UTC every day)"
+        ],
+    ),
+    "retrain_data_twice": (
+        MINIMAL + "retrain:\n  data: fresh.csv\n  data_command: ./fetch.sh\n",
+        [
+            "mlci.yaml:5:17: retrain.data_command: set either retrain.data or"
+            " retrain.data_command, not both"
+        ],
+    ),
     "negative_count": (
         MINIMAL + "model:\n  slices:\n    min_size: -3\n",
         ["mlci.yaml:5:15: model.slices.min_size: expected a whole number of at least 1, got -3"],

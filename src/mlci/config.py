@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Literal
 
 from mlci import typedload
 from mlci.errors import ConfigError, ConfigIssue
-from mlci.metrics import BUILTIN_METRICS, Task
+from mlci.metrics import BUILTIN_METRICS, MetricInfo, Task
 from mlci.typedload import spec, suggest
 from mlci.yamlio import Marked, load_file, load_with_marks
 
@@ -441,6 +441,33 @@ def _semantic_issues(raw: dict[str, Any], marked: Marked) -> list[ConfigIssue]:
     They run on the raw document, so they report even when other parts of the
     file are broken.
     """
+    retrain = _mapping(raw.get("retrain"))
+    monitor = _mapping(raw.get("monitor"))
+    issues = _metric_issues(raw, marked) + _check_code_issues(_mapping(raw.get("data")), marked)
+    issues += _cron_issues(
+        retrain.get("schedule"),
+        ("retrain", "schedule"),
+        "'17 3 * * 1' (03:17 UTC every Monday)",
+        marked,
+    )
+    issues += _cron_issues(
+        monitor.get("schedule"),
+        ("monitor", "schedule"),
+        "'23 6 * * *' (06:23 UTC every day)",
+        marked,
+    )
+    if retrain.get("data") and retrain.get("data_command"):
+        issues.append(
+            marked.issue(
+                ("retrain", "data_command"),
+                "set either retrain.data or retrain.data_command, not both",
+            )
+        )
+    return issues
+
+
+def _metric_issues(raw: dict[str, Any], marked: Marked) -> list[ConfigIssue]:
+    """Metric and gate names unknown for the task, and gate bounds outside a metric's range."""
     issues: list[ConfigIssue] = []
     task = raw.get("task") if raw.get("task") in ("classification", "regression") else None
     model = _mapping(raw.get("model"))
@@ -471,79 +498,70 @@ def _semantic_issues(raw: dict[str, Any], marked: Marked) -> list[ConfigIssue]:
         if name not in known:
             unknown_metric(name, path, True)
             continue
-        info = BUILTIN_METRICS.get(name)
-        gate = _mapping(gate)
-        if info is None or (info.lower is None and info.upper is None):
-            continue
-        for bound in ("min", "max"):
-            if bound not in gate or gate[bound] is None:
-                continue
-            value = gate[bound]
-            lo = info.lower if info.lower is not None else float("-inf")
-            hi = info.upper if info.upper is not None else float("inf")
-            if not _number(value) or not lo <= value <= hi:
-                if info.lower is not None and info.upper is not None:
-                    rng = f"between {info.lower:g} and {info.upper:g}"
-                elif info.lower is not None:
-                    rng = f"of at least {info.lower:g}"
-                else:
-                    rng = f"of at most {info.upper:g}"
-                got = typedload.describe(value)
-                issues.append(marked.issue((*path, bound), f"expected a number {rng}, got {got}"))
-        lo_v, hi_v = gate.get("min"), gate.get("max")
-        if isinstance(lo_v, int | float) and isinstance(hi_v, int | float) and lo_v > hi_v:
-            issues.append(marked.issue((*path, "max"), "max is smaller than min; swap them"))
-    data = _mapping(raw.get("data"))
-    for code in _mapping(data.get("checks")):
-        if code not in CHECK_CODES:
-            issues.append(
-                marked.issue(
-                    ("data", "checks", code),
-                    f"unknown check {code!r}; {suggest(str(code), CHECK_CODES)}",
-                    at_key=True,
-                )
-            )
-    for column, checks in _mapping(data.get("column_checks")).items():
-        for code in _mapping(checks):
-            if code not in CHECK_CODES:
-                issues.append(
-                    marked.issue(
-                        ("data", "column_checks", column, code),
-                        f"unknown check {code!r}; {suggest(str(code), CHECK_CODES)}",
-                        at_key=True,
-                    )
-                )
-    retrain = _mapping(raw.get("retrain"))
-    schedule = retrain.get("schedule")
-    if isinstance(schedule, str):
-        parts = schedule.split()
-        if len(parts) != 5 or not all(_CRON_FIELD.match(f) for f in parts):
-            issues.append(
-                marked.issue(
-                    ("retrain", "schedule"),
-                    f"{schedule!r} is not a cron expression with 5 fields;"
-                    " write e.g. '17 3 * * 1' (03:17 UTC every Monday)",
-                )
-            )
-    monitor = _mapping(raw.get("monitor"))
-    if isinstance(monitor.get("schedule"), str):
-        parts = monitor["schedule"].split()
-        if len(parts) != 5 or not all(_CRON_FIELD.match(f) for f in parts):
-            issues.append(
-                marked.issue(
-                    ("monitor", "schedule"),
-                    f"{monitor['schedule']!r} is not a cron expression with 5 fields;"
-                    " write e.g. '23 6 * * *' (06:23 UTC every day)",
-                )
-            )
-    if retrain.get("data") and retrain.get("data_command"):
-        issues.append(
-            marked.issue(
-                ("retrain", "data_command"),
-                "set either retrain.data or retrain.data_command, not both",
-            )
-        )
+        issues += _gate_bound_issues(path, _mapping(gate), BUILTIN_METRICS.get(name), marked)
     return issues
+
+
+def _gate_bound_issues(
+    path: tuple[str | int, ...], gate: dict[str, Any], info: MetricInfo | None, marked: Marked
+) -> list[ConfigIssue]:
+    """A gate's ``min``/``max`` outside its metric's range, or ``min`` above ``max``."""
+    if info is None or (info.lower is None and info.upper is None):
+        return []
+    issues: list[ConfigIssue] = []
+    lo = info.lower if info.lower is not None else float("-inf")
+    hi = info.upper if info.upper is not None else float("inf")
+    for bound in ("min", "max"):
+        value = gate.get(bound)
+        if value is None or (_number(value) and lo <= value <= hi):
+            continue
+        if info.lower is not None and info.upper is not None:
+            rng = f"between {info.lower:g} and {info.upper:g}"
+        elif info.lower is not None:
+            rng = f"of at least {info.lower:g}"
+        else:
+            rng = f"of at most {info.upper:g}"
+        got = typedload.describe(value)
+        issues.append(marked.issue((*path, bound), f"expected a number {rng}, got {got}"))
+    lo_v, hi_v = gate.get("min"), gate.get("max")
+    if isinstance(lo_v, int | float) and isinstance(hi_v, int | float) and lo_v > hi_v:
+        issues.append(marked.issue((*path, "max"), "max is smaller than min; swap them"))
+    return issues
+
+
+def _check_code_issues(data: dict[str, Any], marked: Marked) -> list[ConfigIssue]:
+    """Unknown check codes under ``data.checks`` and ``data.column_checks.<column>``."""
+    places: list[tuple[tuple[str | int, ...], Any]] = [(("data", "checks"), data.get("checks"))]
+    places += [
+        (("data", "column_checks", column), checks)
+        for column, checks in _mapping(data.get("column_checks")).items()
+    ]
+    return [
+        marked.issue(
+            (*path, code),
+            f"unknown check {code!r}; {suggest(str(code), CHECK_CODES)}",
+            at_key=True,
+        )
+        for path, checks in places
+        for code in _mapping(checks)
+        if code not in CHECK_CODES
+    ]
+
+
+def _cron_issues(
+    schedule: object, path: tuple[str | int, ...], example: str, marked: Marked
+) -> list[ConfigIssue]:
+    """A schedule that is not a five-field cron expression (``example`` shows one)."""
+    if not isinstance(schedule, str):
+        return []
+    parts = schedule.split()
+    if len(parts) == 5 and all(_CRON_FIELD.match(f) for f in parts):
+        return []
+    return [
+        marked.issue(
+            path, f"{schedule!r} is not a cron expression with 5 fields; write e.g. {example}"
+        )
+    ]
 
 
 def _from_marked(marked: Marked, root: Path) -> Config:
