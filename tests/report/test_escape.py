@@ -10,6 +10,7 @@ from mlci.pipelines import validate_data as data_pipeline
 from mlci.pipelines import validate_model as model_pipeline
 from mlci.pipelines.deploy import outcome as deploy_pipeline
 from mlci.report.escape import cell, code, md
+from mlci.report.monitor import issue_body, monitor_summary
 from mlci.report.render import Report, render_markdown
 from mlci.report.retrain import pull_request_body, retrain_report
 from mlci.report.summaries import data_summary, deploy_summary, model_summary
@@ -94,11 +95,16 @@ def test_monitor_issue_body_and_summary():
         f"feature drift: 1 column(s) drifted: {HOSTILE}",
         drift_table(_drift(HOSTILE)["columns"]),
     )
-    body = monitor_pipeline._issue_body(
-        problem, "<!-- mlci-monitor:default:data-drift -->", {"time": HOSTILE, "run_url": LINK}
+    body = issue_body(
+        marker="<!-- mlci-monitor:default:data-drift -->",
+        summary=problem.summary,
+        severity=problem.severity,
+        details=problem.details,
+        time=HOSTILE,
+        run_url=LINK,
     )
     _assert_inert(body.replace("<!-- mlci-monitor:default:data-drift -->", ""))
-    summary = monitor_pipeline.render_markdown(
+    summary = monitor_summary(
         {
             "rows": 3,
             "production": {"version": 1},

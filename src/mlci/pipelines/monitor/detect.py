@@ -1,0 +1,391 @@
+"""The monitor's checks: each reads production data and returns the problems it found.
+
+A check records what it measured in the document's payload and the key of its problem
+in ``evaluated`` (so an issue whose check ran and found nothing may close).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlci.config import Config
+from mlci.errors import InputError
+from mlci.metrics import metric_set
+from mlci.model.baseline import load_production
+from mlci.report.escape import plain_number
+from mlci.report.monitor import gate_table
+from mlci.report.tables import drift_table
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from mlci.data.drift import DriftReport
+    from mlci.data.profile import Profile
+    from mlci.model.load import LoadedModel
+    from mlci.registry import ModelVersion, Registry
+
+__all__ = [
+    "Problem",
+    "current_path",
+    "delayed_labels",
+    "drift_problem",
+    "label_drift",
+    "live_metrics",
+    "new_payload",
+    "plain_metrics",
+    "prediction_drift_problem",
+    "profile_series",
+    "read_and_profile",
+    "read_frame",
+    "reference_predictions",
+    "registered",
+]
+
+
+@dataclass
+class Problem:
+    """One problem found by a monitor run (one GitHub issue).
+
+    Attributes:
+        key: Stable identity (``data-drift``, ``metric-accuracy`` ...).
+        severity: ``error`` or ``warning``.
+        title: The issue title.
+        summary: One sentence.
+        details: Markdown lines (a table of drifted columns, the gate ...).
+    """
+
+    key: str
+    severity: str
+    title: str
+    summary: str
+    details: list[str] = field(default_factory=list)
+
+
+def read_frame(path: Path, chunk_rows: int) -> pd.DataFrame:
+    """The data at ``path`` as one frame."""
+    return read_and_profile(path, chunk_rows, profile=False)[0]
+
+
+def read_and_profile(
+    path: Path, chunk_rows: int, *, profile: bool = True
+) -> tuple[pd.DataFrame, Profile | None]:
+    """The data at ``path`` as one frame and, from the same single read, its profile."""
+    import pandas as pd
+
+    from mlci.data.io import iter_frames
+    from mlci.data.profile import Profiler
+
+    profiler = Profiler() if profile else None
+    frames = []
+    for offset, frame in iter_frames(path, chunk_rows=chunk_rows):
+        if profiler is not None:
+            profiler.update(offset, frame)
+        frames.append(frame)
+    whole = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    if profiler is None:
+        return whole, None
+    result = profiler.finish()
+    result.sources = [str(path)]
+    return whole, result
+
+
+def profile_series(name: str, values: Any) -> Profile:
+    """The profile of one column of values (predictions, delayed labels)."""
+    import pandas as pd
+
+    from mlci.data.profile import Profiler
+
+    profiler = Profiler()
+    profiler.update(0, pd.DataFrame({name: values}))
+    return profiler.finish()
+
+
+def new_payload(rows: int, notes: list[str]) -> dict[str, Any]:
+    """The monitor document's body before any check has run (both reading paths)."""
+    return {
+        "rows": rows,
+        "drift": None,
+        "prediction_drift": None,
+        "label_drift": None,
+        "live_metrics": None,
+        "baseline_metrics": None,
+        "gates": [],
+        "production": None,
+        "problems": [],
+        "issues": [],
+        "retrain_dispatch": None,
+        "rollback": None,
+        "notes": notes,
+    }
+
+
+def current_path(config: Config, current: Path | None) -> Path:
+    """The production data to monitor: ``--current``, ``monitor.current`` or ``data.current``."""
+    if current is not None:
+        if not current.exists():
+            raise InputError(f"--current {current}: not found; check the path")
+        return current
+    if config.monitor.current:
+        return config.existing_path("monitor", "current", purpose="production data to monitor")
+    return config.existing_path("data", "current", purpose="production data to monitor")
+
+
+def delayed_labels(
+    config: Config, frame: pd.DataFrame, chunk_rows: int
+) -> tuple[np.ndarray | None, str]:
+    """The delayed labels aligned with ``frame``'s rows, and where they came from."""
+    target = config.data.target
+    spec = config.monitor.labels
+    if spec and spec in frame.columns:
+        return frame[spec].to_numpy(), f"column {spec!r}"
+    if spec:
+        path = config.resolve(spec)
+        if not path.exists():
+            return None, f"monitor.labels {spec!r} not found (labels not arrived yet?)"
+        labels = read_frame(path, chunk_rows)
+        ids = [c for c in config.data.id_columns if c in labels.columns and c in frame.columns]
+        value_cols = [c for c in labels.columns if c not in ids]
+        column = target if target in labels.columns else (value_cols[0] if value_cols else None)
+        if column is None:
+            raise InputError(
+                f"{path}: no label column (expected {target!r}); write the delayed labels"
+                " with the data.target column"
+            )
+        if ids:
+            joined = frame[ids].merge(labels[[*ids, column]], on=ids, how="left")
+            values = joined[column].to_numpy()
+            if len(values) != len(frame):
+                raise InputError(
+                    f"{path}: the id columns {', '.join(ids)} are not unique in the labels;"
+                    " keep one label per row"
+                )
+            return values, f"{spec} joined on {', '.join(ids)}"
+        if len(labels) != len(frame):
+            raise InputError(
+                f"{path}: {len(labels)} labels for {len(frame)} production rows and no"
+                " data.id_columns to join on; set data.id_columns or write one label per row"
+            )
+        return labels[column].to_numpy(), f"{spec} (by row order)"
+    if target and target in frame.columns:
+        return frame[target].to_numpy(), f"column {target!r}"
+    return None, "no labels (set monitor.labels when delayed labels arrive)"
+
+
+def drift_problem(config: Config, drift: DriftReport) -> Problem | None:
+    """The data-drift problem, by the one drift rule (`mlci.data.drift.drift_findings`).
+
+    Every drifted column is still listed in ``monitor.json``; the issue opens for the
+    columns the rule turns into findings (watched columns: ``retrain.drift_columns``).
+    """
+    from mlci.data.drift import drift_findings
+
+    findings = drift_findings(
+        drift,
+        config.data.drift,
+        checks=config.data.checks,
+        column_checks=config.data.column_checks,
+        watched=config.retrain.drift_columns,
+    )
+    if not findings:
+        return None
+    dataset = any(f.column is None for f in findings)
+    alarming = {f.column for f in findings}
+    drifted = [
+        c for c in drift.drifted if c.kind == "feature" and (dataset or c.column in alarming)
+    ]
+    error = any(f.severity == "error" for f in findings)
+    names = ", ".join(c.column for c in drifted[:10]) + (" …" if len(drifted) > 10 else "")
+    what = "dataset drift" if dataset else "feature drift"
+    summary = (
+        f"{what}: {len(drifted)} column(s) drifted ({drift.share:.0%} of the tested features,"
+        f" threshold {drift.share_threshold:.0%}): {names}"
+    )
+    return Problem(
+        "data-drift",
+        "error" if error else "warning",
+        f"mlci monitor: {what} in production data",
+        summary,
+        drift_table([c.to_dict() for c in drifted]),
+    )
+
+
+def label_drift(
+    config: Config,
+    reference: Profile,
+    target: str,
+    y_true: Any,
+    payload: dict[str, Any],
+    evaluated: list[str],
+) -> list[Problem]:
+    """Judge the delayed labels against the reference's label: the label-drift check."""
+    from mlci.data.drift import compare_profiles
+
+    evaluated.append("label-drift")
+    ldrift = (
+        compare_profiles(
+            reference,
+            profile_series(target, y_true),
+            config.data.drift,
+            columns=[target],
+            kinds={target: "label"},
+        )
+        .columns[0]
+        .to_dict()
+    )
+    payload["label_drift"] = ldrift
+    if not ldrift["drifted"]:
+        return []
+    return [
+        Problem(
+            "label-drift",
+            "warning",
+            f"mlci monitor: the label {target} drifted",
+            f"the distribution of the delayed labels changed"
+            f" ({ldrift['method']} {plain_number(ldrift['statistic'])},"
+            f" threshold {plain_number(ldrift['threshold'])})",
+            drift_table([ldrift]),
+        )
+    ]
+
+
+def live_metrics(
+    config: Config,
+    payload: dict[str, Any],
+    evaluated: list[str],
+    *,
+    model: LoadedModel | None,
+    features: pd.DataFrame,
+    y_true: pd.Series,
+    logged: np.ndarray | None,
+    production: ModelVersion | None,
+) -> list[Problem]:
+    """Live metrics on the labelled rows, gated like a blessing: the ``metric-`` check.
+
+    The predictions are the model's on ``features`` when there is a model, else the
+    ``logged`` ones; change bounds compare with the metrics production was blessed with.
+    """
+    from mlci.model.evaluate import (
+        Predictions,
+        compute_metrics,
+        higher_is_better,
+        predict,
+        resolve_functions,
+    )
+    from mlci.model.gates import evaluate_gates
+
+    if len(y_true) == 0:
+        payload["notes"].append("no labelled rows yet: live metrics skipped")
+        return []
+    if model is not None:
+        pred = predict(model, features.reset_index(drop=True), y_true, config.task)
+    else:
+        assert logged is not None
+        pred = Predictions(y_true.to_numpy(), logged, None, None, config.task)
+    mc = config.model
+    names = metric_set(config)
+    functions = resolve_functions(mc.custom_metrics, trusted=mc.trusted)
+    evaluation = compute_metrics(pred, names, custom=mc.custom_metrics, functions=functions)
+    baseline = production.metrics if production is not None else None
+    payload["live_metrics"] = evaluation.metrics
+    payload["metric_errors"] = evaluation.errors
+    payload["baseline_metrics"] = baseline
+    evaluated.append("metric-")
+    results, _ = evaluate_gates(
+        config.model.gates,
+        metrics=evaluation.metrics,
+        baseline_metrics=baseline,
+        higher_is_better=lambda n: higher_is_better(n, config.model.custom_metrics),
+        errors=evaluation.errors,
+    )
+    payload["gates"] = [r.to_payload() for r in results]
+    problems = []
+    for metric in dict.fromkeys(r.metric for r in results if not r.passed):
+        failed = [r for r in results if r.metric == metric and not r.passed]
+        problems.append(
+            Problem(
+                f"metric-{metric}",
+                "error",
+                f"mlci monitor: live {metric} fails its gate",
+                f"live {metric} is {plain_number(evaluation.metrics.get(metric))} on {len(y_true)}"
+                f" labelled production rows: {failed[0].reason}",
+                gate_table(failed),
+            )
+        )
+    return problems
+
+
+def plain_metrics(config: Config, y_true: Any, y_pred: Any) -> dict[str, float | None]:
+    """The metric set on logged predictions and delayed labels (no gates)."""
+    from mlci.model.evaluate import Predictions, compute_metrics, resolve_functions
+
+    mc = config.model
+    functions = resolve_functions(mc.custom_metrics, trusted=mc.trusted)
+    evaluation = compute_metrics(
+        Predictions(y_true, y_pred, None, None, config.task),
+        metric_set(config),
+        custom=mc.custom_metrics,
+        functions=functions,
+    )
+    return dict(evaluation.metrics)
+
+
+def reference_predictions(
+    config: Config,
+    registry: Registry,
+    version: int | None,
+    work: Path,
+    drop: set[str],
+    chunk_rows: int,
+    notes: list[str],
+) -> np.ndarray | None:
+    """A version's predictions on the reference data (for its prediction drift), or None."""
+    import numpy as np
+
+    if version is None:
+        notes.append("rows logged without a model version: their prediction drift is skipped")
+        return None
+    ref_path = config.resolve(config.data.reference or "")
+    if ref_path.suffix.lower() == ".json":
+        notes.append(
+            "prediction drift skipped: data.reference is a profile, so the model cannot be run"
+            " on it"
+        )
+        return None
+    version_doc = registered(registry, version)
+    if version_doc is None:
+        notes.append(f"v{version} is not in the registry: its prediction drift is skipped")
+        return None
+    model, _ = load_production(config, registry, version_doc, work)
+    ref_frame = read_frame(ref_path, chunk_rows)
+    ref_x = ref_frame.drop(columns=[c for c in drop if c in ref_frame.columns])
+    return np.asarray(model.predict(ref_x)).reshape(-1)
+
+
+def prediction_drift_problem(pdrift: dict[str, Any], whose: str) -> Problem | None:
+    """The prediction-drift problem from the prediction column's drift, if it drifted.
+
+    Args:
+        pdrift: ``ColumnDrift.to_dict()`` of the predictions.
+        whose: Whose predictions, for the summary (``the production model's``).
+    """
+    if not pdrift["drifted"]:
+        return None
+    return Problem(
+        "prediction-drift",
+        "warning",
+        "mlci monitor: the model's predictions drifted",
+        f"the distribution of {whose} predictions changed"
+        f" ({pdrift['method']} {plain_number(pdrift['statistic'])},"
+        f" threshold {plain_number(pdrift['threshold'])})",
+        drift_table([pdrift]),
+    )
+
+
+def registered(registry: Registry, version: int | None) -> ModelVersion | None:
+    """A registered version, or None when the registry does not have it."""
+    if version is None or version not in {v.version for v in registry.versions()}:
+        return None
+    return registry.get(version)

@@ -1,0 +1,637 @@
+"""`monitor`: read production data (a file or the prediction log), run the checks, conclude."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlci.config import Config
+from mlci.data.profile import reference_profile
+from mlci.errors import EXIT_FAILED, EXIT_OK, InputError
+from mlci.github.runtime import Runtime
+from mlci.model.baseline import load_production
+from mlci.pipelines.monitor.detect import (
+    Problem,
+    current_path,
+    delayed_labels,
+    drift_problem,
+    label_drift,
+    live_metrics,
+    new_payload,
+    plain_metrics,
+    prediction_drift_problem,
+    profile_series,
+    read_and_profile,
+    read_frame,
+    reference_predictions,
+    registered,
+)
+from mlci.pipelines.monitor.dispatch import dispatch_retrain, rollback_on_decay
+from mlci.pipelines.monitor.issues import github_repository, sync_issues
+from mlci.provenance import file_fingerprint
+from mlci.registry import production_version
+from mlci.report.monitor import monitor_summary
+from mlci.results import Finding, make_document, write_results
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from mlci.data.drift import DriftReport
+    from mlci.data.predlog import LabelIndex, LogSummary, VersionSummary
+    from mlci.data.profile import Profile
+    from mlci.github.api import GitHubClient
+    from mlci.model.load import LoadedModel
+    from mlci.registry import ModelVersion, Registry
+
+__all__ = ["monitor"]
+
+
+@dataclass(frozen=True)
+class _Context:
+    """Where a monitor run reads from and reports to (the same on both reading paths)."""
+
+    path: Path
+    now: str
+    results_dir: Path
+    runtime: Runtime
+    client: GitHubClient | None
+
+
+@dataclass
+class _Found:
+    """What the checks found so far: the document's body, the problems, the checks run."""
+
+    payload: dict[str, Any]
+    problems: list[Problem] = field(default_factory=list)
+    evaluated: list[str] = field(default_factory=list)
+
+    @property
+    def notes(self) -> list[str]:
+        notes: list[str] = self.payload["notes"]
+        return notes
+
+    def add(self, problem: Problem | None) -> None:
+        if problem is not None:
+            self.problems.append(problem)
+
+
+def monitor(
+    config: Config,
+    *,
+    current: Path | None,
+    results_dir: Path,
+    runtime: Runtime,
+    client: GitHubClient | None = None,
+    registry: Registry | None = None,
+    backend: str | None = None,
+    since: str | None = None,
+) -> int:
+    """Run every monitoring check, sync the issues, and write ``monitor.json``.
+
+    When ``current`` is a folder of prediction log parts (``mlci serve --log-dir``), the
+    log is read in bounded chunks (`mlci.data.predlog`) and judged per model version.
+
+    Args:
+        config: The loaded mlci.yaml.
+        current: Production data (default ``monitor.current``, else ``data.current``).
+        results_dir: Where ``monitor.json`` goes.
+        runtime: The Actions runtime (summary, outputs, token, repository).
+        client: A ready GitHub client (default: from the runtime).
+        registry: An open registry (default: ``registry`` of mlci.yaml).
+        backend: The registry backend when ``registry`` is not given (default:
+            ``registry.backend``; ``mlci run`` passes ``local``).
+        since: A time window of the prediction log (``7d``, ``12h``); None reads all of it.
+
+    Returns:
+        0 when no problem of error severity was found, else 1.
+    """
+    from mlci.data.predlog import is_prediction_log
+    from mlci.github.schedule import inactivity_warning
+    from mlci.registry import open_registry
+
+    stale = inactivity_warning(config.root, runtime)
+    if stale:
+        runtime.warning(stale)
+    now = _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat()
+    path = current_path(config, current)
+    reference = reference_profile(
+        config, purpose="the training reference the monitor compares with"
+    )
+    ctx = _Context(path, now, results_dir, runtime, client)
+
+    def open_reg() -> Registry:
+        return registry or open_registry(config, backend=backend, runtime=runtime, client=client)
+
+    if is_prediction_log(path):
+        return _monitor_log(config, reference, registry=open_reg(), since=since, ctx=ctx)
+    if since is not None:
+        raise InputError(
+            f"--since {since}: a time window applies to a prediction log folder (mlci serve"
+            f" --log-dir), and {path} is not one; drop --since or point --current at the log"
+        )
+    return _monitor_data(config, reference, open_registry=open_reg, ctx=ctx)
+
+
+def _not_features(config: Config) -> set[str]:
+    """Columns that are not model features: label, logged predictions, labels, ids."""
+    target = config.data.target
+    pred_col = config.monitor.predictions or config.data.prediction
+    return {c for c in (target, pred_col, config.monitor.labels) if c} | set(config.data.id_columns)
+
+
+def _production_doc(production: ModelVersion | None) -> dict[str, Any] | None:
+    if production is None:
+        return None
+    return {
+        "version": production.version,
+        "created": production.created,
+        "metrics": production.metrics,
+    }
+
+
+# -- a data file --------------------------------------------------------------------------------
+
+
+def _monitor_data(
+    config: Config,
+    reference: Profile,
+    *,
+    open_registry: Callable[[], Registry],
+    ctx: _Context,
+) -> int:
+    """The monitor on a data file: feature drift, prediction drift, label drift, live metrics."""
+    frame, current_profile = read_and_profile(ctx.path, config.data.chunk_rows)  # one read
+    assert current_profile is not None
+    found = _Found(new_payload(len(frame), []), evaluated=["data-drift"])
+    drop = _not_features(config)
+    _feature_drift(config, reference, current_profile, drop, found)
+    registry = open_registry()
+    production = production_version(registry)
+    with tempfile.TemporaryDirectory(prefix="mlci-monitor-") as tmp:
+        model = _production_model(config, registry, production, Path(tmp), found)
+        features = frame.drop(columns=[c for c in drop if c in frame.columns])
+        predictions = _current_predictions(config, frame, features, model)
+        _prediction_drift(config, reference, drop, model, predictions, found)
+        _label_checks(config, reference, frame, features, model, predictions, production, found)
+    return _conclude(config, found, registry=registry, production=production, ctx=ctx)
+
+
+def _feature_drift(
+    config: Config, reference: Profile, current: Profile, drop: set[str], found: _Found
+) -> None:
+    """Feature drift (label and logged predictions are judged on their own)."""
+    from mlci.data.drift import compare_profiles
+
+    names = [n for n in reference.columns if n in current.columns and n not in drop]
+    drift = compare_profiles(reference, current, config.data.drift, columns=names)
+    found.payload["drift"] = drift.to_dict()
+    found.add(drift_problem(config, drift))
+
+
+def _production_model(
+    config: Config,
+    registry: Registry,
+    production: ModelVersion | None,
+    work: Path,
+    found: _Found,
+) -> LoadedModel | None:
+    """The production model, loaded by the one production-model loader, or None."""
+    if production is None:
+        found.notes.append("no model in production: prediction drift and live metrics need one")
+        return None
+    found.payload["production"] = _production_doc(production)
+    model, _ = load_production(config, registry, production, work)
+    return model
+
+
+def _current_predictions(
+    config: Config, frame: pd.DataFrame, features: pd.DataFrame, model: LoadedModel | None
+) -> np.ndarray | None:
+    """Predictions on the current data: logged, else computed with the production model."""
+    import numpy as np
+
+    pred_col = config.monitor.predictions or config.data.prediction
+    if pred_col and pred_col in frame.columns:
+        return np.asarray(frame[pred_col].to_numpy())
+    if model is not None:
+        return np.asarray(model.predict(features)).reshape(-1)
+    return None
+
+
+def _prediction_drift(
+    config: Config,
+    reference: Profile,
+    drop: set[str],
+    model: LoadedModel | None,
+    predictions: np.ndarray | None,
+    found: _Found,
+) -> None:
+    """The predictions on current data against those on the reference."""
+    from mlci.data.drift import compare_profiles
+
+    pred_col = config.monitor.predictions or config.data.prediction
+    in_profile = bool(pred_col) and pred_col in reference.columns
+    ref_pred: np.ndarray | None = None
+    if predictions is not None and not in_profile and model is not None:
+        ref_pred = _reference_side(config, model, drop, found.notes)
+    if predictions is not None and (in_profile or ref_pred is not None):
+        name = str(pred_col) if in_profile else "prediction"
+        ref_side = reference if in_profile else profile_series(name, ref_pred)
+        pdrift = (
+            compare_profiles(
+                ref_side,
+                profile_series(name, predictions),
+                config.data.drift,
+                columns=[name],
+                kinds={name: "prediction"},
+            )
+            .columns[0]
+            .to_dict()
+        )
+        found.evaluated.append("prediction-drift")
+        found.payload["prediction_drift"] = pdrift
+        found.add(prediction_drift_problem(pdrift, "the production model's"))
+    elif predictions is None:
+        found.notes.append(
+            "prediction drift skipped: no logged predictions and no production model"
+        )
+    elif model is None:
+        found.notes.append(
+            "prediction drift skipped: data.reference has no prediction column and there"
+            " is no production model to compute one"
+        )
+
+
+def _reference_side(
+    config: Config, model: LoadedModel, drop: set[str], notes: list[str]
+) -> np.ndarray | None:
+    """The production model's predictions on the reference data, when it is data."""
+    import numpy as np
+
+    ref_path = config.resolve(config.data.reference or "")
+    if ref_path.suffix.lower() == ".json":
+        notes.append(
+            "prediction drift skipped: data.reference is a profile without the"
+            " prediction column, so the model cannot be run on it"
+        )
+        return None
+    ref_frame = read_frame(ref_path, config.data.chunk_rows)
+    ref_x = ref_frame.drop(columns=[c for c in drop if c in ref_frame.columns])
+    return np.asarray(model.predict(ref_x)).reshape(-1)
+
+
+def _label_checks(
+    config: Config,
+    reference: Profile,
+    frame: pd.DataFrame,
+    features: pd.DataFrame,
+    model: LoadedModel | None,
+    predictions: np.ndarray | None,
+    production: ModelVersion | None,
+    found: _Found,
+) -> None:
+    """Delayed labels: label drift and live metrics."""
+    import pandas as pd
+
+    y_true, label_source = delayed_labels(config, frame, config.data.chunk_rows)
+    found.payload["labels"] = label_source
+    if y_true is None:
+        return
+    known = ~pd.isna(y_true)
+    y_true_known = y_true[known]
+    target = config.data.target
+    if target and target in reference.columns:
+        found.problems += label_drift(
+            config, reference, target, y_true_known, found.payload, found.evaluated
+        )
+    if model is not None or predictions is not None:
+        found.problems += live_metrics(
+            config,
+            found.payload,
+            found.evaluated,
+            model=model,
+            features=features[known],
+            y_true=pd.Series(y_true_known),
+            logged=predictions[known] if predictions is not None and model is None else None,
+            production=production,
+        )
+
+
+# -- a prediction log ---------------------------------------------------------------------------
+
+
+def _monitor_log(
+    config: Config,
+    reference: Profile,
+    *,
+    registry: Registry,
+    since: str | None,
+    ctx: _Context,
+) -> int:
+    """The monitor on a prediction log folder: every check per model version.
+
+    The version judged (whose problems open issues) is the production version when it
+    answered in the window, else the newest version that did; every version's drift,
+    prediction drift and live metrics are listed under ``versions`` in ``monitor.json``.
+    """
+    from mlci.data.predlog import parse_since
+
+    window = parse_since(since, _dt.datetime.fromisoformat(ctx.now)) if since else None
+    summary, features = _read_log(config, ctx.path, reference, window)
+    found = _Found(_log_payload(summary, window))
+    production = production_version(registry)
+    found.payload["production"] = _production_doc(production)
+    if not summary.versions:
+        found.notes.append(
+            "no logged rows in the time window: nothing was checked (issues stay as they are)"
+        )
+        return _conclude(config, found, registry=registry, production=production, ctx=ctx)
+    judged = _judged_version(summary, production, found)
+    with tempfile.TemporaryDirectory(prefix="mlci-monitor-") as tmp:
+        for v in summary.versions:
+            entry, drift = _version_entry(
+                config, registry, reference, v, features, Path(tmp), found.notes
+            )
+            if v.version == judged:
+                _judge(config, registry, reference, v, entry, drift, found)
+            elif v.labelled:
+                entry["live_metrics"] = plain_metrics(config, v.y_true, v.y_pred)
+            found.payload["versions"].append(entry)
+    return _conclude(config, found, registry=registry, production=production, ctx=ctx)
+
+
+def _read_log(
+    config: Config, path: Path, reference: Profile, window: _dt.datetime | None
+) -> tuple[LogSummary, list[str]]:
+    """The prediction log in the window, summarized per version, and the features read."""
+    import pyarrow.parquet as pq
+
+    from mlci.data.predlog import LOG_COLUMNS, log_parts, read_prediction_log
+
+    log_names = set(pq.read_schema(log_parts(path)[-1]).names)
+    drop = _not_features(config)
+    features = [
+        n
+        for n in reference.columns
+        if n not in drop and n not in LOG_COLUMNS and not n.startswith("proba_")
+    ]
+    kinds = {n: reference.columns[n].kind for n in features}
+    labels, label_source = _log_labels(config, log_names)
+    summary = read_prediction_log(
+        path,
+        features=features,
+        kinds={n: k for n, k in kinds.items() if k is not None},
+        since=window,
+        chunk_rows=config.data.chunk_rows,
+        labels=labels,
+        label_source=label_source,
+    )
+    return summary, features
+
+
+def _log_labels(config: Config, log_names: set[str]) -> tuple[LabelIndex | None, str]:
+    """The delayed labels indexed for joining with the log, and where they came from."""
+    from mlci.data.predlog import read_labels
+
+    spec = config.monitor.labels
+    if not spec:
+        return None, "no labels (set monitor.labels to the delayed labels file)"
+    label_path = config.resolve(spec)
+    if not label_path.exists():
+        return None, f"monitor.labels {spec!r} not found (labels not arrived yet?)"
+    target = config.data.target
+    if not target:
+        raise InputError(
+            "mlci.yaml: data.target: not set, so the delayed labels have no column to read;"
+            " set data.target"
+        )
+    labels = read_labels(
+        label_path,
+        target=target,
+        id_columns=config.data.id_columns,
+        log_columns=sorted(log_names),
+        chunk_rows=config.data.chunk_rows,
+    )
+    labels.source = f"{spec} {labels.source}"
+    return labels, "no labels (set monitor.labels to the delayed labels file)"
+
+
+def _log_payload(summary: LogSummary, window: _dt.datetime | None) -> dict[str, Any]:
+    return {
+        **new_payload(summary.rows, []),
+        "labels": summary.labels,
+        "log": {
+            "parts": len(summary.parts),
+            "since": window.isoformat() if window else None,
+            "rows_outside_window": summary.skipped_rows,
+        },
+        "versions": [],
+        "version_judged": None,
+    }
+
+
+def _judged_version(
+    summary: LogSummary, production: ModelVersion | None, found: _Found
+) -> int | None:
+    """Production when it answered in the window, else the newest version that did."""
+    logged = {v.version for v in summary.versions}
+    judged = (
+        production.version
+        if production is not None and production.version in logged
+        else summary.versions[0].version
+    )
+    found.payload["version_judged"] = judged
+    if production is not None and production.version not in logged:
+        found.notes.append(
+            f"production v{production.version} answered no logged row in the window; judging"
+            f" v{judged}, the newest version that did"
+        )
+    return judged
+
+
+def _version_entry(
+    config: Config,
+    registry: Registry,
+    reference: Profile,
+    v: VersionSummary,
+    features: list[str],
+    work: Path,
+    notes: list[str],
+) -> tuple[dict[str, Any], DriftReport]:
+    """One version's line under ``versions`` (its drift and prediction drift), and its drift."""
+    from mlci.data.drift import compare_profiles
+
+    assert v.features is not None and v.predictions is not None
+    names = [n for n in features if n in v.features.columns]
+    drift = compare_profiles(reference, v.features, config.data.drift, columns=names)
+    entry: dict[str, Any] = {
+        "version": v.version,
+        "rows": v.rows,
+        "first": v.first,
+        "last": v.last,
+        "labelled": v.labelled,
+        "drift_share": drift.share,
+        "drifted": [c.column for c in drift.drifted if c.kind == "feature"],
+        "prediction_drift": None,
+        "live_metrics": None,
+    }
+    ref_pred = reference_predictions(
+        config, registry, v.version, work, _not_features(config), config.data.chunk_rows, notes
+    )
+    if ref_pred is not None:
+        entry["prediction_drift"] = (
+            compare_profiles(
+                profile_series("prediction", ref_pred),
+                v.predictions,
+                config.data.drift,
+                columns=["prediction"],
+                kinds={"prediction": "prediction"},
+            )
+            .columns[0]
+            .to_dict()
+        )
+    return entry, drift
+
+
+def _judge(
+    config: Config,
+    registry: Registry,
+    reference: Profile,
+    v: VersionSummary,
+    entry: dict[str, Any],
+    drift: DriftReport,
+    found: _Found,
+) -> None:
+    """The judged version's problems: drift, prediction drift, label drift, live metrics."""
+    import pandas as pd
+
+    found.evaluated.append("data-drift")
+    found.payload["drift"] = drift.to_dict()
+    found.add(drift_problem(config, drift))
+    pdrift = entry["prediction_drift"]
+    if pdrift is not None:
+        found.evaluated.append("prediction-drift")
+        found.payload["prediction_drift"] = pdrift
+        found.add(prediction_drift_problem(pdrift, f"v{v.version}'s logged"))
+    if not v.labelled:
+        found.notes.append(f"no delayed label joined a row of v{v.version}: live metrics skipped")
+        return
+    if v.y_true is None:
+        return
+    target = config.data.target
+    if target and target in reference.columns:
+        found.problems += label_drift(
+            config, reference, target, v.y_true, found.payload, found.evaluated
+        )
+    found.problems += live_metrics(
+        config,
+        found.payload,
+        found.evaluated,
+        model=None,
+        features=pd.DataFrame(index=range(len(v.y_true))),
+        y_true=pd.Series(v.y_true),
+        logged=v.y_pred,
+        production=registered(registry, v.version),
+    )
+    entry["live_metrics"] = found.payload["live_metrics"]
+
+
+# -- the conclusion -----------------------------------------------------------------------------
+
+
+def _conclude(
+    config: Config,
+    found: _Found,
+    *,
+    registry: Registry,
+    production: ModelVersion | None,
+    ctx: _Context,
+) -> int:
+    """Rollback, issues, the retrain dispatch and ``monitor.json`` from the checks' outcome."""
+    findings = _findings(found.problems)
+    rollback = rollback_on_decay(
+        config,
+        found.problems,
+        registry=registry,
+        production=production,
+        results_dir=ctx.results_dir,
+        runtime=ctx.runtime,
+        findings=findings,
+    )
+    if rollback is not None:
+        found.payload["rollback"] = rollback
+    monitor = config.monitor
+    wanted = monitor.open_issues or monitor.trigger_retrain
+    gh = github_repository(ctx.runtime, ctx.client) if wanted else None
+    opened = _sync_issues(config, gh, found, ctx)
+    dispatch = dispatch_retrain(config, gh, found.problems, opened, found.notes)
+    if dispatch is not None:
+        found.payload["retrain_dispatch"] = dispatch
+    found.payload["problems"] = [
+        {"key": p.key, "severity": p.severity, "summary": p.summary} for p in found.problems
+    ]
+    return _write_and_announce(found, findings, ctx)
+
+
+def _findings(problems: list[Problem]) -> list[Finding]:
+    """One finding per problem (``monitor_metric`` for a live metric)."""
+    return [
+        Finding(
+            "monitor_metric" if p.key.startswith("metric-") else p.key.replace("-", "_"),
+            "error" if p.severity == "error" else "warning",
+            p.summary,
+            metric=p.key.removeprefix("metric-") if p.key.startswith("metric-") else None,
+        )
+        for p in problems
+    ]
+
+
+def _sync_issues(
+    config: Config, gh: tuple[GitHubClient, str] | None, found: _Found, ctx: _Context
+) -> set[str]:
+    """Sync the issues with ``monitor.open_issues``; the problems whose issue opened now."""
+    if gh is not None and config.monitor.open_issues:
+        actions = sync_issues(
+            gh[0],
+            gh[1],
+            problems=found.problems,
+            evaluated=found.evaluated,
+            key=config.report.key,
+            context={"time": ctx.now, "run_url": ctx.runtime.run_url()},
+        )
+        found.payload["issues"] = actions
+        return {a["problem"] for a in actions if a["action"] == "opened"}
+    if gh is None and found.problems:
+        found.notes.append("not on GitHub (no GITHUB_REPOSITORY): no issues were opened")
+    return set()
+
+
+def _write_and_announce(found: _Found, findings: list[Finding], ctx: _Context) -> int:
+    """Write ``monitor.json``, the job summary, the output and one annotation per problem."""
+    errors = [p for p in found.problems if p.severity == "error"]
+    path = ctx.path
+    doc = make_document(
+        "monitor",
+        passed=not errors,
+        findings=findings,
+        payload=found.payload,
+        provenance={
+            "data": {"current": {"path": str(path), "fingerprint": file_fingerprint(path)}}
+        },
+    )
+    written = write_results(ctx.results_dir, doc)
+    text = monitor_summary(doc)
+    runtime = ctx.runtime
+    runtime.summary(text)
+    runtime.set_output("problems", str(len(found.problems)))
+    if not runtime.on_actions:
+        runtime.info(text.rstrip())
+    for p in found.problems:
+        (runtime.error if p.severity == "error" else runtime.warning)(p.summary)
+    runtime.info(f"wrote {written}")
+    return EXIT_FAILED if errors else EXIT_OK
