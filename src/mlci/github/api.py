@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -58,6 +59,14 @@ _PERMISSION_NAMES = {
     "actions": "actions",
     "statuses": "statuses",
 }
+
+
+@dataclass
+class _Tries:
+    """One request's retries so far: calls after the first, and seconds waited."""
+
+    attempt: int = 0
+    waited: float = 0.0
 
 
 def _redact(text: str, secret: str | None) -> str:
@@ -282,82 +291,98 @@ class GitHubClient:
         method = method.upper()
         url = self._url(path)
         shown = self._display(url.split("?")[0])
-        policy = self.retry
-        waited = 0.0
-        attempt = 0
+        tries = _Tries()
         while True:
-            self.requests_made += 1
-            until = time.monotonic() + deadline
             try:
-                response = self.session.request(
+                response = self._send(
                     method,
                     url,
+                    shown,
+                    deadline=deadline,
+                    max_bytes=max_bytes,
                     params=params,
                     json=json,
                     data=data,
                     headers=self._headers(url, headers),
-                    timeout=self.timeout,
-                    stream=True,
                 )
-                read_bounded(response, deadline=until, max_bytes=max_bytes)
-            except AnswerError as exc:
-                raise GitHubAPIError(
-                    f"{method} {shown}: {exc} ({deadline:g}s and {max_bytes:,} bytes allowed);"
-                    f" check GITHUB_API_URL ({self.api_url}) points at the GitHub API and re-run",
-                    method=method,
-                    url=shown,
-                ) from None
             except requests.Timeout as exc:
                 # A POST that timed out may have been applied; do not repeat it blindly.
                 retryable = method in _IDEMPOTENT or isinstance(exc, requests.ConnectTimeout)
-                if retryable and attempt < policy.retries:
-                    delay = self._backoff(attempt)
-                    if waited + delay <= policy.max_wait:
-                        self._note(f"{method} {shown}: no answer in time; retrying in {delay:.1f}s")
-                        waited += self._wait(delay)
-                        attempt += 1
-                        continue
+                if retryable and self._backoff_again(tries, f"{method} {shown}: no answer in time"):
+                    continue
                 raise GitHubAPIError(
                     f"{method} {shown}: GitHub did not answer within {_timeout_text(self.timeout)}"
-                    f" (after {attempt + 1} attempt(s)); GitHub may be degraded"
+                    f" (after {tries.attempt + 1} attempt(s)); GitHub may be degraded"
                     " (https://www.githubstatus.com), re-run the job later",
                     method=method,
                     url=shown,
                 ) from None
             except requests.ConnectionError as exc:
-                if attempt < policy.retries:
-                    delay = self._backoff(attempt)
-                    if waited + delay <= policy.max_wait:
-                        self._note(f"{method} {shown}: connection failed; retrying in {delay:.1f}s")
-                        waited += self._wait(delay)
-                        attempt += 1
-                        continue
+                if self._backoff_again(tries, f"{method} {shown}: connection failed"):
+                    continue
                 reason = _redact(type(exc).__name__, self._token)
                 raise GitHubAPIError(
                     f"{method} {shown}: cannot connect to the GitHub API ({reason}) after"
-                    f" {attempt + 1} attempt(s); check GITHUB_API_URL ({self.api_url}) and"
+                    f" {tries.attempt + 1} attempt(s); check GITHUB_API_URL ({self.api_url}) and"
                     " the runner's network",
                     method=method,
                     url=shown,
                 ) from None
-            status = response.status_code
-            if status < 400 or status in ok_statuses:
+            if response.status_code < 400 or response.status_code in ok_statuses:
                 return response
-            pause = self._retry_delay(response, attempt)
-            if pause is not None and attempt < policy.retries:
-                if waited + pause > policy.max_wait:
-                    raise self._error(
-                        method,
-                        shown,
-                        response,
-                        extra=f"waiting {pause:.0f}s more would exceed the {policy.max_wait:.0f}s"
-                        " cap on waiting; re-run the job after the limit resets",
-                    )
-                self._note(f"{method} {shown}: {status}; retrying in {pause:.1f}s")
-                waited += self._wait(pause)
-                attempt += 1
-                continue
+            self._wait_out(method, shown, response, tries)
+
+    def _send(
+        self, method: str, url: str, shown: str, *, deadline: float, max_bytes: int, **kwargs: Any
+    ) -> requests.Response:
+        """One call, its answer read within ``deadline`` seconds and ``max_bytes``."""
+        self.requests_made += 1
+        until = time.monotonic() + deadline
+        try:
+            response = self.session.request(
+                method, url, timeout=self.timeout, stream=True, **kwargs
+            )
+            read_bounded(response, deadline=until, max_bytes=max_bytes)
+        except AnswerError as exc:
+            raise GitHubAPIError(
+                f"{method} {shown}: {exc} ({deadline:g}s and {max_bytes:,} bytes allowed);"
+                f" check GITHUB_API_URL ({self.api_url}) points at the GitHub API and re-run",
+                method=method,
+                url=shown,
+            ) from None
+        return response
+
+    def _backoff_again(self, tries: _Tries, what: str) -> bool:
+        """After a failed call: wait the backoff and say so, or False when retries are spent."""
+        if tries.attempt >= self.retry.retries:
+            return False
+        delay = self._backoff(tries.attempt)
+        if tries.waited + delay > self.retry.max_wait:
+            return False
+        self._pause(tries, what, delay)
+        return True
+
+    def _wait_out(
+        self, method: str, shown: str, response: requests.Response, tries: _Tries
+    ) -> None:
+        """Wait before retrying an error answer (5xx, rate limit), or raise its error."""
+        pause = self._retry_delay(response, tries.attempt)
+        if pause is None or tries.attempt >= self.retry.retries:
             raise self._error(method, shown, response)
+        if tries.waited + pause > self.retry.max_wait:
+            raise self._error(
+                method,
+                shown,
+                response,
+                extra=f"waiting {pause:.0f}s more would exceed the {self.retry.max_wait:.0f}s"
+                " cap on waiting; re-run the job after the limit resets",
+            )
+        self._pause(tries, f"{method} {shown}: {response.status_code}", pause)
+
+    def _pause(self, tries: _Tries, what: str, seconds: float) -> None:
+        self._note(f"{what}; retrying in {seconds:.1f}s")
+        tries.waited += self._wait(seconds)
+        tries.attempt += 1
 
     def _wait(self, seconds: float) -> float:
         self._sleep(seconds)
