@@ -442,3 +442,34 @@ def test_parameters_changed_against_production(models: Models, tmp_path: Path) -
     code, doc = _run(root, "--baseline", "none")
     assert doc["params"]["baseline"] is None and doc["params"]["changed"] == []
     assert "production recorded none" in render_markdown(Report(None, doc))
+
+
+def test_a_baseline_the_eval_data_cannot_feed_is_reported_not_exit_2(
+    models: Models, tmp_path: Path
+) -> None:
+    """The data of a pull request drops a column production takes: full report, fail closed."""
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    root = _project(tmp_path, models.binary)
+    frame = pd.read_csv(root / "eval.csv").drop(columns=["mean area"])
+    frame.to_csv(root / "eval.csv", index=False)
+    features = [c for c in frame.columns if c != "target"]
+    dropped = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+    sio.dump(dropped.fit(frame[features], frame["target"]), root / "dropped.skops")
+
+    code, doc = _run(
+        root, "--model", str(root / "dropped.skops"), "--baseline", str(root / "good.skops")
+    )
+    assert code == 1 and doc["blessing"]["blessed"] is False
+    assert doc["metrics"]["accuracy"] is not None  # the candidate is still evaluated
+    assert doc["baseline_metrics"]["accuracy"] is None
+    assert doc["features"]["removed"] == ["mean area"]
+    missing = [f for f in doc["findings"] if f["check"] == "missing_column"]
+    assert [(f["column"], f["severity"]) for f in missing] == [("mean area", "error")]
+    assert "keep the column in the eval data" in missing[0]["message"]
+    drop = [g for g in doc["gates"] if g["rule"] == "max_drop"]
+    assert drop and not drop[0]["passed"]
+    assert "the baseline was not evaluated: it takes 'mean area'" in drop[0]["reason"]

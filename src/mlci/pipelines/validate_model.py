@@ -619,6 +619,11 @@ def _score_baseline(run: _Run, base: _Baseline, scores: _Scores) -> None:
             raise InputError(
                 f"{base.path}: the baseline model is not a {task} model; pass another --baseline"
             )
+        features = base.model.feature_names or []
+        lacking = [c for c in features if c not in run.frame.columns]
+        if lacking and len(lacking) < len(features):  # none at all: not a model of this data
+            _baseline_lacks(run, base, scores, lacking)
+            return
         try:
             run.ignored["baseline"] = base.model.check_columns(run.frame, ignore=run.ignore)
             scores.base_pred = predict(base.model, run.frame, run.frame[run.target], task)
@@ -638,6 +643,33 @@ def _score_baseline(run: _Run, base: _Baseline, scores: _Scores) -> None:
         scores.base_eval = Evaluation(
             {n: stored.get(n) for n in names},
             {n: "not in the stored baseline metrics" for n in names if stored.get(n) is None},
+        )
+
+
+def _baseline_lacks(run: _Run, base: _Baseline, scores: _Scores, lacking: list[str]) -> None:
+    """The eval data lacks columns the baseline takes: its metrics are unknown, not an exit 2.
+
+    A pull request that drops a column from the data still gets its full report: the
+    candidate is evaluated, the baseline is named as not evaluated, each missing column is
+    an error finding, and every change gate fails closed (it needs the baseline's value).
+    """
+    from mlci.model.evaluate import Evaluation
+
+    who = f"production model v{base.version}" if base.version is not None else "the baseline"
+    names = ", ".join(repr(c) for c in lacking)
+    why = f"{who} was not evaluated: it takes {names}, which the eval data lacks"
+    scores.base_eval = Evaluation({n: None for n in scores.names}, dict.fromkeys(scores.names, why))
+    run.notes.append(f"{why}; change gates fail closed")
+    for column in lacking:
+        run.findings.append(
+            Finding(
+                "missing_column",
+                "error",
+                f"{who} takes feature column {column!r}, which the eval data lacks, so the"
+                " models cannot be compared on the same rows; keep the column in the eval data"
+                " (the candidate ignores columns it does not take)",
+                column=column,
+            )
         )
 
 
