@@ -20,7 +20,6 @@ STILL_TOO_LONG = frozenset(
         "data/drift.py::column_drift",
         "data/drift.py::drift_findings",
         "data/predlog.py::read_prediction_log",
-        "model/bootstrap.py::paired_bootstrap",
         "model/gates.py::_gate_one",
         "model/onnx.py::export_onnx",
         "pipelines/project_tests.py::run_project_tests",

@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from mlci.config import CustomMetric
@@ -354,37 +354,17 @@ def paired_bootstrap(
     """
     import numpy as np
 
-    from mlci.model.evaluate import compute_metrics
-
     n = len(candidate.y_true)
     if len(baseline.y_true) != n:
         raise ValueError("paired bootstrap needs both models' predictions on the same rows")
     names = list(names)
-    alpha = 1.0 - confidence
-    out: dict[str, Interval] = {}
     if resamples <= 0 or n == 0:
         reason = "bootstrap is off (model.bootstrap.resamples: 0)" if n else "no eval rows"
         return {name: Interval(None, None, None, reason, 0) for name in names}
-
-    def slow(pred: Predictions, name: str) -> float | None:
-        if metric_fn is not None:
-            return metric_fn(pred, name)
-        return compute_metrics(pred, [name], custom=custom, functions=functions).metrics[name]
-
-    labels: list[Any] = []
-    if candidate.task == "classification":
-        every = np.concatenate([candidate.y_true, candidate.y_pred, baseline.y_pred])
-        if every.dtype.kind in "biufUS":
-            labels = [_key(v) for v in np.unique(every)]
-        else:
-            labels = sorted({_key(v) for v in every}, key=lambda v: (str(type(v)), str(v)))
-    cm = _Model(candidate, labels, 0, names)
-    bm = _Model(baseline, labels, cm.width, names)
-    L = np.concatenate(cm.blocks + bm.blocks, axis=1) if cm.blocks or bm.blocks else None
-    fast = [m for m in names if cm.vectorized(m) and bm.vectorized(m)]
-    generic = [m for m in names if m not in fast]
+    paired = _Paired.of(candidate, baseline, names, _slow_metric(custom, functions, metric_fn))
+    out: dict[str, Interval] = {}
     if n * resamples > GENERIC_LIMIT:
-        for m in generic:
+        for m in paired.generic:
             out[m] = Interval(
                 None,
                 None,
@@ -393,40 +373,111 @@ def paired_bootstrap(
                 " too many for the slow path",
                 0,
             )
-        generic = []
+        paired = replace(paired, generic=[])
+    parts = _in_chunks(paired, resamples, seed)
+    for m in paired.fast + paired.generic:
+        d = np.concatenate([p[m] for p in parts])
+        finite = d[np.isfinite(d)]
+        out[m] = _interval(
+            finite, 1.0 - confidence, n, resamples, _discordant(candidate, baseline, m)
+        )
+    return out
+
+
+def _slow_metric(
+    custom: Mapping[str, CustomMetric] | None,
+    functions: Mapping[str, Callable[..., Any]] | None,
+    metric_fn: Callable[[Predictions, str], float | None] | None,
+) -> Callable[[Predictions, str], float | None]:
+    """One metric on one resample, for the metrics without a vectorized form."""
+    if metric_fn is not None:
+        return metric_fn
+    from mlci.model.evaluate import compute_metrics
+
+    def slow(pred: Predictions, name: str) -> float | None:
+        return compute_metrics(pred, [name], custom=custom, functions=functions).metrics[name]
+
+    return slow
+
+
+def _labels(candidate: Predictions, baseline: Predictions) -> list[Any]:
+    """Every class either model answers or the eval rows hold, in a stable order."""
+    import numpy as np
+
+    if candidate.task != "classification":
+        return []
+    every = np.concatenate([candidate.y_true, candidate.y_pred, baseline.y_pred])
+    if every.dtype.kind in "biufUS":
+        return [_key(v) for v in np.unique(every)]
+    return sorted({_key(v) for v in every}, key=lambda v: (str(type(v)), str(v)))
+
+
+@dataclass(frozen=True)
+class _Paired:
+    """Both models' per-row statistics, and which metrics take the fast or the slow path."""
+
+    candidate: Predictions
+    baseline: Predictions
+    cm: _Model
+    bm: _Model
+    L: np.ndarray | None
+    fast: list[str]
+    generic: list[str]
+    slow: Callable[[Predictions, str], float | None]
+
+    @classmethod
+    def of(
+        cls,
+        candidate: Predictions,
+        baseline: Predictions,
+        names: list[str],
+        slow: Callable[[Predictions, str], float | None],
+    ) -> _Paired:
+        import numpy as np
+
+        labels = _labels(candidate, baseline)
+        cm = _Model(candidate, labels, 0, names)
+        bm = _Model(baseline, labels, cm.width, names)
+        L = np.concatenate(cm.blocks + bm.blocks, axis=1) if cm.blocks or bm.blocks else None
+        fast = [m for m in names if cm.vectorized(m) and bm.vectorized(m)]
+        generic = [m for m in names if m not in fast]
+        return cls(candidate, baseline, cm, bm, L, fast, generic, slow)
+
+    def deltas(self, b: int, seed: np.random.SeedSequence) -> dict[str, np.ndarray]:
+        """Every metric's delta on ``b`` resamples drawn from ``seed``."""
+        import numpy as np
+
+        n = len(self.candidate.y_true)
+        idx, W = resample_weights(np.random.default_rng(seed), n, b)
+        S = W @ self.L if self.L is not None else np.zeros((b, 0))
+        part = {m: self.cm.metric(m, S, W) - self.bm.metric(m, S, W) for m in self.fast}
+        for m in self.generic:
+            values = np.empty(b)
+            for r in range(b):  # slow path: only small inputs get here
+                rows = idx[r]
+                c = self.slow(self.candidate.subset(rows), m)
+                base = self.slow(self.baseline.subset(rows), m)
+                values[r] = np.nan if c is None or base is None else c - base
+            part[m] = values
+        return part
+
+
+def _in_chunks(paired: _Paired, resamples: int, seed: int) -> list[dict[str, np.ndarray]]:
+    """The deltas in chunks of resamples that bound memory, on up to WORKERS threads."""
+    import numpy as np
+
+    n = len(paired.candidate.y_true)
     chunk = max(1, min(resamples, CHUNK_CELLS // max(n, 1)))
     sizes = [min(chunk, resamples - start) for start in range(0, resamples, chunk)]
     # One seed per chunk, spawned from the configured seed: the result does not
     # depend on which thread ran which chunk.
     seeds = np.random.SeedSequence(seed).spawn(len(sizes))
-
-    def run(k: int) -> dict[str, np.ndarray]:
-        b = sizes[k]
-        idx, W = resample_weights(np.random.default_rng(seeds[k]), n, b)
-        S = W @ L if L is not None else np.zeros((b, 0))
-        part = {m: cm.metric(m, S, W) - bm.metric(m, S, W) for m in fast}
-        for m in generic:
-            values = np.empty(b)
-            for r in range(b):  # slow path: only small inputs get here
-                rows = idx[r]
-                c = slow(candidate.subset(rows), m)
-                base = slow(baseline.subset(rows), m)
-                values[r] = np.nan if c is None or base is None else c - base
-            part[m] = values
-        return part
-
     # numpy releases the GIL in bincount, take, cumsum and matrix products: chunks
     # run on up to WORKERS threads.
     if len(sizes) > 1 and WORKERS > 1:
         with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-            parts = list(pool.map(run, range(len(sizes))))
-    else:
-        parts = [run(k) for k in range(len(sizes))]
-    for m in fast + generic:
-        d = np.concatenate([p[m] for p in parts])
-        finite = d[np.isfinite(d)]
-        out[m] = _interval(finite, alpha, n, resamples, _discordant(candidate, baseline, m))
-    return out
+            return list(pool.map(paired.deltas, sizes, seeds))
+    return [paired.deltas(b, s) for b, s in zip(sizes, seeds, strict=True)]
 
 
 def _interval(d: np.ndarray, alpha: float, n: int, resamples: int, discordant: int) -> Interval:
