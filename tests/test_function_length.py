@@ -19,7 +19,6 @@ STILL_TOO_LONG = frozenset(
     {
         "data/drift.py::column_drift",
         "data/drift.py::drift_findings",
-        "data/predlog.py::read_prediction_log",
         "model/gates.py::_gate_one",
         "model/onnx.py::export_onnx",
         "pipelines/project_tests.py::run_project_tests",
@@ -31,7 +30,6 @@ STILL_TOO_LONG = frozenset(
         "scaffold/answers.py::resolve",
         "serve/app.py::create_app",
         "serve/payload.py::_typed_columns",
-        "typedload.py::_Loader.convert",
     }
 )
 

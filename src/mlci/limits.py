@@ -17,6 +17,7 @@ from pathlib import Path
 from mlci.errors import InputError
 
 __all__ = [
+    "EVENT_MAX_BYTES",
     "JSON_MAX_BYTES",
     "JSON_MAX_DEPTH",
     "JSON_MAX_INT_DIGITS",
@@ -81,6 +82,9 @@ JSON_MAX_BYTES = Limit(
 )
 JSON_MAX_DEPTH = Limit(64, "nesting depth of a JSON document")
 JSON_MAX_INT_DIGITS = Limit(20, "digits of a whole number in a JSON document")
+# GitHub caps webhook payloads at 25 MB and delivers none beyond (docs: "Webhook events
+# and payloads", payload cap), so a larger event file is not GitHub's.
+EVENT_MAX_BYTES = Limit(25 * MiB, "size of the event payload (GITHUB_EVENT_PATH)")
 
 LIMITS: dict[str, Limit] = {
     "yaml_max_bytes": YAML_MAX_BYTES,
@@ -90,6 +94,7 @@ LIMITS: dict[str, Limit] = {
     "json_max_bytes": JSON_MAX_BYTES,
     "json_max_depth": JSON_MAX_DEPTH,
     "json_max_int_digits": JSON_MAX_INT_DIGITS,
+    "event_max_bytes": EVENT_MAX_BYTES,
 }
 
 

@@ -132,95 +132,115 @@ class _Loader:
         self.issues.append(self.marked.issue(path, message, at_key=at_key))
 
     def convert(self, tp: Any, value: Any, path: Path_, meta: dict[str, Any]) -> Any:
+        """``value`` as the type ``tp`` (`_MISSING` after recording why it is not one)."""
         if tp is Any:
             return value
         optional, inner = _is_optional(tp)
-        raw = self.marked.raw.get(path)
         if value is None:
-            if optional:
-                return None
-            if inner is str and raw and raw != "~":
-                return raw  # `null` written where a name belongs: the name "null"
-            self.fail(path, f"expected {_type_name(inner, meta)}, got null")
-            return _MISSING
-        tp = inner
-        origin = get_origin(tp)
-        if dataclasses.is_dataclass(tp):
-            return self.dataclass(typing.cast(type, tp), value, path)
+            return None if optional else self._null(inner, path, meta)
+        origin = get_origin(inner)
+        if dataclasses.is_dataclass(inner):
+            return self.dataclass(typing.cast(type, inner), value, path)
         if origin is Literal:
-            choices = get_args(tp)
-            if value in choices and type(value) is type(choices[0]):
-                return value
-            if raw is not None and raw in choices:
-                return raw  # YAML 1.1 read `off` as false; the field wants the word
-            names = [str(c) for c in choices]
-            hint = suggest(str(value), names) if isinstance(value, str) else ""
-            if not hint.startswith("did you"):
-                hint = "expected one of: " + ", ".join(names)
-            got = describe(value)
-            if raw is not None and isinstance(value, bool | None) and raw != got:
-                got = f"{raw!r} (YAML reads it as {got})"
-            self.fail(path, f"{got} is not allowed; {hint}")
-            return _MISSING
+            return self._choice(get_args(inner), value, path)
         if origin is list:
-            (item_tp,) = get_args(tp)
-            if not isinstance(value, list):
-                self.fail(path, f"expected a list, got {describe(value)}")
-                return _MISSING
-            min_items = meta.get("min_items")
-            if min_items is not None and len(value) < min_items:
-                self.fail(path, f"expected at least {min_items} item(s), got {len(value)}")
-            max_items = meta.get("max_items")
-            if max_items is not None and len(value) > max_items:
-                self.fail(path, f"expected at most {max_items} item(s), got {len(value)}")
-                return _MISSING
-            items = [self.convert(item_tp, v, (*path, i), {}) for i, v in enumerate(value)]
-            return [i for i in items if i is not _MISSING]
+            return self._list(get_args(inner)[0], value, path, meta)
         if origin is dict:
-            _, item_tp = get_args(tp)
-            if not isinstance(value, dict):
-                self.fail(path, f"expected a mapping, got {describe(value)}")
-                return _MISSING
-            out = {}
-            for k, v in value.items():
-                converted = self.convert(item_tp, v, (*path, k), {})
-                if converted is not _MISSING:
-                    out[k] = converted
-            return out
-        if tp is bool:
+            return self._mapping(get_args(inner)[1], value, path)
+        if inner is bool:
             if isinstance(value, bool):
                 return value
             self.fail(path, f"expected true or false, got {describe(value)}")
             return _MISSING
-        if tp in (int, float):
-            noun = "a whole number" if tp is int else "a number"
-            problem = _number_problem(tp, value)
-            if problem:
-                self.fail(path, f"expected {noun}{_range_text(meta)}, got {problem}")
-                return _MISSING
-            lo, hi, xlo = meta.get("minimum"), meta.get("maximum"), meta.get("exclusive_minimum")
-            if (
-                (lo is not None and value < lo)
-                or (hi is not None and value > hi)
-                or (xlo is not None and value <= xlo)
-            ):
-                noun = "a whole number" if tp is int else "a number"
-                self.fail(path, f"expected {noun}{_range_text(meta)}, got {describe(value)}")
-                return _MISSING
-            return float(value) if tp is float else value
-        if tp is str:
-            if isinstance(value, str):
-                return value
-            if raw is not None:
-                # YAML 1.1 read the word as a boolean or number (`off`, `yes`, `1e3`,
-                # a version tag, a cron minute): the field wants the text as written.
-                return raw
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                return str(value)
-            hint = "; quote the value to keep it as text" if self.marked.yaml else ""
-            self.fail(path, f"expected a string, got {describe(value)}{hint}")
-            return _MISSING
+        if inner in (int, float):
+            return self._number(inner, value, path, meta)
+        if inner is str:
+            return self._text(value, path)
         raise TypeError(f"unsupported field type {tp!r}")  # pragma: no cover - a bug in a model
+
+    def _null(self, tp: Any, path: Path_, meta: dict[str, Any]) -> Any:
+        """A null where ``tp`` (not optional) belongs: the YAML word as a name, else a problem."""
+        raw = self.marked.raw.get(path)
+        if tp is str and raw and raw != "~":
+            return raw  # `null` written where a name belongs: the name "null"
+        self.fail(path, f"expected {_type_name(tp, meta)}, got null")
+        return _MISSING
+
+    def _choice(self, choices: tuple[Any, ...], value: Any, path: Path_) -> Any:
+        """One of the ``Literal`` ``choices`` (the YAML word as written when it is one)."""
+        if value in choices and type(value) is type(choices[0]):
+            return value
+        raw = self.marked.raw.get(path)
+        if raw is not None and raw in choices:
+            return raw  # YAML 1.1 read `off` as false; the field wants the word
+        names = [str(c) for c in choices]
+        hint = suggest(str(value), names) if isinstance(value, str) else ""
+        if not hint.startswith("did you"):
+            hint = "expected one of: " + ", ".join(names)
+        got = describe(value)
+        if raw is not None and isinstance(value, bool | None) and raw != got:
+            got = f"{raw!r} (YAML reads it as {got})"
+        self.fail(path, f"{got} is not allowed; {hint}")
+        return _MISSING
+
+    def _list(self, item_tp: Any, value: Any, path: Path_, meta: dict[str, Any]) -> Any:
+        """A list of ``item_tp`` within the field's item bounds (bad items left out)."""
+        if not isinstance(value, list):
+            self.fail(path, f"expected a list, got {describe(value)}")
+            return _MISSING
+        min_items = meta.get("min_items")
+        if min_items is not None and len(value) < min_items:
+            self.fail(path, f"expected at least {min_items} item(s), got {len(value)}")
+        max_items = meta.get("max_items")
+        if max_items is not None and len(value) > max_items:
+            self.fail(path, f"expected at most {max_items} item(s), got {len(value)}")
+            return _MISSING
+        items = [self.convert(item_tp, v, (*path, i), {}) for i, v in enumerate(value)]
+        return [i for i in items if i is not _MISSING]
+
+    def _mapping(self, item_tp: Any, value: Any, path: Path_) -> Any:
+        """A mapping of names to ``item_tp`` (bad values left out)."""
+        if not isinstance(value, dict):
+            self.fail(path, f"expected a mapping, got {describe(value)}")
+            return _MISSING
+        out = {}
+        for k, v in value.items():
+            converted = self.convert(item_tp, v, (*path, k), {})
+            if converted is not _MISSING:
+                out[k] = converted
+        return out
+
+    def _number(self, tp: Any, value: Any, path: Path_, meta: dict[str, Any]) -> Any:
+        """A whole number (``tp`` int) or a finite number (float) within the field's range."""
+        noun = "a whole number" if tp is int else "a number"
+        problem = _number_problem(tp, value)
+        if problem:
+            self.fail(path, f"expected {noun}{_range_text(meta)}, got {problem}")
+            return _MISSING
+        lo, hi, xlo = meta.get("minimum"), meta.get("maximum"), meta.get("exclusive_minimum")
+        if (
+            (lo is not None and value < lo)
+            or (hi is not None and value > hi)
+            or (xlo is not None and value <= xlo)
+        ):
+            self.fail(path, f"expected {noun}{_range_text(meta)}, got {describe(value)}")
+            return _MISSING
+        return float(value) if tp is float else value
+
+    def _text(self, value: Any, path: Path_) -> Any:
+        """A string (the YAML word as written when YAML 1.1 read it as something else)."""
+        if isinstance(value, str):
+            return value
+        raw = self.marked.raw.get(path)
+        if raw is not None:
+            # YAML 1.1 read the word as a boolean or number (`off`, `yes`, `1e3`,
+            # a version tag, a cron minute): the field wants the text as written.
+            return raw
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return str(value)
+        hint = "; quote the value to keep it as text" if self.marked.yaml else ""
+        self.fail(path, f"expected a string, got {describe(value)}{hint}")
+        return _MISSING
 
     def dataclass(self, cls: type, value: Any, path: Path_) -> Any:
         if not isinstance(value, dict):

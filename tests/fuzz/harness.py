@@ -252,6 +252,7 @@ CORPUS_FEEDS: dict[str, tuple[str, ...]] = {
     "results": ("results", "model-results"),
     "profile": ("profile",),
     "registry": ("registry-metadata",),
+    "event": ("event",),
 }
 
 

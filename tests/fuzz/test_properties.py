@@ -1,8 +1,8 @@
 """Generated inputs: whatever the bytes, readers answer with a value or exit 2, never a bug.
 
 Each property feeds one reader: the YAML loader and the config and schema models,
-the strict JSON reader, results documents, registry metadata and version
-arguments. Run more examples with ``MLCI_FUZZ_EXAMPLES=2000 pytest tests/fuzz``.
+the strict JSON reader, results documents, registry metadata, event payloads and
+version arguments. Run more examples with ``MLCI_FUZZ_EXAMPLES=2000 pytest tests/fuzz``.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from mlci import jsonio
 from mlci.config import load_config_text
 from mlci.errors import MlciError
+from mlci.github.event import validate_event
 from mlci.registry.base import check_metadata, parse_version_ref
 from mlci.results import validate_document
 from mlci.yamlio import load_with_marks
@@ -254,3 +255,43 @@ def test_report_command_on_generated_documents(doc: dict[str, Any]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         outcome = run_surface("results", json.dumps(doc).encode(), Path(tmp) / "case")
     assert not outcome.problems(), (outcome.problems(), outcome.err[-2000:])
+
+
+def _events() -> st.SearchStrategy[dict[str, Any]]:
+    """Payloads around the fields mlci reads, each field well-formed or anything."""
+    sha = st.one_of(st.just("a" * 40), st.text(alphabet="0123456789abcdef", max_size=64))
+    head = st.one_of(st.fixed_dictionaries({"sha": sha}), json_values)
+    pull = st.one_of(st.fixed_dictionaries({"number": st.integers(), "head": head}), json_values)
+    owner = st.one_of(st.fixed_dictionaries({"login": st.text(max_size=8)}), json_values)
+    repo = st.one_of(
+        st.fixed_dictionaries({"full_name": st.text(max_size=12), "owner": owner}), json_values
+    )
+    run = st.fixed_dictionaries(
+        {"id": st.one_of(st.integers(), json_values), "head_sha": sha},
+        optional={
+            "head_branch": st.one_of(st.text(max_size=12), json_values),
+            "head_repository": repo,
+            "pull_requests": st.one_of(st.lists(pull, max_size=3), json_values),
+        },
+    )
+    return st.fixed_dictionaries(
+        {},
+        optional={
+            "pull_request": pull,
+            "workflow_run": st.one_of(run, json_values),
+            "head_commit": st.one_of(
+                st.fixed_dictionaries({"message": st.text(max_size=20)}), json_values
+            ),
+            "inputs": json_values,
+            "schedule": json_values,
+            "action": json_values,
+        },
+    )
+
+
+@given(_events())
+def test_event_payload_validation_never_crashes(payload: dict[str, Any]) -> None:
+    try:
+        validate_event(payload, source="event.json")
+    except MlciError as exc:
+        assert str(exc).startswith("event.json: ")

@@ -268,11 +268,6 @@ def read_prediction_log(
         InputError: when the folder has no finished part or a part is not a log part.
     """
     import numpy as np
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-
-    from mlci.data.profile import Profiler
 
     parts = log_parts(directory)
     if not parts:
@@ -280,72 +275,147 @@ def read_prediction_log(
             f"{directory}: no finished prediction log part (*.parquet); point --current at"
             " the folder mlci serve --log-dir writes"
         )
-    bound = None
-    if since is not None:
-        bound = pa.scalar(int(since.timestamp() * 1e6), type=pa.timestamp("us", tz="UTC"))
+    bound = _window_start(since)
     summaries: dict[int | None, VersionSummary] = {}
     rng = np.random.default_rng(0)
     rows = skipped = 0
     need_keys = labels.key_columns if labels is not None else []
     for part in parts:
-        try:
-            handle = pq.ParquetFile(part)
-        except Exception as exc:  # noqa: BLE001 - pyarrow raises several types
-            raise InputError(
-                f"{part}: not a readable Parquet file ({str(exc)[:200]}); remove it or"
-                " restore it from the log's storage"
-            ) from None
-        names = handle.schema_arrow.names
-        missing = [c for c in ("prediction", "model_version", "timestamp") if c not in names]
-        if missing:
-            raise InputError(
-                f"{part}: not a prediction log part (no {', '.join(missing)} column); keep only"
-                " the files mlci serve --log-dir writes in the folder"
-            )
-        wanted = [c for c in features if c in names]
-        wanted += [c for c in ("prediction", "model_version", "timestamp") if c not in wanted]
-        wanted += [c for c in need_keys if c in names and c not in wanted]
-        groups = list(range(handle.num_row_groups))
-        if bound is not None:
-            ts = names.index("timestamp")
-            keep = []
-            for g in groups:
-                meta = handle.metadata.row_group(g)
-                stats = meta.column(ts).statistics
-                if stats is not None and stats.has_min_max and _stamp_us(stats.max) < bound.value:
-                    skipped += meta.num_rows
-                else:
-                    keep.append(g)
-            groups = keep
+        handle, names = _open_part(part)
+        groups, old = _groups_in_window(handle, names, bound)
+        skipped += old
         if not groups:
             continue
         for batch in handle.iter_batches(
-            batch_size=chunk_rows, row_groups=groups, columns=wanted, use_threads=False
+            batch_size=chunk_rows,
+            row_groups=groups,
+            columns=_wanted_columns(names, features, need_keys),
+            use_threads=False,
         ):
-            if bound is not None:
-                mask = pc.greater_equal(batch.column("timestamp"), bound)
-                before = batch.num_rows
-                batch = batch.filter(mask)
-                skipped += before - batch.num_rows
+            batch, old = _rows_in_window(batch, bound)
+            skipped += old
             if batch.num_rows == 0:
                 continue
             rows += batch.num_rows
-            frame = batch.to_pandas()
-            version_col = frame.pop("model_version")
-            stamps = frame.pop("timestamp")
-            versions = version_col.to_numpy(dtype=float, na_value=np.nan)
-            for v in np.unique(versions[~np.isnan(versions)]).tolist() + (
-                [None] if bool(np.isnan(versions).any()) else []
-            ):
-                mask = np.isnan(versions) if v is None else versions == v
-                key = None if v is None else int(v)
-                summary = summaries.get(key)
-                if summary is None:
-                    summary = summaries[key] = VersionSummary(key)
-                    summary._profiler = Profiler(kinds)
-                    summary._pred_profiler = Profiler()
-                sub = frame[mask]
-                _fold(summary, sub, stamps[mask], features, labels, rng, max_labelled)
+            _fold_batch(summaries, batch, kinds, features, labels, rng, max_labelled)
+    return LogSummary(
+        [str(p) for p in parts],
+        rows,
+        skipped,
+        _finish(summaries),
+        labels.source if labels is not None else label_source,
+    )
+
+
+def _window_start(since: _dt.datetime | None) -> Any:
+    """The start of the window as an Arrow UTC timestamp (None: every row)."""
+    if since is None:
+        return None
+    import pyarrow as pa
+
+    return pa.scalar(int(since.timestamp() * 1e6), type=pa.timestamp("us", tz="UTC"))
+
+
+def _open_part(part: Path) -> tuple[Any, list[str]]:
+    """The Parquet file of one log part and its column names.
+
+    Raises:
+        InputError: when the part is not readable Parquet or lacks a log column.
+    """
+    import pyarrow.parquet as pq
+
+    try:
+        handle = pq.ParquetFile(part)
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises several types
+        raise InputError(
+            f"{part}: not a readable Parquet file ({str(exc)[:200]}); remove it or"
+            " restore it from the log's storage"
+        ) from None
+    names = list(handle.schema_arrow.names)
+    missing = [c for c in ("prediction", "model_version", "timestamp") if c not in names]
+    if missing:
+        raise InputError(
+            f"{part}: not a prediction log part (no {', '.join(missing)} column); keep only"
+            " the files mlci serve --log-dir writes in the folder"
+        )
+    return handle, names
+
+
+def _wanted_columns(
+    names: Sequence[str], features: Sequence[str], need_keys: Sequence[str]
+) -> list[str]:
+    """The columns of a part to read: the features it has, the log columns, the label keys."""
+    wanted = [c for c in features if c in names]
+    wanted += [c for c in ("prediction", "model_version", "timestamp") if c not in wanted]
+    wanted += [c for c in need_keys if c in names and c not in wanted]
+    return wanted
+
+
+def _groups_in_window(handle: Any, names: Sequence[str], bound: Any) -> tuple[list[int], int]:
+    """The row groups that may hold rows of the window, and the rows of those skipped.
+
+    A group whose newest timestamp (from its statistics) is before the window is skipped
+    without reading it.
+    """
+    groups = list(range(handle.num_row_groups))
+    if bound is None:
+        return groups, 0
+    ts = names.index("timestamp")
+    keep, skipped = [], 0
+    for g in groups:
+        meta = handle.metadata.row_group(g)
+        stats = meta.column(ts).statistics
+        if stats is not None and stats.has_min_max and _stamp_us(stats.max) < bound.value:
+            skipped += meta.num_rows
+        else:
+            keep.append(g)
+    return keep, skipped
+
+
+def _rows_in_window(batch: Any, bound: Any) -> tuple[Any, int]:
+    """The rows of ``batch`` at or after ``bound``, and how many were left out."""
+    if bound is None:
+        return batch, 0
+    import pyarrow.compute as pc
+
+    before = batch.num_rows
+    batch = batch.filter(pc.greater_equal(batch.column("timestamp"), bound))
+    return batch, before - batch.num_rows
+
+
+def _fold_batch(
+    summaries: dict[int | None, VersionSummary],
+    batch: Any,
+    kinds: Mapping[str, Kind],
+    features: Sequence[str],
+    labels: LabelIndex | None,
+    rng: np.random.Generator,
+    max_labelled: int,
+) -> None:
+    """Fold one batch of log rows into the summary of each model version it holds."""
+    import numpy as np
+
+    from mlci.data.profile import Profiler
+
+    frame = batch.to_pandas()
+    version_col = frame.pop("model_version")
+    stamps = frame.pop("timestamp")
+    versions = version_col.to_numpy(dtype=float, na_value=np.nan)
+    unknown = np.isnan(versions)
+    present: list[float | None] = np.unique(versions[~unknown]).tolist()
+    for v in present + ([None] if bool(unknown.any()) else []):
+        mask = unknown if v is None else versions == v
+        key = None if v is None else int(v)
+        summary = summaries.get(key)
+        if summary is None:
+            summary = summaries[key] = VersionSummary(key)
+            summary._profiler = Profiler(kinds)
+            summary._pred_profiler = Profiler()
+        _fold(summary, frame[mask], stamps[mask], features, labels, rng, max_labelled)
+
+
+def _finish(summaries: dict[int | None, VersionSummary]) -> list[VersionSummary]:
+    """Each version's finished profiles, newest version first (unknown version last)."""
     out = []
     for key in sorted(summaries, key=lambda k: -1 if k is None else k, reverse=True):
         s = summaries[key]
@@ -354,13 +424,7 @@ def read_prediction_log(
         s.predictions = s._pred_profiler.finish()
         s._profiler = s._pred_profiler = s._priority = None
         out.append(s)
-    return LogSummary(
-        [str(p) for p in parts],
-        rows,
-        skipped,
-        out,
-        labels.source if labels is not None else label_source,
-    )
+    return out
 
 
 def _stamp_us(value: Any) -> int:

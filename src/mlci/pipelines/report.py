@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlci import jsonio
 from mlci.errors import GitHubAPIError, InputError
 from mlci.github.checks import CheckAnnotation, create_check_run
 from mlci.github.comments import DEFAULT_AUTHOR, MAX_COMMENT_CHARS, marker, post_sticky_comment
@@ -62,14 +61,10 @@ class ReportOutcome:
 
 
 def _event(runtime: Runtime) -> dict[str, Any]:
-    path = runtime.event_path
-    if not path:
-        return {}
-    try:
-        data = jsonio.read_json(Path(path), what="event payload")
-    except InputError:
-        return {}
-    return data if isinstance(data, dict) else {}
+    """The run's event payload, validated (a payload that does not fit is exit 2)."""
+    from mlci.github.event import read_event
+
+    return read_event(runtime)
 
 
 def _head_sha(report: Report, runtime: Runtime, given: str | None) -> str | None:

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlci import __version__, jsonio
+from mlci import __version__
 from mlci.errors import DeployError, InputError
 from mlci.pipelines.deploy.outcome import _bare_hash, _features, _now
 from mlci.provenance import file_fingerprint
@@ -224,14 +224,9 @@ def _merged_pr(runtime: Runtime) -> int | None:
     GitHub writes "Merge pull request #12 from ..." for merge commits and "Title (#12)"
     for squash merges; anything else gives None.
     """
-    path = runtime.event_path
-    if not path:
-        return None
-    try:
-        event = jsonio.read_json(Path(path), what="event payload")
-    except InputError:
-        return None
-    head = event.get("head_commit") if isinstance(event, dict) else None
+    from mlci.github.event import read_event
+
+    head = read_event(runtime).get("head_commit")
     message = head.get("message") if isinstance(head, dict) else None
     match = _PR_IN_MESSAGE.search(message) if isinstance(message, str) else None
     return int(match.group(1) or match.group(2)) if match else None
