@@ -165,3 +165,13 @@ def test_no_pipeline_keeps_an_escaper_of_its_own(module):
 def test_job_summaries_are_rendered_in_report(module):
     # Every Markdown text lives in mlci.report; a pipeline only hands over its document.
     assert not hasattr(module, "_summary"), f"{module.__name__}: render in mlci.report.summaries"
+
+
+def test_stand_in_comments():
+    from mlci.report.incomplete import no_results_comment, refused_comment
+
+    text = no_results_comment(f"https://github.com/o/r/actions/runs/1 {LINK}", "a" * 40)
+    _assert_inert(text)
+    text = refused_comment(f"results/{HOSTILE}", [HOSTILE] * 3, "javascript:alert(1)", None)
+    _assert_inert(text)
+    assert "javascript:" not in text

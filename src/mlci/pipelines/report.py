@@ -19,7 +19,7 @@ from mlci.github.comments import DEFAULT_AUTHOR, MAX_COMMENT_CHARS, marker, post
 from mlci.github.limits import CHECK_TEXT_LIMIT
 from mlci.github.pulls import find_run_pull
 from mlci.github.runtime import MAX_SUMMARY_BYTES, Runtime
-from mlci.report.escape import md
+from mlci.report.incomplete import no_results_comment, refused_comment
 from mlci.report.render import (
     Report,
     failing_findings,
@@ -151,29 +151,6 @@ def _has_results(results_dir: Path) -> bool:
     return any((results_dir / f"{kind}.json").is_file() for kind in ("data", "model", "tests"))
 
 
-def _no_results_comment(run_url: str | None, head: str | None) -> str:
-    where = f"[the workflow run]({run_url})" if run_url else "the workflow run"
-    commit = f" for commit `{head[:7]}`" if head else ""
-    return (
-        "## mlci: the checks did not run to the end\n\n"
-        f"The pull request's mlci job{commit} stopped before it wrote its results, so there"
-        f" is no report this time. See {where} for the step that failed.\n"
-    )
-
-
-def _refused_comment(refused: RefusedDocument, run_url: str | None, head: str | None) -> str:
-    where = f"[the workflow run]({run_url})" if run_url else "the workflow run"
-    commit = f" for commit `{head[:7]}`" if head else ""
-    reasons = "\n".join(f"- {md(p, 300)}" for p in refused.problems[:10])
-    return (
-        "## mlci: the results were refused\n\n"
-        f"The results the pull request's mlci job{commit} uploaded are not valid mlci results"
-        f" ({md(Path(refused.path).name, 80)}), so there is no report this time:\n\n"
-        f"{reasons}\n\nSee {where}; results are written by mlci itself, so this means the"
-        " artifact was changed or written by another version.\n"
-    )
-
-
 def _annotations(report: Report) -> list[CheckAnnotation]:
     """At most `MAX_ANNOTATIONS` annotations, the most severe first (one request)."""
     out: list[CheckAnnotation] = []
@@ -237,23 +214,62 @@ def report(
         GitHubAPIError: GitHub refused (the message names the permission).
     """
     rt = runtime or Runtime()
+    target = _Target(repo, pr, key, author, token, client)
     if post and not _has_results(results_dir) and isinstance(_event(rt).get("workflow_run"), dict):
-        return _report_missing(results_dir, output_dir, rt, repo, pr, token, key, author, client)
-    try:
-        loaded = load_report(results_dir)
-    except RefusedDocument as refused:
-        # A tampered artifact is refused (exit 2), and the pull request is told why.
-        if post and isinstance(_event(rt).get("workflow_run"), dict):
-            _report_missing(
-                results_dir, output_dir, rt, repo, pr, token, key, author, client, refused
-            )
-        raise
+        return _report_missing(results_dir, output_dir, rt, target)
+    loaded = _load(results_dir, output_dir, rt, target, post=post)
     run_url: str | None = None
     if post or check_run:
         run_url = _run_url(rt, repo or rt.repository or "")
         loaded = _trusted_provenance(loaded, _head_sha(loaded, rt, sha), run_url)
+    outcome = _write_report(loaded, output_dir or results_dir, rt)
+    if not (post or check_run):
+        return outcome
+    owner_name = _repository(repo, rt)
+    from mlci.github.api import GitHubClient  # requests only when posting
+
+    gh = client or GitHubClient.from_runtime(rt, token=token, log=rt.info)
+    try:
+        _require_token(gh)
+        head = _head_sha(loaded, rt, sha)
+        if post:
+            _post_comment(gh, owner_name, rt, loaded, outcome, target, head)
+        if check_run:
+            _post_check_run(gh, owner_name, loaded, outcome, key=key, head=head, run_url=run_url)
+    finally:
+        if client is None:
+            gh.close()
+    return outcome
+
+
+@dataclass(frozen=True)
+class _Target:
+    """Where and as whom the comment goes (the options of ``mlci report --post``)."""
+
+    repo: str | None
+    pr: int | None
+    key: str
+    author: str | None
+    token: str | None
+    client: GitHubClient | None
+
+
+def _load(
+    results_dir: Path, output_dir: Path | None, rt: Runtime, target: _Target, *, post: bool
+) -> Report:
+    """The validated results; a refused document is exit 2, and the pull request is told."""
+    try:
+        return load_report(results_dir)
+    except RefusedDocument as refused:
+        # A tampered artifact is refused (exit 2), and the pull request is told why.
+        if post and isinstance(_event(rt).get("workflow_run"), dict):
+            _report_missing(results_dir, output_dir, rt, target, refused)
+        raise
+
+
+def _write_report(loaded: Report, out_dir: Path, rt: Runtime) -> ReportOutcome:
+    """``report.md``, ``report.html``, the step's outputs and the job summary."""
     full = render_markdown(loaded)
-    out_dir = output_dir or results_dir
     out_dir.mkdir(parents=True, exist_ok=True)
     md_path = out_dir / "report.md"
     html_path = out_dir / "report.html"
@@ -268,60 +284,81 @@ def report(
                 loaded, max_chars=MAX_SUMMARY_BYTES - 4096, size=lambda t: len(t.encode())
             )
         )
-    if not (post or check_run):
-        return outcome
+    return outcome
+
+
+def _repository(repo: str | None, rt: Runtime) -> str:
+    """``owner/name`` to post to: ``--repo``, else the runtime's repository."""
     repo = repo or rt.repository
     if not repo or not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", repo):
         raise InputError(
             f"mlci report: repository {repo!r} is not owner/name; pass --repo OWNER/NAME"
             " (on Actions GITHUB_REPOSITORY is set)"
         )
-    from mlci.github.api import GitHubClient  # requests only when posting
+    return repo
 
-    gh = client or GitHubClient.from_runtime(rt, token=token, log=rt.info)
-    try:
-        if not gh.has_token:
-            raise GitHubAPIError(
-                "mlci report: no GitHub token to post with; set GITHUB_TOKEN (in the workflow:"
-                " `env: GITHUB_TOKEN: ${{ github.token }}` with `permissions: {pull-requests:"
-                " write, checks: write}`) or pass the github-token input"
-            )
-        head = _head_sha(loaded, rt, sha)
-        if post:
-            number = _pr_number(gh, repo, rt, pr, head)
-            body = render_markdown(loaded, max_chars=MAX_COMMENT_CHARS - len(marker(key)) - 1)
-            who = author or rt.input("comment-author") or DEFAULT_AUTHOR
-            result = post_sticky_comment(gh, repo, number, body, key=key, author=who)
-            outcome.comment_action, outcome.comment_url = result.action, result.html_url
-            if result.author != who:
-                outcome.notes.append(
-                    f"the token posts as {result.author!r}, not {who!r}; pass --comment-author"
-                    f" {result.author} so the next run updates this comment instead of adding one"
-                )
-            rt.set_output("comment-url", result.html_url)
-            if loaded.model is not None and isinstance(_event(rt).get("workflow_run"), dict):
-                _record_experiment(gh, repo, loaded.model, number, rt, outcome)
-        if check_run:
-            if head is None:
-                raise InputError(
-                    "mlci report --check-run: no commit SHA in the event or the results; pass --sha"
-                )
-            run = create_check_run(
-                gh,
-                repo,
-                name="mlci" if key == "default" else f"mlci ({key})",
-                head_sha=head,
-                conclusion="success" if loaded.passed else "failure",
-                title=summary_title(loaded),
-                summary=render_markdown(loaded, max_chars=CHECK_TEXT_LIMIT),
-                annotations=_annotations(loaded),
-                details_url=run_url,
-            )
-            outcome.check_run_url = run.get("html_url")
-    finally:
-        if client is None:
-            gh.close()
-    return outcome
+
+def _require_token(gh: GitHubClient) -> None:
+    if not gh.has_token:
+        raise GitHubAPIError(
+            "mlci report: no GitHub token to post with; set GITHUB_TOKEN (in the workflow:"
+            " `env: GITHUB_TOKEN: ${{ github.token }}` with `permissions: {pull-requests:"
+            " write, checks: write}`) or pass the github-token input"
+        )
+
+
+def _post_comment(
+    gh: GitHubClient,
+    repo: str,
+    rt: Runtime,
+    loaded: Report,
+    outcome: ReportOutcome,
+    target: _Target,
+    head: str | None,
+) -> None:
+    """The sticky comment on the pull request; the candidate into the experiment history."""
+    number = _pr_number(gh, repo, rt, target.pr, head)
+    body = render_markdown(loaded, max_chars=MAX_COMMENT_CHARS - len(marker(target.key)) - 1)
+    who = target.author or rt.input("comment-author") or DEFAULT_AUTHOR
+    result = post_sticky_comment(gh, repo, number, body, key=target.key, author=who)
+    outcome.comment_action, outcome.comment_url = result.action, result.html_url
+    if result.author != who:
+        outcome.notes.append(
+            f"the token posts as {result.author!r}, not {who!r}; pass --comment-author"
+            f" {result.author} so the next run updates this comment instead of adding one"
+        )
+    rt.set_output("comment-url", result.html_url)
+    if loaded.model is not None and isinstance(_event(rt).get("workflow_run"), dict):
+        _record_experiment(gh, repo, loaded.model, number, rt, outcome)
+
+
+def _post_check_run(
+    gh: GitHubClient,
+    repo: str,
+    loaded: Report,
+    outcome: ReportOutcome,
+    *,
+    key: str,
+    head: str | None,
+    run_url: str | None,
+) -> None:
+    """A check run on the head commit, with the report and annotations."""
+    if head is None:
+        raise InputError(
+            "mlci report --check-run: no commit SHA in the event or the results; pass --sha"
+        )
+    run = create_check_run(
+        gh,
+        repo,
+        name="mlci" if key == "default" else f"mlci ({key})",
+        head_sha=head,
+        conclusion="success" if loaded.passed else "failure",
+        title=summary_title(loaded),
+        summary=render_markdown(loaded, max_chars=CHECK_TEXT_LIMIT),
+        annotations=_annotations(loaded),
+        details_url=run_url,
+    )
+    outcome.check_run_url = run.get("html_url")
 
 
 def _record_experiment(
@@ -365,29 +402,20 @@ def _report_missing(
     results_dir: Path,
     output_dir: Path | None,
     rt: Runtime,
-    repo: str | None,
-    pr: int | None,
-    token: str | None,
-    key: str,
-    author: str | None,
-    client: GitHubClient | None,
+    target: _Target,
     refused: RefusedDocument | None = None,
 ) -> ReportOutcome:
     """No usable results (none, or ``refused``): say so on the pull request, with the run."""
-    repo = repo or rt.repository
-    if not repo or not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", repo):
-        raise InputError(
-            f"mlci report: repository {repo!r} is not owner/name; pass --repo OWNER/NAME"
-        )
+    repo = _repository(target.repo, rt)
     from mlci.github.api import GitHubClient
 
     run = _event(rt).get("workflow_run") or {}
     head = run.get("head_sha") if isinstance(run.get("head_sha"), str) else None
     head = head if head and _SHA.fullmatch(head) else None
     if refused is None:
-        body = _no_results_comment(_run_url(rt, repo), head)
+        body = no_results_comment(_run_url(rt, repo), head)
     else:
-        body = _refused_comment(refused, _run_url(rt, repo), head)
+        body = refused_comment(refused.path, refused.problems, _run_url(rt, repo), head)
     state = "incomplete" if refused is None else "refused"
     out_dir = output_dir or results_dir
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -396,15 +424,15 @@ def _report_missing(
     outcome = ReportOutcome(state, body, md_path, html_path)
     rt.set_output("state", state)
     rt.set_output("report-path", rt.workspace_path(md_path))
-    gh = client or GitHubClient.from_runtime(rt, token=token, log=rt.info)
+    gh = target.client or GitHubClient.from_runtime(rt, token=target.token, log=rt.info)
     try:
-        number = _pr_number(gh, repo, rt, pr, head)
-        who = author or rt.input("comment-author") or DEFAULT_AUTHOR
-        result = post_sticky_comment(gh, repo, number, body, key=key, author=who)
+        number = _pr_number(gh, repo, rt, target.pr, head)
+        who = target.author or rt.input("comment-author") or DEFAULT_AUTHOR
+        result = post_sticky_comment(gh, repo, number, body, key=target.key, author=who)
         outcome.comment_action, outcome.comment_url = result.action, result.html_url
         rt.set_output("comment-url", result.html_url)
     finally:
-        if client is None:
+        if target.client is None:
             gh.close()
     if refused is None:
         rt.warning(f"{results_dir}: no results from the pull request's run; commented so")
