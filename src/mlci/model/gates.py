@@ -131,6 +131,33 @@ def _missing(metric: str, errors: Mapping[str, str], value: Any, who: str) -> st
     return f"{who} {metric} is {value} (not a finite number); failing closed"
 
 
+@dataclass(frozen=True)
+class _Subject:
+    """What one gate judges: a metric, on the whole eval set or a slice, and its value."""
+
+    metric: str
+    slice_label: str | None
+    observed: float | None
+
+    @property
+    def where(self) -> str:
+        return f"{self.metric} [{self.slice_label}]" if self.slice_label else self.metric
+
+    def result(
+        self,
+        rule: str,
+        threshold: Any,
+        passed: bool,
+        reason: str,
+        change: float | None = None,
+        base: float | None = None,
+    ) -> GateResult:
+        observed = self.observed if _finite(self.observed) else None
+        return GateResult(
+            self.metric, self.slice_label, rule, threshold, observed, base, passed, reason, change
+        )
+
+
 def _gate_one(
     metric: str,
     gate: Gate,
@@ -146,45 +173,9 @@ def _gate_one(
     bootstrapped: bool,
     skipped: list[str],
 ) -> list[GateResult]:
-    out: list[GateResult] = []
-    where = f"{metric} [{slice_label}]" if slice_label else metric
-
-    def add(
-        rule: str,
-        threshold: Any,
-        passed: bool,
-        reason: str,
-        change: float | None = None,
-        base: float | None = None,
-    ) -> None:
-        out.append(
-            GateResult(
-                metric,
-                slice_label,
-                rule,
-                threshold,
-                observed if _finite(observed) else None,
-                base,
-                passed,
-                reason,
-                change,
-            )
-        )
-
-    ok = _finite(observed)
-    for rule, bound in (("min", gate.min), ("max", gate.max)):
-        if bound is None:
-            continue
-        if not ok:
-            add(rule, bound, False, _missing(metric, errors, observed, "the candidate's"))
-            continue
-        assert observed is not None
-        passed = observed >= bound - TOLERANCE if rule == "min" else observed <= bound + TOLERANCE
-        word = "at least" if rule == "min" else "at most"
-        why = f" ({gate.note})" if gate.note else ""
-        add(rule, bound, passed, f"{where} is {_fmt(observed)}; must be {word} {bound:g}{why}")
-
-    change_rules = [
+    subject = _Subject(metric, slice_label, observed)
+    out = _value_bounds(subject, gate, errors)
+    change_rules: list[tuple[str, Any]] = [
         (r, b)
         for r, b in (("max_drop", gate.max_drop), ("min_gain", gate.min_gain))
         if b is not None
@@ -194,105 +185,128 @@ def _gate_one(
     if not change_rules:
         return out
     if not has_baseline:
-        skipped.extend(f"{where}.{rule}" for rule, _ in change_rules)
+        skipped.extend(f"{subject.where}.{rule}" for rule, _ in change_rules)
         return out
     for rule, bound in change_rules:
-        if not ok:
-            add(rule, bound, False, _missing(metric, errors, observed, "the candidate's"))
+        if not _finite(observed):
+            reason = _missing(metric, errors, observed, "the candidate's")
+            out.append(subject.result(rule, bound, False, reason))
             continue
         if not _finite(baseline):
-            add(
-                rule,
-                bound,
-                False,
-                _missing(metric, baseline_errors, baseline, "the baseline's")
-                + "; a change bound needs the baseline value",
+            reason = _missing(metric, baseline_errors, baseline, "the baseline's")
+            out.append(
+                subject.result(
+                    rule, bound, False, reason + "; a change bound needs the baseline value"
+                )
             )
             continue
         assert observed is not None and baseline is not None
         gain = (observed - baseline) if higher else (baseline - observed)
         if rule == "significant":
-            if not bootstrapped or interval is None:
-                add(
-                    rule,
-                    True,
-                    False,
-                    f"{where}: a significant gain was required but no bootstrap interval"
-                    " exists (the baseline is a stored metrics file, or"
-                    " model.bootstrap.resamples is 0); failing closed",
-                    gain,
-                    baseline,
-                )
-            elif interval.significant is None:
-                add(
-                    rule,
-                    True,
-                    False,
-                    f"{where}: significance cannot be assessed: {interval.reason}; failing closed",
-                    gain,
-                    baseline,
-                )
-            else:
-                passed = bool(interval.significant and gain > 0)
-                ci = f"[{_fmt(interval.ci_low)}, {_fmt(interval.ci_high)}]"
-                verdict = (
-                    "a significant gain"
-                    if passed
-                    else "not a significant gain"
-                    if gain > 0 or not interval.significant
-                    else "a significant loss"
-                )
-                add(
-                    rule,
-                    True,
-                    passed,
-                    f"{where} changed by {gain:+.4g} (better is positive), delta CI {ci}:"
-                    f" {verdict}",
-                    gain,
-                    baseline,
-                )
-            continue
-        assert isinstance(bound, float | int)
-        change: float | None = gain
-        unit = ""
-        if gate.relative:
-            rel = relative_change(observed, baseline)
-            if rel is None:
-                add(
-                    rule,
-                    bound,
-                    False,
-                    f"{where}: the baseline is 0, so the relative change is undefined;"
-                    " failing closed (use an absolute bound for this metric)",
-                    None,
-                    baseline,
-                )
-                continue
-            change = rel if higher else -rel
-            unit = " (relative)"
-        assert change is not None
-        if rule == "max_drop":
-            passed = -change <= bound + TOLERANCE
-            # An improvement (or no change) is said as such, never as "a drop of -0".
-            moved = (
-                f"a drop of {-change:.4g}{unit}"
-                if -change > TOLERANCE
-                else f"a gain of {change:.4g}{unit}"
-                if change > TOLERANCE
-                else "no change"
-            )
-            text = (
-                f"{where} is {_fmt(observed)} vs baseline {_fmt(baseline)}: {moved};"
-                f" a drop of at most {bound:g} allowed"
-            )
+            out.append(_significance(subject, gain, baseline, interval if bootstrapped else None))
         else:
-            passed = change >= bound - TOLERANCE
-            text = (
-                f"{where} is {_fmt(observed)} vs baseline {_fmt(baseline)}: a gain of"
-                f" {change:+.4g}{unit}; at least {bound:g} required"
-            )
-        add(rule, bound, passed, text, change, baseline)
+            out.append(_change_bound(subject, rule, bound, gate, gain, baseline, higher))
     return out
+
+
+def _value_bounds(subject: _Subject, gate: Gate, errors: Mapping[str, str]) -> list[GateResult]:
+    """The ``min`` and ``max`` rules: the candidate's value itself, no baseline needed."""
+    out: list[GateResult] = []
+    observed = subject.observed
+    for rule, bound in (("min", gate.min), ("max", gate.max)):
+        if bound is None:
+            continue
+        if not _finite(observed):
+            reason = _missing(subject.metric, errors, observed, "the candidate's")
+            out.append(subject.result(rule, bound, False, reason))
+            continue
+        assert observed is not None
+        passed = observed >= bound - TOLERANCE if rule == "min" else observed <= bound + TOLERANCE
+        word = "at least" if rule == "min" else "at most"
+        why = f" ({gate.note})" if gate.note else ""
+        reason = f"{subject.where} is {_fmt(observed)}; must be {word} {bound:g}{why}"
+        out.append(subject.result(rule, bound, passed, reason))
+    return out
+
+
+def _significance(
+    subject: _Subject, gain: float, baseline: float, interval: Interval | None
+) -> GateResult:
+    """The ``significant`` rule: the bootstrap interval of the delta must exclude 0, upwards.
+
+    ``interval`` is None when no bootstrap ran; the rule then fails closed.
+    """
+    where = subject.where
+    if interval is None:
+        reason = (
+            f"{where}: a significant gain was required but no bootstrap interval"
+            " exists (the baseline is a stored metrics file, or"
+            " model.bootstrap.resamples is 0); failing closed"
+        )
+        return subject.result("significant", True, False, reason, gain, baseline)
+    if interval.significant is None:
+        reason = f"{where}: significance cannot be assessed: {interval.reason}; failing closed"
+        return subject.result("significant", True, False, reason, gain, baseline)
+    passed = bool(interval.significant and gain > 0)
+    ci = f"[{_fmt(interval.ci_low)}, {_fmt(interval.ci_high)}]"
+    verdict = (
+        "a significant gain"
+        if passed
+        else "not a significant gain"
+        if gain > 0 or not interval.significant
+        else "a significant loss"
+    )
+    reason = f"{where} changed by {gain:+.4g} (better is positive), delta CI {ci}: {verdict}"
+    return subject.result("significant", True, passed, reason, gain, baseline)
+
+
+def _change_bound(
+    subject: _Subject,
+    rule: str,
+    bound: Any,
+    gate: Gate,
+    gain: float,
+    baseline: float,
+    higher: bool,
+) -> GateResult:
+    """The ``max_drop`` and ``min_gain`` rules, absolute or relative to the baseline."""
+    assert isinstance(bound, float | int)
+    observed = subject.observed
+    assert observed is not None
+    where = subject.where
+    change = gain
+    unit = ""
+    if gate.relative:
+        rel = relative_change(observed, baseline)
+        if rel is None:
+            reason = (
+                f"{where}: the baseline is 0, so the relative change is undefined;"
+                " failing closed (use an absolute bound for this metric)"
+            )
+            return subject.result(rule, bound, False, reason, None, baseline)
+        change = rel if higher else -rel
+        unit = " (relative)"
+    if rule == "max_drop":
+        passed = -change <= bound + TOLERANCE
+        # An improvement (or no change) is said as such, never as "a drop of -0".
+        moved = (
+            f"a drop of {-change:.4g}{unit}"
+            if -change > TOLERANCE
+            else f"a gain of {change:.4g}{unit}"
+            if change > TOLERANCE
+            else "no change"
+        )
+        text = (
+            f"{where} is {_fmt(observed)} vs baseline {_fmt(baseline)}: {moved};"
+            f" a drop of at most {bound:g} allowed"
+        )
+    else:
+        passed = change >= bound - TOLERANCE
+        text = (
+            f"{where} is {_fmt(observed)} vs baseline {_fmt(baseline)}: a gain of"
+            f" {change:+.4g}{unit}; at least {bound:g} required"
+        )
+    return subject.result(rule, bound, passed, text, change, baseline)
 
 
 def evaluate_gates(
