@@ -19,7 +19,6 @@ STILL_TOO_LONG = frozenset(
     {
         "data/drift.py::column_drift",
         "data/drift.py::drift_findings",
-        "model/onnx.py::export_onnx",
         "pipelines/project_tests.py::run_project_tests",
         "pipelines/retrain/pipeline.py::retrain",
         "pipelines/validate_data.py::_validate",

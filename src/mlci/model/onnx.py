@@ -231,8 +231,32 @@ def export_onnx(
     Raises:
         InputError: when the model is already ONNX or the sample lacks features.
     """
-    from onnx import save_model
+    model, X = _exportable(model, sample)
+    attempts: list[bool] = {"float32": [False], "float64": [True], "auto": [False, True]}[precision]
+    output.parent.mkdir(parents=True, exist_ok=True)
+    best: ExportResult | None = None
+    errors: list[str] = []
+    for double in attempts:
+        tried = _attempt(model, X, double, output, max_abs_diff, max_label_mismatch)
+        if isinstance(tried, str):
+            errors.append(tried)
+            continue
+        best = _keep_better(best, tried, output)
+        if tried.parity is not None and tried.parity.passed:
+            break
+    if best is None or best.output is None:
+        return _unsupported(model, errors)
+    best.output.replace(output)
+    best.output = output
+    best.model = OnnxModel(output, features=None)
+    assert best.parity is not None
+    if not best.parity.passed:
+        best.findings.append(_parity_finding(best.parity))
+    return best
 
+
+def _exportable(model: LoadedModel, sample: pd.DataFrame) -> tuple[SklearnModel, pd.DataFrame]:
+    """The scikit-learn model and the sample's rows of its features, or an InputError."""
     if not isinstance(model, SklearnModel):
         raise InputError(
             f"{model.path}: the model is already ONNX; export takes a scikit-learn model"
@@ -246,89 +270,102 @@ def export_onnx(
     X = model._select(sample)
     if len(X) == 0:
         raise InputError("export: the sample data has no rows; pass eval data with rows")
-    attempts: list[bool] = {"float32": [False], "float64": [True], "auto": [False, True]}[precision]
-    output.parent.mkdir(parents=True, exist_ok=True)
-    best: ExportResult | None = None
-    errors: list[str] = []
-    for double in attempts:
-        try:
-            onx = _convert(model, X, double)
-        except (
-            RuntimeError,
-            NotImplementedError,
-            TypeError,
-            ValueError,
-            KeyError,
-            AttributeError,
-        ) as exc:
-            errors.append(f"{'float64' if double else 'float32'}: {type(exc).__name__}: {exc}")
-            continue
-        tmp = output.with_suffix(".onnx.tmp")
-        save_model(onx, str(tmp))
-        try:
-            exported = OnnxModel(tmp, features=None)
-            parity = check_parity(
-                model,
-                exported,
-                X,
-                max_abs_diff=max_abs_diff,
-                max_label_mismatch=max_label_mismatch,
-            )
-        except InputError as exc:
-            errors.append(f"{'float64' if double else 'float32'}: {exc}")
-            tmp.unlink(missing_ok=True)
-            continue
-        result = ExportResult(None, "float64" if double else "float32", parity)
-        if best is None or (parity.passed and not (best.parity and best.parity.passed)):
-            if best is not None and best.output is not None:
-                best.output.unlink(missing_ok=True)
-            final = output.with_suffix(f".onnx.{result.precision}")
-            tmp.replace(final)
-            result.output = final
-            best = result
-        else:
-            tmp.unlink(missing_ok=True)
-        if parity.passed:
-            break
-    if best is None or best.output is None:
-        detail = "; ".join(e.splitlines()[0][:300] for e in errors) or "no conversion attempted"
-        return ExportResult(
-            None,
-            None,
-            None,
-            findings=[
-                Finding(
-                    "onnx_unsupported",
-                    "error",
-                    f"{model.path.name}: skl2onnx cannot convert this"
-                    f" {type(model.estimator).__name__} ({detail}); serve the skops file,"
-                    " or replace the unsupported step with a convertible one",
-                    observed=type(model.estimator).__name__,
-                )
-            ],
+    return model, X
+
+
+def _attempt(
+    model: SklearnModel,
+    X: pd.DataFrame,
+    double: bool,
+    output: Path,
+    max_abs_diff: float,
+    max_label_mismatch: float,
+) -> ExportResult | str:
+    """Convert at one precision into a temporary file and check parity; or why not."""
+    from onnx import save_model
+
+    name = "float64" if double else "float32"
+    try:
+        onx = _convert(model, X, double)
+    except (
+        RuntimeError,
+        NotImplementedError,
+        TypeError,
+        ValueError,
+        KeyError,
+        AttributeError,
+    ) as exc:
+        return f"{name}: {type(exc).__name__}: {exc}"
+    tmp = output.with_suffix(".onnx.tmp")
+    save_model(onx, str(tmp))
+    try:
+        exported = OnnxModel(tmp, features=None)
+        parity = check_parity(
+            model,
+            exported,
+            X,
+            max_abs_diff=max_abs_diff,
+            max_label_mismatch=max_label_mismatch,
         )
-    best.output.replace(output)
-    best.output = output
-    best.model = OnnxModel(output, features=None)
-    assert best.parity is not None
-    if not best.parity.passed:
-        p = best.parity
-        best.findings.append(
-            Finding(
-                "onnx_parity",
-                "error",
-                f"the ONNX export differs from the original on {p.rows} rows: max abs"
-                f" difference of {p.compared} {_fmt(p.max_abs_diff)} (limit"
-                f" {p.max_abs_diff_limit:g}), label mismatch {_fmt(p.label_mismatch)}"
-                f" (limit {p.label_mismatch_limit:g})",
-                observed={"max_abs_diff": p.max_abs_diff, "label_mismatch": p.label_mismatch},
-                expected={
-                    "max_abs_diff": p.max_abs_diff_limit,
-                    "label_mismatch": p.label_mismatch_limit,
-                },
-            )
-        )
+    except InputError as exc:
+        tmp.unlink(missing_ok=True)
+        return f"{name}: {exc}"
+    return ExportResult(tmp, name, parity)
+
+
+def _keep_better(best: ExportResult | None, tried: ExportResult, output: Path) -> ExportResult:
+    """The first export, or one that passes parity where the kept one did not.
+
+    The kept export's file is renamed ``OUTPUT.onnx.<precision>``; the other is deleted.
+    """
+    assert tried.output is not None and tried.parity is not None
+    tmp = tried.output
+    if best is None or (tried.parity.passed and not (best.parity and best.parity.passed)):
+        if best is not None and best.output is not None:
+            best.output.unlink(missing_ok=True)
+        final = output.with_suffix(f".onnx.{tried.precision}")
+        tmp.replace(final)
+        tried.output = final
+        return tried
+    tmp.unlink(missing_ok=True)
     return best
+
+
+def _unsupported(model: SklearnModel, errors: list[str]) -> ExportResult:
+    """No precision converted: an ``onnx_unsupported`` finding with each attempt's error."""
+    detail = "; ".join(e.splitlines()[0][:300] for e in errors) or "no conversion attempted"
+    return ExportResult(
+        None,
+        None,
+        None,
+        findings=[
+            Finding(
+                "onnx_unsupported",
+                "error",
+                f"{model.path.name}: skl2onnx cannot convert this"
+                f" {type(model.estimator).__name__} ({detail}); serve the skops file,"
+                " or replace the unsupported step with a convertible one",
+                observed=type(model.estimator).__name__,
+            )
+        ],
+    )
+
+
+def _parity_finding(p: ParityResult) -> Finding:
+    """``onnx_parity``: the export answers too differently from the original."""
+    return Finding(
+        "onnx_parity",
+        "error",
+        f"the ONNX export differs from the original on {p.rows} rows: max abs"
+        f" difference of {p.compared} {_fmt(p.max_abs_diff)} (limit"
+        f" {p.max_abs_diff_limit:g}), label mismatch {_fmt(p.label_mismatch)}"
+        f" (limit {p.label_mismatch_limit:g})",
+        observed={"max_abs_diff": p.max_abs_diff, "label_mismatch": p.label_mismatch},
+        expected={
+            "max_abs_diff": p.max_abs_diff_limit,
+            "label_mismatch": p.label_mismatch_limit,
+        },
+    )
 
 
 def _fmt(value: float | None) -> str:
