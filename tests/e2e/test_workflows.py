@@ -74,10 +74,18 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def project(
-    prepared: Path, dest: Path, *, c: float = GOOD_C, config_edits: dict[str, str] | None = None
+    prepared: Path,
+    dest: Path,
+    *,
+    c: float = GOOD_C,
+    config_edits: dict[str, str] | None = None,
+    files: dict[str, str] | None = None,
 ) -> Path:
     """A user's repository of the example: ``mlci init --yes`` run, committed, origin set."""
     shutil.copytree(prepared, dest)
+    for rel, text in (files or {}).items():
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        (dest / rel).write_text(text, encoding="utf-8")
     (dest / "params.json").write_text(json.dumps({"C": c}) + "\n", encoding="utf-8")
     config = dest / "mlci.yaml"
     text = config.read_text(encoding="utf-8")
@@ -152,6 +160,22 @@ def _pr_event(number: int, head_sha: str) -> dict[str, Any]:
     )
 
 
+#: The project's own unit test (``ci.test_command``): it fails on the bad model's parameter.
+UNIT_TEST = f"""import json
+from pathlib import Path
+
+
+def test_regularization_is_not_too_strong():
+    c = json.loads(Path("params.json").read_text(encoding="utf-8"))["C"]
+    assert c >= {(GOOD_C + BAD_C) / 2!r}, "C this small underfits"
+
+
+def test_params_file_is_json():
+    assert isinstance(json.loads(Path("params.json").read_text(encoding="utf-8")), dict)
+"""
+TEST_COMMAND = "python -m pytest -q --junitxml=mlci-results/junit.xml tests"
+
+
 @pytest.fixture(scope="module")
 def pr_runs(
     prepared: Path, tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path
@@ -159,9 +183,23 @@ def pr_runs(
     """mlci-pr.yml on a pull request whose model passes the gates, then one that fails.
 
     The first run starts from a bare Python; the second finds mlci installed by the first.
+    The project has its own pytest suite (``ci.test_command``, pytest from its
+    requirements.txt): it passes on the good parameters and one test fails on the bad.
     """
+    # pytest comes from the project's requirements.txt: offline, from the wheelhouse
+    subprocess.run(
+        [sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check"]
+        + ["--dest", str(wheelhouse), "pytest"],
+        check=True,
+        capture_output=True,
+    )
     root = tmp_path_factory.mktemp("pr")
-    repo = project(prepared, root / "repo")
+    repo = project(
+        prepared,
+        root / "repo",
+        config_edits={"registry:\n": f"ci:\n  test_command: {TEST_COMMAND}\n\nregistry:\n"},
+        files={"tests/test_params.py": UNIT_TEST, "requirements.txt": "pytest\n"},
+    )
     runner = bare_python(root / "runner")
     runs = {}
     for name, c in (("good", GOOD_C), ("bad", BAD_C)):
@@ -202,7 +240,16 @@ def test_pr_workflow_uploads_results_and_fails_on_a_gate(
     uploaded = good.artifacts / "mlci-results"
     # The unprivileged job uploads the results only; the report is rendered from them
     # (here, and by mlci-comment.yml on GitHub).
-    assert sorted(p.name for p in uploaded.iterdir()) == ["data.json", "model.json"]
+    assert sorted(p.name for p in uploaded.iterdir()) == [
+        "data.json",
+        "junit.xml",
+        "model.json",
+        "tests.json",
+    ]
+    # the project's own tests ran before training (ci.test_command) and passed
+    assert good.result.outputs("tests")["passed"] == "true", good.result.log
+    tests = read_results(uploaded / "tests.json")
+    assert tests["passed"] is True and tests["counts"]["tests"] == 2, tests
     assert read_results(uploaded / "data.json")["passed"] is True
     model = read_results(uploaded / "model.json")
     assert model["passed"] is True and model["blessing"]["blessed"] is True
@@ -227,7 +274,21 @@ def test_pr_workflow_uploads_results_and_fails_on_a_gate(
     assert [g["metric"] for g in failed] == ["accuracy"], failed
     assert "❌ **not blessed: 1 gate(s) failed: accuracy min**" in bad.result.summary
     assert "| accuracy | min | 0.9 | " in bad.result.summary
-    assert "a gate failed (data passed: true, model passed: false)" in bad.result.log
+    # ... and one of the project's unit tests fails: the check fails, the report names it
+    assert bad.result.outputs("tests")["passed"] == "false", bad.result.log
+    tests = read_results(bad.artifacts / "mlci-results" / "tests.json")
+    failing = "tests.test_params::test_regularization_is_not_too_strong"
+    assert tests["failing"] == [failing] and tests["counts"]["failures"] == 1, tests
+    out = tmp_path / "bad"
+    argv = ["report", "--results", str(bad.artifacts / "mlci-results"), "--output-dir", str(out)]
+    assert main([*argv, "-q"]) == 0
+    text = (out / "report.md").read_text(encoding="utf-8")
+    assert "❌ mlci: tests failed — 1 of 2 test(s) failed" in text, text[:500]
+    assert r"tests.test\_params::test\_regularization\_is\_not\_too\_strong" in text, text
+    assert (
+        "a test or a gate failed (tests passed: false, data passed: true, model passed: false)"
+        in bad.result.log
+    )
 
 
 # -- 2. mlci-comment.yml -------------------------------------------------------------------------
@@ -296,7 +357,11 @@ def test_comment_workflow_posts_then_updates_one_sticky_comment(
     (first_id, first), (second_id, second) = bodies
     assert first_id == second_id  # updated in place, not posted again
     assert first.startswith("<!-- mlci-report:default -->\n## ✅ mlci: blessed"), first[:300]
-    assert second.startswith("<!-- mlci-report:default -->\n## ❌ mlci: blocked"), second[:300]
+    # the second run failed a unit test too: that heads the report, the gate still shows
+    assert second.startswith(
+        "<!-- mlci-report:default -->\n## ❌ mlci: tests failed — 1 of 2 test(s) failed"
+    ), second[:300]
+    assert r"test\_regularization\_is\_not\_too\_strong" in second
     assert "not blessed: 1 gate(s) failed: accuracy min" in second
     # the human's comment is untouched
     others = [c for c in fake_github.comments(pull["number"]) if c["user"]["login"] != BOT]

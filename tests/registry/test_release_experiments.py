@@ -132,3 +132,128 @@ def test_concurrent_writers_lose_no_entry(fake_github) -> None:  # type: ignore[
     assert sorted(ids) == sorted(["first", *(f"{n}{i}" for n in "abc" for i in range(4))])
     (release,) = [r for r in fake_github.releases() if r["tag_name"] == "model-experiments"]
     assert [a["name"] for a in release["assets"]] == [ASSET]
+
+
+def test_three_pr_runs_recorded_by_the_comment_job(
+    models: Models,
+    tmp_path: Path,
+    gh_env,  # type: ignore[no-untyped-def]
+    fake_github,  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The generated workflows' way: blocked, blessed, unchanged.
+
+    The pull request's job (``contents: read``) can neither see nor write the draft
+    release; the comment job (``contents: write``) appends each entry from the artifact
+    with its package list and shows the history in the comment. A pull request's job
+    that does have a write token records its entry itself, and the comment job adds no
+    second one.
+    """
+    extra = (
+        "  params: [params.json]\n  train_command: python train.py\n"
+        f"registry:\n  backend: github\n  repository: {fake_github.repo}\n"
+    )
+    root = _project(tmp_path, models.binary, extra=extra)
+    good, worse = str(root / "good.skops"), str(root / "worse.skops")
+    runs = [
+        (7, worse, good, 1, fake_github.read_only_token),
+        (8, good, worse, 0, fake_github.read_only_token),
+        (9, good, good, 0, fake_github.token),  # a PR job given a write token
+    ]
+    for number, model, baseline, expected, token in runs:
+        head = str(number) * 40
+        fake_github.add_pull(number=number, head_sha=head, head_ref=f"change-{number}")
+        # the pull request's job
+        (root / "params.json").write_text(json.dumps({"C": 1.0, "pr": number}), "utf-8")
+        monkeypatch.delenv("GITHUB_EVENT_PATH", raising=False)
+        monkeypatch.setenv("GITHUB_TOKEN", token)
+        monkeypatch.setenv("GITHUB_REF", f"refs/pull/{number}/merge")
+        code, doc = _run(root, "--model", model, "--baseline", baseline)
+        assert code == expected
+        recorded = len(_log(fake_github).entries())
+        # only the job with a write token records its entry itself
+        assert recorded == (number - 6 if number == 9 else number - 7)
+        # the comment job, from the artifact
+        event = webhooks.workflow_run_completed(
+            fake_github, run_id=900 + number, head_sha=head, head_branch=f"change-{number}"
+        )
+        (tmp_path / "event.json").write_text(json.dumps(event), encoding="utf-8")
+        monkeypatch.setenv("GITHUB_EVENT_PATH", str(tmp_path / "event.json"))
+        monkeypatch.setenv("GITHUB_TOKEN", fake_github.token)
+        monkeypatch.setenv("GITHUB_REF", "refs/heads/main")
+        assert main(["report", "--results", str(root / "out"), "--post", "-q"]) == 0
+        assert len(_log(fake_github).entries()) == number - 6
+    capsys.readouterr()
+
+    entries = _log(fake_github).entries()
+    assert [(e["pr"], e["verdict"]) for e in entries] == [
+        (7, "blocked"),
+        (8, "blessed"),
+        (9, "blessed"),
+    ]
+    # the comment job's entries carry the head commit and branch from the event
+    assert entries[0]["git_sha"] == "7" * 40 and entries[0]["branch"] == "change-7"
+    assert entries[0]["train_command"] == "python train.py"
+    # the third comment shows the two before it, read from the history by the comment job
+    # (the pull request's job saw none: the draft is invisible to a read-only token)
+    (comment,) = fake_github.comments(9)
+    section = comment["body"][comment["body"].index("Recent experiments (2 before this one)") :]
+    assert "| PR 8" in section and "| PR 7" in section and "❌ blocked" in section
+    (first,) = fake_github.comments(7)
+    assert "Recent experiments" not in first["body"]
+
+    config = ["--config", str(root / "mlci.yaml")]
+    assert main(["experiments", *config]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert [line.split()[4] for line in table[1:4]] == ["#8", "#9", "#7"]
+    # what reproduces the fork-style entry, package versions included (one list, kept once)
+    blocked = entries[0]
+    assert main(["experiments", "show", blocked["id"][:6], *config]) == 0
+    shown = capsys.readouterr().out
+    assert f"experiment {blocked['id']}: blocked" in shown and "  pr = 7" in shown
+    assert "--packages)  # " in shown
+    assert main(["experiments", "show", blocked["id"], "--packages", *config]) == 0
+    packages = capsys.readouterr().out.splitlines()
+    assert any(p.lower().startswith("scikit-learn==") for p in packages)
+    (release,) = [r for r in fake_github.releases() if r["tag_name"] == "model-experiments"]
+    (asset,) = fake_github.assets(release["id"])
+    lines = asset["data"].decode().splitlines()
+    assert [json.loads(line).get("kind") for line in lines].count("packages") == 1
+
+
+def test_a_forged_package_list_is_not_kept(
+    tmp_path: Path,
+    gh_env,  # type: ignore[no-untyped-def]
+    fake_github,  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A fork's artifact cannot slip pip options into the package list others install."""
+    import hashlib
+
+    monkeypatch.setenv("GITHUB_TOKEN", fake_github.token)
+    fake_github.add_pull(head_sha="c" * 40, head_ref="feature", head_repo="alice/ml-project")
+    event = webhooks.workflow_run_completed(
+        fake_github, run_id=903, head_sha="c" * 40, head_repo="alice/ml-project"
+    )
+    (tmp_path / "event.json").write_text(json.dumps(event), encoding="utf-8")
+    monkeypatch.setenv("GITHUB_EVENT_PATH", str(tmp_path / "event.json"))
+    results = write_case(tmp_path / "results", "blocked")
+    doc = json.loads((results / "model.json").read_text(encoding="utf-8"))
+    forged = ["numpy==2.0", "--index-url https://evil.example/simple"]
+    doc["experiment"] = {
+        "train_command": "python train.py",
+        "environment": {
+            "python": "3.12.1",
+            "packages_sha256": hashlib.sha256("\n".join(forged).encode()).hexdigest(),
+        },
+        "packages": forged,
+    }
+    (results / "model.json").write_text(json.dumps(doc), encoding="utf-8")
+    assert main(["report", "--results", str(results), "--post", "-q"]) == 0
+    (entry,) = _log(fake_github).entries()
+    assert entry["environment"] == {"python": "3.12.1"}  # no package hash, so no list
+    assert entry["train_command"] == "python train.py"
+    (release,) = [r for r in fake_github.releases() if r["tag_name"] == "model-experiments"]
+    (asset,) = fake_github.assets(release["id"])
+    assert b"evil" not in asset["data"]

@@ -233,7 +233,7 @@ def report(
         _require_token(gh)
         head = _head_sha(loaded, rt, sha)
         if post:
-            _post_comment(gh, owner_name, rt, loaded, outcome, target, head)
+            loaded = _post_comment(gh, owner_name, rt, loaded, outcome, target, head)
         if check_run:
             _post_check_run(gh, owner_name, loaded, outcome, key=key, head=head, run_url=run_url)
     finally:
@@ -315,9 +315,15 @@ def _post_comment(
     outcome: ReportOutcome,
     target: _Target,
     head: str | None,
-) -> None:
-    """The sticky comment on the pull request; the candidate into the experiment history."""
+) -> Report:
+    """The candidate into the experiment history; the sticky comment on the pull request.
+
+    Returns:
+        The report as posted (its recent experiments read from the history, when written).
+    """
     number = _pr_number(gh, repo, rt, target.pr, head)
+    if loaded.model is not None and isinstance(_event(rt).get("workflow_run"), dict):
+        loaded = _record_experiment(gh, repo, loaded, number, rt, outcome)
     body = render_markdown(loaded, max_chars=MAX_COMMENT_CHARS - len(marker(target.key)) - 1)
     who = target.author or rt.input("comment-author") or DEFAULT_AUTHOR
     result = post_sticky_comment(gh, repo, number, body, key=target.key, author=who)
@@ -328,8 +334,7 @@ def _post_comment(
             f" {result.author} so the next run updates this comment instead of adding one"
         )
     rt.set_output("comment-url", result.html_url)
-    if loaded.model is not None and isinstance(_event(rt).get("workflow_run"), dict):
-        _record_experiment(gh, repo, loaded.model, number, rt, outcome)
+    return loaded
 
 
 def _post_check_run(
@@ -364,38 +369,44 @@ def _post_check_run(
 def _record_experiment(
     client: GitHubClient,
     repo: str,
-    model: Mapping[str, Any],
+    loaded: Report,
     number: int,
     runtime: Runtime,
     outcome: ReportOutcome,
-) -> None:
+) -> Report:
     """Append the pull request's candidate to the github registry's experiment history.
 
     A fork's job has no write token, so its entry is written here, from the validated
     artifact (the pull request number and branch come from the event, never the
-    artifact). An entry the job already recorded (same id) is not added twice; a refusal
-    (no ``contents: write``) is a note, never a failed comment.
+    artifact; the environment and package pins only when well-formed). An entry the
+    job already recorded (same id) is not added twice; a refusal (no ``contents:
+    write``) is a note, never a failed comment.
+
+    Returns:
+        The report with its "Recent experiments" read from the history (the pull
+        request's job could not read the draft release, and an artifact's list is
+        untrusted); unchanged when the history could not be written.
     """
-    from mlci.registry.experiments import make_entry
+    from mlci.registry.experiments import make_entry, recent, recorded_environment
     from mlci.registry.release_experiments import ReleaseExperimentLog
 
+    model = loaded.model or {}
     run = _event(runtime).get("workflow_run") or {}
     branch = run.get("head_branch") if isinstance(run.get("head_branch"), str) else None
-    entry = make_entry(
-        model,
-        branch=branch,
-        pr=number,
-        train_command=None,
-        env={"recorded_by": "comment job (environment of the pull request's job unknown)"},
-    )
+    env, packages, train_command = recorded_environment(model)
+    entry = make_entry(model, branch=branch, pr=number, train_command=train_command, env=env)
     log = ReleaseExperimentLog(client, repo)
     try:
-        added = log.append(entry)
+        added = log.append(entry, packages)
+        entries = log.entries()
     except GitHubAPIError as exc:
         outcome.notes.append(f"{log.path}: experiment not recorded ({exc.message})")
-        return
+        return loaded
     if added:
         runtime.info(f"recorded experiment {entry['id']} in {log.path}")
+    ids = [e.get("id") for e in entries]
+    before = entries[: ids.index(entry["id"])] if entry["id"] in ids else entries
+    return Report(loaded.data, {**model, "experiments": recent(before)}, loaded.tests)
 
 
 def _report_missing(

@@ -179,31 +179,29 @@ def _experiment_log(
     return ExperimentLog(cfg.resolve(cfg.registry.path))
 
 
+def _experiment_record(cfg: Config) -> dict[str, Any]:
+    """What reproduces this candidate, for the history: train command, environment, packages.
+
+    In ``model.json`` so that the comment job can write the entry of a pull request whose
+    job cannot (forks), with the same content.
+    """
+    from mlci.registry.experiments import environment
+
+    env, packages = environment(cfg.root)
+    return {"train_command": cfg.model.train_command, "environment": env, "packages": packages}
+
+
 def _recent_experiments(
     log: ExperimentLog | ReleaseExperimentLog, count: int = 5
 ) -> list[dict[str, Any]]:
     """The last candidates before this one, newest first, for the report."""
+    from mlci.registry.experiments import recent
+
     try:
-        entries = log.entries()[-count:]
+        entries = log.entries()
     except (OSError, MlciError):  # a history that cannot be read never blocks the report
         return []
-    out = []
-    for e in reversed(entries):
-        gated = [m for m in e.get("gated") or [] if isinstance(m, str)]
-        metric = gated[0] if gated else None
-        out.append(
-            {
-                "id": e.get("id"),
-                "created": e.get("created"),
-                "pr": e.get("pr"),
-                "branch": e.get("branch"),
-                "git_sha": e.get("git_sha"),
-                "verdict": e.get("verdict"),
-                "metric": metric,
-                "value": (e.get("metrics") or {}).get(metric) if metric else None,
-            }
-        )
-    return out
+    return recent(entries, count)
 
 
 def _remember(
@@ -213,20 +211,21 @@ def _remember(
     import re
 
     from mlci.proc import git
-    from mlci.registry.experiments import environment, make_entry
+    from mlci.registry.experiments import make_entry
 
     ref = rt.ref or ""
     match = re.fullmatch(r"refs/pull/(\d+)/(?:merge|head)", ref)
     branch = rt.head_ref or rt.ref_name or git("rev-parse", "--abbrev-ref", "HEAD", cwd=cfg.root)
+    record = doc.get("experiment") or {}
     try:
-        env, packages = environment(cfg.root)
         entry = make_entry(
             doc,
             branch=branch or None,
             pr=int(match.group(1)) if match else None,
             train_command=cfg.model.train_command,
-            env=env,
+            env=record.get("environment") or {},
         )
+        packages = record.get("packages") or []
         log.append(entry, packages)
     except OSError as exc:
         rt.warning(
@@ -864,6 +863,7 @@ def _document(
             run.ignored,
         ),
         "params": _params(cfg, base),
+        "experiment": _experiment_record(cfg),
         "confusion_matrix": confusion(scores.cand_pred),
         **scores.breakdown,
         "rows": len(run.frame),

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import platform
+import re
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
@@ -35,12 +36,18 @@ __all__ = [
     "fold",
     "make_entry",
     "parse_lines",
+    "recent",
+    "recorded_environment",
 ]
 
 EXPERIMENTS_FILE = "experiments.jsonl"
 PACKAGES_DIR = "experiments-packages"
 #: Entries kept one by one; older ones are folded into the summary line.
 MAX_ENTRIES = 500
+#: Package pins kept per list (one environment); a longer list is not kept.
+MAX_PACKAGES = 5000
+_PIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}==[A-Za-z0-9][A-Za-z0-9._+!-]{0,99}")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 _LOCK_FILES = ("poetry.lock", "uv.lock", "Pipfile.lock", "requirements.lock", "pdm.lock")
 
 
@@ -97,6 +104,57 @@ def environment(project_root: Path) -> tuple[dict[str, Any], list[str]]:
     return env, packages
 
 
+def recorded_environment(
+    doc: Mapping[str, Any],
+) -> tuple[dict[str, Any], list[str], str | None]:
+    """The environment, package list and train command a ``model.json`` carries.
+
+    validate-model records them under ``experiment`` so that the comment job, which
+    runs none of the pull request's code, can write a fork's entry from the artifact.
+    The artifact is untrusted: only well-formed values are kept, and a package list
+    only when every line is a plain ``name==version`` pin (no pip options) and its
+    hash is the one recorded.
+
+    Returns:
+        ``(environment, packages, train_command)``; empty when nothing usable was recorded.
+    """
+    exp = doc.get("experiment")
+    if not isinstance(exp, Mapping):
+        return {}, [], None
+    raw = exp.get("environment")
+    raw = raw if isinstance(raw, Mapping) else {}
+    env: dict[str, Any] = {}
+    for key in ("python", "platform"):
+        value = raw.get(key)
+        if isinstance(value, str) and 0 < len(value) <= 100:
+            env[key] = value
+    lock = raw.get("lock_file")
+    if (
+        isinstance(lock, Mapping)
+        and isinstance(lock.get("path"), str)
+        and 0 < len(lock["path"]) <= 200
+        and isinstance(lock.get("sha256"), str)
+        and _SHA256.fullmatch(lock["sha256"])
+    ):
+        env["lock_file"] = {"path": lock["path"], "sha256": lock["sha256"]}
+    packages = exp.get("packages")
+    pins = (
+        list(packages)
+        if isinstance(packages, list)
+        and len(packages) <= MAX_PACKAGES
+        and all(isinstance(p, str) and _PIN.fullmatch(p) for p in packages)
+        else []
+    )
+    digest = hashlib.sha256("\n".join(pins).encode()).hexdigest() if pins else None
+    if pins and raw.get("packages_sha256") == digest:
+        env["packages_sha256"] = digest
+    else:
+        pins = []
+    command = exp.get("train_command")
+    train = command if isinstance(command, str) and 0 < len(command) <= 1000 else None
+    return env, pins, train
+
+
 def make_entry(
     doc: Mapping[str, Any],
     *,
@@ -112,11 +170,10 @@ def make_entry(
     created = str(prov.get("created") or _now())
     params = doc.get("params") if isinstance(doc.get("params"), Mapping) else {}
     # What makes two runs the same experiment: appending one twice (the PR job and the
-    # comment job) keeps one entry, two runs in the same second stay two.
+    # comment job) keeps one entry, two runs in the same second stay two. Not the commit:
+    # the PR job sees the merge commit, the comment job the pull request's head commit.
     same = jsonio.dumps(
-        to_jsonable(
-            [created, model_hash, prov.get("git_sha"), pr, blessing.get("baseline_hash"), params]
-        ),
+        to_jsonable([created, model_hash, pr, blessing.get("baseline_hash"), params]),
         indent=None,
         sort_keys=True,
     )
@@ -296,6 +353,27 @@ class ExperimentLog:
                 f"{self.path}: {what} with id {ident!r}; list them with `mlci experiments`"
             )
         return hits[0]
+
+
+def recent(entries: Sequence[Mapping[str, Any]], count: int = 5) -> list[dict[str, Any]]:
+    """The last ``count`` entries, newest first, as the report's "Recent experiments" rows."""
+    out = []
+    for e in reversed(entries[-count:] if count > 0 else []):
+        gated = [m for m in e.get("gated") or [] if isinstance(m, str)]
+        metric = gated[0] if gated else None
+        out.append(
+            {
+                "id": e.get("id"),
+                "created": e.get("created"),
+                "pr": e.get("pr"),
+                "branch": e.get("branch"),
+                "git_sha": e.get("git_sha"),
+                "verdict": e.get("verdict"),
+                "metric": metric,
+                "value": (e.get("metrics") or {}).get(metric) if metric else None,
+            }
+        )
+    return out
 
 
 def best_first(

@@ -18,6 +18,11 @@ again from reading. The winner renames its upload to ``experiments.jsonl``. A re
 that finds no ``experiments.jsonl`` (a writer stopped between delete and rename) takes
 the newest upload. Appending an entry whose id is already there does nothing, so the
 validate-model step and the comment job may both try.
+
+The installed packages of each environment are kept in the same asset, one line
+``{"kind": "packages", "sha256", "packages"}`` per package hash, after the entries:
+only for hashes a kept entry names, and at most `MAX_PACKAGE_BYTES` of them (the
+newest environments first), so the asset stays bounded.
 """
 
 from __future__ import annotations
@@ -42,6 +47,38 @@ _PENDING = "experiments-"
 MAX_ATTEMPTS = 12
 #: The history asset is refused beyond this size (it is bounded by folding well below).
 MAX_ASSET_BYTES = 64 * 1024**2
+#: Package lists kept in the asset, in bytes (older environments' lists are dropped).
+MAX_PACKAGE_BYTES = 4 * 1024**2
+_Packages = dict[str, list[str]]
+
+
+def _split_packages(entries: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], _Packages]:
+    """The history's entries, and its package lines as ``{sha256: packages}``."""
+    kept: list[dict[str, Any]] = []
+    packages: _Packages = {}
+    for e in entries:
+        if e.get("kind") != "packages":
+            kept.append(e)
+        elif isinstance(e.get("sha256"), str) and isinstance(e.get("packages"), list):
+            packages[e["sha256"]] = [str(p) for p in e["packages"]]
+    return kept, packages
+
+
+def _package_lines(
+    entries: Sequence[Mapping[str, Any]], packages: _Packages
+) -> list[dict[str, Any]]:
+    """The package lines to keep: those kept entries name, newest first, within the budget."""
+    lines: list[dict[str, Any]] = []
+    size = 0
+    for e in reversed(entries):
+        digest = (e.get("environment") or {}).get("packages_sha256")
+        if digest not in packages or any(line["sha256"] == digest for line in lines):
+            continue
+        size += sum(len(p) + 3 for p in packages[digest]) + 100
+        if size > MAX_PACKAGE_BYTES:
+            break
+        lines.append({"kind": "packages", "sha256": digest, "packages": packages[digest]})
+    return lines[::-1]
 
 
 class ReleaseExperimentLog:
@@ -81,10 +118,10 @@ class ReleaseExperimentLog:
 
     def _read(
         self, release: Mapping[str, Any] | None
-    ) -> tuple[Mapping[str, Any] | None, dict[str, Any] | None, list[dict[str, Any]]]:
+    ) -> tuple[Mapping[str, Any] | None, dict[str, Any] | None, list[dict[str, Any]], _Packages]:
         asset = self._current(release) if release else None
         if asset is None:
-            return None, None, []
+            return None, None, [], {}
         resp = self.client.request(
             "GET",
             str(asset["url"]),
@@ -92,13 +129,17 @@ class ReleaseExperimentLog:
             max_bytes=MAX_ASSET_BYTES,
         )
         text = bytes(resp.content).decode("utf-8", errors="replace")
-        summary, entries = parse_lines(text, self.path)
-        return asset, summary, entries
+        summary, lines = parse_lines(text, self.path)
+        return asset, summary, *_split_packages(lines)
 
     def _latest(
         self, create: bool = False
     ) -> tuple[
-        dict[str, Any] | None, Mapping[str, Any] | None, dict[str, Any] | None, list[dict[str, Any]]
+        dict[str, Any] | None,
+        Mapping[str, Any] | None,
+        dict[str, Any] | None,
+        list[dict[str, Any]],
+        _Packages,
     ]:
         """The release and its history, read again when a writer replaced the asset meanwhile."""
         for _ in range(MAX_ATTEMPTS):
@@ -121,9 +162,8 @@ class ReleaseExperimentLog:
         return self._latest()[2]
 
     def packages(self, digest: str) -> list[str] | None:
-        """Package lists are kept by the local registry only."""
-        del digest
-        return None
+        """The package list recorded under ``digest``, if kept."""
+        return self._latest()[4].get(digest)
 
     def find(self, ident: str) -> dict[str, Any]:
         """The entry whose id starts with ``ident``.
@@ -176,22 +216,28 @@ class ReleaseExperimentLog:
     def append(self, entry: Mapping[str, Any], packages: Sequence[str] = ()) -> bool:
         """Add ``entry`` unless its id is there; fold the oldest beyond the cap.
 
+        Args:
+            entry: The entry (`mlci.registry.experiments.make_entry`).
+            packages: Its environment's ``name==version`` list, kept once per hash.
+
         Returns:
             Whether the entry was added (False: an entry with its id was there).
 
         Raises:
             GitHubAPIError: GitHub refused (no push access: a fork's token).
         """
-        del packages  # kept by the local registry only
+        digest = (entry.get("environment") or {}).get("packages_sha256")
         for attempt in range(MAX_ATTEMPTS):
             if attempt:  # lost a race: wait a random while so the writers spread out
                 time.sleep(random.uniform(0, 0.2 * attempt))
-            release, asset, summary, entries = self._latest(create=True)
+            release, asset, summary, entries, kept = self._latest(create=True)
             assert release is not None
             if any(e.get("id") == entry.get("id") for e in entries):
                 return False
+            if isinstance(digest, str) and packages and digest not in kept:
+                kept = {**kept, digest: list(packages)}
             folded, keep = fold(summary, entries, entry)
-            data = dump_lines(folded, keep).encode("utf-8")
+            data = dump_lines(folded, [*keep, *_package_lines(keep, kept)]).encode("utf-8")
             if asset is None:
                 try:
                     self._upload(release, ASSET, data)

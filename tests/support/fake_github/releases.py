@@ -86,11 +86,16 @@ class ReleasesMixin:
         }
 
     def _op_repos_list_releases(
-        self, *, repo: Repo, request: Any, **_: Any
+        self, *, repo: Repo, request: Any, ident: Any = None, **_: Any
     ) -> tuple[int, Any, dict[str, str]]:
+        # "Information about published releases are available to everyone. Only users
+        # with push access will receive listings for draft releases." (docs: REST
+        # "List releases"); a GITHUB_TOKEN with contents: read has no push access.
+        push = ident is not None and ident.permissions.get("contents") == "write"
         items = [
             self._release_view(repo, r)
             for r in sorted(repo.releases.values(), key=lambda r: -r["id"])
+            if push or not r["draft"]
         ]
         chunk, headers = self._page(request, items)
         return 200, chunk, headers
