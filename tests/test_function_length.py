@@ -24,7 +24,6 @@ STILL_TOO_LONG = frozenset(
         "pipelines/validate_data.py::_validate",
         "report/charts.py::to_svg",
         "report/render.py::_metric_rows",
-        "scaffold/answers.py::resolve",
         "serve/app.py::create_app",
         "serve/payload.py::_typed_columns",
     }

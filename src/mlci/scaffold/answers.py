@@ -380,6 +380,36 @@ def _facts(root: Path, data: str | None) -> ColumnFacts:
     return replace(column_facts(root / data), data=data)
 
 
+@dataclass
+class _Known:
+    """The answers found so far and where each came from; the first source of a key wins."""
+
+    detected: Detected
+    values: dict[str, str | None] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.values
+
+    def get(self, key: str) -> str | None:
+        return self.values.get(key)
+
+    def take(self, key: str, value: str | None, source: str) -> None:
+        """Record ``value`` for ``key`` (checked) unless an earlier source answered it."""
+        if key not in _KEYS or key in self.values:
+            return
+        if value:
+            check_answer(key, value, None if source == "flag" else f"{_flag(key)} ({source})")
+        value = value.strip(" ") if value is not None else None
+        self.values[key] = value or None
+        self.sources[key] = source if value or source.startswith("none") else f"{source} (none)"
+
+    def found(self, key: str, value: str | None) -> None:
+        """Record what detection found for ``key`` (None: nothing)."""
+        why = self.detected.why.get(key, "")
+        self.take(key, value, f"detected: {why}" if value is not None else "none detected")
+
+
 def resolve(
     root: Path,
     given: Mapping[str, str | None],
@@ -394,26 +424,22 @@ def resolve(
         InputError: when an answer is not acceptable, or no target can be found
             without guessing.
     """
-    detected = detected or detect(root)
-    known: dict[str, str | None] = {}
-    sources: dict[str, str] = {}
+    known = _Known(detected or detect(root))
+    has_config = _take_recorded(known, root, given)
+    facts = _ask_missing(known, root, ask) if ask is not None else ColumnFacts()
+    known.found("data", known.detected.reference)
+    if facts.data != known.values["data"]:
+        facts = _facts(root, known.values["data"])
+    _take_columns(known, facts)
+    _take_detected(known, has_config=has_config)
+    return Resolved(_answers(known), known.sources, known.detected)
 
-    def take(key: str, value: str | None, source: str) -> None:
-        if key not in _KEYS or key in known:
-            return
-        if value:
-            check_answer(key, value, None if source == "flag" else f"{_flag(key)} ({source})")
-        value = value.strip(" ") if value is not None else None
-        known[key] = value or None
-        sources[key] = source if value or source.startswith("none") else f"{source} (none)"
 
-    def found(key: str, value: str | None) -> None:
-        why = detected.why.get(key, "")
-        take(key, value, f"detected: {why}" if value is not None else "none detected")
-
+def _take_recorded(known: _Known, root: Path, given: Mapping[str, str | None]) -> bool:
+    """Answers given or written down: flags, mlci.yaml, the workflows. True with a config."""
     for key, value in given.items():
         if value is not None:
-            take(key, value, "flag")
+            known.take(key, value, "flag")
     # The task follows from the target: a target given without a task re-derives it,
     # whatever an existing mlci.yaml says.
     rederive = bool(given.get("target")) and not given.get("task")
@@ -422,75 +448,91 @@ def resolve(
     if has_config:
         for key, value in _config_answers(load_config(config_path)).items():
             if not (key == "task" and rederive):
-                take(key, value, CONFIG_FILE)
+                known.take(key, value, CONFIG_FILE)
     if (root / MONITOR_WORKFLOW).is_file():
-        take("monitor", "yes", f"{MONITOR_WORKFLOW} exists")
+        known.take("monitor", "yes", f"{MONITOR_WORKFLOW} exists")
     options, header = _existing_workflow_options(root)
     for key, value in options.items():
-        take(key, value, f"header of {header}")
+        known.take(key, value, f"header of {header}")
+    return has_config
+
+
+def _ask_missing(known: _Known, root: Path, ask: Callable[[Question], str | None]) -> ColumnFacts:
+    """Prompt for each answer still missing, with defaults from the data's columns."""
     facts = ColumnFacts()
-    if ask is not None:
-        for q in questions(detected):
-            if q.key in known:
-                continue
-            if q.key == "target":
-                facts = _facts(root, known.get("data"))
-                default = _named_target(facts.columns)
-                hint = f" (columns: {', '.join(facts.columns[:12])})" if facts.columns else ""
-                q = replace(q, text=f"Target column{hint}", default=default, choices=facts.columns)
-            if q.key == "task" and known.get("target"):
-                task, _ = guess_task(
-                    facts.values.get(known["target"] or "", []), known["target"] or ""
-                )
-                q = replace(q, default=task)
-            if q.key == "id_columns":
-                ids = [c for c in facts.id_like if c != known.get("target")]
-                q = replace(q, default=",".join(ids) or None)
-            if q.key == "monitor_data_command" and known.get("monitor") != "yes":
-                continue
-            reply = ask(q)
-            take(q.key, reply, "you" if reply != q.default else "you (the default shown)")
-    found("data", detected.reference)
-    data = known["data"]
-    if facts.data != data:
-        facts = _facts(root, data)
+    for q in questions(known.detected):
+        if q.key in known:
+            continue
+        if q.key == "target":
+            facts = _facts(root, known.get("data"))
+            default = _named_target(facts.columns)
+            hint = f" (columns: {', '.join(facts.columns[:12])})" if facts.columns else ""
+            q = replace(q, text=f"Target column{hint}", default=default, choices=facts.columns)
+        if q.key == "task" and known.get("target"):
+            target = known.get("target") or ""
+            task, _ = guess_task(facts.values.get(target, []), target)
+            q = replace(q, default=task)
+        if q.key == "id_columns":
+            ids = [c for c in facts.id_like if c != known.get("target")]
+            q = replace(q, default=",".join(ids) or None)
+        if q.key == "monitor_data_command" and known.get("monitor") != "yes":
+            continue
+        reply = ask(q)
+        known.take(q.key, reply, "you" if reply != q.default else "you (the default shown)")
+    return facts
+
+
+def _take_columns(known: _Known, facts: ColumnFacts) -> None:
+    """The target (named or refused), the id columns checked, the task, ids and dates."""
+    data = known.values["data"]
     if "target" not in known:
         named = _named_target(facts.columns)
         if named is not None:
-            take("target", named, f"detected: column named like a target in {data}")
+            known.take("target", named, f"detected: column named like a target in {data}")
         elif facts.columns:
             skip = set(facts.id_like) | set(facts.dates)
             raise _no_target(data, tuple(c for c in facts.columns if c not in skip))
         else:
-            take("target", None, "none detected")
-    target = known["target"]
+            known.take("target", None, "none detected")
+    target = known.values["target"]
     if target and facts.columns and target not in facts.columns:
         raise InputError(
             f"--target {target!r}: not a column of {data}; its columns are"
             f" {', '.join(facts.columns[:30])}"
         )
-    for key in ("id_columns",):
-        for column in [c.strip() for c in (known.get(key) or "").split(",") if c.strip()]:
-            if facts.columns and column not in facts.columns:
-                raise InputError(
-                    f"{_flag(key)} {column!r}: not a column of {data}; its columns are"
-                    f" {', '.join(facts.columns[:30])}"
-                )
-            if column == target:
-                raise InputError(
-                    f"{_flag(key)} {column!r}: is the target; id columns identify rows"
-                )
+    _check_id_columns(known.get("id_columns"), target, facts, data)
     if "task" not in known and target and facts.columns:
         task, why = guess_task(facts.values.get(target, []), target)
-        take("task", task, f"derived from the target: {why}")
+        known.take("task", task, f"derived from the target: {why}")
     ids = [c for c in facts.id_like if c != target]
-    take(
+    known.take(
         "id_columns",
         ",".join(ids) or None,
         "detected: unique on every row (increasing whole numbers or text)",
     )
     dates = [c for c in facts.dates if c != target]
-    take("date_columns", ",".join(dates) or None, "detected: ISO dates or timestamps")
+    known.take("date_columns", ",".join(dates) or None, "detected: ISO dates or timestamps")
+
+
+def _check_id_columns(
+    given: str | None, target: str | None, facts: ColumnFacts, data: str | None
+) -> None:
+    """Each id column given must be a column of the data and not the target."""
+    for column in [c.strip() for c in (given or "").split(",") if c.strip()]:
+        if facts.columns and column not in facts.columns:
+            raise InputError(
+                f"{_flag('id_columns')} {column!r}: not a column of {data}; its columns are"
+                f" {', '.join(facts.columns[:30])}"
+            )
+        if column == target:
+            raise InputError(
+                f"{_flag('id_columns')} {column!r}: is the target; id columns identify rows"
+            )
+
+
+def _take_detected(known: _Known, *, has_config: bool) -> None:
+    """What detection found for the rest; the reference data stands in for current data."""
+    detected = known.detected
     for key in (
         "current",
         "eval_data",
@@ -500,26 +542,31 @@ def resolve(
         "install_command",
         "python",
     ):
-        found(key, getattr(detected, key))
-    found("params", ",".join(detected.params) or None)
-    found("default_branch", detected.default_branch)
-    if not has_config and sources["current"] == "none detected" and data:
+        known.found(key, getattr(detected, key))
+    known.found("params", ",".join(detected.params) or None)
+    known.found("default_branch", detected.default_branch)
+    data = known.values["data"]
+    if not has_config and known.sources["current"] == "none detected" and data:
         # Without separate current data, pull requests check the reference data itself
         # (schema, ranges, duplicates); drift needs a current file.
-        known["current"] = data
-        sources["current"] = "the reference data (no current data file found)"
+        known.values["current"] = data
+        known.sources["current"] = "the reference data (no current data file found)"
+
+
+def _answers(known: _Known) -> Answers:
+    """The answers, each missing one taken from the defaults (and said so)."""
     values: dict[str, object] = {}
     defaults = Answers()
     for f in fields(Answers):
         chosen: object = known.get(f.name)
         if chosen is None and getattr(defaults, f.name) is not None:
             chosen = getattr(defaults, f.name)
-            sources[f.name] = "default"
+            known.sources[f.name] = "default"
         values[f.name] = chosen
     values["runs_on"] = ",".join(s.strip() for s in str(values["runs_on"]).split(","))
     if values["monitor"] == "no":
         values["monitor"] = None
-    return Resolved(Answers(**values), sources, detected)  # type: ignore[arg-type]
+    return Answers(**values)  # type: ignore[arg-type]
 
 
 def resolve_answers(
