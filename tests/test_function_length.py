@@ -20,7 +20,6 @@ STILL_TOO_LONG = frozenset(
         "data/drift.py::column_drift",
         "data/drift.py::drift_findings",
         "pipelines/project_tests.py::run_project_tests",
-        "pipelines/retrain/pipeline.py::retrain",
         "pipelines/validate_data.py::_validate",
         "report/charts.py::to_svg",
         "report/render.py::_metric_rows",

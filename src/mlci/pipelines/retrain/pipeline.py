@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from mlci import jsonio
 from mlci.config import Config
@@ -50,7 +51,10 @@ from mlci.results import (
 )
 
 if TYPE_CHECKING:
+    from mlci.data.drift import DriftReport
+    from mlci.data.profile import Profile
     from mlci.github.api import GitHubClient
+    from mlci.registry import Registry
 
 
 # -- training and the comparison ----------------------------------------------------------
@@ -73,6 +77,44 @@ def _run_train(config: Config, files: Sequence[Path]) -> int:
             f"{config.where('model', 'train_command')}: model.train_command could not start"
             f" ({exc.strerror}); check the command"
         ) from None
+
+
+class _Stopped(Exception):
+    """The pipeline ended before its last phase; ``retrain.json`` is written."""
+
+    def __init__(self, code: int):
+        super().__init__(code)
+        self.code = code
+
+
+@dataclass
+class _Run:
+    """One retrain run: its settings, where it reports, and what it found so far."""
+
+    config: Config
+    results_dir: Path
+    runtime: Runtime
+    state: _State = field(default_factory=_State)
+
+    def finish(
+        self, *, passed: bool, outcome: str, model_doc: Mapping[str, Any] | None = None
+    ) -> int:
+        """Write ``retrain.json`` and the summary; the exit code of a run that ends so."""
+        _finish(
+            self.state,
+            self.results_dir,
+            self.runtime,
+            passed=passed,
+            outcome=outcome,
+            model_doc=model_doc,
+        )
+        return EXIT_OK if passed else EXIT_FAILED
+
+    def stop(
+        self, *, passed: bool, outcome: str, model_doc: Mapping[str, Any] | None = None
+    ) -> NoReturn:
+        """End the run here (`finish`, then leave the pipeline with its exit code)."""
+        raise _Stopped(self.finish(passed=passed, outcome=outcome, model_doc=model_doc))
 
 
 def retrain(
@@ -101,14 +143,12 @@ def retrain(
         not blessed.
     """
     from mlci.github.schedule import inactivity_warning
-    from mlci.registry import open_registry, production_version
 
     stale = inactivity_warning(config.root, runtime)
     if stale:
         runtime.warning(stale)
-
-    state = _State()
-    state.payload.update(
+    run = _Run(config, results_dir, runtime)
+    run.state.payload.update(
         mode=config.retrain.mode,
         policy=config.retrain.policy,
         dry_run=dry_run,
@@ -120,9 +160,33 @@ def retrain(
         pull_request=None,
         deploy=None,
     )
-    # 1. fresh data
-    with runtime.group("fresh data"):
-        files, source = locate_fresh_data(config, work_dir=results_dir / "retrain-data")
+    try:
+        files, drift = _fresh_data(run)
+        registry, reason = _decide(run, drift, backend=backend, client=client)
+        dry_run, proposal = _proposal_target(run, dry_run, client)
+        _train(run, files)
+        model_doc, model_path = _champion_versus_challenger(run, backend)
+        if dry_run:
+            return run.finish(passed=True, outcome="blessed (dry run)", model_doc=model_doc)
+        if config.retrain.mode == "deploy":
+            return _deploy(run, registry, model_doc)
+        assert proposal is not None
+        return _propose(run, proposal, model_path, model_doc, reason)
+    except _Stopped as stopped:
+        return stopped.code
+
+
+# -- 1. fresh data ----------------------------------------------------------------------------
+
+
+def _fresh_data(run: _Run) -> tuple[list[Path], DriftReport | None]:
+    """Find, profile and check the fresh data; its drift from the reference, if any.
+
+    Schema errors stop the run (exit 1): nothing is trained on data that does not fit.
+    """
+    config, state = run.config, run.state
+    with run.runtime.group("fresh data"):
+        files, source = locate_fresh_data(config, work_dir=run.results_dir / "retrain-data")
         fresh = profile_files(files, chunk_rows=config.data.chunk_rows)
         state.payload["data"] = {
             "source": source,
@@ -143,11 +207,10 @@ def retrain(
             config.existing_path(
                 "data", "reference", purpose="retrain.policy on-drift compares with it"
             )
-        drift = None
         state.findings += check_fresh_data(config, files, reference, fresh)
         if has_errors(state.findings):
             errors = [f for f in state.findings if f.severity == "error"]
-            runtime.error(
+            run.runtime.error(
                 f"the fresh data does not fit the schema: {len(errors)} schema"
                 " error(s); nothing was trained"
             )
@@ -156,25 +219,47 @@ def retrain(
                 "reason": "schema errors in the fresh data",
                 "policy": config.retrain.policy,
             }
-            _finish(state, results_dir, runtime, passed=False, outcome="stopped: schema errors")
-            return EXIT_FAILED
-        if reference is not None:
-            from mlci.data.drift import drift_findings
+            run.stop(passed=False, outcome="stopped: schema errors")
+        if reference is None:
+            return files, None
+        return files, _record_drift(run, reference, fresh)
 
-            drift = compute_drift(config, reference, fresh)
-            state.payload["drift"] = drift.to_dict()
-            # The one drift rule; a retrain records drift (it is what a retrain is
-            # for), so its findings are information here, never a failure.
-            for finding in drift_findings(
-                drift,
-                config.data.drift,
-                checks=config.data.checks,
-                column_checks=config.data.column_checks,
-                watched=config.retrain.drift_columns,
-            ):
-                finding.severity = "info"
-                state.findings.append(finding)
-    # 2. decision
+
+def _record_drift(run: _Run, reference: Profile, fresh: Profile) -> DriftReport:
+    """The fresh data's drift, recorded with the one drift rule's findings as information."""
+    from mlci.data.drift import drift_findings
+
+    config = run.config
+    drift = compute_drift(config, reference, fresh)
+    run.state.payload["drift"] = drift.to_dict()
+    # The one drift rule; a retrain records drift (it is what a retrain is
+    # for), so its findings are information here, never a failure.
+    for finding in drift_findings(
+        drift,
+        config.data.drift,
+        checks=config.data.checks,
+        column_checks=config.data.column_checks,
+        watched=config.retrain.drift_columns,
+    ):
+        finding.severity = "info"
+        run.state.findings.append(finding)
+    return drift
+
+
+# -- 2. decision ------------------------------------------------------------------------------
+
+
+def _decide(
+    run: _Run, drift: DriftReport | None, *, backend: str | None, client: GitHubClient | None
+) -> tuple[Registry, str]:
+    """The champion and the policy's decision; no retrain ends the run (exit 0).
+
+    Returns:
+        The open registry and the decision's reason.
+    """
+    from mlci.registry import open_registry, production_version
+
+    config, state, runtime = run.config, run.state, run.runtime
     registry = open_registry(config, backend=backend, runtime=runtime, client=client)
     champion = production_version(registry)
     if champion is not None:
@@ -193,17 +278,27 @@ def retrain(
     }
     runtime.info(f"decision: {'retrain' if decision.retrain else 'no retrain'} ({decision.reason})")
     if not decision.retrain:
-        _finish(state, results_dir, runtime, passed=True, outcome="skipped")
-        return EXIT_OK
-    # Fail fast, before an hour of training: where would the pull request go?
-    proposal: tuple[GitHubClient, str] | None = None
-    marker = PR_MARKER.format(key=config.report.key)
-    if config.retrain.mode == "pull-request" and not dry_run and not runtime.repository:
+        run.stop(passed=True, outcome="skipped")
+    return registry, decision.reason
+
+
+def _proposal_target(
+    run: _Run, dry_run: bool, client: GitHubClient | None
+) -> tuple[bool, tuple[GitHubClient, str] | None]:
+    """Fail fast, before an hour of training: where would the pull request go?
+
+    Returns:
+        Whether the run is a dry run (always off GitHub), and the client and repository
+        of the pull request (None unless ``mode: pull-request`` proposes one).
+    """
+    config, runtime = run.config, run.runtime
+    if config.retrain.mode != "pull-request":
+        return dry_run, None
+    if not dry_run and not runtime.repository:
         # A laptop (or `mlci run retrain`): do everything but the pull request, like
         # `mlci run pr` prints the comment it would post.
-        dry_run = True
-        state.payload["dry_run"] = True
-        state.findings.append(
+        run.state.payload["dry_run"] = True
+        run.state.findings.append(
             Finding(
                 "not_on_github",
                 "info",
@@ -211,14 +306,27 @@ def retrain(
                 " opens the pull request",
             )
         )
-    if config.retrain.mode == "pull-request" and not dry_run:
-        proposal = _context(runtime, client)
-        find_own_pull(proposal[0], proposal[1], config.retrain.branch, marker)
-    # 3. train
-    with runtime.group("train"):
-        code = _run_train(config, files)
+        return True, None
+    if dry_run:
+        return True, None
+    proposal = _context(runtime, client)
+    find_own_pull(proposal[0], proposal[1], config.retrain.branch, _marker(config))
+    return False, proposal
+
+
+def _marker(config: Config) -> str:
+    return PR_MARKER.format(key=config.report.key)
+
+
+# -- 3. train, 4. champion versus challenger --------------------------------------------------
+
+
+def _train(run: _Run, files: Sequence[Path]) -> None:
+    """The user's train command on the fresh data; a failure ends the run (exit 1)."""
+    with run.runtime.group("train"):
+        code = _run_train(run.config, files)
     if code != 0:
-        state.findings.insert(
+        run.state.findings.insert(
             0,
             Finding(
                 "train_failed",
@@ -227,12 +335,19 @@ def retrain(
                 observed=code,
             ),
         )
-        _finish(state, results_dir, runtime, passed=False, outcome="failed: train command")
-        return EXIT_FAILED
-    # 4. champion versus challenger
-    with runtime.group("champion versus challenger"):
+        run.stop(passed=False, outcome="failed: train command")
+
+
+def _champion_versus_challenger(run: _Run, backend: str | None) -> tuple[dict[str, Any], Path]:
+    """`validate_model` on the challenger; not blessed ends the run (exit 1).
+
+    Returns:
+        ``model.json`` of the comparison and the challenger's file.
+    """
+    config, state = run.config, run.state
+    with run.runtime.group("champion versus challenger"):
         model_doc = validate_model(
-            config, results_dir=results_dir, runtime=runtime, backend=backend
+            config, results_dir=run.results_dir, runtime=run.runtime, backend=backend
         )
     blessing = dict(model_doc.get("blessing") or {})
     state.payload["blessing"] = blessing
@@ -255,76 +370,48 @@ def retrain(
                 " nothing was changed",
             ),
         )
-        _finish(
-            state, results_dir, runtime, passed=False, outcome="not blessed", model_doc=model_doc
-        )
-        return EXIT_FAILED
-    if dry_run:
-        _finish(
-            state,
-            results_dir,
-            runtime,
-            passed=True,
-            outcome="blessed (dry run)",
-            model_doc=model_doc,
-        )
-        return EXIT_OK
-    # 5. propose or deploy
-    if config.retrain.mode == "deploy":
-        from mlci.pipelines.deploy import deploy
+        run.stop(passed=False, outcome="not blessed", model_doc=model_doc)
+    return model_doc, model_path
 
-        try:
-            outcome = deploy(config, results_dir=results_dir, runtime=runtime, registry=registry)
-        except (DeployError, ValidationFailed) as exc:
-            state.payload["deploy"] = {"status": "failed", "message": str(exc)}
-            state.findings.insert(0, Finding("deploy_failed", "error", f"the deploy failed: {exc}"))
-            _finish(
-                state,
-                results_dir,
-                runtime,
-                passed=False,
-                outcome="failed: deploy",
-                model_doc=model_doc,
-            )
-            raise
-        state.payload["deploy"] = {
-            "status": outcome.status,
-            "version": outcome.version,
-            "previous": outcome.previous,
-            "message": outcome.message,
-        }
-        _finish(state, results_dir, runtime, passed=True, outcome="deployed", model_doc=model_doc)
-        return EXIT_OK
-    assert proposal is not None
-    gh, repo = proposal
-    record = {
-        "schema_version": 1,
-        "decision": state.payload["decision"],
-        "data": state.provenance["data"],
-        "challenger": {
-            "path": _repo_path(model_path, config, runtime),
-            "hash": file_fingerprint(model_path),
-            "metrics": model_doc.get("metrics"),
-        },
-        "champion": state.payload["champion"],
-        "blessing": blessing,
-        "run_url": runtime.run_url(),
-    }
-    size = model_path.stat().st_size
-    if size > MAX_BLOB_BYTES:
-        raise DeployError(
-            f"{model_path}: the model is {size / 1e6:.0f} MB, over the"
-            f" {MAX_BLOB_BYTES // 10**6} MB"
-            " mlci commits through the GitHub API; use retrain.mode: deploy, or keep the model"
-            " in the registry (registry.backend: github)"
+
+# -- 5. deploy or propose ---------------------------------------------------------------------
+
+
+def _deploy(run: _Run, registry: Registry, model_doc: Mapping[str, Any]) -> int:
+    """``mode: deploy``: deploy the blessed challenger now (`mlci.pipelines.deploy.deploy`)."""
+    from mlci.pipelines.deploy import deploy
+
+    state = run.state
+    try:
+        outcome = deploy(
+            run.config, results_dir=run.results_dir, runtime=run.runtime, registry=registry
         )
-    files_to_commit = {
-        _repo_path(model_path, config, runtime): model_path.read_bytes(),
-        _repo_path(config.root / RECORD_PATH, config, runtime): (
-            jsonio.dumps(to_jsonable(record), sort_keys=True) + "\n"
-        ).encode(),
+    except (DeployError, ValidationFailed) as exc:
+        state.payload["deploy"] = {"status": "failed", "message": str(exc)}
+        state.findings.insert(0, Finding("deploy_failed", "error", f"the deploy failed: {exc}"))
+        run.finish(passed=False, outcome="failed: deploy", model_doc=model_doc)
+        raise
+    state.payload["deploy"] = {
+        "status": outcome.status,
+        "version": outcome.version,
+        "previous": outcome.previous,
+        "message": outcome.message,
     }
-    title = f"mlci retrain: new model ({decision.reason.split(':', 1)[0]})"
+    return run.finish(passed=True, outcome="deployed", model_doc=model_doc)
+
+
+def _propose(
+    run: _Run,
+    proposal: tuple[GitHubClient, str],
+    model_path: Path,
+    model_doc: Mapping[str, Any],
+    reason: str,
+) -> int:
+    """``mode: pull-request``: commit the challenger and its record, open or update the PR."""
+    config, state, runtime = run.config, run.state, run.runtime
+    gh, repo = proposal
+    files_to_commit = _files_to_commit(run, model_path, model_doc)
+    title = f"mlci retrain: new model ({reason.split(':', 1)[0]})"
     draft_doc = make_document(
         "retrain",
         passed=True,
@@ -332,6 +419,7 @@ def retrain(
         payload={**state.payload, "outcome": "proposed"},
         provenance=state.provenance,
     )
+    marker = _marker(config)
     with runtime.group("pull request"):
         pr = open_or_update_pull_request(
             gh,
@@ -351,12 +439,38 @@ def retrain(
         "files": sorted(files_to_commit),
     }
     runtime.set_output("pull-request", str(pr.number))
-    _finish(
-        state,
-        results_dir,
-        runtime,
-        passed=True,
-        outcome=f"proposed (pull request {pr.action})",
-        model_doc=model_doc,
+    return run.finish(
+        passed=True, outcome=f"proposed (pull request {pr.action})", model_doc=model_doc
     )
-    return EXIT_OK
+
+
+def _files_to_commit(run: _Run, model_path: Path, model_doc: Mapping[str, Any]) -> dict[str, bytes]:
+    """The challenger's file and its record (``.mlci/retrain.json``), by repository path."""
+    config, state, runtime = run.config, run.state, run.runtime
+    record = {
+        "schema_version": 1,
+        "decision": state.payload["decision"],
+        "data": state.provenance["data"],
+        "challenger": {
+            "path": _repo_path(model_path, config, runtime),
+            "hash": file_fingerprint(model_path),
+            "metrics": model_doc.get("metrics"),
+        },
+        "champion": state.payload["champion"],
+        "blessing": state.payload["blessing"],
+        "run_url": runtime.run_url(),
+    }
+    size = model_path.stat().st_size
+    if size > MAX_BLOB_BYTES:
+        raise DeployError(
+            f"{model_path}: the model is {size / 1e6:.0f} MB, over the"
+            f" {MAX_BLOB_BYTES // 10**6} MB"
+            " mlci commits through the GitHub API; use retrain.mode: deploy, or keep the model"
+            " in the registry (registry.backend: github)"
+        )
+    return {
+        _repo_path(model_path, config, runtime): model_path.read_bytes(),
+        _repo_path(config.root / RECORD_PATH, config, runtime): (
+            jsonio.dumps(to_jsonable(record), sort_keys=True) + "\n"
+        ).encode(),
+    }
