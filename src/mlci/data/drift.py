@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from mlci.config import DriftConfig
-from mlci.results import Finding
+from mlci.results import Finding, Severity
 
 if TYPE_CHECKING:
     import numpy as np
@@ -309,6 +309,77 @@ def _auto(categorical: bool, binary: bool, n_ref: int) -> str:
     return "jensenshannon" if categorical else "wasserstein"
 
 
+def _skip_reason(ref: ColumnProfile, cur: ColumnProfile, method: str) -> str | None:
+    """Why a column cannot be compared (empty side, changed kind, datetime), or None."""
+    empty = "no values to compare (the column is empty on one side)"
+    if ref.kind is None or cur.kind is None:
+        return empty
+    if ref.kind != cur.kind:
+        return f"the column is {ref.kind} in the reference and {cur.kind} now"
+    if ref.kind == "datetime" and method == "auto":
+        return "datetime columns move with time; set data.drift.columns.<name>.method to test one"
+    rn, cn = ref.numeric, cur.numeric
+    if rn is not None and cn is not None:
+        return empty if rn.n == 0 or cn.n == 0 else None
+    if not ref.text or not cur.text or ref.text.n == 0 or cur.text.n == 0:
+        return empty
+    return None
+
+
+@dataclass
+class _Plan:
+    """The test chosen for one column and the distributions it runs on."""
+
+    method: str
+    numeric: bool
+    categorical: bool
+    keys: list[str]
+    r: np.ndarray | None
+    c: np.ndarray | None
+
+
+def _plan(ref: ColumnProfile, cur: ColumnProfile, method: str) -> _Plan:
+    """Categorical or numeric treatment, the test (``auto`` resolved) and its counts."""
+    rn, cn = ref.numeric, cur.numeric
+    numeric = rn is not None and cn is not None
+    categorical = not numeric
+    if rn is not None and cn is not None and rn.distinct is not None and cn.distinct is not None:
+        categorical = len(set(rn.distinct) | set(cn.distinct)) <= LOW_CARDINALITY
+    keys: list[str] = []
+    r = c = None
+    if categorical:
+        keys, r, c = _categorical(ref, cur)
+    n_ref = int(r.sum()) if r is not None else rn.n  # type: ignore[union-attr]
+    chosen = _auto(categorical, len(keys) <= 2, n_ref) if method == "auto" else method
+    if chosen in ("ks", "wasserstein") and categorical and not numeric:
+        chosen = "chi2" if chosen == "ks" else "jensenshannon"
+    if chosen in ("chi2", "z", "jensenshannon") and r is None:
+        keys, r, c = _categorical_from_numeric(ref, cur)
+    return _Plan(chosen, numeric, categorical, keys, r, c)
+
+
+def _statistic(
+    plan: _Plan, rn: NumericStats | None, cn: NumericStats | None
+) -> tuple[float, float | None] | str:
+    """``(statistic, p-value or None)`` of the planned test, or why it cannot run."""
+    chosen, r, c = plan.method, plan.r, plan.c
+    if chosen == "ks":
+        return _ks(rn, cn)  # type: ignore[arg-type]
+    if chosen == "wasserstein":
+        return _wasserstein(rn, cn), None  # type: ignore[arg-type]
+    if chosen == "psi":
+        return (_psi(r, c) if r is not None else _psi_numeric(rn, cn)), None  # type: ignore[arg-type]
+    if chosen == "jensenshannon":
+        return _jensenshannon(r, c), None  # type: ignore[arg-type]
+    if chosen == "chi2":
+        return _chi2(r, c)  # type: ignore[arg-type]
+    if chosen == "z":
+        if len(plan.keys) > 2:
+            return f"the Z-test needs a binary column; this one has {len(plan.keys)} values"
+        return (0.0, 1.0) if len(plan.keys) < 2 else _ztest(r, c)  # type: ignore[arg-type]
+    raise ValueError(f"unknown drift method {chosen!r}")
+
+
 def column_drift(
     ref: ColumnProfile,
     cur: ColumnProfile,
@@ -331,71 +402,27 @@ def column_drift(
     Returns:
         The verdict with the raw statistic, p-value (tests only) and threshold.
     """
-
-    def skip(note: str) -> ColumnDrift:
-        return ColumnDrift(ref.name, "none", None, None, None, False, kind, severity, note)
-
-    if ref.kind is None or cur.kind is None:
-        return skip("no values to compare (the column is empty on one side)")
-    if ref.kind != cur.kind:
-        return skip(f"the column is {ref.kind} in the reference and {cur.kind} now")
-    if ref.kind == "datetime" and method == "auto":
-        return skip(
-            "datetime columns move with time; set data.drift.columns.<name>.method to test one"
-        )
-    rn, cn = ref.numeric, cur.numeric
-    numeric = rn is not None and cn is not None
-    if numeric and (rn.n == 0 or cn.n == 0):  # type: ignore[union-attr]
-        return skip("no values to compare (the column is empty on one side)")
-    if not numeric and (not ref.text or not cur.text or ref.text.n == 0 or cur.text.n == 0):
-        return skip("no values to compare (the column is empty on one side)")
-    categorical = not numeric
-    if numeric and rn.distinct is not None and cn.distinct is not None:  # type: ignore[union-attr]
-        categorical = len(set(rn.distinct) | set(cn.distinct)) <= LOW_CARDINALITY  # type: ignore[union-attr]
-    keys: list[str] = []
-    r = c = None
-    if categorical:
-        keys, r, c = _categorical(ref, cur)
-    n_ref = int(r.sum()) if r is not None else rn.n  # type: ignore[union-attr]
-    chosen = _auto(categorical, len(keys) <= 2, n_ref) if method == "auto" else method
-    if chosen in ("ks", "wasserstein") and categorical and not numeric:
-        chosen = "chi2" if chosen == "ks" else "jensenshannon"
-    if chosen in ("chi2", "z", "jensenshannon") and r is None:
-        keys, r, c = _categorical_from_numeric(ref, cur)
-    limit = threshold if threshold is not None else DEFAULT_THRESHOLDS[chosen]
-    p_value: float | None = None
-    if chosen == "ks":
-        if r is not None and not numeric:  # pragma: no cover - redirected above
-            raise AssertionError
-        statistic, p_value = _ks(rn, cn)  # type: ignore[arg-type]
-    elif chosen == "wasserstein":
-        statistic = _wasserstein(rn, cn)  # type: ignore[arg-type]
-    elif chosen == "psi":
-        statistic = _psi(r, c) if r is not None else _psi_numeric(rn, cn)  # type: ignore[arg-type]
-    elif chosen == "jensenshannon":
-        statistic = _jensenshannon(r, c)  # type: ignore[arg-type]
-    elif chosen == "chi2":
-        statistic, p_value = _chi2(r, c)  # type: ignore[arg-type]
-    elif chosen == "z":
-        if len(keys) > 2:
-            return skip(f"the Z-test needs a binary column; this one has {len(keys)} values")
-        if len(keys) < 2:
-            statistic, p_value = 0.0, 1.0
-        else:
-            statistic, p_value = _ztest(r, c)  # type: ignore[arg-type]
-    else:
-        raise ValueError(f"unknown drift method {chosen!r}")
-    if chosen in _P_VALUE_METHODS:
+    why = _skip_reason(ref, cur, method)
+    if why is None:
+        plan = _plan(ref, cur, method)
+        limit = threshold if threshold is not None else DEFAULT_THRESHOLDS[plan.method]
+        outcome = _statistic(plan, ref.numeric, cur.numeric)
+        why = outcome if isinstance(outcome, str) else None
+    if why is not None:
+        return ColumnDrift(ref.name, "none", None, None, None, False, kind, severity, why)
+    assert not isinstance(outcome, str)
+    statistic, p_value = outcome
+    if plan.method in _P_VALUE_METHODS:
         drifted = p_value is not None and p_value < limit
     else:
         drifted = statistic >= limit
     note = None
-    if categorical and numeric:
-        note = f"{len(keys)} distinct values: treated as categorical"
+    if plan.categorical and plan.numeric:
+        note = f"{len(plan.keys)} distinct values: treated as categorical"
     if (ref.text and ref.text.truncated) or (cur.text and cur.text.truncated):
         note = "more distinct values than a profile keeps; rare values share the (other) bucket"
     return ColumnDrift(
-        ref.name, chosen, statistic, p_value, limit, bool(drifted), kind, severity, note
+        ref.name, plan.method, statistic, p_value, limit, bool(drifted), kind, severity, note
     )
 
 
@@ -518,47 +545,56 @@ def drift_findings(
                 or checks.get("drift")
                 or col.severity
             )
-        if not col.drifted or col.severity == "off":
-            continue
-        corrected = (
-            col.kind != "feature"
-            or col.p_value is None
-            or col.threshold is None
-            or col.p_value < col.threshold / max(len(tested), 1)
-        )
-        if not (corrected or col.column in watched or col.severity == "error"):
-            continue
-        stat = f"{col.statistic:.4g}" if col.statistic is not None else "n/a"
-        rule = (
-            f"p-value {col.p_value:.3g} < {col.threshold:g}"
-            if col.p_value is not None and col.threshold is not None
-            else f"{stat} >= {col.threshold:g}"
-            if col.threshold is not None
-            else stat
-        )
-        what = {"label": "label ", "prediction": "prediction "}.get(col.kind, "")
-        out.append(
-            Finding(
-                "drift",
-                col.severity,  # type: ignore[arg-type]
-                f"{what}column {col.column!r} drifted ({col.method}: {rule})",
-                column=col.column,
-                observed=col.statistic,
-                expected=col.threshold,
-            )
-        )
-    if report.dataset_drift and cfg.dataset_severity != "off":
-        drifted = sum(c.drifted for c in tested)
-        out.append(
-            Finding(
-                "drift",
-                cfg.dataset_severity,
-                f"dataset drift: {drifted} of {len(tested)} feature columns drifted"
-                f" ({report.share:.0%}, threshold {report.share_threshold:.0%})",
-                observed=report.share,
-                expected=report.share_threshold,
-                count=drifted,
-                fraction=report.share,
-            )
-        )
+        if _counts(col, len(tested), watched):
+            out.append(_column_finding(col))
+    severity = cfg.dataset_severity
+    if report.dataset_drift and severity != "off":
+        out.append(_dataset_finding(report, severity, tested))
     return out
+
+
+def _counts(col: ColumnDrift, n_tested: int, watched: Sequence[str]) -> bool:
+    """Whether a column's drift is a finding (severity on; Bonferroni for p-value features)."""
+    if not col.drifted or col.severity == "off":
+        return False
+    corrected = (
+        col.kind != "feature"
+        or col.p_value is None
+        or col.threshold is None
+        or col.p_value < col.threshold / max(n_tested, 1)
+    )
+    return corrected or col.column in watched or col.severity == "error"
+
+
+def _column_finding(col: ColumnDrift) -> Finding:
+    stat = f"{col.statistic:.4g}" if col.statistic is not None else "n/a"
+    rule = (
+        f"p-value {col.p_value:.3g} < {col.threshold:g}"
+        if col.p_value is not None and col.threshold is not None
+        else f"{stat} >= {col.threshold:g}"
+        if col.threshold is not None
+        else stat
+    )
+    what = {"label": "label ", "prediction": "prediction "}.get(col.kind, "")
+    return Finding(
+        "drift",
+        col.severity,  # type: ignore[arg-type]
+        f"{what}column {col.column!r} drifted ({col.method}: {rule})",
+        column=col.column,
+        observed=col.statistic,
+        expected=col.threshold,
+    )
+
+
+def _dataset_finding(report: DriftReport, severity: Severity, tested: list[ColumnDrift]) -> Finding:
+    drifted = sum(c.drifted for c in tested)
+    return Finding(
+        "drift",
+        severity,
+        f"dataset drift: {drifted} of {len(tested)} feature columns drifted"
+        f" ({report.share:.0%}, threshold {report.share_threshold:.0%})",
+        observed=report.share,
+        expected=report.share_threshold,
+        count=drifted,
+        fraction=report.share,
+    )
