@@ -460,7 +460,6 @@ def _typed_columns(
 ) -> Batch:
     """Check each column's values with one set of types, then convert it in one call."""
     import numpy as np
-    import pandas as pd
 
     out: dict[str, Any] = {}
     nulls = False
@@ -472,77 +471,121 @@ def _typed_columns(
         types.discard(type(None))
         if has_null:
             nulls = True
-            if schema is not None and schema.nullable.get(name) is False:
-                row = values.index(None)
-                raise PayloadError(
-                    422,
-                    f"column {name!r}, row {row}: null, but the model cannot take a missing"
-                    f" value in {name!r}; send {_ARTICLE.get(kind, 'a value')}",
-                )
+            _refuse_null(name, kind, values, schema)
         if kind == "any":
-            bad = types & {list, dict}
-            if bad:
-                row = next(i for i, v in enumerate(values) if type(v) in bad)
-                raise PayloadError(
-                    422, f"column {name!r}, row {row}: expected a plain value, got a nested one"
-                )
-            out[name] = pd.Series(values, dtype=object if has_null else None)
+            out[name] = _any_column(name, values, types, has_null)
             continue
-        allowed = _ALLOWED[kind]
-        if kind == "integer" and float in types:
-            allowed = allowed | {float}
-        if not types <= allowed:
-            row = next(i for i, v in enumerate(values) if v is not None and type(v) not in allowed)
-            raise PayloadError(
-                422,
-                f"column {name!r}, row {row}: expected {_ARTICLE[kind]}, got {_short(values[row])}",
-            )
-        if kind == "number":
-            try:
-                arr = np.array(values, dtype=np.float64)  # null becomes NaN
-            except OverflowError:
-                row = next(i for i, v in enumerate(values) if isinstance(v, int) and abs(v) > 1e308)
-                raise PayloadError(
-                    422, f"column {name!r}, row {row}: the number is out of the float range"
-                ) from None
-            _check_finite(arr.reshape(-1, 1), [name])
-            out[name] = arr
-        elif kind == "integer":
-            if has_null:
-                raise PayloadError(
-                    422,
-                    f"column {name!r}, row {values.index(None)}: null in an integer column;"
-                    " send an integer",
-                )
-            try:
-                arr = np.array(values, dtype=np.float64)
-            except OverflowError:
-                arr = np.array([float("inf")])
-            if not (np.isfinite(arr) & (np.mod(arr, 1) == 0) & (np.abs(arr) < 2**63)).all():
-                ok = np.isfinite(arr) & (np.mod(arr, 1) == 0) & (np.abs(arr) < 2**63)
-                row = int(np.nonzero(~ok)[0][0]) if len(arr) == len(values) else 0
-                within = " within 64 bits" if isinstance(values[row], int) else ""
-                raise PayloadError(
-                    422,
-                    f"column {name!r}, row {row}: expected {_ARTICLE[kind]}{within},"
-                    f" got {_short(values[row])}",
-                )
-            out[name] = arr.astype(np.int64)
-        elif kind == "boolean":
-            if has_null:
-                raise PayloadError(
-                    422, f"column {name!r}, row {values.index(None)}: null in a true/false column"
-                )
-            out[name] = np.array(values, dtype=bool)
-        else:  # string: a missing value is NaN in an object column, as pandas reads a CSV
-            arr = np.array(values, dtype=object)
-            if has_null:
-                arr[arr == None] = np.nan  # noqa: E711 - elementwise comparison
-            out[name] = arr
+        _check_types(name, kind, values, types)
+        out[name] = _CONVERT[kind](name, values, has_null)
     if schema is not None and schema.numeric:
         matrix = np.column_stack([out[n] for n in names]) if names else None
         return Batch(names, rows, matrix=matrix, nulls=nulls)
     return Batch(names, rows, columns=out, nulls=nulls)
+
+
+def _refuse_null(
+    name: str, kind: ColumnType, values: list[Any], schema: InputSchema | None
+) -> None:
+    """422 for a null in a column the model cannot take a missing value in."""
+    if schema is not None and schema.nullable.get(name) is False:
+        raise PayloadError(
+            422,
+            f"column {name!r}, row {values.index(None)}: null, but the model cannot take a"
+            f" missing value in {name!r}; send {_ARTICLE.get(kind, 'a value')}",
+        )
+
+
+def _any_column(name: str, values: list[Any], types: set[type], has_null: bool) -> Any:
+    """A column of any plain values (nested ones refused) as a pandas Series."""
+    import pandas as pd
+
+    bad = types & {list, dict}
+    if bad:
+        row = next(i for i, v in enumerate(values) if type(v) in bad)
+        raise PayloadError(
+            422, f"column {name!r}, row {row}: expected a plain value, got a nested one"
+        )
+    return pd.Series(values, dtype=object if has_null else None)
+
+
+def _check_types(name: str, kind: ColumnType, values: list[Any], types: set[type]) -> None:
+    """422 naming the first value whose JSON type the column does not take."""
+    allowed = _ALLOWED[kind]
+    if kind == "integer" and float in types:
+        allowed = allowed | {float}
+    if not types <= allowed:
+        row = next(i for i, v in enumerate(values) if v is not None and type(v) not in allowed)
+        raise PayloadError(
+            422,
+            f"column {name!r}, row {row}: expected {_ARTICLE[kind]}, got {_short(values[row])}",
+        )
+
+
+def _number_column(name: str, values: list[Any], _has_null: bool) -> np.ndarray:
+    import numpy as np
+
+    try:
+        arr = np.array(values, dtype=np.float64)  # null becomes NaN
+    except OverflowError:
+        row = next(i for i, v in enumerate(values) if isinstance(v, int) and abs(v) > 1e308)
+        raise PayloadError(
+            422, f"column {name!r}, row {row}: the number is out of the float range"
+        ) from None
+    _check_finite(arr.reshape(-1, 1), [name])
+    return arr
+
+
+def _integer_column(name: str, values: list[Any], has_null: bool) -> np.ndarray:
+    import numpy as np
+
+    if has_null:
+        raise PayloadError(
+            422,
+            f"column {name!r}, row {values.index(None)}: null in an integer column;"
+            " send an integer",
+        )
+    try:
+        arr = np.array(values, dtype=np.float64)
+    except OverflowError:
+        arr = np.array([float("inf")])
+    ok = np.isfinite(arr) & (np.mod(arr, 1) == 0) & (np.abs(arr) < 2**63)
+    if not ok.all():
+        row = int(np.nonzero(~ok)[0][0]) if len(arr) == len(values) else 0
+        within = " within 64 bits" if isinstance(values[row], int) else ""
+        raise PayloadError(
+            422,
+            f"column {name!r}, row {row}: expected {_ARTICLE['integer']}{within},"
+            f" got {_short(values[row])}",
+        )
+    return arr.astype(np.int64)
+
+
+def _boolean_column(name: str, values: list[Any], has_null: bool) -> np.ndarray:
+    import numpy as np
+
+    if has_null:
+        raise PayloadError(
+            422, f"column {name!r}, row {values.index(None)}: null in a true/false column"
+        )
+    return np.array(values, dtype=bool)
+
+
+def _string_column(_name: str, values: list[Any], has_null: bool) -> np.ndarray:
+    """Strings in an object column; a missing value is NaN, as pandas reads a CSV."""
+    import numpy as np
+
+    arr = np.array(values, dtype=object)
+    if has_null:
+        arr[arr == None] = np.nan  # noqa: E711 - elementwise comparison
+    return arr
+
+
+_CONVERT: dict[str, Callable[[str, list[Any], bool], np.ndarray]] = {
+    "number": _number_column,
+    "integer": _integer_column,
+    "boolean": _boolean_column,
+    "string": _string_column,
+}
 
 
 # -- Arrow and Parquet -------------------------------------------------------------------
