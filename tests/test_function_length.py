@@ -21,7 +21,6 @@ STILL_TOO_LONG = frozenset(
         "pipelines/validate_data.py::_validate",
         "report/charts.py::to_svg",
         "report/render.py::_metric_rows",
-        "serve/app.py::create_app",
     }
 )
 

@@ -376,78 +376,32 @@ def _media_type(raw: str) -> str:
     return raw.split(";", 1)[0].strip().lower()
 
 
-def create_app(
-    served: ServedModel,
-    *,
-    max_body_bytes: int | None = None,
-    max_rows: int | None = None,
-    limits: Limits | None = None,
-    prediction_log: PredictionLog | None = None,
-    metrics: ServiceMetrics | None = None,
-) -> ASGIApp:
-    """The ASGI application serving ``served``.
+class _Predict:
+    """``POST /predict`` on the raw ASGI channel (no per-request framework objects)."""
 
-    Routes: ``POST /predict`` (JSON records or columns, an Arrow IPC stream or file, or
-    Parquet; a batch), ``GET /health``, ``GET /metadata``, ``GET /metrics``
-    (Prometheus). Bad requests get a 4xx with ``{"error": message, "status": code}``:
-    400 for a body that does not parse, 408 for a body not received in time, 413 for
-    an oversized body or batch, 415 for an unknown content type, 422 for wrong columns
-    or types and for inputs the model cannot take; 503 when the service is at its
-    limit of concurrent requests or buffered bytes. Every answer of ``/predict``
-    carries a ``request_id`` (the client's ``X-Request-ID`` when it is sane).
-    """
-    require_stack()
-    import anyio
-    from starlette.applications import Starlette
-    from starlette.requests import ClientDisconnect, Request
-    from starlette.responses import Response
-    from starlette.routing import Route
+    def __init__(
+        self,
+        served: ServedModel,
+        lim: Limits,
+        stats: ServiceMetrics,
+        prediction_log: PredictionLog | None,
+    ):
+        import anyio
+        from starlette.requests import ClientDisconnect
 
-    from mlci.serve.metrics import ServiceMetrics
+        self.served = served
+        self.lim = lim
+        self.stats = stats
+        self.prediction_log = prediction_log
+        self.active = 0
+        self.buffered = 0
+        self.limiter = anyio.CapacityLimiter(lim.predict_threads)
+        self.to_thread = anyio.to_thread.run_sync
+        self.disconnect = ClientDisconnect
+        self.classes_json = to_jsonable(served.classes) if served.classes is not None else None
+        self.inline_rows = INLINE_ROWS_FAST if served.fast else INLINE_ROWS
 
-    lim = limits or Limits()
-    if max_body_bytes is not None:
-        lim.max_body_bytes = max_body_bytes
-    if max_rows is not None:
-        lim.max_rows = max_rows
-    stats = metrics or ServiceMetrics(served.version, served.predictor.format, served.classes)
-    started = time.time()
-    state = {"active": 0, "buffered": 0}
-    limiter = anyio.CapacityLimiter(lim.predict_threads)
-    classes = served.classes
-    classes_json = to_jsonable(classes) if classes is not None else None
-
-    async def read_body(receive: Any, length: bytes | None) -> bytes:
-        # No timer here (one per request costs more than the prediction of a row):
-        # the server's protocol ends a body that does not arrive in time.
-        declared = length.decode("latin-1") if length is not None else None
-        if declared is not None and declared.isdigit() and int(declared) > lim.max_body_bytes:
-            raise PayloadError(
-                413, f"body of {declared} bytes is over the limit of {lim.max_body_bytes}"
-            )
-        chunks: list[bytes] = []
-        size = 0
-        try:
-            while True:
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    raise ClientDisconnect
-                chunk = message.get("body", b"")
-                size += len(chunk)
-                if size > lim.max_body_bytes:
-                    raise PayloadError(413, f"body is over the limit of {lim.max_body_bytes} bytes")
-                if state["buffered"] + len(chunk) > lim.max_buffered_bytes:
-                    raise PayloadError(503, "the service is busy (memory); retry later")
-                state["buffered"] += len(chunk)
-                chunks.append(chunk)
-                if not message.get("more_body", False):
-                    break
-        finally:
-            state["buffered"] -= sum(map(len, chunks))
-        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-    async def predict(scope: Any, receive: Any, send: Any) -> None:
-        """``POST /predict`` on the raw ASGI channel (no per-request framework objects)."""
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         t0 = time.perf_counter()
         # One pass over the raw headers (names arrive lower-cased).
         ctype_raw = length = sent_id = None
@@ -459,47 +413,74 @@ def create_app(
             elif key == b"x-request-id":
                 sent_id = value.decode("latin-1")
         rid = sent_id if sent_id and _REQUEST_ID.fullmatch(sent_id) else token_hex(16)
-        if state["active"] >= lim.max_concurrent:
+        if self.active >= self.lim.max_concurrent:
             answer = _error(503, "the service is at its limit of concurrent requests; retry", rid)
         else:
-            state["active"] += 1
+            self.active += 1
             try:
-                answer = await handle(scope, receive, rid, ctype_raw, length)
+                answer = await self.handle(scope, receive, rid, ctype_raw, length)
             finally:
-                state["active"] -= 1
+                self.active -= 1
         status, data, headers = answer
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": data})
-        stats.request("predict", status, time.perf_counter() - t0)
+        self.stats.request("predict", status, time.perf_counter() - t0)
+
+    async def read_body(self, receive: Any, length: bytes | None) -> bytes:
+        """The body, bounded in size (this request's and all requests' together)."""
+        # No timer here (one per request costs more than the prediction of a row):
+        # the server's protocol ends a body that does not arrive in time.
+        limit = self.lim.max_body_bytes
+        declared = length.decode("latin-1") if length is not None else None
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise PayloadError(413, f"body of {declared} bytes is over the limit of {limit}")
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise self.disconnect
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > limit:
+                    raise PayloadError(413, f"body is over the limit of {limit} bytes")
+                if self.buffered + len(chunk) > self.lim.max_buffered_bytes:
+                    raise PayloadError(503, "the service is busy (memory); retry later")
+                self.buffered += len(chunk)
+                chunks.append(chunk)
+                if not message.get("more_body", False):
+                    break
+        finally:
+            self.buffered -= sum(map(len, chunks))
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     async def handle(
-        scope: Any, receive: Any, rid: str, ctype_raw: bytes | None, length: bytes | None
+        self, scope: Any, receive: Any, rid: str, ctype_raw: bytes | None, length: bytes | None
     ) -> _Answer:
-        ctype = (
-            "application/json"
-            if ctype_raw is None or ctype_raw == b"application/json"
-            else _media_type(ctype_raw.decode("latin-1"))
-        )
-        if ctype.endswith("+json"):
-            ctype = "application/json"
-        if ctype not in JSON_TYPES and ctype not in ARROW_TYPES and ctype not in PARQUET_TYPES:
+        """Read, parse, validate and score one request; every refusal is an answer."""
+        ctype = _content_type(ctype_raw)
+        if ctype is None:
             kinds = ", ".join(sorted(JSON_TYPES | ARROW_TYPES | PARQUET_TYPES))
-            return _error(415, f"content type {ctype!r} is not one of {kinds}", rid)
+            shown = _media_type((ctype_raw or b"").decode("latin-1"))
+            return _error(415, f"content type {shown!r} is not one of {kinds}", rid)
+        served = self.served
         try:
-            body = await read_body(receive, length)
-            batch = parse_request(body, served.schema, content_type=ctype, max_rows=lim.max_rows)
+            body = await self.read_body(receive, length)
+            batch = parse_request(
+                body, served.schema, content_type=ctype, max_rows=self.lim.max_rows
+            )
             del body
-            if batch.rows <= (INLINE_ROWS_FAST if served.fast else INLINE_ROWS):
-                # a thread hop costs more than the prediction
+            if batch.rows <= self.inline_rows:  # a thread hop costs more than the prediction
                 result = served.run(batch)
             else:  # big batches run in a thread so /health stays responsive
-                result = await anyio.to_thread.run_sync(served.run, batch, limiter=limiter)
+                result = await self.to_thread(served.run, batch, limiter=self.limiter)
             problem = _bad_outputs(batch, result)
             if problem is not None:
                 raise PayloadError(422, problem)
         except PayloadError as exc:
             return _error(exc.status, exc.message, rid)
-        except ClientDisconnect:
+        except self.disconnect:
             if scope.get("mlci.body_timeout"):
                 log.info("request %s: the body did not arrive in time; answered 408", rid)
                 return 408, b"", []
@@ -509,16 +490,43 @@ def create_app(
             # The model refused the input (e.g. an unseen category).
             message = f"the model could not predict on this input: {exc}"[:2000]
             return _error(422, message, rid)
+        return self.success(batch, result, rid)
+
+    def success(self, batch: Batch, result: Prediction, rid: str) -> _Answer:
+        """The 200 answer; the predictions counted and logged."""
         out: dict[str, Any] = {"predictions": _labels_json(result.labels)}
         if result.proba is not None:
             out["probabilities"] = result.proba
-            out["classes"] = classes_json
-        out["model_version"] = served.version
+            out["classes"] = self.classes_json
+        out["model_version"] = self.served.version
         out["request_id"] = rid
-        stats.predictions(result.labels)
-        if prediction_log is not None:
-            prediction_log.submit(batch, result, rid)
+        self.stats.predictions(result.labels)
+        if self.prediction_log is not None:
+            self.prediction_log.submit(batch, result, rid)
         return _answer(out, 200, rid)
+
+
+def _content_type(raw: bytes | None) -> str | None:
+    """The media type of a body the service takes (``+json`` is JSON), or None."""
+    if raw is None or raw == b"application/json":
+        return "application/json"
+    ctype = _media_type(raw.decode("latin-1"))
+    if ctype.endswith("+json"):
+        return "application/json"
+    if ctype in JSON_TYPES or ctype in ARROW_TYPES or ctype in PARQUET_TYPES:
+        return ctype
+    return None
+
+
+def _framework_routes(served: ServedModel, stats: ServiceMetrics) -> ASGIApp:
+    """``/health``, ``/metadata``, ``/metrics`` and the 405 of ``/predict``, on Starlette."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    started = time.time()
+    classes_json = to_jsonable(served.classes) if served.classes is not None else None
 
     async def health(_request: Request) -> Response:
         return _json(
@@ -549,7 +557,7 @@ def create_app(
     async def predict_other(_request: Request) -> Response:
         return _json({"error": "use POST /predict", "status": 405}, 405, {"allow": "POST"})
 
-    router = Starlette(
+    return Starlette(
         routes=[
             Route("/predict", predict_other, methods=["GET", "PUT", "PATCH", "DELETE"]),
             Route("/health", health, methods=["GET"]),
@@ -557,6 +565,39 @@ def create_app(
             Route("/metrics", metrics_route, methods=["GET"]),
         ]
     )
+
+
+def create_app(
+    served: ServedModel,
+    *,
+    max_body_bytes: int | None = None,
+    max_rows: int | None = None,
+    limits: Limits | None = None,
+    prediction_log: PredictionLog | None = None,
+    metrics: ServiceMetrics | None = None,
+) -> ASGIApp:
+    """The ASGI application serving ``served``.
+
+    Routes: ``POST /predict`` (JSON records or columns, an Arrow IPC stream or file, or
+    Parquet; a batch), ``GET /health``, ``GET /metadata``, ``GET /metrics``
+    (Prometheus). Bad requests get a 4xx with ``{"error": message, "status": code}``:
+    400 for a body that does not parse, 408 for a body not received in time, 413 for
+    an oversized body or batch, 415 for an unknown content type, 422 for wrong columns
+    or types and for inputs the model cannot take; 503 when the service is at its
+    limit of concurrent requests or buffered bytes. Every answer of ``/predict``
+    carries a ``request_id`` (the client's ``X-Request-ID`` when it is sane).
+    """
+    require_stack()
+    from mlci.serve.metrics import ServiceMetrics
+
+    lim = limits or Limits()
+    if max_body_bytes is not None:
+        lim.max_body_bytes = max_body_bytes
+    if max_rows is not None:
+        lim.max_rows = max_rows
+    stats = metrics or ServiceMetrics(served.version, served.predictor.format, served.classes)
+    predict = _Predict(served, lim, stats, prediction_log)
+    router = _framework_routes(served, stats)
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
         # The hot route skips the framework (measured: its per-request objects cost
