@@ -33,8 +33,10 @@ __all__ = [
     "best_first",
     "dump_lines",
     "environment",
+    "find_entry",
     "fold",
     "make_entry",
+    "packages_digest",
     "parse_lines",
     "recent",
     "recorded_environment",
@@ -238,6 +240,33 @@ def fold(
     return folded, every[len(drop) :]
 
 
+def packages_digest(entry: Mapping[str, Any]) -> str | None:
+    """The hash of the package list ``entry``'s environment names, if it names one."""
+    digest = (entry.get("environment") or {}).get("packages_sha256")
+    return digest if isinstance(digest, str) else None
+
+
+def find_entry(
+    entries: Sequence[Mapping[str, Any]], ident: str, where: str, list_hint: str
+) -> dict[str, Any]:
+    """The one entry whose id starts with ``ident``.
+
+    Args:
+        entries: The history's entries.
+        ident: An experiment id or a prefix of one.
+        where: The history's place, for the message.
+        list_hint: The command that lists the history.
+
+    Raises:
+        InputError: when none or several match.
+    """
+    hits = [e for e in entries if str(e.get("id", "")).startswith(ident)]
+    if len(hits) != 1:
+        what = "no experiment" if not hits else f"{len(hits)} experiments"
+        raise InputError(f"{where}: {what} with id {ident!r}; list them with {list_hint}")
+    return dict(hits[0])
+
+
 def dump_lines(summary: Mapping[str, Any] | None, entries: Sequence[Mapping[str, Any]]) -> str:
     """The history as JSON lines: the summary line first (if any), then the entries."""
     items = ([summary] if summary else []) + list(entries)
@@ -280,42 +309,26 @@ class ExperimentLog:
         self.root = root
         self.path = root / EXPERIMENTS_FILE
 
+    def _read(self) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+        if not self.path.is_file():
+            return None, []
+        return parse_lines(self.path.read_text(encoding="utf-8"), str(self.path))
+
     def entries(self) -> list[dict[str, Any]]:
         """Every entry, oldest first (the summary line of folded entries excluded)."""
-        if not self.path.is_file():
-            return []
-        out = []
-        with self.path.open(encoding="utf-8") as fh:
-            for number, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    entry = jsonio.loads(line, source=f"{self.path}:{number}")
-                except MlciError:
-                    raise InputError(
-                        f"{self.path}:{number}: not a JSON line; the experiment history is"
-                        " damaged: remove the line"
-                    ) from None
-                if isinstance(entry, dict) and entry.get("kind") != "summary":
-                    out.append(entry)
-        return out
+        return self._read()[1]
 
     def summary(self) -> dict[str, Any] | None:
         """The line that counts folded (oldest) entries, if any were folded."""
-        if not self.path.is_file():
-            return None
-        with self.path.open(encoding="utf-8") as fh:
-            first = fh.readline()
         try:
-            entry = jsonio.loads(first, source=str(self.path)) if first.strip() else None
-        except MlciError:
+            return self._read()[0]
+        except InputError:
             return None
-        return entry if isinstance(entry, dict) and entry.get("kind") == "summary" else None
 
     def append(self, entry: Mapping[str, Any], packages: Sequence[str] = ()) -> None:
         """Add ``entry`` (and its package list, once per hash); fold the oldest beyond the cap."""
         with _locked(self.root / ".lock"):
-            digest = (entry.get("environment") or {}).get("packages_sha256")
+            digest = packages_digest(entry)
             if digest and packages:
                 folder = self.root / PACKAGES_DIR
                 folder.mkdir(parents=True, exist_ok=True)
@@ -346,13 +359,7 @@ class ExperimentLog:
         Raises:
             InputError: when none or several match.
         """
-        hits = [e for e in self.entries() if str(e.get("id", "")).startswith(ident)]
-        if len(hits) != 1:
-            what = "no experiment" if not hits else f"{len(hits)} experiments"
-            raise InputError(
-                f"{self.path}: {what} with id {ident!r}; list them with `mlci experiments`"
-            )
-        return hits[0]
+        return find_entry(self.entries(), ident, str(self.path), "`mlci experiments`")
 
 
 def recent(entries: Sequence[Mapping[str, Any]], count: int = 5) -> list[dict[str, Any]]:

@@ -33,8 +33,14 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from mlci.errors import GitHubAPIError, InputError
-from mlci.registry.experiments import dump_lines, fold, parse_lines
+from mlci.errors import GitHubAPIError
+from mlci.registry.experiments import (
+    dump_lines,
+    find_entry,
+    fold,
+    packages_digest,
+    parse_lines,
+)
 
 if TYPE_CHECKING:
     from mlci.github.api import GitHubClient
@@ -71,7 +77,7 @@ def _package_lines(
     lines: list[dict[str, Any]] = []
     size = 0
     for e in reversed(entries):
-        digest = (e.get("environment") or {}).get("packages_sha256")
+        digest = packages_digest(e)
         if digest not in packages or any(line["sha256"] == digest for line in lines):
             continue
         size += sum(len(p) + 3 for p in packages[digest]) + 100
@@ -171,14 +177,7 @@ class ReleaseExperimentLog:
         Raises:
             InputError: when none or several match.
         """
-        hits = [e for e in self.entries() if str(e.get("id", "")).startswith(ident)]
-        if len(hits) != 1:
-            what = "no experiment" if not hits else f"{len(hits)} experiments"
-            raise InputError(
-                f"{self.path}: {what} with id {ident!r}; list them with"
-                " `mlci experiments --registry github`"
-            )
-        return hits[0]
+        return find_entry(self.entries(), ident, self.path, "`mlci experiments --registry github`")
 
     def _create(self) -> dict[str, Any]:
         try:
@@ -226,7 +225,7 @@ class ReleaseExperimentLog:
         Raises:
             GitHubAPIError: GitHub refused (no push access: a fork's token).
         """
-        digest = (entry.get("environment") or {}).get("packages_sha256")
+        digest = packages_digest(entry)
         for attempt in range(MAX_ATTEMPTS):
             if attempt:  # lost a race: wait a random while so the writers spread out
                 time.sleep(random.uniform(0, 0.2 * attempt))
