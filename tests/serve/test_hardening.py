@@ -12,6 +12,7 @@ import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -407,3 +408,68 @@ def test_millions_of_empty_records_over_the_wire(server: RunningServer) -> None:
     body = b"[" + b"{}," * 2_000_000 + b"{}]"  # 6 MB, under the body limit
     resp = _post(server, body)
     assert resp.status_code == 413 and "more than 1000 records" in resp.json()["error"]
+
+
+def _ipc(table: Any, *, file: bool, compression: str | None, chunk: int | None = None) -> bytes:
+    import pyarrow as pa
+
+    sink = io.BytesIO()
+    options = pa.ipc.IpcWriteOptions(compression=compression)
+    opener = pa.ipc.new_file if file else pa.ipc.new_stream
+    with opener(sink, table.schema, options=options) as writer:
+        writer.write_table(table, max_chunksize=chunk)
+    return sink.getvalue()
+
+
+def _no_decoding(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pyarrow as pa
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("the body was decoded before it was bounded")
+
+    monkeypatch.setattr(pa.ipc, "open_stream", refuse)
+    monkeypatch.setattr(pa.ipc, "open_file", refuse)
+
+
+@pytest.mark.parametrize("file", [False, True], ids=["stream", "file"])
+def test_a_compressed_arrow_bomb_is_refused_before_it_is_decompressed(
+    file: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pyarrow as pa
+
+    # 20 MB of one repeated string compress to about a kilobyte.
+    bomb = pa.table({"s": pa.array(["x" * 1_000_000] * 20, pa.large_string())})
+    body = _ipc(bomb, file=file, compression="zstd")
+    assert len(body) < 10_000
+    kind = "file" if file else "stream"
+    _no_decoding(monkeypatch)
+    with pytest.raises(PayloadError) as err:
+        parse_request(body, None, content_type=f"application/vnd.apache.arrow.{kind}")
+    assert err.value.status == 413 and "decodes to over" in err.value.message
+
+
+@pytest.mark.parametrize("file", [False, True], ids=["stream", "file"])
+def test_compressed_arrow_rows_are_counted_from_the_batch_headers(
+    file: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pyarrow as pa
+
+    table = pa.table({"a": np.arange(110.0)})
+    kind = f"application/vnd.apache.arrow.{'file' if file else 'stream'}"
+    body = _ipc(table, file=file, compression="lz4", chunk=10)
+    whole = parse_request(body, None, content_type=kind, max_rows=110)
+    assert whole.rows == 110 and list(whole.frame()["a"]) == list(range(110))
+    _no_decoding(monkeypatch)
+    with pytest.raises(PayloadError) as err:
+        parse_request(body, None, content_type=kind, max_rows=100)
+    assert err.value.status == 413 and "more than 100 rows" in err.value.message
+
+
+def test_a_broken_arrow_file_footer_is_a_400() -> None:
+    import pyarrow as pa
+
+    body = bytearray(_ipc(pa.table({"a": [1.0, 2.0]}), file=True, compression="zstd"))
+    body[-10:-6] = (len(body) * 2).to_bytes(4, "little")  # footer length past the body
+    with pytest.raises(PayloadError) as err:
+        parse_request(bytes(body), None, content_type="application/vnd.apache.arrow.file")
+    assert err.value.status == 400 and "invalid Arrow IPC body" in err.value.message

@@ -11,7 +11,9 @@ limit.
 Limits (all refused with 4xx before the model runs): the body size (checked by the
 caller while reading), the number of rows (counted before the rows are built: from
 the braces of a JSON body, the footer of a Parquet file, the batch headers of an
-Arrow stream), JSON nesting (1,024 levels, orjson's), numbers outside the float range
+Arrow stream or file), the decoded size of an Arrow or Parquet body (at most 64
+times its encoded size, read from the footer, or from the batch headers and each
+compressed buffer's length prefix before anything is decompressed), JSON nesting (1,024 levels, orjson's), numbers outside the float range
 (``1e400``, a 4,000-digit integer), ``NaN``/``Infinity`` (not JSON), and ``null``
 in a column whose schema says the model cannot take it.
 """
@@ -19,7 +21,8 @@ in a column whose schema says the model cannot take it.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+import struct
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import chain
@@ -593,54 +596,160 @@ _CONVERT: dict[str, Callable[[str, list[Any], bool], np.ndarray]] = {
 
 def _arrow_table(body: bytes, ctype: str, max_rows: int) -> Any:
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     limit = max(len(body) * _MAX_EXPANSION, 1 << 20)
     try:
         if ctype in PARQUET_TYPES:
-            pf = pq.ParquetFile(pa.BufferReader(body))
-            meta = pf.metadata
-            if meta.num_rows > max_rows:
-                raise PayloadError(
-                    413, f"batch of {meta.num_rows} rows is over the limit of {max_rows}; split it"
-                )
-            size = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
-            if size > limit:
-                raise PayloadError(413, f"the Parquet body decodes to {size} bytes; split it")
-            return pf.read()
+            return _parquet_table(body, max_rows, limit)
+        is_file = ctype.endswith(".file")
+        _bound_ipc(body, is_file, max_rows, limit)  # before anything is decompressed
         reader = (
             pa.ipc.open_file(pa.BufferReader(body))
-            if ctype.endswith(".file")
+            if is_file
             else pa.ipc.open_stream(pa.BufferReader(body))
         )
-        batches = []
-        rows = size = 0
-        n = reader.num_record_batches if ctype.endswith(".file") else None
-        i = 0
-        while True:
-            if n is not None:
-                if i >= n:
-                    break
-                rb = reader.get_batch(i)
-                i += 1
-            else:
-                try:
-                    rb = reader.read_next_batch()
-                except StopIteration:
-                    break
-            rows += rb.num_rows
-            size += rb.nbytes
-            if rows > max_rows:
-                raise PayloadError(413, f"more than {max_rows} rows in one request; split it")
-            if size > limit:
-                raise PayloadError(413, f"the Arrow body decodes to over {limit} bytes; split it")
-            batches.append(rb)
-        return pa.Table.from_batches(batches, schema=reader.schema)
+        return reader.read_all()
     except PayloadError:
         raise
-    except (pa.ArrowException, OSError, ValueError) as exc:
+    except (pa.ArrowException, OSError, ValueError, IndexError, struct.error) as exc:
         what = "Parquet" if ctype in PARQUET_TYPES else "Arrow IPC"
         raise PayloadError(400, f"invalid {what} body: {str(exc)[:300]}") from None
+
+
+def _parquet_table(body: bytes, max_rows: int, limit: int) -> Any:
+    """A Parquet body, its rows and decoded size bounded by the footer before reading."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pf = pq.ParquetFile(pa.BufferReader(body))
+    meta = pf.metadata
+    if meta.num_rows > max_rows:
+        raise PayloadError(
+            413, f"batch of {meta.num_rows} rows is over the limit of {max_rows}; split it"
+        )
+    size = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+    if size > limit:
+        raise PayloadError(413, f"the Parquet body decodes to {size} bytes; split it")
+    return pf.read()
+
+
+# An Arrow IPC message's metadata is a flatbuffer (Arrow's format/Message.fbs); the
+# few fields read here (a record batch's row count and body buffers, a file footer's
+# blocks) bound the body before pyarrow decompresses anything.
+_RECORD_BATCH = 3
+_DICTIONARY_BATCH = 2
+
+
+class _Flat:
+    """Just enough of a flatbuffer reader: tables, scalars, sub-tables and vectors."""
+
+    def __init__(self, data: bytes):
+        self.data = data
+
+    def root(self) -> int:
+        return int(struct.unpack_from("<I", self.data, 0)[0])
+
+    def field(self, table: int, index: int) -> int | None:
+        """The position of a table's field, or None when it is absent."""
+        vtable = table - struct.unpack_from("<i", self.data, table)[0]
+        size = struct.unpack_from("<H", self.data, vtable)[0]
+        if 4 + 2 * index >= size:
+            return None
+        offset = struct.unpack_from("<H", self.data, vtable + 4 + 2 * index)[0]
+        return table + offset if offset else None
+
+    def scalar(self, table: int, index: int, fmt: str) -> Any:
+        at = self.field(table, index)
+        return 0 if at is None else struct.unpack_from(fmt, self.data, at)[0]
+
+    def table(self, table: int, index: int) -> int | None:
+        at = self.field(table, index)
+        return None if at is None else at + struct.unpack_from("<I", self.data, at)[0]
+
+    def vector(self, table: int, index: int) -> tuple[int, int]:
+        """``(position of the first element, count)`` of a vector field."""
+        at = self.table(table, index)
+        if at is None:
+            return 0, 0
+        return at + 4, int(struct.unpack_from("<I", self.data, at)[0])
+
+
+def _batch_bounds(metadata: bytes, body: Any) -> tuple[int, int]:
+    """``(rows, decoded body bytes)`` of a record or dictionary batch message."""
+    flat = _Flat(metadata)
+    message = flat.root()
+    kind = flat.scalar(message, 1, "<B")
+    if kind not in (_RECORD_BATCH, _DICTIONARY_BATCH):
+        return 0, 0
+    header = flat.table(message, 2)
+    if header is None:
+        return 0, 0
+    if kind == _DICTIONARY_BATCH:
+        header = flat.table(header, 1)
+        if header is None:
+            return 0, 0
+        rows = 0  # dictionary values are not rows of the batch
+    else:
+        rows = int(flat.scalar(header, 0, "<q"))
+    compressed = flat.field(header, 3) is not None
+    start, count = flat.vector(header, 2)
+    size = 0
+    for i in range(count):
+        offset, length = struct.unpack_from("<qq", metadata, start + 16 * i)
+        if length <= 0:
+            continue
+        if not compressed:
+            size += length
+            continue
+        # A compressed buffer starts with its decompressed length (-1: stored as is).
+        declared = struct.unpack_from("<q", body, offset)[0] if length >= 8 else 0
+        size += length - 8 if declared < 0 else declared
+    return rows, size
+
+
+def _ipc_messages(body: bytes, is_file: bool) -> Iterator[Any]:
+    """Every message pyarrow would decode: the stream's, or the file footer's blocks."""
+    import pyarrow as pa
+
+    if not is_file:
+        reader = pa.ipc.MessageReader.open_stream(pa.BufferReader(body))
+        while True:
+            try:
+                yield reader.read_next_message()
+            except StopIteration:
+                return
+    if len(body) < 18 or body[-6:] != b"ARROW1":
+        raise ValueError("not an Arrow IPC file (no ARROW1 trailer)")
+    footer_len = struct.unpack_from("<i", body, len(body) - 10)[0]
+    if not 0 < footer_len <= len(body) - 10:
+        raise ValueError("the file footer's length is out of range")
+    flat = _Flat(body[len(body) - 10 - footer_len : len(body) - 10])
+    footer = flat.root()
+    for index in (2, 3):  # dictionaries, record batches
+        start, count = flat.vector(footer, index)
+        for i in range(count):
+            offset, meta_len, _pad, body_len = struct.unpack_from(
+                "<qiiq", flat.data, start + 24 * i
+            )
+            end = offset + meta_len + body_len
+            if offset < 0 or meta_len < 0 or body_len < 0 or end > len(body):
+                raise ValueError("a block of the file footer points outside the body")
+            yield pa.ipc.read_message(pa.BufferReader(body[offset:end]))
+
+
+def _bound_ipc(body: bytes, is_file: bool, max_rows: int, limit: int) -> None:
+    """413 when the batches hold too many rows or decompress past ``limit``, before decoding."""
+    rows = size = 0
+    for message in _ipc_messages(body, is_file):
+        if message.type not in ("record batch", "dictionary"):
+            continue
+        batch_rows, batch_size = _batch_bounds(message.metadata.to_pybytes(), message.body)
+        rows += batch_rows
+        size += batch_size
+        if rows > max_rows:
+            raise PayloadError(413, f"more than {max_rows} rows in one request; split it")
+        if size > limit:
+            raise PayloadError(413, f"the Arrow body decodes to over {limit} bytes; split it")
 
 
 def _arrow_batch(table: Any, schema: InputSchema | None) -> Batch:
