@@ -13,9 +13,10 @@ caller while reading), the number of rows (counted before the rows are built: fr
 the braces of a JSON body, the footer of a Parquet file, the batch headers of an
 Arrow stream or file), the decoded size of an Arrow or Parquet body (at most 64
 times its encoded size, read from the footer, or from the batch headers and each
-compressed buffer's length prefix before anything is decompressed), JSON nesting (1,024 levels, orjson's), numbers outside the float range
-(``1e400``, a 4,000-digit integer), ``NaN``/``Infinity`` (not JSON), and ``null``
-in a column whose schema says the model cannot take it.
+compressed buffer's length prefix before anything is decompressed), JSON nesting
+(1,024 levels, orjson's), numbers outside the float range (``1e400``, a 4,000-digit
+integer), ``NaN``/``Infinity`` (not JSON), and ``null`` in a column whose schema
+says the model cannot take it.
 """
 
 from __future__ import annotations
