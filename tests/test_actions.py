@@ -222,6 +222,11 @@ def test_build_argv_uses_only_the_options_a_command_has() -> None:
         )
         assert argv[0] == name
         assert "${{" not in " ".join(argv)
+    # the comment job's registry (an empty input records no experiment)
+    env = {"MLCI_POST": "true", "MLCI_REGISTRY_TAG_PREFIX": "model-v"}
+    assert _action.build_argv("report", env)[-2:] == ["--registry-tag-prefix", "model-v"]
+    env["MLCI_REGISTRY_TAG_PREFIX"] = ""
+    assert "--registry-tag-prefix" not in _action.build_argv("report", env)
 
 
 def test_relative_paths() -> None:

@@ -134,6 +134,7 @@ def build_argv(command: str, env: Mapping[str, str]) -> list[str]:
     for variable, options in (
         ("MLCI_PR_NUMBER", ("--pr", "--pr-number")),
         ("MLCI_HEAD_SHA", ("--head-sha", "--sha")),
+        ("MLCI_REGISTRY_TAG_PREFIX", ("--registry-tag-prefix",)),
     ):
         value = (env.get(variable) or "").strip()
         option = next((o for o in options if _accepts(parser, o)), None)

@@ -1085,6 +1085,7 @@ def _run_report(args: argparse.Namespace) -> int:
         sha=args.sha,
         key=args.key,
         author=args.comment_author,
+        registry_tag_prefix=args.registry_tag_prefix,
         runtime=runtime,
     )
     if not (args.post or args.check_run or args.quiet):
@@ -1162,6 +1163,14 @@ def _add_report_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]
         metavar="LOGIN",
         help="login the token posts as (default: github-actions[bot]); only its comments are"
         " updated",
+    )
+    rep.add_argument(
+        "--registry-tag-prefix",
+        default=None,
+        metavar="PREFIX",
+        help="with --post in the comment job (a workflow_run event): append the pull request's"
+        " candidate to the experiment history of the github registry with this version tag"
+        " prefix (registry.tag_prefix, e.g. model-v; contents: write); default: record none",
     )
     rep.add_argument("-q", "--quiet", action="store_true", help="do not print the Markdown")
     rep.set_defaults(handler=_run_report)

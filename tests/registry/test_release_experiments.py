@@ -91,6 +91,9 @@ def test_a_fork_entry_is_written_by_the_comment_job(
     monkeypatch.setenv("GITHUB_EVENT_PATH", str(path))
     results = write_case(tmp_path / "results", "blocked")
     argv = ["report", "--results", str(results), "--post", "-q"]
+    assert main(argv) == 0  # the local registry: no entry, no release
+    assert fake_github.releases() == []
+    argv += ["--registry-tag-prefix", "model-v"]
     assert main(argv) == 0
     (entry,) = _log(fake_github).entries()
     assert entry["pr"] == fork["number"] and entry["branch"] == "feature"
@@ -182,7 +185,8 @@ def test_three_pr_runs_recorded_by_the_comment_job(
         monkeypatch.setenv("GITHUB_EVENT_PATH", str(tmp_path / "event.json"))
         monkeypatch.setenv("GITHUB_TOKEN", fake_github.token)
         monkeypatch.setenv("GITHUB_REF", "refs/heads/main")
-        assert main(["report", "--results", str(root / "out"), "--post", "-q"]) == 0
+        argv = ["report", "--results", str(root / "out"), "--post", "-q"]
+        assert main([*argv, "--registry-tag-prefix", "model-v"]) == 0
         assert len(_log(fake_github).entries()) == number - 6
     capsys.readouterr()
 
@@ -250,10 +254,14 @@ def test_a_forged_package_list_is_not_kept(
         "packages": forged,
     }
     (results / "model.json").write_text(json.dumps(doc), encoding="utf-8")
-    assert main(["report", "--results", str(results), "--post", "-q"]) == 0
-    (entry,) = _log(fake_github).entries()
+    argv = ["report", "--results", str(results), "--post", "-q"]
+    assert main([*argv, "--registry-tag-prefix", "ml-v"]) == 0
+    (entry,) = ReleaseExperimentLog(
+        _client(fake_github), fake_github.repo, tag_prefix="ml-v"
+    ).entries()
     assert entry["environment"] == {"python": "3.12.1"}  # no package hash, so no list
     assert entry["train_command"] == "python train.py"
-    (release,) = [r for r in fake_github.releases() if r["tag_name"] == "model-experiments"]
+    (release,) = fake_github.releases()  # the history of the tag prefix given
+    assert release["tag_name"] == "ml-experiments"
     (asset,) = fake_github.assets(release["id"])
     assert b"evil" not in asset["data"]

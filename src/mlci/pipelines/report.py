@@ -187,6 +187,7 @@ def report(
     key: str = "default",
     author: str | None = None,
     token: str | None = None,
+    registry_tag_prefix: str | None = None,
     runtime: Runtime | None = None,
     client: GitHubClient | None = None,
 ) -> ReportOutcome:
@@ -203,6 +204,9 @@ def report(
         key: Which report this is; one comment per key.
         author: The login the token posts as (default ``github-actions[bot]``).
         token: A token (default: the ``github-token`` input or ``GITHUB_TOKEN``).
+        registry_tag_prefix: With ``post`` on a ``workflow_run`` event (the comment job),
+            append the candidate to the experiment history of the github registry with
+            this version tag prefix; None records nothing (the local registry).
         runtime: The Actions runtime.
         client: A ready client (tests); default built from the runtime.
 
@@ -214,7 +218,7 @@ def report(
         GitHubAPIError: GitHub refused (the message names the permission).
     """
     rt = runtime or Runtime()
-    target = _Target(repo, pr, key, author, token, client)
+    target = _Target(repo, pr, key, author, token, client, registry_tag_prefix)
     if post and not _has_results(results_dir) and isinstance(_event(rt).get("workflow_run"), dict):
         return _report_missing(results_dir, output_dir, rt, target)
     loaded = _load(results_dir, output_dir, rt, target, post=post)
@@ -252,6 +256,7 @@ class _Target:
     author: str | None
     token: str | None
     client: GitHubClient | None
+    registry_tag_prefix: str | None = None
 
 
 def _load(
@@ -322,8 +327,9 @@ def _post_comment(
         The report as posted (its recent experiments read from the history, when written).
     """
     number = _pr_number(gh, repo, rt, target.pr, head)
-    if loaded.model is not None and isinstance(_event(rt).get("workflow_run"), dict):
-        loaded = _record_experiment(gh, repo, loaded, number, rt, outcome)
+    prefix = target.registry_tag_prefix
+    if prefix and loaded.model is not None and isinstance(_event(rt).get("workflow_run"), dict):
+        loaded = _record_experiment(gh, repo, loaded, number, rt, outcome, prefix)
     body = render_markdown(loaded, max_chars=MAX_COMMENT_CHARS - len(marker(target.key)) - 1)
     who = target.author or rt.input("comment-author") or DEFAULT_AUTHOR
     result = post_sticky_comment(gh, repo, number, body, key=target.key, author=who)
@@ -373,6 +379,7 @@ def _record_experiment(
     number: int,
     runtime: Runtime,
     outcome: ReportOutcome,
+    tag_prefix: str,
 ) -> Report:
     """Append the pull request's candidate to the github registry's experiment history.
 
@@ -395,7 +402,7 @@ def _record_experiment(
     branch = run.get("head_branch") if isinstance(run.get("head_branch"), str) else None
     env, packages, train_command = recorded_environment(model)
     entry = make_entry(model, branch=branch, pr=number, train_command=train_command, env=env)
-    log = ReleaseExperimentLog(client, repo)
+    log = ReleaseExperimentLog(client, repo, tag_prefix=tag_prefix)
     try:
         added = log.append(entry, packages)
         entries = log.entries()
