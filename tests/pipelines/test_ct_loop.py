@@ -9,7 +9,10 @@ dispatched workflow's command, ``mlci retrain``, trains on what production logge
 (brought to the runner by ``retrain.data_command``) and opens the retrain pull request:
 one Git Data commit with the challenger and ``.mlci/retrain.json``. Its merge is checked
 by the pull-request pipeline without retraining and deployed by the deploy pipeline:
-production's sha256 is the sha256 of the model the pull request committed.
+production's sha256 is the sha256 of the model the pull request committed. Then the
+loop turns once more: the service answers as version 2 with that file, logs a later
+batch from the new scanner into the same folder, and the monitor judges version 2 on
+it: its live accuracy passes, the accuracy issue closes, and no second retrain starts.
 """
 
 from __future__ import annotations
@@ -85,8 +88,13 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _serve(root: Path, batch: pd.DataFrame) -> pd.DataFrame:
-    """Serve production with logging on, send ``batch`` by 20 rows; the labels to join."""
+def _serve(root: Path, batch: pd.DataFrame, version: int) -> tuple[pd.DataFrame, Any]:
+    """Serve production with logging on, send ``batch`` by 20 rows.
+
+    Returns:
+        The delayed labels to join (``request_id``, ``row``, ``id``, ``target``) and what
+        the service's ``GET /metadata`` said.
+    """
     port = _free_port()
     command = [sys.executable, "-m", "mlci", "serve", "--config", str(root / "mlci.yaml")]
     proc = subprocess.Popen(
@@ -108,13 +116,14 @@ def _serve(root: Path, batch: pd.DataFrame) -> pd.DataFrame:
                 assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
                 assert time.monotonic() < deadline, "the service did not start"
                 time.sleep(0.2)
+        metadata = requests.get(f"{url}/metadata", timeout=30).json()
         for start in range(0, len(batch), 20):
             chunk = batch.iloc[start : start + 20]
             records = chunk.drop(columns=["id", "target"]).to_dict(orient="records")
             answer = requests.post(f"{url}/predict", json={"records": records}, timeout=30)
             assert answer.status_code == 200, answer.text
             body = answer.json()
-            assert body["model_version"] == 1
+            assert body["model_version"] == version
             labels.append(
                 pd.DataFrame(
                     {
@@ -129,7 +138,7 @@ def _serve(root: Path, batch: pd.DataFrame) -> pd.DataFrame:
         proc.terminate()  # a graceful stop finishes the open log file
         out, _ = proc.communicate(timeout=60)
     assert "logging predictions to logs" in out
-    return pd.concat(labels, ignore_index=True)
+    return pd.concat(labels, ignore_index=True), metadata
 
 
 def _monitor(root: Path) -> int:
@@ -191,7 +200,7 @@ def test_served_drift_is_retrained_proposed_merged_and_deployed(
 
     # -- production answers a drifted batch and logs it
     drifted = pd.read_csv(project / "data" / "batch2.csv")
-    labels = _serve(project, drifted)
+    labels, _ = _serve(project, drifted, 1)
     assert list((project / "logs").glob("*.parquet"))
     assert not list((project / "logs").glob("*.part"))
     labels.to_csv(project / "data" / "labels.csv", index=False)
@@ -269,3 +278,21 @@ def test_served_drift_is_retrained_proposed_merged_and_deployed(
     _commit(project, "docs")
     assert _run(project, "pr") == EXIT_OK
     assert "carries a retrained model" not in capsys.readouterr().out
+
+    # -- production answers with the pull request's model; the monitor judges it
+    later = pd.read_csv(project / "data" / "batch1.csv")  # the new scanner, a later batch
+    for column, factor in zip(ct_project.SHIFTED, (1.6, 1.8), strict=True):
+        later[column] *= factor
+    more, served = _serve(project, later, 2)
+    assert f"sha256:{served['metadata']['hashes']['model.skops']}" == challenger
+    pd.concat([labels, more]).to_csv(project / "data" / "labels.csv", index=False)
+    github(monkeypatch, fake_github)
+    assert _monitor(project) == EXIT_OK
+    doc = results(project, "monitor")
+    versions = {v["version"]: v for v in doc["versions"]}
+    assert doc["version_judged"] == 2 and sorted(versions) == [1, 2]
+    assert versions[2]["labelled"] == len(later) and versions[1]["labelled"] == len(drifted)
+    assert not [p for p in doc["problems"] if p["severity"] == "error"]
+    issues = {i["title"]: i["state"] for i in fake_github.issues()}
+    assert issues["mlci monitor: live accuracy fails its gate"] == "closed"
+    assert len(fake_github.dispatches()) == 1  # no new problem: no second retrain
