@@ -8,8 +8,9 @@ reference data, or read from a stored profile so the reference is never re-read)
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlci.config import Config, DataConfig
 from mlci.errors import InputError, MlciError
@@ -23,6 +24,11 @@ from mlci.results import (
     make_document,
     write_results,
 )
+
+if TYPE_CHECKING:
+    from mlci.data.checks import Checker
+    from mlci.data.profile import Profile
+    from mlci.data.schema import DataSchema
 
 __all__ = ["validate_data"]
 
@@ -89,6 +95,25 @@ def validate_data(
         raise
 
 
+@dataclass(frozen=True)
+class _Paths:
+    """The files one validation reads."""
+
+    current: Path
+    reference: Path | None
+    schema: Path | None
+
+
+@dataclass
+class _Read:
+    """What one pass over the current data gave: the checker, the columns, the profile."""
+
+    checker: Checker
+    columns: list[str] = field(default_factory=list)
+    profile: Profile | None = None
+    shard_count: int | None = None
+
+
 def _validate(
     config: Config | None,
     rt: Runtime,
@@ -103,13 +128,69 @@ def _validate(
     shards_from: list[Path] | None,
     current_profile: Path | None,
 ) -> dict[str, Any]:
-    from mlci.data.checks import Checker, severity_resolver
-    from mlci.data.drift import compare_profiles, drift_findings
-    from mlci.data.io import detect_format, iter_frames
-    from mlci.data.profile import Profiler, is_profile_file, load_profile, profile_path
-    from mlci.data.schema import infer_schema, load_schema, schema_kinds
-
     cfg = config.data if config else DataConfig()
+    paths = _paths(config, cfg, current, reference_profile or reference, schema, shards_from)
+    drift_on = drift and cfg.drift.enabled
+    data_schema, ref_profile, notes = _schema_and_reference(
+        cfg,
+        paths,
+        schema_given=schema is not None,
+        stored_profile=reference_profile is not None,
+        drift_on=drift_on,
+    )
+    read = _read_current(
+        cfg, paths, data_schema, ref_profile, drift_on, shard, shards_from, current_profile
+    )
+    if shard is not None:
+        return _write_shard(rt, read, paths, shard, results_dir)
+    findings = read.checker.finish()
+    drift_payload = None
+    if read.profile is not None and ref_profile is not None:
+        drift_findings, drift_payload = _drift(cfg, data_schema, ref_profile, read.profile)
+        findings += drift_findings
+    if any(f.check == "drift" and f.severity == "error" for f in findings):
+        findings = _pre_existing_drift(
+            findings,
+            cfg.drift.pre_existing,
+            [p for p in (paths.current, paths.reference) if p],
+            rt,
+        )
+    findings = notes + findings
+    for f in findings:
+        if f.file is None and f.check != "schema_inferred":
+            f.file = rt.workspace_path(paths.current)
+    passed = not has_errors(findings)
+    document = make_document(
+        "data",
+        passed=passed,
+        findings=findings,
+        payload={
+            "rows": read.checker.rows,
+            "columns": len(read.columns),
+            "counts": _counts(findings),
+            "drift": drift_payload,
+            "shards": read.shard_count,
+        },
+        provenance=_provenance(rt, paths),
+    )
+    written = write_results(results_dir or Path(DEFAULT_RESULTS_DIR), document)
+    _report(rt, document, data_name=str(paths.current), written=written)
+    if rt.on_actions:
+        rt.set_output("passed", "true" if passed else "false")
+        rt.set_output("results-path", rt.workspace_path(written))
+    return document
+
+
+def _paths(
+    config: Config | None,
+    cfg: DataConfig,
+    current: Path | None,
+    reference: Path | None,
+    schema: Path | None,
+    shards_from: list[Path] | None,
+) -> _Paths:
+    """The current data, the reference and the schema: the flags, else mlci.yaml."""
+    from mlci.data.io import detect_format
 
     def resolve(value: str | None) -> Path | None:
         if value is None:
@@ -124,13 +205,24 @@ def _validate(
         )
     if shards_from is None:
         detect_format(current_path)
-    ref_path = reference_profile or reference or resolve(cfg.reference)
-    schema_path = schema or resolve(cfg.schema)
-    drift_on = drift and cfg.drift.enabled
-    notes: list[Finding] = []
+    return _Paths(current_path, reference or resolve(cfg.reference), schema or resolve(cfg.schema))
 
+
+def _schema_and_reference(
+    cfg: DataConfig, paths: _Paths, *, schema_given: bool, stored_profile: bool, drift_on: bool
+) -> tuple[DataSchema, Profile | None, list[Finding]]:
+    """The schema (the file, else inferred from the reference) and the reference profile.
+
+    Returns:
+        The schema, the reference profile (when drift or inference needs it) and a note
+        when the schema was inferred.
+    """
+    from mlci.data.profile import is_profile_file, load_profile, profile_path
+    from mlci.data.schema import infer_schema, load_schema, schema_kinds
+
+    schema_path, ref_path = paths.schema, paths.reference
     data_schema = None
-    if schema is not None or (schema_path is not None and schema_path.exists()):
+    if schema_given or (schema_path is not None and schema_path.exists()):
         assert schema_path is not None
         data_schema = load_schema(schema_path)
     elif ref_path is None:
@@ -139,115 +231,140 @@ def _validate(
             " run `mlci schema infer REFERENCE -o mlci/schema.yaml`, or pass --schema or"
             " --reference"
         )
-
     ref_profile = None
     if ref_path is not None and (drift_on or data_schema is None):
-        if reference_profile is not None or is_profile_file(ref_path):
+        if stored_profile or is_profile_file(ref_path):
             ref_profile = load_profile(ref_path)
         else:
             kinds = schema_kinds(data_schema) if data_schema else None
             ref_profile = profile_path(
                 ref_path, chunk_rows=cfg.chunk_rows, kinds=kinds, track_unique=data_schema is None
             )
-    if data_schema is None:
-        assert ref_profile is not None
-        data_schema = infer_schema(ref_profile, target=cfg.target, id_columns=cfg.id_columns)
-        notes.append(
-            Finding(
-                "schema_inferred",
-                "info",
-                f"no schema file at {schema_path}; the data was checked against a schema inferred"
-                " from the reference. Write one with `mlci schema infer` and commit it",
-                file=str(schema_path),
-            )
-        )
+    if data_schema is not None:
+        return data_schema, ref_profile, []
+    assert ref_profile is not None
+    note = Finding(
+        "schema_inferred",
+        "info",
+        f"no schema file at {schema_path}; the data was checked against a schema inferred"
+        " from the reference. Write one with `mlci schema infer` and commit it",
+        file=str(schema_path),
+    )
+    inferred = infer_schema(ref_profile, target=cfg.target, id_columns=cfg.id_columns)
+    return inferred, ref_profile, [note]
 
-    severity = severity_resolver(cfg.checks, cfg.column_checks)
-    data_name = current_path.name
-    checker = Checker(
-        data_schema,
-        severity=severity,
-        target=cfg.target,
-        id_columns=cfg.id_columns,
-        data_name=data_name,
+
+def _read_current(
+    cfg: DataConfig,
+    paths: _Paths,
+    data_schema: DataSchema,
+    ref_profile: Profile | None,
+    drift_on: bool,
+    shard: tuple[int, int] | None,
+    shards_from: list[Path] | None,
+    current_profile: Path | None,
+) -> _Read:
+    """One pass over the current data (or the shards' states): the checks and the profile."""
+    from mlci.data.checks import Checker, severity_resolver
+    from mlci.data.io import iter_frames
+    from mlci.data.profile import Profiler
+    from mlci.data.schema import schema_kinds
+
+    read = _Read(
+        Checker(
+            data_schema,
+            severity=severity_resolver(cfg.checks, cfg.column_checks),
+            target=cfg.target,
+            id_columns=cfg.id_columns,
+            data_name=paths.current.name,
+        )
     )
     kinds = dict(ref_profile.kinds()) if ref_profile else {}
     kinds.update(schema_kinds(data_schema))
     profiler = Profiler(kinds) if drift_on and ref_profile is not None else None
-    cur_profile = None
-    columns: list[str] = []
-    shard_count: int | None = None
     if shards_from is not None:
-        from mlci.data.shards import read_shards
-
-        shard_count, states = read_shards(shards_from, keys=list(checker._key_hashes))
-        for doc, arrays in states:
-            if not columns and doc["chunks"]:
-                columns = list(doc["chunks"][0]["names"])
-                _check_overlap(data_schema.columns, columns, current_path, schema_path)
-            checker.absorb(doc, arrays)
+        _absorb_shards(read, paths, data_schema, shards_from)
         if profiler is not None:
-            cur_profile = _merged_profile(current_profile, shards_from)
-    else:
-        frames = iter_frames(current_path, chunk_rows=cfg.chunk_rows, shard=shard)
-        for offset, frame in frames:
-            if not columns:
-                columns = [str(c) for c in frame.columns]
-                _check_overlap(data_schema.columns, columns, current_path, schema_path)
-            converted = checker.update(offset, frame)
-            if profiler is not None:
-                profiler.update(offset, frame, converted)
+            read.profile = _merged_profile(current_profile, shards_from)
+        return read
+    for offset, frame in iter_frames(paths.current, chunk_rows=cfg.chunk_rows, shard=shard):
+        if not read.columns:
+            read.columns = [str(c) for c in frame.columns]
+            _check_overlap(data_schema.columns, read.columns, paths.current, paths.schema)
+        converted = read.checker.update(offset, frame)
         if profiler is not None:
-            cur_profile = profiler.finish()
-    if shard is not None:
-        from mlci.data.shards import write_shard
+            profiler.update(offset, frame, converted)
+    if profiler is not None:
+        read.profile = profiler.finish()
+    return read
 
-        out = (results_dir or Path(DEFAULT_RESULTS_DIR)) / f"shard-{shard[0]}-of-{shard[1]}"
-        write_shard(out, shard, checker, cur_profile)
-        rt.info(
-            f"validate-data: shard {shard[0]}/{shard[1]} of {current_path}: {checker.rows} rows;"
-            f" partial results in {out} (the merge job gives the verdict)"
-        )
-        return {"kind": "data-shard", "passed": True, "rows": checker.rows, "path": str(out)}
-    findings = checker.finish()
-    rows = checker.rows
 
-    drift_payload: dict[str, Any] | None = None
-    if cur_profile is not None and ref_profile is not None:
-        keys = set(cfg.id_columns) | {n for n, c in data_schema.columns.items() if c.unique}
-        kinds_of: dict[str, Any] = {}
-        if cfg.target:
-            kinds_of[cfg.target] = "label"
-        if cfg.prediction:
-            kinds_of[cfg.prediction] = "prediction"
-        names = [n for n in ref_profile.columns if n in cur_profile.columns and n not in keys]
-        report = compare_profiles(
-            ref_profile, cur_profile, cfg.drift, columns=names, kinds=kinds_of
-        )
-        findings += drift_findings(
-            report, cfg.drift, checks=cfg.checks, column_checks=cfg.column_checks
-        )
-        drift_payload = report.to_dict()
+def _absorb_shards(
+    read: _Read, paths: _Paths, data_schema: DataSchema, shards_from: list[Path]
+) -> None:
+    """Fold every shard's partial state into the checker, in shard order."""
+    from mlci.data.shards import read_shards
 
-    if any(f.check == "drift" and f.severity == "error" for f in findings):
-        findings = _pre_existing_drift(
-            findings, cfg.drift.pre_existing, [p for p in (current_path, ref_path) if p], rt
-        )
-    findings = notes + findings
-    for f in findings:
-        if f.file is None and f.check != "schema_inferred":
-            f.file = rt.workspace_path(current_path)
-    passed = not has_errors(findings)
+    checker = read.checker
+    read.shard_count, states = read_shards(shards_from, keys=list(checker._key_hashes))
+    for doc, arrays in states:
+        if not read.columns and doc["chunks"]:
+            read.columns = list(doc["chunks"][0]["names"])
+            _check_overlap(data_schema.columns, read.columns, paths.current, paths.schema)
+        checker.absorb(doc, arrays)
+
+
+def _write_shard(
+    rt: Runtime, read: _Read, paths: _Paths, shard: tuple[int, int], results_dir: Path | None
+) -> dict[str, Any]:
+    """A shard's partial state for the merge job, which gives the verdict."""
+    from mlci.data.shards import write_shard
+
+    out = (results_dir or Path(DEFAULT_RESULTS_DIR)) / f"shard-{shard[0]}-of-{shard[1]}"
+    write_shard(out, shard, read.checker, read.profile)
+    rt.info(
+        f"validate-data: shard {shard[0]}/{shard[1]} of {paths.current}: {read.checker.rows}"
+        f" rows; partial results in {out} (the merge job gives the verdict)"
+    )
+    return {"kind": "data-shard", "passed": True, "rows": read.checker.rows, "path": str(out)}
+
+
+def _drift(
+    cfg: DataConfig, data_schema: DataSchema, ref_profile: Profile, cur_profile: Profile
+) -> tuple[list[Finding], dict[str, Any]]:
+    """Drift from the reference (keys left out) and the one drift rule's findings."""
+    from mlci.data.drift import compare_profiles, drift_findings
+
+    keys = set(cfg.id_columns) | {n for n, c in data_schema.columns.items() if c.unique}
+    kinds_of: dict[str, Any] = {}
+    if cfg.target:
+        kinds_of[cfg.target] = "label"
+    if cfg.prediction:
+        kinds_of[cfg.prediction] = "prediction"
+    names = [n for n in ref_profile.columns if n in cur_profile.columns and n not in keys]
+    report = compare_profiles(ref_profile, cur_profile, cfg.drift, columns=names, kinds=kinds_of)
+    findings = drift_findings(report, cfg.drift, checks=cfg.checks, column_checks=cfg.column_checks)
+    return findings, report.to_dict()
+
+
+def _counts(findings: list[Finding]) -> dict[str, dict[str, int]]:
+    """Errors and warnings per check."""
     counts: dict[str, dict[str, int]] = {}
     for f in findings:
         counts.setdefault(f.check, {"error": 0, "warning": 0})
         if f.severity in ("error", "warning"):
             counts[f.check][f.severity] += 1
-    provenance: dict[str, Any] = {
+    return counts
+
+
+def _provenance(rt: Runtime, paths: _Paths) -> dict[str, Any]:
+    """The files validated, workspace-relative, with their fingerprints."""
+    current, ref_path, schema_path = paths.current, paths.reference, paths.schema
+    return {
         "data": {
             "current": {
-                "path": rt.workspace_path(current_path),
-                "fingerprint": file_fingerprint(current_path) if current_path.exists() else None,
+                "path": rt.workspace_path(current),
+                "fingerprint": file_fingerprint(current) if current.exists() else None,
             },
             "reference": None
             if ref_path is None
@@ -260,26 +377,6 @@ def _validate(
             },
         }
     }
-    document = make_document(
-        "data",
-        passed=passed,
-        findings=findings,
-        payload={
-            "rows": rows,
-            "columns": len(columns),
-            "counts": counts,
-            "drift": drift_payload,
-            "shards": shard_count,
-        },
-        provenance=provenance,
-    )
-    out_dir = results_dir or Path(DEFAULT_RESULTS_DIR)
-    written = write_results(out_dir, document)
-    _report(rt, document, data_name=str(current_path), written=written)
-    if rt.on_actions:
-        rt.set_output("passed", "true" if passed else "false")
-        rt.set_output("results-path", rt.workspace_path(written))
-    return document
 
 
 def _merged_profile(current_profile: Path | None, shards_from: list[Path]) -> Any:
