@@ -236,3 +236,14 @@ def test_token_is_sent_only_to_the_api_origin(fake_github, sleeps):
     assert "Authorization" not in session.headers  # the injected session is left clean
     c.close()
     session.close()
+
+
+def test_get_with_missing_ok_gives_none_for_404_only(fake_github, client):
+    assert client.get(f"/repos/{REPO}/releases/tags/model-v404", missing_ok=True) is None
+    with pytest.raises(GitHubAPIError) as info:
+        client.get(f"/repos/{REPO}/releases/tags/model-v404")
+    assert info.value.status == 404
+    fake_github.fail(502, times=10)
+    with pytest.raises(GitHubAPIError) as info:
+        client.get(f"/repos/{REPO}/releases/tags/model-v404", missing_ok=True)
+    assert info.value.status == 502

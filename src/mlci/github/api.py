@@ -156,9 +156,14 @@ class GitHubClient:
 
     # -- calls ---------------------------------------------------------------------------
 
-    def get(self, path: str, *, params: Mapping[str, Any] | None = None) -> Any:
-        """GET ``path`` and return the decoded JSON."""
-        return _json(self._request("GET", path, params=params))
+    def get(
+        self, path: str, *, params: Mapping[str, Any] | None = None, missing_ok: bool = False
+    ) -> Any:
+        """GET ``path`` and return the decoded JSON; with ``missing_ok`` a 404 gives None."""
+        response = self._request(
+            "GET", path, params=params, ok_statuses=(404,) if missing_ok else ()
+        )
+        return None if response.status_code == 404 else _json(response)
 
     def post(self, path: str, *, json: Any = None, params: Mapping[str, Any] | None = None) -> Any:
         """POST JSON to ``path`` and return the decoded JSON."""

@@ -42,12 +42,9 @@ def _field(answer: Any, *keys: str, endpoint: str) -> str:
 def ref_sha(client: GitHubClient, repo: str, branch: str) -> str | None:
     """The commit ``heads/<branch>`` points at, or None when the branch does not exist."""
     endpoint = f"/repos/{repo}/git/ref/heads/{quote(branch)}"
-    try:
-        answer = client.get(endpoint)
-    except GitHubAPIError as exc:
-        if exc.status == 404:
-            return None
-        raise
+    answer = client.get(endpoint, missing_ok=True)
+    if answer is None:
+        return None
     return _field(answer, "object", "sha", endpoint=f"GET {endpoint}")
 
 
@@ -127,12 +124,9 @@ def compare_status(client: GitHubClient, repo: str, base: str, head: str) -> str
     None when GitHub does not know one of the commits (404).
     """
     endpoint = f"/repos/{repo}/compare/{quote(base)}...{quote(head)}"
-    try:
-        answer = client.get(endpoint)
-    except GitHubAPIError as exc:
-        if exc.status == 404:
-            return None
-        raise
+    answer = client.get(endpoint, missing_ok=True)
+    if answer is None:
+        return None
     status = _field(answer, "status", endpoint=f"GET {endpoint}")
     if status not in {"ahead", "behind", "identical", "diverged"}:
         raise GitHubAPIError(f"GET {endpoint}: unexpected comparison status {status[:40]!r}")

@@ -159,13 +159,8 @@ class ReleasesRegistry:
         return sorted((v for v in found if v is not None), key=lambda v: v.version)
 
     def _release(self, tag: str) -> dict[str, Any] | None:
-        try:
-            release = self.client.get(f"{self._base()}/tags/{tag}")
-        except GitHubAPIError as exc:
-            if exc.status == 404:
-                return None
-            raise
-        return dict(release)
+        release = self.client.get(f"{self._base()}/tags/{tag}", missing_ok=True)
+        return None if release is None else dict(release)
 
     def get(self, version: int) -> ModelVersion:
         """One version (one call), with its full metadata."""
