@@ -15,6 +15,7 @@ import shlex
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from mlci.config import Config
 from mlci.errors import EXIT_FAILED, EXIT_OK, InputError
@@ -116,8 +117,6 @@ def run_project_tests(
     Raises:
         InputError: when no test command is configured, or it cannot start.
     """
-    from mlci.proc import CommandTimeout, run_user_command
-
     rt = runtime or Runtime()
     command = cfg.ci.test_command
     if not command:
@@ -129,60 +128,15 @@ def run_project_tests(
     if junit is not None and junit.is_file():
         junit.unlink()  # never read a stale report of an earlier run
     start = time.perf_counter()
-    code: int | None
-    try:
-        code = run_user_command(command, cwd=cfg.root, timeout=cfg.ci.timeout_minutes * 60)
-    except CommandTimeout:
-        code = None
-    except OSError as exc:
-        raise InputError(
-            f"ci.test_command {command!r} could not start ({exc.strerror}); check it in mlci.yaml"
-        ) from None
+    code = _run(cfg, command)
     seconds = time.perf_counter() - start
     counts = read_junit(junit) if junit is not None and junit.is_file() else None
     passed = code == 0
-    findings: list[Finding] = []
-    if code is None:
-        findings.append(
-            Finding(
-                "tests_failed",
-                "error",
-                f"the tests did not finish in {cfg.ci.timeout_minutes} min"
-                " (ci.timeout_minutes); they were stopped",
-            )
-        )
-    elif counts is not None and counts.failing:
-        findings += [
-            Finding("tests_failed", "error", f"{name}: {message}")
-            for name, message in counts.failing
-        ]
-    elif not passed:
-        findings.append(
-            Finding(
-                "tests_failed",
-                "error",
-                f"the test command exited with code {code}; its output is in the job log",
-            )
-        )
     doc = make_document(
         "tests",
         passed=passed,
-        findings=findings,
-        payload={
-            "command": command,
-            "exit_code": code,
-            "seconds": round(seconds, 3),
-            "counts": None
-            if counts is None
-            else {
-                "tests": counts.tests,
-                "failures": counts.failures,
-                "errors": counts.errors,
-                "skipped": counts.skipped,
-            },
-            "failing": [name for name, _ in counts.failing] if counts else [],
-            "failing_more": max(counts.failing_total - len(counts.failing), 0) if counts else 0,
-        },
+        findings=_findings(cfg, code, counts),
+        payload=_payload(command, code, seconds, counts),
     )
     out = write_results(results_dir or cfg.root / DEFAULT_RESULTS_DIR, doc)
     summary = (
@@ -194,3 +148,65 @@ def run_project_tests(
     verdict = "passed" if passed else "tests failed"
     rt.info(f"mlci test: {verdict} ({summary}) in {seconds:.1f} s; results in {out}")
     return EXIT_OK if passed else EXIT_FAILED
+
+
+def _run(cfg: Config, command: str) -> int | None:
+    """The test command's exit code, or None when it ran out of ``ci.timeout_minutes``."""
+    from mlci.proc import CommandTimeout, run_user_command
+
+    try:
+        return run_user_command(command, cwd=cfg.root, timeout=cfg.ci.timeout_minutes * 60)
+    except CommandTimeout:
+        return None
+    except OSError as exc:
+        raise InputError(
+            f"ci.test_command {command!r} could not start ({exc.strerror}); check it in mlci.yaml"
+        ) from None
+
+
+def _findings(cfg: Config, code: int | None, counts: JUnit | None) -> list[Finding]:
+    """One finding per failing test named in the JUnit report, else one for the command."""
+    if code is None:
+        return [
+            Finding(
+                "tests_failed",
+                "error",
+                f"the tests did not finish in {cfg.ci.timeout_minutes} min"
+                " (ci.timeout_minutes); they were stopped",
+            )
+        ]
+    if counts is not None and counts.failing:
+        return [
+            Finding("tests_failed", "error", f"{name}: {message}")
+            for name, message in counts.failing
+        ]
+    if code != 0:
+        return [
+            Finding(
+                "tests_failed",
+                "error",
+                f"the test command exited with code {code}; its output is in the job log",
+            )
+        ]
+    return []
+
+
+def _payload(
+    command: str, code: int | None, seconds: float, counts: JUnit | None
+) -> dict[str, Any]:
+    """The body of ``tests.json``: the command, how it ended, the counts, the failing tests."""
+    return {
+        "command": command,
+        "exit_code": code,
+        "seconds": round(seconds, 3),
+        "counts": None
+        if counts is None
+        else {
+            "tests": counts.tests,
+            "failures": counts.failures,
+            "errors": counts.errors,
+            "skipped": counts.skipped,
+        },
+        "failing": [name for name, _ in counts.failing] if counts else [],
+        "failing_more": max(counts.failing_total - len(counts.failing), 0) if counts else 0,
+    }
