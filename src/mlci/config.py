@@ -415,7 +415,7 @@ class Config:
             )
             raise ConfigError([ConfigIssue(file, line, column, dotted, message)])
         resolved = self.resolve(str(value))
-        if not resolved.exists():
+        if not resolved.exists() and not _matches_parts(resolved):
             message = (
                 f"{value!r} does not exist (looked for {resolved}); check the path,"
                 " or create the file first"
@@ -615,6 +615,13 @@ def load_config(path: Path) -> Config:
 def load_config_text(text: str, file: str = CONFIG_FILE, root: Path | None = None) -> Config:
     """Validate config text (used by tests and `mlci init`)."""
     return _from_marked(load_with_marks(text, file), root or Path())
+
+
+def _matches_parts(path: Path) -> bool:
+    """Whether ``path`` is a glob that matches at least one Parquet part."""
+    from mlci.data.io import data_files, is_glob
+
+    return is_glob(path) and bool(data_files(path))
 
 
 def find_config(path: Path | None) -> Path:

@@ -29,12 +29,19 @@ def repo_toplevel(cwd: Path) -> str | None:
 
 
 def file_fingerprint(path: Path) -> str:
-    """``sha256:<hex>`` of a file (or of every file below a directory, in order)."""
+    """``sha256:<hex>`` of a file (or of every file of a directory or a glob, in order)."""
+    from mlci.data.io import data_files, is_glob, parts_root
+
     digest = hashlib.sha256()
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    many = path.is_dir() or is_glob(path)
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file())
+    else:
+        files = data_files(path)
+    root = parts_root(path)
     for f in files:
-        if path.is_dir():
-            digest.update(f.relative_to(path).as_posix().encode())
+        if many:
+            digest.update(f.relative_to(root).as_posix().encode())
         with f.open("rb") as fh:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 digest.update(block)

@@ -13,7 +13,7 @@ import pytest
 
 from mlci.cli import main
 from mlci.data.checks import Checker
-from mlci.data.io import iter_frames
+from mlci.data.io import PART_ATTR, detect_format, iter_frames, shard_parts
 from mlci.data.profile import profile_path
 from mlci.data.schema import ColumnSchema, DataSchema, RowBounds, infer_schema, render_schema
 from mlci.results import read_results
@@ -277,3 +277,41 @@ def test_text_times_mixing_zones_and_numbers_beyond_float_range(tmp_path):
     assert found["nan_or_inf:b"].samples == [{"row": 2600, "value": float("-inf")}]
     profile = profile_path(path, chunk_rows=1000)
     assert profile.columns["t"].unsupported.startswith("times with a time zone")
+
+
+def test_a_glob_of_parquet_parts_reads_like_the_folder(tmp_path):
+    frames = [_frame(300, i) for i in range(3)]
+    folder = _parts(tmp_path, [*frames, _frame(300, 7).drop(columns=["label"])])
+    write(frames[0], folder / "deeper" / "part-9.parquet")
+    (folder / "notes.txt").write_text("not data")
+    # Only the matching parts: the broken part-3 and the nested part are left out.
+    glob = folder / "part-[0-2].parquet"
+    assert detect_format(glob) == "parquet-dir"
+    assert _check(glob) == {}
+    got = pd.concat([f for _, f in iter_frames(glob, chunk_rows=100)], ignore_index=True)
+    pd.testing.assert_frame_equal(got, pd.concat(frames, ignore_index=True), check_dtype=False)
+    # "**" spans folders, in name order, labelled relative to the pattern's fixed folder.
+    labels = [f.attrs[PART_ATTR].label for _, f in iter_frames(folder / "**" / "*.parquet")]
+    assert labels[-1] == "part-3.parquet" and "deeper/part-9.parquet" in labels
+    assert "part-3.parquet" in _check(folder / "**" / "*.parquet")["label_missing:label"].message
+    assert shard_parts(folder / "*.parquet", 2, 2)[0] == [
+        folder / "part-2.parquet",
+        folder / "part-3.parquet",
+    ]
+
+
+def test_the_cli_takes_a_glob_and_refuses_one_that_matches_nothing(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    _parts(tmp_path, [_frame(300, i) for i in range(3)])
+    (tmp_path / "schema.yaml").write_text(render_schema(SCHEMA))
+    args = ["validate-data", "--schema", "schema.yaml", "--no-drift", "--current"]
+    assert main([*args, "parts/*.parquet"]) == 0
+    doc = read_results(tmp_path / "mlci-results" / "data.json")
+    assert doc["rows"] == 900
+    folder_print = doc["provenance"]["data"]["current"]["fingerprint"]
+    assert folder_print and folder_print.startswith("sha256:")
+    capsys.readouterr()
+    assert main([*args, "parts/*.csv"]) == 2
+    err = capsys.readouterr().err
+    assert "parts/*.csv: no .parquet file matches the pattern" in err
+    assert "Traceback" not in err

@@ -32,8 +32,11 @@ __all__ = [
     "MAX_VALUE_CHARS",
     "Part",
     "cut",
+    "data_files",
     "detect_format",
+    "is_glob",
     "iter_frames",
+    "parts_root",
     "read_columns",
     "shard_parts",
 ]
@@ -107,6 +110,13 @@ def detect_format(path: Path) -> Format:
     Raises:
         InputError: when the path does not exist, is empty, or has an unknown suffix.
     """
+    if is_glob(path):
+        if not _parquet_files(path):
+            raise InputError(
+                f"{path}: no .parquet file matches the pattern; check the path (a glob such"
+                " as data/parts/*.parquet or data/**/*.parquet) or point at a directory"
+            )
+        return "parquet-dir"
     if not path.exists():
         raise InputError(
             f"{path}: data file not found; check the path (or the data section of mlci.yaml)"
@@ -133,10 +143,38 @@ def detect_format(path: Path) -> Format:
     return fmt
 
 
+_GLOB_CHARS = frozenset("*?[")
+
+
+def is_glob(path: Path) -> bool:
+    """Whether ``path`` is a pattern of Parquet parts (``*``, ``?``, ``[``; not a real path)."""
+    return not _GLOB_CHARS.isdisjoint(str(path)) and not path.exists()
+
+
+def parts_root(path: Path) -> Path:
+    """The folder that a folder's or a glob's parts are named relative to."""
+    if not is_glob(path):
+        return path
+    fixed = list(path.parts)
+    for i, part in enumerate(fixed):
+        if not _GLOB_CHARS.isdisjoint(part):
+            return Path(*fixed[:i]) if i else Path()
+    return path.parent  # pragma: no cover - is_glob saw a pattern character
+
+
 def _parquet_files(directory: Path) -> list[Path]:
-    return sorted(
-        p for p in directory.rglob("*") if p.is_file() and p.suffix in (".parquet", ".pq")
-    )
+    """The Parquet parts of a folder (recursively) or of a glob (``**`` spans folders)."""
+    if is_glob(directory):
+        root = parts_root(directory)
+        found = root.glob(directory.relative_to(root).as_posix())
+    else:
+        found = directory.rglob("*")
+    return sorted(p for p in found if p.is_file() and p.suffix in (".parquet", ".pq"))
+
+
+def data_files(path: Path) -> list[Path]:
+    """The files holding the data at ``path``: the file itself, or a folder's or glob's parts."""
+    return _parquet_files(path) if path.is_dir() or is_glob(path) else [path]
 
 
 def shard_parts(path: Path, index: int, count: int) -> tuple[list[Path], int]:
@@ -160,8 +198,8 @@ def shard_parts(path: Path, index: int, count: int) -> tuple[list[Path], int]:
         )
     if detect_format(path) != "parquet-dir":
         raise InputError(
-            f"{path}: --shard splits a folder of Parquet parts; point data.current at the"
-            " folder, or drop --shard (and data.shards) for a single file"
+            f"{path}: --shard splits a folder (or glob) of Parquet parts; point data.current"
+            " at the folder, or drop --shard (and data.shards) for a single file"
         )
     files = _parquet_files(path)
     start = (index - 1) * len(files) // count
@@ -191,8 +229,9 @@ def iter_frames(
     mlci does not check are left out of the frame and named there.
 
     Args:
-        path: A CSV (optionally gzip), Parquet or JSON Lines file, or a directory of
-            Parquet files (read in name order).
+        path: A CSV (optionally gzip), Parquet or JSON Lines file, a directory of
+            Parquet files, or a glob of them such as ``data/*.parquet`` (read in name
+            order).
         chunk_rows: Rows per chunk at most (Parquet: per record batch).
         columns: Read only these columns (Parquet only; others read everything).
         shard: ``(index, count)``: read only the parts of that shard (see
@@ -208,7 +247,7 @@ def iter_frames(
     offset = 0
     if shard is not None:
         files, offset = shard_parts(path, *shard)
-        frames = _parquet(files, chunk_rows, columns, root=path, first_row=offset)
+        frames = _parquet(files, chunk_rows, columns, root=parts_root(path), first_row=offset)
     elif fmt == "csv":
         frames = _csv(path, chunk_rows)
     elif fmt == "jsonl":
@@ -216,7 +255,7 @@ def iter_frames(
     elif fmt == "parquet":
         frames = _parquet([path], chunk_rows, columns, root=None)
     else:
-        frames = _parquet(_parquet_files(path), chunk_rows, columns, root=path)
+        frames = _parquet(_parquet_files(path), chunk_rows, columns, root=parts_root(path))
     for frame in frames:
         if len(frame) == 0:
             continue

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlci.config import Config, DataConfig
+from mlci.data.io import is_glob
 from mlci.errors import InputError, MlciError
 from mlci.github.runtime import Annotation, Runtime
 from mlci.provenance import file_fingerprint
@@ -364,7 +365,9 @@ def _provenance(rt: Runtime, paths: _Paths) -> dict[str, Any]:
         "data": {
             "current": {
                 "path": rt.workspace_path(current),
-                "fingerprint": file_fingerprint(current) if current.exists() else None,
+                "fingerprint": file_fingerprint(current)
+                if current.exists() or is_glob(current)
+                else None,
             },
             "reference": None
             if ref_path is None

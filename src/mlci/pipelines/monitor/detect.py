@@ -125,7 +125,9 @@ def new_payload(rows: int, notes: list[str]) -> dict[str, Any]:
 def current_path(config: Config, current: Path | None) -> Path:
     """The production data to monitor: ``--current``, ``monitor.current`` or ``data.current``."""
     if current is not None:
-        if not current.exists():
+        from mlci.data.io import data_files, is_glob
+
+        if not current.exists() and not (is_glob(current) and data_files(current)):
             raise InputError(f"--current {current}: not found; check the path")
         return current
     if config.monitor.current:
