@@ -140,3 +140,20 @@ def test_read_typed_refuses_a_list_document(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         jsonio.read_typed(_Doc, path)
     assert str(info.value) == f"{path}: expected a JSON object, got a list"
+
+
+@pytest.mark.parametrize("text", [r'{"a": "\ud800"}', r'{"\udfff": 1}', r'["x\uDBFFy"]'])
+def test_a_lone_surrogate_escape_is_refused(text: str) -> None:
+    with pytest.raises(InputError, match=r"^f.json: a \\u escape names half of a surrogate pair"):
+        jsonio.loads(text, source="f.json")
+
+
+def test_surrogate_pairs_and_escaped_backslashes_are_text() -> None:
+    assert jsonio.loads(r'{"a": "\ud83d\ude00", "b": "\\ud800"}') == {"a": "😀", "b": "\\ud800"}
+
+
+def test_a_record_of_a_json_lines_file_names_its_line() -> None:
+    with pytest.raises(InputError, match=r"^d.jsonl:7:6: not valid JSON Lines \(Expecting"):
+        jsonio.loads('{"a" 1}', source="d.jsonl", line=7, what="JSON Lines")
+    with pytest.raises(InputError, match=r"^d.jsonl:7: NaN is not valid JSON"):
+        jsonio.loads('{"a": NaN}', source="d.jsonl", line=7)

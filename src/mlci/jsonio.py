@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import uuid
 from pathlib import Path
 from typing import Any, TypeVar
@@ -75,25 +76,38 @@ def _depth_ok(value: Any, cap: int) -> bool:
 _FIX = "fix or regenerate the file"
 
 
-def loads(text: str | bytes, *, source: str = "<json>", fix: str = _FIX) -> Any:
+def loads(
+    text: str | bytes,
+    *,
+    source: str = "<json>",
+    fix: str = _FIX,
+    line: int | None = None,
+    max_depth: int | None = None,
+    what: str = "JSON",
+) -> Any:
     """Parse strict JSON text with mlci's bounds.
 
     Args:
         text: The JSON text (bytes are decoded as UTF-8).
         source: The file or endpoint, for messages.
         fix: How to fix the file, for the end of messages.
+        line: The line of ``source`` the text starts on (one record of a JSON Lines
+            file); messages then say ``source:line``.
+        max_depth: Nesting allowed (default: the JSON depth limit).
+        what: What the text should be, for messages (``not valid JSON Lines``).
 
     Raises:
         InputError: naming ``source`` and the line and column when they are known.
     """
+    where = source if line is None else f"{source}:{line}"
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise InputError(
-                f"{source}: not UTF-8 text (byte {exc.start}), JSON must be UTF-8; {fix}"
+                f"{where}: not UTF-8 text (byte {exc.start}), JSON must be UTF-8; {fix}"
             ) from None
-    cap = JSON_MAX_DEPTH.value
+    cap = JSON_MAX_DEPTH.value if max_depth is None else max_depth
     try:
         value = json.loads(
             text,
@@ -102,22 +116,40 @@ def loads(text: str | bytes, *, source: str = "<json>", fix: str = _FIX) -> Any:
             parse_float=_parse_float,
         )
     except json.JSONDecodeError as exc:
-        raise InputError(
-            f"{source}:{exc.lineno}:{exc.colno}: not valid JSON ({exc.msg}); {fix}"
-        ) from None
+        # One record of a JSON Lines file is one line: its column is the decoder's.
+        at = f"{exc.lineno if line is None else line}:{exc.colno}"
+        raise InputError(f"{source}:{at}: not valid {what} ({exc.msg}); {fix}") from None
     except _Refused as exc:
-        raise InputError(f"{source}: {exc}; {fix}") from None
+        raise InputError(f"{where}: {exc}; {fix}") from None
     except RecursionError:
         raise InputError(
-            f"{source}: nested more than {cap} levels deep, deeper than mlci reads; {fix}"
+            f"{where}: nested more than {cap} levels deep, deeper than mlci reads; {fix}"
         ) from None
     except ValueError as exc:  # e.g. a number Python cannot represent
-        raise InputError(f"{source}: not valid JSON ({exc}); {fix}") from None
+        raise InputError(f"{where}: not valid {what} ({exc}); {fix}") from None
     if not _depth_ok(value, cap):
         raise InputError(
-            f"{source}: nested more than {cap} levels deep, deeper than mlci reads; {fix}"
+            f"{where}: nested more than {cap} levels deep, deeper than mlci reads; {fix}"
+        )
+    if _SURROGATE_ESCAPE.search(text) and not _encodable(value):
+        raise InputError(
+            f"{where}: a \\u escape names half of a surrogate pair, which is no character"
+            f" (text must be valid Unicode); {fix}"
         )
     return value
+
+
+# ``\ud800``-``\udfff``: valid only as a pair; alone, no UTF-8 text can hold it.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _encodable(value: Any) -> bool:
+    """Whether every text of ``value`` (keys included) can be written as UTF-8."""
+    try:
+        json.dumps(value, ensure_ascii=False, allow_nan=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def read_json(

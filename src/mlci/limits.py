@@ -21,7 +21,11 @@ __all__ = [
     "JSON_MAX_BYTES",
     "JSON_MAX_DEPTH",
     "JSON_MAX_INT_DIGITS",
+    "JSONL_MAX_LINE_BYTES",
     "LIMITS",
+    "SKOPS_MAX_BYTES",
+    "SKOPS_MAX_DEPTH",
+    "SKOPS_MAX_ENTRIES",
     "YAML_MAX_ALIASES",
     "YAML_MAX_ALIAS_NODES",
     "YAML_MAX_BYTES",
@@ -85,6 +89,18 @@ JSON_MAX_INT_DIGITS = Limit(20, "digits of a whole number in a JSON document")
 # GitHub caps webhook payloads at 25 MB and delivers none beyond (docs: "Webhook events
 # and payloads", payload cap), so a larger event file is not GitHub's.
 EVENT_MAX_BYTES = Limit(25 * MiB, "size of the event payload (GITHUB_EVENT_PATH)")
+JSONL_MAX_LINE_BYTES = Limit(
+    4 * MiB, "size of one line (record) of a JSON Lines data file", "MLCI_MAX_JSONL_LINE_BYTES"
+)
+# skops reads its archive itself (each entry whole, the schema without a depth bound):
+# mlci checks these before handing a file over.
+SKOPS_MAX_BYTES = Limit(
+    4 * 1024 * MiB,
+    "uncompressed size of a skops model file (every entry of the archive)",
+    "MLCI_MAX_SKOPS_BYTES",
+)
+SKOPS_MAX_ENTRIES = Limit(1_000_000, "entries in a skops model file's archive")
+SKOPS_MAX_DEPTH = Limit(200, "nesting depth of a skops model file's schema.json")
 
 LIMITS: dict[str, Limit] = {
     "yaml_max_bytes": YAML_MAX_BYTES,
@@ -95,6 +111,10 @@ LIMITS: dict[str, Limit] = {
     "json_max_depth": JSON_MAX_DEPTH,
     "json_max_int_digits": JSON_MAX_INT_DIGITS,
     "event_max_bytes": EVENT_MAX_BYTES,
+    "jsonl_max_line_bytes": JSONL_MAX_LINE_BYTES,
+    "skops_max_bytes": SKOPS_MAX_BYTES,
+    "skops_max_entries": SKOPS_MAX_ENTRIES,
+    "skops_max_depth": SKOPS_MAX_DEPTH,
 }
 
 

@@ -123,3 +123,55 @@ def test_gzip_header_only(tmp_path):
     with gzip.open(tmp_path / "h.csv.gz", "wt") as fh:
         fh.write("a,b\n")
     assert "header (or schema) but no rows" in _error(tmp_path / "h.csv.gz")
+
+
+# -- JSON Lines: every record read strictly, through mlci.jsonio ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "says"),
+    [
+        ('{"a": NaN}', ":2: NaN is not valid JSON"),
+        ('{"a": Infinity}', ":2: Infinity is not valid JSON"),
+        ('{"a": 1e400}', ":2: the number 1e400 is out of the range of a float"),
+        ('{"a": ' + "9" * 30 + "}", ":2: a whole number with 30 digits is out of range"),
+        ('{"a": ' + "[" * 100 + "]" * 100 + "}", ":2: nested more than 64 levels deep"),
+        ("[1, 2]", ":2: expected a JSON object, got a list"),
+        ('{"a": 1', ":2:8: not valid JSON Lines"),
+    ],
+)
+def test_a_bad_json_lines_record_names_the_file_and_line(tmp_path, line, says):
+    path = tmp_path / "d.jsonl"
+    path.write_text('{"a": 1}\n' + line + '\n{"a": 3}\n')
+    msg = _error(path)
+    assert msg.startswith(f"{path}:2"), msg
+    assert says in msg and "fix that line or export the data again" in msg
+
+
+def test_a_json_lines_line_over_the_limit_is_refused_unread(tmp_path, monkeypatch):
+    path = tmp_path / "d.jsonl.gz"
+    with gzip.open(path, "wt") as fh:
+        fh.write('{"a": 1}\n{"a": "' + "x" * 5000 + '"}\n')
+    monkeypatch.setenv("MLCI_MAX_JSONL_LINE_BYTES", "1000")
+    msg = _error(path)
+    assert msg.startswith(f"{path}:2: a line longer than 1000 bytes")
+    assert "set MLCI_MAX_JSONL_LINE_BYTES to raise the limit" in msg
+    monkeypatch.setenv("MLCI_MAX_JSONL_LINE_BYTES", "10000")
+    assert len(_read(path)) == 2
+
+
+def test_json_lines_keep_json_types_and_empty_records(tmp_path):
+    path = tmp_path / "d.jsonl"
+    path.write_text(
+        '{"zip": "01234", "date": "2024-01-01", "n": 1}\n\n{}\n{"zip": "7", "n": null}\n'
+    )
+    got = _read(path, chunk_rows=2)
+    assert len(got) == 3  # the empty record is a row; the blank line is not
+    assert got["zip"].tolist()[0] == "01234" and got["date"].tolist()[0] == "2024-01-01"
+
+
+def test_json_lines_not_utf8_names_the_column_and_row(tmp_path):
+    path = tmp_path / "d.jsonl"
+    path.write_bytes(b'{"a": "ok"}\n{"a": "ok", "city": "caf\xe9"}\n')
+    msg = _error(path)
+    assert msg.startswith(f"{path}: column 'city', row 2: not UTF-8 text")

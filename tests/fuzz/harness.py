@@ -183,6 +183,13 @@ def _model_results(root: Path, hostile: Hostile) -> list[str]:
     return ["report", "--results", "results", "-q"]
 
 
+def _jsonl_data(root: Path, hostile: Hostile) -> list[str]:
+    _project(root)
+    (root / "mlci.yaml").write_text(MINIMAL_CONFIG.replace("current.csv", "current.jsonl"))
+    _write(root / "current.jsonl", hostile)
+    return ["validate-data", "--no-drift", "--results", "out"]
+
+
 def _profile(root: Path, hostile: Hostile) -> list[str]:
     _project(root)
     _write(root / "reference.json", hostile)
@@ -229,6 +236,7 @@ SURFACES: dict[str, Surface] = {
     "schema": Surface(_schema),
     "results": Surface(_results),
     "model-results": Surface(_model_results),
+    "jsonl-data": Surface(_jsonl_data),
     "profile": Surface(_profile),
     "registry-metadata": Surface(_registry_metadata),
     "registry-state": Surface(_registry_state),
@@ -246,7 +254,16 @@ SURFACES: dict[str, Surface] = {
 # Which corpus folder feeds which surfaces (a folder may feed several).
 CORPUS_FEEDS: dict[str, tuple[str, ...]] = {
     "yaml": ("config", "schema"),
-    "json": ("results", "model-results", "profile", "registry-metadata", "registry-state", "event"),
+    "json": (
+        "results",
+        "model-results",
+        "profile",
+        "registry-metadata",
+        "registry-state",
+        "event",
+        "jsonl-data",
+    ),
+    "jsonl": ("jsonl-data",),
     "config": ("config",),
     "schema": ("schema",),
     "results": ("results", "model-results"),

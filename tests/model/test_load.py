@@ -199,3 +199,63 @@ def test_broken_files_give_clear_messages(models: Models, tmp_path: Path) -> Non
     sio.dump({"a": 1}, not_a_model)
     with pytest.raises(InputError, match="holds a dict, not a model with predict"):
         load_model(not_a_model)
+
+
+# -- a skops archive is bounded before skops reads it -------------------------------------
+
+
+def _rewrite_skops(source: Path, target: Path, schema: bytes | None = None, **extra: bytes) -> Path:
+    import zipfile
+
+    with zipfile.ZipFile(source) as src, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            dst.writestr(
+                info.filename, schema if info.filename == "schema.json" and schema else data
+            )
+        for name, data in extra.items():
+            dst.writestr(name, data)
+    return target
+
+
+def test_a_skops_zip_bomb_is_refused_unread(
+    models: Models, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bomb = _rewrite_skops(models.binary.good, tmp_path / "bomb.skops", **{"z.npy": b"\0" * 10**7})
+    assert bomb.stat().st_size < 10**6
+    monkeypatch.setenv("MLCI_MAX_SKOPS_BYTES", str(5 * 10**6))
+    with pytest.raises(InputError) as info:
+        load_model(bomb)
+    assert str(info.value).startswith(f"{bomb}: the skops archive unpacks to")
+    assert "set MLCI_MAX_SKOPS_BYTES to raise the limit" in str(info.value)
+    monkeypatch.delenv("MLCI_MAX_SKOPS_BYTES")
+    assert load_model(bomb).format == "skops"  # within the default bound
+
+
+@pytest.mark.parametrize(
+    ("schema", "says"),
+    [
+        (b'{"a": NaN}', "schema.json: NaN is not valid JSON"),
+        (b"[" * 300 + b"]" * 300, "schema.json: nested more than 200 levels deep"),
+        (b'{"a": ' + b"9" * 400 + b"}", "schema.json: a whole number with 400 digits"),
+        (b"\xff\xfe", "schema.json: not UTF-8 text"),
+    ],
+)
+def test_a_hostile_skops_schema_is_exit_2_not_a_crash(
+    models: Models, tmp_path: Path, schema: bytes, says: str
+) -> None:
+    path = _rewrite_skops(models.binary.good, tmp_path / "bad.skops", schema=schema)
+    with pytest.raises(InputError) as info:
+        load_model(path)
+    assert str(info.value).startswith(f"{path}: schema.json"), str(info.value)
+    assert says in str(info.value) and "save it again with skops.io.dump" in str(info.value)
+
+
+def test_a_skops_file_without_a_schema_is_not_a_skops_file(models: Models, tmp_path: Path) -> None:
+    import zipfile
+
+    path = tmp_path / "noschema.skops"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("x.npy", b"0")
+    with pytest.raises(InputError, match=r"not a valid skops file \(KeyError"):
+        load_model(path)

@@ -339,31 +339,20 @@ def _bad_text_csv(path: Path, sep: str) -> str:
     return "an unknown place"  # pragma: no cover - only called after a decode error
 
 
-def _bad_text_jsonl(path: Path) -> str:
-    """Where the first non-UTF-8 text of a JSON Lines file is: ``column 'x', row n``."""
+def _bad_text_line(raw: bytes, row: int) -> str:
+    """Where the non-UTF-8 text of one JSON Lines record is: ``column 'x', row n``."""
     import json
 
-    opener: Any = gzip.open if path.suffix.lower() == ".gz" else open
-    row = 0
-    with opener(path, "rb") as fh:
-        for raw in fh:
-            if not raw.strip():
-                continue
-            row += 1
-            try:
-                raw.decode("utf-8")
-            except UnicodeDecodeError:
-                text = raw.decode("utf-8", errors="surrogateescape")
-                try:
-                    record = json.loads(text)
-                except ValueError:
-                    return f"row {row}"
-                if isinstance(record, dict):
-                    for key, value in record.items():
-                        if any("\udc80" <= ch <= "\udcff" for ch in str(key) + str(value)):
-                            return f"column {key!r}, row {row}"
-                return f"row {row}"
-    return "an unknown place"  # pragma: no cover - only called after a decode error
+    text = raw.decode("utf-8", errors="surrogateescape")
+    try:
+        record = json.loads(text)  # only to name the column; the row is refused anyway
+    except ValueError:
+        return f"row {row}"
+    if isinstance(record, dict):
+        for key, value in record.items():
+            if any("\udc80" <= ch <= "\udcff" for ch in str(key) + str(value)):
+                return f"column {key!r}, row {row}"
+    return f"row {row}"
 
 
 def _csv(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
@@ -430,39 +419,88 @@ def _nested(values: Any) -> str | None:
             return "binary values"
         if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**1023:
             return "integers beyond the float range"
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 2**64:
+            return "integers beyond 64 bits"
         if isinstance(value, Decimal) and abs(value) > Decimal("1.7e308"):
             return "decimals beyond the float range"
     return None
 
 
-def _jsonl(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
+_JSONL_FIX = "fix that line or export the data again (one JSON object per line)"
+
+
+def _jsonl_records(path: Path) -> Iterator[dict[str, Any]]:
+    """The records of a JSON Lines file, each line read through `mlci.jsonio`.
+
+    A line is at most `JSONL_MAX_LINE_BYTES` (read no further), strict JSON (no
+    ``NaN``/``Infinity``, finite floats, bounded whole numbers and nesting) and an object.
+
+    Raises:
+        InputError: naming the file, the line (and column) and the fix.
+    """
+    from mlci import jsonio
+    from mlci.limits import JSONL_MAX_LINE_BYTES
+
+    cap = JSONL_MAX_LINE_BYTES.value
+    opener: Any = gzip.open if path.suffix.lower() == ".gz" else open
+    row = 0
+    with opener(path, "rb") as fh:
+        for number, raw in enumerate(iter(lambda: fh.readline(cap + 1), b""), start=1):
+            if len(raw) > cap and not raw.endswith(b"\n"):
+                raise InputError(
+                    f"{path}:{number}: a line longer than {cap} bytes, longer than mlci reads;"
+                    f" {JSONL_MAX_LINE_BYTES.hint()}"
+                )
+            if not raw.strip():
+                continue
+            row += 1
+            try:
+                text = raw.decode("utf-8").rstrip("\r\n")
+                if number == 1:
+                    text = text.removeprefix("\ufeff")  # a byte order mark some tools write
+            except UnicodeDecodeError:
+                where = _bad_text_line(raw, row)
+                raise InputError(f"{path}: {where}: not UTF-8 text; {_NOT_UTF8}") from None
+            record = jsonio.loads(
+                text, source=str(path), line=number, fix=_JSONL_FIX, what="JSON Lines"
+            )
+            if not isinstance(record, dict):
+                kind = "a list" if isinstance(record, list) else type(record).__name__
+                raise InputError(
+                    f"{path}:{number}: expected a JSON object, got {kind}; {_JSONL_FIX}"
+                )
+            yield record
+
+
+def _jsonl_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """One chunk of records as a frame, columns of values mlci does not check left out."""
     import pandas as pd
     from pandas.api.types import is_object_dtype
 
+    # JSON's own types, as written: no guessing of numbers or dates from text.
+    frame = pd.DataFrame.from_records(records, index=pd.RangeIndex(len(records)))
+    part = Part(label="")
+    for name in frame.columns:
+        if is_object_dtype(frame[name].dtype):
+            reason = _nested(frame[name])
+            if reason is not None:
+                part.unsupported[str(name)] = reason
+    if part.unsupported:
+        frame = frame.drop(columns=list(part.unsupported))
+    frame.attrs[PART_ATTR] = part
+    return frame
+
+
+def _jsonl(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    records: list[dict[str, Any]] = []
     try:
-        reader = pd.read_json(
-            path, lines=True, chunksize=chunk_rows, compression="infer", encoding="utf-8"
-        )
-        with reader:
-            for frame in reader:
-                part = Part(label="")
-                for name in frame.columns:
-                    if is_object_dtype(frame[name].dtype):
-                        reason = _nested(frame[name])
-                        if reason is not None:
-                            part.unsupported[str(name)] = reason
-                if part.unsupported:
-                    frame = frame.drop(columns=list(part.unsupported))
-                frame.attrs[PART_ATTR] = part
-                yield frame
-    except UnicodeDecodeError:
-        where = _bad_text_jsonl(path)
-        raise InputError(f"{path}: {where}: not UTF-8 text; {_NOT_UTF8}") from None
-    except ValueError as exc:
-        hint = "write one JSON object per line"
-        if "too big" in str(exc):
-            hint = "numbers must fit 64 bits; write larger ones as strings"
-        raise InputError(f"{path}: not valid JSON Lines ({exc}); {hint}") from None
+        for record in _jsonl_records(path):
+            records.append(record)
+            if len(records) >= chunk_rows:
+                yield _jsonl_frame(records)
+                records = []
+        if records:
+            yield _jsonl_frame(records)
     except (gzip.BadGzipFile, zlib.error, EOFError) as exc:
         raise InputError(
             f"{path}: not a valid gzip file ({exc}); recompress it or drop the .gz suffix"

@@ -12,7 +12,6 @@ the model is an `InputError` that names the columns.
 
 from __future__ import annotations
 
-import json
 import pickle
 import zipfile
 from collections.abc import Iterable, Sequence
@@ -538,6 +537,47 @@ def _walk_json(node: Any) -> Iterable[tuple[str, Any]]:
             yield from _walk_json(item)
 
 
+_RESAVE = "the file may be corrupt or truncated: save it again with skops.io.dump"
+
+
+def _skops_schema(path: Path) -> Any:
+    """The ``schema.json`` of a skops file, read with mlci's bounds before skops reads it.
+
+    skops parses the archive itself (every entry read whole, ``schema.json`` with no
+    nesting bound), so the archive is checked first: at most `SKOPS_MAX_ENTRIES` entries
+    and `SKOPS_MAX_BYTES` uncompressed in all (a zip bomb is refused unread), and a
+    schema that is strict JSON (`mlci.jsonio`) nested at most `SKOPS_MAX_DEPTH` levels.
+
+    Raises:
+        InputError: naming the file and the bound, or the problem with the schema.
+    """
+    from mlci import jsonio
+    from mlci.limits import SKOPS_MAX_BYTES, SKOPS_MAX_DEPTH, SKOPS_MAX_ENTRIES
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            entries = archive.infolist()
+            if len(entries) > SKOPS_MAX_ENTRIES.value:
+                raise InputError(
+                    f"{path}: the skops archive holds {len(entries):,} entries, more than"
+                    f" {SKOPS_MAX_ENTRIES.value:,}; {SKOPS_MAX_ENTRIES.hint()}"
+                )
+            total = sum(entry.file_size for entry in entries)
+            if total > SKOPS_MAX_BYTES.value:
+                raise InputError(
+                    f"{path}: the skops archive unpacks to {total:,} bytes, more than"
+                    f" {SKOPS_MAX_BYTES.value:,}; {SKOPS_MAX_BYTES.hint()}"
+                )
+            raw = archive.read("schema.json")
+    except (zipfile.BadZipFile, KeyError, EOFError, OSError, ValueError) as exc:
+        raise InputError(
+            f"{path}: not a valid skops file ({type(exc).__name__}: {str(exc)[:200]}); {_RESAVE}"
+        ) from None
+    return jsonio.loads(
+        raw, source=f"{path}: schema.json", fix=_RESAVE, max_depth=SKOPS_MAX_DEPTH.value
+    )
+
+
 def saved_versions(path: Path, fmt: str) -> dict[str, str]:
     """The library versions a skops or pickle file records (``{"scikit-learn": "1.5.2"}``).
 
@@ -546,15 +586,17 @@ def saved_versions(path: Path, fmt: str) -> dict[str, str]:
     """
     import pickletools
 
+    from mlci import jsonio
+
     versions: set[str] = set()
     try:
         if fmt == "skops":
-            with zipfile.ZipFile(path) as archive:
-                schema = json.loads(archive.read("schema.json"))
-            for key, value in _walk_json(schema):
+            for key, value in _walk_json(_skops_schema(path)):
                 if key == "_sklearn_version" and isinstance(value, dict):
                     content = str(value.get("content"))
-                    versions.add(str(json.loads(content) if value.get("is_json") else content))
+                    if value.get("is_json"):
+                        content = str(jsonio.loads(content, source=f"{path}: schema.json"))
+                    versions.add(content)
         else:
             data = path.read_bytes()[: 256 * 1024 * 1024]
             previous = None
@@ -678,6 +720,7 @@ def _load_skops(
     )
 
     mine = set(trusted_types)
+    _skops_schema(path)  # bounded before skops reads the archive
     try:
         untrusted = sio.get_untrusted_types(file=path)
         other = [t for t in untrusted if t not in STANDARD_TYPES | VERIFIED_TYPES | mine]
@@ -691,10 +734,9 @@ def _load_skops(
         estimator, mismatch = _load_recording_versions(
             path, "skops", lambda: sio.load(path, trusted=untrusted or None)
         )
-    except (zipfile.BadZipFile, KeyError, ValueError, EOFError, json.JSONDecodeError) as exc:
+    except (zipfile.BadZipFile, KeyError, ValueError, EOFError, RecursionError) as exc:
         raise InputError(
-            f"{path}: not a valid skops file ({type(exc).__name__}: {str(exc)[:200]});"
-            " the file may be corrupt or truncated: save it again with skops.io.dump"
+            f"{path}: not a valid skops file ({type(exc).__name__}: {str(exc)[:200]}); {_RESAVE}"
         ) from None
     unchecked = [t for t in untrusted if t in VERIFIED_TYPES and t not in mine]
     if unchecked and not trusted:
