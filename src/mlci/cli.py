@@ -59,6 +59,20 @@ def _add_results_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _config(args: argparse.Namespace) -> Any:
+    """The mlci.yaml named by ``--config`` (default: ./mlci.yaml), loaded and checked."""
+    from mlci.config import find_config, load_config
+
+    return load_config(find_config(args.config))
+
+
+def _results_dir(args: argparse.Namespace) -> Path:
+    """The ``--results`` directory, or the default one."""
+    from mlci.results import DEFAULT_RESULTS_DIR
+
+    return args.results or Path(DEFAULT_RESULTS_DIR)
+
+
 class _VersionAction(argparse.Action):
     """``--version``, reading the installed version only when asked."""
 
@@ -401,21 +415,14 @@ def _add_init_modes(init: argparse.ArgumentParser) -> None:
 # -- deploy -------------------------------------------------------------------------------
 
 
-def _deploy_config(args: argparse.Namespace) -> Any:
-    from mlci.config import find_config, load_config
-
-    return load_config(find_config(args.config))
-
-
 def _run_deploy(args: argparse.Namespace) -> int:
     from mlci.github.runtime import Runtime
     from mlci.pipelines.deploy import deploy
-    from mlci.results import DEFAULT_RESULTS_DIR
 
     outcome = deploy(
-        _deploy_config(args),
+        _config(args),
         model=args.model,
-        results_dir=args.results or Path(DEFAULT_RESULTS_DIR),
+        results_dir=_results_dir(args),
         backend=args.registry,
         runtime=Runtime(),
     )
@@ -426,12 +433,11 @@ def _run_deploy(args: argparse.Namespace) -> int:
 def _run_rollback(args: argparse.Namespace) -> int:
     from mlci.github.runtime import Runtime
     from mlci.pipelines.deploy import rollback
-    from mlci.results import DEFAULT_RESULTS_DIR
 
     outcome = rollback(
-        _deploy_config(args),
+        _config(args),
         to=args.to,
-        results_dir=args.results or Path(DEFAULT_RESULTS_DIR),
+        results_dir=_results_dir(args),
         backend=args.registry,
         runtime=Runtime(),
     )
@@ -443,7 +449,7 @@ def _open_registry(args: argparse.Namespace) -> Any:
     from mlci.github.runtime import Runtime
     from mlci.registry import open_registry
 
-    return open_registry(_deploy_config(args), backend=args.registry, runtime=Runtime())
+    return open_registry(_config(args), backend=args.registry, runtime=Runtime())
 
 
 def _run_registry_list(args: argparse.Namespace) -> int:
@@ -520,7 +526,7 @@ def _run_serve(args: argparse.Namespace) -> int:
     from mlci.serve.server import run_server
 
     require_stack()
-    cfg = _deploy_config(args) if args.config or Path("mlci.yaml").is_file() else None
+    cfg = _config(args) if args.config or Path("mlci.yaml").is_file() else None
     with tempfile.TemporaryDirectory(prefix="mlci-serve-") as tmp:
         if args.model is not None:
             served = load_served_model(
@@ -539,8 +545,8 @@ def _run_serve(args: argparse.Namespace) -> int:
                 folder / (found.onnx_file or found.model_file),
                 metadata=found.metadata,
                 version=found.version,
-                trusted=_deploy_config(args).model.trusted,
-                trusted_types=_deploy_config(args).model.trusted_types,
+                trusted=_config(args).model.trusted,
+                trusted_types=_config(args).model.trusted_types,
             )
         metrics = ServiceMetrics(served.version, served.predictor.format, served.classes)
         predlog = open_prediction_log(served, cfg, log_dir=args.log_dir, on_drop=metrics.dropped)
@@ -884,13 +890,12 @@ def _add_validate_data_parser(sub: argparse._SubParsersAction[argparse.ArgumentP
 
 
 def _run_validate_model(args: argparse.Namespace) -> int:
-    from mlci.config import find_config, load_config
     from mlci.error_handler import document_exit_code
     from mlci.pipelines.validate_model import validate_model
 
     return document_exit_code(
         validate_model(
-            load_config(find_config(args.config)),
+            _config(args),
             model=args.model,
             baseline=args.baseline,
             eval_data=args.eval_data,
@@ -958,14 +963,12 @@ def _add_model_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser])
 
 
 def _run_retrain(args: argparse.Namespace) -> int:
-    from mlci.config import find_config, load_config
     from mlci.github.runtime import Runtime
     from mlci.pipelines.retrain import retrain
-    from mlci.results import DEFAULT_RESULTS_DIR
 
     return retrain(
-        load_config(find_config(args.config)),
-        results_dir=args.results or Path(DEFAULT_RESULTS_DIR),
+        _config(args),
+        results_dir=_results_dir(args),
         runtime=Runtime(),
         dry_run=args.dry_run,
         backend=args.registry,
@@ -973,15 +976,13 @@ def _run_retrain(args: argparse.Namespace) -> int:
 
 
 def _run_monitor(args: argparse.Namespace) -> int:
-    from mlci.config import find_config, load_config
     from mlci.github.runtime import Runtime
     from mlci.pipelines.monitor import monitor
-    from mlci.results import DEFAULT_RESULTS_DIR
 
     return monitor(
-        load_config(find_config(args.config)),
+        _config(args),
         current=args.current,
-        results_dir=args.results or Path(DEFAULT_RESULTS_DIR),
+        results_dir=_results_dir(args),
         runtime=Runtime(),
         backend=args.registry,
         since=args.since,
@@ -989,13 +990,10 @@ def _run_monitor(args: argparse.Namespace) -> int:
 
 
 def _run_test(args: argparse.Namespace) -> int:
-    from mlci.config import find_config, load_config
     from mlci.github.runtime import Runtime
     from mlci.pipelines.project_tests import run_project_tests
 
-    return run_project_tests(
-        load_config(find_config(args.config)), results_dir=args.results, runtime=Runtime()
-    )
+    return run_project_tests(_config(args), results_dir=args.results, runtime=Runtime())
 
 
 def _add_test_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -1072,11 +1070,10 @@ def _add_retrain_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser
 def _run_report(args: argparse.Namespace) -> int:
     from mlci.github.runtime import Runtime
     from mlci.pipelines.report import report
-    from mlci.results import DEFAULT_RESULTS_DIR
 
     runtime = Runtime()
     outcome = report(
-        results_dir=args.results or Path(DEFAULT_RESULTS_DIR),
+        results_dir=_results_dir(args),
         output_dir=args.output_dir,
         post=args.post,
         check_run=args.check_run or (args.post and not args.no_check_run),
@@ -1246,7 +1243,7 @@ def _add_run_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
 def _run_experiments(args: argparse.Namespace) -> int:
     from mlci.pipelines import experiments
 
-    config = _deploy_config(args)
+    config = _config(args)
     if args.experiments_command == "show":
         if args.packages:
             text = experiments.packages_of(config, args.id, backend=args.registry)
