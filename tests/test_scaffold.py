@@ -451,6 +451,9 @@ def test_workflow_shape(all_combinations: dict, combo: dict[str, object]) -> Non
     download = next(s for s in cjob["steps"] if "download-artifact" in s.get("uses", ""))
     assert download["continue-on-error"] is True  # no artifact: mlci says the checks stopped
     assert report["with"]["head-sha"] == "${{ github.event.workflow_run.head_sha }}"
+    # the history the comment job appends to: the github registry's (none for local)
+    prefix = "model-v" if combo["registry"] == "github" else None
+    assert report["with"].get("registry-tag-prefix") == prefix
     assert "workflow_run" in cjob["concurrency"]["group"]
     # deploy: push to the default branch, bound to an environment, no caches
     assert deploy[True] == {"push": {"branches": ["main"]}}

@@ -21,7 +21,7 @@ __all__ = ["COMMIT", "OWNER", "REPOSITORY", "TAGGED", "THIRD_PARTY", "VERSION"]
 OWNER = "mlci-dev"
 REPOSITORY = "mlci"
 VERSION = "0.1.0"
-COMMIT = "3225fd78050d0c7b29565156a5f9edb22ea8e7cd"
+COMMIT = "e7583cbbcef6f7b35244313ab8790da3f1b71523"
 #: Whether ``COMMIT`` belongs to a tagged release (False: a pre-release commit of main).
 TAGGED = False
 

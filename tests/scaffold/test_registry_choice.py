@@ -42,3 +42,23 @@ def test_github_registry_error_names_it_and_the_way_out(
     assert "(registry tried: github, from registry.backend in mlci.yaml;" in err
     assert "to use the local registry instead, pass --registry local)" in err
     assert main(["registry", "list", "--registry", "local"]) == 0
+
+
+def test_comment_job_appends_to_the_history_of_the_configured_tag_prefix(tmp_path: Path) -> None:
+    """registry.tag_prefix reaches the comment workflow, which reads no mlci.yaml."""
+    import yaml
+
+    root = make_project(tmp_path / "p")
+    assert main(["init", "--yes", "-C", str(root)]) == 0  # registry.backend: github
+    config = root / "mlci.yaml"
+    text = config.read_text(encoding="utf-8")
+    assert "  backend: github\n" in text
+    config.write_text(
+        text.replace("  backend: github\n", "  backend: github\n  tag_prefix: fraud-v\n"),
+        encoding="utf-8",
+    )
+    assert main(["init", "--yes", "--force", "-C", str(root)]) == 0
+    workflow = yaml.safe_load((root / ".github/workflows/mlci-comment.yml").read_text("utf-8"))
+    steps = workflow["jobs"]["comment"]["steps"]
+    report = next(s for s in steps if (s.get("with") or {}).get("command") == "report")
+    assert report["with"]["registry-tag-prefix"] == "fraud-v"

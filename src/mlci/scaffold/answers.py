@@ -113,6 +113,9 @@ class Answers:
     runs_on: str = field(default="ubuntu-latest", metadata={"workflow": True})
     install_command: str | None = field(default=None, metadata={"workflow": True})
     action_ref: str | None = field(default=None, metadata={"workflow": True, "recorded": False})
+    # registry.tag_prefix: the comment job appends pull requests' entries to the experiment
+    # history of this github registry.
+    tag_prefix: str = field(default="model-v", metadata={"workflow": True, "recorded": False})
 
     @property
     def shard_count(self) -> int:
@@ -268,6 +271,7 @@ def _config_answers(cfg: Config) -> dict[str, str | None]:
         "params": ",".join(cfg.model.params) or None,
         "shards": str(cfg.data.shards) if cfg.data.shards > 1 else None,
         "registry": cfg.registry.backend,
+        "tag_prefix": cfg.registry.tag_prefix,
         "retrain_schedule": cfg.retrain.schedule,
         "retrain_mode": cfg.retrain.mode,
         "deploy_environment": cfg.deploy.environment,

@@ -180,6 +180,7 @@ def workflow_context(a: Answers) -> dict[str, object]:
         "retrain_record": posixpath.join(posixpath.dirname(CONFIG_FILE), RECORD_PATH),
         "install_run": yaml_str(a.install_command) if a.install_command else None,
         "registry": a.registry,
+        "registry_tag_prefix_yaml": yaml_str(a.tag_prefix),
         "retrain_cron_yaml": json.dumps(a.retrain_schedule),
         "retrain_mode": a.retrain_mode,
         "deploy_environment": a.deploy_environment,
