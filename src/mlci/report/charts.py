@@ -11,7 +11,7 @@ through `xml_text`; neither can end its element.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, TypeGuard
 
@@ -238,91 +238,9 @@ def to_svg(chart: Chart) -> str:
 
     The element has no blank line, so Markdown keeps it as one HTML block.
     """
-    plot_w, plot_h = _W - _LEFT - _RIGHT, _H - _TOP - _BOTTOM
-    body: list[str] = []
-    if chart.kind == "scatter":
-        pts = [
-            (x, y, j)
-            for j, s in enumerate(chart.series)
-            for x, y in zip(s.xs, s.values, strict=False)
-            if _ok(x) and _ok(y)
-        ]
-        if not pts:
-            return ""
-        xs = [p[0] for p in pts]
-        ys = [p[1] for p in pts]
-        lo, hi = _axis(xs + ys) if chart.diagonal else _axis(ys)
-        xlo, xhi = (lo, hi) if chart.diagonal else _axis(xs)
-
-        def px(v: float) -> float:
-            return _LEFT + plot_w * (v - xlo) / (xhi - xlo)
-
-        def py(v: float) -> float:
-            return _TOP + plot_h * (1 - (v - lo) / (hi - lo))
-
-        ticks = [(px(t), xml_text(f"{t:.4g}", 12)) for t in _ticks(xlo, xhi)]
-        body += _frame(chart, lo, hi, ticks)
-        if chart.diagonal:
-            body.append(
-                f'<line x1="{px(xlo):.1f}" y1="{py(xlo):.1f}" x2="{px(xhi):.1f}" y2="{py(xhi):.1f}"'
-                ' stroke="#57606a" stroke-dasharray="4 3"/>'
-            )
-        for x, y, j in pts:
-            body.append(
-                f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="2.5"'
-                f' fill="{_COLOURS[j % len(_COLOURS)]}" fill-opacity="0.6"/>'
-            )
-    else:
-        points = _points(chart)
-        if not points:
-            return ""
-        finite = [v for _, row in points for v in row if v is not None]
-        if chart.threshold is not None:
-            finite.append(chart.threshold)
-        lo, hi = _axis(finite, from_zero=chart.kind == "bar")
-        step = plot_w / len(points)
-
-        def py(v: float) -> float:
-            return _TOP + plot_h * (1 - (v - lo) / (hi - lo))
-
-        ticks = [
-            (_LEFT + step * (i + 0.5), xml_text(label, 16)) for i, (label, _) in enumerate(points)
-        ]
-        body += _frame(chart, lo, hi, ticks)
-        for j in range(len(chart.series)):
-            colour = _COLOURS[j % len(_COLOURS)]
-            if chart.kind == "bar":
-                width = step * 0.8 / len(chart.series)
-                for i, (label, row) in enumerate(points):
-                    v = row[j]
-                    if v is None:
-                        continue
-                    x = _LEFT + step * i + step * 0.1 + width * j
-                    top, base = py(v), py(0.0 if lo <= 0.0 <= hi else lo)
-                    body.append(
-                        f'<rect x="{x:.1f}" y="{min(top, base):.1f}" width="{width:.1f}"'
-                        f' height="{abs(base - top):.1f}" fill="{colour}">'
-                        f"<title>{xml_text(label, 40)}: {xml_text(f'{v:.4g}', 12)}</title></rect>"
-                    )
-            else:
-                coords = [
-                    (_LEFT + step * (i + 0.5), py(v))
-                    for i, (_, row) in enumerate(points)
-                    if (v := row[j]) is not None
-                ]
-                path = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
-                body.append(
-                    f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"/>'
-                )
-                body += [
-                    f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{colour}"/>' for x, y in coords
-                ]
-        if chart.threshold is not None:
-            y = py(chart.threshold)
-            body.append(
-                f'<line x1="{_LEFT}" x2="{_W - _RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="#cf222e"'
-                ' stroke-dasharray="6 4"/>'
-            )
+    body = _scatter_svg(chart) if chart.kind == "scatter" else _series_svg(chart)
+    if body is None:
+        return ""
     body += _legend(chart)
     return "\n".join(
         [
@@ -333,3 +251,119 @@ def to_svg(chart: Chart) -> str:
             "</svg>",
         ]
     )
+
+
+_PLOT_W, _PLOT_H = _W - _LEFT - _RIGHT, _H - _TOP - _BOTTOM
+
+
+def _y_scale(lo: float, hi: float) -> Callable[[float], float]:
+    """Value to SVG y (``lo`` at the bottom of the plot, ``hi`` at the top)."""
+    return lambda v: _TOP + _PLOT_H * (1 - (v - lo) / (hi - lo))
+
+
+def _scatter_svg(chart: Chart) -> list[str] | None:
+    """The frame, the diagonal (y = x) and one dot per point; None with nothing to draw."""
+    pts = [
+        (x, y, j)
+        for j, s in enumerate(chart.series)
+        for x, y in zip(s.xs, s.values, strict=False)
+        if _ok(x) and _ok(y)
+    ]
+    if not pts:
+        return None
+    xs = [p[0] for p in pts]
+    ys = [p[1] for p in pts]
+    lo, hi = _axis(xs + ys) if chart.diagonal else _axis(ys)
+    xlo, xhi = (lo, hi) if chart.diagonal else _axis(xs)
+
+    def px(v: float) -> float:
+        return _LEFT + _PLOT_W * (v - xlo) / (xhi - xlo)
+
+    py = _y_scale(lo, hi)
+    ticks = [(px(t), xml_text(f"{t:.4g}", 12)) for t in _ticks(xlo, xhi)]
+    body = list(_frame(chart, lo, hi, ticks))
+    if chart.diagonal:
+        body.append(
+            f'<line x1="{px(xlo):.1f}" y1="{py(xlo):.1f}" x2="{px(xhi):.1f}" y2="{py(xhi):.1f}"'
+            ' stroke="#57606a" stroke-dasharray="4 3"/>'
+        )
+    for x, y, j in pts:
+        body.append(
+            f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="2.5"'
+            f' fill="{_COLOURS[j % len(_COLOURS)]}" fill-opacity="0.6"/>'
+        )
+    return body
+
+
+def _series_svg(chart: Chart) -> list[str] | None:
+    """The frame, bars or lines per series, and the threshold; None with nothing to draw."""
+    points = _points(chart)
+    if not points:
+        return None
+    finite = [v for _, row in points for v in row if v is not None]
+    if chart.threshold is not None:
+        finite.append(chart.threshold)
+    lo, hi = _axis(finite, from_zero=chart.kind == "bar")
+    step = _PLOT_W / len(points)
+    py = _y_scale(lo, hi)
+    ticks = [(_LEFT + step * (i + 0.5), xml_text(label, 16)) for i, (label, _) in enumerate(points)]
+    body = list(_frame(chart, lo, hi, ticks))
+    for j in range(len(chart.series)):
+        colour = _COLOURS[j % len(_COLOURS)]
+        if chart.kind == "bar":
+            body += _bars(chart, points, j, colour, step, py, 0.0 if lo <= 0.0 <= hi else lo)
+        else:
+            body += _line(points, j, colour, step, py)
+    if chart.threshold is not None:
+        y = py(chart.threshold)
+        body.append(
+            f'<line x1="{_LEFT}" x2="{_W - _RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="#cf222e"'
+            ' stroke-dasharray="6 4"/>'
+        )
+    return body
+
+
+def _bars(
+    chart: Chart,
+    points: list[tuple[str, list[float | None]]],
+    j: int,
+    colour: str,
+    step: float,
+    py: Callable[[float], float],
+    base_value: float,
+) -> list[str]:
+    """Series ``j`` as one bar per point (grouped beside the other series' bars)."""
+    width = step * 0.8 / len(chart.series)
+    out = []
+    for i, (label, row) in enumerate(points):
+        v = row[j]
+        if v is None:
+            continue
+        x = _LEFT + step * i + step * 0.1 + width * j
+        top, base = py(v), py(base_value)
+        out.append(
+            f'<rect x="{x:.1f}" y="{min(top, base):.1f}" width="{width:.1f}"'
+            f' height="{abs(base - top):.1f}" fill="{colour}">'
+            f"<title>{xml_text(label, 40)}: {xml_text(f'{v:.4g}', 12)}</title></rect>"
+        )
+    return out
+
+
+def _line(
+    points: list[tuple[str, list[float | None]]],
+    j: int,
+    colour: str,
+    step: float,
+    py: Callable[[float], float],
+) -> list[str]:
+    """Series ``j`` as a line through its points, with a dot on each."""
+    coords = [
+        (_LEFT + step * (i + 0.5), py(v))
+        for i, (_, row) in enumerate(points)
+        if (v := row[j]) is not None
+    ]
+    path = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
+    return [
+        f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"/>',
+        *(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{colour}"/>' for x, y in coords),
+    ]
