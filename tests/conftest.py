@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,34 +58,70 @@ def _no_actions_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(key, raising=False)
 
 
+def _shared_dir(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
+    """A folder every xdist worker of this run sees (the run's base temp), made once.
+
+    Session fixtures run once per worker; what is expensive and identical for all of them
+    (the wheel, the wheelhouse) is made by the first worker under a file lock, and the
+    others reuse it. Without xdist this is simply the session's temp folder.
+    """
+    import os
+
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # the run's root, shared by gw0, gw1, ...
+    return base / name
+
+
+@contextmanager
+def _once(folder: Path) -> Iterator[bool]:
+    """Hold a lock beside ``folder``; yield True when ``folder`` still has to be made.
+
+    The maker renames its finished work into ``folder``, so a folder that exists is complete.
+    """
+    import fcntl
+
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with folder.with_name(folder.name + ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield not folder.exists()
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 @pytest.fixture(scope="session")
 def mlci_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """mlci built as a wheel from this checkout, once per test run."""
+    """mlci built as a wheel from this checkout, once per test run (shared by all workers)."""
     import subprocess
     import sys
 
-    dist = tmp_path_factory.mktemp("dist")
-    root = Path(__file__).resolve().parents[1]
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "build",
-            "--wheel",
-            "--no-isolation",
-            "--outdir",
-            str(dist),
-            str(root),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    dist = _shared_dir(tmp_path_factory, "dist")
+    with _once(dist) as missing:
+        if missing:
+            partial = dist.with_name("dist.partial")
+            root = Path(__file__).resolve().parents[1]
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "build",
+                    "--wheel",
+                    "--no-isolation",
+                    "--outdir",
+                    str(partial),
+                    str(root),
+                ],
+                check=True,
+                capture_output=True,
+            )
+            partial.rename(dist)
     (wheel,) = dist.glob("mlci-*.whl")
     return wheel
 
 
 @pytest.fixture(scope="session")
-def wheelhouse(mlci_wheel: Path) -> Path:
+def wheelhouse(mlci_wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """mlci's wheel and every wheel it and its build need, in one folder, once per run.
 
     The act runs and the newcomer test install from here with ``--no-index``, so they
@@ -92,22 +130,25 @@ def wheelhouse(mlci_wheel: Path) -> Path:
     import subprocess
     import sys
 
-    house = mlci_wheel.parent.parent / "wheelhouse"
-    house.mkdir(exist_ok=True)
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "--quiet",
-            "--disable-pip-version-check",
-            "--dest",
-            str(house),
-            str(mlci_wheel),
-            "hatchling>=1.21",  # the build backend, for installs from a source tree
-        ],
-        check=True,
-        capture_output=True,
-    )
+    house = _shared_dir(tmp_path_factory, "wheelhouse")
+    with _once(house) as missing:
+        if missing:
+            partial = house.with_name("wheelhouse.partial")
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "download",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    "--dest",
+                    str(partial),
+                    str(mlci_wheel),
+                    "hatchling>=1.21",  # the build backend, for installs from a source tree
+                ],
+                check=True,
+                capture_output=True,
+            )
+            partial.rename(house)
     return house
