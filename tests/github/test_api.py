@@ -247,3 +247,27 @@ def test_get_with_missing_ok_gives_none_for_404_only(fake_github, client):
     with pytest.raises(GitHubAPIError) as info:
         client.get(f"/repos/{REPO}/releases/tags/model-v404", missing_ok=True)
     assert info.value.status == 502
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        ('{"id": NaN}', "NaN is not valid JSON"),
+        ('{"id": 1e400}', "out of the range of a float"),
+        ("[" * 100 + "]" * 100, "nested more than 64 levels deep"),
+        ("<html>not json</html>", "not valid JSON"),
+    ],
+)
+def test_an_answer_that_is_not_strict_json_is_refused_naming_the_endpoint(
+    httpserver, sleeps, body, says
+):
+    httpserver.expect_request("/rate_limit").respond_with_data(
+        body, content_type="application/json"
+    )
+    c = GitHubClient("t0ken-value", api_url=httpserver.url_for("").rstrip("/"), sleep=sleeps)
+    with pytest.raises(GitHubAPIError) as info:
+        c.get("/rate_limit")
+    message = str(info.value)
+    assert message.startswith(f"GET {httpserver.url_for('/rate_limit')} (status 200)"), message
+    assert says in message and "check GITHUB_API_URL points at the GitHub API" in message
+    c.close()

@@ -341,12 +341,12 @@ def _bad_text_csv(path: Path, sep: str) -> str:
 
 def _bad_text_line(raw: bytes, row: int) -> str:
     """Where the non-UTF-8 text of one JSON Lines record is: ``column 'x', row n``."""
-    import json
+    from mlci import jsonio
 
     text = raw.decode("utf-8", errors="surrogateescape")
     try:
-        record = json.loads(text)  # only to name the column; the row is refused anyway
-    except ValueError:
+        record = jsonio.loads(text)  # only to name the column; the row is refused anyway
+    except InputError:
         return f"row {row}"
     if isinstance(record, dict):
         for key, value in record.items():

@@ -452,23 +452,33 @@ def _timeout_text(timeout: float | tuple[float, float]) -> str:
 
 
 def _json(response: requests.Response) -> Any:
+    """The answer's JSON, read strictly by `mlci.jsonio` (bounded nesting and numbers)."""
+    from mlci import jsonio
+    from mlci.errors import InputError
+
     if response.status_code == 204 or not response.content:
         return None
+    endpoint = f"{response.request.method} {response.url.split('?')[0]}"
     try:
-        return response.json()
-    except ValueError:
+        return jsonio.loads(
+            response.content,
+            source=f"{endpoint} (status {response.status_code})",
+            fix="check GITHUB_API_URL points at the GitHub API",
+        )
+    except InputError as exc:
         raise GitHubAPIError(
-            f"{response.request.method} {response.url.split('?')[0]}: the answer is not JSON"
-            f" (status {response.status_code}); check GITHUB_API_URL",
-            status=response.status_code,
-            method=response.request.method,
+            str(exc), status=response.status_code, method=response.request.method
         ) from None
 
 
 def _body(response: requests.Response) -> dict[str, Any]:
+    """The JSON object of an error answer, or {} when it is none."""
+    from mlci import jsonio
+    from mlci.errors import InputError
+
     try:
-        body = response.json()
-    except ValueError:
+        body = jsonio.loads(response.content) if response.content else None
+    except InputError:
         return {}
     return body if isinstance(body, dict) else {}
 

@@ -210,7 +210,10 @@ class ReleaseExperimentLog:
             data=data,
             headers={"Content-Type": "application/octet-stream"},
         )
-        return dict(answer.json())
+        from mlci import jsonio
+
+        uploaded = jsonio.loads(answer.content, source=f"POST {url}")
+        return dict(uploaded) if isinstance(uploaded, dict) else {}
 
     def append(self, entry: Mapping[str, Any], packages: Sequence[str] = ()) -> bool:
         """Add ``entry`` unless its id is there; fold the oldest beyond the cap.

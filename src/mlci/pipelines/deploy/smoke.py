@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlci import jsonio
 from mlci.errors import DeployError, InputError
 from mlci.pipelines.deploy.outcome import SAMPLE_ROWS, _features, _read_sample
 from mlci.registry import ModelVersion
@@ -82,9 +83,21 @@ def _smoke_test(
     problems = []
     if health.status_code != 200:
         problems.append(f"/health answered {health.status_code}")
+    answers = []
     for name, resp in (("batch", batch), ("single row", single)):
         if resp.status_code != 200:
             problems.append(f"{name} /predict answered {resp.status_code}: {resp.text[:300]}")
+            continue
+        try:  # strict JSON, bounded like every JSON mlci reads
+            answers.append(
+                jsonio.loads(
+                    resp.content,
+                    source=f"{name} /predict answer",
+                    fix="the service must answer strict JSON",
+                )
+            )
+        except InputError as exc:
+            problems.append(str(exc))
     result: dict[str, Any] = {
         "rows": len(records),
         "rows_with_nulls": int(rows.isna().any(axis=1).sum()),
@@ -95,7 +108,7 @@ def _smoke_test(
     if problems:
         result["problems"] = problems
         return result
-    _judge_answers(result, problems, offline_model, rows, batch.json(), single.json(), config)
+    _judge_answers(result, problems, offline_model, rows, answers[0], answers[1], config)
     result["passed"] = not problems
     if problems:
         result["problems"] = problems
