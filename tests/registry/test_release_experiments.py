@@ -265,3 +265,16 @@ def test_a_forged_package_list_is_not_kept(
     assert release["tag_name"] == "ml-experiments"
     (asset,) = fake_github.assets(release["id"])
     assert b"evil" not in asset["data"]
+
+
+def test_the_history_finds_its_repository_like_the_registry(fake_github) -> None:  # type: ignore[no-untyped-def]
+    from mlci.config import RegistryConfig
+    from mlci.errors import InputError
+    from mlci.github.runtime import Runtime
+
+    config = RegistryConfig(backend="github", tag_prefix="clf-v")
+    with pytest.raises(InputError, match="the github backend needs a repository"):
+        ReleaseExperimentLog.from_config(config, runtime=Runtime(env={}))
+    runtime = Runtime(env={"GITHUB_REPOSITORY": fake_github.repo})
+    log = ReleaseExperimentLog.from_config(config, runtime=runtime, client=_client(fake_github))
+    assert (log.repository, log.tag) == (fake_github.repo, "clf-experiments")

@@ -37,19 +37,12 @@ def github_log(
     config: Config, runtime: Runtime | None = None, client: GitHubClient | None = None
 ) -> ReleaseExperimentLog:
     """The experiment history of the github registry ``config.registry`` names."""
-    from mlci.github.api import GitHubClient
     from mlci.github.runtime import Runtime
     from mlci.registry.release_experiments import ReleaseExperimentLog
 
-    rt = runtime or Runtime()
-    repository = config.registry.repository or rt.repository
-    if not repository:
-        raise InputError(
-            "registry: the github backend needs a repository; set registry.repository"
-            " (owner/name) in mlci.yaml, or run it in GitHub Actions (GITHUB_REPOSITORY)"
-        )
-    api = client or GitHubClient.from_runtime(rt, log=rt.info)
-    return ReleaseExperimentLog(api, repository, tag_prefix=config.registry.tag_prefix)
+    return ReleaseExperimentLog.from_config(
+        config.registry, runtime=runtime or Runtime(), client=client
+    )
 
 
 def _fmt(value: Any) -> str:

@@ -43,7 +43,9 @@ from mlci.registry.experiments import (
 )
 
 if TYPE_CHECKING:
+    from mlci.config import RegistryConfig
     from mlci.github.api import GitHubClient
+    from mlci.github.runtime import Runtime
 
 __all__ = ["ASSET", "ReleaseExperimentLog"]
 
@@ -102,6 +104,24 @@ class ReleaseExperimentLog:
         stem = tag_prefix.rstrip("-_").removesuffix("-v").removesuffix("_v").rstrip("-_")
         self.tag = f"{stem or 'mlci'}-experiments"
         self.path = f"{repository} draft release {self.tag}, asset {ASSET}"
+
+    @classmethod
+    def from_config(
+        cls,
+        config: RegistryConfig,
+        *,
+        runtime: Runtime,
+        client: GitHubClient | None = None,
+    ) -> ReleaseExperimentLog:
+        """The history of the github registry ``config`` names (see `github_access`).
+
+        Raises:
+            InputError: when no repository is known.
+        """
+        from mlci.registry.releases import github_access
+
+        api, repository = github_access(config, runtime, client)
+        return cls(api, repository, tag_prefix=config.tag_prefix)
 
     def _base(self) -> str:
         return f"/repos/{self.repository}/releases"

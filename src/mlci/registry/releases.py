@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from mlci.github.api import GitHubClient
     from mlci.github.runtime import Runtime
 
-__all__ = ["BODY_LIMIT", "MAX_ASSET_BYTES", "ReleasesRegistry"]
+__all__ = ["BODY_LIMIT", "MAX_ASSET_BYTES", "ReleasesRegistry", "github_access"]
 
 BODY_LIMIT = 120_000  # GitHub refuses release bodies over 125,000 characters
 #: Each release asset must be under 2 GiB (docs: "About releases").
@@ -79,6 +79,28 @@ def _extract(body: str | None) -> dict[str, Any] | None:
 
 def _fmt(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def github_access(
+    config: RegistryConfig, runtime: Runtime, client: GitHubClient | None = None
+) -> tuple[GitHubClient, str]:
+    """The client and the ``owner/name`` the github registry and its history live in.
+
+    The repository is ``registry.repository``, else the workflow's own; the client is
+    ``client``, else one from the runtime's token.
+
+    Raises:
+        InputError: when no repository is known.
+    """
+    from mlci.github.api import GitHubClient
+
+    repository = config.repository or runtime.repository
+    if not repository:
+        raise InputError(
+            "registry: the github backend needs a repository; set registry.repository"
+            " (owner/name) in mlci.yaml, or run it in GitHub Actions (GITHUB_REPOSITORY)"
+        )
+    return client or GitHubClient.from_runtime(runtime, log=runtime.info), repository
 
 
 class ReleasesRegistry:
@@ -117,16 +139,7 @@ class ReleasesRegistry:
         Raises:
             InputError: when no repository is known.
         """
-        from mlci.github.api import GitHubClient
-
-        rt = runtime
-        repository = config.repository or rt.repository
-        if not repository:
-            raise InputError(
-                "registry: the github backend needs a repository; set registry.repository"
-                " (owner/name) in mlci.yaml, or run it in GitHub Actions (GITHUB_REPOSITORY)"
-            )
-        api = client or GitHubClient.from_runtime(rt, log=rt.info)
+        api, repository = github_access(config, runtime, client)
         return cls(api, repository, tag_prefix=config.tag_prefix)
 
     # -- reading -----------------------------------------------------------------------------
