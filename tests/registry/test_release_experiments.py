@@ -169,7 +169,9 @@ def test_three_pr_runs_recorded_by_the_comment_job(
         fake_github.add_pull(number=number, head_sha=head, head_ref=f"change-{number}")
         # the pull request's job
         (root / "params.json").write_text(json.dumps({"C": 1.0, "pr": number}), "utf-8")
-        monkeypatch.delenv("GITHUB_EVENT_PATH", raising=False)
+        pull_event = {"pull_request": {"number": number, "head": {"sha": head}}}
+        (tmp_path / "event.json").write_text(json.dumps(pull_event), encoding="utf-8")
+        monkeypatch.setenv("GITHUB_EVENT_PATH", str(tmp_path / "event.json"))
         monkeypatch.setenv("GITHUB_TOKEN", token)
         monkeypatch.setenv("GITHUB_REF", f"refs/pull/{number}/merge")
         code, doc = _run(root, "--model", model, "--baseline", baseline)
@@ -196,8 +198,10 @@ def test_three_pr_runs_recorded_by_the_comment_job(
         (8, "blessed"),
         (9, "blessed"),
     ]
-    # the comment job's entries carry the head commit and branch from the event
+    # the comment job's entries carry the head commit and branch from the event, and so
+    # does the entry the pull request's job recorded (not the merge commit it checked out)
     assert entries[0]["git_sha"] == "7" * 40 and entries[0]["branch"] == "change-7"
+    assert entries[2]["git_sha"] == "9" * 40
     assert entries[0]["train_command"] == "python train.py"
     # the third comment shows the two before it, read from the history by the comment job
     # (the pull request's job saw none: the draft is invisible to a read-only token)

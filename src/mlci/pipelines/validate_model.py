@@ -204,6 +204,21 @@ def _recent_experiments(
     return recent(entries, count)
 
 
+def _pull_head(rt: Runtime) -> str | None:
+    """The pull request's head commit on a ``pull_request`` event (the job sees the merge).
+
+    The comment job records that commit too, and it outlives ``refs/pull/N/merge``.
+    """
+    from mlci.github.event import read_event
+
+    try:
+        event = read_event(rt)
+    except InputError:
+        return None
+    head = ((event.get("pull_request") or {}).get("head") or {}).get("sha")
+    return head if isinstance(head, str) else None
+
+
 def _remember(
     log: ExperimentLog | ReleaseExperimentLog, doc: Mapping[str, Any], cfg: Config, rt: Runtime
 ) -> None:
@@ -225,6 +240,7 @@ def _remember(
             train_command=cfg.model.train_command,
             env=record.get("environment") or {},
         )
+        entry["git_sha"] = _pull_head(rt) or entry["git_sha"]
         packages = record.get("packages") or []
         log.append(entry, packages)
     except OSError as exc:
