@@ -1,237 +1,323 @@
-"""Data mlci did not make: a penguins-shaped multiclass table and a weather-shaped regression.
+"""The first hour on data mlci did not make, walked as one chain per data set.
 
-Both are generated here with the shape of the public data sets (string features with
-missing values and a ``year`` the training script drops; a ``date`` column), and walked
-through the loop with the pipeline functions: first pull request (no production model)
-→ merge (deploy to the local registry) → a pull request whose model drops a feature
-→ the report a reviewer reads.
+A penguins-shaped multiclass table (text categories, ``NA`` for missing values, an
+increasing ``id``, a ``year`` the training script drops) and a bike-sharing-shaped
+regression (a row number, a ``dteday`` date, text categories with gaps, a target not
+named like one, two columns that add up to it). Each goes, in a fresh git repository
+whose ``train.py`` is written as a data scientist writes one:
+
+``mlci init`` → ``mlci schema infer`` (init's hint) → pull request (``mlci run pr``,
+no production model) → merge (``mlci run deploy``) → a pull request whose data lost a
+column (blocked, the column named by data validation, the report still written) →
+``mlci deploy`` of that run refused, production unchanged → the production model
+served with a missing category → ``mlci monitor`` on a shifted batch reports drift.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterator
+import datetime as dt
+import io
+import json
+import math
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import numpy as np
 import pandas as pd
 import pytest
-import skops.io as sio
+import requests
 
+from mlci.cli import main
 from mlci.config import load_config
-from mlci.github.runtime import Runtime
-from mlci.pipelines.deploy import deploy
-from mlci.pipelines.report import report
-from mlci.pipelines.validate_model import validate_model
 from mlci.results import read_results
+from tests.act.harness import git_repo
+from tests.scaffold.shapes import bike_sharing, penguins
+from tests.scaffold.test_first_merge import production, run
 
 pytestmark = pytest.mark.slow
 
+PENGUINS_TRAIN = '''\
+"""Train a penguin species classifier."""
+import pandas as pd
+import skops.io as sio
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder
 
-def penguins(n: int, seed: int) -> pd.DataFrame:
-    """Palmer-penguins shape: species by island, bill and flipper; strings and gaps."""
-    rng = np.random.default_rng(seed)
-    species = rng.choice(["Adelie", "Chinstrap", "Gentoo"], n, p=[0.44, 0.2, 0.36])
-    island = np.where(
-        species == "Gentoo",
-        "Biscoe",
-        np.where(species == "Chinstrap", "Dream", rng.choice(["Biscoe", "Dream", "Torgersen"], n)),
-    )
-    base = {
-        "Adelie": (38.8, 18.3, 190),
-        "Chinstrap": (48.8, 18.4, 196),
-        "Gentoo": (47.5, 15.0, 217),
-    }
-    bill_length = np.array([base[s][0] for s in species]) + rng.normal(0, 2.5, n)
-    bill_depth = np.array([base[s][1] for s in species]) + rng.normal(0, 0.9, n)
-    flipper = np.array([base[s][2] for s in species]) + rng.normal(0, 6, n)
-    frame = pd.DataFrame(
-        {
-            "species": species,
-            "island": island,
-            "bill_length_mm": bill_length.round(1),
-            "bill_depth_mm": bill_depth.round(1),
-            "flipper_length_mm": flipper.round(0),
-            "body_mass_g": (flipper * 20 + rng.normal(0, 300, n)).round(-1),
-            "sex": rng.choice(["male", "female"], n),
-            "year": rng.choice([2007, 2008, 2009], n),
-        }
-    )
-    for column, share in (("sex", 0.05), ("bill_length_mm", 0.02), ("island", 0.02)):
-        frame.loc[rng.random(n) < share, column] = None
-    return frame
+df = pd.read_csv("data/train.csv")
+X = df.drop(columns=["id", "species", "year"])
+y = df["species"]
+numeric = X.select_dtypes("number").columns.tolist()
+categorical = X.select_dtypes(exclude="number").columns.tolist()
 
+categories = Pipeline(
+    [
+        ("impute", SimpleImputer(strategy="most_frequent")),
+        ("onehot", OneHotEncoder(handle_unknown="ignore")),
+    ]
+)
+prep = ColumnTransformer(
+    [("num", SimpleImputer(strategy="median"), numeric), ("cat", categories, categorical)]
+)
+model = Pipeline([("prep", prep), ("rf", RandomForestClassifier(n_estimators=40, random_state=42))])
+model.fit(X, y)
+sio.dump(model, "model.skops")
+print(f"train accuracy: {model.score(X, y):.3f}")
+'''
 
-def weather(n: int, seed: int) -> pd.DataFrame:
-    """Seattle-weather shape: a date, precipitation, wind, a weather category, temp_max."""
-    rng = np.random.default_rng(seed)
-    date = pd.date_range("2012-01-01", periods=n, freq="D")
-    season = np.cos(2 * np.pi * (date.day_of_year.to_numpy() - 200) / 365.25)
-    precipitation = np.where(rng.random(n) < 0.4, rng.gamma(1.2, 4.0, n), 0.0).round(1)
-    wind = rng.gamma(4.0, 0.8, n).round(1)
-    kind = np.where(precipitation > 0, rng.choice(["rain", "drizzle", "snow"], n), "sun")
-    temp_max = 16 + 9 * season - 0.4 * precipitation - 0.8 * wind + rng.normal(0, 2, n)
-    frame = pd.DataFrame(
-        {
-            "date": date.strftime("%Y-%m-%d"),
-            "precipitation": precipitation,
-            "wind": wind,
-            "weather": kind,
-            "season": np.where(season > 0, "warm", "cold"),
-            "temp_max": temp_max.round(1),
-        }
-    )
-    frame.loc[rng.random(n) < 0.03, "weather"] = None
-    return frame
+BIKES_TRAIN = '''\
+"""Daily bike rentals: predict the day's count from the calendar and the weather."""
+import pandas as pd
+import skops.io as sio
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import RandomForestRegressor
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder
 
+df = pd.read_csv("data/train.csv")
+# casual + registered == cnt, so they go, with the row number and the date
+X = df.drop(columns=["instant", "dteday", "casual", "registered", "cnt"])
+y = df["cnt"]
+categorical = ["season", "weathersit"]
+numeric = [c for c in X.columns if c not in categorical]
 
-def train_penguins(train: pd.DataFrame, path: Path, *, drop: tuple[str, ...] = ()) -> None:
-    """The project's training script: it drops ``year`` (and ``drop``) and imputes gaps."""
-    from sklearn.compose import ColumnTransformer
-    from sklearn.impute import SimpleImputer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
-
-    X = train.drop(columns=["species", "year", *drop])
-    numbers = [c for c in X.columns if X[c].dtype.kind in "if"]
-    strings = [c for c in X.columns if c not in numbers]
-    model = make_pipeline(
-        ColumnTransformer(
-            [
-                ("num", make_pipeline(SimpleImputer(), StandardScaler()), numbers),
-                (
-                    "cat",
-                    make_pipeline(
-                        SimpleImputer(strategy="most_frequent"),
-                        OneHotEncoder(handle_unknown="ignore"),
-                    ),
-                    strings,
+model = make_pipeline(
+    ColumnTransformer(
+        [
+            (
+                "cat",
+                make_pipeline(
+                    SimpleImputer(strategy="constant", fill_value="unknown"),
+                    OneHotEncoder(handle_unknown="ignore"),
                 ),
-            ]
-        ),
-        LogisticRegression(max_iter=1000),
-    )
-    sio.dump(model.fit(X, train["species"]), path)
-
-
-def train_weather(train: pd.DataFrame, path: Path, *, drop: tuple[str, ...] = ()) -> None:
-    """The project's training script: it drops ``date`` (and ``drop``)."""
-    from sklearn.compose import ColumnTransformer
-    from sklearn.ensemble import RandomForestRegressor
-    from sklearn.impute import SimpleImputer
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import OneHotEncoder
-
-    X = train.drop(columns=["temp_max", "date", *drop])
-    strings = [c for c in ("weather", "season") if c in X.columns]
-    numbers = [c for c in X.columns if c not in strings]
-    model = make_pipeline(
-        ColumnTransformer(
-            [
-                ("num", "passthrough", numbers),
-                (
-                    "cat",
-                    make_pipeline(
-                        SimpleImputer(strategy="constant", fill_value="missing"),
-                        OneHotEncoder(handle_unknown="ignore", sparse_output=False),
-                    ),
-                    strings,
-                ),
-            ]
-        ),
-        RandomForestRegressor(n_estimators=20, max_depth=8, random_state=0),
-    )
-    sio.dump(model.fit(X, train["temp_max"]), path)
-
-
-CASES: dict[str, tuple[Callable[[int, int], pd.DataFrame], Callable[..., None], str, str]] = {
-    # name: (data, training script, task, mlci.yaml model section)
-    "penguins": (
-        penguins,
-        train_penguins,
-        "classification",
-        "  gates:\n    balanced_accuracy: {min: 0.5, max_drop: 0.5}\n",
+                categorical,
+            ),
+            ("num", "passthrough", numeric),
+        ]
     ),
-    "weather": (
-        weather,
-        train_weather,
-        "regression",
-        "  slices: {columns: [season], min_size: 20}\n"
-        "  gates:\n    rmse: {max: 10.0, max_drop: 5.0}\n",
+    RandomForestRegressor(n_estimators=40, min_samples_leaf=3, random_state=0),
+)
+model.fit(X, y)
+sio.dump(model, "model.skops")
+print("train R^2:", round(model.score(X, y), 3))
+'''
+
+
+@dataclass(frozen=True)
+class Case:
+    """One data set and what the chain expects of it."""
+
+    files: dict[str, str]
+    target: str
+    task: str
+    #: Passed to init only when the target is not named like one (init must not guess).
+    target_flag: bool
+    id_column: str
+    #: Columns of the data the model does not take (the training script drops them).
+    ignored: tuple[str, ...]
+    #: The column the second pull request's data no longer has.
+    dropped: str
+    #: A text column the model imputes: served with a null.
+    null_category: str
+    #: A later batch, shifted, and a column that must be reported drifted.
+    shifted: str
+    drifted: str
+
+
+CASES = {
+    "penguins": Case(
+        files={
+            "data/train.csv": penguins(900, seed=1, na="NA"),
+            "data/eval.csv": penguins(400, seed=2, start_id=901, na="NA"),
+            "train.py": PENGUINS_TRAIN,
+        },
+        target="species",
+        task="classification",
+        target_flag=False,
+        id_column="id",
+        ignored=("year",),
+        dropped="island",
+        null_category="sex",
+        shifted=penguins(400, seed=3, start_id=2001, na="NA", heavier=900),
+        drifted="body_mass_g",
+    ),
+    "bikes": Case(
+        files={
+            "data/train.csv": bike_sharing(730, seed=1),
+            "data/eval.csv": bike_sharing(300, seed=2, start=dt.date(2013, 1, 1), start_id=731),
+            "train.py": BIKES_TRAIN,
+        },
+        target="cnt",
+        task="regression",
+        target_flag=True,
+        id_column="instant",
+        ignored=("dteday", "casual", "registered"),
+        dropped="hum",
+        null_category="weathersit",
+        shifted=bike_sharing(365, seed=3, start=dt.date(2014, 1, 1), start_id=2001, warmer=0.3),
+        drifted="temp",
     ),
 }
-DROPPED = {"penguins": "bill_depth_mm", "weather": "wind"}
-IGNORED = {"penguins": "year", "weather": "date"}
 
 
-@pytest.fixture
-def workdir(tmp_path: Path) -> Iterator[Path]:
-    old = Path.cwd()
-    os.chdir(tmp_path)
-    try:
-        yield tmp_path
-    finally:
-        os.chdir(old)
+def _init(repo: Path, case: Case, capsys: pytest.CaptureFixture[str]) -> None:
+    """init --yes detects what it can and refuses to guess a target not named like one."""
+    if case.target_flag:
+        assert main(["init", "--yes", "-C", str(repo)]) == 2
+        err = capsys.readouterr().err
+        assert "will not guess" in err and case.target in err and "Traceback" not in err
+        assert not (repo / "mlci.yaml").exists()
+    flags = ["--target", case.target] if case.target_flag else []
+    assert main(["init", "--yes", "-C", str(repo), *flags]) == 0
+    out = capsys.readouterr().out
+    assert f"target           {case.target}" in out
+    cfg = load_config(repo / "mlci.yaml")
+    assert cfg.task == case.task and cfg.data.target == case.target
+    assert cfg.data.id_columns == [case.id_column]
+    # the first model is judged on a chance-level value gate init derived from the data
+    assert cfg.model.first == "bless-on-value-gates"
+    gate = cfg.model.gates["accuracy" if case.task == "classification" else "r2"]
+    assert gate.min is not None and gate.max_drop is not None
+    # init's hint, as printed, run from the repository's root
+    assert "run `mlci schema infer data/train.csv`" in out
+    assert main(["schema", "infer", "data/train.csv"]) == 0
+    git_repo(repo)  # the data scientist commits mlci.yaml, the workflows and the schema
+
+
+def _drop_column(repo: Path, column: str) -> None:
+    """The data source no longer exports ``column``: the pull request's data files lack it."""
+    for rel in ("data/train.csv", "data/eval.csv"):
+        path = repo / rel
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)  # the text as written
+        frame.drop(columns=[column]).to_csv(path, index=False)
+
+
+@contextmanager
+def _serve_production(repo: Path) -> Iterator[str]:
+    """The registry's production version behind the prediction service, as `mlci serve` runs it."""
+    from mlci.registry import open_registry, resolve_version
+    from mlci.serve.app import create_app, load_served_model
+    from mlci.serve.server import start_server
+
+    cfg = load_config(repo / "mlci.yaml")
+    registry = open_registry(cfg, backend="local")
+    found = resolve_version(registry, "production")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = registry.download(found.version, Path(tmp) / f"v{found.version}")
+        served = load_served_model(
+            folder / (found.onnx_file or found.model_file),
+            metadata=found.metadata,
+            version=found.version,
+        )
+        with start_server(create_app(served)) as running:
+            yield running.url
+
+
+def _record_with_a_missing_category(url: str, case: Case) -> dict[str, Any]:
+    """An eval row with the model's columns only, its ``null_category`` set to null."""
+    meta = requests.get(f"{url}/metadata", timeout=30).json()
+    columns = {c["name"]: c for c in meta["input_schema"]["columns"]}
+    assert columns[case.null_category]["type"] == "string"
+    assert columns[case.null_category]["nullable"] is True
+    eval_rows = pd.read_csv(io.StringIO(case.files["data/eval.csv"]))
+    row = eval_rows[eval_rows.notna().all(axis=1)].iloc[0]
+    record = {
+        name: row[name].item() if hasattr(row[name], "item") else row[name] for name in columns
+    }
+    record[case.null_category] = None
+    return record
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_first_pr_merge_then_a_pr_that_drops_a_feature(workdir: Path, name: str) -> None:
-    make, train_script, task, model_yaml = CASES[name]
-    target = "species" if task == "classification" else "temp_max"
-    root = workdir / name
-    (root / "data").mkdir(parents=True)
-    make(600, 1).to_csv(root / "data" / "train.csv", index=False)
-    make(300, 2).to_csv(root / "data" / "eval.csv", index=False)
-    (root / "mlci.yaml").write_text(
-        f"version: 1\ntask: {task}\n"
-        f"data:\n  reference: data/train.csv\n  eval: data/eval.csv\n  target: {target}\n"
-        "model:\n  path: model.skops\n  baseline: registry\n  bootstrap: {resamples: 200}\n"
-        + model_yaml
-        + "registry:\n  backend: local\n  path: registry\n"
-        "deploy:\n  smoke_rows: 10\n",
-        encoding="utf-8",
-    )
-    train = pd.read_csv(root / "data" / "train.csv")
-    runtime = Runtime(env={})
-    results = root / "mlci-results"
+def test_the_first_hour_on_data_mlci_did_not_make(
+    tmp_path: Path,
+    name: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    case = CASES[name]
+    monkeypatch.delenv("GITHUB_REPOSITORY", raising=False)  # a laptop: nothing is posted
+    repo = git_repo(tmp_path / name, {**case.files, "README.md": f"# {name}\n"})
+    monkeypatch.chdir(repo)
+    _init(repo, case, capsys)
 
-    # First pull request: no production model; the model drops `year`/`date`, which the
-    # eval data still carries, and skops loads the OneHotEncoder pipeline without trust.
-    config = load_config(root / "mlci.yaml")
-    train_script(train, root / "model.skops")
-    first = validate_model(config, results_dir=results, runtime=runtime)
-    assert first["passed"] is True, first["blessing"]
-    assert read_results(results / "model.json")["blessing"] == first["blessing"]
+    # Pull request 1: no production model; judged on init's chance-level value gate.
+    assert run("pr", repo, "pr1") == 0, capsys.readouterr()
+    first = read_results(repo / "pr1" / "model.json")
     assert first["blessing"]["blessed"] is True
     notes = " ".join(first["blessing"]["notes"])
-    assert f"'{IGNORED[name]}'" in notes and "not features of the candidate" in notes
+    assert "first model" in notes
+    assert all(f"'{c}'" in notes for c in case.ignored), notes  # ignored, not an error
+    # skops loads the imputing OneHotEncoder pipeline without model.trusted
     assert not [f for f in first["findings"] if f["check"] == "trusted_model"]
+    assert production(repo) is None
 
-    # Merge: the blessed model is registered and goes to production.
-    outcome = deploy(config, results_dir=results, runtime=runtime)
-    assert outcome.version == 1, outcome
+    # Merge: the deploy pipeline trains, validates and deploys v1; its smoke test sent
+    # reference rows with missing values.
+    assert run("deploy", repo, "merge") == 0, capsys.readouterr()
+    assert production(repo) == "1"
+    smoke = read_results(repo / "merge" / "deploy.json")["smoke_test"]
+    assert smoke["passed"] is True and smoke["rows_with_nulls"] >= 1
 
-    # A pull request whose training script drops a feature: full report, not exit 2.
-    train_script(train, root / "model.skops", drop=(DROPPED[name],))
-    doc = validate_model(config, results_dir=results, runtime=runtime)
-    changes = doc["features"]
-    assert changes["changed"] is True and changes["removed"] == [DROPPED[name]]
-    assert changes["added"] == []
-    assert IGNORED[name] in changes["ignored"]["candidate"]
-    assert doc["baseline_metrics"] is not None
-    assert doc["provenance"]["model"]["baseline"]["version"] == 1
-
-    out = report(results_dir=results, runtime=runtime)
-    text = out.markdown
-    assert "### Features changed" in text and "➖ Removed (1)" in text
-    if task == "classification":
-        assert "<summary>Per-class metrics (3 classes" in text
-        assert "<summary>Confusion matrix" in text
-        for label in ("Adelie", "Chinstrap", "Gentoo"):
-            assert f"| **{label}** |" in text
-    else:
-        assert "<summary>Regression errors</summary>" in text
-        assert "season = cold" in text and "season = warm" in text
-    page = out.html_path.read_text(encoding="utf-8")
+    # Pull request 2: the data lost a column production takes. Blocked, with the column
+    # named by data validation, and the reviewer still gets the whole report.
+    _drop_column(repo, case.dropped)
+    capsys.readouterr()
+    assert run("pr", repo, "pr2") == 1
+    out = capsys.readouterr().out
+    assert f"missing_column       {case.dropped}:" in out
+    data = read_results(repo / "pr2" / "data.json")
+    missing = [f for f in data["findings"] if f["check"] == "missing_column"]
+    assert [(f["column"], f["severity"]) for f in missing] == [(case.dropped, "error")]
+    second = read_results(repo / "pr2" / "model.json")
+    assert second["blessing"]["blessed"] is False
+    assert second["features"]["removed"] == [case.dropped]
+    baseline = second["provenance"]["model"]["baseline"]
+    assert baseline["version"] == 1 and baseline["path"].startswith("local registry: v1/")
+    report = (repo / "pr2" / "report.md").read_text(encoding="utf-8")
+    assert report.startswith("## ❌ mlci: data errors")
+    assert "### Features changed" in report and f"➖ Removed (1): **{case.dropped}**" in report
+    breakdown = "<summary>Per-class metrics" if case.task == "classification" else "Regression"
+    assert breakdown in report
+    page = (repo / "pr2" / "report.html").read_text(encoding="utf-8")
     assert "<svg" in page and "```mermaid" not in page and "<script" not in page
+
+    # Deploying what pull request 2 validated is refused; production stays v1, and the
+    # pull request is closed: the repository is main's again.
+    code = main(["deploy", "--config", "mlci.yaml", "--results", "pr2", "--registry", "local"])
+    assert code == 1 and production(repo) == "1"
+    assert "not blessed" in capsys.readouterr().err
+    subprocess.run(["git", "checkout", "-q", "--", "data"], cwd=repo, check=True)
+
+    # Production answers a record whose category is missing, as the model was trained.
+    with _serve_production(repo) as url:
+        record = _record_with_a_missing_category(url, case)
+        answer = requests.post(f"{url}/predict", json={"records": [record]}, timeout=30)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["model_version"] == 1 and len(body["predictions"]) == 1
+    if case.task == "classification":
+        assert body["predictions"][0] in body["classes"]
+    else:
+        assert math.isfinite(body["predictions"][0])
+
+    # A later batch from production, shifted: the monitor reports the drift, and ids and
+    # dates (which move by nature) are not reported as drift.
+    (repo / "batch.csv").write_text(case.shifted, encoding="utf-8")
+    code = main(
+        ["monitor", "--current", "batch.csv", "--results", "monitor", "--registry", "local"]
+    )
+    doc = read_results(repo / "monitor" / "monitor.json")
+    assert code == (1 if any(p["severity"] == "error" for p in doc["problems"]) else 0)
+    assert doc["rows"] == len(pd.read_csv(repo / "batch.csv"))
+    drifted = {c["column"] for c in doc["drift"]["columns"] if c["drifted"]}
+    assert case.drifted in drifted, json.dumps(doc["drift"], indent=1)[:2000]
+    assert case.id_column not in drifted and "dteday" not in drifted
+    assert "data-drift" in {p["key"] for p in doc["problems"]}, doc["problems"]

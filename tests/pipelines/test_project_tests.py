@@ -93,8 +93,7 @@ def test_mlci_run_pr_runs_the_tests_before_training_and_blocks_on_a_failure(
 ) -> None:
     import datetime as dt
 
-    from tests.scaffold.shapes import weather
-    from tests.scaffold.test_first_merge import WEATHER_TRAIN
+    from tests.scaffold.shapes import WEATHER_TRAIN, weather
 
     root = tmp_path / "w"
     build_file_tree(

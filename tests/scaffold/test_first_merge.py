@@ -1,8 +1,10 @@
 """With init's defaults the first merge ships: init -> PR -> merge -> PR, run locally.
 
 Walked with `mlci run` (the workflows' own steps) on the bundled example, with its
-hand-written mlci.yaml removed so that init's defaults are what is tested, and on
-a weather regression prepared here (a date column, a target not named like one).
+hand-written mlci.yaml removed so that init's defaults are what is tested. Data mlci
+did not make (a multiclass table with text and gaps, a regression with a date and a
+target not named like one) walks the same steps and further in
+tests/pipelines/test_foreign_data.py.
 The first pull request has no production model: it is judged on the chance-level
 value gate init wrote, the merge deploys it, and the next pull request is
 compared against it.
@@ -24,23 +26,6 @@ from mlci.cli import main
 from mlci.config import load_config
 from mlci.model.gates import bless
 from tests.act.harness import REPO_ROOT, git_repo
-from tests.scaffold.shapes import weather
-
-WEATHER_TRAIN = '''\
-"""Train a linear regression of temp_max on the weather features listed in features.json."""
-import json
-from pathlib import Path
-
-import pandas as pd
-import skops.io as sio
-from sklearn.linear_model import LinearRegression
-
-here = Path(__file__).resolve().parent
-features = json.loads((here / "features.json").read_text())
-data = pd.read_csv(here / "data" / "train.csv")
-model = LinearRegression().fit(data[features], data["temp_max"])
-sio.dump(model, here / "model.skops")
-'''
 
 
 def run(pipeline: str, repo: Path, results: str) -> int:
@@ -114,32 +99,6 @@ def test_the_example_with_inits_defaults_ships_its_first_model(
     assert seen["code"] == 1
     assert seen["second"]["blessing"]["blessed"] is False
     assert any(g["rule"] == "max_drop" and not g["passed"] for g in seen["second"]["gates"])
-
-
-@pytest.mark.slow
-def test_a_weather_regression_ships_its_first_model(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    import datetime as dt
-
-    repo = git_repo(
-        tmp_path / "weather",
-        {
-            "data/train.csv": weather(300),
-            "data/eval.csv": weather(120, seed=1, start=dt.date(2012, 10, 27)),
-            "features.json": json.dumps(["precipitation", "temp_min", "wind"]),
-            "train.py": WEATHER_TRAIN,
-        },
-    )
-    assert main(["init", "--yes", "-C", str(repo), "--target", "temp_max"]) == 0
-    cfg = load_config(repo / "mlci.yaml")
-    assert cfg.task == "regression" and cfg.model.gates["r2"].min == 0.0
-    capsys.readouterr()
-    seen = walk(repo, {"features.json": json.dumps(["wind"])}, capsys)
-    assert seen["first"]["metrics"]["r2"] > 0.5
-    # Dropping the informative features costs far more than the allowed 0.02 of R².
-    assert seen["code"] == 1
-    assert seen["second"]["blessing"]["blessed"] is False
 
 
 def test_without_data_init_still_lets_the_first_model_ship(tmp_path: Path) -> None:
