@@ -15,11 +15,8 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "mlci"
 MAX_LINES = 80
 
 # Too long today; split each into named phases, then remove it from this list.
-STILL_TOO_LONG = frozenset(
-    {
-        "report/render.py::_metric_rows",
-    }
-)
+# (Empty: every function in src/ is within MAX_LINES; keep it so.)
+STILL_TOO_LONG: frozenset[str] = frozenset()
 
 
 def _functions(source: str) -> dict[str, int]:

@@ -250,88 +250,15 @@ def _failures(report: Report, detail: Detail) -> tuple[list[str], int]:
 
 
 def _metric_rows(model: Mapping[str, Any], detail: Detail) -> dict[str, Any]:
+    """The metrics table: one row per metric of either side, failed gates first."""
     chars = detail.value_chars
     metrics = _d(model.get("metrics"))
     baseline_raw = model.get("baseline_metrics")
     baseline = _d(baseline_raw)
-    deltas = _d(model.get("deltas"))
     gates = [g for g in _l(model.get("gates")) if isinstance(g, dict)]
     names = list(metrics) + [n for n in baseline if n not in metrics]
-    rows: list[dict[str, Any]] = []
-    for name in names:
-        cand = _num(metrics.get(name))
-        prod = _num(baseline.get(name))
-        info = _d(deltas.get(name))
-        delta = _num(info.get("delta"))
-        if delta is None and cand is not None and prod is not None:
-            delta = cand - prod
-        relative = _num(info.get("relative"))
-        if relative is None and delta is not None and prod is not None and prod != 0.0:
-            relative = delta / abs(prod)
-        hib = _higher_is_better(model, name)
-        better = info.get("better")
-        if not isinstance(better, bool):
-            better = None if delta is None or hib is None or delta == 0 else (delta > 0) == hib
-        if delta is not None and delta == 0:
-            change = "⚪ same"
-        elif better is None:
-            change = ""
-        else:
-            change = "🟢 better" if better else "🔴 worse"
-        if hib is not None and delta is not None:
-            change += " (higher is better)" if hib else " (lower is better)"
-        lo, hi = _num(info.get("ci_low")), _num(info.get("ci_high"))
-        ci = (
-            f"[{fmt_number(lo, signed=True)}, {fmt_number(hi, signed=True)}]"
-            if lo is not None and hi is not None
-            else "—"
-        )
-        mine = [g for g in gates if g.get("metric") == name and _is_overall(g.get("slice"))]
-        gate_text = (
-            "<br>".join(
-                f"{_rule_text(g.get('rule'), g.get('threshold'))}"
-                f" {'✅' if g.get('passed') is True else '❌'}"
-                for g in mine
-            )
-            or "—"
-        )
-        failed = any(g.get("passed") is not True for g in mine)
-        mark = "❌" if failed else ("✅" if mine else "—")
-        if cand is None and name in metrics:
-            cand_text = "missing"
-        else:
-            cand_text = fmt_number(cand)
-        rows.append(
-            {
-                "name": md(name, chars),
-                "production": fmt_number(prod) if baseline_raw is not None else "—",
-                "candidate": cand_text,
-                "delta": fmt_number(delta, signed=True),
-                "relative": fmt_number(relative, signed=True, percent=True)
-                if relative is not None
-                else ("n/a (baseline 0)" if prod == 0.0 and delta is not None else "—"),
-                "ci": ci,
-                "change": change,
-                "gate": gate_text,
-                "mark": mark,
-                "_order": (0 if failed else 1 if mine else 2),
-            }
-        )
+    rows = [_metric_row(model, name, gates, chars) for name in names]
     rows.sort(key=lambda r: r["_order"])
-    one_sided = []
-    if baseline_raw is not None:
-        only_cand = [n for n in metrics if n not in baseline]
-        only_prod = [n for n in baseline if n not in metrics]
-        if only_cand:
-            one_sided.append(
-                "Only the candidate has: " + ", ".join(md(n, chars) for n in only_cand[:20]) + "."
-            )
-        if only_prod:
-            one_sided.append(
-                "Only production has: " + ", ".join(md(n, chars) for n in only_prod[:20]) + "."
-            )
-    for err_name, err in list(_d(model.get("metric_errors")).items())[:10]:
-        one_sided.append(f"Could not compute **{md(err_name, chars)}**: {md(err, chars)}.")
     shown = rows[: detail.metrics]
     for r in shown:
         del r["_order"]
@@ -339,8 +266,96 @@ def _metric_rows(model: Mapping[str, Any], detail: Detail) -> dict[str, Any]:
         "rows": shown,
         "more": len(rows) - len(shown),
         "baseline": baseline_raw is not None,
-        "one_sided": one_sided,
+        "one_sided": _one_sided(model, chars),
     }
+
+
+def _metric_row(
+    model: Mapping[str, Any], name: str, gates: list[dict[str, Any]], chars: int
+) -> dict[str, Any]:
+    """One metric: production, candidate, change (with its CI), its gates and a mark."""
+    metrics = _d(model.get("metrics"))
+    baseline_raw = model.get("baseline_metrics")
+    cand = _num(metrics.get(name))
+    prod = _num(_d(baseline_raw).get(name))
+    info = _d(_d(model.get("deltas")).get(name))
+    delta = _num(info.get("delta"))
+    if delta is None and cand is not None and prod is not None:
+        delta = cand - prod
+    relative = _num(info.get("relative"))
+    if relative is None and delta is not None and prod is not None and prod != 0.0:
+        relative = delta / abs(prod)
+    lo, hi = _num(info.get("ci_low")), _num(info.get("ci_high"))
+    ci = (
+        f"[{fmt_number(lo, signed=True)}, {fmt_number(hi, signed=True)}]"
+        if lo is not None and hi is not None
+        else "—"
+    )
+    mine = [g for g in gates if g.get("metric") == name and _is_overall(g.get("slice"))]
+    gate_text = (
+        "<br>".join(
+            f"{_rule_text(g.get('rule'), g.get('threshold'))}"
+            f" {'✅' if g.get('passed') is True else '❌'}"
+            for g in mine
+        )
+        or "—"
+    )
+    failed = any(g.get("passed") is not True for g in mine)
+    return {
+        "name": md(name, chars),
+        "production": fmt_number(prod) if baseline_raw is not None else "—",
+        "candidate": "missing" if cand is None and name in metrics else fmt_number(cand),
+        "delta": fmt_number(delta, signed=True),
+        "relative": fmt_number(relative, signed=True, percent=True)
+        if relative is not None
+        else ("n/a (baseline 0)" if prod == 0.0 and delta is not None else "—"),
+        "ci": ci,
+        "change": _change(model, name, info, delta),
+        "gate": gate_text,
+        "mark": "❌" if failed else ("✅" if mine else "—"),
+        "_order": (0 if failed else 1 if mine else 2),
+    }
+
+
+def _change(
+    model: Mapping[str, Any], name: str, info: Mapping[str, Any], delta: float | None
+) -> str:
+    """Better, worse or the same, and which way is better."""
+    hib = _higher_is_better(model, name)
+    better = info.get("better")
+    if not isinstance(better, bool):
+        better = None if delta is None or hib is None or delta == 0 else (delta > 0) == hib
+    if delta is not None and delta == 0:
+        change = "⚪ same"
+    elif better is None:
+        change = ""
+    else:
+        change = "🟢 better" if better else "🔴 worse"
+    if hib is not None and delta is not None:
+        change += " (higher is better)" if hib else " (lower is better)"
+    return change
+
+
+def _one_sided(model: Mapping[str, Any], chars: int) -> list[str]:
+    """Metrics present on one side only, and metrics that could not be computed."""
+    metrics = _d(model.get("metrics"))
+    baseline_raw = model.get("baseline_metrics")
+    baseline = _d(baseline_raw)
+    lines = []
+    if baseline_raw is not None:
+        only_cand = [n for n in metrics if n not in baseline]
+        only_prod = [n for n in baseline if n not in metrics]
+        if only_cand:
+            lines.append(
+                "Only the candidate has: " + ", ".join(md(n, chars) for n in only_cand[:20]) + "."
+            )
+        if only_prod:
+            lines.append(
+                "Only production has: " + ", ".join(md(n, chars) for n in only_prod[:20]) + "."
+            )
+    for err_name, err in list(_d(model.get("metric_errors")).items())[:10]:
+        lines.append(f"Could not compute **{md(err_name, chars)}**: {md(err, chars)}.")
+    return lines
 
 
 def _budgets(model: Mapping[str, Any], chars: int) -> list[dict[str, str]]:
