@@ -34,6 +34,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from mlci.errors import GitHubAPIError
+from mlci.github.releases import download_asset, upload_asset
 from mlci.registry.experiments import (
     dump_lines,
     find_entry,
@@ -148,13 +149,8 @@ class ReleaseExperimentLog:
         asset = self._current(release) if release else None
         if asset is None:
             return None, None, [], {}
-        resp = self.client.request(
-            "GET",
-            str(asset["url"]),
-            headers={"Accept": "application/octet-stream"},
-            max_bytes=MAX_ASSET_BYTES,
-        )
-        text = bytes(resp.content).decode("utf-8", errors="replace")
+        data = download_asset(self.client, asset, max_bytes=MAX_ASSET_BYTES)
+        text = data.decode("utf-8", errors="replace")
         summary, lines = parse_lines(text, self.path)
         return asset, summary, *_split_packages(lines)
 
@@ -221,20 +217,6 @@ class ReleaseExperimentLog:
             raise
         return dict(created)
 
-    def _upload(self, release: Mapping[str, Any], name: str, data: bytes) -> dict[str, Any]:
-        url = str(release["upload_url"]).split("{", 1)[0]
-        answer = self.client.request(
-            "POST",
-            url,
-            params={"name": name},
-            data=data,
-            headers={"Content-Type": "application/octet-stream"},
-        )
-        from mlci import jsonio
-
-        uploaded = jsonio.loads(answer.content, source=f"POST {url}")
-        return dict(uploaded) if isinstance(uploaded, dict) else {}
-
     def append(self, entry: Mapping[str, Any], packages: Sequence[str] = ()) -> bool:
         """Add ``entry`` unless its id is there; fold the oldest beyond the cap.
 
@@ -262,13 +244,15 @@ class ReleaseExperimentLog:
             data = dump_lines(folded, [*keep, *_package_lines(keep, kept)]).encode("utf-8")
             if asset is None:
                 try:
-                    self._upload(release, ASSET, data)
+                    upload_asset(self.client, release, ASSET, data)
                 except GitHubAPIError as exc:
                     if exc.status == 422:  # another writer created it first
                         continue
                     raise
                 return True
-            mine = self._upload(release, f"{_PENDING}{secrets.token_hex(8)}.jsonl", data)
+            mine = upload_asset(
+                self.client, release, f"{_PENDING}{secrets.token_hex(8)}.jsonl", data
+            )
             try:
                 self.client.request("DELETE", f"{self._base()}/assets/{asset['id']}")
             except GitHubAPIError as exc:

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlci import jsonio
 from mlci.errors import DeployError, GitHubAPIError, InputError
+from mlci.github.releases import download_asset, upload_asset
 from mlci.registry.base import (
     METADATA_FILE,
     ModelVersion,
@@ -199,14 +200,9 @@ class ReleasesRegistry:
                 f"release {release.get('tag_name')}: asset {name} is missing; the version is"
                 " damaged, register the model again"
             )
-        resp = self.client.request(
-            "GET",
-            str(asset["url"]),
-            headers={"Accept": "application/octet-stream"},
-            max_bytes=MAX_ASSET_BYTES,
-            deadline=DOWNLOAD_DEADLINE,
+        return download_asset(
+            self.client, asset, max_bytes=MAX_ASSET_BYTES, deadline=DOWNLOAD_DEADLINE
         )
-        return bytes(resp.content)
 
     def download(self, version: int, dest: Path) -> Path:
         """Download every asset of ``version`` into ``dest`` and verify the recorded sha256.
@@ -309,18 +305,11 @@ class ReleasesRegistry:
         metadata = with_hashes(files, metadata)
         number, release = self._create_release(metadata)
         meta = {**metadata, "version": number}
-        upload = str(release["upload_url"]).split("{", 1)[0]
         uploads = [(n, p.read_bytes()) for n, p in files.items()]
         uploads.append((METADATA_FILE, (jsonio.dumps(meta) + "\n").encode()))
         for name, data in uploads:
             try:
-                self.client.request(
-                    "POST",
-                    upload,
-                    params={"name": name},
-                    data=data,
-                    headers={"Content-Type": "application/octet-stream"},
-                )
+                upload_asset(self.client, release, name, data)
             except GitHubAPIError as exc:
                 raise DeployError(
                     f"registry {self.describe()}: uploading {name} to release"
