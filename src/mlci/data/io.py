@@ -209,10 +209,7 @@ def shard_parts(path: Path, index: int, count: int) -> tuple[list[Path], int]:
         try:
             first += pq.read_metadata(file).num_rows
         except (pa.ArrowInvalid, OSError) as exc:
-            raise InputError(
-                f"{file}: not a readable Parquet file ({exc}); rewrite it with pandas/pyarrow"
-                " or check the suffix"
-            ) from None
+            raise _unreadable_parquet(file, exc) from None
     return files[start:stop], first
 
 
@@ -633,10 +630,7 @@ def _parquet(
             pf = pq.ParquetFile(file, pre_buffer=False)
             names = list(pf.schema_arrow.names)
         except (pa.ArrowInvalid, OSError) as exc:
-            raise InputError(
-                f"{file}: not a readable Parquet file ({exc}); rewrite it with pandas/pyarrow"
-                " or check the suffix"
-            ) from None
+            raise _unreadable_parquet(file, exc) from None
         _refuse_duplicates(file, names)
         wanted = None
         if columns is not None:
@@ -666,3 +660,10 @@ def _parquet(
                 yield frame
         except pa.ArrowInvalid as exc:
             raise InputError(f"{file}: corrupt Parquet data ({exc}); rewrite the file") from None
+
+
+def _unreadable_parquet(file: Path, exc: Exception) -> InputError:
+    return InputError(
+        f"{file}: not a readable Parquet file ({exc}); rewrite it with pandas/pyarrow"
+        " or check the suffix"
+    )
