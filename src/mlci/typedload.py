@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import math
 import types
 import typing
@@ -246,7 +247,7 @@ class _Loader:
         if not isinstance(value, dict):
             self.fail(path, f"expected a mapping, got {describe(value)}")
             return _MISSING
-        hints = typing.get_type_hints(cls)
+        hints = _hints(cls)
         fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
         kwargs: dict[str, Any] = {}
         removed: Mapping[str, str] = getattr(cls, "REMOVED_KEYS", {})
@@ -270,6 +271,12 @@ class _Loader:
         if broken:
             return _MISSING
         return cls(**kwargs)
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    """The resolved field types of a dataclass (resolving them is slow; classes do not change)."""
+    return typing.get_type_hints(cls)
 
 
 def load_collect(cls: type[T], marked: Marked) -> tuple[T | None, list[ConfigIssue]]:
