@@ -10,13 +10,18 @@ Every figure is a whole process (imports included), measured in the same run:
    (which reads the reference data), at each ``--drift-rows``; precision and recall
    of the drifted columns against the generator's truth, and the false alarms on an
    undrifted copy;
-3. peak RSS of ``mlci profile`` and ``mlci validate-data`` on ``--rss-rows`` Parquet rows.
+3. peak RSS of ``mlci profile`` and ``mlci validate-data`` on ``--rss-rows`` Parquet rows;
+4. ``mlci monitor`` on a data file of ``--monitor-rows`` rows (the data of
+   ``bench/ct_bench.py``: 20 features, a shift in two, delayed labels, a registered
+   model) against its floor, the same questions in plain pandas/scipy/scikit-learn
+   (``ct_bench.py --floor``): wall time, CPU time and peak RSS.
 
 pandera and Evidently live only in ``bench/.venv-peers`` (created here on first use;
 Evidently needs pandas < 3 there). Usage::
 
     python bench/data_bench.py                       # the figures of bench/README.md
-    python bench/data_bench.py --rows 100000 --drift-rows 100000 --rss-rows 0   # quick
+    python bench/data_bench.py --rows 100000 --drift-rows 100000 --rss-rows 0 \
+        --monitor-rows 100000 --repeats 1 --skip-evidently                    # quick
 """
 
 from __future__ import annotations
@@ -379,6 +384,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 row["evidently_current_drifted"], truth
             )
         results["drift"].append(row)
+    if args.monitor_rows:
+        results["monitor"] = monitor_run(args.monitor_rows, args.repeats)
     if args.rss_rows:
         d = dataset(args.rss_rows)
         schema = d / "schema.yaml"
@@ -411,6 +418,36 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "drifted": _mlci_drifted(d / "results-rss"),
         }
     return results
+
+
+def monitor_run(n: int, repeats: int) -> dict[str, Any]:
+    """``mlci monitor`` on a data file of ``n`` rows against its pandas/scipy floor."""
+    sys.path.insert(0, str(HERE))
+    import ct_bench
+
+    root = WORK / f"monitor-n{n}"
+    if not (root / "mlci.yaml").exists():
+        if root.exists():
+            import shutil
+
+            shutil.rmtree(root)
+        root.mkdir(parents=True)
+        ct_bench.build(root, n)
+    f = best_of([sys.executable, str(HERE / "ct_bench.py"), "--floor", str(root)], repeats, (0,))
+    m = best_of(
+        [*MLCI, "monitor", "--config", str(root / "mlci.yaml"), "--results", str(root / "r")],
+        repeats,
+    )
+    return {
+        "rows": n,
+        "floor_s": f["wall"],
+        "floor_cpu_s": f["cpu"],
+        "floor_rss_mb": f["rss_mb"],
+        "mlci_s": m["wall"],
+        "mlci_cpu_s": m["cpu"],
+        "mlci_rss_mb": m["rss_mb"],
+        "mlci_rc": m["rc"],
+    }
 
 
 def _row(*cells: object) -> str:
@@ -457,6 +494,18 @@ def table(r: dict[str, Any]) -> str:
                     target,
                 )
             )
+        if "evidently_undrifted_s" in d:
+            ev, ms = d["evidently_undrifted_s"], d["mlci_undrifted_s"]
+            cpu = d["evidently_undrifted_cpu_s"] / d["mlci_undrifted_cpu_s"]
+            lines.append(
+                _row(
+                    f"same, on the undrifted copy, {rows} rows",
+                    f"{ms:.2f} s",
+                    f"{ev:.2f} s",
+                    f"1/{ev / ms:.1f} (CPU 1/{cpu:.1f})",
+                    "<= 1/8" if d["rows"] <= 100_000 else "<= 1/50",
+                )
+            )
         ev_pr = "n/a"
         if "evidently_precision" in d:
             ev_pr = f"{d['evidently_precision']:.2f} / {d['evidently_recall']:.2f}"
@@ -477,6 +526,28 @@ def table(r: dict[str, Any]) -> str:
                 "n/a" if ev_fa is None else len(ev_fa),
                 "",
                 "0",
+            )
+        )
+    mo = r.get("monitor")
+    if mo:
+        rows = f"{mo['rows']:,}"
+        lines.append(
+            _row(
+                f"`mlci monitor` on a {rows}-row data file vs pandas/scipy floor, time",
+                f"{mo['mlci_s']:.2f} s (CPU {mo['mlci_cpu_s']:.2f} s, exit {mo['mlci_rc']})",
+                f"{mo['floor_s']:.2f} s (CPU {mo['floor_cpu_s']:.2f} s)",
+                f"{mo['mlci_s'] / mo['floor_s']:.2f}"
+                f" (CPU {mo['mlci_cpu_s'] / mo['floor_cpu_s']:.2f})",
+                "<= 1.0",
+            )
+        )
+        lines.append(
+            _row(
+                f"`mlci monitor` on a {rows}-row data file vs pandas/scipy floor, peak RSS",
+                f"{mo['mlci_rss_mb']:.0f} MiB",
+                f"{mo['floor_rss_mb']:.0f} MiB",
+                f"{mo['mlci_rss_mb'] / mo['floor_rss_mb']:.2f}",
+                "<= 1.0",
             )
         )
     s = r.get("rss")
@@ -503,6 +574,12 @@ def main() -> None:
     parser.add_argument("--drift-rows", type=int, nargs="*", default=[100_000, 1_000_000])
     parser.add_argument(
         "--rss-rows", type=int, default=10_000_000, help="rows of the peak-RSS run (0: skip)"
+    )
+    parser.add_argument(
+        "--monitor-rows",
+        type=int,
+        default=1_000_000,
+        help="rows of the monitor-vs-floor run (0: skip)",
     )
     parser.add_argument(
         "--repeats", type=int, default=3, help="runs per mlci/plain/pandera figure (median)"
