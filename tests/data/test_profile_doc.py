@@ -64,6 +64,19 @@ def _text_column(saved: dict[str, Any]) -> str:
             lambda d: d["columns"][_numeric_column(d)].update(numeric=[1]),
             ".numeric: expected a mapping, got a list",
         ),
+        # Long number lists are checked in bulk; a bad item still gets its own message.
+        (
+            lambda d: d["columns"][_numeric_column(d)]["numeric"]["hist"].update(
+                index=[*range(50), True, *range(50)]
+            ),
+            ".numeric.hist.index[50]: expected a whole number, got true",
+        ),
+        (
+            lambda d: d["columns"][_numeric_column(d)]["numeric"]["log"].update(
+                pos_count=[*range(30), 2.5]
+            ),
+            ".numeric.log.pos_count[30]: expected a whole number, got 2.5",
+        ),
     ],
 )
 def test_a_damaged_profile_is_refused_naming_the_field(

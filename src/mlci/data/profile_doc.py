@@ -9,6 +9,7 @@ writer adds are allowed and left unread.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -122,7 +123,7 @@ def check_profile(data: Any, source: str) -> None:
         InputError: naming ``source`` and the fields that do not fit.
     """
     try:
-        jsonio.validate_typed(ProfileDoc, data, source=source)
+        jsonio.validate_typed(ProfileDoc, _bulk_checked(data), source=source)
     except ConfigError as exc:
         problems = [f"{i.path}: {i.message}" if i.path else i.message for i in exc.issues]
         more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
@@ -130,6 +131,56 @@ def check_profile(data: Any, source: str) -> None:
             f"{source}: damaged profile: {'; '.join(problems[:5])}{more};"
             " write it again with `mlci profile`"
         ) from None
+
+
+# The long number lists of a numeric column's sketches: checked here in one C-level pass
+# each (a set of value types) instead of one typed conversion per number, which took
+# half a second on the profile of a 1M-row, 35-column file.
+_INT_LISTS = {
+    "hist": ("index", "count"),
+    "log": ("pos_index", "pos_count", "neg_index", "neg_count"),
+    "distinct": ("counts",),
+}
+_FLOAT_LISTS = {"distinct": ("values",)}
+_INTS = frozenset({int})
+_NUMBERS = frozenset({int, float})
+
+
+def _fits(values: Any, types: frozenset[type]) -> bool:
+    if not isinstance(values, list) or not set(map(type, values)) <= types:
+        return False
+    return types is _INTS or all(map(math.isfinite, values))
+
+
+def _bulk_checked(data: Any) -> Any:
+    """``data`` with every long number list that passes the bulk check emptied (a copy).
+
+    A list that does not pass is left in place, so the typed check names its bad item.
+    """
+    if not isinstance(data, dict) or not isinstance(data.get("columns"), dict):
+        return data
+    columns = {}
+    for name, col in data["columns"].items():
+        numeric = col.get("numeric") if isinstance(col, dict) else None
+        if not isinstance(numeric, dict):
+            columns[name] = col
+            continue
+        numeric = dict(numeric)
+        if _fits(numeric.get("values"), _NUMBERS):
+            numeric["values"] = []
+        for part in ("hist", "log", "distinct"):
+            sketch = numeric.get(part)
+            if not isinstance(sketch, dict):
+                continue
+            sketch = numeric[part] = dict(sketch)
+            for key in _INT_LISTS.get(part, ()):
+                if _fits(sketch.get(key), _INTS):
+                    sketch[key] = []
+            for key in _FLOAT_LISTS.get(part, ()):
+                if _fits(sketch.get(key), _NUMBERS):
+                    sketch[key] = []
+        columns[name] = {**col, "numeric": numeric}
+    return {**data, "columns": columns}
 
 
 def profile_schema() -> dict[str, Any]:
