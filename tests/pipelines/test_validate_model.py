@@ -473,3 +473,18 @@ def test_a_baseline_the_eval_data_cannot_feed_is_reported_not_exit_2(
     drop = [g for g in doc["gates"] if g["rule"] == "max_drop"]
     assert drop and not drop[0]["passed"]
     assert "the baseline was not evaluated: it takes 'mean area'" in drop[0]["reason"]
+
+
+def test_a_registry_baseline_is_named_by_its_version_not_its_download_folder(
+    models: Models, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = _project(tmp_path, models.binary)
+    registry = LocalRegistry(root / ".mlci" / "registry")
+    # production is a model of other data (wine): it shares no column with the eval data
+    registry.register({"model.skops": models.multiclass.good}, {"model_file": "model.skops"})
+    registry.record(make_event("promote", 1))
+    code = main(["validate-model", "--config", str(root / "mlci.yaml")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "baseline: v1 of the local registry (model.skops): the data lacks" in err, err
+    assert "mlci-model-" not in err

@@ -81,4 +81,6 @@ def load_production(
             " --baseline PATH"
         )
     folder = registry.download(version.version, work / f"v{version.version}")
-    return load_baseline(folder / name, config), folder / name
+    model = load_baseline(folder / name, config)
+    model.label = f"v{version.version} of the {registry.name} registry ({name})"
+    return model, folder / name

@@ -102,6 +102,8 @@ class LoadedModel:
             (classification), else None.
         task_hint: ``classification`` or ``regression`` as far as the model tells.
         warnings: Things a reviewer should know (e.g. an unpickled trusted file).
+        label: How messages name the model: its path, or the registry version it was
+            downloaded from (not the temporary folder it was downloaded to).
     """
 
     format: ModelFormat
@@ -117,6 +119,7 @@ class LoadedModel:
         warnings: list[str] | None = None,
     ):
         self.path = path
+        self.label = str(path)
         self.sha256 = file_fingerprint(path)
         self.feature_names = feature_names
         self.n_features = n_features
@@ -132,7 +135,7 @@ class LoadedModel:
     def _features(self) -> list[str]:
         if self.feature_names is None:
             raise InputError(
-                f"{self.path}: the model does not record its feature names; list them"
+                f"{self.label}: the model does not record its feature names; list them"
                 " in model input order under model.features in mlci.yaml"
             )
         return self.feature_names
@@ -159,7 +162,7 @@ class LoadedModel:
         missing = [c for c in features if c not in X.columns]
         if missing:
             raise InputError(
-                f"{self.path}: the data lacks feature column(s) {_names(missing)} that the"
+                f"{self.label}: the data lacks feature column(s) {_names(missing)} that the"
                 f" model was trained on (it takes {len(features)} features); add them to the"
                 " eval data, or train the model without them"
             )
@@ -173,7 +176,7 @@ class LoadedModel:
         missing = [c for c in features if c not in X.columns]
         if missing:
             raise InputError(
-                f"{self.path}: the data lacks feature column(s) {_names(missing)};"
+                f"{self.label}: the data lacks feature column(s) {_names(missing)};"
                 " add them or fix model.features"
             )
         return X[features]
@@ -272,7 +275,7 @@ class SklearnModel(LoadedModel):
             odd = [str(c) for c in frame.columns if not _is_numeric(frame[c])]
             hint = f" non-numeric column(s): {_names(odd)};" if odd else ""
             raise InputError(
-                f"{self.path}: the model could not {method} on the data ({exc});{hint}"
+                f"{self.label}: the model could not {method} on the data ({exc});{hint}"
                 " check the column dtypes against the training data"
             ) from None
 
@@ -398,7 +401,7 @@ class OnnxModel(LoadedModel):
             dtype = _ONNX_NUMERIC.get(inp.type)
             if dtype is None:
                 raise InputError(
-                    f"{self.path}: the model's single input has type {inp.type}, which mlci"
+                    f"{self.label}: the model's single input has type {inp.type}, which mlci"
                     " cannot feed from a table; export it with numeric inputs"
                 )
             odd = [
@@ -408,7 +411,7 @@ class OnnxModel(LoadedModel):
             ]
             if odd:
                 raise InputError(
-                    f"{self.path}: dtype mismatch: the model takes numbers ({inp.type}) but"
+                    f"{self.label}: dtype mismatch: the model takes numbers ({inp.type}) but"
                     f" column(s) {_names(odd)} are not numeric; fix the data or the model"
                 )
             return {inp.name: frame.to_numpy(dtype=dtype)}
@@ -430,7 +433,7 @@ class OnnxModel(LoadedModel):
             feed[inp.name] = values.astype(dtype).reshape(-1, 1)
         if odd:
             raise InputError(
-                f"{self.path}: dtype mismatch in column(s) {_names(odd)}; cast the data to"
+                f"{self.label}: dtype mismatch in column(s) {_names(odd)}; cast the data to"
                 " the types the model was exported with"
             )
         return feed
@@ -442,7 +445,7 @@ class OnnxModel(LoadedModel):
         except _ort_errors() as exc:
             first = str(exc).strip().splitlines()[0][:300]
             raise InputError(
-                f"{self.path}: onnxruntime could not run the model on the data ({first});"
+                f"{self.label}: onnxruntime could not run the model on the data ({first});"
                 " check the columns and dtypes against the model's inputs"
             ) from None
 
