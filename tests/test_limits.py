@@ -7,7 +7,17 @@ from pathlib import Path
 import pytest
 
 from mlci.errors import InputError
-from mlci.limits import JSON_MAX_BYTES, LIMITS, YAML_MAX_BYTES, read_bounded
+from mlci.limits import (
+    EVENT_MAX_BYTES,
+    JSON_MAX_BYTES,
+    JSONL_MAX_LINE_BYTES,
+    LIMITS,
+    SKOPS_MAX_BYTES,
+    SKOPS_MAX_DEPTH,
+    SKOPS_MAX_ENTRIES,
+    YAML_MAX_BYTES,
+    read_bounded,
+)
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -20,6 +30,12 @@ def test_readme_states_how_to_raise_every_raisable_limit() -> None:
             assert f"`{limit.env}`" in section, limit.env
     assert "4 MiB" in section and YAML_MAX_BYTES.default == 4 * 1024 * 1024
     assert "32 MiB" in section and JSON_MAX_BYTES.default == 32 * 1024 * 1024
+    assert "25 MiB" in section and EVENT_MAX_BYTES.default == 25 * 1024 * 1024
+    assert "| one line (record) of a JSON Lines data file | 4 MiB" in section
+    assert JSONL_MAX_LINE_BYTES.default == 4 * 1024 * 1024
+    assert "4 GiB in all, 1,000,000 entries" in section and "200 levels" in section
+    assert SKOPS_MAX_BYTES.default == 4 * 1024**3 and SKOPS_MAX_ENTRIES.default == 1_000_000
+    assert SKOPS_MAX_DEPTH.default == 200
 
 
 def test_read_bounded_reads_a_small_regular_file(tmp_path: Path) -> None:

@@ -468,6 +468,15 @@ def test_merged_pr_from_commit_message(tmp_path: Path, message: str, pr: int | N
     assert register_mod._merged_pr(Runtime(env={"GITHUB_EVENT_PATH": str(event)})) == pr
 
 
+def test_a_push_event_of_the_wrong_shape_is_refused_not_ignored(tmp_path: Path) -> None:
+    from mlci.errors import InputError
+
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"head_commit": {"message": ["Merge pull request #4"]}}))
+    with pytest.raises(InputError, match=r"event.json: head_commit.message: expected a string"):
+        register_mod._merged_pr(Runtime(env={"GITHUB_EVENT_PATH": str(event)}))
+
+
 def test_smoke_test_without_the_serve_extra_fails_cleanly(
     project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
