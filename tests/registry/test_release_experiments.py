@@ -282,3 +282,28 @@ def test_the_history_finds_its_repository_like_the_registry(fake_github) -> None
     runtime = Runtime(env={"GITHUB_REPOSITORY": fake_github.repo})
     log = ReleaseExperimentLog.from_config(config, runtime=runtime, client=_client(fake_github))
     assert (log.repository, log.tag) == (fake_github.repo, "clf-experiments")
+
+
+def test_package_lists_are_bounded(fake_github, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """One list per hash, only for kept entries, newest environments first within the budget."""
+    from mlci.registry import release_experiments
+
+    monkeypatch.setattr(experiments, "MAX_ENTRIES", 3)
+    log = _log(fake_github)
+
+    def env(digest: str) -> dict[str, dict[str, str]]:
+        return {"environment": {"packages_sha256": digest}}
+
+    for i, digest in enumerate(["a", "a", "b", "c", "c"]):
+        assert log.append({"id": f"e{i}", **env(digest)}, [f"pkg{digest}==1.0"])
+    # e0 and e1 (hash a) were folded: their list went with them; b and c are kept once each
+    assert log.packages("a") is None
+    assert log.packages("b") == ["pkgb==1.0"] and log.packages("c") == ["pkgc==1.0"]
+    (release,) = fake_github.releases()
+    (asset,) = fake_github.assets(release["id"])
+    kinds = [json.loads(line).get("kind") for line in asset["data"].decode().splitlines()]
+    assert kinds == ["summary", None, None, None, "packages", "packages"]
+    # beyond the byte budget the oldest environments' lists are dropped first
+    monkeypatch.setattr(release_experiments, "MAX_PACKAGE_BYTES", 150)
+    assert log.append({"id": "e5", **env("d")}, ["pkgd==1.0"])
+    assert log.packages("d") == ["pkgd==1.0"] and log.packages("b") is None
