@@ -42,6 +42,7 @@ from mlci.registry.experiments import (
     packages_digest,
     parse_lines,
 )
+from mlci.registry.releases import github_access, tag_stem
 
 if TYPE_CHECKING:
     from mlci.config import RegistryConfig
@@ -102,8 +103,7 @@ class ReleaseExperimentLog:
     def __init__(self, client: GitHubClient, repository: str, *, tag_prefix: str = "model-v"):
         self.client = client
         self.repository = repository
-        stem = tag_prefix.rstrip("-_").removesuffix("-v").removesuffix("_v").rstrip("-_")
-        self.tag = f"{stem or 'mlci'}-experiments"
+        self.tag = f"{tag_stem(tag_prefix)}-experiments"
         self.path = f"{repository} draft release {self.tag}, asset {ASSET}"
 
     @classmethod
@@ -119,8 +119,6 @@ class ReleaseExperimentLog:
         Raises:
             InputError: when no repository is known.
         """
-        from mlci.registry.releases import github_access
-
         api, repository = github_access(config, runtime, client)
         return cls(api, repository, tag_prefix=config.tag_prefix)
 

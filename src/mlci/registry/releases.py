@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from mlci.github.api import GitHubClient
     from mlci.github.runtime import Runtime
 
-__all__ = ["BODY_LIMIT", "MAX_ASSET_BYTES", "ReleasesRegistry", "github_access"]
+__all__ = ["BODY_LIMIT", "MAX_ASSET_BYTES", "ReleasesRegistry", "github_access", "tag_stem"]
 
 BODY_LIMIT = 120_000  # GitHub refuses release bodies over 125,000 characters
 #: Each release asset must be under 2 GiB (docs: "About releases").
@@ -80,6 +80,15 @@ def _extract(body: str | None) -> dict[str, Any] | None:
 
 def _fmt(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def tag_stem(tag_prefix: str) -> str:
+    """The name the registry's own releases share: ``model`` for versions ``model-vN``.
+
+    The state release is ``<stem>-registry`` and the experiment history
+    ``<stem>-experiments``; an empty stem is ``mlci``.
+    """
+    return tag_prefix.rstrip("-_").removesuffix("-v").removesuffix("_v").rstrip("-_") or "mlci"
 
 
 def github_access(
@@ -123,8 +132,7 @@ class ReleasesRegistry:
         self.client = client
         self.repository = repository
         self.tag_prefix = tag_prefix
-        stem = tag_prefix.rstrip("-_").removesuffix("-v").removesuffix("_v").rstrip("-_")
-        self.state_tag = f"{stem or 'mlci'}-registry"
+        self.state_tag = f"{tag_stem(tag_prefix)}-registry"
         self._tag = re.compile(rf"^{re.escape(tag_prefix)}(\d+)$")
 
     @classmethod
