@@ -67,3 +67,25 @@ def test_packages_digest() -> None:
     assert packages_digest(_entry(1)) == "ab" * 32
     assert packages_digest({"environment": None}) is None
     assert packages_digest({"environment": {"packages_sha256": 7}}) is None
+
+
+def test_appending_waits_for_the_registry_lock(tmp_path: Path) -> None:
+    import threading
+    import time
+
+    from mlci.registry.local import locked
+
+    log = ExperimentLog(tmp_path)
+    done = threading.Event()
+
+    def append() -> None:
+        log.append(_entry(1))
+        done.set()
+
+    with locked(tmp_path / ".lock"):  # as the registry holds it while registering
+        writer = threading.Thread(target=append)
+        writer.start()
+        time.sleep(0.3)
+        assert not done.is_set() and log.entries() == []
+    writer.join(timeout=30)
+    assert [e["id"] for e in log.entries()] == ["0001abcd"]

@@ -12,18 +12,18 @@ that the same change was tried before.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import platform
 import re
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from mlci import jsonio
 from mlci.errors import InputError, MlciError
+from mlci.registry.local import locked
 from mlci.results import to_jsonable
 
 __all__ = [
@@ -55,19 +55,6 @@ _LOCK_FILES = ("poetry.lock", "uv.lock", "Pipfile.lock", "requirements.lock", "p
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    import fcntl
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def installed_packages() -> list[str]:
@@ -327,7 +314,7 @@ class ExperimentLog:
 
     def append(self, entry: Mapping[str, Any], packages: Sequence[str] = ()) -> None:
         """Add ``entry`` (and its package list, once per hash); fold the oldest beyond the cap."""
-        with _locked(self.root / ".lock"):
+        with locked(self.root / ".lock"):
             digest = packages_digest(entry)
             if digest and packages:
                 folder = self.root / PACKAGES_DIR

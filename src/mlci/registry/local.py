@@ -38,7 +38,7 @@ from mlci.registry.base import (
     with_hashes,
 )
 
-__all__ = ["LocalRegistry"]
+__all__ = ["LocalRegistry", "locked"]
 
 _VERSION_DIR = re.compile(r"^v(\d+)$")
 LOCK_TIMEOUT_S = 120.0
@@ -46,8 +46,15 @@ STATE_FILE = "state.json"
 
 
 @contextlib.contextmanager
-def _locked(lock_path: Path, timeout: float = LOCK_TIMEOUT_S) -> Iterator[None]:
-    """Hold an exclusive advisory lock on ``lock_path`` (flock; an O_EXCL file elsewhere)."""
+def locked(lock_path: Path, timeout: float = LOCK_TIMEOUT_S) -> Iterator[None]:
+    """Hold an exclusive advisory lock on ``lock_path`` (flock; an O_EXCL file elsewhere).
+
+    The one lock of a registry folder: versions, state and the experiment history.
+
+    Raises:
+        DeployError: when another process holds it for more than ``timeout`` seconds.
+    """
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
     try:
         import fcntl
     except ImportError:  # pragma: no cover - Windows
@@ -161,7 +168,7 @@ class LocalRegistry:
                 shutil.copyfile(source, staging / name)
             # Hash the staged copies: the record describes exactly the bytes stored.
             hashed = with_hashes({name: staging / name for name in files}, metadata)
-            with _locked(self.root / ".lock"):
+            with locked(self.root / ".lock"):
                 numbers = self._numbers()
                 # Also skip numbers of damaged leftovers so a number is never reused.
                 taken = [
@@ -221,7 +228,7 @@ class LocalRegistry:
             raise InputError(
                 f"registry {self.root}: no version {version}; see `mlci registry list`"
             )
-        with _locked(self.root / ".lock"):
+        with locked(self.root / ".lock"):
             state = self.state()
             state.apply(event)
             jsonio.write_json(self._state_path(), state.to_dict())
