@@ -280,3 +280,12 @@ def test_every_hostile_payload_of_the_fuzz_corpus_is_refused_by_field(path: Path
         "inputs",
         "schedule",
     }, message
+
+
+def test_the_payloads_the_act_runs_send_pass() -> None:
+    from tests.e2e.test_workflows import _pr_event, _workflow_run_event
+
+    assert validate_event(_pr_event(9, SHA), source="pr").pull_request is not None
+    pull = {"head": {"sha": "b" * 40}, "id": 1, "number": 2, "url": "https://x.invalid/p/2"}
+    run = validate_event(_workflow_run_event(5, pull, "success"), source="run").workflow_run
+    assert run is not None and [p.number for p in run.pull_requests] == [2]
