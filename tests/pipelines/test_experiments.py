@@ -37,7 +37,7 @@ def test_three_prs_in_the_history_and_the_report(
     # the report of the third run shows the two candidates before it, newest first
     recent = doc["experiments"]
     assert [(e["pr"], e["verdict"]) for e in recent] == [(8, "blessed"), (7, "blocked")]
-    text = render_markdown(Report(None, doc))
+    text = render_markdown(Report.from_json(model=doc))
     section = text[text.index("<summary>Recent experiments (2 before this one)") :]
     assert "| PR 8" in section and "✅ blessed" in section and "❌ blocked" in section
 

@@ -430,7 +430,7 @@ def test_parameters_changed_against_production(models: Models, tmp_path: Path) -
     assert changed["train.layers.1"]["change"] == "added"
     assert changed["train.max_iter"]["change"] == "removed"
 
-    text = render_markdown(Report(None, doc))
+    text = render_markdown(Report.from_json(model=doc))
     section = text[text.index("### Parameters changed") : text.index("### Model: candidate")]
     assert "4 parameter(s) changed, 3 unchanged (hidden)." in section
     assert "| train.C | 1.0 | 0.5 |" in section
@@ -441,7 +441,7 @@ def test_parameters_changed_against_production(models: Models, tmp_path: Path) -
     # the first model has no production parameters to compare with
     code, doc = _run(root, "--baseline", "none")
     assert doc["params"]["baseline"] is None and doc["params"]["changed"] == []
-    assert "production recorded none" in render_markdown(Report(None, doc))
+    assert "production recorded none" in render_markdown(Report.from_json(model=doc))
 
 
 def test_a_baseline_the_eval_data_cannot_feed_is_reported_not_exit_2(

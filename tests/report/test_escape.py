@@ -42,7 +42,7 @@ def test_md_cell_and_code_make_a_hostile_value_inert():
 
 def test_pull_request_comment():
     doc = data_document(errors=True, column=HOSTILE, value=HOSTILE)
-    _assert_inert(render_markdown(Report(doc, None)))
+    _assert_inert(render_markdown(Report.from_json(data=doc)))
 
 
 def _drift(column: str) -> dict:

@@ -12,7 +12,7 @@ from markdown_it import MarkdownIt
 from mlci.errors import InputError
 from mlci.github.comments import MAX_COMMENT_CHARS
 from mlci.report.render import Report, load_report, render_html, render_markdown
-from mlci.results import Finding, make_document, write_results
+from mlci.results import Finding, RefusedDocument, make_document, write_results
 from tests.report.documents import PROVENANCE, data_document, model_document, write_case
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "report"
@@ -90,8 +90,8 @@ def test_missing_baseline_and_one_sided_metrics_are_visible(tmp_path):
     assert "_No production model to compare with" in text
     assert "> [!NOTE]\n> no baseline: the first model is blessed" in text
     both = model_document(blessed=True)
-    assert "Only production has: brier." in render_markdown(Report(None, both))
-    assert "Only the candidate has: f1\\_macro." in render_markdown(Report(None, both))
+    assert "Only production has: brier." in render_markdown(Report.from_json(model=both))
+    assert "Only the candidate has: f1\\_macro." in render_markdown(Report.from_json(model=both))
 
 
 def _table_rows(markdown: str) -> list[list[str]]:
@@ -303,22 +303,28 @@ def test_missing_or_invalid_results(tmp_path):
         load_report(tmp_path / "x")
 
 
-def test_garbage_payload_types_do_not_crash(tmp_path):
+def test_garbage_in_a_typed_field_is_refused_naming_each_field():
     doc = model_document()
     doc |= {
         "metrics": ["not", "a", "dict"],
         "gates": "nope",
         "slices": {"a": 1},
-        "history": [1, None, "x"],
-        "budgets": [None],
         "deltas": 3,
-        "parity": [],
         "higher_is_better": None,
-        "blessing": "yes",
+        "blessing": "yes",  # "yes" is not a blessing
     }
-    report = Report(None, doc)
-    text = render_markdown(report)
-    assert text.startswith("## ❌ mlci: blocked")  # "yes" is not a blessing
+    with pytest.raises(RefusedDocument) as refused:
+        Report.from_json(model=doc)
+    named = {p.split(":", 1)[0] for p in refused.value.problems}
+    assert named == {"metrics", "gates", "slices", "deltas", "higher_is_better", "blessing"}
+    assert refused.value.path == "model.json"
+
+
+def test_garbage_in_an_untyped_part_does_not_crash():
+    doc = model_document(blessed=False)
+    doc |= {"history": [1, None, "x"], "budgets": [None], "parity": [], "per_class": "x"}
+    text = render_markdown(Report.from_json(model=doc))
+    assert text.startswith("## ❌ mlci: blocked")
 
 
 def test_features_changed_section(tmp_path):
@@ -332,14 +338,14 @@ def test_features_changed_section(tmp_path):
         "changed": True,
         "ignored": {"candidate": ["bill_depth_mm", "year"], "baseline": ["island", "year"]},
     }
-    text = render_markdown(Report(None, doc))
+    text = render_markdown(Report.from_json(model=doc))
     section = text[text.index("### Features changed") :]
     assert "takes 3 feature(s), production 3" in section
     assert "➕ Added (1): **island**" in section
     assert "➖ Removed (1): **bill\\_depth\\_mm**" in section
     assert "Not features of production (ignored): **island**, **year**" in section
     doc["features"] |= {"added": [], "removed": [], "changed": False}
-    assert "Features changed" not in render_markdown(Report(None, doc))
+    assert "Features changed" not in render_markdown(Report.from_json(model=doc))
 
 
 def test_classification_breakdown_worst_class_first(tmp_path):
@@ -381,7 +387,7 @@ def test_html_draws_charts_as_svg_and_alerts_as_boxes(tmp_path):
     )
     doc = model_document()
     doc["blessing"]["notes"] = ["first model: <b>bold</b> [!NOTE] inside"]
-    page = render_html(Report(None, doc))
+    page = render_html(Report.from_json(model=doc))
     assert '<blockquote class="alert alert-note">' in page
     assert (
         '<p><strong class="alert-title">Note</strong><br>first model: &lt;b&gt;bold&lt;/b&gt;'
@@ -415,7 +421,7 @@ def test_many_hostile_classes_fit_a_comment(tmp_path):
         "baseline": matrix,
         "total_labels": 60,
     }
-    report = Report(None, doc)
+    report = Report.from_json(model=doc)
     full = render_markdown(report)
     assert "<b>" not in full and "@team" not in full and "&lt;b&gt;" in full
     assert "_… and 10 more classes in the full report._" in full  # 50 kept in the artifact

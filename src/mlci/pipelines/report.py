@@ -8,10 +8,10 @@ the Markdown for the CLI to print.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from mlci.errors import GitHubAPIError, InputError
 from mlci.github.checks import CheckAnnotation, create_check_run
@@ -28,13 +28,20 @@ from mlci.report.render import (
     render_markdown,
     summary_title,
 )
-from mlci.results import RefusedDocument
+from mlci.results import (
+    DataResults,
+    FindingDoc,
+    ModelResults,
+    ProjectTestsResults,
+    RefusedDocument,
+)
 
 if TYPE_CHECKING:
     from mlci.github.api import GitHubClient
 
 __all__ = ["ReportOutcome", "report"]
 
+_Doc = TypeVar("_Doc", DataResults, ModelResults, ProjectTestsResults)
 _SHA = re.compile(r"[0-9a-f]{40}")
 _LEVELS = {"error": "failure", "warning": "warning", "info": "notice"}
 _RANK = {"error": 0, "warning": 1, "info": 2}
@@ -42,8 +49,8 @@ _RANK = {"error": 0, "warning": 1, "info": 2}
 MAX_ANNOTATIONS = 50
 
 
-def _most_severe_first(findings: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    return sorted(findings, key=lambda f: _RANK.get(str(f.get("severity")), 3))
+def _most_severe_first(findings: Sequence[FindingDoc]) -> list[FindingDoc]:
+    return sorted(findings, key=lambda f: _RANK.get(f.severity, 3))
 
 
 @dataclass
@@ -76,7 +83,7 @@ def _head_sha(report: Report, runtime: Runtime, given: str | None) -> str | None
     ]
     for doc in (report.model, report.data):
         if doc is not None:
-            candidates.append((doc.get("provenance") or {}).get("git_sha"))
+            candidates.append(doc.provenance.git_sha)
     candidates.append(runtime.sha)
     return next((c for c in candidates if isinstance(c, str) and _SHA.fullmatch(c)), None)
 
@@ -135,14 +142,13 @@ def _run_url(runtime: Runtime, repo: str) -> str | None:
 def _trusted_provenance(loaded: Report, head: str | None, run_url: str | None) -> Report:
     """Show the pull request's head commit and this repository's run, not the artifact's."""
 
-    def fix(doc: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    def fix(doc: _Doc | None) -> _Doc | None:
         if doc is None:
             return None
-        prov = doc.get("provenance")
-        prov = dict(prov) if isinstance(prov, Mapping) else {}
-        prov["git_sha"] = head
-        prov["run_url"] = run_url
-        return {**doc, "provenance": prov}
+        trusted = {"git_sha": head, "run_url": run_url}
+        raw_prov = doc.raw.get("provenance")
+        raw = {**doc.raw, "provenance": {**(raw_prov or {}), **trusted}}
+        return replace(doc, provenance=replace(doc.provenance, **trusted), raw=raw)
 
     return Report(fix(loaded.data), fix(loaded.model), fix(loaded.tests))
 
@@ -157,18 +163,17 @@ def _annotations(report: Report) -> list[CheckAnnotation]:
     for f in _most_severe_first(failing_findings(report)):
         if len(out) >= MAX_ANNOTATIONS:
             break
-        path = f.get("file")
-        if not isinstance(path, str) or not path or path.startswith(("/", "..")):
+        path = f.file
+        if not path or path.startswith(("/", "..")):
             continue
-        line = f.get("line") if isinstance(f.get("line"), int) else 1
-        where = f.get("column") or f.get("metric")
-        title = f"mlci: {f.get('check')}" + (f" ({where})" if where else "")
+        where = f.column or f.metric
+        title = f"mlci: {f.check}" + (f" ({where})" if where else "")
         out.append(
             CheckAnnotation(
                 path=path,
-                message=str(f.get("message", ""))[:2000],
-                level=_LEVELS.get(str(f.get("severity")), "failure"),  # type: ignore[arg-type]
-                start_line=max(int(line or 1), 1),
+                message=f.message[:2000],
+                level=_LEVELS.get(f.severity, "failure"),  # type: ignore[arg-type]
+                start_line=max(f.line or 1, 1),
                 title=title[:255],
             )
         )
@@ -397,7 +402,8 @@ def _record_experiment(
     from mlci.registry.experiments import make_entry, recent, recorded_environment
     from mlci.registry.release_experiments import ReleaseExperimentLog
 
-    model = loaded.model or {}
+    assert loaded.model is not None
+    model = loaded.model.raw
     run = _event(runtime).get("workflow_run") or {}
     branch = run.get("head_branch") if isinstance(run.get("head_branch"), str) else None
     env, packages, train_command = recorded_environment(model)
@@ -413,7 +419,8 @@ def _record_experiment(
         runtime.info(f"recorded experiment {entry['id']} in {log.path}")
     ids = [e.get("id") for e in entries]
     before = entries[: ids.index(entry["id"])] if entry["id"] in ids else entries
-    return Report(loaded.data, {**model, "experiments": recent(before)}, loaded.tests)
+    listed = replace(loaded.model, raw={**model, "experiments": recent(before)})
+    return Report(loaded.data, listed, loaded.tests)
 
 
 def _report_missing(

@@ -22,7 +22,18 @@ from mlci.errors import InputError
 from mlci.metrics import BUILTIN_METRICS
 from mlci.report.charts import Chart, Series, bar_chart, line_chart, to_mermaid, to_svg
 from mlci.report.escape import fmt_number, md, safe_url
-from mlci.results import read_results
+from mlci.results import (
+    DataResults,
+    DriftColumnDoc,
+    DriftDoc,
+    FindingDoc,
+    GateDoc,
+    ModelResults,
+    ProjectTestsResults,
+    Provenance,
+    read_document,
+    validate_document,
+)
 from mlci.templating import render
 
 __all__ = [
@@ -70,17 +81,51 @@ DETAIL_LEVELS: tuple[Detail, ...] = (
 
 @dataclass(frozen=True)
 class Report:
-    """The results documents a report is rendered from (either may be absent)."""
+    """The typed results documents a report is rendered from (either may be absent).
 
-    data: Mapping[str, Any] | None
-    model: Mapping[str, Any] | None
+    Build one from JSON data with `Report.from_json` (which validates each document) or
+    from files with `load_report`; the renderer reads the typed fields, and the parts of a
+    model document that have no typed structure yet (slices, budgets, parity, features,
+    parameters, experiments, per-class and error breakdowns, history) from its validated
+    ``raw`` JSON, defensively.
+    """
+
+    data: DataResults | None
+    model: ModelResults | None
     #: ``tests.json`` of the project's own tests (``ci.test_command``), when they ran.
-    tests: Mapping[str, Any] | None = None
+    tests: ProjectTestsResults | None = None
     # Rendered text per (detail level, note): the comment, the summary and the check run
     # all start from the same levels, and a large report is worth rendering once.
     _rendered: dict[tuple[int, str, str], str] = field(
         default_factory=dict, compare=False, repr=False
     )
+
+    @classmethod
+    def from_json(
+        cls,
+        data: Mapping[str, Any] | None = None,
+        model: Mapping[str, Any] | None = None,
+        tests: Mapping[str, Any] | None = None,
+    ) -> Report:
+        """The report of results documents given as JSON data, each validated first.
+
+        Raises:
+            RefusedDocument: a document does not fit its kind's structure (exit 2,
+                naming each field).
+        """
+
+        def typed(doc: Mapping[str, Any] | None, kind: str, of: type[Any]) -> Any:
+            if doc is None:
+                return None
+            checked = validate_document(dict(doc), source=f"{kind}.json", kind=kind)
+            assert isinstance(checked, of)
+            return checked
+
+        return cls(
+            typed(data, "data", DataResults),
+            typed(model, "model", ModelResults),
+            typed(tests, "tests", ProjectTestsResults),
+        )
 
     def markdown(self, level: int, note: str = "", flavor: Flavor = "github") -> str:
         """The Markdown at detail ``level`` (see `DETAIL_LEVELS`), rendered once.
@@ -97,17 +142,17 @@ class Report:
     @property
     def state(self) -> State:
         """The headline verdict: failed tests first, then data errors, then the model."""
-        if self.tests is not None and self.tests.get("passed") is not True:
+        if self.tests is not None and not self.tests.passed:
             return "tests_failed"
         if self.data is not None and (
-            self.data.get("passed") is not True
-            or any(_d(f).get("severity") == "error" for f in _l(self.data.get("findings")))
+            not self.data.passed or any(f.severity == "error" for f in self.data.findings)
         ):
             return "data_errors"
         if self.model is not None:
             # Fail closed: only an explicit blessing of a passing step is a blessing.
-            blessed = _d(self.model.get("blessing")).get("blessed") is True
-            return "blessed" if blessed and self.model.get("passed") is True else "blocked"
+            blessing = self.model.blessing
+            blessed = blessing is not None and blessing.blessed
+            return "blessed" if blessed and self.model.passed else "blocked"
         return "passed"
 
     @property
@@ -127,14 +172,14 @@ def load_report(results_dir: Path) -> Report:
             f"{results_dir}: results directory not found; run `mlci validate-data` /"
             " `mlci validate-model` first or pass --results DIR"
         )
-    docs: dict[str, dict[str, Any]] = {}
+    docs: dict[str, Any] = {}
     for kind in ("data", "model", "tests"):
         path = results_dir / f"{kind}.json"
         if path.exists():
-            doc = read_results(path)
-            if doc["kind"] != kind:
+            doc = read_document(path)
+            if doc.kind != kind:
                 raise InputError(
-                    f"{path}: holds a {doc['kind']!r} document, expected {kind!r};"
+                    f"{path}: holds a {doc.kind!r} document, expected {kind!r};"
                     " do not rename results files"
                 )
             docs[kind] = doc
@@ -146,7 +191,7 @@ def load_report(results_dir: Path) -> Report:
     return Report(docs.get("data"), docs.get("model"), docs.get("tests"))
 
 
-# -- defensive accessors (the documents are untrusted beyond their envelope) ---------------
+# -- defensive accessors (for the parts of a document that have no typed structure) -------
 
 
 def _d(value: Any) -> dict[str, Any]:
@@ -163,8 +208,8 @@ def _num(value: Any) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def _higher_is_better(model: Mapping[str, Any], name: str) -> bool | None:
-    given = _d(model.get("higher_is_better")).get(name)
+def _higher_is_better(model: ModelResults, name: str) -> bool | None:
+    given = model.higher_is_better.get(name)
     if isinstance(given, bool):
         return given
     info = BUILTIN_METRICS.get(name)
@@ -193,71 +238,54 @@ def _is_overall(slice_: Any) -> bool:
     return slice_ in (None, "", "all", "overall")
 
 
-def _gate_failure_line(gate: Mapping[str, Any], chars: int) -> str:
-    where = "" if _is_overall(gate.get("slice")) else f" (slice {md(gate.get('slice'), chars)})"
+def _gate_failure_line(gate: GateDoc, chars: int) -> str:
+    where = "" if _is_overall(gate.slice) else f" (slice {md(gate.slice, chars)})"
     line = (
-        f"❌ **{md(gate.get('metric'), chars)}**{where}:"
-        f" {_rule_text(gate.get('rule'), gate.get('threshold'))}"
-        f" — observed {fmt_number(gate.get('observed'))}"
+        f"❌ **{md(gate.metric, chars)}**{where}:"
+        f" {_rule_text(gate.rule, gate.threshold)}"
+        f" — observed {fmt_number(gate.observed)}"
     )
-    if _num(gate.get("baseline")) is not None:
-        line += f", production {fmt_number(gate.get('baseline'))}"
-    if gate.get("reason"):
-        line += f". {md(gate.get('reason'), chars * 2)}"
+    if _num(gate.baseline) is not None:
+        line += f", production {fmt_number(gate.baseline)}"
+    if gate.reason:
+        line += f". {md(gate.reason, chars * 2)}"
     return line
 
 
-def _finding_line(f: Mapping[str, Any], chars: int) -> str:
-    where = f" in column **{md(f['column'], chars)}**" if f.get("column") is not None else ""
-    if f.get("metric") is not None:
-        where += f" for metric **{md(f['metric'], chars)}**"
-    return (
-        f"{_MARK.get(str(f.get('severity')), '❌')} **{md(f.get('check'), 60)}**{where}:"
-        f" {md(f.get('message', ''), chars * 2)}"
-    )
+def _finding_line(f: FindingDoc, chars: int) -> str:
+    where = f" in column **{md(f.column, chars)}**" if f.column is not None else ""
+    if f.metric is not None:
+        where += f" for metric **{md(f.metric, chars)}**"
+    return f"{_MARK.get(f.severity, '❌')} **{md(f.check, 60)}**{where}: {md(f.message, chars * 2)}"
 
 
 def _failures(report: Report, detail: Detail) -> tuple[list[str], int]:
     chars = detail.value_chars
-    failing: list[tuple[str, Mapping[str, Any]]] = []
+    failing: list[FindingDoc | GateDoc] = []
     if report.tests is not None:
-        failing += [
-            ("finding", f)
-            for f in _l(report.tests.get("findings"))
-            if isinstance(f, dict) and f.get("severity") == "error"
-        ]
+        failing += [f for f in report.tests.findings if f.severity == "error"]
     if report.model is not None:
-        failing += [
-            ("gate", g)
-            for g in _l(report.model.get("gates"))
-            if isinstance(g, dict) and g.get("passed") is not True
-        ]
+        failing += [g for g in report.model.gates if not g.passed]
     for doc in (report.data, report.model):
         if doc is not None:
             failing += [
-                ("finding", f)
-                for f in _l(doc.get("findings"))
-                if isinstance(f, dict)
-                and f.get("severity") == "error"
-                and f.get("check") != "gate_failed"
+                f for f in doc.findings if f.severity == "error" and f.check != "gate_failed"
             ]
     # Format only what is shown: a report can carry thousands of findings.
     shown = [
-        _gate_failure_line(item, chars) if kind == "gate" else _finding_line(item, chars)
-        for kind, item in failing[: detail.failures]
+        _gate_failure_line(item, chars) if isinstance(item, GateDoc) else _finding_line(item, chars)
+        for item in failing[: detail.failures]
     ]
     return shown, len(failing) - len(shown)
 
 
-def _metric_rows(model: Mapping[str, Any], detail: Detail) -> dict[str, Any]:
+def _metric_rows(model: ModelResults, detail: Detail) -> dict[str, Any]:
     """The metrics table: one row per metric of either side, failed gates first."""
     chars = detail.value_chars
-    metrics = _d(model.get("metrics"))
-    baseline_raw = model.get("baseline_metrics")
-    baseline = _d(baseline_raw)
-    gates = [g for g in _l(model.get("gates")) if isinstance(g, dict)]
+    metrics = model.metrics
+    baseline = model.baseline_metrics or {}
     names = list(metrics) + [n for n in baseline if n not in metrics]
-    rows = [_metric_row(model, name, gates, chars) for name in names]
+    rows = [_metric_row(model, name, chars) for name in names]
     rows.sort(key=lambda r: r["_order"])
     shown = rows[: detail.metrics]
     for r in shown:
@@ -265,20 +293,18 @@ def _metric_rows(model: Mapping[str, Any], detail: Detail) -> dict[str, Any]:
     return {
         "rows": shown,
         "more": len(rows) - len(shown),
-        "baseline": baseline_raw is not None,
+        "baseline": model.baseline_metrics is not None,
         "one_sided": _one_sided(model, chars),
     }
 
 
-def _metric_row(
-    model: Mapping[str, Any], name: str, gates: list[dict[str, Any]], chars: int
-) -> dict[str, Any]:
+def _metric_row(model: ModelResults, name: str, chars: int) -> dict[str, Any]:
     """One metric: production, candidate, change (with its CI), its gates and a mark."""
-    metrics = _d(model.get("metrics"))
-    baseline_raw = model.get("baseline_metrics")
+    metrics = model.metrics
+    baseline_raw = model.baseline_metrics
     cand = _num(metrics.get(name))
-    prod = _num(_d(baseline_raw).get(name))
-    info = _d(_d(model.get("deltas")).get(name))
+    prod = _num((baseline_raw or {}).get(name))
+    info = _d(model.deltas.get(name))
     delta = _num(info.get("delta"))
     if delta is None and cand is not None and prod is not None:
         delta = cand - prod
@@ -291,16 +317,12 @@ def _metric_row(
         if lo is not None and hi is not None
         else "—"
     )
-    mine = [g for g in gates if g.get("metric") == name and _is_overall(g.get("slice"))]
+    mine = [g for g in model.gates if g.metric == name and _is_overall(g.slice)]
     gate_text = (
-        "<br>".join(
-            f"{_rule_text(g.get('rule'), g.get('threshold'))}"
-            f" {'✅' if g.get('passed') is True else '❌'}"
-            for g in mine
-        )
+        "<br>".join(f"{_rule_text(g.rule, g.threshold)} {'✅' if g.passed else '❌'}" for g in mine)
         or "—"
     )
-    failed = any(g.get("passed") is not True for g in mine)
+    failed = any(not g.passed for g in mine)
     return {
         "name": md(name, chars),
         "production": fmt_number(prod) if baseline_raw is not None else "—",
@@ -317,9 +339,7 @@ def _metric_row(
     }
 
 
-def _change(
-    model: Mapping[str, Any], name: str, info: Mapping[str, Any], delta: float | None
-) -> str:
+def _change(model: ModelResults, name: str, info: Mapping[str, Any], delta: float | None) -> str:
     """Better, worse or the same, and which way is better."""
     hib = _higher_is_better(model, name)
     better = info.get("better")
@@ -336,13 +356,12 @@ def _change(
     return change
 
 
-def _one_sided(model: Mapping[str, Any], chars: int) -> list[str]:
+def _one_sided(model: ModelResults, chars: int) -> list[str]:
     """Metrics present on one side only, and metrics that could not be computed."""
-    metrics = _d(model.get("metrics"))
-    baseline_raw = model.get("baseline_metrics")
-    baseline = _d(baseline_raw)
+    metrics = model.metrics
+    baseline = model.baseline_metrics
     lines = []
-    if baseline_raw is not None:
+    if baseline is not None:
         only_cand = [n for n in metrics if n not in baseline]
         only_prod = [n for n in baseline if n not in metrics]
         if only_cand:
@@ -353,7 +372,7 @@ def _one_sided(model: Mapping[str, Any], chars: int) -> list[str]:
             lines.append(
                 "Only production has: " + ", ".join(md(n, chars) for n in only_prod[:20]) + "."
             )
-    for err_name, err in list(_d(model.get("metric_errors")).items())[:10]:
+    for err_name, err in list(model.metric_errors.items())[:10]:
         lines.append(f"Could not compute **{md(err_name, chars)}**: {md(err, chars)}.")
     return lines
 
@@ -389,10 +408,10 @@ def _parity(model: Mapping[str, Any]) -> str:
     )
 
 
-def _slices(model: Mapping[str, Any], detail: Detail) -> dict[str, Any] | None:
+def _slices(model: ModelResults, detail: Detail) -> dict[str, Any] | None:
     chars = detail.value_chars
     rows: list[dict[str, Any]] = []
-    for s in _l(model.get("slices")):
+    for s in _l(model.raw.get("slices")):
         s = _d(s)
         cur, base = _d(s.get("metrics")), _d(s.get("baseline_metrics"))
         for name, value in cur.items():
@@ -659,57 +678,28 @@ def _errors(model: Mapping[str, Any], detail: Detail) -> dict[str, Any] | None:
     }
 
 
-def _samples(f: Mapping[str, Any], detail: Detail) -> str:
+def _samples(f: FindingDoc, detail: Detail) -> str:
     parts = []
-    for s in _l(f.get("samples"))[: detail.samples]:
+    for s in f.samples[: detail.samples]:
         s = _d(s)
         row = f"row {fmt_number(s.get('row'))}: " if s.get("row") is not None else ""
         parts.append(f"{row}{md(_compact(s.get('value')), min(detail.value_chars, 60))}")
     return " · ".join(parts)
 
 
-def _data(data: Mapping[str, Any], detail: Detail) -> dict[str, Any]:
-    chars = detail.value_chars
+def _data(data: DataResults, detail: Detail) -> dict[str, Any]:
     counts = []
-    for code, per in _d(data.get("counts")).items():
-        per = _d(per)
-        counts.append((md(code, 60), _num(per.get("error")) or 0, _num(per.get("warning")) or 0))
+    for code, per in data.counts.items():
+        counts.append((md(code, 60), per.get("error", 0), per.get("warning", 0)))
     counts.sort(key=lambda c: (-c[1], -c[2], c[0]))
-    findings = [_d(f) for f in _l(data.get("findings")) if _d(f).get("check") != "drift"]
-    findings.sort(key=lambda f: _SEVERITY_RANK.get(str(f.get("severity")), 9))
-    items = []
-    for f in findings[: detail.findings]:
-        extra = []
-        if f.get("count") is not None:
-            frac = _num(f.get("fraction"))
-            extra.append(
-                f"{fmt_number(f.get('count'))} rows"
-                + (f" ({fmt_number(frac, percent=True)})" if frac is not None else "")
-            )
-        if f.get("expected") is not None:
-            extra.append(f"expected {md(_compact(f['expected']), chars)}")
-        if f.get("observed") is not None:
-            extra.append(f"observed {md(_compact(f['observed']), chars)}")
-        where = f" in **{md(f['column'], chars)}**" if f.get("column") is not None else ""
-        if f.get("file"):
-            line = f":{fmt_number(f.get('line'))}" if f.get("line") else ""
-            where += f" ({md(f['file'], chars)}{line})"
-        items.append(
-            {
-                "mark": _MARK.get(str(f.get("severity")), "❌"),
-                "check": md(f.get("check"), 60),
-                "where": where,
-                "message": md(f.get("message", ""), chars * 2),
-                "extra": (" — " + "; ".join(extra)) if extra else "",
-                "samples": _samples(f, detail),
-            }
-        )
-    rows, cols = data.get("rows"), data.get("columns")
+    findings = [f for f in data.findings if f.check != "drift"]
+    findings.sort(key=lambda f: _SEVERITY_RANK.get(f.severity, 9))
+    items = [_finding_item(f, detail) for f in findings[: detail.findings]]
     errors = sum(c[1] for c in counts)
     warnings = sum(c[2] for c in counts)
-    mark = "❌" if errors or data.get("passed") is not True else ("⚠️" if warnings else "✅")
+    mark = "❌" if errors or not data.passed else ("⚠️" if warnings else "✅")
     line = (
-        f"{mark} {fmt_number(rows)} rows × {fmt_number(cols)} columns checked:"
+        f"{mark} {fmt_number(data.rows)} rows × {fmt_number(data.columns)} columns checked:"
         f" {fmt_number(int(errors))} error(s), {fmt_number(int(warnings))} warning(s)."
     )
     return {
@@ -721,6 +711,34 @@ def _data(data: Mapping[str, Any], detail: Detail) -> dict[str, Any]:
         "findings": items,
         "findings_total": len(findings),
         "findings_more": len(findings) - len(items),
+    }
+
+
+def _finding_item(f: FindingDoc, detail: Detail) -> dict[str, Any]:
+    """One data finding for the table: where, what, how many, and samples."""
+    chars = detail.value_chars
+    extra = []
+    if f.count is not None:
+        frac = _num(f.fraction)
+        extra.append(
+            f"{fmt_number(f.count)} rows"
+            + (f" ({fmt_number(frac, percent=True)})" if frac is not None else "")
+        )
+    if f.expected is not None:
+        extra.append(f"expected {md(_compact(f.expected), chars)}")
+    if f.observed is not None:
+        extra.append(f"observed {md(_compact(f.observed), chars)}")
+    where = f" in **{md(f.column, chars)}**" if f.column is not None else ""
+    if f.file:
+        line = f":{fmt_number(f.line)}" if f.line else ""
+        where += f" ({md(f.file, chars)}{line})"
+    return {
+        "mark": _MARK.get(f.severity, "❌"),
+        "check": md(f.check, 60),
+        "where": where,
+        "message": md(f.message, chars * 2),
+        "extra": (" — " + "; ".join(extra)) if extra else "",
+        "samples": _samples(f, detail),
     }
 
 
@@ -739,56 +757,51 @@ def _compact(value: Any) -> str:
     return str(value)
 
 
-def _drift_rows(drift: Mapping[str, Any]) -> list[dict[str, Any]]:
-    cols = [_d(c) for c in _l(drift.get("columns"))]
+def _drift_rows(drift: DriftDoc) -> list[DriftColumnDoc]:
     return sorted(
-        cols,
+        drift.columns,
         key=lambda c: (
-            _SEVERITY_RANK.get(str(c.get("severity")), 3) if c.get("drifted") is True else 4,
-            c.get("drifted") is not True,
-            -(_num(c.get("statistic")) or 0.0),
+            _SEVERITY_RANK.get(str(c.severity), 3) if c.drifted else 4,
+            not c.drifted,
+            -(_num(c.statistic) or 0.0),
         ),
     )
 
 
-def _drift(data: Mapping[str, Any], detail: Detail) -> dict[str, Any] | None:
-    drift = data.get("drift")
-    if not isinstance(drift, dict):
+def _drift(data: DataResults, detail: Detail) -> dict[str, Any] | None:
+    drift = data.drift
+    if drift is None:
         return None
     chars = detail.value_chars
     cols = _drift_rows(drift)
-    drifted = sum(1 for c in cols if c.get("drifted") is True)
+    drifted = sum(1 for c in cols if c.drifted)
     rows = []
     for c in cols[: detail.drift_rows]:
-        if c.get("drifted") is True:
-            sev = str(c.get("severity") or "warning")
+        if c.drifted:
+            sev = c.severity or "warning"
             verdict = f"{_MARK.get(sev, '⚠️')} drift ({md(sev, 10)})"
         else:
             verdict = "✅ no drift"
         rows.append(
             {
-                "column": md(c.get("column"), chars),
-                "kind": md(c.get("kind", "feature"), 20),
-                "method": md(c.get("method"), 30),
-                "statistic": fmt_number(c.get("statistic")),
-                "p_value": fmt_number(c.get("p_value")),
-                "threshold": fmt_number(c.get("threshold")),
+                "column": md(c.column, chars),
+                "kind": md(c.kind or "feature", 20),
+                "method": md(c.method, 30),
+                "statistic": fmt_number(c.statistic),
+                "p_value": fmt_number(c.p_value),
+                "threshold": fmt_number(c.threshold),
                 "verdict": verdict,
             }
         )
-    share = _num(drift.get("share"))
-    dataset = drift.get("dataset_drift") is True
     # Counted as the CLI and the dataset-drift finding count: tested feature columns.
-    tested = [
-        c for c in cols if c.get("kind", "feature") == "feature" and c.get("method") != "none"
-    ]
-    drifted_features = sum(1 for c in tested if c.get("drifted") is True)
+    tested = [c for c in cols if (c.kind or "feature") == "feature" and c.method != "none"]
+    drifted_features = sum(1 for c in tested if c.drifted)
     line = (
-        f"{'❌' if dataset else ('⚠️' if drifted else '✅')}"
+        f"{'❌' if drift.dataset_drift else ('⚠️' if drifted else '✅')}"
         f" {drifted_features} of {len(tested)} feature columns drifted"
-        f" ({fmt_number(share, percent=True)}; dataset drift above"
-        f" {fmt_number(_num(drift.get('share_threshold')), percent=True)}):"
-        f" **{'dataset drift' if dataset else 'no dataset drift'}**."
+        f" ({fmt_number(_num(drift.share), percent=True)}; dataset drift above"
+        f" {fmt_number(_num(drift.share_threshold), percent=True)}):"
+        f" **{'dataset drift' if drift.dataset_drift else 'no dataset drift'}**."
     )
     return {
         "line": line,
@@ -804,13 +817,9 @@ def _charts(report: Report) -> list[Chart]:
     charts: list[Chart] = []
     model = report.model
     if model is not None:
-        history = [_d(h) for h in _l(model.get("history"))]
-        metrics = _d(model.get("metrics"))
-        gated = [
-            str(g.get("metric"))
-            for g in _l(model.get("gates"))
-            if isinstance(g, dict) and g.get("metric") in metrics
-        ]
+        history = [_d(h) for h in _l(model.history)]
+        metrics = model.metrics
+        gated = [str(g.metric) for g in model.gates if g.metric in metrics]
         names = list(dict.fromkeys(gated + list(metrics)))[:3]
         if history:
             for name in names:
@@ -820,21 +829,20 @@ def _charts(report: Report) -> list[Chart]:
                 chart = line_chart(f"{name} across registry versions", labels, values, name)
                 if chart:
                     charts.append(chart)
-        charts += _class_charts(model) + _regression_charts(model)
-    if report.data is not None and isinstance(report.data.get("drift"), dict):
-        cols = [_d(c) for c in _l(report.data["drift"].get("columns"))]
-        by_method: dict[str, list[dict[str, Any]]] = {}
-        for c in cols:
-            by_method.setdefault(str(c.get("method")), []).append(c)
+        charts += _class_charts(model.raw) + _regression_charts(model.raw)
+    if report.data is not None and report.data.drift is not None:
+        by_method: dict[str, list[DriftColumnDoc]] = {}
+        for c in report.data.drift.columns:
+            by_method.setdefault(str(c.method), []).append(c)
         for method, group in list(by_method.items())[:2]:
-            group = sorted(group, key=lambda c: -(_num(c.get("statistic")) or 0.0))[:20]
-            thresholds = {_num(c.get("threshold")) for c in group} - {None}
-            if any(_num(c.get("p_value")) is not None for c in group):
+            group = sorted(group, key=lambda c: -(_num(c.statistic) or 0.0))[:20]
+            thresholds = {_num(c.threshold) for c in group} - {None}
+            if any(_num(c.p_value) is not None for c in group):
                 thresholds = set()  # the threshold is on the p-value, not this statistic
             bars = bar_chart(
                 f"drift {method} by column",
-                [str(c.get("column")) for c in group],
-                [_num(c.get("statistic")) for c in group],
+                [str(c.column) for c in group],
+                [_num(c.statistic) for c in group],
                 method,
                 threshold=thresholds.pop() if len(thresholds) == 1 else None,
             )
@@ -892,48 +900,55 @@ def _regression_charts(model: Mapping[str, Any]) -> list[Chart]:
 def _provenance(report: Report, chars: int) -> list[tuple[str, str]]:
     common: dict[str, dict[str, str]] = {}
     rows: list[tuple[str, str]] = []
-    docs = [(k, d) for k, d in (("data", report.data), ("model", report.model)) if d is not None]
+    docs: list[tuple[str, DataResults | ModelResults]] = []
+    if report.data is not None:
+        docs.append(("data", report.data))
+    if report.model is not None:
+        docs.append(("model", report.model))
     for kind, doc in docs:
-        prov = _d(doc.get("provenance"))
-        sha = _short_sha(prov.get("git_sha"))
-        url = safe_url(prov.get("run_url"))
-        common.setdefault("commit", {})[kind] = (
-            f"`{sha}`" if sha else md(prov.get("git_sha") or "—", 60)
-        )
+        prov = doc.provenance
+        sha = _short_sha(prov.git_sha)
+        url = safe_url(prov.run_url)
+        common.setdefault("commit", {})[kind] = f"`{sha}`" if sha else md(prov.git_sha or "—", 60)
         common.setdefault("run", {})[kind] = f"[workflow run]({url})" if url else "—"
-        common.setdefault("mlci version", {})[kind] = md(prov.get("mlci_version", "—"), 40)
-        common.setdefault("created", {})[kind] = md(prov.get("created", "—"), 40)
+        common.setdefault("mlci version", {})[kind] = md(prov.mlci_version or "—", 40)
+        common.setdefault("created", {})[kind] = md(prov.created or "—", 40)
     for label, per_kind in common.items():
         if len(set(per_kind.values())) == 1:
             rows.append((label, next(iter(per_kind.values()))))
         else:
             rows.extend((f"{label} ({kind})", value) for kind, value in per_kind.items())
     for _kind, doc in docs:
-        prov = _d(doc.get("provenance"))
-        for role, entry in _d(prov.get("data")).items():
-            if entry is None:
-                rows.append((f"data: {md(role, 20)}", "none"))
-                continue
-            entry = _d(entry)
-            rows.append(
-                (
-                    f"data: {md(role, 20)}",
-                    f"{md(entry.get('path', '—'), chars)}"
-                    f" · {md(entry.get('fingerprint', '—'), 80)}",
-                )
+        rows += _provenance_files(doc.provenance, chars)
+    return rows
+
+
+def _provenance_files(prov: Provenance, chars: int) -> list[tuple[str, str]]:
+    """The data files and models a document names, with fingerprints and hashes."""
+    rows: list[tuple[str, str]] = []
+    for role, entry in _d(prov.data).items():
+        if entry is None:
+            rows.append((f"data: {md(role, 20)}", "none"))
+            continue
+        entry = _d(entry)
+        rows.append(
+            (
+                f"data: {md(role, 20)}",
+                f"{md(entry.get('path', '—'), chars)} · {md(entry.get('fingerprint', '—'), 80)}",
             )
-        for role, entry in _d(prov.get("model")).items():
-            if entry is None:
-                rows.append((f"model: {md(role, 20)}", "none"))
-                continue
-            entry = _d(entry)
-            rows.append(
-                (
-                    f"model: {md(role, 20)}",
-                    f"{md(entry.get('path', '—'), chars)} · {md(entry.get('format', '—'), 20)}"
-                    f" · {md(entry.get('hash', '—'), 80)}",
-                )
+        )
+    for role, entry in _d(prov.model).items():
+        if entry is None:
+            rows.append((f"model: {md(role, 20)}", "none"))
+            continue
+        entry = _d(entry)
+        rows.append(
+            (
+                f"model: {md(role, 20)}",
+                f"{md(entry.get('path', '—'), chars)} · {md(entry.get('format', '—'), 20)}"
+                f" · {md(entry.get('hash', '—'), 80)}",
             )
+        )
     return rows
 
 
@@ -941,25 +956,21 @@ def _headline(report: Report) -> tuple[str, str, list[str]]:
     state = report.state
     notes: list[str] = []
     reason = ""
-    if report.model is not None:
-        blessing = _d(report.model.get("blessing"))
-        reason = md(blessing.get("reason", ""), 500)
-        notes = [md(n, 300) for n in _l(blessing.get("notes"))[:10]]
+    blessing = report.model.blessing if report.model is not None else None
+    if blessing is not None:
+        reason = md(blessing.reason or "", 500)
+        notes = [md(n, 300) for n in blessing.notes[:10]]
     if state == "tests_failed":
-        counts = _d(_d(report.tests).get("counts"))
-        failed = _num(counts.get("failures")) or 0
-        failed += _num(counts.get("errors")) or 0
-        total = _num(counts.get("tests"))
+        counts = report.tests.counts if report.tests is not None else None
         what = (
-            f"{int(failed)} of {int(total)} test(s) failed"
-            if total is not None and failed
+            f"{counts.failures + counts.errors} of {counts.tests} test(s) failed"
+            if counts is not None and counts.failures + counts.errors
             else "the test command failed"
         )
         return f"❌ mlci: tests failed — {what}", reason, notes
     if state == "data_errors":
-        errors = sum(
-            1 for f in _l(_d(report.data).get("findings")) if _d(f).get("severity") == "error"
-        )
+        findings = report.data.findings if report.data is not None else []
+        errors = sum(1 for f in findings if f.severity == "error")
         return f"❌ mlci: data errors — {errors} data check(s) failed", reason, notes
     if state == "blocked":
         return "❌ mlci: blocked — the candidate model is not blessed", reason, notes
@@ -968,40 +979,37 @@ def _headline(report: Report) -> tuple[str, str, list[str]]:
     return "✅ mlci: data checks passed", reason, notes
 
 
-def _tests_line(tests: Mapping[str, Any] | None) -> str:
+def _tests_line(tests: ProjectTestsResults | None) -> str:
     """The project's tests in one line: counts, or the exit code when no JUnit XML."""
     if tests is None:
         return ""
-    counts = _d(tests.get("counts"))
-    verdict = "passed" if tests.get("passed") is True else "failed"
-    if counts:
+    counts = tests.counts
+    verdict = "passed" if tests.passed else "failed"
+    if counts is not None:
         parts = [
-            f"{int(_num(counts.get(k)) or 0)} {label}"
-            for k, label in (
-                ("tests", "run"),
-                ("failures", "failed"),
-                ("errors", "errors"),
-                ("skipped", "skipped"),
-            )
+            f"{counts.tests} run",
+            f"{counts.failures} failed",
+            f"{counts.errors} errors",
+            f"{counts.skipped} skipped",
         ]
-        more = int(_num(tests.get("failing_more")) or 0)
+        more = tests.failing_more
         extra = f" ({more} more failing test(s) not listed)" if more else ""
         return f"Project tests {verdict}: {', '.join(parts)}{extra}."
-    code = tests.get("exit_code")
-    shown = f"exit code {int(code)}" if isinstance(code, int) else "stopped (timeout)"
+    code = tests.exit_code
+    shown = f"exit code {code}" if code is not None else "stopped (timeout)"
     return f"Project tests {verdict} ({shown}; no JUnit XML for counts)."
 
 
 def _context_line(report: Report) -> str:
-    doc = report.model or report.data or report.tests or {}
-    prov = _d(doc.get("provenance"))
+    doc = report.model or report.data or report.tests
+    prov = doc.provenance if doc is not None else Provenance()
     parts = []
-    sha = _short_sha(prov.get("git_sha"))
+    sha = _short_sha(prov.git_sha)
     parts.append(f"Commit `{sha}`" if sha else "Commit unknown")
-    url = safe_url(prov.get("run_url"))
+    url = safe_url(prov.run_url)
     if url:
         parts.append(f"[workflow run]({url})")
-    parts.append(f"mlci {md(prov.get('mlci_version', '?'), 40)}")
+    parts.append(f"mlci {md(prov.mlci_version or '?', 40)}")
     return " · ".join(parts)
 
 
@@ -1030,18 +1038,18 @@ def build_context(
         "failures_more": failures_more,
         "context_line": _context_line(report),
         "tests_line": _tests_line(report.tests),
-        "params": _params(model, detail) if model is not None else None,
+        "params": _params(model.raw, detail) if model is not None else None,
         "metrics": _metric_rows(model, detail) if model is not None else None,
-        "budgets": _budgets(model, detail.value_chars) if model is not None else [],
-        "parity": _parity(model) if model is not None else "",
+        "budgets": _budgets(model.raw, detail.value_chars) if model is not None else [],
+        "parity": _parity(model.raw) if model is not None else "",
         "slices": _slices(model, detail) if model is not None else None,
-        "features": _features(model, detail) if model is not None else None,
-        "experiments": _experiments(model, detail) if model is not None else [],
+        "features": _features(model.raw, detail) if model is not None else None,
+        "experiments": _experiments(model.raw, detail) if model is not None else [],
         "data": _data(report.data, detail) if report.data is not None else None,
         "drift": _drift(report.data, detail) if report.data is not None else None,
-        "per_class": _per_class(model, detail) if model is not None else None,
-        "confusion": _confusion(model, detail) if model is not None else None,
-        "errors": _errors(model, detail) if model is not None else None,
+        "per_class": _per_class(model.raw, detail) if model is not None else None,
+        "confusion": _confusion(model.raw, detail) if model is not None else None,
+        "errors": _errors(model.raw, detail) if model is not None else None,
         "charts": _drawn(_charts(report), flavor) if detail.charts else [],
         "provenance": _provenance(report, detail.value_chars),
         "truncated": truncated,
@@ -1086,8 +1094,8 @@ def render_markdown(
     text = report.markdown(0)
     if max_chars is None or size(text) <= max_chars:
         return text
-    doc = report.model or report.data or {}
-    note = _artifact_note(safe_url(_d(doc.get("provenance")).get("run_url")), max_chars)
+    doc = report.model or report.data
+    note = _artifact_note(safe_url(doc.provenance.run_url if doc else None), max_chars)
     for level in range(1, len(DETAIL_LEVELS)):
         text = report.markdown(level, note)
         if size(text) <= max_chars:
@@ -1162,14 +1170,10 @@ def summary_title(report: Report) -> str:
     }[report.state]
 
 
-def failing_findings(report: Report) -> Sequence[Mapping[str, Any]]:
+def failing_findings(report: Report) -> Sequence[FindingDoc]:
     """Every error or warning finding of the report, most severe first (for annotations)."""
-    out: list[dict[str, Any]] = []
+    out: list[FindingDoc] = []
     for doc in (report.tests, report.data, report.model):
         if doc is not None:
-            out.extend(
-                _d(f)
-                for f in _l(doc.get("findings"))
-                if _d(f).get("severity") in {"error", "warning"}
-            )
-    return sorted(out, key=lambda f: _SEVERITY_RANK.get(str(f.get("severity")), 9))
+            out.extend(f for f in doc.findings if f.severity in {"error", "warning"})
+    return sorted(out, key=lambda f: _SEVERITY_RANK.get(f.severity, 9))

@@ -75,7 +75,7 @@ def retrain_report(
         from mlci.report.render import render_markdown as render_report
 
         room = None if max_chars is None else max(max_chars - len(text) - 2, 2000)
-        text += "\n" + render_report(Report(None, model_doc), max_chars=room)
+        text += "\n" + render_report(Report.from_json(model=model_doc), max_chars=room)
     return text
 
 
