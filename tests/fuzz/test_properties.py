@@ -295,3 +295,19 @@ def test_event_payload_validation_never_crashes(payload: dict[str, Any]) -> None
         validate_event(payload, source="event.json")
     except MlciError as exc:
         assert str(exc).startswith("event.json: ")
+
+
+_JSONL_KEYS = st.sampled_from(["a", "b", "target", "c", ""])
+_jsonl_lines = st.one_of(
+    st.dictionaries(_JSONL_KEYS, json_values, max_size=4).map(json.dumps),
+    st.sampled_from(["", "{}", "[]", "null", '{"a": NaN}', '{"a": 1e999}', "{", '"x"']),
+    st.text(max_size=30),
+)
+
+
+@given(st.lists(_jsonl_lines, min_size=1, max_size=12))
+def test_validate_data_on_generated_json_lines(lines: list[str]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        data = ("\n".join(lines) + "\n").encode("utf-8", errors="surrogatepass")
+        outcome = run_surface("jsonl-data", data, Path(tmp) / "case")
+    assert not outcome.problems(), (outcome.problems(), outcome.err[-2000:])

@@ -199,7 +199,8 @@ def convert(series: pd.Series, kind: Kind) -> Converted:
         text = series.astype("str")
         if integral.all() or (integral | null).all():
             text = pd.Series(
-                np.where(null, "", values.astype("int64", copy=False).astype("str")),
+                # nulls (NaN) become 0 before the cast, which NaN has no int64 value for
+                np.where(null, "", np.where(null, 0.0, values).astype("int64").astype("str")),
                 index=series.index,
             )
     else:
