@@ -26,6 +26,7 @@ __all__ = [
     "find_own_pull",
     "find_run_pull",
     "open_or_update_pull_request",
+    "open_pull_of_commit",
 ]
 
 #: What GitHub answers (403) when "Allow GitHub Actions to create and approve pull
@@ -92,6 +93,20 @@ def find_run_pull(client: GitHubClient, repo: str, run: Mapping[str, Any]) -> in
     for pull in answer:
         if _head_sha(pull) == head_sha and _number(pull) is not None:
             return _number(pull)
+    return None
+
+
+def open_pull_of_commit(client: GitHubClient, repo: str, sha: str) -> int | None:
+    """The first open pull request whose head is commit ``sha`` in ``repo``, or None.
+
+    A fork's head commit is not found this way (see the module docstring).
+    """
+    pulls = client.get(f"/repos/{repo}/commits/{sha}/pulls")
+    for pull in pulls if isinstance(pulls, list) else []:
+        if isinstance(pull, dict) and pull.get("state") == "open":
+            number = _number(pull)
+            if number is not None:
+                return number
     return None
 
 

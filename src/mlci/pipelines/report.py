@@ -17,7 +17,7 @@ from mlci.errors import GitHubAPIError, InputError
 from mlci.github.checks import CheckAnnotation, create_check_run
 from mlci.github.comments import DEFAULT_AUTHOR, MAX_COMMENT_CHARS, marker, post_sticky_comment
 from mlci.github.limits import CHECK_TEXT_LIMIT
-from mlci.github.pulls import find_run_pull
+from mlci.github.pulls import find_run_pull, open_pull_of_commit
 from mlci.github.runtime import MAX_SUMMARY_BYTES, Runtime
 from mlci.report.incomplete import no_results_comment, refused_comment
 from mlci.report.render import (
@@ -110,14 +110,9 @@ def _pr_number(
             f" {_text(run.get('head_sha'))} (closed, or pushed to since); nothing to comment on"
         )
     if sha is not None:
-        pulls = client.get(f"/repos/{repo}/commits/{sha}/pulls")
-        open_pulls = [
-            p
-            for p in (pulls if isinstance(pulls, list) else [])
-            if isinstance(p, dict) and p.get("state") == "open" and isinstance(p.get("number"), int)
-        ]
-        if open_pulls:
-            return int(open_pulls[0]["number"])
+        found = open_pull_of_commit(client, repo, sha)
+        if found is not None:
+            return found
     raise InputError(
         "mlci report --post: cannot tell which pull request to comment on (no pull_request"
         " or workflow_run event, and no open PR for the commit); pass --pr NUMBER"

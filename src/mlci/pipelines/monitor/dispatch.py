@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from mlci.config import Config
 from mlci.errors import DeployError, InputError, ValidationFailed
 from mlci.github.runtime import Runtime
+from mlci.github.workflows import dispatch_workflow
 from mlci.pipelines.monitor.detect import Problem
 from mlci.results import Finding
 
@@ -50,14 +51,8 @@ def dispatch_retrain(
             " they appeared)"
         )
         return None
-    return {**_dispatch(gh[0], gh[1]), "problems": fresh}
-
-
-def _dispatch(client: GitHubClient, repo: str) -> dict[str, Any]:
-    info = client.get(f"/repos/{repo}")
-    ref = str(info.get("default_branch") or "main")
-    client.post(f"/repos/{repo}/actions/workflows/{RETRAIN_WORKFLOW}/dispatches", json={"ref": ref})
-    return {"workflow": RETRAIN_WORKFLOW, "ref": ref}
+    ref = dispatch_workflow(gh[0], gh[1], RETRAIN_WORKFLOW)
+    return {"workflow": RETRAIN_WORKFLOW, "ref": ref, "problems": fresh}
 
 
 def rollback_on_decay(

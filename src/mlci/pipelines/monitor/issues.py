@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from mlci.errors import InputError
+from mlci.github.issues import close_issue, create_issue, open_issues, update_issue
 from mlci.github.runtime import Runtime
 from mlci.pipelines.monitor.detect import Problem
 from mlci.report.monitor import issue_body, resolved_comment
@@ -79,11 +80,7 @@ def _open_issues(client: GitHubClient, repo: str, key: str) -> dict[str, dict[st
     """Mlci's open monitor issues of this report key, by problem key (from the marker)."""
     prefix = ISSUE_MARKER.format(key=key, problem="\0").split("\0")[0]
     found: dict[str, dict[str, Any]] = {}
-    for issue in client.paginate(
-        f"/repos/{repo}/issues", params={"state": "open", "labels": ISSUE_LABEL}
-    ):
-        if issue.get("pull_request"):
-            continue
+    for issue in open_issues(client, repo, label=ISSUE_LABEL):
         body = issue.get("body") or ""
         start = body.find(prefix)
         if start < 0:
@@ -112,25 +109,24 @@ def _open_or_update(
     )
     if existing is not None:
         number = int(existing["number"])
-        client.patch(f"/repos/{repo}/issues/{number}", json={"title": problem.title, "body": body})
+        update_issue(client, repo, number, title=problem.title, body=body)
         return {
             "problem": problem.key,
             "number": number,
             "url": existing.get("html_url"),
             "action": "updated",
         }
-    created = client.post(
-        f"/repos/{repo}/issues",
-        json={
-            "title": problem.title,
-            "body": body,
-            "labels": [ISSUE_LABEL, f"{ISSUE_LABEL}:{problem.severity}"],
-        },
+    created = create_issue(
+        client,
+        repo,
+        title=problem.title,
+        body=body,
+        labels=[ISSUE_LABEL, f"{ISSUE_LABEL}:{problem.severity}"],
     )
     return {
         "problem": problem.key,
-        "number": int(created["number"]),
-        "url": created.get("html_url"),
+        "number": created.number,
+        "url": created.url,
         "action": "opened",
     }
 
@@ -151,17 +147,10 @@ def _close(
 ) -> dict[str, Any]:
     """Say the problem is gone, and close its issue as completed."""
     number = int(issue["number"])
-    client.post(
-        f"/repos/{repo}/issues/{number}/comments",
-        json={
-            "body": resolved_comment(
-                problem_key, time=str(context["time"]), run_url=context.get("run_url")
-            )
-        },
+    comment = resolved_comment(
+        problem_key, time=str(context["time"]), run_url=context.get("run_url")
     )
-    client.patch(
-        f"/repos/{repo}/issues/{number}", json={"state": "closed", "state_reason": "completed"}
-    )
+    close_issue(client, repo, number, comment=comment)
     return {
         "problem": problem_key,
         "number": number,
