@@ -473,3 +473,27 @@ def test_a_broken_arrow_file_footer_is_a_400() -> None:
     with pytest.raises(PayloadError) as err:
         parse_request(bytes(body), None, content_type="application/vnd.apache.arrow.file")
     assert err.value.status == 400 and "invalid Arrow IPC body" in err.value.message
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ([[1.0, 2.0], [3.0, 4.0]], "column 'b', row 0: expected a number, got [1.0, 2.0]"),
+        ([{"x": 1}, {"x": 2}], "column 'b', row 0: expected a number, got {'x': 1}"),
+        ([1.0, "2.5"], "column 'b', row 1: expected a number, got '2.5'"),
+        ([1.0, True], "column 'b', row 1: expected a number, got True"),
+        ([1.0, None], "column 'b', row 1: null, but the model cannot take a missing value"),
+    ],
+)
+def test_a_numeric_columnar_body_with_a_bad_value_names_it(values: list[Any], message: str) -> None:
+    from mlci.serve.payload import InputSchema
+
+    schema = InputSchema({"a": "number", "b": "number"}, nullable={"b": False})
+    good = json.dumps({"columns": {"a": [1, 2.5], "b": [3, -4e10]}}).encode()
+    batch = parse_request(good, schema)
+    assert batch.matrix is not None and batch.matrix.flags.c_contiguous
+    assert batch.matrix.tolist() == [[1.0, 3.0], [2.5, -4e10]] and not batch.nulls
+    body = json.dumps({"columns": {"a": [1.0, 2.0], "b": values}}).encode()
+    with pytest.raises(PayloadError) as err:
+        parse_request(body, schema)
+    assert err.value.status == 422 and message in err.value.message
