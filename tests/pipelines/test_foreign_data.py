@@ -284,6 +284,7 @@ def test_the_first_hour_on_data_mlci_did_not_make(
     report = (repo / "pr2" / "report.md").read_text(encoding="utf-8")
     assert report.startswith("## ❌ mlci: data errors")
     assert "### Features changed" in report and f"➖ Removed (1): **{case.dropped}**" in report
+    assert f"production could not be evaluated: the eval data lacks **{case.dropped}**" in report
     breakdown = "<summary>Per-class metrics" if case.task == "classification" else "Regression"
     assert breakdown in report
     page = (repo / "pr2" / "report.html").read_text(encoding="utf-8")

@@ -467,6 +467,7 @@ def test_a_baseline_the_eval_data_cannot_feed_is_reported_not_exit_2(
     assert doc["metrics"]["accuracy"] is not None  # the candidate is still evaluated
     assert doc["baseline_metrics"]["accuracy"] is None
     assert doc["features"]["removed"] == ["mean area"]
+    assert doc["features"]["baseline_lacks"] == ["mean area"]
     missing = [f for f in doc["findings"] if f["check"] == "missing_column"]
     assert [(f["column"], f["severity"]) for f in missing] == [("mean area", "error")]
     assert "keep the column in the eval data" in missing[0]["message"]

@@ -344,6 +344,13 @@ def test_features_changed_section(tmp_path):
     assert "➕ Added (1): **island**" in section
     assert "➖ Removed (1): **bill\\_depth\\_mm**" in section
     assert "Not features of production (ignored): **island**, **year**" in section
+    assert "each model was evaluated with its own features" in section
+    # the eval data lacks a feature production takes: production was not evaluated
+    doc["features"]["baseline_lacks"] = ["bill_depth_mm"]
+    section = render_markdown(Report(None, doc))
+    assert (
+        "production could not be evaluated: the eval data lacks **bill\\_depth\\_mm**." in section
+    )
     doc["features"] |= {"added": [], "removed": [], "changed": False}
     assert "Features changed" not in render_markdown(Report.from_json(model=doc))
 

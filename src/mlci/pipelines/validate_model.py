@@ -449,6 +449,8 @@ class _Run:
     notes: list[str] = field(default_factory=list)
     #: Eval columns each model does not take (``candidate``, ``baseline``).
     ignored: dict[str, list[str]] = field(default_factory=dict)
+    #: Features of the baseline the eval data lacks (it was not evaluated).
+    baseline_lacks: list[str] = field(default_factory=list)
 
     @property
     def ignore(self) -> list[str]:
@@ -674,6 +676,7 @@ def _baseline_lacks(run: _Run, base: _Baseline, scores: _Scores, lacking: list[s
     names = ", ".join(repr(c) for c in lacking)
     why = f"{who} was not evaluated: it takes {names}, which the eval data lacks"
     scores.base_eval = Evaluation({n: None for n in scores.names}, dict.fromkeys(scores.names, why))
+    run.baseline_lacks = lacking
     run.notes.append(f"{why}; change gates fail closed")
     for column in lacking:
         run.findings.append(
@@ -877,7 +880,8 @@ def _document(
             candidate.feature_names,
             base.model.feature_names if base.model is not None else None,
             run.ignored,
-        ),
+        )
+        | {"baseline_lacks": run.baseline_lacks},
         "params": _params(cfg, base),
         "experiment": _experiment_record(cfg),
         "confusion_matrix": confusion(scores.cand_pred),

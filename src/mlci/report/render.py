@@ -531,11 +531,16 @@ def _features(model: Mapping[str, Any], detail: Detail) -> dict[str, Any] | None
     if removed:
         lines.append(f"➖ Removed ({len(removed)}): {_names_list(removed, chars)}")
     ignored = _d(info.get("ignored"))
+    lacking = [str(c) for c in _l(info.get("baseline_lacks"))]
+    how = (
+        f"production could not be evaluated: the eval data lacks {_names_list(lacking, chars)}"
+        if lacking
+        else "each model was evaluated with its own features on the same eval rows"
+    )
     return {
         "line": (
             f"The candidate takes {fmt_number(len(cand))} feature(s), production"
-            f" {fmt_number(len(base))}; each model was evaluated with its own features on"
-            " the same eval rows."
+            f" {fmt_number(len(base))}; {how}."
         ),
         "changes": lines,
         "ignored": [
