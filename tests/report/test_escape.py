@@ -5,10 +5,14 @@ from __future__ import annotations
 import pytest
 
 from mlci.pipelines import monitor as monitor_pipeline
+from mlci.pipelines import report as report_pipeline
 from mlci.pipelines import retrain as retrain_pipeline
 from mlci.pipelines import validate_data as data_pipeline
 from mlci.pipelines import validate_model as model_pipeline
 from mlci.pipelines.deploy import outcome as deploy_pipeline
+from mlci.pipelines.monitor import issues as monitor_issues
+from mlci.pipelines.monitor import pipeline as monitor_steps
+from mlci.pipelines.retrain import propose as retrain_propose
 from mlci.report.escape import cell, code, md
 from mlci.report.monitor import issue_body, monitor_summary
 from mlci.report.render import Report, render_markdown
@@ -161,10 +165,25 @@ def test_no_pipeline_keeps_an_escaper_of_its_own(module):
         assert not hasattr(module, name), f"{module.__name__}.{name}: use mlci.report.escape"
 
 
-@pytest.mark.parametrize("module", [data_pipeline, model_pipeline, deploy_pipeline])
+@pytest.mark.parametrize(
+    "module",
+    [
+        data_pipeline,
+        model_pipeline,
+        deploy_pipeline,
+        retrain_pipeline,
+        retrain_propose,
+        monitor_pipeline,
+        monitor_issues,
+        monitor_steps,
+        report_pipeline,
+    ],
+)
 def test_job_summaries_are_rendered_in_report(module):
     # Every Markdown text lives in mlci.report; a pipeline only hands over its document.
-    assert not hasattr(module, "_summary"), f"{module.__name__}: render in mlci.report.summaries"
+    for name in ("_summary", "render_markdown", "_issue_body", "_no_results_comment"):
+        defined_here = getattr(getattr(module, name, None), "__module__", None) == module.__name__
+        assert not defined_here, f"{module.__name__}.{name}: render in mlci.report"
 
 
 def test_stand_in_comments():
