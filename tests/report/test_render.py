@@ -347,7 +347,7 @@ def test_features_changed_section(tmp_path):
     assert "each model was evaluated with its own features" in section
     # the eval data lacks a feature production takes: production was not evaluated
     doc["features"]["baseline_lacks"] = ["bill_depth_mm"]
-    section = render_markdown(Report(None, doc))
+    section = render_markdown(Report.from_json(model=doc))
     assert (
         "production could not be evaluated: the eval data lacks **bill\\_depth\\_mm**." in section
     )
