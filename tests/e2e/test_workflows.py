@@ -381,11 +381,21 @@ def test_comment_workflow_finds_a_fork_pull_request(
 
     The comment job finds it among the open pull requests of the fork's owner and branch
     (matched on the head commit), checks out nothing, downloads the PR run's artifact and
-    posts one sticky comment through the fake GitHub API.
+    posts one sticky comment through the fake GitHub API. With the github registry it also
+    writes the fork's experiment entry (the fork's own job has no write token) from the
+    validated artifact, with the package list the PR job recorded.
     """
+    from mlci.github.api import GitHubClient
+    from mlci.registry.release_experiments import ReleaseExperimentLog
     from tests.support import webhooks
 
-    repo = project(prepared, tmp_path / "repo")
+    repo = project(
+        prepared,
+        tmp_path / "repo",
+        config_edits={"  backend: local\n  path: .mlci/registry\n": "  backend: github\n"},
+    )
+    workflow = (repo / ".github/workflows/mlci-comment.yml").read_text(encoding="utf-8")
+    assert "registry-tag-prefix: model-v" in workflow and "contents: write" in workflow
     good = pr_runs["good"]
     head_sha = "1" * 40
     pull = fake_github.add_pull(head_sha=head_sha, head_repo="fork/ml-project")
@@ -410,6 +420,14 @@ def test_comment_workflow_finds_a_fork_pull_request(
     comments = fake_github.comments(pull["number"])
     assert len(comments) == 1, result.log
     assert comments[0]["user"]["login"] == BOT
+    log = ReleaseExperimentLog(
+        GitHubClient(fake_github.token, api_url=fake_github.url), fake_github.repo
+    )
+    (entry,) = log.entries()
+    assert entry["pr"] == pull["number"] and entry["git_sha"] == head_sha, entry
+    assert entry["verdict"] == "blessed" and entry["train_command"] == "python train.py"
+    packages = log.packages(entry["environment"]["packages_sha256"]) or []
+    assert any(p.lower().startswith("scikit-learn==") for p in packages), packages
 
 
 # -- 3. mlci-deploy.yml --------------------------------------------------------------------------
