@@ -40,6 +40,8 @@ def _no_constant(name: str) -> Any:
 
 
 def _parse_int(text: str) -> int:
+    if len(text) < 16:  # the common case, well inside the bound
+        return int(text)
     digits = len(text.lstrip("-"))
     cap = JSON_MAX_INT_DIGITS.value
     if digits > cap:
@@ -54,6 +56,12 @@ def _parse_float(text: str) -> float:
     if not math.isfinite(value):
         raise _Refused(f"the number {text[:40]} is out of the range of a float")
     return value
+
+
+# One decoder for every call (json.loads with hooks builds a new one each time).
+_DECODER = json.JSONDecoder(
+    parse_constant=_no_constant, parse_int=_parse_int, parse_float=_parse_float
+)
 
 
 def _depth_ok(value: Any, cap: int) -> bool:
@@ -109,12 +117,9 @@ def loads(
             ) from None
     cap = JSON_MAX_DEPTH.value if max_depth is None else max_depth
     try:
-        value = json.loads(
-            text,
-            parse_constant=_no_constant,
-            parse_int=_parse_int,
-            parse_float=_parse_float,
-        )
+        if text.startswith("\ufeff"):
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+        value = _DECODER.decode(text)
     except json.JSONDecodeError as exc:
         # One record of a JSON Lines file is one line: its column is the decoder's.
         at = f"{exc.lineno if line is None else line}:{exc.colno}"
@@ -127,7 +132,8 @@ def loads(
         ) from None
     except ValueError as exc:  # e.g. a number Python cannot represent
         raise InputError(f"{where}: not valid {what} ({exc}); {fix}") from None
-    if not _depth_ok(value, cap):
+    # A document cannot nest deeper than it has brackets: most need no walk at all.
+    if text.count("[") + text.count("{") > cap and not _depth_ok(value, cap):
         raise InputError(
             f"{where}: nested more than {cap} levels deep, deeper than mlci reads; {fix}"
         )
