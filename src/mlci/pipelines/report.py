@@ -274,15 +274,9 @@ def _load(
 
 def _write_report(loaded: Report, out_dir: Path, rt: Runtime) -> ReportOutcome:
     """``report.md``, ``report.html``, the step's outputs and the job summary."""
-    full = render_markdown(loaded)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    md_path = out_dir / "report.md"
-    html_path = out_dir / "report.html"
-    md_path.write_text(full, encoding="utf-8")
-    html_path.write_text(render_html(loaded, title=summary_title(loaded)), encoding="utf-8")
-    outcome = ReportOutcome(loaded.state, full, md_path, html_path)
-    rt.set_output("state", loaded.state)
-    rt.set_output("report-path", rt.workspace_path(md_path))
+    outcome = _write_markdown(out_dir, render_markdown(loaded), loaded.state, rt)
+    html = render_html(loaded, title=summary_title(loaded))
+    outcome.html_path.write_text(html, encoding="utf-8")
     if rt.step_summary_path:
         rt.summary(
             render_markdown(
@@ -290,6 +284,16 @@ def _write_report(loaded: Report, out_dir: Path, rt: Runtime) -> ReportOutcome:
             )
         )
     return outcome
+
+
+def _write_markdown(out_dir: Path, markdown: str, state: str, rt: Runtime) -> ReportOutcome:
+    """``report.md`` and the step's ``state`` and ``report-path`` outputs."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    md_path, html_path = out_dir / "report.md", out_dir / "report.html"
+    md_path.write_text(markdown, encoding="utf-8")
+    rt.set_output("state", state)
+    rt.set_output("report-path", rt.workspace_path(md_path))
+    return ReportOutcome(state, markdown, md_path, html_path)
 
 
 def _repository(repo: str | None, rt: Runtime) -> str:
@@ -331,6 +335,20 @@ def _post_comment(
     if prefix and loaded.model is not None and isinstance(_event(rt).get("workflow_run"), dict):
         loaded = _record_experiment(gh, repo, loaded, number, rt, outcome, prefix)
     body = render_markdown(loaded, max_chars=MAX_COMMENT_CHARS - len(marker(target.key)) - 1)
+    _post_sticky(gh, repo, rt, number, body, target, outcome)
+    return loaded
+
+
+def _post_sticky(
+    gh: GitHubClient,
+    repo: str,
+    rt: Runtime,
+    number: int,
+    body: str,
+    target: _Target,
+    outcome: ReportOutcome,
+) -> None:
+    """Create or update the sticky comment of ``target.key``; note a mismatched author."""
     who = target.author or rt.input("comment-author") or DEFAULT_AUTHOR
     result = post_sticky_comment(gh, repo, number, body, key=target.key, author=who)
     outcome.comment_action, outcome.comment_url = result.action, result.html_url
@@ -340,7 +358,6 @@ def _post_comment(
             f" {result.author} so the next run updates this comment instead of adding one"
         )
     rt.set_output("comment-url", result.html_url)
-    return loaded
 
 
 def _post_check_run(
@@ -437,20 +454,11 @@ def _report_missing(
     else:
         body = refused_comment(refused.path, refused.problems, _run_url(rt, repo), head)
     state = "incomplete" if refused is None else "refused"
-    out_dir = output_dir or results_dir
-    out_dir.mkdir(parents=True, exist_ok=True)
-    md_path, html_path = out_dir / "report.md", out_dir / "report.html"
-    md_path.write_text(body, encoding="utf-8")
-    outcome = ReportOutcome(state, body, md_path, html_path)
-    rt.set_output("state", state)
-    rt.set_output("report-path", rt.workspace_path(md_path))
+    outcome = _write_markdown(output_dir or results_dir, body, state, rt)
     gh = target.client or GitHubClient.from_runtime(rt, token=target.token, log=rt.info)
     try:
         number = _pr_number(gh, repo, rt, target.pr, head)
-        who = target.author or rt.input("comment-author") or DEFAULT_AUTHOR
-        result = post_sticky_comment(gh, repo, number, body, key=target.key, author=who)
-        outcome.comment_action, outcome.comment_url = result.action, result.html_url
-        rt.set_output("comment-url", result.html_url)
+        _post_sticky(gh, repo, rt, number, body, target, outcome)
     finally:
         if target.client is None:
             gh.close()

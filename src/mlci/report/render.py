@@ -100,6 +100,11 @@ class Report:
         default_factory=dict, compare=False, repr=False
     )
 
+    def __post_init__(self) -> None:
+        for doc in (self.data, self.model, self.tests):
+            if isinstance(doc, Mapping):
+                raise TypeError("Report takes typed documents; build one from JSON with from_json")
+
     @classmethod
     def from_json(
         cls,
