@@ -10,7 +10,8 @@ whose ``train.py`` is written as a data scientist writes one:
 no production model) → merge (``mlci run deploy``) → a pull request whose data lost a
 column (blocked, the column named by data validation, the report still written) →
 ``mlci deploy`` of that run refused, production unchanged → the production model
-served with a missing category → ``mlci monitor`` on a shifted batch reports drift.
+served with a missing category → a shifted batch with new ids and later dates, which
+``mlci validate-data`` only warns about and ``mlci monitor`` reports as drift.
 """
 
 from __future__ import annotations
@@ -312,6 +313,12 @@ def test_the_first_hour_on_data_mlci_did_not_make(
     # A later batch from production, shifted: the monitor reports the drift, and ids and
     # dates (which move by nature) are not reported as drift.
     (repo / "batch.csv").write_text(case.shifted, encoding="utf-8")
+    # Checked as new data first: its new ids and later dates are no finding at all, and
+    # what moved (values outside the reference's range, drift) warns without blocking.
+    assert main(["validate-data", "--current", "batch.csv", "--results", "batch"]) == 0
+    found = read_results(repo / "batch" / "data.json")["findings"]
+    assert found and all(f["severity"] == "warning" for f in found)
+    assert not [f for f in found if f.get("column") in (case.id_column, "dteday")]
     code = main(
         ["monitor", "--current", "batch.csv", "--results", "monitor", "--registry", "local"]
     )
