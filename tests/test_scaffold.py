@@ -350,6 +350,9 @@ def render_combo(root: Path, combo: dict[str, object]) -> dict[str, str]:
         monitor_data_command="aws s3 sync s3://bucket/logs/ logs/" if combo["train"] else None,
         # Data checked on three runners with half the combinations (data.shards).
         shards="3" if combo["registry"] == "github" else None,
+        # Deploy secrets (as mlci.yaml's deploy step would name them) with the other half;
+        # ON is a YAML 1.1 boolean unless quoted.
+        deploy_secrets=None if combo["train"] else "HOOK_SECRET,ON,DEPLOY_TOKEN",
     )
     chance = (
         scaffold.ChanceLevel("accuracy", 0.6275, "majority class share (chance level)")
@@ -455,12 +458,26 @@ def test_workflow_shape(all_combinations: dict, combo: dict[str, object]) -> Non
     prefix = "model-v" if combo["registry"] == "github" else None
     assert report["with"].get("registry-tag-prefix") == prefix
     assert "workflow_run" in cjob["concurrency"]["group"]
-    # deploy: push to the default branch, bound to an environment, no caches
+    # deploy: push to the default branch; only the deploy job is bound to an environment,
+    # runs when the validate job blessed the model, and sees the deploy secrets; no caches
     assert deploy[True] == {"push": {"branches": ["main"]}}
-    djob = deploy["jobs"]["deploy"]
+    assert list(deploy["jobs"]) == ["validate", "deploy"]
+    vjob, djob = deploy["jobs"]["validate"], deploy["jobs"]["deploy"]
+    assert "environment" not in vjob and "secrets." not in yaml.safe_dump(vjob)
+    assert vjob["outputs"] == {"blessed": "${{ steps.model.outputs.blessed }}"}
     assert djob["environment"] == "production"
+    assert djob["needs"] == "validate"
+    assert djob["if"] == "needs.validate.outputs.blessed == 'true'"
+    assert djob["concurrency"] == {"group": "mlci-registry", "cancel-in-progress": False}
+    assert "mlci-registry" not in yaml.safe_dump(vjob)
     want = "write" if combo["registry"] == "github" else "read"
     assert djob["permissions"] == {"contents": want}
+    assert vjob["permissions"] == {"contents": want}  # github: the experiment history
+    deploy_step = next(s for s in djob["steps"] if (s.get("with") or {}).get("command") == "deploy")
+    names = [] if combo["train"] else ["HOOK_SECRET", "ON", "DEPLOY_TOKEN"]
+    assert deploy_step.get("env", {}) == {n: f"${{{{ secrets.{n} }}}}" for n in names}
+    for step in djob["steps"]:  # no other step of the deploy job sees a secret
+        assert step is deploy_step or "secrets." not in yaml.safe_dump(step)
     assert "cache" not in files[".github/workflows/mlci-deploy.yml"].replace("no caches", "")
     # retrain: schedule from the config and workflow_dispatch
     assert retrain[True]["schedule"] == [{"cron": "17 3 * * 1"}]  # off minute 0

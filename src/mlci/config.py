@@ -271,6 +271,13 @@ class DeployConfig:
     environment: str = spec("production", "GitHub environment the deploy job is bound to")
     command: str | None = spec(None, "Command run with MLCI_MODEL_PATH, MLCI_MODEL_VERSION set")
     webhook: Webhook | None = spec(None, "Webhook notified after promotion")
+    secrets: list[str] = spec(
+        factory=list,
+        doc="Secrets of the deploy environment the deploy step reads without deploy.command"
+        " naming them (e.g. in a script it runs); mlci init passes each to the deploy job",
+        max_items=100,
+        examples=[["DEPLOY_TOKEN"]],
+    )
     smoke_test: bool = spec(True, "Start the prediction service and compare its answers")
     smoke_rows: int = spec(20, "Eval rows sent in the smoke test", minimum=1, maximum=10_000)
 

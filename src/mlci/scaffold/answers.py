@@ -22,6 +22,7 @@ from typing import Literal
 from mlci import _release
 from mlci.config import CONFIG_FILE, Config, load_config
 from mlci.errors import InputError
+from mlci.scaffold.deploy_env import deploy_secret_names
 from mlci.scaffold.detect import (
     MIN_PYTHON,
     TARGET_NAMES,
@@ -116,6 +117,9 @@ class Answers:
     # registry.tag_prefix: the comment job appends pull requests' entries to the experiment
     # history of this github registry.
     tag_prefix: str = field(default="model-v", metadata={"workflow": True, "recorded": False})
+    # The secrets the deploy step of mlci.yaml names, comma-separated (read from mlci.yaml by
+    # `mlci.scaffold.deploy_env`; they become the deploy step's env: entries).
+    deploy_secrets: str | None = field(default=None, metadata={"workflow": True, "recorded": False})
 
     @property
     def shard_count(self) -> int:
@@ -277,6 +281,7 @@ def _config_answers(cfg: Config) -> dict[str, str | None]:
         "deploy_environment": cfg.deploy.environment,
         "monitor_schedule": cfg.monitor.schedule,
         "monitor_data_command": cfg.monitor.data_command,
+        "deploy_secrets": ",".join(deploy_secret_names(cfg)) or None,
     }
 
 

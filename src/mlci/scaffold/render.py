@@ -29,6 +29,7 @@ from mlci.scaffold.answers import (
     Answers,
     parse_action_ref,
 )
+from mlci.scaffold.deploy_env import check_secret_name
 from mlci.scaffold.detect import ChanceLevel
 from mlci.templating import render
 
@@ -185,9 +186,25 @@ def workflow_context(a: Answers) -> dict[str, object]:
         "retrain_mode": a.retrain_mode,
         "deploy_environment": a.deploy_environment,
         "deploy_environment_yaml": yaml_str(a.deploy_environment),
+        # The deploy step's env: entries, NAME: ${{ secrets.NAME }} (names checked by
+        # `mlci.scaffold.deploy_env`; the key goes through yaml_str, so ON or NO stay strings).
+        "deploy_secrets": [
+            {"key": yaml_str(name), "name": name} for name in _secret_names(a.deploy_secrets)
+        ],
+        # The blessed model the validating job hands to the deploy job, and where it lands.
+        "model_path_yaml": yaml_str(a.model) if a.model else None,
+        "model_dir_yaml": yaml_str(posixpath.dirname(a.model) or ".") if a.model else None,
         "monitor_cron_yaml": json.dumps(a.monitor_schedule),
         "monitor_data_run": yaml_str(a.monitor_data_command) if a.monitor_data_command else None,
     }
+
+
+def _secret_names(value: str | None) -> list[str]:
+    """The names of a comma-separated ``deploy_secrets`` answer, each checked again."""
+    names = [n.strip() for n in (value or "").split(",") if n.strip()]
+    for name in names:
+        check_secret_name(name, "deploy_secrets", "the deploy secret")
+    return names
 
 
 def workflows(a: Answers) -> tuple[str, ...]:
