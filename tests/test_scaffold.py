@@ -478,6 +478,17 @@ def test_workflow_shape(all_combinations: dict, combo: dict[str, object]) -> Non
     assert deploy_step.get("env", {}) == {n: f"${{{{ secrets.{n} }}}}" for n in names}
     for step in djob["steps"]:  # no other step of the deploy job sees a secret
         assert step is deploy_step or "secrets." not in yaml.safe_dump(step)
+    # The handover: results, the blessed model and the eval data, only when blessed.
+    handover = next(
+        s for s in vjob["steps"] if (s.get("with") or {}).get("name") == "mlci-blessed-model"
+    )
+    assert handover["if"] == "steps.model.outputs.blessed == 'true'"
+    paths = ["mlci-results/", "model.skops", "data/eval.csv"] if combo["train"] else None
+    assert handover["with"]["path"].splitlines() == (paths or ["mlci-results/", "data/eval.csv"])
+    download = next(s for s in djob["steps"] if "download-artifact" in s.get("uses", ""))
+    assert download["with"] == {"name": "mlci-blessed-model", "path": "."}
+    names = [s.get("name") for s in djob["steps"]]
+    assert names.index(download["name"]) < names.index(deploy_step["name"])
     assert "cache" not in files[".github/workflows/mlci-deploy.yml"].replace("no caches", "")
     # retrain: schedule from the config and workflow_dispatch
     assert retrain[True]["schedule"] == [{"cron": "17 3 * * 1"}]  # off minute 0

@@ -158,10 +158,21 @@ class ActResult:
                 result = str(e["stepResult"])
         return result
 
-    def job_result(self) -> str | None:
-        """``success`` or ``failure`` of the (last) job."""
-        results = [str(e["jobResult"]) for e in self.events if "jobResult" in e]
+    def job_result(self, job_id: str | None = None) -> str | None:
+        """``success`` or ``failure`` of the job ``job_id`` (default: the last job that ran).
+
+        A job that did not run (its ``if:`` was false) has no result: None.
+        """
+        results = [
+            str(e["jobResult"])
+            for e in self.events
+            if "jobResult" in e and (job_id is None or e.get("jobID") == job_id)
+        ]
         return results[-1] if results else None
+
+    def ran(self, job_id: str) -> bool:
+        """Whether any step of the job ``job_id`` ran (a skipped job logs none)."""
+        return any(e.get("jobID") == job_id and e.get("stepID") for e in self.events)
 
     @property
     def summary(self) -> str:

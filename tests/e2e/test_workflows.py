@@ -467,19 +467,46 @@ def _production(fake: Any) -> list[tuple[str, str]]:
     return sorted((r["tag_name"], r["body"] or "") for r in fake.releases())
 
 
+#: The train and deploy commands note which deploy secrets they see (set or empty), never
+#: the values; UNNAMED_SECRET, which mlci.yaml does not name, is counted in the environment.
+_PROBE = '>> "$MLCI_ACT_ARTIFACTS/probe.txt"'
+_SECRET_EDITS = {
+    "  train_command: python train.py\n": (
+        f"  train_command: 'python train.py && echo \"validate:${{DEPLOY_TOKEN:+set}}\" {_PROBE}'\n"
+    ),
+    "  mode: pull-request\n": (
+        "  mode: pull-request\n\ndeploy:\n"
+        "  command: 'echo \"deploy:${DEPLOY_TOKEN:+set}:${OTHER_SECRET:+set}:"
+        f"$(env | grep -c ^UNNAMED_SECRET=)\" {_PROBE}'\n"
+        "  secrets: [OTHER_SECRET]\n"
+    ),
+}
+_SECRETS = {"DEPLOY_TOKEN": "dt-1", "OTHER_SECRET": "os-1", "UNNAMED_SECRET": "un-1"}
+
+
 def test_deploy_workflow_promotes_the_blessed_model_and_refuses_an_unblessed_one(
     prepared: Path, fake_github: Any, tmp_path: Path, wheelhouse: Path
 ) -> None:
-    """From a bare Python, with the smoke test on (the example's default)."""
+    """From a bare Python, with the smoke test on (the example's default).
+
+    Two jobs: validate (no environment, no secret) hands the blessed model to deploy
+    (environment production), which alone receives the secrets mlci.yaml names.
+    """
     runner = bare_python(tmp_path / "runner")
     # registry.backend github: the state lives on the (fake) server across runs.
     repo = project(
         prepared,
         tmp_path / "repo",
-        config_edits={"  backend: local\n  path: .mlci/registry\n": "  backend: github\n"},
+        config_edits={
+            "  backend: local\n  path: .mlci/registry\n": "  backend: github\n",
+            **_SECRET_EDITS,
+        },
     )
     workflow = (repo / ".github/workflows/mlci-deploy.yml").read_text(encoding="utf-8")
     assert "contents: write" in workflow  # the generated github-registry variant
+    assert "DEPLOY_TOKEN: ${{ secrets.DEPLOY_TOKEN }}" in workflow
+    assert "OTHER_SECRET: ${{ secrets.OTHER_SECRET }}" in workflow
+    assert "UNNAMED_SECRET" not in workflow
     # A private repository (anonymous registry reads would be 404) with immutable
     # releases on (assets only while a draft).
     fake_github.settings(private=True, immutable_releases=True)
@@ -493,12 +520,16 @@ def test_deploy_workflow_promotes_the_blessed_model_and_refuses_an_unblessed_one
         python=runner,
         wheelhouse=wheelhouse,
         env=fake_env(fake_github),
-        secrets={"GITHUB_TOKEN": fake_github.token},
+        secrets={"GITHUB_TOKEN": fake_github.token, **_SECRETS},
     )
     assert_ran(result)
-    assert result.job_result() == "success", result.log
+    assert result.job_result("validate") == "success", result.log
+    assert result.job_result("deploy") == "success", result.log
     assert result.outputs("model")["blessed"] == "true"
     assert "## mlci deploy: model v1 is in production" in result.summary, result.summary
+    # The deploy step saw the two secrets mlci.yaml names and no other; training did not.
+    probe = (tmp_path / "artifacts-1" / "probe.txt").read_text(encoding="utf-8").split()
+    assert probe == ["validate:", "deploy:set:set:0"], probe
     assert "| smoke test | passed: " in result.summary, result.summary  # served over HTTP
     assert "Installing mlci 0.1.0 from" in result.log  # from the bare Python
     releases = {r["tag_name"]: r for r in fake_github.releases()}
@@ -526,10 +557,14 @@ def test_deploy_workflow_promotes_the_blessed_model_and_refuses_an_unblessed_one
         python=runner,
         wheelhouse=wheelhouse,
         env=fake_env(fake_github),
-        secrets={"GITHUB_TOKEN": fake_github.token},
+        secrets={"GITHUB_TOKEN": fake_github.token, **_SECRETS},
     )
     assert_ran(result)
-    assert result.job_result() == "failure", result.log
+    assert result.job_result("validate") == "failure", result.log
+    assert not result.ran("deploy"), result.log  # not blessed: the deploy job is skipped
+    probe = (tmp_path / "artifacts-2" / "probe.txt").read_text(encoding="utf-8").split()
+    assert probe == ["validate:"], probe
+    assert not (tmp_path / "artifacts-2" / "mlci-blessed-model").exists()
     assert result.outputs("model")["blessed"] == "false", result.log
     assert result.outputs("model")["exit-code"] == "1"  # a gate failure fails the step
     assert result.outputs("model")["passed"] == "false"
@@ -555,7 +590,7 @@ def test_deploy_workflow_promotes_the_blessed_model_and_refuses_an_unblessed_one
         secrets={"GITHUB_TOKEN": fake_github.token},
     )
     assert_ran(result)
-    assert result.job_result() == "success", result.log
+    assert result.job_result("deploy") == "success", result.log
     assert "## mlci deploy: model v2 is in production" in result.summary, result.summary
     after = _production(fake_github)
     fake_github.add_ref("heads/main", first)  # the commits as GitHub knows them
@@ -573,7 +608,7 @@ def test_deploy_workflow_promotes_the_blessed_model_and_refuses_an_unblessed_one
         secrets={"GITHUB_TOKEN": fake_github.token},
     )
     assert_ran(result)
-    assert result.job_result() == "success", result.log
+    assert result.job_result("deploy") == "success", result.log
     assert "production is newer" in result.summary, result.summary
     assert _production(fake_github) == after
 

@@ -158,6 +158,7 @@ def workflow_context(a: Answers) -> dict[str, object]:
         for name, (commit, version) in _release.THIRD_PARTY.items()
     }
     labels = a.runs_on.split(",")
+    handover = [p for p in (f"{RESULTS_DIR}/", a.model, a.eval_data) if p]
     return {
         "mlci_version": __version__,
         "init_options": _options_text(a),
@@ -191,9 +192,12 @@ def workflow_context(a: Answers) -> dict[str, object]:
         "deploy_secrets": [
             {"key": yaml_str(name), "name": name} for name in _secret_names(a.deploy_secrets)
         ],
-        # The blessed model the validating job hands to the deploy job, and where it lands.
-        "model_path_yaml": yaml_str(a.model) if a.model else None,
-        "model_dir_yaml": yaml_str(posixpath.dirname(a.model) or ".") if a.model else None,
+        # What the validate job hands to the deploy job: upload-artifact's newline-separated
+        # paths, as one quoted scalar (JSON string syntax), so no answer adds structure.
+        "handover_paths_yaml": json.dumps("\n".join(handover), ensure_ascii=True),
+        # Several paths keep their place under the workspace (upload-artifact roots them at
+        # their least common ancestor); a single folder is the artifact's root.
+        "handover_into_yaml": "." if len(handover) > 1 else RESULTS_DIR,
         "monitor_cron_yaml": json.dumps(a.monitor_schedule),
         "monitor_data_run": yaml_str(a.monitor_data_command) if a.monitor_data_command else None,
     }
