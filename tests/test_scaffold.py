@@ -494,12 +494,16 @@ def test_workflow_shape(all_combinations: dict, combo: dict[str, object]) -> Non
     assert retrain[True]["schedule"] == [{"cron": "17 3 * * 1"}]  # off minute 0
     assert "workflow_dispatch" in retrain[True]
     rjob = retrain["jobs"]["retrain"]
+    retrain_step = next(s for s in rjob["steps"] if s.get("name") == "Retrain")
     if combo["retrain_mode"] == "deploy":
         assert rjob["environment"] == "production"
         assert rjob["permissions"] == {"contents": want}
+        # It deploys too: the same secrets as the deploy step of mlci-deploy.yml.
+        assert retrain_step.get("env", {}) == deploy_step.get("env", {})
     else:
         assert "environment" not in rjob
         assert rjob["permissions"] == {"contents": "write", "pull-requests": "write"}
+        assert "env" not in retrain_step
     # monitor: on a schedule off minute 0, reads code, writes issues, nothing more
     monitor_rel = ".github/workflows/mlci-monitor.yml"
     assert (monitor_rel in files) is bool(combo["train"])
