@@ -12,7 +12,10 @@ by the pull-request pipeline without retraining and deployed by the deploy pipel
 production's sha256 is the sha256 of the model the pull request committed. Then the
 loop turns once more: the service answers as version 2 with that file, logs a later
 batch from the new scanner into the same folder, and the monitor judges version 2 on
-it: its live accuracy passes, the accuracy issue closes, and no second retrain starts.
+it against the data version 2 was trained for (the profile its retrain recorded, not
+``data.reference``): no drift, the drift and accuracy issues close, no second retrain
+starts, and the next scheduled ``mlci retrain`` finds no drift and proposes nothing: the
+loop settles.
 """
 
 from __future__ import annotations
@@ -34,9 +37,10 @@ from mlci.cli import main
 from mlci.config import load_config
 from mlci.errors import EXIT_OK
 from mlci.jsonio import loads
-from mlci.model.committed import RECORD_PATH
+from mlci.model.committed import RECORD_PATH, REFERENCE_PATH
 from mlci.pipelines.monitor import ISSUE_LABEL, ISSUE_MARKER
 from mlci.registry import open_registry
+from mlci.registry.reference import REFERENCE_FILE
 from tests.pipelines import ct_project
 from tests.pipelines.ct_project import github, results, write_config
 
@@ -238,18 +242,25 @@ def test_served_drift_is_retrained_proposed_merged_and_deployed(
     base = fake_github.files(branch="main")
     head = fake_github.files(branch=pr["head"]["ref"])
     changed = {p for p in head if base.get(p) != head[p]} | (set(base) - set(head))
-    assert changed == {"model.skops", RECORD_PATH}
+    assert changed == {"model.skops", RECORD_PATH, REFERENCE_PATH}
+    assert record_doc["reference"]["source"] == "data.reference"  # v1 records none
     committed = head["model.skops"]
     assert committed != champion
     record = loads(head[RECORD_PATH])
     challenger = record["challenger"]["hash"]
     assert record["blessing"]["blessed"] is True
+    fresh_profile = loads(head[REFERENCE_PATH])
+    assert fresh_profile["rows"] == len(drifted)  # what the retrain trained on, beside the record
+    assert record["reference"] == {
+        "path": REFERENCE_PATH,
+        "hash": f"sha256:{hashlib.sha256(head[REFERENCE_PATH]).hexdigest()}",
+    }
     # The retrain ran on the workflow's runner: this checkout still holds the champion.
     (project / "model.skops").write_bytes(champion)
     _off_github(monkeypatch)
 
     # -- the pull request's check, on its merge commit: validated as committed, not retrained
-    for name in ("model.skops", RECORD_PATH):
+    for name in ("model.skops", RECORD_PATH, REFERENCE_PATH):
         (project / name).parent.mkdir(parents=True, exist_ok=True)
         (project / name).write_bytes(head[name])
     _commit(project, f"Merge pull request #{pr['number']} from {pr['head']['ref']}")
@@ -272,6 +283,10 @@ def test_served_drift_is_retrained_proposed_merged_and_deployed(
     assert f"sha256:{production.model_hash}" == pr_model == challenger
     assert production.metadata["retrain_record"]["blessing"]["blessed"] is True
     assert production.git_sha == _git(project, "rev-parse", "HEAD")
+    # The profile of the data v2 was trained on is its drift reference, hash-verified.
+    assert production.metadata["data"]["reference"]["file"] == REFERENCE_FILE
+    ref_hash = hashlib.sha256(head[REFERENCE_PATH]).hexdigest()
+    assert production.metadata["hashes"][REFERENCE_FILE] == ref_hash
 
     # -- the next commit changes code, not the record: it trains again as usual
     (project / "README.md").write_text("a human's change\n", encoding="utf-8")
@@ -291,8 +306,21 @@ def test_served_drift_is_retrained_proposed_merged_and_deployed(
     doc = results(project, "monitor")
     versions = {v["version"]: v for v in doc["versions"]}
     assert doc["version_judged"] == 2 and sorted(versions) == [1, 2]
+    assert doc["reference"] == {"source": "training data of v2", "version": 2, "rows": len(drifted)}
+    assert not [p for p in doc["problems"] if p["key"] == "data-drift"], doc["problems"]
     assert versions[2]["labelled"] == len(later) and versions[1]["labelled"] == len(drifted)
     assert not [p for p in doc["problems"] if p["severity"] == "error"]
     issues = {i["title"]: i["state"] for i in fake_github.issues()}
     assert issues["mlci monitor: live accuracy fails its gate"] == "closed"
+    (issue,) = _drift_issues(fake_github)
+    assert issue["state"] == "closed"  # judged against v2's training data: no drift
     assert len(fake_github.dispatches()) == 1  # no new problem: no second retrain
+
+    # -- the next scheduled retrain: production's data is what v2 was trained for
+    capsys.readouterr()
+    assert main(["retrain", "--config", str(project / "mlci.yaml"), "--results", "rt2"]) == 0
+    again = loads((project / "rt2" / "retrain.json").read_bytes())
+    assert again["reference"]["source"] == "training data of v2"
+    assert again["decision"]["retrain"] is False, again["decision"]
+    assert again["outcome"] == "skipped"
+    assert len(fake_github.pulls()) == 1  # no second pull request

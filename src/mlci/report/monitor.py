@@ -87,6 +87,9 @@ def monitor_summary(doc: Mapping[str, Any]) -> str:
     lines.append(
         f"Production: version {prod['version']}" if prod else "Production: none registered"
     )
+    reference = doc.get("reference")
+    if isinstance(reference, Mapping) and reference.get("source"):
+        lines.append(f"Drift reference: {md(str(reference['source']), 200)}")
     drift = doc.get("drift") or {}
     drifted = [c["column"] for c in drift.get("columns") or [] if c.get("drifted")]
     if drifted:

@@ -133,6 +133,7 @@ def deploy(
     backend: str | None = None,
     runtime: Runtime,
     registry: Registry | None = None,
+    reference: Path | None = None,
 ) -> DeployOutcome:
     """Register, smoke-test and deploy the blessed model; move ``production`` last.
 
@@ -143,6 +144,8 @@ def deploy(
         backend: Registry backend overriding ``registry.backend``.
         runtime: The Actions runtime (summary, outputs, token).
         registry: An open registry (tests); default `open_registry`.
+        reference: The profile of the data a retrain trained on (its deploy mode),
+            registered as the version's drift reference.
 
     Returns:
         The outcome; ``deploy.json`` and the job summary are written.
@@ -168,7 +171,7 @@ def deploy(
     sample = _read_sample(config, max(SAMPLE_ROWS, config.deploy.smoke_rows))
     with _workdir() as work:
         version = (
-            _register_new(run, typed.raw, model_path, model_hash, sample, work)
+            _register_new(run, typed.raw, model_path, model_hash, sample, work, reference)
             if existing is None
             else existing
         )
@@ -294,6 +297,7 @@ def _register_new(
     model_hash: str,
     sample: pd.DataFrame | None,
     work: Path,
+    reference: Path | None = None,
 ) -> ModelVersion:
     """Export and register the model as a new version (a ``register`` event)."""
     assert run.reg is not None
@@ -308,6 +312,7 @@ def _register_new(
         sha=run.sha,
         runtime=run.runtime,
         work=work,
+        reference=reference,
     )
     run.reg.record(
         make_event("register", version.version, git_sha=run.sha, run_url=run.runtime.run_url())

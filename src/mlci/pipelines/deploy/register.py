@@ -58,8 +58,34 @@ def _expected_hash(doc: Mapping[str, Any]) -> str | None:
     return _bare_hash(value)
 
 
-def _data_lineage(doc: Mapping[str, Any], results_dir: Path) -> dict[str, Any]:
+def _reference_file(config: Config, given: Path | None) -> Path | None:
+    """The retrain's reference profile to register with the version, or None.
+
+    ``given`` (a retrain in deploy mode), else the profile a retrain pull request committed
+    (its sha256 checked against the record). A damaged profile is refused (exit 2).
+    """
+    from mlci.data.profile import load_profile
+    from mlci.model.committed import carried_model, verify_reference
+
+    if given is None:
+        committed = carried_model(config)
+        if committed is None or committed.reference is None:
+            return None
+        verify_reference(committed)
+        given = committed.reference
+    load_profile(given)  # a profile the monitor can read, before it is registered
+    return given
+
+
+def _data_lineage(
+    doc: Mapping[str, Any], results_dir: Path, reference: Path | None
+) -> dict[str, Any]:
+    from mlci.registry.reference import REFERENCE_FILE
+
     lineage: dict[str, Any] = {"fingerprints": (doc.get("provenance") or {}).get("data")}
+    if reference is not None:
+        # The drift reference of this version (`mlci.registry.reference`).
+        lineage["reference"] = {"file": REFERENCE_FILE, "source": "retrain fresh data"}
     data_json = results_dir / "data.json"
     if data_json.is_file():
         data_doc = read_data_results(data_json)
@@ -121,9 +147,15 @@ def _register(
     sha: str | None,
     runtime: Runtime,
     work: Path,
+    reference: Path | None = None,
 ) -> tuple[ModelVersion, dict[str, Any]]:
-    """Export ONNX where possible, then register the files with their metadata."""
+    """Export ONNX where possible, then register the files with their metadata.
+
+    ``reference`` is the profile of the data a retrain in deploy mode trained on; a
+    retrain pull request's committed profile is found by itself (`_reference_file`).
+    """
     from mlci.model.load import load_model
+    from mlci.registry.reference import REFERENCE_FILE
     from mlci.serve.payload import schema_from_frame
 
     loaded = load_model(
@@ -139,6 +171,9 @@ def _register(
     onnx_info, onnx_file = _export(config, loaded, features, work)
     if onnx_file is not None:
         files["model.onnx"] = onnx_file
+    reference = _reference_file(config, reference)
+    if reference is not None:
+        files[REFERENCE_FILE] = reference
     hashes = {name: sha256 for name, sha256 in ((n, _file_hash(p)) for n, p in files.items())}
     if hashes[model_file] != model_hash:  # pragma: no cover - the file changed under us
         raise DeployError(f"{model_path}: the file changed while deploying; re-run the deploy")
@@ -163,7 +198,7 @@ def _register(
         "baseline_metrics": doc.get("baseline_metrics"),
         "blessing": dict(blessing),
         "gates": doc.get("gates") or [],
-        "data": _data_lineage(doc, results_dir),
+        "data": _data_lineage(doc, results_dir, reference),
         "retrain_record": doc.get("retrain_record"),
         "onnx": {k: v for k, v in onnx_info.items() if k != "finding"},
         "hashes": hashes,

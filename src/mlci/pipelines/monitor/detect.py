@@ -176,11 +176,14 @@ def delayed_labels(
     return None, "no labels (set monitor.labels when delayed labels arrive)"
 
 
-def drift_problem(config: Config, drift: DriftReport) -> Problem | None:
+def drift_problem(
+    config: Config, drift: DriftReport, *, reference: str = "data.reference"
+) -> Problem | None:
     """The data-drift problem, by the one drift rule (`mlci.data.drift.drift_findings`).
 
     Every drifted column is still listed in ``monitor.json``; the issue opens for the
     columns the rule turns into findings (watched columns: ``retrain.drift_columns``).
+    ``reference`` names what the data was compared with (``training data of v2``).
     """
     from mlci.data.drift import drift_findings
 
@@ -203,7 +206,7 @@ def drift_problem(config: Config, drift: DriftReport) -> Problem | None:
     what = "dataset drift" if dataset else "feature drift"
     summary = (
         f"{what}: {len(drifted)} column(s) drifted ({drift.share:.0%} of the tested features,"
-        f" threshold {drift.share_threshold:.0%}): {names}"
+        f" threshold {drift.share_threshold:.0%}): {names} (reference: {reference})"
     )
     return Problem(
         "data-drift",

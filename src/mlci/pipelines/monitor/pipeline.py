@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlci.config import Config
-from mlci.data.profile import reference_profile
 from mlci.errors import EXIT_FAILED, EXIT_OK, InputError
 from mlci.github.runtime import Runtime
 from mlci.model.baseline import load_production
@@ -47,6 +46,7 @@ if TYPE_CHECKING:
     from mlci.github.api import GitHubClient
     from mlci.model.load import LoadedModel
     from mlci.registry import ModelVersion, Registry
+    from mlci.registry.reference import DriftReference
 
 __all__ = ["monitor"]
 
@@ -60,6 +60,7 @@ class _Context:
     results_dir: Path
     runtime: Runtime
     client: GitHubClient | None
+    reference: DriftReference
 
 
 @dataclass
@@ -119,22 +120,31 @@ def monitor(
         runtime.warning(stale)
     now = _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat()
     path = current_path(config, current)
-    reference = reference_profile(
-        config, purpose="the training reference the monitor compares with"
-    )
-    ctx = _Context(path, now, results_dir, runtime, client)
-
-    def open_reg() -> Registry:
-        return registry or open_registry(config, backend=backend, runtime=runtime, client=client)
-
-    if is_prediction_log(path):
-        return _monitor_log(config, reference, registry=open_reg(), since=since, ctx=ctx)
-    if since is not None:
+    if not is_prediction_log(path) and since is not None:
         raise InputError(
             f"--since {since}: a time window applies to a prediction log folder (mlci serve"
             f" --log-dir), and {path} is not one; drop --since or point --current at the log"
         )
-    return _monitor_data(config, reference, open_registry=open_reg, ctx=ctx)
+    reg = registry or open_registry(config, backend=backend, runtime=runtime, client=client)
+    ref = _drift_reference(config, reg)
+    ctx = _Context(path, now, results_dir, runtime, client, ref)
+    if is_prediction_log(path):
+        return _monitor_log(config, ref.profile, registry=reg, since=since, ctx=ctx)
+    return _monitor_data(config, ref.profile, open_registry=lambda: reg, ctx=ctx)
+
+
+def _drift_reference(config: Config, registry: Registry) -> DriftReference:
+    """What production is judged against: its recorded training reference, else data.reference."""
+    from mlci.registry.reference import drift_reference
+
+    with tempfile.TemporaryDirectory(prefix="mlci-monitor-") as tmp:
+        return drift_reference(
+            config,
+            registry,
+            production_version(registry),
+            Path(tmp),
+            purpose="the training reference the monitor compares with",
+        )
 
 
 def _not_features(config: Config) -> set[str]:
@@ -168,6 +178,7 @@ def _monitor_data(
     frame, current_profile = read_and_profile(ctx.path, config.data.chunk_rows)  # one read
     assert current_profile is not None
     found = _Found(new_payload(len(frame), []), evaluated=["data-drift"])
+    found.payload["reference"] = ctx.reference.to_dict()
     drop = _not_features(config)
     _feature_drift(config, reference, current_profile, drop, found)
     registry = open_registry()
@@ -190,7 +201,7 @@ def _feature_drift(
     names = [n for n in reference.columns if n in current.columns and n not in drop]
     drift = compare_profiles(reference, current, config.data.drift, columns=names)
     found.payload["drift"] = drift.to_dict()
-    found.add(drift_problem(config, drift))
+    found.add(drift_problem(config, drift, reference=found.payload["reference"]["source"]))
 
 
 def _production_model(
@@ -344,6 +355,7 @@ def _monitor_log(
     window = parse_since(since, _dt.datetime.fromisoformat(ctx.now)) if since else None
     summary, features = _read_log(config, ctx.path, reference, window)
     found = _Found(_log_payload(summary, window))
+    found.payload["reference"] = ctx.reference.to_dict()
     production = production_version(registry)
     found.payload["production"] = _production_doc(production)
     if not summary.versions:
@@ -512,7 +524,7 @@ def _judge(
 
     found.evaluated.append("data-drift")
     found.payload["drift"] = drift.to_dict()
-    found.add(drift_problem(config, drift))
+    found.add(drift_problem(config, drift, reference=found.payload["reference"]["source"]))
     pdrift = entry["prediction_drift"]
     if pdrift is not None:
         found.evaluated.append("prediction-drift")

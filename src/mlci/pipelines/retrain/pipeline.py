@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from mlci import jsonio
 from mlci.config import Config
-from mlci.data.profile import profile_files, reference_profile
+from mlci.data.profile import profile_files
 from mlci.errors import (
     EXIT_FAILED,
     EXIT_OK,
@@ -34,6 +34,7 @@ from mlci.pipelines.retrain.policy import decide
 from mlci.pipelines.retrain.propose import (
     PR_MARKER,
     RECORD_PATH,
+    REFERENCE_PATH,
     _context,
     _finish,
     _repo_path,
@@ -95,6 +96,7 @@ class _Run:
     results_dir: Path
     runtime: Runtime
     state: _State = field(default_factory=_State)
+    fresh: Profile | None = None
 
     def finish(
         self, *, passed: bool, outcome: str, model_doc: Mapping[str, Any] | None = None
@@ -161,8 +163,11 @@ def retrain(
         deploy=None,
     )
     try:
-        files, drift = _fresh_data(run)
-        registry, reason = _decide(run, drift, backend=backend, client=client)
+        from mlci.registry import open_registry
+
+        registry = open_registry(config, backend=backend, runtime=runtime, client=client)
+        files, drift = _fresh_data(run, registry)
+        reason = _decide(run, drift, registry)
         dry_run, proposal = _proposal_target(run, dry_run, client)
         _train(run, files)
         model_doc, model_path = _champion_versus_challenger(run, backend)
@@ -179,8 +184,10 @@ def retrain(
 # -- 1. fresh data ----------------------------------------------------------------------------
 
 
-def _fresh_data(run: _Run) -> tuple[list[Path], DriftReport | None]:
+def _fresh_data(run: _Run, registry: Registry) -> tuple[list[Path], DriftReport | None]:
     """Find, profile and check the fresh data; its drift from the reference, if any.
+
+    The reference is the one production is judged against (`_drift_reference`).
 
     Schema errors stop the run (exit 1): nothing is trained on data that does not fit.
     """
@@ -188,6 +195,8 @@ def _fresh_data(run: _Run) -> tuple[list[Path], DriftReport | None]:
     with run.runtime.group("fresh data"):
         files, source = locate_fresh_data(config, work_dir=run.results_dir / "retrain-data")
         fresh = profile_files(files, chunk_rows=config.data.chunk_rows)
+        fresh.sources = [_display_path(f, config) for f in files]
+        run.fresh = fresh
         state.payload["data"] = {
             "source": source,
             "files": [_display_path(f, config) for f in files],
@@ -200,13 +209,7 @@ def _fresh_data(run: _Run) -> tuple[list[Path], DriftReport | None]:
                 for f in files
             ]
         }
-        reference = None
-        if config.data.reference:
-            reference = reference_profile(config, purpose="the training reference for drift")
-        elif config.retrain.policy == "on-drift":
-            config.existing_path(
-                "data", "reference", purpose="retrain.policy on-drift compares with it"
-            )
+        reference = _drift_reference(run, registry)
         state.findings += check_fresh_data(config, files, reference, fresh)
         if has_errors(state.findings):
             errors = [f for f in state.findings if f.severity == "error"]
@@ -223,6 +226,35 @@ def _fresh_data(run: _Run) -> tuple[list[Path], DriftReport | None]:
         if reference is None:
             return files, None
         return files, _record_drift(run, reference, fresh)
+
+
+def _drift_reference(run: _Run, registry: Registry) -> Profile | None:
+    """Production's drift reference (`mlci.registry.reference`), or None without one.
+
+    The profile of the data production was retrained on when its version records one,
+    else ``data.reference`` (required by ``retrain.policy: on-drift``).
+    """
+    import tempfile
+
+    from mlci.registry import production_version
+    from mlci.registry.reference import drift_reference, recorded_reference
+
+    config = run.config
+    production = production_version(registry)
+    recorded = production is not None and recorded_reference(production) is not None
+    if not recorded and not config.data.reference:
+        if config.retrain.policy == "on-drift":
+            config.existing_path(
+                "data", "reference", purpose="retrain.policy on-drift compares with it"
+            )
+        return None
+    with tempfile.TemporaryDirectory(prefix="mlci-retrain-") as tmp:
+        ref = drift_reference(
+            config, registry, production, Path(tmp), purpose="the training reference for drift"
+        )
+    run.state.payload["reference"] = ref.to_dict()
+    run.runtime.info(f"drift reference: {ref.label}")
+    return ref.profile
 
 
 def _record_drift(run: _Run, reference: Profile, fresh: Profile) -> DriftReport:
@@ -249,18 +281,15 @@ def _record_drift(run: _Run, reference: Profile, fresh: Profile) -> DriftReport:
 # -- 2. decision ------------------------------------------------------------------------------
 
 
-def _decide(
-    run: _Run, drift: DriftReport | None, *, backend: str | None, client: GitHubClient | None
-) -> tuple[Registry, str]:
+def _decide(run: _Run, drift: DriftReport | None, registry: Registry) -> str:
     """The champion and the policy's decision; no retrain ends the run (exit 0).
 
     Returns:
-        The open registry and the decision's reason.
+        The decision's reason.
     """
-    from mlci.registry import open_registry, production_version
+    from mlci.registry import production_version
 
     config, state, runtime = run.config, run.state, run.runtime
-    registry = open_registry(config, backend=backend, runtime=runtime, client=client)
     champion = production_version(registry)
     if champion is not None:
         state.payload["champion"] = {
@@ -279,7 +308,7 @@ def _decide(
     runtime.info(f"decision: {'retrain' if decision.retrain else 'no retrain'} ({decision.reason})")
     if not decision.retrain:
         run.stop(passed=True, outcome="skipped")
-    return registry, decision.reason
+    return decision.reason
 
 
 def _proposal_target(
@@ -384,7 +413,11 @@ def _deploy(run: _Run, registry: Registry, model_doc: Mapping[str, Any]) -> int:
     state = run.state
     try:
         outcome = deploy(
-            run.config, results_dir=run.results_dir, runtime=run.runtime, registry=registry
+            run.config,
+            results_dir=run.results_dir,
+            runtime=run.runtime,
+            registry=registry,
+            reference=_write_reference(run, run.results_dir / "retrain-reference.json")[0],
         )
     except (DeployError, ValidationFailed) as exc:
         state.payload["deploy"] = {"status": "failed", "message": str(exc)}
@@ -447,10 +480,12 @@ def _propose(
 def _files_to_commit(run: _Run, model_path: Path, model_doc: Mapping[str, Any]) -> dict[str, bytes]:
     """The challenger's file and its record (``.mlci/retrain.json``), by repository path."""
     config, state, runtime = run.config, run.state, run.runtime
+    ref_path, ref_hash = _write_reference(run, run.results_dir / "retrain-reference.json")
     record = {
         "schema_version": 1,
         "decision": state.payload["decision"],
         "data": state.provenance["data"],
+        "reference": {"path": REFERENCE_PATH, "hash": ref_hash},
         "challenger": {
             "path": _repo_path(model_path, config, runtime),
             "hash": file_fingerprint(model_path),
@@ -473,4 +508,14 @@ def _files_to_commit(run: _Run, model_path: Path, model_doc: Mapping[str, Any]) 
         _repo_path(config.root / RECORD_PATH, config, runtime): (
             jsonio.dumps(to_jsonable(record), sort_keys=True) + "\n"
         ).encode(),
+        _repo_path(config.root / REFERENCE_PATH, config, runtime): ref_path.read_bytes(),
     }
+
+
+def _write_reference(run: _Run, path: Path) -> tuple[Path, str]:
+    """Write the fresh data's profile: the new version's drift reference, and its sha256."""
+    from mlci.data.profile import write_profile
+
+    assert run.fresh is not None
+    write_profile(run.fresh, path)
+    return path, file_fingerprint(path)

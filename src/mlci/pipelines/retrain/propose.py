@@ -11,6 +11,7 @@ from mlci.config import Config
 from mlci.errors import InputError
 from mlci.github.runtime import Runtime
 from mlci.model.committed import RECORD_PATH as RECORD_PATH  # re-exported: the record's one path
+from mlci.model.committed import REFERENCE_PATH as REFERENCE_PATH  # the reference beside it
 from mlci.provenance import repo_toplevel
 from mlci.report.retrain import retrain_report
 from mlci.results import (
