@@ -101,3 +101,31 @@ def test_a_committed_model_changed_after_its_blessing_is_refused(
     assert code == EXIT_USAGE
     err = capsys.readouterr().err
     assert "is not the one the retrain blessed" in err and "Traceback" not in err
+
+
+def test_a_changed_reference_profile_is_refused(tmp_path: Path) -> None:
+    """The committed profile must be the bytes the retrain recorded, like the model."""
+    from mlci.errors import InputError
+    from mlci.model.committed import CommittedModel, verify_committed
+    from mlci.provenance import file_fingerprint
+
+    model = tmp_path / "model.skops"
+    model.write_bytes(b"model")
+    ref = tmp_path / "retrain-reference.json"
+    ref.write_bytes(b'{"format": "mlci-profile/1"}')
+    committed = CommittedModel(
+        tmp_path / "retrain.json",
+        model,
+        file_fingerprint(model),
+        {"blessed": True},
+        None,
+        ref,
+        file_fingerprint(ref),
+    )
+    verify_committed(committed, model)
+    ref.write_bytes(b'{"format": "mlci-profile/1", "rows": 1}')
+    with pytest.raises(InputError, match="not the one the retrain recorded"):  # exit 2
+        verify_committed(committed, model)
+    ref.unlink()
+    with pytest.raises(InputError, match="reference profile the retrain record names is missing"):
+        verify_committed(committed, model)

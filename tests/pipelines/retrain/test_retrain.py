@@ -80,7 +80,7 @@ def test_blessed_retrain_opens_a_pull_request_then_updates_it(
         "url": pr["html_url"],
         "action": "opened",
         "branch": "mlci/retrain",
-        "files": [".mlci/retrain.json", "model.skops"],
+        "files": [".mlci/retrain-reference.json", ".mlci/retrain.json", "model.skops"],
     }
     assert _production(project) == 1  # a pull request changes nothing in production
 
