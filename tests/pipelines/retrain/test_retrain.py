@@ -305,6 +305,19 @@ def test_deploy_mode_promotes_the_challenger(project: Path) -> None:
     assert doc["outcome"] == "deployed"
     assert doc["deploy"]["status"] == "deployed" and doc["deploy"]["version"] == 2
     assert _production(project) == 2
+    # v2 is registered with the profile of the data it was trained on, its drift reference:
+    # the next on-drift retrain on the same data finds no drift (the loop settles).
+    registry = open_registry(load_config(project / "mlci.yaml"), backend="local")
+    assert registry.get(2).metadata["data"]["reference"]["file"] == "reference-profile.json"
+    assert "reference-profile.json" in registry.get(2).metadata["hashes"]
+    write_config(
+        project, {"retrain": {"policy": "on-drift", "mode": "deploy", "data": "data/batch2.csv"}}
+    )
+    assert _retrain(project) == EXIT_OK
+    again = results(project, "retrain")
+    assert again["reference"]["source"] == "training data of v2"
+    assert again["decision"]["retrain"] is False and again["outcome"] == "skipped"
+    assert _production(project) == 2
 
 
 def test_a_foreign_pull_request_on_the_branch_is_not_taken_over(
