@@ -308,6 +308,9 @@ def test_served_drift_is_retrained_proposed_merged_and_deployed(
     assert doc["version_judged"] == 2 and sorted(versions) == [1, 2]
     assert doc["reference"] == {"source": "training data of v2", "version": 2, "rows": len(drifted)}
     assert not [p for p in doc["problems"] if p["key"] == "data-drift"], doc["problems"]
+    # v1's rows are still judged against v1's reference (data.reference): they drifted.
+    assert versions[1]["reference"] == "data.reference" and "mean_texture" in versions[1]["drifted"]
+    assert versions[2]["reference"] == "training data of v2" and not versions[2]["drifted"]
     assert versions[2]["labelled"] == len(later) and versions[1]["labelled"] == len(drifted)
     assert not [p for p in doc["problems"] if p["severity"] == "error"]
     issues = {i["title"]: i["state"] for i in fake_github.issues()}

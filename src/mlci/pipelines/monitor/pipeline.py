@@ -349,6 +349,7 @@ def _monitor_log(
     The version judged (whose problems open issues) is the production version when it
     answered in the window, else the newest version that did; every version's drift,
     prediction drift and live metrics are listed under ``versions`` in ``monitor.json``.
+    Each version's drift is against its own drift reference (`_version_reference`).
     """
     from mlci.data.predlog import parse_since
 
@@ -366,15 +367,40 @@ def _monitor_log(
     judged = _judged_version(summary, production, found)
     with tempfile.TemporaryDirectory(prefix="mlci-monitor-") as tmp:
         for v in summary.versions:
+            ref = _version_reference(config, registry, v.version, ctx.reference, Path(tmp))
             entry, drift = _version_entry(
-                config, registry, reference, v, features, Path(tmp), found.notes
+                config, registry, ref.profile, v, features, Path(tmp), found.notes
             )
+            entry["reference"] = ref.label
             if v.version == judged:
-                _judge(config, registry, reference, v, entry, drift, found)
+                found.payload["reference"] = ref.to_dict()
+                _judge(config, registry, ref.profile, v, entry, drift, found)
             elif v.labelled:
                 entry["live_metrics"] = plain_metrics(config, v.y_true, v.y_pred)
             found.payload["versions"].append(entry)
     return _conclude(config, found, registry=registry, production=production, ctx=ctx)
+
+
+def _version_reference(
+    config: Config, registry: Registry, number: int | None, production: DriftReference, work: Path
+) -> DriftReference:
+    """A logged version's drift reference: production's, or the version's own.
+
+    A version other than production is judged against the profile it recorded, else
+    ``data.reference`` (else production's, when ``data.reference`` is unset).
+    """
+    from mlci.registry.reference import drift_reference, recorded_reference
+
+    version = registered(registry, number)
+    if version is None or version.version == production.version:
+        return production
+    if recorded_reference(version) is None and (
+        production.version is None or not config.data.reference
+    ):
+        return production  # data.reference already, or the only reference there is
+    return drift_reference(
+        config, registry, version, work, purpose="the training reference the monitor compares with"
+    )
 
 
 def _read_log(
@@ -479,7 +505,7 @@ def _version_entry(
     from mlci.data.drift import compare_profiles
 
     assert v.features is not None and v.predictions is not None
-    names = [n for n in features if n in v.features.columns]
+    names = [n for n in features if n in v.features.columns and n in reference.columns]
     drift = compare_profiles(reference, v.features, config.data.drift, columns=names)
     entry: dict[str, Any] = {
         "version": v.version,
