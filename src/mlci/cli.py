@@ -253,6 +253,12 @@ def _init_next_steps(root: Path, answers: Answers) -> None:
         "next: commit mlci.yaml and .github/workflows/mlci-*.yml, then open a pull"
         " request; the deploy workflow needs the GitHub environment"
         f" {answers.deploy_environment!r}"
+        + (
+            f" with the secrets {answers.deploy_secrets.replace(',', ', ')} (named by the"
+            " deploy step in mlci.yaml)"
+            if answers.deploy_secrets
+            else ""
+        )
     )
     if not answers.action_ref and not _release.TAGGED:
         print(

@@ -82,6 +82,10 @@ def test_the_deploy_step_alone_receives_the_secrets(
     assert f"stale: {DEPLOY}" in out, out
     assert "jobs.deploy.steps." in out and ".env: missing" in out, out
     assert init(project, "--yes", "--force") == 0
+    assert (
+        "needs the GitHub environment 'production' with the secrets HOOK_SECRET, HOOK_HOST,"
+        " DEPLOY_TOKEN, MODEL_HOST, S3_KEY (named by the deploy step in mlci.yaml)"
+    ) in capsys.readouterr().out
     workflow = deploy_workflow(project)
     names = ["HOOK_SECRET", "HOOK_HOST", "DEPLOY_TOKEN", "MODEL_HOST", "S3_KEY"]
     assert deploy_step(workflow)["env"] == {n: f"${{{{ secrets.{n} }}}}" for n in names}
