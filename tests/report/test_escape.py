@@ -14,7 +14,7 @@ from mlci.pipelines.monitor import issues as monitor_issues
 from mlci.pipelines.monitor import pipeline as monitor_steps
 from mlci.pipelines.retrain import propose as retrain_propose
 from mlci.report.escape import cell, code, md
-from mlci.report.monitor import issue_body, monitor_summary
+from mlci.report.monitor import issue_body, monitor_summary, resolved_comment
 from mlci.report.render import Report, render_markdown
 from mlci.report.retrain import pull_request_body, retrain_report
 from mlci.report.summaries import data_summary, deploy_summary, model_summary
@@ -108,6 +108,10 @@ def test_monitor_issue_body_and_summary():
         run_url=LINK,
     )
     _assert_inert(body.replace("<!-- mlci-monitor:default:data-drift -->", ""))
+    _assert_inert(resolved_comment(HOSTILE, time=HOSTILE, run_url=LINK))
+    assert "(https://github.com/o/r/actions/runs/1)" in resolved_comment(
+        "data-drift", time="t", run_url="https://github.com/o/r/actions/runs/1"
+    )
     summary = monitor_summary(
         {
             "rows": 3,
