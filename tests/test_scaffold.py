@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -335,6 +336,24 @@ def test_init_imports_no_heavy_library(project: Path) -> None:
 # -- the generated workflows ---------------------------------------------------------------------
 
 
+def _monitor_data_command(combo: dict[str, object]) -> str | None:
+    if not combo["train"]:
+        return None
+    if combo["registry"] == "local":
+        return 'python fetch_logs.py --token "$BUCKET_TOKEN" --to logs/'
+    return "aws s3 sync s3://bucket/logs/ logs/"
+
+
+def _step_secrets(job: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """``{step name: its env}`` for each step of ``job`` whose env reads a secret."""
+    out = {}
+    for step in job["steps"]:
+        env = step.get("env") or {}
+        if "secrets." in yaml.safe_dump(env):
+            out[step["name"]] = env
+    return out
+
+
 def render_combo(root: Path, combo: dict[str, object]) -> dict[str, str]:
     a = scaffold.Answers(
         task=combo["task"],  # type: ignore[arg-type]
@@ -347,7 +366,14 @@ def render_combo(root: Path, combo: dict[str, object]) -> dict[str, str]:
         retrain_mode=combo["retrain_mode"],  # type: ignore[arg-type]
         # The monitor workflow rides along with half the combinations.
         monitor="yes" if combo["train"] else None,
-        monitor_data_command="aws s3 sync s3://bucket/logs/ logs/" if combo["train"] else None,
+        monitor_data_command=_monitor_data_command(combo),
+        # What mlci.yaml says shapes the monitor and retrain jobs: the monitor dispatches the
+        # retrain (`actions: write`) with pull-request retrains; local-registry projects
+        # fetch data with a stored secret, github-registry ones through OpenID Connect.
+        monitor_trigger_retrain="true" if combo["retrain_mode"] == "pull-request" else None,
+        monitor_oidc="true" if combo["registry"] == "github" else None,
+        retrain_oidc="true" if combo["registry"] == "github" else None,
+        retrain_secrets="DATA_TOKEN" if combo["registry"] == "local" else None,
         # Data checked on three runners with half the combinations (data.shards).
         shards="3" if combo["registry"] == "github" else None,
         # Deploy secrets (as mlci.yaml's deploy step would name them) with the other half;
@@ -495,15 +521,21 @@ def test_workflow_shape(all_combinations: dict, combo: dict[str, object]) -> Non
     assert "workflow_dispatch" in retrain[True]
     rjob = retrain["jobs"]["retrain"]
     retrain_step = next(s for s in rjob["steps"] if s.get("name") == "Retrain")
+    oidc = {"id-token": "write"} if combo["registry"] == "github" else {}
+    # retrain.data_command's secret reaches the retrain step (where the command runs) only
+    token = {"DATA_TOKEN": "${{ secrets.DATA_TOKEN }}"} if combo["registry"] == "local" else {}
     if combo["retrain_mode"] == "deploy":
         assert rjob["environment"] == "production"
-        assert rjob["permissions"] == {"contents": want}
+        assert rjob["permissions"] == {"contents": want, **oidc}
         # It deploys too: the same secrets as the deploy step of mlci-deploy.yml.
-        assert retrain_step.get("env", {}) == deploy_step.get("env", {})
+        assert retrain_step.get("env", {}) == {**deploy_step.get("env", {}), **token}
     else:
         assert "environment" not in rjob
-        assert rjob["permissions"] == {"contents": "write", "pull-requests": "write"}
-        assert "env" not in retrain_step
+        assert rjob["permissions"] == {"contents": "write", "pull-requests": "write", **oidc}
+        assert retrain_step.get("env", {}) == token
+    assert _step_secrets(rjob) == (
+        {"Retrain": retrain_step["env"]} if "env" in retrain_step else {}
+    )
     # monitor: on a schedule off minute 0, reads code, writes issues, nothing more
     monitor_rel = ".github/workflows/mlci-monitor.yml"
     assert (monitor_rel in files) is bool(combo["train"])
@@ -512,16 +544,28 @@ def test_workflow_shape(all_combinations: dict, combo: dict[str, object]) -> Non
         cron = monitor[True]["schedule"][0]["cron"]
         assert cron == "23 6 * * *" and not cron.startswith("0 ")
         mjob = monitor["jobs"]["monitor"]
-        assert mjob["permissions"] == {"contents": "read", "issues": "write"}
-        assert "environment" not in mjob and "secrets." not in yaml.safe_dump(monitor)
+        # what mlci.yaml asks for, nothing more: dispatch the retrain, OpenID Connect
+        dispatch = {"actions": "write"} if combo["retrain_mode"] == "pull-request" else {}
+        assert mjob["permissions"] == {"contents": "read", "issues": "write", **dispatch, **oidc}
+        assert "environment" not in mjob
         runs = [s.get("run") for s in mjob["steps"]]
-        assert "aws s3 sync s3://bucket/logs/ logs/" in runs
+        assert _monitor_data_command(combo) in runs
         assert any((s.get("with") or {}).get("command") == "monitor" for s in mjob["steps"])
+        # the data step alone gets the secret its command references
+        token = {"BUCKET_TOKEN": "${{ secrets.BUCKET_TOKEN }}"}
+        step = "Bring the production logs to the runner"
+        want_env = {step: token} if combo["registry"] == "local" else {}
+        assert _step_secrets(mjob) == want_env
+        assert "secrets." not in yaml.safe_dump({k: v for k, v in mjob.items() if k != "steps"})
         wfs["mlci-monitor"] = monitor
-    # only deploy-bound jobs may see secrets
+    # Jobs bound to no environment see only the secrets a data command of mlci.yaml
+    # references, in the env of the step that runs it.
     for name, wf in wfs.items():
-        for job in wf["jobs"].values():
-            if "environment" not in job:
+        for job_id, job in wf["jobs"].items():
+            if "environment" not in job and (name, job_id) not in (
+                ("mlci-monitor", "monitor"),
+                ("mlci-retrain", "retrain"),
+            ):
                 assert "secrets." not in yaml.safe_dump(job), name
 
 
@@ -550,7 +594,9 @@ def test_zizmor_finds_nothing_in_any_combination_or_action(all_combinations: dic
     assert done.returncode == 0, done.stdout + done.stderr
     assert "No findings to report" in done.stdout
     # The one suppression (dangerous-triggers on workflow_run) is per combination, and documented.
-    assert f"({len(all_combinations)} ignored)" in done.stdout
+    # Findings below the default persona are "suppressed": the auditor persona's
+    # secrets-outside-env on a data command's repository secret (README, monitoring).
+    assert re.search(rf"\({len(all_combinations)} ignored(, \d+ suppressed)?\)", done.stdout)
     readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
     assert "dangerous-triggers" in readme
 

@@ -298,6 +298,11 @@ class RetrainConfig:
     data_command: str | None = spec(None, "Command that produces the fresh data")
     drift_columns: list[str] = spec(factory=list, doc="Retrain when any of these drifted")
     branch: str = spec("mlci/retrain", "Branch of the retrain pull request")
+    oidc: bool = spec(
+        False,
+        "Give mlci-retrain.yml's job `id-token: write`, so retrain.data_command can trade"
+        " GitHub's OpenID Connect token for cloud credentials instead of a stored secret",
+    )
 
 
 @dataclass(frozen=True)
@@ -315,6 +320,11 @@ class MonitorConfig:
         None,
         "Command that brings the production logs to monitor.current on the runner (e.g. a"
         " copy from object storage); mlci-monitor.yml and `mlci run monitor` run it first",
+    )
+    oidc: bool = spec(
+        False,
+        "Give mlci-monitor.yml's job `id-token: write`, so monitor.data_command can trade"
+        " GitHub's OpenID Connect token for cloud credentials instead of a stored secret",
     )
 
 

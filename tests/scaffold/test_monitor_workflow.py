@@ -44,3 +44,91 @@ def test_monitor_schedule_is_checked(tmp_path: Path, capsys: pytest.CaptureFixtu
     )
     assert "--monitor-schedule 'hourly': not a cron expression" in capsys.readouterr().err
     assert not (root / MONITOR).exists()
+
+
+def _job(root: Path, rel: str, job: str) -> dict:
+    return yaml.safe_load((root / rel).read_text(encoding="utf-8"))["jobs"][job]
+
+
+def _edit_config(root: Path, old: str, new: str) -> None:
+    path = root / "mlci.yaml"
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def test_permissions_follow_trigger_retrain_and_check_sees_a_stale_workflow(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = make_project(tmp_path / "p")
+    assert main(["init", "-C", str(root), "--yes", "--monitor"]) == 0
+    perms = _job(root, MONITOR, "monitor")["permissions"]
+    assert perms == {"contents": "read", "issues": "write"}  # no dispatch: no actions: write
+    # mlci.yaml now asks the monitor to dispatch the retrain: the workflow on disk is stale,
+    # and --check names the missing permission.
+    _edit_config(root, "monitor:\n", "monitor:\n  trigger_retrain: true\n")
+    capsys.readouterr()
+    assert main(["init", "-C", str(root), "--check"]) == 1
+    out = capsys.readouterr().out
+    assert f"stale: {MONITOR}" in out
+    assert "jobs.monitor.permissions.actions: missing" in out
+    assert main(["init", "-C", str(root), "--yes", "--force"]) == 0
+    perms = _job(root, MONITOR, "monitor")["permissions"]
+    assert perms == {"contents": "read", "issues": "write", "actions": "write"}
+    assert main(["init", "-C", str(root), "--check"]) == 0
+    # and back: trigger_retrain off again, actions: write is one permission too many
+    _edit_config(root, "trigger_retrain: true", "trigger_retrain: false")
+    capsys.readouterr()
+    assert main(["init", "-C", str(root), "--check"]) == 1
+    out = capsys.readouterr().out
+    assert "jobs.monitor.permissions.actions: added (mlci does not generate it)" in out
+
+
+def test_data_commands_get_exactly_the_secrets_they_reference(tmp_path: Path) -> None:
+    root = make_project(tmp_path / "p")
+    command = 'python fetch_logs.py --token "$BUCKET_TOKEN" --home "$HOME" --to ${OUT:-logs}/'
+    assert (
+        main(["init", "-C", str(root), "--yes", "--monitor", "--monitor-data-command", command])
+        == 0
+    )
+    _edit_config(
+        root,
+        "retrain:\n",
+        'retrain:\n  data_command: \'curl -fsS -H "Authorization: Bearer ${DATA_TOKEN}"'
+        ' -o "$MLCI_RETRAIN_DATA_DIR/new.csv" https://example.com/new.csv\'\n',
+    )
+    assert main(["init", "-C", str(root), "--yes", "--force"]) == 0
+    monitor = _job(root, MONITOR, "monitor")
+    with_env = {s["name"]: s["env"] for s in monitor["steps"] if "env" in s}
+    assert with_env == {
+        "Bring the production logs to the runner": {
+            "BUCKET_TOKEN": "${{ secrets.BUCKET_TOKEN }}",
+            "OUT": "${{ secrets.OUT }}",
+        }
+    }
+    assert "secrets." not in yaml.safe_dump({k: v for k, v in monitor.items() if k != "steps"})
+    retrain = _job(root, ".github/workflows/mlci-retrain.yml", "retrain")
+    with_env = {s["name"]: s["env"] for s in retrain["steps"] if "env" in s}
+    assert with_env == {"Retrain": {"DATA_TOKEN": "${{ secrets.DATA_TOKEN }}"}}
+    # the other workflows see neither
+    for name in ("mlci-pr", "mlci-comment", "mlci-deploy"):
+        text = (root / f".github/workflows/{name}.yml").read_text(encoding="utf-8")
+        assert "BUCKET_TOKEN" not in text and "DATA_TOKEN" not in text, name
+    assert main(["init", "-C", str(root), "--check"]) == 0
+
+
+def test_oidc_asks_for_id_token_on_its_job_only(tmp_path: Path) -> None:
+    root = make_project(tmp_path / "p")
+    assert main(["init", "-C", str(root), "--yes", "--monitor"]) == 0
+    _edit_config(root, "monitor:\n", "monitor:\n  oidc: true\n")
+    assert main(["init", "-C", str(root), "--yes", "--force"]) == 0
+    assert _job(root, MONITOR, "monitor")["permissions"]["id-token"] == "write"
+    retrain = _job(root, ".github/workflows/mlci-retrain.yml", "retrain")
+    assert "id-token" not in retrain["permissions"]
+    _edit_config(root, "retrain:\n", "retrain:\n  oidc: true\n")
+    assert main(["init", "-C", str(root), "--yes", "--force"]) == 0
+    retrain = _job(root, ".github/workflows/mlci-retrain.yml", "retrain")
+    assert retrain["permissions"]["id-token"] == "write"
+    for name in ("mlci-pr", "mlci-comment", "mlci-deploy"):
+        text = (root / f".github/workflows/{name}.yml").read_text(encoding="utf-8")
+        assert "id-token" not in text, name

@@ -22,7 +22,7 @@ from typing import Literal
 from mlci import _release
 from mlci.config import CONFIG_FILE, Config, load_config
 from mlci.errors import InputError
-from mlci.scaffold.deploy_env import deploy_secret_names
+from mlci.scaffold.deploy_env import command_secret_names, deploy_secret_names
 from mlci.scaffold.detect import (
     MIN_PYTHON,
     TARGET_NAMES,
@@ -120,6 +120,19 @@ class Answers:
     # The secrets the deploy step of mlci.yaml names, comma-separated (read from mlci.yaml by
     # `mlci.scaffold.deploy_env`; they become the deploy step's env: entries).
     deploy_secrets: str | None = field(default=None, metadata={"workflow": True, "recorded": False})
+    # Read from mlci.yaml only; they shape the monitor and retrain jobs' permissions and
+    # env: monitor.trigger_retrain ("true": the monitor dispatches mlci-retrain.yml, which
+    # needs `actions: write`), monitor.oidc and retrain.oidc ("true": `id-token: write`),
+    # and the secrets retrain.data_command references (comma-separated names; the monitor's
+    # come from monitor_data_command above).
+    monitor_trigger_retrain: str | None = field(
+        default=None, metadata={"workflow": True, "recorded": False}
+    )
+    monitor_oidc: str | None = field(default=None, metadata={"workflow": True, "recorded": False})
+    retrain_oidc: str | None = field(default=None, metadata={"workflow": True, "recorded": False})
+    retrain_secrets: str | None = field(
+        default=None, metadata={"workflow": True, "recorded": False}
+    )
 
     @property
     def shard_count(self) -> int:
@@ -282,6 +295,10 @@ def _config_answers(cfg: Config) -> dict[str, str | None]:
         "monitor_schedule": cfg.monitor.schedule,
         "monitor_data_command": cfg.monitor.data_command,
         "deploy_secrets": ",".join(deploy_secret_names(cfg)) or None,
+        "monitor_trigger_retrain": "true" if cfg.monitor.trigger_retrain else None,
+        "monitor_oidc": "true" if cfg.monitor.oidc else None,
+        "retrain_oidc": "true" if cfg.retrain.oidc else None,
+        "retrain_secrets": ",".join(command_secret_names(cfg.retrain.data_command)) or None,
     }
 
 

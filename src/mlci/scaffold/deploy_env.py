@@ -11,6 +11,10 @@ deploy step of ``mlci.yaml`` uses, and no other job sees any. The names come fro
   itself (``GITHUB_*``, ``RUNNER_*``, ``MLCI_*``, ``HOME``, ``PATH`` ...);
 - ``deploy.secrets``, for variables a script reads without the command naming them.
 
+The same rule (`command_secret_names`) gives the monitor's data step the secrets
+``monitor.data_command`` references, and the retrain step those of
+``retrain.data_command``.
+
 A name given outright (``secret_env``, ``deploy.secrets``) must be one GitHub accepts
 for a secret (docs: "Using secrets in GitHub Actions", naming rules): letters, digits
 and ``_``, not starting with a digit or with ``GITHUB_``; anything else is refused with
@@ -28,7 +32,7 @@ from mlci.errors import InputError
 if TYPE_CHECKING:
     from mlci.config import Config
 
-__all__ = ["MAX_SECRETS", "check_secret_name", "deploy_secret_names"]
+__all__ = ["MAX_SECRETS", "check_secret_name", "command_secret_names", "deploy_secret_names"]
 
 #: At most this many secrets are passed to the deploy job.
 MAX_SECRETS = 100
@@ -101,6 +105,20 @@ def _provided(name: str) -> bool:
     return name in _PROVIDED or name.startswith(_PROVIDED_PREFIXES)
 
 
+def command_secret_names(command: str | None) -> tuple[str, ...]:
+    """The secrets a shell command references, in order of first use.
+
+    Upper-case ``$NAME``/``${NAME}`` references that nothing else provides: ``$files``
+    (a shell variable), ``$HOME`` or ``$MLCI_RETRAIN_DATA_DIR`` name no secret. Used for
+    ``deploy.command``, ``monitor.data_command`` and ``retrain.data_command``.
+    """
+    names: list[str] = []
+    for name in _COMMAND_REF.findall(command or ""):
+        if _UPPER.fullmatch(name) and not _provided(name) and name not in names:
+            names.append(name)
+    return tuple(names)
+
+
 def deploy_secret_names(cfg: Config) -> tuple[str, ...]:
     """The secrets the deploy step of ``cfg`` uses, in the order mlci.yaml names them.
 
@@ -123,9 +141,8 @@ def deploy_secret_names(cfg: Config) -> tuple[str, ...]:
         for name in _URL_REF.findall(hook.url):
             if not _provided(name):
                 add(name)
-    for name in _COMMAND_REF.findall(deploy.command or ""):
-        if _UPPER.fullmatch(name) and not _provided(name):
-            add(name)
+    for name in command_secret_names(deploy.command):
+        add(name)
     for i, name in enumerate(deploy.secrets):
         add(check_secret_name(name, cfg.where("deploy", "secrets", i), f"deploy.secrets[{i}]"))
     if len(names) > MAX_SECRETS:

@@ -20,7 +20,7 @@ from typing import Any
 
 from mlci import __version__, _release
 from mlci.config import CONFIG_FILE, SCHEMA_URL, load_config_text
-from mlci.errors import TemplateError
+from mlci.errors import InputError, TemplateError
 from mlci.model.committed import RECORD_PATH
 from mlci.scaffold.answers import (
     MONITOR_WORKFLOW,
@@ -29,7 +29,7 @@ from mlci.scaffold.answers import (
     Answers,
     parse_action_ref,
 )
-from mlci.scaffold.deploy_env import check_secret_name
+from mlci.scaffold.deploy_env import MAX_SECRETS, check_secret_name, command_secret_names
 from mlci.scaffold.detect import ChanceLevel
 from mlci.templating import render
 
@@ -137,6 +137,9 @@ def render_config(a: Answers, chance: ChanceLevel | None = None) -> str:
             "monitor": bool(a.monitor),
             "monitor_schedule": a.monitor_schedule,
             "monitor_data_command": a.monitor_data_command,
+            "monitor_trigger_retrain": a.monitor_trigger_retrain == "true",
+            "monitor_oidc": a.monitor_oidc == "true",
+            "retrain_oidc": a.retrain_oidc == "true",
         },
     )
     load_config_text(text, f"{CONFIG_FILE} (as mlci init would write it)")
@@ -200,6 +203,25 @@ def workflow_context(a: Answers) -> dict[str, object]:
         "handover_into_yaml": "." if len(handover) > 1 else RESULTS_DIR,
         "monitor_cron_yaml": json.dumps(a.monitor_schedule),
         "monitor_data_run": yaml_str(a.monitor_data_command) if a.monitor_data_command else None,
+        # The monitor job's permissions follow mlci.yaml: `actions: write` only when it
+        # dispatches mlci-retrain.yml, `id-token: write` only when monitor.oidc asks.
+        "monitor_dispatches": a.monitor_trigger_retrain == "true",
+        "monitor_oidc": a.monitor_oidc == "true",
+        "retrain_oidc": a.retrain_oidc == "true",
+        # The env: entries, NAME: ${{ secrets.NAME }}, of the one step that runs each data
+        # command: the monitor's data step, the retrain step (retrain.data_command runs there).
+        "monitor_secrets": _secret_env(
+            command_secret_names(a.monitor_data_command), "monitor.data_command"
+        ),
+        # retrain.data_command runs in the retrain step; in deploy mode so does the deploy
+        # step of mlci.yaml, whose secrets it gets too (as mlci-deploy.yml's deploy job).
+        "retrain_secrets": _secret_env(
+            (
+                *(_secret_names(a.deploy_secrets) if a.retrain_mode == "deploy" else ()),
+                *_names(a.retrain_secrets),
+            ),
+            "retrain.data_command",
+        ),
     }
 
 
@@ -209,6 +231,29 @@ def _secret_names(value: str | None) -> list[str]:
     for name in names:
         check_secret_name(name, "deploy_secrets", "the deploy secret")
     return names
+
+
+def _names(value: str | None) -> list[str]:
+    """The names of a comma-separated answer of secret names."""
+    return [n.strip() for n in (value or "").split(",") if n.strip()]
+
+
+def _secret_env(names: tuple[str, ...] | list[str], key: str) -> list[dict[str, str]]:
+    """One step's ``env:`` entries: each name once, checked, the key through `yaml_str`.
+
+    Raises:
+        InputError: when a name is not a secret name GitHub accepts, or there are more
+            than `MAX_SECRETS`.
+    """
+    unique = list(dict.fromkeys(names))
+    for name in unique:
+        check_secret_name(name, CONFIG_FILE, key)
+    if len(unique) > MAX_SECRETS:
+        raise InputError(
+            f"{CONFIG_FILE}: {key} references {len(unique)} variables; at most {MAX_SECRETS}"
+            " secrets are passed to one step; put them in one secret (e.g. a JSON document)"
+        )
+    return [{"key": yaml_str(name), "name": name} for name in unique]
 
 
 def workflows(a: Answers) -> tuple[str, ...]:
