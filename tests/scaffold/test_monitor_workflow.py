@@ -132,3 +132,35 @@ def test_oidc_asks_for_id_token_on_its_job_only(tmp_path: Path) -> None:
     for name in ("mlci-pr", "mlci-comment", "mlci-deploy"):
         text = (root / f".github/workflows/{name}.yml").read_text(encoding="utf-8")
         assert "id-token" not in text, name
+
+
+@pytest.mark.parametrize("trigger", [True, False])
+def test_the_generated_permissions_are_what_github_asks_for(fake_github, trigger: bool) -> None:
+    """A token with exactly the monitor job's permissions may open issues, and may dispatch
+    mlci-retrain.yml only when mlci.yaml asks for it (the fake answers 403 as GitHub does)."""
+    from mlci import scaffold
+    from mlci.github.api import GitHubAPIError, GitHubClient
+    from mlci.github.issues import create_issue
+    from mlci.github.workflows import dispatch_workflow
+
+    answers = scaffold.Answers(
+        monitor="yes", monitor_trigger_retrain="true" if trigger else None, monitor_oidc="true"
+    )
+    wf = yaml.safe_load(scaffold.render_files(answers)[MONITOR])
+    granted = wf["jobs"]["monitor"]["permissions"]
+    token = fake_github.add_token(
+        "monitor-job-token",
+        login="github-actions[bot]",
+        type="Bot",
+        permissions={k.replace("-", "_"): v for k, v in granted.items() if k != "id-token"},
+    )
+    assert token.permissions["actions"] == ("write" if trigger else "read")
+    repo = "octo/ml-project"
+    with GitHubClient("monitor-job-token", api_url=fake_github.url) as client:
+        create_issue(client, repo, title="drift", body="b", labels=["mlci-monitor"])
+        if trigger:
+            dispatch_workflow(client, repo, "mlci-retrain.yml")
+        else:
+            with pytest.raises(GitHubAPIError, match="actions: write"):
+                dispatch_workflow(client, repo, "mlci-retrain.yml")
+    assert len(fake_github.dispatches()) == int(trigger)
