@@ -33,6 +33,34 @@ def test_budgets_are_measured_and_gated(models: Models) -> None:
     assert results["memory_mb"].to_payload()["unit"] == "MB"
 
 
+def test_report_only_latency_stops_early_and_says_how_many_calls(models: Models) -> None:
+    """No latency limit: a slow model is timed for report_only_seconds, not 100 calls."""
+    import time
+
+    model = load_model(models.binary.good)
+    predict = model.predict
+    calls = []
+
+    def slow(X):  # type: ignore[no-untyped-def]
+        calls.append(len(X))
+        time.sleep(0.02)
+        return predict(X)
+
+    model.predict = slow  # type: ignore[method-assign]
+    kwargs = {"single_rows": 60, "batch_rows": 100, "min_seconds": 0.0, "report_only_seconds": 0.1}
+    results = {r.name: r for r in measure_budgets(model, models.binary.eval, Budgets(), **kwargs)}
+    timed = calls.count(1) - 5  # five warm-up calls
+    assert timed == 20  # MIN_SINGLE_ROWS: 20 calls of 20 ms already pass 0.1 s
+    assert results["latency_p95_ms"].detail.endswith(", 20 one-row calls")
+    assert results["latency_p50_ms"].observed >= 20
+    # a latency limit is gated on every one of the single_rows calls
+    calls.clear()
+    limits = Budgets(max_latency_p95_ms=10_000)
+    results = {r.name: r for r in measure_budgets(model, models.binary.eval, limits, **kwargs)}
+    assert calls.count(1) - 5 == 60
+    assert results["latency_p95_ms"].detail.endswith(", 60 one-row calls")
+
+
 def test_peak_memory_sees_a_large_allocation() -> None:
     import numpy as np
 
