@@ -245,6 +245,33 @@ def _init_dry_run(planned: Sequence[PlannedFile], *, force: bool) -> None:
             print(f"unchanged {p.path}")
 
 
+def _init_data_secrets_note(answers: Answers) -> None:
+    """Name the secrets the monitor's and the retrain's data commands read, if any."""
+    from mlci.scaffold.deploy_env import command_secret_names
+
+    found = [
+        (", ".join(names), key)
+        for names, key in (
+            (
+                command_secret_names(answers.monitor_data_command) if answers.monitor else (),
+                "monitor.data_command",
+            ),
+            (
+                tuple(filter(None, (answers.retrain_secrets or "").split(","))),
+                "retrain.data_command",
+            ),
+        )
+        if names
+    ]
+    if found:
+        named = "; ".join(f"{names} ({key})" for names, key in found)
+        print(
+            f"then: add the repository secrets the data commands reference: {named}"
+            " (Settings → Secrets and variables → Actions); each reaches only the step that"
+            " runs its command"
+        )
+
+
 def _init_next_steps(root: Path, answers: Answers) -> None:
     """After files were written: commit, the pre-release pin, and the schema to infer."""
     from mlci import _release
@@ -260,6 +287,7 @@ def _init_next_steps(root: Path, answers: Answers) -> None:
             else ""
         )
     )
+    _init_data_secrets_note(answers)
     if not answers.action_ref and not _release.TAGGED:
         print(
             f"note: the workflows pin mlci's action to {_release.OWNER}/"

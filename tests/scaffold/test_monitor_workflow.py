@@ -84,13 +84,17 @@ def test_permissions_follow_trigger_retrain_and_check_sees_a_stale_workflow(
     assert "jobs.monitor.permissions.actions: added (mlci does not generate it)" in out
 
 
-def test_data_commands_get_exactly_the_secrets_they_reference(tmp_path: Path) -> None:
+def test_data_commands_get_exactly_the_secrets_they_reference(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     root = make_project(tmp_path / "p")
     command = 'python fetch_logs.py --token "$BUCKET_TOKEN" --home "$HOME" --to ${OUT:-logs}/'
     assert (
         main(["init", "-C", str(root), "--yes", "--monitor", "--monitor-data-command", command])
         == 0
     )
+    out = capsys.readouterr().out
+    assert "repository secrets the data commands reference: BUCKET_TOKEN, OUT" in out
     _edit_config(
         root,
         "retrain:\n",
