@@ -236,6 +236,7 @@ def test_served_drift_is_retrained_proposed_merged_and_deployed(
     assert "mean_texture" in record_doc["decision"]["reason"]
     (pr,) = fake_github.pulls()
     assert pr["state"] == "open" and pr["base"]["ref"] == "main"
+    assert "Compared with: data.reference" in pr["body"]
     commits = fake_github.requests_to("POST", r"/git/commits$")
     assert len(commits) == 1 and commits[0].json["parents"] == [fake_github.refs()["heads/main"]]
     assert pr["head"]["sha"] == fake_github.refs()[f"heads/{pr['head']['ref']}"]

@@ -59,6 +59,9 @@ def retrain_report(
             f" (share {drift.get('share', 0):.0%},"
             f" threshold {drift.get('share_threshold', 0):.0%})",
         ]
+        reference = doc.get("reference")
+        if isinstance(reference, Mapping) and reference.get("source"):
+            lines += ["", f"Compared with: {md(str(reference['source']), 200)}"]
         if drifted:
             lines += ["", *drift_table(drifted)]
     pr = doc.get("pull_request")
