@@ -136,12 +136,12 @@ def test_a_model_over_the_git_data_limit_is_exit_2_hinting_deploy_mode(
     project: Path, fake_github, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     import mlci.github.git
-    import mlci.pipelines.retrain.pipeline
+    import mlci.pipelines.retrain.propose
 
     github(monkeypatch, fake_github)
     fake_github.settings(actions_can_create_pulls=True)
     monkeypatch.setattr(mlci.github.git, "MAX_BLOB_BYTES", 100)
-    monkeypatch.setattr(mlci.pipelines.retrain.pipeline, "MAX_BLOB_BYTES", 100)
+    monkeypatch.setattr(mlci.pipelines.retrain.propose, "MAX_BLOB_BYTES", 100)
     write_config(project, {"retrain": {"data": "data/fresh/*.csv"}})
     _fresh(project, "batch2")
 

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from mlci import jsonio
 from mlci.config import Config
 from mlci.data.profile import profile_files
 from mlci.errors import (
@@ -18,11 +17,6 @@ from mlci.errors import (
     InputError,
     ValidationFailed,
 )
-from mlci.github.git import MAX_BLOB_BYTES
-from mlci.github.pulls import (
-    find_own_pull,
-    open_or_update_pull_request,
-)
 from mlci.github.runtime import Runtime
 from mlci.pipelines.retrain.fresh import (
     _display_path,
@@ -31,25 +25,12 @@ from mlci.pipelines.retrain.fresh import (
     locate_fresh_data,
 )
 from mlci.pipelines.retrain.policy import decide
-from mlci.pipelines.retrain.propose import (
-    PR_MARKER,
-    RECORD_PATH,
-    REFERENCE_PATH,
-    _context,
-    _finish,
-    _repo_path,
-    _State,
-)
+from mlci.pipelines.retrain.propose import check_branch, github_target, propose
 from mlci.pipelines.validate_model import validate_model
 from mlci.proc import run_user_command, user_env
 from mlci.provenance import file_fingerprint
-from mlci.report.retrain import pull_request_body
-from mlci.results import (
-    Finding,
-    has_errors,
-    make_document,
-    to_jsonable,
-)
+from mlci.report.retrain import retrain_report
+from mlci.results import Finding, has_errors, make_document, write_results
 
 if TYPE_CHECKING:
     from mlci.data.drift import DriftReport
@@ -95,21 +76,35 @@ class _Run:
     config: Config
     results_dir: Path
     runtime: Runtime
-    state: _State = field(default_factory=_State)
+    findings: list[Finding] = field(default_factory=list)
+    payload: dict[str, Any] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
     fresh: Profile | None = None
+
+    def document(self, *, passed: bool, outcome: str) -> dict[str, Any]:
+        """``retrain.json`` as it stands, ending with ``outcome``."""
+        return make_document(
+            "retrain",
+            passed=passed,
+            findings=self.findings,
+            payload={**self.payload, "outcome": outcome},
+            provenance=self.provenance,
+        )
 
     def finish(
         self, *, passed: bool, outcome: str, model_doc: Mapping[str, Any] | None = None
     ) -> int:
         """Write ``retrain.json`` and the summary; the exit code of a run that ends so."""
-        _finish(
-            self.state,
-            self.results_dir,
-            self.runtime,
-            passed=passed,
-            outcome=outcome,
-            model_doc=model_doc,
-        )
+        self.payload["outcome"] = outcome
+        doc = self.document(passed=passed, outcome=outcome)
+        path = write_results(self.results_dir, doc)
+        text = retrain_report(doc, model_doc)
+        runtime = self.runtime
+        runtime.summary(text)
+        runtime.set_output("outcome", outcome)
+        if not runtime.on_actions:
+            runtime.info(text.rstrip())
+        runtime.info(f"wrote {path}")
         return EXIT_OK if passed else EXIT_FAILED
 
     def stop(
@@ -150,7 +145,7 @@ def retrain(
     if stale:
         runtime.warning(stale)
     run = _Run(config, results_dir, runtime)
-    run.state.payload.update(
+    run.payload.update(
         mode=config.retrain.mode,
         policy=config.retrain.policy,
         dry_run=dry_run,
@@ -191,33 +186,33 @@ def _fresh_data(run: _Run, registry: Registry) -> tuple[list[Path], DriftReport 
 
     Schema errors stop the run (exit 1): nothing is trained on data that does not fit.
     """
-    config, state = run.config, run.state
+    config = run.config
     with run.runtime.group("fresh data"):
         files, source = locate_fresh_data(config, work_dir=run.results_dir / "retrain-data")
         fresh = profile_files(files, chunk_rows=config.data.chunk_rows)
         fresh.sources = [_display_path(f, config) for f in files]
         run.fresh = fresh
-        state.payload["data"] = {
+        run.payload["data"] = {
             "source": source,
             "files": [_display_path(f, config) for f in files],
             "rows": fresh.rows,
             "columns": len(fresh.columns),
         }
-        state.provenance["data"] = {
+        run.provenance["data"] = {
             "fresh": [
                 {"path": _display_path(f, config), "fingerprint": file_fingerprint(f)}
                 for f in files
             ]
         }
         reference = _drift_reference(run, registry)
-        state.findings += check_fresh_data(config, files, reference, fresh)
-        if has_errors(state.findings):
-            errors = [f for f in state.findings if f.severity == "error"]
+        run.findings += check_fresh_data(config, files, reference, fresh)
+        if has_errors(run.findings):
+            errors = [f for f in run.findings if f.severity == "error"]
             run.runtime.error(
                 f"the fresh data does not fit the schema: {len(errors)} schema"
                 " error(s); nothing was trained"
             )
-            state.payload["decision"] = {
+            run.payload["decision"] = {
                 "retrain": False,
                 "reason": "schema errors in the fresh data",
                 "policy": config.retrain.policy,
@@ -252,7 +247,7 @@ def _drift_reference(run: _Run, registry: Registry) -> Profile | None:
         ref = drift_reference(
             config, registry, production, Path(tmp), purpose="the training reference for drift"
         )
-    run.state.payload["reference"] = ref.to_dict()
+    run.payload["reference"] = ref.to_dict()
     run.runtime.info(f"drift reference: {ref.label}")
     return ref.profile
 
@@ -263,7 +258,7 @@ def _record_drift(run: _Run, reference: Profile, fresh: Profile) -> DriftReport:
 
     config = run.config
     drift = compute_drift(config, reference, fresh)
-    run.state.payload["drift"] = drift.to_dict()
+    run.payload["drift"] = drift.to_dict()
     # The one drift rule; a retrain records drift (it is what a retrain is
     # for), so its findings are information here, never a failure.
     for finding in drift_findings(
@@ -274,7 +269,7 @@ def _record_drift(run: _Run, reference: Profile, fresh: Profile) -> DriftReport:
         watched=config.retrain.drift_columns,
     ):
         finding.severity = "info"
-        run.state.findings.append(finding)
+        run.findings.append(finding)
     return drift
 
 
@@ -289,16 +284,16 @@ def _decide(run: _Run, drift: DriftReport | None, registry: Registry) -> str:
     """
     from mlci.registry import production_version
 
-    config, state, runtime = run.config, run.state, run.runtime
+    config, runtime = run.config, run.runtime
     champion = production_version(registry)
     if champion is not None:
-        state.payload["champion"] = {
+        run.payload["champion"] = {
             "version": champion.version,
             "created": champion.created,
             "metrics": champion.metrics,
         }
     decision = decide(config, drift, champion)
-    state.payload["decision"] = {
+    run.payload["decision"] = {
         "retrain": decision.retrain,
         "reason": decision.reason,
         "policy": decision.policy,
@@ -326,8 +321,8 @@ def _proposal_target(
     if not dry_run and not runtime.repository:
         # A laptop (or `mlci run retrain`): do everything but the pull request, like
         # `mlci run pr` prints the comment it would post.
-        run.state.payload["dry_run"] = True
-        run.state.findings.append(
+        run.payload["dry_run"] = True
+        run.findings.append(
             Finding(
                 "not_on_github",
                 "info",
@@ -338,13 +333,9 @@ def _proposal_target(
         return True, None
     if dry_run:
         return True, None
-    proposal = _context(runtime, client)
-    find_own_pull(proposal[0], proposal[1], config.retrain.branch, _marker(config))
+    proposal = github_target(runtime, client)
+    check_branch(config, proposal)
     return False, proposal
-
-
-def _marker(config: Config) -> str:
-    return PR_MARKER.format(key=config.report.key)
 
 
 # -- 3. train, 4. champion versus challenger --------------------------------------------------
@@ -355,7 +346,7 @@ def _train(run: _Run, files: Sequence[Path]) -> None:
     with run.runtime.group("train"):
         code = _run_train(run.config, files)
     if code != 0:
-        run.state.findings.insert(
+        run.findings.insert(
             0,
             Finding(
                 "train_failed",
@@ -373,24 +364,24 @@ def _champion_versus_challenger(run: _Run, backend: str | None) -> tuple[dict[st
     Returns:
         ``model.json`` of the comparison and the challenger's file.
     """
-    config, state = run.config, run.state
+    config = run.config
     with run.runtime.group("champion versus challenger"):
         model_doc = validate_model(
             config, results_dir=run.results_dir, runtime=run.runtime, backend=backend
         )
     blessing = dict(model_doc.get("blessing") or {})
-    state.payload["blessing"] = blessing
+    run.payload["blessing"] = blessing
     model_path = config.existing_path(
         "model", "path", purpose="the challenger the train command wrote"
     )
-    state.provenance["model"] = {
+    run.provenance["model"] = {
         "challenger": {
             "path": _display_path(model_path, config),
             "hash": file_fingerprint(model_path),
         }
     }
     if not blessing.get("blessed"):
-        state.findings.insert(
+        run.findings.insert(
             0,
             Finding(
                 "not_blessed",
@@ -410,7 +401,6 @@ def _deploy(run: _Run, registry: Registry, model_doc: Mapping[str, Any]) -> int:
     """``mode: deploy``: deploy the blessed challenger now (`mlci.pipelines.deploy.deploy`)."""
     from mlci.pipelines.deploy import deploy
 
-    state = run.state
     try:
         outcome = deploy(
             run.config,
@@ -420,11 +410,11 @@ def _deploy(run: _Run, registry: Registry, model_doc: Mapping[str, Any]) -> int:
             reference=_write_reference(run, run.results_dir / "retrain-reference.json")[0],
         )
     except (DeployError, ValidationFailed) as exc:
-        state.payload["deploy"] = {"status": "failed", "message": str(exc)}
-        state.findings.insert(0, Finding("deploy_failed", "error", f"the deploy failed: {exc}"))
+        run.payload["deploy"] = {"status": "failed", "message": str(exc)}
+        run.findings.insert(0, Finding("deploy_failed", "error", f"the deploy failed: {exc}"))
         run.finish(passed=False, outcome="failed: deploy", model_doc=model_doc)
         raise
-    state.payload["deploy"] = {
+    run.payload["deploy"] = {
         "status": outcome.status,
         "version": outcome.version,
         "previous": outcome.previous,
@@ -440,76 +430,28 @@ def _propose(
     model_doc: Mapping[str, Any],
     reason: str,
 ) -> int:
-    """``mode: pull-request``: commit the challenger and its record, open or update the PR."""
-    config, state, runtime = run.config, run.state, run.runtime
-    gh, repo = proposal
-    files_to_commit = _files_to_commit(run, model_path, model_doc)
-    title = f"mlci retrain: new model ({reason.split(':', 1)[0]})"
-    draft_doc = make_document(
-        "retrain",
-        passed=True,
-        findings=state.findings,
-        payload={**state.payload, "outcome": "proposed"},
-        provenance=state.provenance,
+    """``mode: pull-request``: the challenger, its record and reference on a pull request."""
+    pr, files = propose(
+        run.config,
+        run.runtime,
+        proposal,
+        model_path=model_path,
+        model_doc=model_doc,
+        title=f"mlci retrain: new model ({reason.split(':', 1)[0]})",
+        draft=run.document(passed=True, outcome="proposed"),
+        reference=_write_reference(run, run.results_dir / "retrain-reference.json"),
     )
-    marker = _marker(config)
-    with runtime.group("pull request"):
-        pr = open_or_update_pull_request(
-            gh,
-            repo,
-            branch=config.retrain.branch,
-            files=files_to_commit,
-            title=title,
-            body=pull_request_body(draft_doc, model_doc, marker=marker),
-            marker=marker,
-            message="mlci retrain",
-        )
-    state.payload["pull_request"] = {
+    run.payload["pull_request"] = {
         "number": pr.number,
         "url": pr.url,
         "action": pr.action,
         "branch": pr.branch,
-        "files": sorted(files_to_commit),
+        "files": files,
     }
-    runtime.set_output("pull-request", str(pr.number))
+    run.runtime.set_output("pull-request", str(pr.number))
     return run.finish(
         passed=True, outcome=f"proposed (pull request {pr.action})", model_doc=model_doc
     )
-
-
-def _files_to_commit(run: _Run, model_path: Path, model_doc: Mapping[str, Any]) -> dict[str, bytes]:
-    """The challenger's file and its record (``.mlci/retrain.json``), by repository path."""
-    config, state, runtime = run.config, run.state, run.runtime
-    ref_path, ref_hash = _write_reference(run, run.results_dir / "retrain-reference.json")
-    record = {
-        "schema_version": 1,
-        "decision": state.payload["decision"],
-        "data": state.provenance["data"],
-        "reference": {"path": REFERENCE_PATH, "hash": ref_hash},
-        "challenger": {
-            "path": _repo_path(model_path, config, runtime),
-            "hash": file_fingerprint(model_path),
-            "metrics": model_doc.get("metrics"),
-        },
-        "champion": state.payload["champion"],
-        "blessing": state.payload["blessing"],
-        "run_url": runtime.run_url(),
-    }
-    size = model_path.stat().st_size
-    if size > MAX_BLOB_BYTES:
-        raise DeployError(
-            f"{model_path}: the model is {size / 1e6:.0f} MB, over the"
-            f" {MAX_BLOB_BYTES // 10**6} MB"
-            " mlci commits through the GitHub API; use retrain.mode: deploy, or keep the model"
-            " in the registry (registry.backend: github)"
-        )
-    return {
-        _repo_path(model_path, config, runtime): model_path.read_bytes(),
-        _repo_path(config.root / RECORD_PATH, config, runtime): (
-            jsonio.dumps(to_jsonable(record), sort_keys=True) + "\n"
-        ).encode(),
-        _repo_path(config.root / REFERENCE_PATH, config, runtime): ref_path.read_bytes(),
-    }
 
 
 def _write_reference(run: _Run, path: Path) -> tuple[Path, str]:
