@@ -221,3 +221,38 @@ def test_logged_predictions_and_partial_labels_without_a_registry(
     assert doc["live_metrics"]["roc_auc"] is None and doc["metric_errors"]["roc_auc"]
     assert doc["baseline_metrics"] is None
     assert [g["rule"] for g in doc["gates"]] == ["min"]  # no baseline: no change gate
+
+
+def test_production_is_judged_against_the_data_it_was_trained_for(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A version registered with its reference profile is judged against it, not data.reference."""
+    from mlci.data.profile import profile_path, write_profile
+    from mlci.registry.reference import REFERENCE_FILE
+
+    monkeypatch.delenv("GITHUB_REPOSITORY", raising=False)
+    write_config(project, MONITOR)
+    _serve(project, "batch2")  # the new scanner
+    assert _monitor(project) == EXIT_FAILED
+    doc = results(project, "monitor")
+    assert doc["reference"] == {"source": "data.reference", "version": None, "rows": 260}
+    assert "data-drift" in {p["key"] for p in doc["problems"]}
+
+    # v2: the same model, registered as a retrain on the new scanner's data registers it.
+    registry = open_registry(load_config(project / "mlci.yaml"), backend="local")
+    v1 = registry.get(1)
+    folder = registry.download(1, project / "v1")
+    profile = write_profile(profile_path(project / "data" / "batch2.csv"), project / "p.json")
+    meta = {k: v for k, v in v1.metadata.items() if k not in ("version", "hashes")}
+    meta["data"] = {**meta["data"], "reference": {"file": REFERENCE_FILE}}
+    files = {v1.model_file: folder / v1.model_file, REFERENCE_FILE: profile}
+    registry.register(files, meta)
+    registry.record(make_event("promote", 2))
+    capsys.readouterr()
+
+    _monitor(project)  # its live accuracy may still fail: the drift is what is checked here
+    doc = results(project, "monitor")
+    assert doc["reference"] == {"source": "training data of v2", "version": 2, "rows": 94}
+    assert "data-drift" not in {p["key"] for p in doc["problems"]}
+    assert not [c for c in doc["drift"]["columns"] if c["drifted"]]
+    assert "Drift reference: training data of v2" in capsys.readouterr().out
