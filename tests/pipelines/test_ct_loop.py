@@ -224,6 +224,7 @@ def test_served_drift_is_retrained_proposed_merged_and_deployed(
     (issue,) = _drift_issues(fake_github)
     assert issue["state"] == "open"
     assert "mean\\_texture" in issue["body"] or "mean_texture" in issue["body"]
+    assert "(reference: data.reference)" in issue["body"]  # what the data was compared with
     assert fake_github.dispatches() == [
         {"workflow_id": "mlci-retrain.yml", "ref": "main", "inputs": {}}
     ]
