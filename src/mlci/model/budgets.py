@@ -151,7 +151,6 @@ def measure_budgets(
             `MIN_SINGLE_ROWS`): a slow pipeline does not spend seconds of every CI run
             on a figure nobody gates. With a limit, all ``single_rows`` calls are timed.
     """
-    import numpy as np
     import pandas as pd
 
     frame = model._select(X).reset_index(drop=True)
@@ -166,43 +165,11 @@ def measure_budgets(
     ]
     if len(frame) == 0:
         return results
-    rows = [frame.iloc[[i % len(frame)]] for i in range(single_rows)]
-    for row in rows[:5]:  # warm-up: first calls allocate
-        model.predict(row)
     gated = budgets.max_latency_p50_ms is not None or budgets.max_latency_p95_ms is not None
-    times = np.empty(len(rows))
-    n = 0
-    for row in rows:
-        start = time.perf_counter()
-        model.predict(row)
-        times[n] = time.perf_counter() - start
-        n += 1
-        if not gated and n >= MIN_SINGLE_ROWS and times[:n].sum() >= report_only_seconds:
-            break
-    p50, p95 = (float(v) * 1000 for v in np.percentile(times[:n], [50, 95]))
-    how = f"{model.format} runtime, {n} one-row calls"
-    results.append(_limit_result("latency_p50_ms", p50, budgets.max_latency_p50_ms, "ms", how))
-    results.append(_limit_result("latency_p95_ms", p95, budgets.max_latency_p95_ms, "ms", how))
+    results += _latency(model, frame, budgets, single_rows, None if gated else report_only_seconds)
     repeats = -(-batch_rows // len(frame))
     batch = pd.concat([frame] * repeats, ignore_index=True).iloc[:batch_rows]
-    model.predict(batch)
-    done, start = 0, time.perf_counter()
-    while True:
-        model.predict(batch)
-        done += len(batch)
-        elapsed = time.perf_counter() - start
-        if elapsed >= min_seconds:
-            break
-    results.append(
-        _limit_result(
-            "throughput_rows_s",
-            done / elapsed,
-            budgets.min_throughput_rows_s,
-            "rows/s",
-            f"batches of {len(batch)} rows",
-            higher=True,
-        )
-    )
+    results.append(_throughput(model, batch, budgets, min_seconds))
     memory = peak_memory_mb(lambda: (model.predict(batch), model.predict_proba(batch)))
     results.append(
         _limit_result(
@@ -214,3 +181,55 @@ def measure_budgets(
         )
     )
     return results
+
+
+def _latency(
+    model: LoadedModel,
+    frame: pd.DataFrame,
+    budgets: Budgets,
+    single_rows: int,
+    stop_after: float | None,
+) -> list[BudgetResult]:
+    """p50 and p95 of one-row predictions (stopping after ``stop_after`` seconds if set)."""
+    import numpy as np
+
+    rows = [frame.iloc[[i % len(frame)]] for i in range(single_rows)]
+    for row in rows[:5]:  # warm-up: first calls allocate
+        model.predict(row)
+    times = np.empty(len(rows))
+    n = 0
+    for row in rows:
+        start = time.perf_counter()
+        model.predict(row)
+        times[n] = time.perf_counter() - start
+        n += 1
+        if stop_after is not None and n >= MIN_SINGLE_ROWS and times[:n].sum() >= stop_after:
+            break
+    p50, p95 = (float(v) * 1000 for v in np.percentile(times[:n], [50, 95]))
+    how = f"{model.format} runtime, {n} one-row calls"
+    return [
+        _limit_result("latency_p50_ms", p50, budgets.max_latency_p50_ms, "ms", how),
+        _limit_result("latency_p95_ms", p95, budgets.max_latency_p95_ms, "ms", how),
+    ]
+
+
+def _throughput(
+    model: LoadedModel, batch: pd.DataFrame, budgets: Budgets, min_seconds: float
+) -> BudgetResult:
+    """Rows per second predicting ``batch`` again and again for at least ``min_seconds``."""
+    model.predict(batch)
+    done, start = 0, time.perf_counter()
+    while True:
+        model.predict(batch)
+        done += len(batch)
+        elapsed = time.perf_counter() - start
+        if elapsed >= min_seconds:
+            break
+    return _limit_result(
+        "throughput_rows_s",
+        done / elapsed,
+        budgets.min_throughput_rows_s,
+        "rows/s",
+        f"batches of {len(batch)} rows",
+        higher=True,
+    )
