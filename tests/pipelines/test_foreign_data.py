@@ -127,6 +127,8 @@ class Case:
     dropped: str
     #: A text column the model imputes: served with a null.
     null_category: str
+    #: An integer column (no gap in the CSV) the model imputes: served with a null too.
+    null_integer: str | None
     #: A later batch, shifted, and a column that must be reported drifted.
     shifted: str
     drifted: str
@@ -146,6 +148,7 @@ CASES = {
         ignored=("year",),
         dropped="island",
         null_category="sex",
+        null_integer="flipper_length_mm",
         shifted=penguins(400, seed=3, start_id=2001, na="NA", heavier=900),
         drifted="body_mass_g",
     ),
@@ -162,6 +165,7 @@ CASES = {
         ignored=("dteday", "casual", "registered"),
         dropped="hum",
         null_category="weathersit",
+        null_integer=None,
         shifted=bike_sharing(365, seed=3, start=dt.date(2014, 1, 1), start_id=2001, warmer=0.3),
         drifted="temp",
     ),
@@ -222,7 +226,7 @@ def _serve_production(repo: Path) -> Iterator[str]:
 
 
 def _record_with_a_missing_category(url: str, case: Case) -> dict[str, Any]:
-    """An eval row with the model's columns only, its ``null_category`` set to null."""
+    """An eval row with the model's columns only, ``null_category`` (and ``null_integer``) null."""
     meta = requests.get(f"{url}/metadata", timeout=30).json()
     columns = {c["name"]: c for c in meta["input_schema"]["columns"]}
     assert columns[case.null_category]["type"] == "string"
@@ -233,6 +237,10 @@ def _record_with_a_missing_category(url: str, case: Case) -> dict[str, Any]:
         name: row[name].item() if hasattr(row[name], "item") else row[name] for name in columns
     }
     record[case.null_category] = None
+    if case.null_integer is not None:
+        assert columns[case.null_integer]["type"] == "integer"
+        assert columns[case.null_integer]["nullable"] is True
+        record[case.null_integer] = None
     return record
 
 
@@ -298,7 +306,8 @@ def test_the_first_hour_on_data_mlci_did_not_make(
     assert "not blessed" in capsys.readouterr().err
     subprocess.run(["git", "checkout", "-q", "--", "data"], cwd=repo, check=True)
 
-    # Production answers a record whose category is missing, as the model was trained.
+    # Production answers a record whose category (and a whole number) is missing, as the
+    # model was trained.
     with _serve_production(repo) as url:
         record = _record_with_a_missing_category(url, case)
         answer = requests.post(f"{url}/predict", json={"records": [record]}, timeout=30)

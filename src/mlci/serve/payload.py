@@ -184,11 +184,13 @@ def _probe_nulls(
     base = frame.head(3).reset_index(drop=True)
     out: dict[str, bool] = {}
     for name, kind in kinds.items():
-        if kind not in ("number", "string"):
-            out[name] = False  # an int64 or bool column cannot hold a null
+        if kind not in ("number", "integer", "string"):
+            out[name] = False  # a true/false column is served without nulls
             continue
         rows = base.copy()
-        rows[name] = np.nan if kind == "number" else pd_na_object(len(rows))
+        # A null in an integer column is served as NaN in a float column, as pandas
+        # reads a CSV column of integers with a gap: the probe sends exactly that.
+        rows[name] = pd_na_object(len(rows)) if kind == "string" else np.nan
         out[name] = _finite_outputs(model, rows)
     return out
 
@@ -586,19 +588,20 @@ def _number_column(name: str, values: list[Any], _has_null: bool) -> np.ndarray:
 
 
 def _integer_column(name: str, values: list[Any], has_null: bool) -> np.ndarray:
+    """Integers as int64; with a null (which `_refuse_null` let through), float64 with NaN.
+
+    A float column with NaN is how pandas reads a CSV column of integers with a gap,
+    so a model that imputes the column takes it as it was trained.
+    """
     import numpy as np
 
-    if has_null:
-        raise PayloadError(
-            422,
-            f"column {name!r}, row {values.index(None)}: null in an integer column;"
-            " send an integer",
-        )
     try:
-        arr = np.array(values, dtype=np.float64)
+        arr = np.array(values, dtype=np.float64)  # null becomes NaN
     except OverflowError:
         arr = np.array([float("inf")])
     ok = np.isfinite(arr) & (np.mod(arr, 1) == 0) & (np.abs(arr) < 2**63)
+    if has_null and len(arr) == len(values):
+        ok |= np.isnan(arr)
     if not ok.all():
         row = int(np.nonzero(~ok)[0][0]) if len(arr) == len(values) else 0
         within = " within 64 bits" if isinstance(values[row], int) else ""
@@ -607,7 +610,7 @@ def _integer_column(name: str, values: list[Any], has_null: bool) -> np.ndarray:
             f"column {name!r}, row {row}: expected {_ARTICLE['integer']}{within},"
             f" got {_short(values[row])}",
         )
-    return arr.astype(np.int64)
+    return arr if has_null else arr.astype(np.int64)
 
 
 def _boolean_column(name: str, values: list[Any], has_null: bool) -> np.ndarray:
@@ -837,10 +840,10 @@ def _arrow_batch(table: Any, schema: InputSchema | None) -> Batch:
             raise PayloadError(
                 422, f"column {name!r}: expected {_ARTICLE.get(kind, 'plain values')}, got {typ}"
             )
-        if kind in ("integer", "boolean") and n_null:
+        if kind == "boolean" and n_null:
             row = int(pc.index(pc.is_null(col), True).as_py())
             raise PayloadError(422, f"column {name!r}, row {row}: null in a {kind} column")
-        if kind == "number":
+        if kind == "number" or (kind == "integer" and n_null):  # a gap: float with NaN
             arr = col.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
             _check_finite(arr.reshape(-1, 1), [name])
             out[name] = arr
