@@ -19,12 +19,17 @@ if TYPE_CHECKING:
 __all__ = ["list_experiments", "show_experiment"]
 
 
-def _log(
+def experiment_log(
     config: Config,
     backend: str | None,
     runtime: Runtime | None = None,
     client: GitHubClient | None = None,
 ) -> ExperimentLog | ReleaseExperimentLog:
+    """The experiment history of the registry in use: the local folder or the github asset.
+
+    Raises:
+        InputError: an unknown backend, or a github registry whose repository is unknown.
+    """
     name = backend or config.registry.backend
     if name == "github":
         return github_log(config, runtime, client)
@@ -79,7 +84,7 @@ def list_experiments(
         runtime: The Actions runtime (the github backend reads the token and repository).
         client: A ready GitHub client (tests).
     """
-    log = _log(config, backend, runtime, client)
+    log = experiment_log(config, backend, runtime, client)
     entries = log.entries()
     if pr is not None:
         entries = [e for e in entries if e.get("pr") == pr]
@@ -121,7 +126,7 @@ def list_experiments(
 
 def show_experiment(config: Config, ident: str, *, backend: str | None = None) -> str:
     """What reproduces one candidate: commit, parameters, data, command, environment."""
-    log = _log(config, backend)
+    log = experiment_log(config, backend)
     e = log.find(ident)
     env: Mapping[str, Any] = e.get("environment") or {}
     lines = [
@@ -163,7 +168,7 @@ def show_experiment(config: Config, ident: str, *, backend: str | None = None) -
 
 def packages_of(config: Config, ident: str, *, backend: str | None = None) -> str:
     """The installed packages recorded with an experiment (``name==version`` lines)."""
-    log = _log(config, backend)
+    log = experiment_log(config, backend)
     e = log.find(ident)
     digest = (e.get("environment") or {}).get("packages_sha256")
     packages = log.packages(str(digest)) if digest else None

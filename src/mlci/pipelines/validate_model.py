@@ -162,21 +162,20 @@ def _params(cfg: Config, base: _Baseline) -> dict[str, Any] | None:
 def _experiment_log(
     cfg: Config, backend: str | None, rt: Runtime
 ) -> ExperimentLog | ReleaseExperimentLog | None:
-    """The experiment history of the registry in use (local folder or github release asset).
+    """The experiment history of the registry in use (`experiment_log`), if it can be used.
 
     None for the github registry without a token or a repository (nothing to read or write).
     """
-    from mlci.registry.experiments import ExperimentLog
+    from mlci.pipelines.experiments import experiment_log
+    from mlci.registry.release_experiments import ReleaseExperimentLog
 
-    if (backend or cfg.registry.backend) == "github":
-        from mlci.pipelines.experiments import github_log
-
-        try:
-            log = github_log(cfg, rt)
-        except InputError:
-            return None
-        return log if log.client.has_token else None
-    return ExperimentLog(cfg.resolve(cfg.registry.path))
+    try:
+        log = experiment_log(cfg, backend, rt)
+    except InputError:
+        return None
+    if isinstance(log, ReleaseExperimentLog) and not log.client.has_token:
+        return None
+    return log
 
 
 def _experiment_record(cfg: Config) -> dict[str, Any]:
