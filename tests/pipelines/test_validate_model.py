@@ -337,6 +337,14 @@ def test_each_model_takes_its_own_features(
     notes = doc["blessing"]["notes"]
     assert any("'mean area', 'year' are not features of the candidate" in n for n in notes)
     assert any("'year' are not features of production" in n for n in notes)
+    # A dropped year (or date, or a column that leaks the target) is no id: the note does
+    # not tell the user to declare it as one.
+    note = next(n for n in notes if "not features of the candidate" in n)
+    assert note.endswith(
+        "and were ignored; nothing to do when the training script drops them on purpose"
+        " (a column that identifies rows can be declared in data.id_columns, which silences"
+        " this note)"
+    )
 
     # the other way round: the candidate adds the feature back
     code, doc = _run(

@@ -287,8 +287,9 @@ def _ignored_note(who: str, columns: list[str]) -> str:
     shown = ", ".join(repr(c) for c in columns[:10])
     more = f" and {len(columns) - 10} more" if len(columns) > 10 else ""
     return (
-        f"eval column(s) {shown}{more} are not features of {who} and were ignored"
-        " (declare ids in data.id_columns to silence this note)"
+        f"eval column(s) {shown}{more} are not features of {who} and were ignored;"
+        " nothing to do when the training script drops them on purpose (a column that"
+        " identifies rows can be declared in data.id_columns, which silences this note)"
     )
 
 
