@@ -156,7 +156,6 @@ def _register(
     """
     from mlci.model.load import load_model
     from mlci.registry.reference import REFERENCE_FILE
-    from mlci.serve.payload import schema_from_frame
 
     loaded = load_model(
         model_path,
@@ -190,9 +189,7 @@ def _register(
         "source_path": str(model_path),
         "features": loaded.feature_names,
         "classes": loaded.classes,
-        "input_schema": (
-            schema_from_frame(features, model=loaded).to_dict() if features is not None else None
-        ),
+        "input_schema": _input_schema(features, loaded, onnx_file),
         "metrics": dict(doc.get("metrics") or {}),
         "params": (doc.get("params") or {}).get("candidate"),
         "baseline_metrics": doc.get("baseline_metrics"),
@@ -205,6 +202,24 @@ def _register(
         "mlci_version": __version__,
     }
     return reg.register(files, to_jsonable(metadata)), onnx_info
+
+
+def _input_schema(
+    features: pd.DataFrame | None, loaded: LoadedModel, onnx_file: Path | None
+) -> dict[str, Any] | None:
+    """The served model's input schema, each column probed for nulls on the model served.
+
+    The service runs the ONNX export when there is one, and an export may refuse a
+    missing value the scikit-learn model imputes (an integer input, for one), so the
+    probe asks the file that answers requests.
+    """
+    from mlci.model.load import load_model
+    from mlci.serve.payload import schema_from_frame
+
+    if features is None:
+        return None
+    served = load_model(onnx_file) if onnx_file is not None else loaded
+    return schema_from_frame(features, model=served).to_dict()
 
 
 def _export(
