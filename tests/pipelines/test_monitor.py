@@ -256,3 +256,42 @@ def test_production_is_judged_against_the_data_it_was_trained_for(
     assert "data-drift" not in {p["key"] for p in doc["problems"]}
     assert not [c for c in doc["drift"]["columns"] if c["drifted"]]
     assert "Drift reference: training data of v2" in capsys.readouterr().out
+
+
+def test_a_data_file_is_read_in_chunks_and_only_in_the_columns_the_checks_use(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pyarrow.parquet as pq
+
+    monkeypatch.delenv("GITHUB_REPOSITORY", raising=False)
+    _serve(project, "batch2")
+    frame = pd.read_csv(project / "data" / "production.csv")
+    big = pd.concat([frame] * 20, ignore_index=True)  # 1,900 rows: two chunks of 1,000
+    big["blob"] = ["x" * 1000 + str(i) for i in range(len(big))]  # no check uses it
+    big.to_parquet(project / "data" / "production.parquet")
+    read: list[tuple[str, list[str] | None]] = []
+    real = pq.ParquetFile.iter_batches
+
+    def spy(self: pq.ParquetFile, *args: object, **kwargs: object) -> object:
+        read.append((str(self.metadata.num_rows), kwargs.get("columns")))  # type: ignore[arg-type]
+        return real(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pq.ParquetFile, "iter_batches", spy)
+    docs = []
+    for chunk_rows in (250_000, 1000):
+        monitor = {**MONITOR["monitor"], "current": "data/production.parquet"}
+        write_config(project, {"monitor": monitor, "data": {"chunk_rows": chunk_rows}})
+        assert _monitor(project) == EXIT_FAILED
+        docs.append(results(project, "monitor"))
+
+    production = [columns for rows, columns in read if rows == str(len(big))]
+    assert len(production) == 2
+    for columns in production:
+        assert columns is not None and "blob" not in columns
+        assert {"id", "mean_texture", "worst_area"} <= set(columns)
+    one, chunked = docs
+    assert one["rows"] == chunked["rows"] == len(big)
+    for key in ("drift", "prediction_drift", "label_drift", "live_metrics", "labels", "problems"):
+        assert one[key] == chunked[key]
+    assert one["labels"] == "data/labels.csv joined on id"
+    assert one["live_metrics"]["accuracy"] < one["baseline_metrics"]["accuracy"] - 0.05

@@ -230,7 +230,8 @@ def iter_frames(
             Parquet files, or a glob of them such as ``data/*.parquet`` (read in name
             order).
         chunk_rows: Rows per chunk at most (Parquet: per record batch).
-        columns: Read only these columns (Parquet only; others read everything).
+        columns: Read only these columns (those present; Parquet and CSV, JSON Lines
+            reads everything).
         shard: ``(index, count)``: read only the parts of that shard (see
             `shard_parts`); offsets count from the data's first row, and a shard
             without rows yields nothing.
@@ -246,7 +247,7 @@ def iter_frames(
         files, offset = shard_parts(path, *shard)
         frames = _parquet(files, chunk_rows, columns, root=parts_root(path), first_row=offset)
     elif fmt == "csv":
-        frames = _csv(path, chunk_rows)
+        frames = _csv(path, chunk_rows, columns)
     elif fmt == "jsonl":
         frames = _jsonl(path, chunk_rows)
     elif fmt == "parquet":
@@ -352,7 +353,7 @@ def _bad_text_line(raw: bytes, row: int) -> str:
     return f"row {row}"
 
 
-def _csv(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
+def _csv(path: Path, chunk_rows: int, columns: list[str] | None = None) -> Iterator[pd.DataFrame]:
     import pandas as pd
 
     sep = "\t" if ".tsv" in [s.lower() for s in path.suffixes] else ","
@@ -375,6 +376,7 @@ def _csv(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
             compression="infer",
             encoding="utf-8",
             low_memory=False,
+            usecols=None if columns is None else set(columns).__contains__,
         )
         with reader:
             yield from reader

@@ -28,17 +28,19 @@ if TYPE_CHECKING:
     from mlci.registry import ModelVersion, Registry
 
 __all__ = [
+    "Current",
+    "LabelJoin",
     "Problem",
     "current_path",
-    "delayed_labels",
     "drift_problem",
     "label_drift",
     "live_metrics",
     "new_payload",
     "plain_metrics",
+    "predict_file",
     "prediction_drift_problem",
     "profile_series",
-    "read_and_profile",
+    "read_current",
     "read_frame",
     "reference_predictions",
     "registered",
@@ -64,32 +66,163 @@ class Problem:
     details: list[str] = field(default_factory=list)
 
 
-def read_frame(path: Path, chunk_rows: int) -> pd.DataFrame:
-    """The data at ``path`` as one frame."""
-    return read_and_profile(path, chunk_rows, profile=False)[0]
+def read_frame(path: Path, chunk_rows: int, columns: list[str] | None = None) -> pd.DataFrame:
+    """The data at ``path`` as one frame (only ``columns``, when given)."""
+    import pandas as pd
+
+    from mlci.data.io import iter_frames
+
+    frames = [f for _, f in iter_frames(path, chunk_rows=chunk_rows, columns=columns)]
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
 
-def read_and_profile(
-    path: Path, chunk_rows: int, *, profile: bool = True
-) -> tuple[pd.DataFrame, Profile | None]:
-    """The data at ``path`` as one frame and, from the same single read, its profile."""
+@dataclass
+class Current:
+    """What the checks need of the current data, gathered in one chunked read.
+
+    Attributes:
+        rows: How many rows the data has.
+        profile: The profile of the columns read.
+        predictions: The logged predictions, else the production model's, or None.
+        y_true: The delayed labels aligned with the rows, or None.
+        label_source: Where the labels came from (or why there are none).
+        known: The model's features on the rows that have a label (live metrics).
+    """
+
+    rows: int
+    profile: Profile
+    predictions: np.ndarray | None
+    y_true: np.ndarray | None
+    label_source: str
+    known: pd.DataFrame | None
+
+
+def read_current(
+    config: Config, path: Path, *, columns: list[str], drop: set[str], model: LoadedModel | None
+) -> Current:
+    """Profile, predict and join the labels chunk by chunk, reading only ``columns``.
+
+    No chunk outlives its turn: what stays is the profile, one prediction and one label
+    per row, and the model's features on the labelled rows.
+    """
+    import numpy as np
     import pandas as pd
 
     from mlci.data.io import iter_frames
     from mlci.data.profile import Profiler
 
-    profiler = Profiler() if profile else None
-    frames = []
-    for offset, frame in iter_frames(path, chunk_rows=chunk_rows):
-        if profiler is not None:
-            profiler.update(offset, frame)
-        frames.append(frame)
-    whole = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    if profiler is None:
-        return whole, None
-    result = profiler.finish()
-    result.sources = [str(path)]
-    return whole, result
+    pred_col = config.monitor.predictions or config.data.prediction
+    profiler = Profiler()
+    labels = LabelJoin(config)
+    preds: list[np.ndarray] = []
+    truth: list[np.ndarray] = []
+    known: list[pd.DataFrame] = []
+    rows = 0
+    for offset, frame in iter_frames(path, chunk_rows=config.data.chunk_rows, columns=columns):
+        profiler.update(offset, frame)
+        rows += len(frame)
+        features = frame.drop(columns=[c for c in drop if c in frame.columns])
+        if pred_col and pred_col in frame.columns:
+            preds.append(np.asarray(frame[pred_col].to_numpy()))
+        elif model is not None:
+            preds.append(np.asarray(model.predict(features)).reshape(-1))
+        y = labels.take(frame, offset)
+        if y is not None:
+            truth.append(y)
+            if model is not None:
+                known.append(features[~pd.isna(y)])
+    profile = profiler.finish()
+    profile.sources = [str(path)]
+    source = labels.finish(rows)
+    return Current(
+        rows,
+        profile,
+        np.concatenate(preds) if preds else None,
+        np.concatenate(truth) if truth else None,
+        source,
+        _stack(known),
+    )
+
+
+def _stack(frames: list[pd.DataFrame]) -> pd.DataFrame | None:
+    import pandas as pd
+
+    if not frames:
+        return None
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+
+class LabelJoin:
+    """The delayed labels, aligned chunk by chunk with the current data's rows.
+
+    The labels come from ``monitor.labels`` (a column of the data, or a file joined on
+    ``data.id_columns``, else by row order), else from the ``data.target`` column.
+    """
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.source: str | None = None
+        self.column: str | None = None
+        self.labels: pd.DataFrame | None = None
+        self.ids: list[str] = []
+        self.path: Path | None = None
+
+    def _open(self, columns: list[str]) -> None:
+        """Decide where the labels come from, given the data's columns."""
+        target = self.config.data.target
+        spec = self.config.monitor.labels
+        if spec and spec in columns:
+            self.column, self.source = spec, f"column {spec!r}"
+        elif spec:
+            path = self.path = self.config.resolve(spec)
+            if not path.exists():
+                self.source = f"monitor.labels {spec!r} not found (labels not arrived yet?)"
+                return
+            labels = read_frame(path, self.config.data.chunk_rows)
+            ids = [c for c in self.config.data.id_columns if c in labels.columns and c in columns]
+            value_cols = [c for c in labels.columns if c not in ids]
+            column = target if target in labels.columns else (value_cols[0] if value_cols else None)
+            if column is None:
+                raise InputError(
+                    f"{path}: no label column (expected {target!r}); write the delayed labels"
+                    " with the data.target column"
+                )
+            self.column, self.ids, self.labels = column, ids, labels[[*ids, column]]
+            self.source = f"{spec} joined on {', '.join(ids)}" if ids else f"{spec} (by row order)"
+        elif target and target in columns:
+            self.column, self.source = target, f"column {target!r}"
+        else:
+            self.source = "no labels (set monitor.labels when delayed labels arrive)"
+
+    def take(self, frame: pd.DataFrame, offset: int) -> np.ndarray | None:
+        """The labels of one chunk whose first row is ``offset``, or None without labels."""
+        import numpy as np
+
+        if self.source is None:
+            self._open([str(c) for c in frame.columns])
+        if self.column is None:
+            return None
+        if self.labels is None:
+            return np.asarray(frame[self.column].to_numpy())
+        if not self.ids:
+            return np.asarray(self.labels[self.column].to_numpy()[offset : offset + len(frame)])
+        joined = frame[self.ids].merge(self.labels, on=self.ids, how="left")
+        if len(joined) != len(frame):
+            raise InputError(
+                f"{self.path}: the id columns {', '.join(self.ids)} are not unique in the"
+                " labels; keep one label per row"
+            )
+        return np.asarray(joined[self.column].to_numpy())
+
+    def finish(self, rows: int) -> str:
+        """Where the labels came from (or why there are none), once every row was taken."""
+        assert self.source is not None
+        if self.labels is not None and not self.ids and len(self.labels) != rows:
+            raise InputError(
+                f"{self.path}: {len(self.labels)} labels for {rows} production rows and no"
+                " data.id_columns to join on; set data.id_columns or write one label per row"
+            )
+        return self.source
 
 
 def profile_series(name: str, values: Any) -> Profile:
@@ -133,47 +266,6 @@ def current_path(config: Config, current: Path | None) -> Path:
     if config.monitor.current:
         return config.existing_path("monitor", "current", purpose="production data to monitor")
     return config.existing_path("data", "current", purpose="production data to monitor")
-
-
-def delayed_labels(
-    config: Config, frame: pd.DataFrame, chunk_rows: int
-) -> tuple[np.ndarray | None, str]:
-    """The delayed labels aligned with ``frame``'s rows, and where they came from."""
-    target = config.data.target
-    spec = config.monitor.labels
-    if spec and spec in frame.columns:
-        return frame[spec].to_numpy(), f"column {spec!r}"
-    if spec:
-        path = config.resolve(spec)
-        if not path.exists():
-            return None, f"monitor.labels {spec!r} not found (labels not arrived yet?)"
-        labels = read_frame(path, chunk_rows)
-        ids = [c for c in config.data.id_columns if c in labels.columns and c in frame.columns]
-        value_cols = [c for c in labels.columns if c not in ids]
-        column = target if target in labels.columns else (value_cols[0] if value_cols else None)
-        if column is None:
-            raise InputError(
-                f"{path}: no label column (expected {target!r}); write the delayed labels"
-                " with the data.target column"
-            )
-        if ids:
-            joined = frame[ids].merge(labels[[*ids, column]], on=ids, how="left")
-            values = joined[column].to_numpy()
-            if len(values) != len(frame):
-                raise InputError(
-                    f"{path}: the id columns {', '.join(ids)} are not unique in the labels;"
-                    " keep one label per row"
-                )
-            return values, f"{spec} joined on {', '.join(ids)}"
-        if len(labels) != len(frame):
-            raise InputError(
-                f"{path}: {len(labels)} labels for {len(frame)} production rows and no"
-                " data.id_columns to join on; set data.id_columns or write one label per row"
-            )
-        return labels[column].to_numpy(), f"{spec} (by row order)"
-    if target and target in frame.columns:
-        return frame[target].to_numpy(), f"column {target!r}"
-    return None, "no labels (set monitor.labels when delayed labels arrive)"
 
 
 def drift_problem(
@@ -347,8 +439,6 @@ def reference_predictions(
     notes: list[str],
 ) -> np.ndarray | None:
     """A version's predictions on the reference data (for its prediction drift), or None."""
-    import numpy as np
-
     if version is None:
         notes.append("rows logged without a model version: their prediction drift is skipped")
         return None
@@ -364,9 +454,21 @@ def reference_predictions(
         notes.append(f"v{version} is not in the registry: its prediction drift is skipped")
         return None
     model, _ = load_production(config, registry, version_doc, work)
-    ref_frame = read_frame(ref_path, chunk_rows)
-    ref_x = ref_frame.drop(columns=[c for c in drop if c in ref_frame.columns])
-    return np.asarray(model.predict(ref_x)).reshape(-1)
+    return predict_file(model, ref_path, chunk_rows, drop)
+
+
+def predict_file(model: LoadedModel, path: Path, chunk_rows: int, drop: set[str]) -> np.ndarray:
+    """The model's predictions on the data at ``path``, chunk by chunk, its features only."""
+    import numpy as np
+
+    from mlci.data.io import iter_frames
+
+    columns = model.feature_names  # None: the model names no features, read them all
+    out = []
+    for _, frame in iter_frames(path, chunk_rows=chunk_rows, columns=columns):
+        x = frame.drop(columns=[c for c in drop if c in frame.columns])
+        out.append(np.asarray(model.predict(x)).reshape(-1))
+    return np.concatenate(out)
 
 
 def prediction_drift_problem(pdrift: dict[str, Any], whose: str) -> Problem | None:

@@ -14,18 +14,18 @@ from mlci.errors import EXIT_FAILED, EXIT_OK, InputError
 from mlci.github.runtime import Runtime
 from mlci.model.baseline import load_production
 from mlci.pipelines.monitor.detect import (
+    Current,
     Problem,
     current_path,
-    delayed_labels,
     drift_problem,
     label_drift,
     live_metrics,
     new_payload,
     plain_metrics,
+    predict_file,
     prediction_drift_problem,
     profile_series,
-    read_and_profile,
-    read_frame,
+    read_current,
     reference_predictions,
     registered,
 )
@@ -38,7 +38,6 @@ from mlci.results import Finding, make_document, write_results
 
 if TYPE_CHECKING:
     import numpy as np
-    import pandas as pd
 
     from mlci.data.drift import DriftReport
     from mlci.data.predlog import LabelIndex, LogSummary, VersionSummary
@@ -174,22 +173,38 @@ def _monitor_data(
     open_registry: Callable[[], Registry],
     ctx: _Context,
 ) -> int:
-    """The monitor on a data file: feature drift, prediction drift, label drift, live metrics."""
-    frame, current_profile = read_and_profile(ctx.path, config.data.chunk_rows)  # one read
-    assert current_profile is not None
-    found = _Found(new_payload(len(frame), []), evaluated=["data-drift"])
+    """The monitor on a data file: feature drift, prediction drift, label drift, live metrics.
+
+    The file is read once, in chunks, and only its columns that a check uses.
+    """
+    found = _Found(new_payload(0, []), evaluated=["data-drift"])
     found.payload["reference"] = ctx.reference.to_dict()
     drop = _not_features(config)
-    _feature_drift(config, reference, current_profile, drop, found)
     registry = open_registry()
     production = production_version(registry)
     with tempfile.TemporaryDirectory(prefix="mlci-monitor-") as tmp:
         model = _production_model(config, registry, production, Path(tmp), found)
-        features = frame.drop(columns=[c for c in drop if c in frame.columns])
-        predictions = _current_predictions(config, frame, features, model)
-        _prediction_drift(config, reference, drop, model, predictions, found)
-        _label_checks(config, reference, frame, features, model, predictions, production, found)
+        columns = _needed_columns(config, reference, model)
+        current = read_current(config, ctx.path, columns=columns, drop=drop, model=model)
+        found.payload["rows"] = current.rows
+        _feature_drift(config, reference, current.profile, drop, found)
+        _prediction_drift(config, reference, drop, model, current.predictions, found)
+        _label_checks(config, reference, current, model, production, found)
     return _conclude(config, found, registry=registry, production=production, ctx=ctx)
+
+
+def _needed_columns(config: Config, reference: Profile, model: LoadedModel | None) -> list[str]:
+    """The columns of the current data a check uses: the reference's, the model's, labels, ids."""
+    features = (model.feature_names or []) if model is not None else []
+    names = [
+        *reference.columns,
+        *features,
+        config.monitor.predictions or config.data.prediction,
+        config.monitor.labels,
+        config.data.target,
+        *config.data.id_columns,
+    ]
+    return list(dict.fromkeys(str(n) for n in names if n))
 
 
 def _feature_drift(
@@ -218,20 +233,6 @@ def _production_model(
     found.payload["production"] = _production_doc(production)
     model, _ = load_production(config, registry, production, work)
     return model
-
-
-def _current_predictions(
-    config: Config, frame: pd.DataFrame, features: pd.DataFrame, model: LoadedModel | None
-) -> np.ndarray | None:
-    """Predictions on the current data: logged, else computed with the production model."""
-    import numpy as np
-
-    pred_col = config.monitor.predictions or config.data.prediction
-    if pred_col and pred_col in frame.columns:
-        return np.asarray(frame[pred_col].to_numpy())
-    if model is not None:
-        return np.asarray(model.predict(features)).reshape(-1)
-    return None
 
 
 def _prediction_drift(
@@ -282,8 +283,6 @@ def _reference_side(
     config: Config, model: LoadedModel, drop: set[str], notes: list[str]
 ) -> np.ndarray | None:
     """The production model's predictions on the reference data, when it is data."""
-    import numpy as np
-
     ref_path = config.resolve(config.data.reference or "")
     if ref_path.suffix.lower() == ".json":
         notes.append(
@@ -291,26 +290,22 @@ def _reference_side(
             " prediction column, so the model cannot be run on it"
         )
         return None
-    ref_frame = read_frame(ref_path, config.data.chunk_rows)
-    ref_x = ref_frame.drop(columns=[c for c in drop if c in ref_frame.columns])
-    return np.asarray(model.predict(ref_x)).reshape(-1)
+    return predict_file(model, ref_path, config.data.chunk_rows, drop)
 
 
 def _label_checks(
     config: Config,
     reference: Profile,
-    frame: pd.DataFrame,
-    features: pd.DataFrame,
+    current: Current,
     model: LoadedModel | None,
-    predictions: np.ndarray | None,
     production: ModelVersion | None,
     found: _Found,
 ) -> None:
     """Delayed labels: label drift and live metrics."""
     import pandas as pd
 
-    y_true, label_source = delayed_labels(config, frame, config.data.chunk_rows)
-    found.payload["labels"] = label_source
+    found.payload["labels"] = current.label_source
+    y_true = current.y_true
     if y_true is None:
         return
     known = ~pd.isna(y_true)
@@ -320,13 +315,17 @@ def _label_checks(
         found.problems += label_drift(
             config, reference, target, y_true_known, found.payload, found.evaluated
         )
+    predictions = current.predictions
     if model is not None or predictions is not None:
+        features = current.known
         found.problems += live_metrics(
             config,
             found.payload,
             found.evaluated,
             model=model,
-            features=features[known],
+            features=features
+            if features is not None
+            else pd.DataFrame(index=range(len(y_true_known))),
             y_true=pd.Series(y_true_known),
             logged=predictions[known] if predictions is not None and model is None else None,
             production=production,
