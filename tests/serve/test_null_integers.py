@@ -19,7 +19,7 @@ import requests
 
 from mlci.model.load import load_model
 from mlci.serve.app import create_app, load_served_model
-from mlci.serve.payload import PayloadError, parse_request, schema_from_frame
+from mlci.serve.payload import InputSchema, PayloadError, parse_request, schema_from_frame
 from mlci.serve.server import start_server
 
 
@@ -160,7 +160,6 @@ def test_a_model_without_imputer_refuses_a_null_in_an_integer_column(
 def test_an_integer_column_with_a_null_still_checks_its_values(
     values: list[Any], message: str
 ) -> None:
-    from mlci.serve.payload import InputSchema
 
     schema = InputSchema({"n": "integer"}, nullable={"n": True})
     batch = parse_request(b'{"columns": {"n": [1, null, 3]}}', schema)
@@ -172,3 +171,33 @@ def test_an_integer_column_with_a_null_still_checks_its_values(
     with pytest.raises(PayloadError) as err:
         parse_request(json.dumps({"columns": {"n": values}}).encode(), schema)
     assert err.value.status == 422 and err.value.message == message
+
+
+def test_an_older_registration_without_probed_integers_serves_the_null(
+    imputing: tuple[Path, pd.DataFrame], plain: tuple[Path, pd.DataFrame]
+) -> None:
+    """Integer columns recorded ``nullable: false`` before they were probed are unknown.
+
+    A null there reaches the model: the imputing pipeline answers it, and a model that
+    cannot take it is still refused with 4xx (by the model's own error).
+    """
+    for (path, frame), status in ((imputing, 200), (plain, 422)):
+        schema = schema_from_frame(frame, model=load_model(path, trusted=True))
+        raw = schema.to_dict()
+        assert raw["probed"] == ["number", "integer", "string"]
+        assert InputSchema.from_dict(raw) == schema
+        old = {
+            "columns": [
+                {**c, "nullable": c["type"] != "integer" and c["nullable"]} for c in raw["columns"]
+            ]
+        }
+        parsed = InputSchema.from_dict(old)
+        assert parsed is not None and "flipper_length_mm" not in parsed.nullable
+        served = load_served_model(path, metadata={"input_schema": old}, version=1, trusted=True)
+        record = _record(frame)
+        record["flipper_length_mm"] = None
+        with start_server(create_app(served)) as running:
+            resp = requests.post(f"{running.url}/predict", json=[record], timeout=30)
+        assert resp.status_code == status, resp.text
+        if status == 422:
+            assert "could not predict on this input" in resp.json()["error"]

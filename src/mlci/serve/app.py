@@ -62,7 +62,6 @@ INSTALL_HINT = "reinstall mlci with its dependencies (`pip install --force-reins
 INLINE_ROWS = 32
 _FLOAT32_MAX = 3.4028234663852886e38
 INLINE_ROWS_FAST = 20_000  # onnxruntime on a float block: about 50 us per 1,000 rows
-_TYPES: tuple[ColumnType, ...] = ("number", "integer", "string", "boolean", "any")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 log = logging.getLogger("mlci.serve")
 
@@ -235,17 +234,7 @@ def _onnx_fast_path(predictor: Any, schema: InputSchema | None) -> tuple[str, An
 
 def _schema_from_metadata(metadata: Mapping[str, Any]) -> InputSchema | None:
     raw = metadata.get("input_schema")
-    if not isinstance(raw, Mapping) or not isinstance(raw.get("columns"), list):
-        return None
-    cols: dict[str, ColumnType] = {}
-    nullable: dict[str, bool] = {}
-    for col in raw["columns"]:
-        if isinstance(col, Mapping) and isinstance(col.get("name"), str):
-            kind = col.get("type")
-            cols[col["name"]] = kind if kind in _TYPES else "any"
-            if isinstance(col.get("nullable"), bool):
-                nullable[col["name"]] = col["nullable"]
-    return InputSchema(cols, nullable=nullable) if cols else None
+    return InputSchema.from_dict(raw) if isinstance(raw, Mapping) else None
 
 
 _ONNX_TYPES: dict[str, ColumnType] = {

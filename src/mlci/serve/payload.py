@@ -43,6 +43,7 @@ __all__ = [
     "Batch",
     "ColumnType",
     "InputSchema",
+    "PROBED",
     "PayloadError",
     "parse_body",
     "parse_request",
@@ -50,6 +51,9 @@ __all__ = [
 ]
 
 ColumnType = Literal["number", "integer", "string", "boolean", "any"]
+_TYPES: tuple[ColumnType, ...] = ("number", "integer", "string", "boolean", "any")
+#: The column types `schema_from_frame` probes for missing values (boolean: never null).
+PROBED: tuple[ColumnType, ...] = ("number", "integer", "string")
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 DEFAULT_MAX_ROWS = 100_000
 JSON_TYPES = frozenset({"application/json"})
@@ -104,14 +108,45 @@ class InputSchema:
     nullable: Mapping[str, bool] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """The schema as JSON data (for ``GET /metadata`` and the registry metadata)."""
+        """The schema as JSON data (for ``GET /metadata`` and the registry metadata).
+
+        With ``nullable`` flags, ``probed`` lists the column types the flags were found
+        by feeding the model a null (`PROBED`); older registrations recorded integer
+        columns as not nullable without asking the model (see `from_dict`).
+        """
         out = []
         for name, kind in self.columns.items():
             col: dict[str, Any] = {"name": name, "type": kind}
             if name in self.nullable:
                 col["nullable"] = self.nullable[name]
             out.append(col)
-        return {"columns": out}
+        if not self.nullable:
+            return {"columns": out}
+        return {"columns": out, "probed": list(PROBED)}
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> InputSchema | None:
+        """The schema of `to_dict`'s JSON data, or None when it names no column.
+
+        An unknown type is ``any``. A ``nullable: false`` on a column whose type was
+        not probed (an integer column of a registration older than ``probed``) is
+        dropped: nulls pass there and the model's answer is checked instead.
+        """
+        columns = raw.get("columns")
+        if not isinstance(columns, list):
+            return None
+        probed = raw.get("probed")
+        asked = set(probed) if isinstance(probed, list) else {"number", "string"}
+        cols: dict[str, ColumnType] = {}
+        nullable: dict[str, bool] = {}
+        for col in columns:
+            if isinstance(col, Mapping) and isinstance(col.get("name"), str):
+                kind = col.get("type")
+                cols[col["name"]] = kind if kind in _TYPES else "any"
+                flag = col.get("nullable")
+                if isinstance(flag, bool) and (flag or cols[col["name"]] in asked):
+                    nullable[col["name"]] = flag
+        return cls(cols, nullable=nullable) if cols else None
 
     @cached_property
     def numeric(self) -> bool:
@@ -184,7 +219,7 @@ def _probe_nulls(
     base = frame.head(3).reset_index(drop=True)
     out: dict[str, bool] = {}
     for name, kind in kinds.items():
-        if kind not in ("number", "integer", "string"):
+        if kind not in PROBED:
             out[name] = False  # a true/false column is served without nulls
             continue
         rows = base.copy()
