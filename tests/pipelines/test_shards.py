@@ -116,7 +116,7 @@ def test_merge_without_explicit_profile_and_missing_shard(project: Path, capsys)
 
 def test_shard_needs_a_folder_and_a_valid_split(project: Path, capsys) -> None:
     assert main(["validate-data", "--current", "data/reference.parquet", "--shard", "1/2"]) == 2
-    assert "--shard splits a folder of Parquet parts" in capsys.readouterr().err
+    assert "--shard splits a folder (or glob) of Parquet parts" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exc:
         main(["validate-data", "--shard", "3/2"])
     assert exc.value.code == 2
