@@ -33,6 +33,7 @@ __all__ = [
     "confusion",
     "feature_changes",
     "higher_is_better",
+    "pair_predictions",
     "predict",
     "resolve_function",
     "resolve_functions",
@@ -121,8 +122,28 @@ def predict(model: LoadedModel, X: pd.DataFrame, y_true: pd.Series, task: Task) 
     """
     import numpy as np
 
-    y = y_true.to_numpy()
     pred = np.asarray(model.predict(X)).reshape(-1)
+    return pair_predictions(model, y_true.to_numpy(), pred, lambda: model.predict_proba(X), task)
+
+
+def pair_predictions(
+    model: LoadedModel,
+    y: np.ndarray,
+    pred: np.ndarray,
+    proba_of: Callable[[], np.ndarray | None],
+    task: Task,
+) -> Predictions:
+    """Pair a model's answers ``pred`` with the labels ``y`` (`predict` once the model ran).
+
+    ``proba_of`` gives the model's probabilities on the same rows; it is called for a
+    classification task only. A caller that ran the model in chunks passes the answers
+    joined.
+
+    Raises:
+        InputError: when the model answered with the wrong number of rows or classes.
+    """
+    import numpy as np
+
     if len(pred) != len(y):
         raise InputError(
             f"{model.path}: the model returned {len(pred)} predictions for {len(y)} rows;"
@@ -139,7 +160,7 @@ def predict(model: LoadedModel, X: pd.DataFrame, y_true: pd.Series, task: Task) 
             ) from None
         return Predictions(y_f, pred_f, None, None, task)
     y, pred = _common_labels(y, pred)
-    proba = model.predict_proba(X)
+    proba = proba_of()
     classes = list(model.classes) if model.classes is not None else None
     if proba is not None:
         if classes is None:

@@ -19,17 +19,22 @@ from mlci.report.monitor import gate_table
 from mlci.report.tables import drift_table
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import numpy as np
     import pandas as pd
 
     from mlci.data.drift import DriftReport
     from mlci.data.profile import Profile
+    from mlci.metrics import Task
+    from mlci.model.evaluate import Predictions
     from mlci.model.load import LoadedModel
     from mlci.registry import ModelVersion, Registry
 
 __all__ = [
     "Current",
     "LabelJoin",
+    "ModelAnswers",
     "Problem",
     "current_path",
     "drift_problem",
@@ -86,7 +91,7 @@ class Current:
         predictions: The logged predictions, else the production model's, or None.
         y_true: The delayed labels aligned with the rows, or None.
         label_source: Where the labels came from (or why there are none).
-        known: The model's features on the rows that have a label (live metrics).
+        answers: The production model's answers on the rows that have a label, or None.
     """
 
     rows: int
@@ -94,7 +99,42 @@ class Current:
     predictions: np.ndarray | None
     y_true: np.ndarray | None
     label_source: str
-    known: pd.DataFrame | None
+    answers: ModelAnswers | None
+
+
+class ModelAnswers:
+    """A model's answers on the labelled rows, gathered chunk by chunk (live metrics)."""
+
+    def __init__(self, model: LoadedModel, task: Task) -> None:
+        self.model = model
+        self.task = task
+        self.pred: list[np.ndarray] = []
+        self.proba: list[np.ndarray | None] = []
+
+    def add(self, features: pd.DataFrame) -> None:
+        """Run the model on the labelled rows of one chunk."""
+        import numpy as np
+
+        if len(features) == 0:
+            return
+        self.pred.append(np.asarray(self.model.predict(features)).reshape(-1))
+        if self.task != "regression":
+            self.proba.append(self.model.predict_proba(features))
+
+    def pairs(self, y_true: np.ndarray) -> Predictions:
+        """The answers paired with the labels of the same rows, like `predict` pairs them."""
+        import numpy as np
+
+        from mlci.model.evaluate import pair_predictions
+
+        def proba() -> np.ndarray | None:
+            parts = self.proba
+            if not parts or any(p is None for p in parts):
+                return None
+            return np.concatenate([p for p in parts if p is not None])
+
+        pred = np.concatenate(self.pred) if self.pred else np.asarray([])
+        return pair_predictions(self.model, y_true, pred, proba, self.task)
 
 
 def read_current(
@@ -103,7 +143,7 @@ def read_current(
     """Profile, predict and join the labels chunk by chunk, reading only ``columns``.
 
     No chunk outlives its turn: what stays is the profile, one prediction and one label
-    per row, and the model's features on the labelled rows.
+    per row, and the model's answers on the labelled rows.
     """
     import numpy as np
     import pandas as pd
@@ -116,7 +156,7 @@ def read_current(
     labels = LabelJoin(config)
     preds: list[np.ndarray] = []
     truth: list[np.ndarray] = []
-    known: list[pd.DataFrame] = []
+    answers = ModelAnswers(model, config.task) if model is not None else None
     rows = 0
     for offset, frame in iter_frames(path, chunk_rows=config.data.chunk_rows, columns=columns):
         profiler.update(offset, frame)
@@ -129,8 +169,8 @@ def read_current(
         y = labels.take(frame, offset)
         if y is not None:
             truth.append(y)
-            if model is not None:
-                known.append(features[~pd.isna(y)])
+            if answers is not None:
+                answers.add(features[~pd.isna(y)])
     profile = profiler.finish()
     profile.sources = [str(path)]
     source = labels.finish(rows)
@@ -140,16 +180,8 @@ def read_current(
         np.concatenate(preds) if preds else None,
         np.concatenate(truth) if truth else None,
         source,
-        _stack(known),
+        answers if truth else None,
     )
-
-
-def _stack(frames: list[pd.DataFrame]) -> pd.DataFrame | None:
-    import pandas as pd
-
-    if not frames:
-        return None
-    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
 
 class LabelJoin:
@@ -353,34 +385,23 @@ def live_metrics(
     payload: dict[str, Any],
     evaluated: list[str],
     *,
-    model: LoadedModel | None,
-    features: pd.DataFrame,
-    y_true: pd.Series,
-    logged: np.ndarray | None,
+    labelled: int,
+    pairs: Callable[[], Predictions],
     production: ModelVersion | None,
 ) -> list[Problem]:
     """Live metrics on the labelled rows, gated like a blessing: the ``metric-`` check.
 
-    The predictions are the model's on ``features`` when there is a model, else the
-    ``logged`` ones; change bounds compare with the metrics production was blessed with.
+    ``pairs`` gives the answers (the model's, else the logged ones) paired with the
+    ``labelled`` delayed labels; change bounds compare with the metrics production was
+    blessed with.
     """
-    from mlci.model.evaluate import (
-        Predictions,
-        compute_metrics,
-        higher_is_better,
-        predict,
-        resolve_functions,
-    )
+    from mlci.model.evaluate import compute_metrics, higher_is_better, resolve_functions
     from mlci.model.gates import evaluate_gates
 
-    if len(y_true) == 0:
+    if labelled == 0:
         payload["notes"].append("no labelled rows yet: live metrics skipped")
         return []
-    if model is not None:
-        pred = predict(model, features.reset_index(drop=True), y_true, config.task)
-    else:
-        assert logged is not None
-        pred = Predictions(y_true.to_numpy(), logged, None, None, config.task)
+    pred = pairs()
     mc = config.model
     names = metric_set(config)
     functions = resolve_functions(mc.custom_metrics, trusted=mc.trusted)
@@ -406,7 +427,7 @@ def live_metrics(
                 f"metric-{metric}",
                 "error",
                 f"mlci monitor: live {metric} fails its gate",
-                f"live {metric} is {plain_number(evaluation.metrics.get(metric))} on {len(y_true)}"
+                f"live {metric} is {plain_number(evaluation.metrics.get(metric))} on {labelled}"
                 f" labelled production rows: {failed[0].reason}",
                 gate_table(failed),
             )

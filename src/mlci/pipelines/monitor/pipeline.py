@@ -189,7 +189,7 @@ def _monitor_data(
         found.payload["rows"] = current.rows
         _feature_drift(config, reference, current.profile, drop, found)
         _prediction_drift(config, reference, drop, model, current.predictions, found)
-        _label_checks(config, reference, current, model, production, found)
+        _label_checks(config, reference, current, production, found)
     return _conclude(config, found, registry=registry, production=production, ctx=ctx)
 
 
@@ -297,12 +297,13 @@ def _label_checks(
     config: Config,
     reference: Profile,
     current: Current,
-    model: LoadedModel | None,
     production: ModelVersion | None,
     found: _Found,
 ) -> None:
     """Delayed labels: label drift and live metrics."""
     import pandas as pd
+
+    from mlci.model.evaluate import Predictions
 
     found.payload["labels"] = current.label_source
     y_true = current.y_true
@@ -315,19 +316,23 @@ def _label_checks(
         found.problems += label_drift(
             config, reference, target, y_true_known, found.payload, found.evaluated
         )
-    predictions = current.predictions
-    if model is not None or predictions is not None:
-        features = current.known
+    predictions, answers = current.predictions, current.answers
+    if answers is not None or predictions is not None:
+        y = pd.Series(y_true_known).to_numpy()
+        logged = predictions[known] if predictions is not None else None
+
+        def pairs() -> Predictions:
+            if answers is not None:
+                return answers.pairs(y)
+            assert logged is not None
+            return Predictions(y, logged, None, None, config.task)
+
         found.problems += live_metrics(
             config,
             found.payload,
             found.evaluated,
-            model=model,
-            features=features
-            if features is not None
-            else pd.DataFrame(index=range(len(y_true_known))),
-            y_true=pd.Series(y_true_known),
-            logged=predictions[known] if predictions is not None and model is None else None,
+            labelled=len(y),
+            pairs=pairs,
             production=production,
         )
 
@@ -547,6 +552,8 @@ def _judge(
     """The judged version's problems: drift, prediction drift, label drift, live metrics."""
     import pandas as pd
 
+    from mlci.model.evaluate import Predictions
+
     found.evaluated.append("data-drift")
     found.payload["drift"] = drift.to_dict()
     found.add(drift_problem(config, drift, reference=found.payload["reference"]["source"]))
@@ -569,10 +576,10 @@ def _judge(
         config,
         found.payload,
         found.evaluated,
-        model=None,
-        features=pd.DataFrame(index=range(len(v.y_true))),
-        y_true=pd.Series(v.y_true),
-        logged=v.y_pred,
+        labelled=len(v.y_true),
+        pairs=lambda: Predictions(
+            pd.Series(v.y_true).to_numpy(), v.y_pred, None, None, config.task
+        ),
         production=registered(registry, v.version),
     )
     entry["live_metrics"] = found.payload["live_metrics"]
