@@ -175,3 +175,23 @@ def test_json_lines_not_utf8_names_the_column_and_row(tmp_path):
     path.write_bytes(b'{"a": "ok"}\n{"a": "ok", "city": "caf\xe9"}\n')
     msg = _error(path)
     assert msg.startswith(f"{path}: column 'city', row 2: not UTF-8 text")
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".csv.gz", ".parquet"])
+def test_only_the_columns_asked_for_are_read_with_the_same_values(
+    tmp_path: Path, suffix: str
+) -> None:
+    frame = pd.DataFrame({"a": [1, 2, 3], "b": ["x", "y", None], "c": [0.5, None, 1.5]})
+    path = tmp_path / f"data{suffix}"
+    if suffix == ".parquet":
+        frame.to_parquet(path)
+    else:
+        frame.to_csv(path, index=False)
+    whole = pd.concat([f for _, f in iter_frames(path)], ignore_index=True)
+
+    # Asked-for columns that the file lacks are left out, not an error.
+    (_, some), *rest = list(iter_frames(path, columns=["c", "a", "missing"]))
+
+    assert not rest
+    assert sorted(some.columns) == ["a", "c"]
+    pd.testing.assert_frame_equal(some[["a", "c"]], whole[["a", "c"]])
