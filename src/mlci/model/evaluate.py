@@ -235,13 +235,29 @@ def higher_is_better(name: str, custom: Mapping[str, CustomMetric]) -> bool:
     return BUILTIN_METRICS[name].higher_is_better
 
 
+def _class_rows(y_true: np.ndarray, classes: Sequence[Any]) -> np.ndarray:
+    """The position of each label in ``classes`` (-1 for a label not among them).
+
+    Each distinct label is looked up once (a million rows hold a handful of labels);
+    labels numpy cannot sort together (mixed types) are looked up one by one.
+    """
+    import numpy as np
+
+    index = {c: i for i, c in enumerate(classes)}
+    try:
+        uniq, inverse = np.unique(y_true, return_inverse=True)
+    except TypeError:
+        return np.array([index.get(_py(v), -1) for v in y_true], dtype=np.int64)
+    found = np.array([index.get(_py(v), -1) for v in uniq], dtype=np.int64)
+    return found[inverse.reshape(-1)]
+
+
 def _positive_scores(pred: Predictions) -> tuple[np.ndarray, np.ndarray]:
     """True-class indicator matrix (rows x classes) aligned with ``proba``."""
     import numpy as np
 
     assert pred.proba is not None and pred.classes is not None
-    index = {c: i for i, c in enumerate(pred.classes)}
-    rows = np.array([index.get(_py(v), -1) for v in pred.y_true])
+    rows = _class_rows(pred.y_true, pred.classes)
     if (rows < 0).any():
         unknown = sorted({str(v) for v, r in zip(pred.y_true, rows, strict=True) if r < 0})
         raise ValueError(f"label(s) {', '.join(unknown[:5])} are not among the model's classes")
@@ -256,8 +272,7 @@ def ece(pred: Predictions, bins: int = ECE_BINS) -> float:
 
     assert pred.proba is not None and pred.classes is not None
     conf = pred.proba.max(axis=1)
-    top = np.asarray(pred.classes, dtype=object)[pred.proba.argmax(axis=1)]
-    correct = np.array([_py(a) == _py(b) for a, b in zip(top, pred.y_true, strict=True)])
+    correct = pred.proba.argmax(axis=1) == _class_rows(pred.y_true, pred.classes)
     which = np.minimum((conf * bins).astype(int), bins - 1)
     total = 0.0
     for b in range(bins):
