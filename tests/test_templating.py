@@ -36,6 +36,11 @@ CONTEXT = {
     "monitor": True,
     "monitor_schedule": "23 6 * * *",
     "monitor_data_command": None,
+    "monitor_trigger_retrain": True,
+    "monitor_oidc": False,
+    "retrain_oidc": True,
+    "params": [],
+    "deploy_environment": "production",
 }
 
 
@@ -67,6 +72,8 @@ def test_config_template_renders_a_valid_config() -> None:
     assert cfg.ci.test_command == "python -m pytest"
     assert cfg.data.shards == 4
     assert cfg.monitor.schedule == "23 6 * * *"
+    assert cfg.monitor.trigger_retrain is True
+    assert cfg.retrain.oidc is True and cfg.monitor.oidc is False
 
 
 @pytest.mark.slow
