@@ -373,6 +373,10 @@ def render_combo(root: Path, combo: dict[str, object]) -> dict[str, str]:
         monitor_trigger_retrain="true" if combo["retrain_mode"] == "pull-request" else None,
         monitor_oidc="true" if combo["registry"] == "github" else None,
         retrain_oidc="true" if combo["registry"] == "github" else None,
+        # The monitor rolls production back (monitor.rollback) with a quarter of them.
+        monitor_rollback=(
+            "true" if combo["registry"] == "github" and combo["retrain_mode"] == "deploy" else None
+        ),
         retrain_secrets="DATA_TOKEN" if combo["registry"] == "local" else None,
         # Data checked on three runners with half the combinations (data.shards).
         shards="3" if combo["registry"] == "github" else None,
@@ -546,7 +550,12 @@ def test_workflow_shape(all_combinations: dict, combo: dict[str, object]) -> Non
         mjob = monitor["jobs"]["monitor"]
         # what mlci.yaml asks for, nothing more: dispatch the retrain, OpenID Connect
         dispatch = {"actions": "write"} if combo["retrain_mode"] == "pull-request" else {}
-        assert mjob["permissions"] == {"contents": "read", "issues": "write", **dispatch, **oidc}
+        # monitor.rollback writes the registry: contents: write, the registry writers' group
+        rollback = combo["registry"] == "github" and combo["retrain_mode"] == "deploy"
+        contents = "write" if rollback else "read"
+        assert mjob["permissions"] == {"contents": contents, "issues": "write", **dispatch, **oidc}
+        group = "mlci-registry" if rollback else "mlci-monitor"
+        assert mjob["concurrency"] == {"group": group, "cancel-in-progress": False}
         assert "environment" not in mjob
         runs = [s.get("run") for s in mjob["steps"]]
         assert _monitor_data_command(combo) in runs

@@ -168,3 +168,35 @@ def test_the_generated_permissions_are_what_github_asks_for(fake_github, trigger
             with pytest.raises(GitHubAPIError, match="actions: write"):
                 dispatch_workflow(client, repo, "mlci-retrain.yml")
     assert len(fake_github.dispatches()) == int(trigger)
+
+
+def test_rollback_joins_the_registry_writers_with_the_deploy_secrets(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = make_project(tmp_path / "p")
+    assert main(["init", "-C", str(root), "--yes", "--monitor", "--registry", "github"]) == 0
+    job = _job(root, MONITOR, "monitor")
+    assert job["concurrency"]["group"] == "mlci-monitor"
+    assert job["permissions"]["contents"] == "read"
+    # monitor.rollback on (and a deploy step that needs a secret): the monitor job now writes
+    # the registry, so it shares mlci-deploy.yml's group, may write the releases, and its
+    # monitor step alone gets the secret the deploy step names.
+    _edit_config(root, "monitor:\n", "monitor:\n  rollback: true\n")
+    _edit_config(
+        root,
+        "registry:\n",
+        'deploy:\n  command: "./release.sh --token $DEPLOY_TOKEN"\n\nregistry:\n',
+    )
+    capsys.readouterr()
+    assert main(["init", "-C", str(root), "--check"]) == 1
+    assert "jobs.monitor.concurrency.group" in capsys.readouterr().out
+    assert main(["init", "-C", str(root), "--yes", "--force"]) == 0
+    job = _job(root, MONITOR, "monitor")
+    assert job["concurrency"] == {"group": "mlci-registry", "cancel-in-progress": False}
+    assert job["permissions"] == {"contents": "write", "issues": "write"}
+    with_env = [s for s in job["steps"] if s.get("env")]
+    assert [s["with"]["command"] for s in with_env] == ["monitor"]
+    assert with_env[0]["env"] == {"DEPLOY_TOKEN": "${{ secrets.DEPLOY_TOKEN }}"}
+    deploy = _job(root, ".github/workflows/mlci-deploy.yml", "deploy")
+    assert deploy["concurrency"]["group"] == job["concurrency"]["group"]
+    assert main(["init", "-C", str(root), "--check"]) == 0

@@ -129,6 +129,11 @@ class Answers:
         default=None, metadata={"workflow": True, "recorded": False}
     )
     monitor_oidc: str | None = field(default=None, metadata={"workflow": True, "recorded": False})
+    # monitor.rollback ("true": the monitor moves production back on a failed live gate, so
+    # its job writes the registry: the mlci-registry group, the deploy step's secrets).
+    monitor_rollback: str | None = field(
+        default=None, metadata={"workflow": True, "recorded": False}
+    )
     retrain_oidc: str | None = field(default=None, metadata={"workflow": True, "recorded": False})
     retrain_secrets: str | None = field(
         default=None, metadata={"workflow": True, "recorded": False}
@@ -297,6 +302,7 @@ def _config_answers(cfg: Config) -> dict[str, str | None]:
         "deploy_secrets": ",".join(deploy_secret_names(cfg)) or None,
         "monitor_trigger_retrain": "true" if cfg.monitor.trigger_retrain else None,
         "monitor_oidc": "true" if cfg.monitor.oidc else None,
+        "monitor_rollback": "true" if cfg.monitor.rollback else None,
         "retrain_oidc": "true" if cfg.retrain.oidc else None,
         "retrain_secrets": ",".join(command_secret_names(cfg.retrain.data_command)) or None,
     }

@@ -207,6 +207,15 @@ def workflow_context(a: Answers) -> dict[str, object]:
         # dispatches mlci-retrain.yml, `id-token: write` only when monitor.oidc asks.
         "monitor_dispatches": a.monitor_trigger_retrain == "true",
         "monitor_oidc": a.monitor_oidc == "true",
+        # monitor.rollback writes the registry: the monitor job joins every registry writer's
+        # group, `contents: write` with the github registry, and its monitor step (which
+        # runs the deploy step of mlci.yaml on a rollback) gets the deploy secrets.
+        "monitor_rolls_back": a.monitor_rollback == "true",
+        "monitor_deploy_secrets": (
+            _secret_env(_secret_names(a.deploy_secrets), "deploy")
+            if a.monitor_rollback == "true"
+            else []
+        ),
         "retrain_oidc": a.retrain_oidc == "true",
         # The env: entries, NAME: ${{ secrets.NAME }}, of the one step that runs each data
         # command: the monitor's data step, the retrain step (retrain.data_command runs there).
