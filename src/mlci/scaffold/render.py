@@ -201,6 +201,23 @@ def workflow_context(a: Answers) -> dict[str, object]:
         # Several paths keep their place under the workspace (upload-artifact roots them at
         # their least common ancestor); a single folder is the artifact's root.
         "handover_into_yaml": "." if len(handover) > 1 else RESULTS_DIR,
+        **_monitor_context(a),
+        "retrain_oidc": a.retrain_oidc == "true",
+        # retrain.data_command runs in the retrain step; in deploy mode so does the deploy
+        # step of mlci.yaml, whose secrets it gets too (as mlci-deploy.yml's deploy job).
+        "retrain_secrets": _secret_env(
+            (
+                *(_secret_names(a.deploy_secrets) if a.retrain_mode == "deploy" else ()),
+                *_names(a.retrain_secrets),
+            ),
+            "retrain.data_command",
+        ),
+    }
+
+
+def _monitor_context(a: Answers) -> dict[str, object]:
+    """The part of the workflow context only mlci-monitor.yml reads."""
+    return {
         "monitor_cron_yaml": json.dumps(a.monitor_schedule),
         "monitor_data_run": yaml_str(a.monitor_data_command) if a.monitor_data_command else None,
         # The monitor job's permissions follow mlci.yaml: `actions: write` only when it
@@ -216,20 +233,10 @@ def workflow_context(a: Answers) -> dict[str, object]:
             if a.monitor_rollback == "true"
             else []
         ),
-        "retrain_oidc": a.retrain_oidc == "true",
-        # The env: entries, NAME: ${{ secrets.NAME }}, of the one step that runs each data
-        # command: the monitor's data step, the retrain step (retrain.data_command runs there).
+        # The env: entries, NAME: ${{ secrets.NAME }}, of the one step that runs
+        # monitor.data_command (the data step); the retrain step's are the retrain_secrets.
         "monitor_secrets": _secret_env(
             command_secret_names(a.monitor_data_command), "monitor.data_command"
-        ),
-        # retrain.data_command runs in the retrain step; in deploy mode so does the deploy
-        # step of mlci.yaml, whose secrets it gets too (as mlci-deploy.yml's deploy job).
-        "retrain_secrets": _secret_env(
-            (
-                *(_secret_names(a.deploy_secrets) if a.retrain_mode == "deploy" else ()),
-                *_names(a.retrain_secrets),
-            ),
-            "retrain.data_command",
         ),
     }
 
