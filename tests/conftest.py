@@ -75,7 +75,7 @@ def _shared_dir(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
 
 @contextmanager
 def _once(folder: Path) -> Iterator[bool]:
-    """Hold a lock beside ``folder``; yield True when ``folder`` (or marker file) is missing.
+    """Hold a lock beside ``folder``; yield True when ``folder`` still has to be made.
 
     The maker renames its finished work into ``folder``, so a folder that exists is complete.
     """

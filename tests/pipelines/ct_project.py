@@ -156,22 +156,10 @@ _TEMPLATE: list[Path] = []
 def ct_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The finished project (champion in production); never modified by tests.
 
-    Built once per run even though each test module registers the fixture and every
-    xdist worker has its own session: the first worker builds it under a file lock in the
-    run's shared folder (a marker file says it is complete), the others reuse it.
+    Built once per session even though each test module registers the fixture.
     """
     if not _TEMPLATE:
-        from tests.conftest import _once, _shared_dir
-
-        shared = _shared_dir(tmp_path_factory, "ct")
-        project = shared / "project"
-        with _once(shared / "complete") as missing:
-            if missing:
-                if project.exists():  # a build that failed half way in this run
-                    shutil.rmtree(project)
-                build_template(project)
-                (shared / "complete").touch()
-        _TEMPLATE.append(project)
+        _TEMPLATE.append(build_template(tmp_path_factory.mktemp("ct") / "project"))
     return _TEMPLATE[0]
 
 
