@@ -22,7 +22,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 
 from mlci import __version__
-from mlci.errors import GitHubAPIError
+from mlci.errors import GitHubAPIError, InputError
 from mlci.github.runtime import Runtime
 from mlci.http import (
     DEFAULT_DEADLINE,
@@ -130,6 +130,21 @@ class GitHubClient:
         tok = token or runtime.input("github-token") or runtime.token
         api_url = runtime.api_url or DEFAULT_API_URL
         return cls(tok, api_url=api_url, **kwargs)
+
+    @classmethod
+    def with_token(
+        cls, runtime: Runtime, client: GitHubClient | None, *, missing: str
+    ) -> GitHubClient:
+        """``client`` (or one `from_runtime`), which must authenticate: a step that writes.
+
+        Raises:
+            InputError: ``missing`` (what needs the token and how to give it) when there
+                is no token.
+        """
+        client = client if client is not None else cls.from_runtime(runtime, log=runtime.info)
+        if not client.has_token:
+            raise InputError(missing)
+        return client
 
     @property
     def has_token(self) -> bool:
@@ -454,7 +469,6 @@ def _timeout_text(timeout: float | tuple[float, float]) -> str:
 def _json(response: requests.Response) -> Any:
     """The answer's JSON, read strictly by `mlci.jsonio` (bounded nesting and numbers)."""
     from mlci import jsonio
-    from mlci.errors import InputError
 
     if response.status_code == 204 or not response.content:
         return None
@@ -474,7 +488,6 @@ def _json(response: requests.Response) -> Any:
 def _body(response: requests.Response) -> dict[str, Any]:
     """The JSON object of an error answer, or {} when it is none."""
     from mlci import jsonio
-    from mlci.errors import InputError
 
     try:
         body = jsonio.loads(response.content) if response.content else None

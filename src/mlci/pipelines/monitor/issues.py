@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from mlci.errors import InputError
 from mlci.github.issues import close_issue, create_issue, open_issues, update_issue
 from mlci.github.runtime import Runtime
 from mlci.pipelines.monitor.detect import Problem
@@ -28,18 +27,15 @@ def github_repository(
     repo = runtime.repository
     if not repo:
         return None
-    if client is None:
-        from mlci.github.api import GitHubClient
+    from mlci.github.api import GitHubClient
 
-        client = GitHubClient.from_runtime(runtime, log=runtime.info)
-    if not client.has_token:
-        raise InputError(
-            "mlci monitor: GITHUB_REPOSITORY is set but there is no token to open issues or"
-            " dispatch the retrain workflow; pass the workflow token as the action's"
-            " github-token input or set GITHUB_TOKEN (permissions: issues: write, actions:"
-            " write), or set monitor.open_issues: false"
-        )
-    return client, repo
+    missing = (
+        "mlci monitor: GITHUB_REPOSITORY is set but there is no token to open issues or"
+        " dispatch the retrain workflow; pass the workflow token as the action's"
+        " github-token input or set GITHUB_TOKEN (permissions: issues: write, actions:"
+        " write), or set monitor.open_issues: false"
+    )
+    return GitHubClient.with_token(runtime, client, missing=missing), repo
 
 
 def sync_issues(

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlci import jsonio
 from mlci.config import Config
-from mlci.errors import DeployError, InputError
+from mlci.errors import DeployError
 from mlci.github.git import MAX_BLOB_BYTES
 from mlci.github.pulls import PullRequestResult, find_own_pull, open_or_update_pull_request
 from mlci.github.runtime import Runtime
@@ -36,18 +36,14 @@ def _marker(config: Config) -> str:
 
 def github_target(runtime: Runtime, client: GitHubClient | None) -> tuple[GitHubClient, str]:
     """A client with a token, and the repository the pull request goes to."""
-    repo = str(runtime.repository)
-    if client is None:
-        from mlci.github.api import GitHubClient
+    from mlci.github.api import GitHubClient
 
-        client = GitHubClient.from_runtime(runtime, log=runtime.info)
-    if not client.has_token:
-        raise InputError(
-            "retrain.mode pull-request: no token; pass the workflow token as the action's"
-            " github-token input or set GITHUB_TOKEN (permissions: contents: write,"
-            " pull-requests: write)"
-        )
-    return client, repo
+    missing = (
+        "retrain.mode pull-request: no token; pass the workflow token as the action's"
+        " github-token input or set GITHUB_TOKEN (permissions: contents: write,"
+        " pull-requests: write)"
+    )
+    return GitHubClient.with_token(runtime, client, missing=missing), str(runtime.repository)
 
 
 def check_branch(config: Config, target: tuple[GitHubClient, str]) -> None:
