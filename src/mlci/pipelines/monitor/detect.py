@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from mlci.config import Config
 from mlci.errors import InputError
@@ -341,6 +341,22 @@ def drift_problem(
     )
 
 
+def one_column_drift(
+    config: Config,
+    reference: Profile,
+    current: Profile,
+    name: str,
+    kind: Literal["label", "prediction"],
+) -> dict[str, Any]:
+    """The drift of the one column ``name`` (a ``label`` or ``prediction``), as a dict."""
+    from mlci.data.drift import compare_profiles
+
+    report = compare_profiles(
+        reference, current, config.data.drift, columns=[name], kinds={name: kind}
+    )
+    return report.columns[0].to_dict()
+
+
 def label_drift(
     config: Config,
     reference: Profile,
@@ -350,20 +366,8 @@ def label_drift(
     evaluated: list[str],
 ) -> list[Problem]:
     """Judge the delayed labels against the reference's label: the label-drift check."""
-    from mlci.data.drift import compare_profiles
-
     evaluated.append("label-drift")
-    ldrift = (
-        compare_profiles(
-            reference,
-            profile_series(target, y_true),
-            config.data.drift,
-            columns=[target],
-            kinds={target: "label"},
-        )
-        .columns[0]
-        .to_dict()
-    )
+    ldrift = one_column_drift(config, reference, profile_series(target, y_true), target, "label")
     payload["label_drift"] = ldrift
     if not ldrift["drifted"]:
         return []

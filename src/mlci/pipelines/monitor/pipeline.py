@@ -21,6 +21,7 @@ from mlci.pipelines.monitor.detect import (
     label_drift,
     live_metrics,
     new_payload,
+    one_column_drift,
     plain_metrics,
     predict_file,
     prediction_drift_problem,
@@ -244,8 +245,6 @@ def _prediction_drift(
     found: _Found,
 ) -> None:
     """The predictions on current data against those on the reference."""
-    from mlci.data.drift import compare_profiles
-
     pred_col = config.monitor.predictions or config.data.prediction
     in_profile = bool(pred_col) and pred_col in reference.columns
     ref_pred: np.ndarray | None = None
@@ -254,16 +253,8 @@ def _prediction_drift(
     if predictions is not None and (in_profile or ref_pred is not None):
         name = str(pred_col) if in_profile else "prediction"
         ref_side = reference if in_profile else profile_series(name, ref_pred)
-        pdrift = (
-            compare_profiles(
-                ref_side,
-                profile_series(name, predictions),
-                config.data.drift,
-                columns=[name],
-                kinds={name: "prediction"},
-            )
-            .columns[0]
-            .to_dict()
+        pdrift = one_column_drift(
+            config, ref_side, profile_series(name, predictions), name, "prediction"
         )
         found.evaluated.append("prediction-drift")
         found.payload["prediction_drift"] = pdrift
@@ -526,16 +517,12 @@ def _version_entry(
         config, registry, v.version, work, _not_features(config), config.data.chunk_rows, notes
     )
     if ref_pred is not None:
-        entry["prediction_drift"] = (
-            compare_profiles(
-                profile_series("prediction", ref_pred),
-                v.predictions,
-                config.data.drift,
-                columns=["prediction"],
-                kinds={"prediction": "prediction"},
-            )
-            .columns[0]
-            .to_dict()
+        entry["prediction_drift"] = one_column_drift(
+            config,
+            profile_series("prediction", ref_pred),
+            v.predictions,
+            "prediction",
+            "prediction",
         )
     return entry, drift
 
