@@ -8,7 +8,7 @@ import time
 import pytest
 import requests
 
-from mlci.errors import GitHubAPIError
+from mlci.errors import GitHubAPIError, InputError
 from mlci.github.api import DEFAULT_TIMEOUT, GitHubClient, RetryPolicy
 from mlci.github.runtime import Runtime
 
@@ -48,6 +48,23 @@ def test_from_runtime_reads_api_url_and_token_from_the_environment(fake_github, 
 def test_explicit_token_wins_over_the_environment(fake_github, monkeypatch):
     monkeypatch.setenv("GITHUB_TOKEN", fake_github.token)
     with GitHubClient.from_runtime(Runtime(), token=fake_github.other_token) as c:
+        c.get("/rate_limit")
+    assert fake_github.requests[-1].login == "octocat"
+
+
+def test_with_token_refuses_a_step_without_a_token_before_any_request(fake_github, monkeypatch):
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    with pytest.raises(InputError) as err:
+        GitHubClient.with_token(Runtime(), None, missing="mlci x: no token; set GITHUB_TOKEN")
+    assert err.value.message == "mlci x: no token; set GITHUB_TOKEN"
+    assert fake_github.requests == []
+
+
+def test_with_token_takes_an_explicit_token_first(fake_github, monkeypatch):
+    monkeypatch.setenv("GITHUB_TOKEN", fake_github.token)
+    with GitHubClient.with_token(
+        Runtime(), None, token=fake_github.other_token, missing="unused"
+    ) as c:
         c.get("/rate_limit")
     assert fake_github.requests[-1].login == "octocat"
 

@@ -133,16 +133,37 @@ class GitHubClient:
 
     @classmethod
     def with_token(
-        cls, runtime: Runtime, client: GitHubClient | None, *, missing: str
+        cls,
+        runtime: Runtime,
+        client: GitHubClient | None,
+        *,
+        missing: str,
+        token: str | None = None,
     ) -> GitHubClient:
         """``client`` (or one `from_runtime`), which must authenticate: a step that writes.
 
+        Every step that writes to GitHub refuses to start without a token the same
+        way: an `InputError` (exit 2, before any request), since the fix is in the
+        workflow (a token or a permission to give), not in GitHub's answer.
+
+        Args:
+            runtime: Where to read the API URL, the ``github-token`` input and
+                ``GITHUB_TOKEN``.
+            client: A ready client (tests), used as given.
+            missing: The message when there is no token: what needs it and how to give it.
+            token: A token given explicitly (``--token``), before the input and
+                ``GITHUB_TOKEN``.
+
         Raises:
-            InputError: ``missing`` (what needs the token and how to give it) when there
-                is no token.
+            InputError: ``missing`` when there is no token (a client built here is
+                closed first).
         """
-        client = client if client is not None else cls.from_runtime(runtime, log=runtime.info)
+        built = client is None
+        if client is None:
+            client = cls.from_runtime(runtime, token=token, log=runtime.info)
         if not client.has_token:
+            if built:
+                client.close()
             raise InputError(missing)
         return client
 

@@ -45,6 +45,11 @@ _Doc = TypeVar("_Doc", DataResults, ModelResults, ProjectTestsResults)
 _SHA = re.compile(r"[0-9a-f]{40}")
 _LEVELS = {"error": "failure", "warning": "warning", "info": "notice"}
 _RANK = {"error": 0, "warning": 1, "info": 2}
+_NO_TOKEN = (
+    "mlci report: no GitHub token to post with; set GITHUB_TOKEN (in the workflow:"
+    " `env: GITHUB_TOKEN: ${{ github.token }}` with `permissions: {pull-requests:"
+    " write, checks: write}`) or pass the github-token input"
+)
 #: Annotations sent with the check run: one request's worth, whatever the artifact holds.
 MAX_ANNOTATIONS = 50
 
@@ -214,7 +219,8 @@ def report(
         The outcome; the verdict is in ``state`` (the command itself does not fail on it).
 
     Raises:
-        InputError: missing or invalid results, or nothing to say where to post.
+        InputError: missing or invalid results, nothing to say where to post, or no
+            token to post with.
         GitHubAPIError: GitHub refused (the message names the permission).
     """
     rt = runtime or Runtime()
@@ -232,9 +238,8 @@ def report(
     owner_name = _repository(repo, rt)
     from mlci.github.api import GitHubClient  # requests only when posting
 
-    gh = client or GitHubClient.from_runtime(rt, token=token, log=rt.info)
+    gh = GitHubClient.with_token(rt, client, token=token, missing=_NO_TOKEN)
     try:
-        _require_token(gh)
         head = _head_sha(loaded, rt, sha)
         if post:
             loaded = _post_comment(gh, owner_name, rt, loaded, outcome, target, head)
@@ -305,15 +310,6 @@ def _repository(repo: str | None, rt: Runtime) -> str:
             " (on Actions GITHUB_REPOSITORY is set)"
         )
     return repo
-
-
-def _require_token(gh: GitHubClient) -> None:
-    if not gh.has_token:
-        raise GitHubAPIError(
-            "mlci report: no GitHub token to post with; set GITHUB_TOKEN (in the workflow:"
-            " `env: GITHUB_TOKEN: ${{ github.token }}` with `permissions: {pull-requests:"
-            " write, checks: write}`) or pass the github-token input"
-        )
 
 
 def _post_comment(
