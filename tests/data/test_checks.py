@@ -217,3 +217,80 @@ def test_parquet_nan_is_reported_apart_from_null(tmp_path):
     assert found["null_fraction"].count == 1 and found["null_fraction"].samples == [
         {"row": 3, "value": None}
     ]
+
+
+def _findings(checker: Checker, frame: pd.DataFrame, chunk: int, keys: list[str] | None) -> dict:
+    """Findings of ``frame`` in chunks; with ``keys``, the key columns indexed first."""
+    if keys is not None:
+        parts = ((s, frame.iloc[s : s + chunk][keys]) for s in range(0, len(frame), chunk))
+        assert checker.index_keys(parts)
+    for start in range(0, len(frame), chunk):
+        checker.update(start, frame.iloc[start : start + chunk])
+    return {f"{f.check}:{f.column}": f.to_dict() for f in checker.finish()}
+
+
+def _keyed_frame() -> pd.DataFrame:
+    """Duplicate rows across chunks, repeated keys on different rows, duplicates with null keys."""
+    frame = _good(300).drop(columns=["gone"]).astype({"id": "float64"})
+    frame.loc[[20, 21, 250], "id"] = np.nan  # null keys: 250 repeats row 20 exactly
+    frame.loc[250] = frame.loc[20]
+    frame.loc[299] = frame.loc[0]  # a duplicate row in the last chunk of the first
+    frame.loc[280] = frame.loc[5]
+    frame.loc[281] = frame.loc[5]  # two repeats of one row
+    frame.loc[150, "id"] = 7  # a repeated key, the rows differ
+    frame.loc[151] = frame.loc[150]  # ... and a repeat of that row
+    return frame
+
+
+@pytest.mark.parametrize("chunk", [64, 1000])
+def test_indexed_keys_find_the_same_duplicate_rows_as_hashing_every_row(chunk):
+    schema = DataSchema(
+        version=1,
+        columns={**SCHEMA.columns, "id": ColumnSchema(type="int", nullable=True, unique=True)},
+    )
+    frame = _keyed_frame()
+    full = _findings(Checker(schema, target="label"), frame, chunk, None)
+    indexed_checker = Checker(schema, target="label")
+    indexed = _findings(indexed_checker, frame, chunk, ["id"])
+    assert indexed == full
+    assert full["duplicate_rows:None"]["samples"] == [
+        {"row": r, "value": None} for r in (152, 251, 281, 282, 300)
+    ]
+    assert full["duplicate_key:id"]["count"] == 5  # rows 151, 152, 281, 282, 300
+    # Only rows with a repeated or null key were hashed: ids 0, 5 and 7, and the nulls.
+    assert indexed_checker._candidates is not None
+    assert indexed_checker._candidates.tolist() == [0, 5, 7, 20, 21, 150, 151, 250, 280, 281, 299]
+    assert not indexed_checker._row_hashes
+
+
+def test_indexed_composite_key_finds_the_same_duplicates():
+    frame = pd.DataFrame(
+        {
+            "a": [1, 1, 2, 2, None, None, 3, 1],
+            "b": ["x", "y", "x", "x", "z", "z", "w", "x"],
+            "v": [0.5, 0.5, 1.0, 1.0, 2.0, 2.0, 3.0, 0.5],
+        }
+    )
+    schema = DataSchema(
+        version=1,
+        columns={
+            "a": ColumnSchema(type="int"),
+            "b": ColumnSchema(type="string"),
+            "v": ColumnSchema(type="float"),
+        },
+    )
+    full = _findings(Checker(schema, id_columns=["a", "b"]), frame, 3, None)
+    indexed = _findings(Checker(schema, id_columns=["a", "b"]), frame, 3, ["a", "b"])
+    assert indexed == full
+    assert [s["row"] for s in full["duplicate_rows:None"]["samples"]] == [4, 6, 8]
+    assert [s["row"] for s in full["duplicate_key:None"]["samples"]] == [4, 8]
+
+
+def test_index_keys_declines_when_a_chunk_lacks_the_key():
+    checker = Checker(SCHEMA)
+    frame = _good(10)
+    assert not checker.index_keys([(0, frame[["id"]]), (5, frame[["age"]])])
+    assert checker._candidates is None
+    assert not Checker(DataSchema(version=1, columns={})).index_keys([(0, frame[["id"]])])
+    off = Checker(SCHEMA, severity=severity_resolver({"duplicate_rows": "off"}))
+    assert not off.index_keys([(0, frame[["id"]])])

@@ -204,6 +204,55 @@ def test_schema_infer_and_profile_on_every_input_format(tmp_path, monkeypatch, c
     assert json.loads((tmp_path / "dir.json").read_text())["rows"] == 1500
 
 
+def test_parquet_keys_read_first_give_the_same_document(tmp_path, monkeypatch):
+    """Parquet data with a key: rows are hashed only where the key repeats or is null."""
+    from mlci.data.checks import Checker
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mlci.yaml").write_text(
+        "version: 1\ntask: classification\ndata:\n  chunk_rows: 1000\n"
+    )
+    frame = mixed_frame(5000, 1)
+    assert main(["schema", "infer", _parquet(frame, "ref.parquet"), "-o", "s.yaml"]) == 0
+    frame = frame.astype({"id": "float64"})  # room for null keys
+    frame.loc[[10, 11, 4000], "id"] = np.nan
+    frame.loc[4000] = frame.loc[10]  # a duplicate row with a null key
+    frame.loc[4999] = frame.loc[3]  # a duplicate row, so a repeated key
+    frame.loc[2500, "id"] = frame.loc[40, "id"]  # a repeated key, the rows differ
+    _parquet(frame.iloc[:2000], "parts/a.parquet")
+    _parquet(frame.iloc[2000:], "parts/b.parquet")
+    calls: list[bool] = []
+    index_keys = Checker.index_keys
+
+    def spy(self, frames):
+        calls.append(index_keys(self, frames))
+        return calls[-1]
+
+    def findings(current: str, out: str) -> list:
+        argv = ["validate-data", "--current", current, "--schema", "s.yaml", "--no-drift"]
+        assert main([*argv, "--results", out]) == 1
+        return _doc(tmp_path, out)["findings"]
+
+    monkeypatch.setattr(Checker, "index_keys", spy)
+    indexed = findings("parts", "r1")
+    monkeypatch.setattr(Checker, "index_keys", lambda self, frames: False)
+    assert findings("parts", "r2") == indexed and calls == [True]
+    dup = next(f for f in indexed if f["check"] == "duplicate_rows")
+    assert [s["row"] for s in dup["samples"]] == [4001, 5000]
+    assert next(f for f in indexed if f["check"] == "duplicate_key")["count"] == 2
+    # A part without the key column: every row is hashed, as before.
+    _parquet(frame.iloc[2000:].drop(columns=["id"]), "parts/b.parquet")
+    monkeypatch.setattr(Checker, "index_keys", spy)
+    unkeyed = findings("parts", "r3")
+    monkeypatch.setattr(Checker, "index_keys", lambda self, frames: False)
+    assert findings("parts", "r4") == unkeyed and calls == [True, False]
+
+
+def _parquet(frame: pd.DataFrame, name: str) -> str:
+    write(frame, Path(name))
+    return name
+
+
 # -- bad inputs: exit 2 with the file named and a fix, or a finding ---------------------
 
 

@@ -288,6 +288,8 @@ def _read_current(
         if profiler is not None:
             read.profile = _merged_profile(current_profile, shards_from)
         return read
+    if shard is None:
+        _index_keys(read.checker, paths.current, cfg.chunk_rows)
     for offset, frame in iter_frames(paths.current, chunk_rows=cfg.chunk_rows, shard=shard):
         if not read.columns:
             read.columns = [str(c) for c in frame.columns]
@@ -298,6 +300,21 @@ def _read_current(
     if profiler is not None:
         read.profile = profiler.finish()
     return read
+
+
+def _index_keys(checker: Checker, current: Path, chunk_rows: int) -> None:
+    """Hash the keys of Parquet data first, so only rows with a repeated key are hashed.
+
+    Reading one key column of a Parquet file costs a few milliseconds per million rows;
+    hashing every row costs a large part of the checks (see `Checker.index_keys`).
+    Other formats would be parsed twice, so their rows are hashed as they come.
+    """
+    from mlci.data.io import detect_format, iter_frames
+
+    keys = checker.key_columns()
+    if not keys or detect_format(current) not in ("parquet", "parquet-dir"):
+        return
+    checker.index_keys(iter_frames(current, chunk_rows=chunk_rows, columns=keys))
 
 
 def _absorb_shards(
