@@ -95,6 +95,42 @@ def test_histogram_keeps_resolution_for_offset_data():
     assert width < 0.01  # the histogram, unlike a relative-error sketch, resolves 2000 +- 1
 
 
+@pytest.mark.parametrize(
+    "values",
+    [
+        np.random.default_rng(1).normal(0, 1, 20_000),
+        -np.random.default_rng(2).lognormal(0, 3, 5_000),
+        np.random.default_rng(3).poisson(2, 5_000).astype("float64"),  # many zeros
+        np.array([5e-324, -5e-324, 0.0, 1e-310, -3e-321, 7.0]),  # subnormals
+        np.array([1e-300, 2e-300, -1e-300]),  # a bin width beyond the double range
+        np.array([-1e150, 1e150, 0.0, 1.5]),
+        np.array([0.0, 0.0]),
+    ],
+)
+def test_numeric_sketches_match_their_definitions(values):
+    """The one-pass sketches give the bins of their definitions, value by value."""
+    import math
+
+    from mlci.data.profile import LOG_ALPHA, NumericStats, _kmin
+
+    stats = NumericStats.of(values)
+    k = _kmin(float(values.min()), float(values.max()))
+    assert stats.hist_k == k
+    hist = np.unique(np.floor(np.ldexp(values, -k)).astype("int64"), return_counts=True)
+    assert stats.hist_idx.tolist() == hist[0].tolist()
+    assert stats.hist_count.tolist() == hist[1].tolist()
+    log_gamma = math.log((1 + LOG_ALPHA) / (1 - LOG_ALPHA))
+    for sign, idx, count in (
+        (1, stats.log_pos_idx, stats.log_pos_count),
+        (-1, stats.log_neg_idx, stats.log_neg_count),
+    ):
+        side = sign * values[sign * values > 0]
+        want = np.unique(np.ceil(np.log(side) / log_gamma).astype("int64"), return_counts=True)
+        assert idx.tolist() == want[0].tolist() and count.tolist() == want[1].tolist()
+    assert stats.log_zero == int(np.count_nonzero(values == 0))
+    assert stats.integral == bool(np.all(values == np.floor(values)))
+
+
 def test_exact_values_kept_only_for_small_columns():
     small = _profile(mixed_frame(EXACT_LIMIT, 3)).columns["score"].numeric
     big = _profile(mixed_frame(EXACT_LIMIT + 1, 3)).columns["score"].numeric
