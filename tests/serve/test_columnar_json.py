@@ -1,0 +1,141 @@
+"""The columnar JSON fast path gives what the general path gives, or steps aside.
+
+`_plain_columns` parses ``{"columns": {...}}`` of plain numbers column by column; for
+every body it either returns the same float block as the general path (orjson on the
+whole body, then the per-column checks) or returns None, so that every bad body still
+gets the general path's error.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mlci.serve.payload import (
+    InputSchema,
+    PayloadError,
+    _json_columns,
+    _loads,
+    _plain_columns,
+    parse_request,
+)
+
+SCHEMA = InputSchema({"a": "number", "b": "number"}, nullable={"b": False})
+
+
+def _general(body: bytes) -> object:
+    try:
+        batch = _json_columns(_loads(body, 1000), SCHEMA, 1000)
+    except PayloadError as exc:
+        return ("error", exc.status, exc.message)
+    assert batch.matrix is not None
+    return batch.matrix.tolist()
+
+
+def _agrees(body: bytes) -> bool:
+    """Whether the fast path took ``body`` (checking it agrees with the general path)."""
+    fast = _plain_columns(body, SCHEMA, 1000)
+    if fast is None:
+        return False
+    assert fast.matrix is not None and fast.matrix.flags.c_contiguous and not fast.nulls
+    assert fast.names == ["a", "b"] and fast.rows == len(fast.matrix)
+    assert fast.matrix.tolist() == _general(body)
+    return True
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"columns": {"a": [1, 2.5], "b": [3, -4e10]}}',
+        b'{"columns":{"b":[3,-4e10],"a":[1,2.5]}}',
+        b' {\n "columns" : {\n  "a" : [ 1 , 2.5 ] ,\n  "b" : [3,\t-4E+10] } } \n',
+        b'{"columns": {"a": [1, 2.5], "b": [3, 123456789012345678901234567890]}}',
+        b'{"columns": {"a": [1, 2.5], "b": [-0, 1E-400]}}',
+    ],
+)
+def test_plain_numbers_take_the_fast_path_with_the_same_block(body: bytes) -> None:
+    assert _agrees(body)
+    batch = parse_request(body, SCHEMA)
+    assert batch.matrix is not None and batch.matrix.tolist() == _general(body)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"columns": {"a": [1, 2.5], "b": [3, null]}}',
+        b'{"columns": {"a": [1, 2.5], "b": [3, true]}}',
+        b'{"columns": {"a": [1, 2.5], "b": [3, "4"]}}',
+        b'{"columns": {"a": [1, 2.5], "b": [3, [4]]}}',
+        b'{"columns": {"a": [1, 2.5], "b": [3]}}',
+        b'{"columns": {"a": [1, 2.5], "b": [3, 01]}}',
+        b'{"columns": {"a": [1, 2.5], "b": [3, 1.]}}',
+        b'{"columns": {"a": [1, 2.5], "b": [3, .5]}}',
+        b'{"columns": {"a": [1, 2.5], "b": [3, +5]}}',
+        b'{"columns": {"a": [1, 2.5], "b": [3, 1e400]}}',
+        b'{"columns": {"a": [1, 2.5], "b": [3, 1e]}}',
+        b'{"columns": {"a": [1, 2.5], "b": [3, 1e5.5]}}',
+        b'{"columns": {"a": [1, 2.5], "b": [3, -]}}',
+        b'{"columns": {"a": [1, 2.5], "b": [3, NaN]}}',
+        b'{"columns": {"a": [1, 2.5], "b": [3, 4,]}}',
+        b'{"columns": {"a": [1, 2.5], "b": [3 4]}}',
+        b'{"columns": {"a": [1, 2.5], "b": [3, 4]},}',
+        b'{"columns": {"a": [1, 2.5], "b": [3, 4]}} x',
+        b'{"columns": {"a": [1, 2.5], "b": [3, 4]}}\x00',
+        b'{"columns": {"a": [1, 2.5], "b": [3, 4]]}}',
+        b'{"columns": {"a": [1, 2.5], "b": [3, 4]}, "x": 1}',
+        b'{"columns": {"a": [1, 2.5], "b": [3, 4], "c": [1, 2]}}',
+        b'{"columns": {"a": [1, 2.5], "a": [3, 4]}}',
+        b'{"columns": {"a": [1, 2.5]}}',
+        b'{"columns": {"a": [], "b": []}}',
+        b'{"columns": {"a": [1, 2.5], "b\\u0000": [3, 4]}}',
+        b'{"columns": {"a": [1, 2.5], "\\u0062": [3, 4]}}',
+        b'{"records": [{"a": 1, "b": 2}]}',
+    ],
+)
+def test_anything_else_gets_the_general_paths_answer(body: bytes) -> None:
+    assert not _agrees(body)
+    expected = _general(body)
+    try:
+        got: object = parse_request(body, SCHEMA).matrix.tolist()  # type: ignore[union-attr]
+    except PayloadError as exc:
+        got = ("error", exc.status, exc.message)
+    assert repr(got) == repr(expected)  # NaN (a null) equals itself in its repr
+
+
+def test_more_rows_than_the_limit_are_left_to_the_general_path() -> None:
+    body = json.dumps({"columns": {"a": [1.0] * 5, "b": [2.0] * 5}}).encode()
+    assert _plain_columns(body, SCHEMA, 4) is None
+    with pytest.raises(PayloadError) as err:
+        parse_request(body, SCHEMA, max_rows=4)
+    assert err.value.status == 413
+
+
+_TOKENS = st.sampled_from(
+    ["0", "1", "-1", "2.5", "-0.0", "1e5", "1E-3", "7e+2", "01", "1.", ".5", "+1", "1e",
+     "--1", "1-", "1..2", "1e5.5", " ", "", "null", "true", '"x"', "[1]", "1e400", "-", "e"]
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.lists(_TOKENS, min_size=1, max_size=4), min_size=2, max_size=2),
+    st.sampled_from([",", ", ", " , ", ",\n"]),
+)
+def test_random_number_texts_agree_with_the_general_path(
+    columns: list[list[str]], sep: str
+) -> None:
+    arrays = ", ".join(
+        f'"{name}": [{sep.join(tokens)}]' for name, tokens in zip("ab", columns, strict=True)
+    )
+    body = ('{"columns": {' + arrays + "}}").encode()
+    if _agrees(body):
+        return
+    expected = _general(body)
+    try:
+        got: object = parse_request(body, SCHEMA).matrix.tolist()  # type: ignore[union-attr]
+    except PayloadError as exc:
+        got = ("error", exc.status, exc.message)
+    assert repr(got) == repr(expected)  # NaN (a null) equals itself in its repr
