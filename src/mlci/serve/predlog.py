@@ -20,7 +20,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +33,13 @@ if TYPE_CHECKING:
 __all__ = ["LogSettings", "PredictionLog", "open_prediction_log"]
 
 log = logging.getLogger("mlci.serve")
+
+#: Entries and rows the writer converts to Arrow at most before it lets go of the GIL.
+SLICE_ENTRIES = 128
+SLICE_ROWS = 32_768
+#: How long the writer sleeps between slices, so that a request waiting for the GIL gets
+#: it (a zero sleep releases the GIL but often takes it straight back).
+PAUSE_SECONDS = 0.0002
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,79 @@ class _Entry:
     proba: Any
     request_id: str
     time: float
+
+
+class _Run:
+    """Entries with the same columns, gathered slice by slice into numpy pieces."""
+
+    def __init__(self, first: _Entry):
+        self.first = first
+        self.names = first.batch.names
+        self.columns: list[list[Any]] = [[] for _ in self.names]
+        self.labels: list[Any] = []
+        self.proba: list[Any] = []
+        self.ids: list[Any] = []
+        self.counts: list[Any] = []
+        self.times: list[Any] = []
+
+    def add(self, entries: list[_Entry]) -> None:
+        """Gather one slice (a few hundred entries at most): numpy copies, the ids."""
+        import numpy as np
+        import pyarrow as pa
+
+        n = len(entries)
+        self.counts.append(np.fromiter((e.batch.rows for e in entries), np.int64, n))
+        self.times.append(np.fromiter((e.time for e in entries), np.float64, n))
+        self.ids.append(pa.array([e.request_id for e in entries], pa.string()))
+        if self.first.batch.matrix is not None:
+            matrices: list[Any] = [e.batch.matrix for e in entries]
+            block = (matrices[0] if n == 1 else np.concatenate(matrices)).T
+            for j, pieces in enumerate(self.columns):
+                pieces.append(block[j])
+        else:
+            for j, name in enumerate(self.names):
+                self.columns[j].append(np.concatenate([_column(e.batch, name) for e in entries]))
+        labels = [e.labels for e in entries]
+        if any(np.ndim(x) != 1 for x in labels):
+            labels = [np.asarray(x).reshape(-1) for x in labels]
+        self.labels.append(np.concatenate(labels))
+        if self.first.proba is not None:
+            self.proba.append(np.concatenate([e.proba for e in entries]).T)
+
+    def table(self, classes: list[Any] | None, version: int | None) -> Any:
+        """The gathered rows as one Arrow table, a few columns between two pauses."""
+        import numpy as np
+        import pyarrow as pa
+
+        columns: dict[str, Any] = {}
+        numeric = self.first.batch.matrix is not None
+        for j, name in enumerate(self.names):
+            values = _joined(self.columns[j])
+            columns[name] = pa.array(values) if numeric else pa.array(values, from_pandas=True)
+            self.columns[j] = []
+            if j % 8 == 7:
+                _pause()
+        _pause()
+        columns["prediction"] = pa.array(_joined(self.labels), from_pandas=True)
+        if classes and self.proba:
+            proba = _joined(self.proba, axis=1)
+            for j, cls in enumerate(classes):
+                columns[f"proba_{cls}"] = pa.array(proba[j])
+        counts = _joined(self.counts)
+        total = int(counts.sum())
+        if version is None:
+            columns["model_version"] = pa.nulls(total, pa.int64())
+        else:
+            columns["model_version"] = pa.array(np.full(total, version, dtype=np.int64))
+        ids = pa.concat_arrays(self.ids) if len(self.ids) > 1 else self.ids[0]
+        if total != len(ids):  # a multi-row request: its id on each of its rows
+            ids = ids.take(pa.array(np.repeat(np.arange(len(ids)), counts)))
+        columns["request_id"] = ids
+        starts = np.repeat(np.cumsum(counts) - counts, counts)
+        columns["row"] = pa.array((np.arange(total) - starts).astype(np.int32))
+        stamps = np.repeat((_joined(self.times) * 1e6).astype(np.int64), counts)
+        columns["timestamp"] = pa.array(stamps, type=pa.timestamp("us", tz="UTC"))
+        return pa.table(columns)
 
 
 class PredictionLog:
@@ -151,49 +231,29 @@ class PredictionLog:
             if stopping:
                 return
 
-    def _table(self, entries: list[_Entry]) -> Any:
-        import numpy as np
-        import pyarrow as pa
-
-        names = entries[0].batch.names
-        columns: dict[str, Any] = {}
-        if all(e.batch.matrix is not None for e in entries):
-            block = np.concatenate([e.batch.matrix for e in entries])
-            for j, name in enumerate(names):
-                columns[name] = pa.array(block[:, j])
-        else:
-            for name in names:
-                parts = [_column(e.batch, name) for e in entries]
-                columns[name] = pa.array(np.concatenate(parts), from_pandas=True)
-        labels = np.concatenate([np.asarray(e.labels).reshape(-1) for e in entries])
-        columns["prediction"] = pa.array(labels, from_pandas=True)
-        if self.classes and entries[0].proba is not None:
-            proba = np.concatenate([e.proba for e in entries])
-            for j, cls in enumerate(self.classes):
-                columns[f"proba_{cls}"] = pa.array(proba[:, j])
-        counts = [e.batch.rows for e in entries]
-        total = sum(counts)
-        columns["model_version"] = pa.array(
-            np.full(total, -1 if self.version is None else self.version, dtype=np.int64)
-        )
-        if self.version is None:
-            columns["model_version"] = pa.nulls(total, pa.int64())
-        columns["request_id"] = pa.array(np.repeat([e.request_id for e in entries], counts))
-        columns["row"] = pa.array(np.concatenate([np.arange(n, dtype=np.int32) for n in counts]))
-        stamps = np.repeat(np.array([e.time for e in entries]) * 1e6, counts).astype(np.int64)
-        columns["timestamp"] = pa.array(stamps, type=pa.timestamp("us", tz="UTC"))
-        return pa.table(columns)
-
     def _write(self, entries: list[_Entry]) -> None:
-        # Consecutive entries with the same columns go in one table.
-        start = 0
-        for i in range(1, len(entries) + 1):
-            if i == len(entries) or not _same_shape(entries[i], entries[start]):
-                table = self._table(entries[start:i])
-                self._append(table)
-                start = i
+        """Append what queued up: one row group per run of entries with the same columns.
+
+        The entries are gathered into numpy blocks a slice at a time (`_slices`) and the
+        blocks become Arrow columns a few at a time; between two steps the writer lets go
+        of the GIL (`_pause`), so a request waits at most one short step for it, never
+        for a whole second of traffic. The Parquet encoding and compression run without
+        the GIL.
+        """
+        run: _Run | None = None
+        for piece in _slices(entries):
+            if run is not None and not _same_shape(piece[0], run.first):
+                self._append(run.table(self.classes, self.version))
+                run = None
+            if run is None:
+                run = _Run(piece[0])
+            run.add(piece)
+            _pause()
+        if run is not None:
+            self._append(run.table(self.classes, self.version))
 
     def _append(self, table: Any) -> None:
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
         if self._writer is not None and not table.schema.equals(self._schema):
@@ -203,7 +263,8 @@ class PredictionLog:
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
             name = f"predictions-{stamp}-{os.getpid()}-{self._seq:04d}.parquet"
             self._part = self.settings.directory / (name + ".part")
-            self._file = self._part.open("wb")
+            # A native file: Arrow writes it without taking the GIL for each page.
+            self._file = pa.OSFile(str(self._part), "wb")
             self._writer = pq.ParquetWriter(self._file, table.schema, compression="zstd")
             self._schema = table.schema
             self._opened = time.monotonic()
@@ -274,6 +335,37 @@ def open_prediction_log(
     return PredictionLog(settings, version=served.version, classes=served.classes, on_drop=on_drop)
 
 
+def _slices(entries: list[_Entry]) -> Iterator[list[_Entry]]:
+    """Runs of entries with the same columns, small enough to convert in one go.
+
+    Each run has at most `SLICE_ENTRIES` entries and (unless one request is larger)
+    `SLICE_ROWS` rows.
+    """
+    start = rows = 0
+    for i, entry in enumerate(entries):
+        if i > start and (
+            i - start >= SLICE_ENTRIES
+            or rows + entry.batch.rows > SLICE_ROWS
+            or not _same_shape(entry, entries[start])
+        ):
+            yield entries[start:i]
+            start, rows = i, 0
+        rows += entry.batch.rows
+    if start < len(entries):
+        yield entries[start:]
+
+
+def _joined(pieces: list[Any], axis: int = 0) -> Any:
+    import numpy as np
+
+    return pieces[0] if len(pieces) == 1 else np.concatenate(pieces, axis=axis)
+
+
+def _pause() -> None:
+    """Let go of the GIL for a moment (requests first, the log after)."""
+    time.sleep(PAUSE_SECONDS)
+
+
 def _column(batch: Batch, name: str) -> Any:
     import numpy as np
 
@@ -284,11 +376,13 @@ def _column(batch: Batch, name: str) -> Any:
 
 
 def _same_shape(a: _Entry, b: _Entry) -> bool:
-    import numpy as np
-
-    if a.batch.names != b.batch.names or (a.batch.matrix is None) != (b.batch.matrix is None):
+    if a.batch.names is not b.batch.names and a.batch.names != b.batch.names:
+        return False
+    if (a.batch.matrix is None) != (b.batch.matrix is None):
         return False
     if a.batch.matrix is None:
+        import numpy as np
+
         return all(
             np.asarray(_column(a.batch, n)).dtype == np.asarray(_column(b.batch, n)).dtype
             for n in a.batch.names
