@@ -256,6 +256,41 @@ def test_report_refuses_a_tampered_document_with_exit_2(
     assert not (results / "report.md").exists()
 
 
+@pytest.mark.parametrize(
+    ("payload", "problem"),
+    [
+        (
+            '"slices": [{"column": "site", "metrics": {"accuracy": "high"}}]',
+            "slices[0].metrics.accuracy: expected a number, got 'high'",
+        ),
+        ('"features": {"candidate": "a,b"}', "features.candidate: expected a list, got 'a,b'"),
+        (
+            '"findings": [{"check": "x", "severity": "error", "message": "m",'
+            ' "samples": [{"row": "1"}]}]',
+            "findings[0].samples[0].row: expected a whole number of at least 0, got '1'",
+        ),
+    ],
+)
+def test_report_refuses_a_tampered_sub_part_with_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], payload: str, problem: str
+) -> None:
+    from mlci.cli import main
+
+    results = tmp_path / "results"
+    results.mkdir()
+    findings = "" if '"findings"' in payload else '"findings": [], '
+    (results / "model.json").write_text(
+        "{" + ENVELOPE + ', "kind": "model", ' + findings + payload + "}"
+    )
+    assert main(["report", "--results", str(results)]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"mlci: error: {results / 'model.json'}: {problem};"
+        " re-run the step that wrote it with this mlci version\n"
+    )
+    assert not (results / "report.md").exists()
+
+
 def test_typed_reading_gives_the_structure_and_the_json(tmp_path: Path, gh_env) -> None:
     from mlci.results import ModelResults, read_data_results, read_model_results
 

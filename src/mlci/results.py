@@ -47,6 +47,7 @@ __all__ = [
     "RetrainResults",
     "Severity",
     "read_data_results",
+    "experiment_rows",
     "read_document",
     "read_model_results",
     "results_schemas",
@@ -203,6 +204,16 @@ def write_results(directory: Path, document: Mapping[str, Any]) -> Path:
 
 
 @dataclass(frozen=True)
+class SampleDoc:
+    """One offending value of a finding."""
+
+    OPEN_KEYS: ClassVar[bool] = True
+
+    row: int | None = spec(None, "1-based data row", minimum=0)
+    value: Any = spec(None, "The value")
+
+
+@dataclass(frozen=True)
 class FindingDoc:
     """One finding of a results document."""
 
@@ -217,7 +228,7 @@ class FindingDoc:
     expected: Any = spec(None, "What the schema or gate expected")
     count: int | None = spec(None, "Rows or items affected", minimum=0)
     fraction: float | None = spec(None, "count as a share of the rows checked")
-    samples: list[dict[str, Any]] = spec(
+    samples: list[SampleDoc] = spec(
         factory=list, doc="Offending values as {row, value}", max_items=MAX_SAMPLES
     )
     file: str | None = spec(None, "File behind the finding, for an annotation")
@@ -329,6 +340,303 @@ class BlessingDoc:
 
 
 @dataclass(frozen=True)
+class DeltaDoc:
+    """Candidate minus baseline for one metric, with its paired-bootstrap interval."""
+
+    OPEN_KEYS: ClassVar[bool] = True
+
+    delta: float | None = spec(None, "Candidate minus baseline")
+    relative: float | None = spec(None, "delta / abs(baseline); null when the baseline is 0")
+    ci_low: float | None = spec(None, "Lower end of the interval of the delta")
+    ci_high: float | None = spec(None, "Upper end of the interval of the delta")
+    significant: bool | None = spec(None, "Whether the interval excludes 0; null: cannot tell")
+    better: bool | None = spec(None, "Whether the candidate is better; null when equal")
+    reason: str | None = spec(None, "Why significant is not true")
+
+
+@dataclass(frozen=True)
+class SliceDoc:
+    """The metrics of both models on one slice of the eval rows."""
+
+    OPEN_KEYS: ClassVar[bool] = True
+
+    column: str = spec(doc="The slicing column")
+    value: Any = spec(None, "The slice's value in that column")
+    rows: int | None = spec(None, "Rows in the slice", minimum=0)
+    metrics: dict[str, float | None] = spec(factory=dict, doc="The candidate's metrics")
+    baseline_metrics: dict[str, float | None] | None = spec(None, "The baseline's metrics")
+
+
+@dataclass(frozen=True)
+class BudgetDoc:
+    """One size, latency or memory budget, measured on the model as served."""
+
+    OPEN_KEYS: ClassVar[bool] = True
+
+    name: str = spec(doc="Budget name, e.g. latency_p95_ms")
+    observed: int | float | None = spec(None, "What was measured")
+    limit: int | float | None = spec(None, "The bound; null when none is configured")
+    unit: str | None = spec(None, "Unit of observed and limit")
+    passed: bool = spec(False, "Within the bound (true without one)")
+
+
+@dataclass(frozen=True)
+class ParityDoc:
+    """How closely the ONNX export answers like the original."""
+
+    OPEN_KEYS: ClassVar[bool] = True
+
+    max_abs_diff: float | None = spec(None, "Largest absolute difference")
+    label_mismatch: float | None = spec(None, "Share of rows with another label")
+    passed: bool = spec(False, "Both within the tolerances")
+    rows: int | None = spec(None, "Rows compared", minimum=0)
+
+
+@dataclass(frozen=True)
+class ConfusionMatrixDoc:
+    """The candidate's confusion matrix (rows: truth, columns: prediction)."""
+
+    OPEN_KEYS: ClassVar[bool] = True
+
+    labels: list[Any] = spec(factory=list, doc="The labels, in matrix order")
+    matrix: list[list[int]] = spec(factory=list, doc="Counts")
+
+
+@dataclass(frozen=True)
+class HistoryEntryDoc:
+    """One registry version and the metrics it was blessed with."""
+
+    OPEN_KEYS: ClassVar[bool] = True
+
+    version: int = spec(doc="Registry version", minimum=0)
+    metrics: dict[str, float | None] | None = spec(None, "Its metrics")
+
+
+@dataclass(frozen=True)
+class BootstrapDoc:
+    """The bootstrap settings of the intervals."""
+
+    OPEN_KEYS: ClassVar[bool] = True
+
+    resamples: int = spec(0, "Resamples (0 when no bootstrap ran)", minimum=0)
+    confidence: float | None = spec(None, "Level of the intervals")
+    seed: int | None = spec(None, "Random seed")
+
+
+@dataclass(frozen=True)
+class FeaturesDoc:
+    """How the candidate's features differ from production's."""
+
+    OPEN_KEYS: ClassVar[bool] = True
+
+    candidate: list[str] = spec(factory=list, doc="The candidate's features, in input order")
+    baseline: list[str] | None = spec(None, "Production's, or null without a production model")
+    added: list[str] = spec(factory=list, doc="Features only the candidate takes")
+    removed: list[str] = spec(factory=list, doc="Features only production takes")
+    reordered: bool = spec(False, "Whether the common features changed order")
+    changed: bool = spec(False, "Whether a feature was added or removed")
+    ignored: dict[str, list[str]] = spec(
+        factory=dict, doc="Per model (candidate, baseline), eval columns it does not take"
+    )
+    baseline_lacks: list[str] = spec(
+        factory=list, doc="Features production takes that the eval data lacks"
+    )
+
+
+@dataclass(frozen=True)
+class ParamChangeDoc:
+    """One parameter that differs between production and the candidate."""
+
+    OPEN_KEYS: ClassVar[bool] = True
+
+    key: str = spec(doc="Dotted key, e.g. train.lr")
+    change: Literal["changed", "added", "removed"] = spec(doc="What changed")
+    production: Any = spec(None, "Production's value")
+    candidate: Any = spec(None, "The candidate's value")
+
+
+@dataclass(frozen=True)
+class ParamsDoc:
+    """The candidate's parameters (model.params) next to production's."""
+
+    OPEN_KEYS: ClassVar[bool] = True
+
+    files: list[str] = spec(factory=list, doc="The parameter files")
+    candidate: dict[str, Any] = spec(factory=dict, doc="The candidate's, flattened to dotted keys")
+    baseline: dict[str, Any] | None = spec(None, "Production's, or null when it recorded none")
+    changed: list[ParamChangeDoc] = spec(factory=list, doc="Keys that differ")
+
+
+@dataclass(frozen=True)
+class LockFileDoc:
+    """The project's lock file."""
+
+    OPEN_KEYS: ClassVar[bool] = True
+
+    path: str | None = spec(None, "Path relative to the project")
+    sha256: str | None = spec(None, "Its sha256")
+
+
+@dataclass(frozen=True)
+class EnvironmentDoc:
+    """What the candidate was trained and validated with."""
+
+    OPEN_KEYS: ClassVar[bool] = True
+
+    python: str | None = spec(None, "Python version")
+    platform: str | None = spec(None, "Platform and machine")
+    packages_sha256: str | None = spec(None, "sha256 of the package list")
+    lock_file: LockFileDoc | None = spec(None, "The lock file, if any")
+
+
+@dataclass(frozen=True)
+class ExperimentDoc:
+    """What reproduces the candidate (for the experiment history)."""
+
+    OPEN_KEYS: ClassVar[bool] = True
+
+    train_command: str | None = spec(None, "model.train_command")
+    environment: EnvironmentDoc | None = spec(None, "The environment")
+    packages: list[str] = spec(factory=list, doc="name==version pins")
+
+
+@dataclass(frozen=True)
+class ExperimentRowDoc:
+    """One earlier candidate of the experiment history, as the report lists it."""
+
+    OPEN_KEYS: ClassVar[bool] = True
+
+    id: str | None = spec(None, "Entry id")
+    created: str | None = spec(None, "When (ISO 8601)")
+    pr: int | None = spec(None, "Pull request number", minimum=0)
+    branch: str | None = spec(None, "Branch")
+    git_sha: str | None = spec(None, "Commit")
+    verdict: str | None = spec(None, "blessed or blocked")
+    metric: str | None = spec(None, "The first gated metric")
+    value: int | float | None = spec(None, "Its value")
+
+
+@dataclass(frozen=True)
+class ClassMetricDoc:
+    """One per-class metric of both models, and the interval of the delta."""
+
+    OPEN_KEYS: ClassVar[bool] = True
+
+    candidate: float | None = spec(None, "The candidate's value")
+    baseline: float | None = spec(None, "The baseline's value")
+    delta: float | None = spec(None, "Candidate minus baseline")
+    ci_low: float | None = spec(None, "Lower end of the interval of the delta")
+    ci_high: float | None = spec(None, "Upper end of the interval of the delta")
+
+
+@dataclass(frozen=True)
+class PerClassDoc:
+    """Precision, recall and F1 of one class."""
+
+    OPEN_KEYS: ClassVar[bool] = True
+
+    label: Any = spec(None, "The class label")
+    support: int | None = spec(None, "Eval rows of the class", minimum=0)
+    precision: ClassMetricDoc | None = spec(None, "Precision")
+    recall: ClassMetricDoc | None = spec(None, "Recall")
+    f1: ClassMetricDoc | None = spec(None, "F1")
+
+
+@dataclass(frozen=True)
+class ConfusionDoc:
+    """Both confusion matrices on one label set (rows: truth, columns: prediction)."""
+
+    OPEN_KEYS: ClassVar[bool] = True
+
+    labels: list[Any] = spec(factory=list, doc="The labels kept, in matrix order")
+    candidate: list[list[int]] = spec(factory=list, doc="The candidate's counts")
+    baseline: list[list[int]] | None = spec(None, "The baseline's, or null")
+    total_labels: int | None = spec(None, "Labels seen (more than kept when capped)", minimum=0)
+
+
+@dataclass(frozen=True)
+class ErrorSummaryDoc:
+    """MAE, RMSE and bias (mean of prediction minus truth) of a regression."""
+
+    OPEN_KEYS: ClassVar[bool] = True
+
+    mae: float | None = spec(None, "Mean absolute error")
+    rmse: float | None = spec(None, "Root mean squared error")
+    bias: float | None = spec(None, "Mean of prediction minus truth")
+
+
+@dataclass(frozen=True)
+class SliceErrorsDoc:
+    """The error summary of both models on one slice."""
+
+    OPEN_KEYS: ClassVar[bool] = True
+
+    column: str = spec(doc="The slicing column")
+    value: Any = spec(None, "The slice's value")
+    rows: int | None = spec(None, "Rows in the slice", minimum=0)
+    candidate: ErrorSummaryDoc | None = spec(None, "The candidate's errors")
+    baseline: ErrorSummaryDoc | None = spec(None, "The baseline's, or null")
+
+
+@dataclass(frozen=True)
+class ErrorsDoc:
+    """Regression errors of both models, overall and per slice."""
+
+    OPEN_KEYS: ClassVar[bool] = True
+
+    candidate: ErrorSummaryDoc | None = spec(None, "The candidate's errors")
+    baseline: ErrorSummaryDoc | None = spec(None, "The baseline's, or null")
+    slices: list[SliceErrorsDoc] = spec(factory=list, doc="Per slice")
+
+
+@dataclass(frozen=True)
+class ResidualCountsDoc:
+    """Residual histogram counts of both models on shared bins."""
+
+    OPEN_KEYS: ClassVar[bool] = True
+
+    candidate: list[int] = spec(factory=list, doc="The candidate's counts")
+    baseline: list[int] | None = spec(None, "The baseline's, or null")
+
+
+@dataclass(frozen=True)
+class ResidualsDoc:
+    """A bounded sample of (actual, predicted) pairs and a residual histogram."""
+
+    OPEN_KEYS: ClassVar[bool] = True
+
+    actual: list[float | None] = spec(factory=list, doc="Sampled true values")
+    candidate: list[float | None] = spec(factory=list, doc="The candidate's predictions")
+    baseline: list[float | None] | None = spec(None, "The baseline's, or null")
+    bins: list[float | None] = spec(factory=list, doc="Histogram bin edges")
+    counts: ResidualCountsDoc | None = spec(None, "Histogram counts")
+
+
+@dataclass(frozen=True)
+class RecordReferenceDoc:
+    """A committed file named by the retrain record."""
+
+    OPEN_KEYS: ClassVar[bool] = True
+
+    path: str | None = spec(None, "Repository path")
+    hash: str | None = spec(None, "Its sha256")
+
+
+@dataclass(frozen=True)
+class RetrainRecordDoc:
+    """The retrain record (``.mlci/retrain.json``) a pull request carries."""
+
+    OPEN_KEYS: ClassVar[bool] = True
+
+    record: str | None = spec(None, "The record's path")
+    path: str | None = spec(None, "The retrained model's path")
+    hash: str | None = spec(None, "The retrained model's sha256")
+    blessing: BlessingDoc | None = spec(None, "The blessing the record carries")
+    data: Any = spec(None, "The data fingerprints the record carries")
+    reference: RecordReferenceDoc | None = spec(None, "The committed drift reference, or null")
+
+
+@dataclass(frozen=True)
 class ModelResults(_Envelope):
     """model.json: the candidate against the baseline, and the blessing."""
 
@@ -337,17 +645,28 @@ class ModelResults(_Envelope):
     metrics: dict[str, float | None] = spec(factory=dict, doc="The candidate's metrics")
     metric_errors: dict[str, str] = spec(factory=dict, doc="Why a metric is null")
     baseline_metrics: dict[str, float | None] | None = spec(None, "The baseline's metrics")
-    deltas: dict[str, Any] = spec(factory=dict, doc="Candidate minus baseline per metric")
+    deltas: dict[str, DeltaDoc] = spec(factory=dict, doc="Candidate minus baseline per metric")
     higher_is_better: dict[str, bool] = spec(factory=dict, doc="Direction per metric")
     gates: list[GateDoc] = spec(factory=list, doc="Applied gates")
     blessing: BlessingDoc | None = spec(None, "The blessing")
-    slices: list[Any] = spec(factory=list, doc="Per-slice metrics")
-    budgets: list[Any] = spec(factory=list, doc="Size, latency and memory budgets")
-    parity: Any = spec(None, "ONNX parity")
-    confusion_matrix: Any = spec(None, "Labels and matrix")
-    history: list[Any] | None = spec(None, "Registry versions and their metrics")
+    slices: list[SliceDoc] = spec(factory=list, doc="Per-slice metrics")
+    budgets: list[BudgetDoc] = spec(factory=list, doc="Size, latency and memory budgets")
+    parity: ParityDoc | None = spec(None, "ONNX parity, or null")
+    confusion_matrix: ConfusionMatrixDoc | None = spec(None, "Labels and matrix, or null")
+    history: list[HistoryEntryDoc] | None = spec(None, "Registry versions and their metrics")
     rows: int | None = spec(None, "Eval rows", minimum=0)
-    bootstrap: Any = spec(None, "Bootstrap settings")
+    bootstrap: BootstrapDoc | None = spec(None, "Bootstrap settings")
+    features: FeaturesDoc | None = spec(None, "How the features changed")
+    params: ParamsDoc | None = spec(None, "Parameters, or null without model.params")
+    experiment: ExperimentDoc | None = spec(None, "What reproduces the candidate")
+    experiments: list[ExperimentRowDoc] = spec(
+        factory=list, doc="The last candidates of the experiment history, newest first"
+    )
+    retrain_record: RetrainRecordDoc | None = spec(None, "The retrain record carried, if any")
+    per_class: list[PerClassDoc] = spec(factory=list, doc="Per-class metrics (classification)")
+    confusion: ConfusionDoc | None = spec(None, "Both confusion matrices (classification)")
+    errors: ErrorsDoc | None = spec(None, "Error summary (regression)")
+    residuals: ResidualsDoc | None = spec(None, "Residual sample and histogram (regression)")
 
 
 @dataclass(frozen=True)
@@ -406,6 +725,21 @@ class ProjectTestsResults(_Envelope):
     counts: ProjectTestCounts | None = spec(None, "Counts from the JUnit XML, when it wrote one")
     failing: list[str] = spec(factory=list, doc="Names of failing tests (capped)")
     failing_more: int = spec(0, "Failing tests beyond the names listed", minimum=0)
+
+
+def experiment_rows(rows: Iterable[Mapping[str, Any]]) -> list[ExperimentRowDoc]:
+    """The "Recent experiments" rows of a model document, typed.
+
+    A row that does not fit its structure is left out: the history they come from is
+    read, not trusted.
+    """
+    out = []
+    for row in rows:
+        try:
+            out.append(jsonio.validate_typed(ExperimentRowDoc, dict(row), source="experiments"))
+        except ConfigError:
+            continue
+    return out
 
 
 DOCUMENT_TYPES: dict[str, type[_Envelope]] = {

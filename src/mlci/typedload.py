@@ -7,11 +7,13 @@ shipped for editors. A field's constraints live in its metadata, built with
 
     threshold: float = spec(0.5, "Share of drifted columns", minimum=0, maximum=1)
 
-Supported field types: ``str``, ``int``, ``float``, ``bool``, ``Literal[...]``,
-``X | None``, ``list[X]``, ``dict[str, X]``, nested dataclasses and ``Any`` (any
-value, for parts of a JSON document that are free-form). Unknown keys are errors
-with a did-you-mean suggestion, unless the dataclass sets ``OPEN_KEYS = True``
-(a ``ClassVar``): then they are kept out of the object and left unchecked.
+Supported field types: ``str``, ``int``, ``float``, ``int | float`` (a number kept
+whole or not as written, where a report shows ``1,234`` and ``0.5`` differently),
+``bool``, ``Literal[...]``, ``X | None``, ``list[X]``, ``dict[str, X]``, nested
+dataclasses and ``Any`` (any value, for parts of a JSON document that are free-form).
+Unknown keys are errors with a did-you-mean suggestion, unless the dataclass sets
+``OPEN_KEYS = True`` (a ``ClassVar``): then they are kept out of the object and left
+unchecked.
 """
 
 from __future__ import annotations
@@ -111,6 +113,11 @@ def _is_optional(tp: Any) -> tuple[bool, Any]:
     return False, tp
 
 
+def _is_number(tp: Any) -> bool:
+    """Whether ``tp`` is ``int | float``: a number kept as written."""
+    return get_origin(tp) in (Union, types.UnionType) and set(get_args(tp)) == {int, float}
+
+
 def _range_text(meta: dict[str, Any]) -> str:
     lo, hi, xlo = meta.get("minimum"), meta.get("maximum"), meta.get("exclusive_minimum")
     if lo is not None and hi is not None:
@@ -155,6 +162,8 @@ class _Loader:
             return _MISSING
         if inner in (int, float):
             return self._number(inner, value, path, meta)
+        if _is_number(inner):
+            return self._number(float, value, path, meta, keep=True)
         if inner is str:
             return self._text(value, path)
         raise TypeError(f"unsupported field type {tp!r}")  # pragma: no cover - a bug in a model
@@ -211,8 +220,13 @@ class _Loader:
                 out[k] = converted
         return out
 
-    def _number(self, tp: Any, value: Any, path: Path_, meta: dict[str, Any]) -> Any:
-        """A whole number (``tp`` int) or a finite number (float) within the field's range."""
+    def _number(
+        self, tp: Any, value: Any, path: Path_, meta: dict[str, Any], *, keep: bool = False
+    ) -> Any:
+        """A whole number (``tp`` int) or a finite number (float) within the field's range.
+
+        ``keep`` leaves a whole number whole (``int | float``) instead of making it a float.
+        """
         noun = "a whole number" if tp is int else "a number"
         problem = _number_problem(tp, value)
         if problem:
@@ -226,7 +240,7 @@ class _Loader:
         ):
             self.fail(path, f"expected {noun}{_range_text(meta)}, got {describe(value)}")
             return _MISSING
-        return float(value) if tp is float else value
+        return float(value) if tp is float and not keep else value
 
     def _text(self, value: Any, path: Path_) -> Any:
         """A string (the YAML word as written when YAML 1.1 read it as something else)."""
@@ -307,8 +321,10 @@ _INT_LIMIT = 2**63
 def _number_problem(tp: Any, value: Any) -> str | None:
     """Why ``value`` is not a usable number for a field of type ``tp`` (None: it is)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
-        if isinstance(value, str) and value.lstrip("+-").replace("_", "").isdigit():
-            return f"a number with {len(value)} digits, which is out of range"
+        digits = value.lstrip("+-").replace("_", "") if isinstance(value, str) else ""
+        if digits.isdigit() and len(digits) >= len(str(_INT_LIMIT)):
+            # the YAML reader keeps a number too long to be one as its text
+            return f"a number with {len(digits)} digits, which is out of range"
         return describe(value)
     if tp is int and not isinstance(value, int):
         return describe(value)
@@ -331,7 +347,7 @@ def _type_name(tp: Any, meta: dict[str, Any]) -> str:
         return "true or false"
     if tp is int:
         return "a whole number" + _range_text(meta)
-    if tp is float:
+    if tp is float or _is_number(tp):
         return "a number" + _range_text(meta)
     return "a string"
 
@@ -398,7 +414,7 @@ def _schema_for(tp: Any, meta: dict[str, Any], defs: dict[str, Any]) -> dict[str
         out = {"type": "object", "additionalProperties": _schema_for(get_args(tp)[1], {}, defs)}
     elif tp is bool:
         out = {"type": "boolean"}
-    elif tp in (int, float):
+    elif tp in (int, float) or _is_number(tp):
         out = {"type": "integer" if tp is int else "number"}
         for key, name in (
             ("minimum", "minimum"),

@@ -280,9 +280,9 @@ def model_document(*, blessed: bool = True, task: str = "classification") -> dic
             "confusion_matrix": None,
             **(_regression_breakdown() if task == "regression" else _class_breakdown(blessed)),
             "history": [
-                {"version": "v1", "metrics": {"accuracy": 0.93, "roc_auc": 0.98, "log_loss": 0.15}},
+                {"version": 1, "metrics": {"accuracy": 0.93, "roc_auc": 0.98, "log_loss": 0.15}},
                 {
-                    "version": "v2",
+                    "version": 2,
                     "metrics": {"accuracy": 0.944, "roc_auc": 0.985, "log_loss": 0.13},
                 },
             ],

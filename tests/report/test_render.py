@@ -184,7 +184,11 @@ def _hostile_documents() -> tuple[dict, dict]:
         }
         for h in HOSTILE
     ]
-    model["history"] = [{"version": h, "metrics": {"accuracy": 0.9}} for h in HOSTILE]
+    # Registry versions are whole numbers now; class labels are the free text of a chart.
+    model["per_class"] = [
+        {"label": h, "support": 3, "f1": {"candidate": 0.5, "baseline": 0.6, "delta": -0.1}}
+        for h in HOSTILE
+    ]
     model["blessing"]["reason"] = HOSTILE[3]
     model["blessing"]["notes"] = HOSTILE[:4]
     return data, model
@@ -320,11 +324,59 @@ def test_garbage_in_a_typed_field_is_refused_naming_each_field():
     assert refused.value.path == "model.json"
 
 
-def test_garbage_in_an_untyped_part_does_not_crash():
+def test_garbage_in_a_sub_part_is_refused_naming_each_field():
     doc = model_document(blessed=False)
     doc |= {"history": [1, None, "x"], "budgets": [None], "parity": [], "per_class": "x"}
-    text = render_markdown(Report.from_json(model=doc))
-    assert text.startswith("## ❌ mlci: blocked")
+    with pytest.raises(RefusedDocument) as refused:
+        Report.from_json(model=doc)
+    assert refused.value.problems == [
+        "budgets[0]: expected a mapping, got null",
+        "parity: expected a mapping, got a list",
+        "history[0]: expected a mapping, got 1",
+        "history[1]: expected a mapping, got null",
+        "history[2]: expected a mapping, got 'x'",
+        "per_class: expected a list, got 'x'",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("part", "value", "problem"),
+    [
+        ("slices", [{"column": "site", "rows": "many"}], "slices[0].rows: expected a whole"),
+        ("slices", [{"value": "a"}], "slices[0]: missing required key 'column'"),
+        ("budgets", [{"name": "size_mb", "observed": "1 MB"}], "budgets[0].observed: expected a"),
+        ("parity", {"passed": "yes"}, "parity.passed: expected true or false, got 'yes'"),
+        ("features", {"added": "island"}, "features.added: expected a list, got 'island'"),
+        (
+            "features",
+            {"ignored": {"candidate": [["a"]]}},
+            "features.ignored.candidate[0]: expected",
+        ),
+        ("params", {"candidate": []}, "params.candidate: expected a mapping, got a list"),
+        (
+            "params",
+            {"changed": [{"key": "lr", "change": "moved"}]},
+            "params.changed[0].change: 'moved' is not allowed",
+        ),
+        ("experiment", {"packages": "numpy"}, "experiment.packages: expected a list"),
+        ("experiments", [{"pr": "1; rm -rf"}], "experiments[0].pr: expected a whole number"),
+        ("per_class", [{"f1": {"delta": "-0.1"}}], "per_class[0].f1.delta: expected a number"),
+        ("confusion", {"candidate": [[1, "x"]]}, "confusion.candidate[0][1]: expected a whole"),
+        ("errors", {"candidate": {"mae": []}}, "errors.candidate.mae: expected a number"),
+        ("residuals", {"bins": {}}, "residuals.bins: expected a list, got a mapping"),
+        ("history", [{"version": "v1"}], "history[0].version: expected a whole number"),
+        ("deltas", {"accuracy": {"better": "yes"}}, "deltas.accuracy.better: expected true or"),
+        ("bootstrap", {"resamples": -1}, "bootstrap.resamples: expected a whole number of at"),
+        ("retrain_record", {"blessing": []}, "retrain_record.blessing: expected a mapping"),
+        ("confusion_matrix", {"matrix": [1]}, "confusion_matrix.matrix[0]: expected a list"),
+    ],
+)
+def test_a_tampered_sub_part_is_refused(part, value, problem):
+    doc = model_document(blessed=True) | {part: value}
+    with pytest.raises(RefusedDocument) as refused:
+        Report.from_json(model=doc)
+    assert len(refused.value.problems) == 1
+    assert refused.value.problems[0].startswith(problem)
 
 
 def test_features_changed_section(tmp_path):

@@ -34,6 +34,7 @@ from mlci.results import (
     ModelResults,
     ProjectTestsResults,
     RefusedDocument,
+    experiment_rows,
 )
 
 if TYPE_CHECKING:
@@ -427,7 +428,10 @@ def _record_experiment(
         runtime.info(f"recorded experiment {entry['id']} in {log.path}")
     ids = [e.get("id") for e in entries]
     before = entries[: ids.index(entry["id"])] if entry["id"] in ids else entries
-    listed = replace(loaded.model, raw={**model, "experiments": recent(before)})
+    rows = recent(before)
+    listed = replace(
+        loaded.model, experiments=experiment_rows(rows), raw={**model, "experiments": rows}
+    )
     return Report(loaded.data, listed, loaded.tests)
 
 

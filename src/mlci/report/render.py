@@ -23,14 +23,19 @@ from mlci.metrics import BUILTIN_METRICS
 from mlci.report.charts import Chart, Series, bar_chart, line_chart, to_mermaid, to_svg
 from mlci.report.escape import fmt_number, md, safe_url
 from mlci.results import (
+    ClassMetricDoc,
     DataResults,
+    DeltaDoc,
     DriftColumnDoc,
     DriftDoc,
+    ErrorSummaryDoc,
     FindingDoc,
     GateDoc,
     ModelResults,
+    PerClassDoc,
     ProjectTestsResults,
     Provenance,
+    ResidualCountsDoc,
     read_document,
     validate_document,
 )
@@ -83,11 +88,9 @@ DETAIL_LEVELS: tuple[Detail, ...] = (
 class Report:
     """The typed results documents a report is rendered from (either may be absent).
 
-    Build one from JSON data with `Report.from_json` (which validates each document) or
-    from files with `load_report`; the renderer reads the typed fields, and the parts of a
-    model document that have no typed structure yet (slices, budgets, parity, features,
-    parameters, experiments, per-class and error breakdowns, history) from its validated
-    ``raw`` JSON, defensively.
+    Build one from JSON data with `Report.from_json` (which validates each document, its
+    sub-parts included) or from files with `load_report`; the renderer reads the typed
+    fields only.
     """
 
     data: DataResults | None
@@ -196,15 +199,11 @@ def load_report(results_dir: Path) -> Report:
     return Report(docs.get("data"), docs.get("model"), docs.get("tests"))
 
 
-# -- defensive accessors (for the parts of a document that have no typed structure) -------
+# -- accessors ----------------------------------------------------------------------------
 
 
 def _d(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
-
-
-def _l(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
 
 
 def _num(value: Any) -> float | None:
@@ -309,14 +308,14 @@ def _metric_row(model: ModelResults, name: str, chars: int) -> dict[str, Any]:
     baseline_raw = model.baseline_metrics
     cand = _num(metrics.get(name))
     prod = _num((baseline_raw or {}).get(name))
-    info = _d(model.deltas.get(name))
-    delta = _num(info.get("delta"))
+    info = model.deltas.get(name) or DeltaDoc()
+    delta = _num(info.delta)
     if delta is None and cand is not None and prod is not None:
         delta = cand - prod
-    relative = _num(info.get("relative"))
+    relative = _num(info.relative)
     if relative is None and delta is not None and prod is not None and prod != 0.0:
         relative = delta / abs(prod)
-    lo, hi = _num(info.get("ci_low")), _num(info.get("ci_high"))
+    lo, hi = _num(info.ci_low), _num(info.ci_high)
     ci = (
         f"[{fmt_number(lo, signed=True)}, {fmt_number(hi, signed=True)}]"
         if lo is not None and hi is not None
@@ -344,11 +343,11 @@ def _metric_row(model: ModelResults, name: str, chars: int) -> dict[str, Any]:
     }
 
 
-def _change(model: ModelResults, name: str, info: Mapping[str, Any], delta: float | None) -> str:
+def _change(model: ModelResults, name: str, info: DeltaDoc, delta: float | None) -> str:
     """Better, worse or the same, and which way is better."""
     hib = _higher_is_better(model, name)
-    better = info.get("better")
-    if not isinstance(better, bool):
+    better = info.better
+    if better is None:
         better = None if delta is None or hib is None or delta == 0 else (delta > 0) == hib
     if delta is not None and delta == 0:
         change = "⚪ same"
@@ -382,52 +381,50 @@ def _one_sided(model: ModelResults, chars: int) -> list[str]:
     return lines
 
 
-def _budgets(model: Mapping[str, Any], chars: int) -> list[dict[str, str]]:
+def _budgets(model: ModelResults, chars: int) -> list[dict[str, str]]:
     out = []
-    for b in _l(model.get("budgets")):
-        b = _d(b)
-        unit = f" {md(b['unit'], 20)}" if b.get("unit") else ""
-        limit = _num(b.get("limit"))
+    for b in model.budgets:
+        unit = f" {md(b.unit, 20)}" if b.unit else ""
+        limit = _num(b.limit)
         out.append(
             {
-                "name": md(b.get("name"), chars),
-                "observed": fmt_number(b.get("observed")) + unit,
+                "name": md(b.name, chars),
+                "observed": fmt_number(b.observed) + unit,
                 "limit": fmt_number(limit) + unit if limit is not None else "none (measured)",
-                "mark": ("✅" if b.get("passed") is True else "❌")
+                "mark": ("✅" if b.passed else "❌")
                 if limit is not None
-                else ("—" if b.get("passed") is True else "❌"),
+                else ("—" if b.passed else "❌"),
             }
         )
     return out
 
 
-def _parity(model: Mapping[str, Any]) -> str:
-    p = model.get("parity")
-    if not isinstance(p, dict):
+def _parity(model: ModelResults) -> str:
+    p = model.parity
+    if p is None:
         return ""
-    mark = "✅" if p.get("passed") is True else "❌"
+    mark = "✅" if p.passed else "❌"
     return (
-        f"{mark} Export parity on {fmt_number(p.get('rows'))} rows: max |Δ| "
-        f"{fmt_number(p.get('max_abs_diff'))},"
-        f" label mismatches {fmt_number(p.get('label_mismatch'))}."
+        f"{mark} Export parity on {fmt_number(p.rows)} rows: max |Δ| "
+        f"{fmt_number(p.max_abs_diff)},"
+        f" label mismatches {fmt_number(p.label_mismatch)}."
     )
 
 
 def _slices(model: ModelResults, detail: Detail) -> dict[str, Any] | None:
     chars = detail.value_chars
     rows: list[dict[str, Any]] = []
-    for s in _l(model.raw.get("slices")):
-        s = _d(s)
-        cur, base = _d(s.get("metrics")), _d(s.get("baseline_metrics"))
-        for name, value in cur.items():
+    for s in model.slices:
+        base = s.baseline_metrics or {}
+        for name, value in s.metrics.items():
             c, b = _num(value), _num(base.get(name))
             hib = _higher_is_better(model, name)
             if c is None or b is None or hib is None or c == b or (c > b) == hib:
                 continue
             rows.append(
                 {
-                    "slice": f"{md(s.get('column'), chars)} = {md(s.get('value'), chars)}",
-                    "rows": fmt_number(s.get("rows")),
+                    "slice": f"{md(s.column, chars)} = {md(s.value, chars)}",
+                    "rows": fmt_number(s.rows),
                     "metric": md(name, chars),
                     "production": fmt_number(b),
                     "candidate": fmt_number(c),
@@ -454,34 +451,34 @@ def _param_value(value: Any, chars: int) -> str:
     return md(_compact(value), chars)
 
 
-def _params(model: Mapping[str, Any], detail: Detail) -> dict[str, Any] | None:
+def _params(model: ModelResults, detail: Detail) -> dict[str, Any] | None:
     """The "parameters changed" table: changed keys only, long values cut."""
-    info = model.get("params")
-    if not isinstance(info, dict):
+    info = model.params
+    if info is None:
         return None
-    cand = _d(info.get("candidate"))
+    cand = info.candidate
     chars = min(detail.value_chars, 60)
-    if not isinstance(info.get("baseline"), dict):
+    if info.baseline is None:
         return {
             "line": f"{fmt_number(len(cand))} parameter(s) recorded; production recorded none"
             " to compare with.",
             "rows": [],
             "more": 0,
         }
-    changed = [_d(c) for c in _l(info.get("changed"))]
+    changed = info.changed
     rows = [
         {
-            "key": md(c.get("key"), chars),
-            "production": _param_value(c.get("production"), chars)
-            if c.get("change") != "added"
+            "key": md(c.key, chars),
+            "production": _param_value(c.production, chars)
+            if c.change != "added"
             else "_(absent)_",
-            "candidate": _param_value(c.get("candidate"), chars)
-            if c.get("change") != "removed"
+            "candidate": _param_value(c.candidate, chars)
+            if c.change != "removed"
             else "_(absent)_",
         }
         for c in changed[: detail.metrics]
     ]
-    unchanged = len(cand) - sum(1 for c in changed if c.get("change") != "removed")
+    unchanged = len(cand) - sum(1 for c in changed if c.change != "removed")
     return {
         "line": (
             f"{len(changed)} parameter(s) changed, {max(unchanged, 0)} unchanged (hidden)."
@@ -493,23 +490,19 @@ def _params(model: Mapping[str, Any], detail: Detail) -> dict[str, Any] | None:
     }
 
 
-def _experiments(model: Mapping[str, Any], detail: Detail) -> list[dict[str, str]]:
+def _experiments(model: ModelResults, detail: Detail) -> list[dict[str, str]]:
     """The last candidates validated before this one (the experiment history), newest first."""
     rows = []
-    for e in _l(model.get("experiments"))[: min(detail.slices, 10)]:
-        e = _d(e)
-        pr = e.get("pr")
-        where = f"PR {fmt_number(pr)}" if isinstance(pr, int) else md(e.get("branch") or "—", 40)
-        sha = _short_sha(e.get("git_sha"))
-        verdict = e.get("verdict")
-        metric = e.get("metric")
+    for e in model.experiments[: min(detail.slices, 10)]:
+        where = f"PR {fmt_number(e.pr)}" if e.pr is not None else md(e.branch or "—", 40)
+        sha = _short_sha(e.git_sha)
         rows.append(
             {
-                "id": f"`{md(e.get('id'), 12)}`",
-                "created": md(e.get("created") or "—", 30),
+                "id": f"`{md(e.id, 12)}`",
+                "created": md(e.created or "—", 30),
                 "where": where + (f" · `{sha}`" if sha else ""),
-                "verdict": "✅ blessed" if verdict == "blessed" else "❌ blocked",
-                "metric": f"{md(metric, 40)} {fmt_number(e.get('value'))}" if metric else "—",
+                "verdict": "✅ blessed" if e.verdict == "blessed" else "❌ blocked",
+                "metric": f"{md(e.metric, 40)} {fmt_number(e.value)}" if e.metric else "—",
             }
         )
     return rows
@@ -520,23 +513,18 @@ def _names_list(values: list[Any], chars: int, limit: int = 30) -> str:
     return shown + (f" and {len(values) - limit} more" if len(values) > limit else "")
 
 
-def _features(model: Mapping[str, Any], detail: Detail) -> dict[str, Any] | None:
+def _features(model: ModelResults, detail: Detail) -> dict[str, Any] | None:
     """The "features changed" section: what the candidate takes that production did not."""
-    info = _d(model.get("features"))
-    chars = detail.value_chars
-    added = [str(c) for c in _l(info.get("added"))]
-    removed = [str(c) for c in _l(info.get("removed"))]
-    if not added and not removed:
+    info = model.features
+    if info is None or not (info.added or info.removed):
         return None
-    cand = _l(info.get("candidate"))
-    base = _l(info.get("baseline"))
+    chars = detail.value_chars
     lines = []
-    if added:
-        lines.append(f"➕ Added ({len(added)}): {_names_list(added, chars)}")
-    if removed:
-        lines.append(f"➖ Removed ({len(removed)}): {_names_list(removed, chars)}")
-    ignored = _d(info.get("ignored"))
-    lacking = [str(c) for c in _l(info.get("baseline_lacks"))]
+    if info.added:
+        lines.append(f"➕ Added ({len(info.added)}): {_names_list(info.added, chars)}")
+    if info.removed:
+        lines.append(f"➖ Removed ({len(info.removed)}): {_names_list(info.removed, chars)}")
+    lacking = info.baseline_lacks
     how = (
         f"production could not be evaluated: the eval data lacks {_names_list(lacking, chars)}"
         if lacking
@@ -544,25 +532,25 @@ def _features(model: Mapping[str, Any], detail: Detail) -> dict[str, Any] | None
     )
     return {
         "line": (
-            f"The candidate takes {fmt_number(len(cand))} feature(s), production"
-            f" {fmt_number(len(base))}; {how}."
+            f"The candidate takes {fmt_number(len(info.candidate))} feature(s), production"
+            f" {fmt_number(len(info.baseline or []))}; {how}."
         ),
         "changes": lines,
         "ignored": [
             f"Not features of {'production' if role == 'baseline' else md(role, 20)}"
-            f" (ignored): {_names_list([str(c) for c in _l(cols)], chars, 20)}"
-            for role, cols in ignored.items()
-            if _l(cols)
+            f" (ignored): {_names_list(cols, chars, 20)}"
+            for role, cols in info.ignored.items()
+            if cols
         ],
     }
 
 
-def _delta_ci(cell: Mapping[str, Any]) -> str:
-    delta = _num(cell.get("delta"))
+def _delta_ci(cell: ClassMetricDoc) -> str:
+    delta = _num(cell.delta)
     if delta is None:
         return "—"
     text = fmt_number(delta, signed=True)
-    lo, hi = _num(cell.get("ci_low")), _num(cell.get("ci_high"))
+    lo, hi = _num(cell.ci_low), _num(cell.ci_high)
     if lo is not None and hi is not None:
         text += f" [{fmt_number(lo, signed=True)}, {fmt_number(hi, signed=True)}]"
         if hi < 0:
@@ -572,24 +560,36 @@ def _delta_ci(cell: Mapping[str, Any]) -> str:
     return text
 
 
-def _per_class(model: Mapping[str, Any], detail: Detail) -> dict[str, Any] | None:
+_NO_CELL = ClassMetricDoc()
+
+
+def _class_cells(entry: PerClassDoc) -> dict[str, ClassMetricDoc]:
+    """Precision, recall and F1 of one class (an absent one as an empty cell)."""
+    return {
+        "precision": entry.precision or _NO_CELL,
+        "recall": entry.recall or _NO_CELL,
+        "f1": entry.f1 or _NO_CELL,
+    }
+
+
+def _per_class(model: ModelResults, detail: Detail) -> dict[str, Any] | None:
     """Per-class precision, recall and F1 with deltas, worst change first (as stored)."""
-    entries = [_d(e) for e in _l(model.get("per_class"))]
+    entries = model.per_class
     if not entries or detail.classes == 0:
         return None
     rows = []
     for e in entries[: detail.classes]:
         row: dict[str, str] = {
-            "label": md(e.get("label"), detail.value_chars),
-            "support": fmt_number(e.get("support")),
+            "label": md(e.label, detail.value_chars),
+            "support": fmt_number(e.support),
         }
-        for name in ("precision", "recall", "f1"):
-            cell = _d(e.get(name))
-            row[name] = fmt_number(cell.get("candidate"))
+        for name, cell in _class_cells(e).items():
+            row[name] = fmt_number(cell.candidate)
             row[f"{name}_delta"] = _delta_ci(cell)
         rows.append(row)
-    worse = sum(1 for e in entries if (_num(_d(e.get("f1")).get("delta")) or 0.0) < 0)
-    has_base = any(_num(_d(e.get("f1")).get("baseline")) is not None for e in entries)
+    f1s = [e.f1 or _NO_CELL for e in entries]
+    worse = sum(1 for f1 in f1s if (_num(f1.delta) or 0.0) < 0)
+    has_base = any(_num(f1.baseline) is not None for f1 in f1s)
     return {
         "rows": rows,
         "more": len(entries) - len(rows),
@@ -602,48 +602,51 @@ def _per_class(model: Mapping[str, Any], detail: Detail) -> dict[str, Any] | Non
     }
 
 
-def _confusion(model: Mapping[str, Any], detail: Detail) -> dict[str, Any] | None:
+def _confusion(model: ModelResults, detail: Detail) -> dict[str, Any] | None:
     """Both confusion matrices as one table: counts, with the change per cell."""
-    info = _d(model.get("confusion"))
-    labels = _l(info.get("labels"))
-    cand = _l(info.get("candidate"))
+    info = model.confusion
+    if info is None:
+        return None
+    labels, cand = info.labels, info.candidate
     if not labels or len(cand) != len(labels) or detail.classes == 0:
         return None
-    base = info.get("baseline")
-    base_rows = _l(base) if isinstance(base, list) and len(base) == len(labels) else None
+    base = info.baseline
+    base_rows = base if base is not None and len(base) == len(labels) else None
     keep = min(len(labels), detail.classes, 15)
     rows = []
     for i in range(keep):
         cells = []
         for j in range(keep):
-            c = _num(_l(cand[i])[j]) if j < len(_l(cand[i])) else None
-            text = fmt_number(int(c)) if c is not None else "—"
+            c = cand[i][j] if j < len(cand[i]) else None
+            text = fmt_number(c) if c is not None else "—"
             if base_rows is not None and c is not None:
-                b = _num(_l(base_rows[i])[j]) if j < len(_l(base_rows[i])) else None
+                b = base_rows[i][j] if j < len(base_rows[i]) else None
                 if b is not None and b != c:
-                    text += f" ({fmt_number(int(c - b), signed=True)})"
+                    text += f" ({fmt_number(c - b, signed=True)})"
             cells.append(f"**{text}**" if i == j else text)
         rows.append({"label": md(labels[i], 40), "cells": cells})
-    more = max(_num(info.get("total_labels")) or len(labels), len(labels)) - keep
+    more = max(info.total_labels or len(labels), len(labels)) - keep
     return {
         "header": [md(label, 40) for label in labels[:keep]],
         "rows": rows,
-        "more": int(more),
+        "more": more,
         "baseline": base_rows is not None,
     }
 
 
-def _errors(model: Mapping[str, Any], detail: Detail) -> dict[str, Any] | None:
+_NO_ERRORS = ErrorSummaryDoc()
+_ERROR_NAMES = (("mae", "MAE"), ("rmse", "RMSE"), ("bias", "bias (predicted − actual)"))
+
+
+def _errors(model: ModelResults, detail: Detail) -> dict[str, Any] | None:
     """MAE, RMSE and bias of both models, overall and per slice (regression)."""
-    info = _d(model.get("errors"))
-    cand = _d(info.get("candidate"))
-    if not cand:
+    info = model.errors
+    if info is None or info.candidate is None:
         return None
-    base_raw = info.get("baseline")
-    base = _d(base_raw)
+    cand, base = info.candidate, info.baseline or _NO_ERRORS
     overall = []
-    for name, label in (("mae", "MAE"), ("rmse", "RMSE"), ("bias", "bias (predicted − actual)")):
-        c, b = _num(cand.get(name)), _num(base.get(name))
+    for name, label in _ERROR_NAMES:
+        c, b = _num(getattr(cand, name)), _num(getattr(base, name))
         if name == "bias":
             worse = None if c is None or b is None or abs(c) == abs(b) else abs(c) > abs(b)
         else:
@@ -651,28 +654,27 @@ def _errors(model: Mapping[str, Any], detail: Detail) -> dict[str, Any] | None:
         overall.append(
             {
                 "name": label,
-                "production": fmt_number(b) if base_raw is not None else "—",
+                "production": fmt_number(b) if info.baseline is not None else "—",
                 "candidate": fmt_number(c),
                 "delta": fmt_number(c - b, signed=True) if c is not None and b is not None else "—",
                 "change": "" if worse is None else ("🔴 worse" if worse else "🟢 better"),
             }
         )
     slices: list[dict[str, Any]] = []
-    for s_ in _l(info.get("slices")):
-        s_ = _d(s_)
-        sc, sb = _d(s_.get("candidate")), _d(s_.get("baseline"))
-        mae_c, mae_b = _num(sc.get("mae")), _num(sb.get("mae"))
+    for s_ in info.slices:
+        sc, sb = s_.candidate or _NO_ERRORS, s_.baseline or _NO_ERRORS
+        mae_c, mae_b = _num(sc.mae), _num(sb.mae)
         change = mae_c - mae_b if mae_c is not None and mae_b is not None else None
         slices.append(
             {
-                "slice": f"{md(s_.get('column'), detail.value_chars)} ="
-                f" {md(s_.get('value'), detail.value_chars)}",
-                "rows": fmt_number(s_.get("rows")),
+                "slice": f"{md(s_.column, detail.value_chars)} ="
+                f" {md(s_.value, detail.value_chars)}",
+                "rows": fmt_number(s_.rows),
                 "mae": f"{fmt_number(mae_b)} → {fmt_number(mae_c)}"
                 if mae_b is not None
                 else fmt_number(mae_c),
-                "rmse": fmt_number(sc.get("rmse")),
-                "bias": fmt_number(sc.get("bias"), signed=True),
+                "rmse": fmt_number(sc.rmse),
+                "bias": fmt_number(sc.bias, signed=True),
                 "_key": -change if change is not None else math.inf,
             }
         )
@@ -684,16 +686,15 @@ def _errors(model: Mapping[str, Any], detail: Detail) -> dict[str, Any] | None:
         "overall": overall,
         "slices": shown,
         "slices_more": len(slices) - len(shown),
-        "baseline": base_raw is not None,
+        "baseline": info.baseline is not None,
     }
 
 
 def _samples(f: FindingDoc, detail: Detail) -> str:
     parts = []
     for s in f.samples[: detail.samples]:
-        s = _d(s)
-        row = f"row {fmt_number(s.get('row'))}: " if s.get("row") is not None else ""
-        parts.append(f"{row}{md(_compact(s.get('value')), min(detail.value_chars, 60))}")
+        row = f"row {fmt_number(s.row)}: " if s.row is not None else ""
+        parts.append(f"{row}{md(_compact(s.value), min(detail.value_chars, 60))}")
     return " · ".join(parts)
 
 
@@ -827,19 +828,19 @@ def _charts(report: Report) -> list[Chart]:
     charts: list[Chart] = []
     model = report.model
     if model is not None:
-        history = [_d(h) for h in _l(model.history)]
+        history = model.history or []
         metrics = model.metrics
         gated = [str(g.metric) for g in model.gates if g.metric in metrics]
         names = list(dict.fromkeys(gated + list(metrics)))[:3]
         if history:
             for name in names:
-                labels = [str(h.get("version")) for h in history] + ["candidate"]
-                values = [_num(_d(h.get("metrics")).get(name)) for h in history]
+                labels = [f"v{h.version}" for h in history] + ["candidate"]
+                values = [_num((h.metrics or {}).get(name)) for h in history]
                 values.append(_num(metrics.get(name)))
                 chart = line_chart(f"{name} across registry versions", labels, values, name)
                 if chart:
                     charts.append(chart)
-        charts += _class_charts(model.raw) + _regression_charts(model.raw)
+        charts += _class_charts(model) + _regression_charts(model)
     if report.data is not None and report.data.drift is not None:
         by_method: dict[str, list[DriftColumnDoc]] = {}
         for c in report.data.drift.columns:
@@ -861,28 +862,29 @@ def _charts(report: Report) -> list[Chart]:
     return charts
 
 
-def _class_charts(model: Mapping[str, Any]) -> list[Chart]:
-    rows = [_d(r) for r in _l(model.get("per_class"))][:20]
+def _class_charts(model: ModelResults) -> list[Chart]:
+    rows = model.per_class[:20]
     if not rows:
         return []
-    labels = [str(r.get("label")) for r in rows]
-    series = [Series("candidate", tuple(_num(_d(r.get("f1")).get("candidate")) for r in rows))]
-    if any(_num(_d(r.get("f1")).get("baseline")) is not None for r in rows):
-        series.append(
-            Series("production", tuple(_num(_d(r.get("f1")).get("baseline")) for r in rows))
-        )
+    labels = [str(r.label) for r in rows]
+    f1s = [r.f1 or _NO_CELL for r in rows]
+    series = [Series("candidate", tuple(_num(f1.candidate) for f1 in f1s))]
+    if any(_num(f1.baseline) is not None for f1 in f1s):
+        series.append(Series("production", tuple(_num(f1.baseline) for f1 in f1s)))
     chart = bar_chart("F1 per class - worst change first", labels, series, "F1")
     return [chart] if chart else []
 
 
-def _regression_charts(model: Mapping[str, Any]) -> list[Chart]:
-    res = _d(model.get("residuals"))
+def _regression_charts(model: ModelResults) -> list[Chart]:
+    res = model.residuals
+    if res is None:
+        return []
     out: list[Chart] = []
-    actual = [_num(v) for v in _l(res.get("actual"))]
+    actual = [_num(v) for v in res.actual]
     xs = tuple(v if v is not None else math.nan for v in actual)
-    series = [Series("candidate", tuple(_num(v) for v in _l(res.get("candidate"))), xs)]
-    if isinstance(res.get("baseline"), list):
-        series.append(Series("production", tuple(_num(v) for v in _l(res.get("baseline"))), xs))
+    series = [Series("candidate", tuple(_num(v) for v in res.candidate), xs)]
+    if res.baseline is not None:
+        series.append(Series("production", tuple(_num(v) for v in res.baseline), xs))
     if actual:
         out.append(
             Chart(
@@ -894,13 +896,13 @@ def _regression_charts(model: Mapping[str, Any]) -> list[Chart]:
                 diagonal=True,
             )
         )
-    edges = [e for v in _l(res.get("bins")) if (e := _num(v)) is not None]
-    counts = _d(res.get("counts"))
-    if len(edges) >= 2 and len(edges) == len(_l(res.get("bins"))):
+    edges = [e for v in res.bins if (e := _num(v)) is not None]
+    counts = res.counts or ResidualCountsDoc()
+    if len(edges) >= 2 and len(edges) == len(res.bins):
         mids = [f"{(a + b) / 2:.4g}" for a, b in zip(edges[:-1], edges[1:], strict=False)]
-        bars = [Series("candidate", tuple(_num(v) for v in _l(counts.get("candidate"))))]
-        if isinstance(counts.get("baseline"), list):
-            bars.append(Series("production", tuple(_num(v) for v in _l(counts.get("baseline")))))
+        bars = [Series("candidate", tuple(_num(v) for v in counts.candidate))]
+        if counts.baseline is not None:
+            bars.append(Series("production", tuple(_num(v) for v in counts.baseline)))
         hist = bar_chart("residuals (predicted minus actual)", mids, bars, "rows")
         if hist:
             out.append(hist)
@@ -1048,18 +1050,18 @@ def build_context(
         "failures_more": failures_more,
         "context_line": _context_line(report),
         "tests_line": _tests_line(report.tests),
-        "params": _params(model.raw, detail) if model is not None else None,
+        "params": _params(model, detail) if model is not None else None,
         "metrics": _metric_rows(model, detail) if model is not None else None,
-        "budgets": _budgets(model.raw, detail.value_chars) if model is not None else [],
-        "parity": _parity(model.raw) if model is not None else "",
+        "budgets": _budgets(model, detail.value_chars) if model is not None else [],
+        "parity": _parity(model) if model is not None else "",
         "slices": _slices(model, detail) if model is not None else None,
-        "features": _features(model.raw, detail) if model is not None else None,
-        "experiments": _experiments(model.raw, detail) if model is not None else [],
+        "features": _features(model, detail) if model is not None else None,
+        "experiments": _experiments(model, detail) if model is not None else [],
         "data": _data(report.data, detail) if report.data is not None else None,
         "drift": _drift(report.data, detail) if report.data is not None else None,
-        "per_class": _per_class(model.raw, detail) if model is not None else None,
-        "confusion": _confusion(model.raw, detail) if model is not None else None,
-        "errors": _errors(model.raw, detail) if model is not None else None,
+        "per_class": _per_class(model, detail) if model is not None else None,
+        "confusion": _confusion(model, detail) if model is not None else None,
+        "errors": _errors(model, detail) if model is not None else None,
         "charts": _drawn(_charts(report), flavor) if detail.charts else [],
         "provenance": _provenance(report, detail.value_chars),
         "truncated": truncated,
