@@ -313,3 +313,45 @@ def test_typed_reading_gives_the_structure_and_the_json(tmp_path: Path, gh_env) 
     assert typed.raw["extra"] == {"kept": [1]}
     with pytest.raises(RefusedDocument, match="holds a 'model' document, expected 'data'"):
         read_data_results(path)
+
+
+@pytest.mark.parametrize(
+    ("kind", "payload", "problem"),
+    [
+        ("retrain", '"pull_request": {"number": "7"}', "pull_request.number: expected a whole"),
+        ("retrain", '"decision": {"retrain": "yes"}', "decision.retrain: expected true or false"),
+        ("retrain", '"champion": {"created": "x"}', "champion: missing required key 'version'"),
+        ("retrain", '"data": {"files": "a.csv"}', "data.files: expected a list, got 'a.csv'"),
+        ("monitor", '"problems": [{"key": "x"}]', "problems[0]: missing required key"),
+        (
+            "monitor",
+            '"issues": [{"problem": "x", "number": -1, "action": "opened"}]',
+            "issues[0].number: expected a whole number of at least 0, got -1",
+        ),
+        ("monitor", '"rollback": "done"', "rollback: expected a mapping, got 'done'"),
+        (
+            "monitor",
+            '"label_drift": {"column": "y", "drifted": 1}',
+            "label_drift.drifted: expected true or false, got 1",
+        ),
+    ],
+)
+def test_retrain_and_monitor_sub_parts_are_typed(
+    tmp_path: Path, kind: str, payload: str, problem: str
+) -> None:
+    path = tmp_path / f"{kind}.json"
+    path.write_text("{" + ENVELOPE + f', "kind": "{kind}", "findings": [], ' + payload + "}")
+    with pytest.raises(RefusedDocument) as info:
+        read_results(path, kind=kind)
+    assert info.value.problems[0].startswith(problem)
+
+
+def test_a_document_mlci_built_is_typed_or_a_bug(gh_env) -> None:
+    from mlci.results import RetrainResults, as_typed
+
+    doc = make_document("retrain", passed=True, payload={"outcome": "skipped"})
+    typed = as_typed(RetrainResults, doc, what="retrain.json")
+    assert typed.outcome == "skipped" and typed.raw["outcome"] == "skipped"
+    bad = make_document("retrain", passed=True, payload={"decision": {"retrain": "no"}})
+    with pytest.raises(ValueError, match=r"invalid retrain.json: .*decision.retrain"):
+        as_typed(RetrainResults, bad, what="retrain.json")

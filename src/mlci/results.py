@@ -21,10 +21,11 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import math
+import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
 from mlci import __version__, jsonio
 from mlci.errors import ConfigError, InputError
@@ -46,6 +47,7 @@ __all__ = [
     "RefusedDocument",
     "RetrainResults",
     "Severity",
+    "as_typed",
     "read_data_results",
     "experiment_rows",
     "read_document",
@@ -183,6 +185,34 @@ def make_document(
         **to_jsonable(dict(payload or {})),
         "provenance": to_jsonable(prov),
     }
+
+
+_T = TypeVar("_T")
+
+
+def as_typed(cls: type[_T], value: Mapping[str, Any], *, what: str) -> _T:
+    """A document (or part of one) mlci built itself, as its typed structure.
+
+    Texts rendered in the same run (the retrain and monitor summaries, the pull
+    request body) read the typed document, exactly as the report reads a file.
+
+    Args:
+        cls: The structure, e.g. `RetrainResults` or `DriftColumnDoc`.
+        value: The JSON-ready data.
+        what: What it is, for the message.
+
+    Raises:
+        ValueError: when it does not fit (a bug in the writer: exit 3).
+    """
+    data = to_jsonable(value)
+    try:
+        typed = jsonio.validate_typed(cls, data, source=what)
+    except ConfigError as exc:
+        problems = "; ".join(str(i) for i in exc.issues[:5])
+        raise ValueError(f"mlci built an invalid {what}: {problems}") from None
+    if isinstance(typed, _Envelope):
+        return typing.cast(_T, dataclasses.replace(typed, raw=data))
+    return typed
 
 
 def write_results(directory: Path, document: Mapping[str, Any]) -> Path:
@@ -683,13 +713,128 @@ class DeployResults(_Envelope):
 
 
 @dataclass(frozen=True)
+class ReferenceDoc:
+    """The drift reference data was compared with."""
+
+    OPEN_KEYS: ClassVar[bool] = True
+
+    source: str | None = spec(None, "training data of v<N>, or data.reference")
+    version: int | None = spec(None, "The registry version whose profile it is", minimum=0)
+    rows: int | None = spec(None, "Rows of the reference", minimum=0)
+
+
+@dataclass(frozen=True)
+class VersionDoc:
+    """A registry version: production, or the champion of a retrain."""
+
+    OPEN_KEYS: ClassVar[bool] = True
+
+    version: int = spec(doc="Registry version", minimum=0)
+    created: str | None = spec(None, "When it was registered")
+    metrics: dict[str, float | None] | None = spec(None, "The metrics it was blessed with")
+
+
+@dataclass(frozen=True)
+class FreshDataDoc:
+    """The fresh data of a retrain."""
+
+    OPEN_KEYS: ClassVar[bool] = True
+
+    source: str | None = spec(None, "retrain.data, retrain.data_command or data.current")
+    files: list[str] = spec(factory=list, doc="Files, relative to mlci.yaml")
+    rows: int | None = spec(None, "Rows", minimum=0)
+    columns: int | None = spec(None, "Columns", minimum=0)
+
+
+@dataclass(frozen=True)
+class DecisionDoc:
+    """Whether to retrain, and why."""
+
+    OPEN_KEYS: ClassVar[bool] = True
+
+    retrain: bool = spec(False, "Whether a challenger is trained")
+    reason: str | None = spec(None, "Why")
+    policy: str | None = spec(None, "retrain.policy")
+    age_days: float | None = spec(None, "Age of the production model in days")
+    drifted_columns: list[str] = spec(factory=list, doc="Columns that drifted")
+
+
+@dataclass(frozen=True)
+class PullRequestDoc:
+    """The pull request a retrain opened or updated."""
+
+    OPEN_KEYS: ClassVar[bool] = True
+
+    number: int = spec(doc="Pull request number", minimum=0)
+    url: str | None = spec(None, "Its page")
+    action: str | None = spec(None, "opened or updated")
+    branch: str | None = spec(None, "Its branch")
+    files: list[str] = spec(factory=list, doc="Repository paths committed")
+
+
+@dataclass(frozen=True)
+class DeployActionDoc:
+    """What a deploy or a rollback started by another step did."""
+
+    OPEN_KEYS: ClassVar[bool] = True
+
+    status: str | None = spec(None, "deployed, rolled_back, skipped, failed ...")
+    version: int | None = spec(None, "The version now in production", minimum=0)
+    previous: int | None = spec(None, "Production before", minimum=0)
+    message: str | None = spec(None, "One sentence")
+
+
+@dataclass(frozen=True)
+class ProblemDoc:
+    """One problem the monitor found."""
+
+    OPEN_KEYS: ClassVar[bool] = True
+
+    key: str = spec(doc="data-drift, prediction-drift, label-drift or metric-<name>")
+    severity: Severity = spec(doc="error or warning")
+    summary: str = spec(doc="The problem in one sentence")
+
+
+@dataclass(frozen=True)
+class IssueActionDoc:
+    """An issue the monitor opened, updated or closed."""
+
+    OPEN_KEYS: ClassVar[bool] = True
+
+    problem: str = spec(doc="The problem's key")
+    number: int = spec(doc="Issue number", minimum=0)
+    action: str = spec(doc="opened, updated or closed")
+    url: str | None = spec(None, "Its page")
+
+
+@dataclass(frozen=True)
+class DispatchDoc:
+    """The retrain workflow the monitor dispatched."""
+
+    OPEN_KEYS: ClassVar[bool] = True
+
+    workflow: str = spec(doc="The workflow file")
+    ref: str | None = spec(None, "The ref it runs on")
+    problems: list[str] = spec(factory=list, doc="The problems that called for it")
+
+
+@dataclass(frozen=True)
 class RetrainResults(_Envelope):
     """retrain.json: the decision, the challenger and what became of it."""
 
     kind: Literal["retrain"] = spec(doc="retrain")
     outcome: str | None = spec(None, "skipped, not blessed, proposed ..., deployed ...")
+    mode: str | None = spec(None, "retrain.mode as used")
+    policy: str | None = spec(None, "retrain.policy as used")
+    dry_run: bool | None = spec(None, "Whether --dry-run was given")
+    data: FreshDataDoc | None = spec(None, "The fresh data")
     drift: DriftDoc | None = spec(None, "Fresh data against the reference")
+    reference: ReferenceDoc | None = spec(None, "What the fresh data was compared with")
+    decision: DecisionDoc | None = spec(None, "Whether to retrain, and why")
+    champion: VersionDoc | None = spec(None, "Production before the retrain, or null")
     blessing: BlessingDoc | None = spec(None, "The challenger's blessing")
+    pull_request: PullRequestDoc | None = spec(None, "The pull request opened or updated")
+    deploy: DeployActionDoc | None = spec(None, "What the deploy did")
 
 
 @dataclass(frozen=True)
@@ -699,8 +844,21 @@ class MonitorResults(_Envelope):
     kind: Literal["monitor"] = spec(doc="monitor")
     rows: int | None = spec(None, "Rows of production data checked", minimum=0)
     drift: DriftDoc | None = spec(None, "Feature drift")
+    reference: ReferenceDoc | None = spec(None, "What the data was compared with")
+    prediction_drift: DriftColumnDoc | None = spec(None, "Drift of the predictions, or null")
+    label_drift: DriftColumnDoc | None = spec(None, "Drift of the labels, or null")
+    labels: str | None = spec(None, "Where the delayed labels came from, or why none")
     live_metrics: dict[str, float | None] | None = spec(None, "Metrics on labelled rows")
+    metric_errors: dict[str, str] = spec(factory=dict, doc="Why a live metric is null")
+    baseline_metrics: dict[str, float | None] | None = spec(
+        None, "The metrics production was blessed with"
+    )
     gates: list[GateDoc] = spec(factory=list, doc="Gates applied to the live metrics")
+    production: VersionDoc | None = spec(None, "The production version, or null")
+    problems: list[ProblemDoc] = spec(factory=list, doc="What is wrong")
+    issues: list[IssueActionDoc] = spec(factory=list, doc="Issues opened, updated or closed")
+    retrain_dispatch: DispatchDoc | None = spec(None, "The retrain workflow dispatched")
+    rollback: DeployActionDoc | None = spec(None, "The rollback on a failed live gate")
     notes: list[str] = spec(factory=list, doc="What was skipped and why")
 
 

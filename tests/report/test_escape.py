@@ -19,6 +19,7 @@ from mlci.report.render import Report, render_markdown
 from mlci.report.retrain import pull_request_body, retrain_report
 from mlci.report.summaries import data_summary, deploy_summary, model_summary
 from mlci.report.tables import drift_table
+from mlci.results import Finding, MonitorResults, RetrainResults, as_typed, make_document
 from tests.report.documents import data_document
 
 LINK = "[x](https://evil.example)"
@@ -70,18 +71,22 @@ def _drift(column: str) -> dict:
 
 
 def test_retrain_pull_request_body():
-    doc = {
-        "kind": "retrain",
-        "outcome": "proposed",
-        "decision": {"retrain": True, "reason": f"policy on-drift: {HOSTILE} drifted"},
-        "data": {"source": f"retrain.data {HOSTILE!r}", "rows": 10},
-        "champion": {"version": 1, "created": HOSTILE},
-        "blessing": {"blessed": True, "reason": HOSTILE},
-        "findings": [{"check": HOSTILE, "severity": "error", "message": HOSTILE}],
-        "drift": _drift(HOSTILE),
-        "pull_request": {"number": 7, "action": "opened", "url": "javascript:alert(1)"},
-        "provenance": {"run_url": f"https://github.com/o/r/actions/runs/1 {LINK}"},
-    }
+    built = make_document(
+        "retrain",
+        passed=False,
+        findings=[Finding(HOSTILE, "error", HOSTILE)],
+        payload={
+            "outcome": "proposed",
+            "decision": {"retrain": True, "reason": f"policy on-drift: {HOSTILE} drifted"},
+            "data": {"source": f"retrain.data {HOSTILE!r}", "rows": 10},
+            "champion": {"version": 1, "created": HOSTILE},
+            "blessing": {"blessed": True, "reason": HOSTILE},
+            "drift": _drift(HOSTILE),
+            "pull_request": {"number": 7, "action": "opened", "url": "javascript:alert(1)"},
+        },
+        provenance={"run_url": f"https://github.com/o/r/actions/runs/1 {LINK}"},
+    )
+    doc = as_typed(RetrainResults, built, what="retrain.json")
     text = retrain_report(doc)
     _assert_inert(text)
     assert "javascript:" not in text
@@ -112,18 +117,23 @@ def test_monitor_issue_body_and_summary():
     assert "(https://github.com/o/r/actions/runs/1)" in resolved_comment(
         "data-drift", time="t", run_url="https://github.com/o/r/actions/runs/1"
     )
-    summary = monitor_summary(
-        {
+    built = make_document(
+        "monitor",
+        passed=False,
+        payload={
             "rows": 3,
             "production": {"version": 1},
             "drift": _drift(HOSTILE),
             "problems": [{"key": HOSTILE, "severity": "error", "summary": HOSTILE}],
             "live_metrics": {HOSTILE: 0.5},
             "baseline_metrics": {HOSTILE: 0.6},
+            "issues": [{"problem": HOSTILE, "number": 3, "action": HOSTILE}],
+            "retrain_dispatch": {"workflow": HOSTILE},
             "rollback": {"message": HOSTILE},
             "notes": [HOSTILE],
-        }
+        },
     )
+    summary = monitor_summary(as_typed(MonitorResults, built, what="monitor.json"))
     _assert_inert(summary)
 
 

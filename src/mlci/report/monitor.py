@@ -5,14 +5,15 @@ Every value from a document goes through the one escaper (`mlci.report.escape`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from mlci.github.limits import BODY_LIMIT
 from mlci.report.escape import cell, code, md, safe_url
 
 if TYPE_CHECKING:
     from mlci.model.gates import GateResult
+    from mlci.results import MonitorResults
 
 __all__ = ["gate_table", "issue_body", "monitor_summary", "resolved_comment"]
 
@@ -78,20 +79,17 @@ def gate_table(failed: Sequence[GateResult]) -> list[str]:
     return lines
 
 
-def monitor_summary(doc: Mapping[str, Any]) -> str:
-    """The monitor report (job summary) from ``monitor.json``."""
-    problems = doc.get("problems") or []
+def monitor_summary(doc: MonitorResults) -> str:
+    """The monitor report (job summary) from the typed ``monitor.json``."""
+    problems = doc.problems
     head = "healthy" if not problems else f"{len(problems)} problem(s)"
-    lines = [f"## mlci monitor: {head}", "", f"Rows checked: {doc.get('rows')}"]
-    prod = doc.get("production")
-    lines.append(
-        f"Production: version {prod['version']}" if prod else "Production: none registered"
-    )
-    reference = doc.get("reference")
-    if isinstance(reference, Mapping) and reference.get("source"):
-        lines.append(f"Drift reference: {md(str(reference['source']), 200)}")
-    drift = doc.get("drift") or {}
-    drifted = [c["column"] for c in drift.get("columns") or [] if c.get("drifted")]
+    lines = [f"## mlci monitor: {head}", "", f"Rows checked: {doc.rows}"]
+    prod = doc.production
+    lines.append(f"Production: version {prod.version}" if prod else "Production: none registered")
+    if doc.reference is not None and doc.reference.source:
+        lines.append(f"Drift reference: {md(doc.reference.source, 200)}")
+    columns = doc.drift.columns if doc.drift is not None else []
+    drifted = [c.column for c in columns if c.drifted]
     if drifted:
         lines.append(
             f"Drifted columns ({len(drifted)}; not every one raises an alarm): "
@@ -99,19 +97,19 @@ def monitor_summary(doc: Mapping[str, Any]) -> str:
             + (" …" if len(drifted) > 30 else "")
         )
     for p in problems:
-        mark = "❌" if p["severity"] == "error" else "⚠️"
-        lines.append(f"- {mark} {code(p['key'])}: {md(p['summary'], 2000)}")
-    live = doc.get("live_metrics")
+        mark = "❌" if p.severity == "error" else "⚠️"
+        lines.append(f"- {mark} {code(p.key)}: {md(p.summary, 2000)}")
+    live = doc.live_metrics
     if live:
         lines += ["", "| metric | live | at blessing |", "| --- | --- | --- |"]
-        base = doc.get("baseline_metrics") or {}
+        base = doc.baseline_metrics or {}
         lines += [f"| {cell(k)} | {cell(v)} | {cell(base.get(k))} |" for k, v in live.items()]
-    for issue in doc.get("issues") or []:
-        lines.append(f"- issue #{issue['number']} {issue['action']} ({issue['problem']})")
-    if doc.get("retrain_dispatch"):
-        lines.append(f"- dispatched {doc['retrain_dispatch']['workflow']}")
-    if doc.get("rollback"):
-        lines.append(f"- rollback: {md(doc['rollback'].get('message') or '—', 1000)}")
-    for note in doc.get("notes") or []:
+    for issue in doc.issues:
+        lines.append(f"- issue #{issue.number} {md(issue.action, 20)} ({md(issue.problem, 200)})")
+    if doc.retrain_dispatch is not None:
+        lines.append(f"- dispatched {md(doc.retrain_dispatch.workflow, 200)}")
+    if doc.rollback is not None:
+        lines.append(f"- rollback: {md(doc.rollback.message or '—', 1000)}")
+    for note in doc.notes:
         lines.append(f"- note: {md(note, 1000)}")
     return "\n".join(lines) + "\n"

@@ -35,7 +35,7 @@ from mlci.pipelines.monitor.issues import github_repository, sync_issues
 from mlci.provenance import file_fingerprint
 from mlci.registry import production_version
 from mlci.report.monitor import monitor_summary
-from mlci.results import Finding, make_document, write_results
+from mlci.results import Finding, MonitorResults, as_typed, make_document, write_results
 
 if TYPE_CHECKING:
     import numpy as np
@@ -656,7 +656,7 @@ def _write_and_announce(found: _Found, findings: list[Finding], ctx: _Context) -
         },
     )
     written = write_results(ctx.results_dir, doc)
-    text = monitor_summary(doc)
+    text = monitor_summary(as_typed(MonitorResults, doc, what="monitor.json"))
     runtime = ctx.runtime
     runtime.summary(text)
     runtime.set_output("problems", str(len(found.problems)))

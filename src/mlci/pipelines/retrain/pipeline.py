@@ -30,7 +30,15 @@ from mlci.pipelines.validate_model import validate_model
 from mlci.proc import run_user_command, user_env
 from mlci.provenance import file_fingerprint
 from mlci.report.retrain import retrain_report
-from mlci.results import Finding, has_errors, make_document, write_results
+from mlci.results import (
+    Finding,
+    ModelResults,
+    RetrainResults,
+    as_typed,
+    has_errors,
+    make_document,
+    write_results,
+)
 
 if TYPE_CHECKING:
     from mlci.data.drift import DriftReport
@@ -59,6 +67,11 @@ def _run_train(config: Config, files: Sequence[Path]) -> int:
             f"{config.where('model', 'train_command')}: model.train_command could not start"
             f" ({exc.strerror}); check the command"
         ) from None
+
+
+def _typed_model(model_doc: Mapping[str, Any] | None) -> ModelResults | None:
+    """``model.json`` of the comparison, typed for the report (None before the comparison)."""
+    return None if model_doc is None else as_typed(ModelResults, model_doc, what="model.json")
 
 
 class _Stopped(Exception):
@@ -98,7 +111,9 @@ class _Run:
         self.payload["outcome"] = outcome
         doc = self.document(passed=passed, outcome=outcome)
         path = write_results(self.results_dir, doc)
-        text = retrain_report(doc, model_doc)
+        text = retrain_report(
+            as_typed(RetrainResults, doc, what="retrain.json"), _typed_model(model_doc)
+        )
         runtime = self.runtime
         runtime.summary(text)
         runtime.set_output("outcome", outcome)

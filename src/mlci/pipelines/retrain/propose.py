@@ -19,7 +19,7 @@ from mlci.model.committed import RECORD_PATH as RECORD_PATH  # re-exported: the 
 from mlci.model.committed import REFERENCE_PATH as REFERENCE_PATH  # the reference beside it
 from mlci.provenance import file_fingerprint, repo_toplevel
 from mlci.report.retrain import pull_request_body
-from mlci.results import to_jsonable
+from mlci.results import ModelResults, RetrainResults, as_typed, to_jsonable
 
 if TYPE_CHECKING:
     from mlci.github.api import GitHubClient
@@ -88,7 +88,11 @@ def propose(
             branch=config.retrain.branch,
             files=files,
             title=title,
-            body=pull_request_body(draft, model_doc, marker=marker),
+            body=pull_request_body(
+                as_typed(RetrainResults, draft, what="retrain.json"),
+                as_typed(ModelResults, model_doc, what="model.json"),
+                marker=marker,
+            ),
             marker=marker,
             message="mlci retrain",
         )
