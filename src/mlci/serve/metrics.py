@@ -118,14 +118,22 @@ class ServiceMetrics:
                 self._values.observe_many(labels.astype("float64", copy=False))
             return
         per_class = self._per_class
-        if n == 1:
-            key = str(labels[0].item() if hasattr(labels[0], "item") else labels[0])
-            per_class[key] = per_class.get(key, 0) + 1
+        if n <= 64:  # a few rows: Python over the list beats numpy's per-call cost
+            for value in labels.tolist():
+                key = str(value)
+                per_class[key] = per_class.get(key, 0) + 1
             return
         import numpy as np
 
-        values, counts = np.unique(labels, return_counts=True)
-        for value, count in zip(values.tolist(), counts.tolist(), strict=True):
+        low = int(labels.min()) if labels.dtype.kind in "iu" else 0
+        if labels.dtype.kind in "iu" and int(labels.max()) - low < 4096:
+            counts = np.bincount(labels - low)  # class indices: no sort, unlike np.unique
+            values = np.nonzero(counts)[0]
+            pairs = zip((values + low).tolist(), counts[values].tolist(), strict=True)
+        else:
+            values, counts = np.unique(labels, return_counts=True)
+            pairs = zip(values.tolist(), counts.tolist(), strict=True)
+        for value, count in pairs:
             key = str(value)
             per_class[key] = per_class.get(key, 0) + count
 
