@@ -103,6 +103,22 @@ def test_bad_requests_are_4xx_with_a_json_error(
     assert err["status"] == status and err["request_id"] == resp.headers["x-request-id"]
 
 
+def test_a_value_beyond_float32_is_refused_in_any_batch(server: RunningServer) -> None:
+    # A null elsewhere in the batch (NaN in the block) does not hide it, nor does a
+    # batch past the small-batch path.
+    row = _row()
+    other = next(k for k in row if k != "mean_radius")
+    with_null = {**row, "mean_radius": 1e39, other: None}
+    many = [row] * 20
+    many = [*many[:7], {**row, "mean_radius": -1e39}, *many[8:]]
+    for records, where in (([with_null], "row 0"), (many, "row 7")):
+        resp = _post(server, json.dumps({"records": records}).encode())
+        assert resp.status_code == 422, resp.text
+        message = resp.json()["error"]
+        assert f"column 'mean_radius', {where}:" in message
+        assert "beyond the range of the model's 32-bit float input" in message
+
+
 def test_millions_of_empty_records_are_refused_before_they_are_built() -> None:
     body = b"[" + b"{}," * 2_000_000 + b"{}]"
     with pytest.raises(PayloadError) as err:
