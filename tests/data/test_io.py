@@ -47,6 +47,30 @@ def test_parquet_chunks_are_bounded(tmp_path):
     assert max(sizes) <= 700 and sum(sizes) == 5000
 
 
+def test_reading_ahead_gives_the_same_chunks_and_errors(tmp_path):
+    frame = mixed_frame(3000, 1)
+    for i in range(3):
+        write(frame.iloc[i * 1000 : (i + 1) * 1000], tmp_path / "parts" / f"part-{i}.parquet")
+    for path in (tmp_path / "parts", tmp_path / "parts" / "*.parquet"):
+        plain = list(iter_frames(path, chunk_rows=400))
+        ahead = list(iter_frames(path, chunk_rows=400, read_ahead=True))
+        assert [o for o, _ in ahead] == [o for o, _ in plain]
+        for (_, a), (_, b) in zip(ahead, plain, strict=True):
+            pd.testing.assert_frame_equal(a, b)
+            assert a.attrs["mlci_part"].label == b.attrs["mlci_part"].label
+    # A part that is not Parquet fails where it is read, as without reading ahead.
+    (tmp_path / "parts" / "part-1.parquet").write_text("a,b\n1,2\n")
+    seen = []
+    with pytest.raises(InputError, match="part-1.parquet: not a readable Parquet file"):
+        for offset, _ in iter_frames(tmp_path / "parts", chunk_rows=400, read_ahead=True):
+            seen.append(offset)
+    assert seen == [0, 400, 800]
+    # Leaving early stops the reading thread and closes the files.
+    first = iter_frames(tmp_path / "parts" / "part-0.parquet", chunk_rows=400, read_ahead=True)
+    assert next(first)[0] == 0
+    first.close()
+
+
 def test_read_columns(tmp_path):
     path = write(mixed_frame(10, 3), tmp_path / "d.csv")
     assert read_columns(path)[:3] == ["id", "age", "income"]

@@ -219,6 +219,7 @@ def iter_frames(
     chunk_rows: int = 250_000,
     columns: list[str] | None = None,
     shard: tuple[int, int] | None = None,
+    read_ahead: bool = False,
 ) -> Iterator[tuple[int, pd.DataFrame]]:
     """Yield ``(first_row, frame)`` chunks of the data at ``path``.
 
@@ -235,6 +236,9 @@ def iter_frames(
         shard: ``(index, count)``: read only the parts of that shard (see
             `shard_parts`); offsets count from the data's first row, and a shard
             without rows yields nothing.
+        read_ahead: Decode the next Parquet chunk on a second thread while the caller
+            works on this one (one chunk more in memory); for callers that read
+            everything.
 
     Raises:
         InputError: for a missing, empty, header-only, unparsable or non-UTF-8 file
@@ -254,6 +258,8 @@ def iter_frames(
         frames = _parquet([path], chunk_rows, columns, root=None)
     else:
         frames = _parquet(_parquet_files(path), chunk_rows, columns, root=parts_root(path))
+    if read_ahead and (fmt in ("parquet", "parquet-dir") or shard is not None):
+        frames = _read_ahead(frames)
     for frame in frames:
         if len(frame) == 0:
             continue
@@ -269,6 +275,28 @@ def iter_frames(
             f"{path}: the data has a header (or schema) but no rows; check that the file was"
             " written completely"
         )
+
+
+def _read_ahead(frames: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    """The same frames, the next one decoded on a second thread while this one is used.
+
+    Arrow decodes Parquet without holding the GIL, so reading overlaps the checks and
+    the profile of the previous chunk; one chunk more is held in memory.
+    """
+    from concurrent.futures import ThreadPoolExecutor, wait
+
+    done = object()
+    with ThreadPoolExecutor(1, thread_name_prefix="mlci-read") as pool:
+        pending = pool.submit(next, frames, done)
+        try:
+            while (frame := pending.result()) is not done:
+                pending = pool.submit(next, frames, done)
+                yield frame
+        finally:
+            wait([pending])  # a generator cannot be closed while it runs
+            close = getattr(frames, "close", None)
+            if close is not None:
+                close()
 
 
 def read_columns(path: Path) -> list[str]:

@@ -912,7 +912,7 @@ def profile_path(
     from mlci.data.io import iter_frames
 
     profiler = Profiler(kinds, track_unique=track_unique)
-    for offset, frame in iter_frames(path, chunk_rows=chunk_rows):
+    for offset, frame in iter_frames(path, chunk_rows=chunk_rows, read_ahead=True):
         profiler.update(offset, frame)
     profile = profiler.finish()
     profile.sources = [str(path)]

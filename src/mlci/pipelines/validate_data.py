@@ -8,6 +8,7 @@ reference data, or read from a stored profile so the reference is never re-read)
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -132,6 +133,7 @@ def _validate(
     cfg = config.data if config else DataConfig()
     paths = _paths(config, cfg, current, reference_profile or reference, schema, shards_from)
     drift_on = drift and cfg.drift.enabled
+    fingerprint = _fingerprint_ahead(paths.current) if shard is None else None
     data_schema, ref_profile, notes = _schema_and_reference(
         cfg,
         paths,
@@ -172,7 +174,7 @@ def _validate(
             "drift": drift_payload,
             "shards": read.shard_count,
         },
-        provenance=_provenance(rt, paths),
+        provenance=_provenance(rt, paths, fingerprint),
     )
     written = write_results(results_dir or Path(DEFAULT_RESULTS_DIR), document)
     _report(rt, document, data_name=str(paths.current), written=written)
@@ -290,7 +292,8 @@ def _read_current(
         return read
     if shard is None:
         _index_keys(read.checker, paths.current, cfg.chunk_rows)
-    for offset, frame in iter_frames(paths.current, chunk_rows=cfg.chunk_rows, shard=shard):
+    frames = iter_frames(paths.current, chunk_rows=cfg.chunk_rows, shard=shard, read_ahead=True)
+    for offset, frame in frames:
         if not read.columns:
             read.columns = [str(c) for c in frame.columns]
             _check_overlap(data_schema.columns, read.columns, paths.current, paths.schema)
@@ -375,16 +378,35 @@ def _counts(findings: list[Finding]) -> dict[str, dict[str, int]]:
     return counts
 
 
-def _provenance(rt: Runtime, paths: _Paths) -> dict[str, Any]:
+def _fingerprint_ahead(current: Path) -> Callable[[], str | None]:
+    """The fingerprint of the current data, hashed on a second thread meanwhile.
+
+    hashlib releases the GIL while it hashes, so the hash of a large file overlaps
+    the checks instead of following them. Returns a function giving the fingerprint
+    (None when there is no such file), raising what hashing raised.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    if not (current.exists() or is_glob(current)):
+        return lambda: None
+    pool = ThreadPoolExecutor(1, thread_name_prefix="mlci-fingerprint")
+    future = pool.submit(file_fingerprint, current)
+    pool.shutdown(wait=False)
+    return future.result
+
+
+def _provenance(
+    rt: Runtime, paths: _Paths, fingerprint: Callable[[], str | None] | None = None
+) -> dict[str, Any]:
     """The files validated, workspace-relative, with their fingerprints."""
     current, ref_path, schema_path = paths.current, paths.reference, paths.schema
+    if fingerprint is None:
+        fingerprint = _fingerprint_ahead(current)
     return {
         "data": {
             "current": {
                 "path": rt.workspace_path(current),
-                "fingerprint": file_fingerprint(current)
-                if current.exists() or is_glob(current)
-                else None,
+                "fingerprint": fingerprint(),
             },
             "reference": None
             if ref_path is None
