@@ -498,8 +498,121 @@ def _in_process(
             predlog.close()
 
 
+def _scope() -> dict[str, object]:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/predict",
+        "raw_path": b"/predict",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"content-type", b"application/json")],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 2),
+    }
+
+
+def _log_tail(
+    onnx_path: Path, records: list[dict[str, float]], seconds: float, log_dir: Path
+) -> dict[str, float]:
+    """The log's effect on the single-row tail, in-process, while its writer works.
+
+    For ``seconds``, the app without and the app with the prediction log take turns on
+    single-row requests (alternating which goes first), and the event loop idles 0.2 ms
+    before each (as a server's does between requests: a request then arrives while the
+    writer may hold the GIL). So the writer flushes several times in the run, which the
+    short in-process run above does not see (its first flush, which opens the file,
+    comes before the timing). Also measured: the writer's longest stretch holding the
+    GIL (its thread's CPU time between two points where it lets go: the pauses between
+    slices and the Parquet write, which runs without the GIL).
+    """
+    import asyncio
+
+    import orjson
+
+    from mlci.serve import predlog as predlog_module
+    from mlci.serve.app import create_app, load_served_model
+    from mlci.serve.predlog import open_prediction_log
+
+    holds: list[float] = []
+    mark = [time.thread_time()]
+    pause, append = predlog_module._pause, predlog_module.PredictionLog._append
+
+    def cut() -> None:
+        now = time.thread_time()
+        holds.append(now - mark[0])
+        mark[0] = now
+
+    def timed_pause() -> None:
+        cut()
+        pause()
+        mark[0] = time.thread_time()
+
+    def timed_append(self: predlog_module.PredictionLog, table: object) -> None:
+        cut()
+        append(self, table)
+        mark[0] = time.thread_time()
+
+    predlog_module._pause = timed_pause  # type: ignore[assignment]
+    predlog_module.PredictionLog._append = timed_append  # type: ignore[method-assign]
+    logged = load_served_model(onnx_path)
+    predlog = open_prediction_log(logged, None, log_dir=log_dir)
+    apps = {
+        "without": create_app(load_served_model(onnx_path)),
+        "with": create_app(logged, prediction_log=predlog),
+    }
+    bodies = [orjson.dumps({"records": [r]}) for r in records[:200]]
+
+    async def call(app: object, body: bytes) -> float:
+        async def receive() -> dict[str, object]:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(_message: dict[str, object]) -> None:
+            return None
+
+        start = time.perf_counter()
+        await app(_scope(), receive, send)  # type: ignore[operator]
+        return time.perf_counter() - start
+
+    async def run() -> dict[str, list[float]]:
+        for body in bodies:  # warm up: the writer's first flush opens its file
+            await call(apps["with"], body)
+        await asyncio.sleep(1.5 * predlog_module.LogSettings(log_dir).flush_seconds)
+        holds.clear()
+        times: dict[str, list[float]] = {name: [] for name in apps}
+        order = list(apps)
+        end = time.monotonic() + seconds
+        i = 0
+        while time.monotonic() < end:
+            for name in order:
+                await asyncio.sleep(0.0002)  # idle, as a server between requests
+                times[name].append(await call(apps[name], bodies[i % len(bodies)]))
+            order.reverse()  # neither app always comes first after the pause
+            i += 1
+        return times
+
+    try:
+        times = asyncio.run(run())
+    finally:
+        assert predlog is not None
+        predlog.close()
+        predlog_module._pause = pause  # type: ignore[assignment]
+        predlog_module.PredictionLog._append = append  # type: ignore[method-assign]
+    out = {"requests": float(len(times["with"])), "rows_written": float(predlog.rows_written)}
+    for name, values in times.items():
+        for q, tag in ((0.5, "p50"), (0.99, "p99"), (0.999, "p99.9")):
+            out[f"{name} {tag}"] = _pct(values, q) * 1e6
+    out["longest hold"] = max(holds, default=0.0) * 1e6
+    return out
+
+
 def _print_log_overhead(
-    med: dict[str, dict[str, float]], inproc: dict[str, dict[str, float]]
+    med: dict[str, dict[str, float]],
+    inproc: dict[str, dict[str, float]],
+    tail: dict[str, float],
 ) -> None:
     """The prediction log's cost: the same app with and without ``--log-dir``, this run.
 
@@ -516,10 +629,24 @@ def _print_log_overhead(
         ("in-process single µs", a["single"], b["single"], ".0f"),
         ("in-process records 1k µs", a["records 1k"], b["records 1k"], ",.0f"),
     ]
+    for tag in ("p50", "p99", "p99.9"):
+        rows.append(
+            (
+                f"in-process single {tag} µs, writer busy",
+                tail[f"without {tag}"],
+                tail[f"with {tag}"],
+                ".0f",
+            )
+        )
     print("\n| prediction log overhead | without | with --log-dir | with / without |")
     print("| --- | ---: | ---: | ---: |")
     for name, without, with_log, fmt in rows:
         print(f"| {name} | {without:{fmt}} | {with_log:{fmt}} | {with_log / without:.3f} |")
+    print(
+        f"\nwriter busy: {tail['requests']:,.0f} single-row requests to each app,"
+        f" {tail['rows_written']:,.0f} rows logged; the writer's longest GIL hold"
+        f" {tail['longest hold']:.0f} µs (thread CPU time)"
+    )
 
 
 def _load() -> str:
@@ -536,6 +663,12 @@ def main() -> None:
         help="comma-separated batch bodies for mlci serve",
     )
     parser.add_argument("--no-peer", action="store_true", help="skip MLServer")
+    parser.add_argument(
+        "--log-seconds",
+        type=float,
+        default=20.0,
+        help="seconds of the in-process single-row run with the log's writer busy",
+    )
     args = parser.parse_args()
     kinds = [k.strip() for k in args.kinds.split(",")]
     servers: list[Server] = []
@@ -582,6 +715,7 @@ def main() -> None:
             for server in servers:
                 _stop(server.proc)
         inproc = _in_process(onnx_path, names, records, args.single, tmp / "predlog-asgi")
+        tail = _log_tail(onnx_path, records, args.log_seconds, tmp / "predlog-tail")
     med = {s.name: {k: statistics.median(v) for k, v in s.rounds.items()} for s in servers}
     floor = med["floor"]
     print(
@@ -609,7 +743,7 @@ def main() -> None:
             )
         )
         print(f"| {name}{ratio} | {res['single']:.0f} | {res['records 1k']:,.0f} |")
-    _print_log_overhead(med, inproc)
+    _print_log_overhead(med, inproc, tail)
     mlci = med["mlci serve"]
     print("\n| mlci serve body | rows/s | vs the floor's records 1k |")
     print("| --- | ---: | ---: |")
