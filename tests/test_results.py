@@ -236,56 +236,44 @@ def test_fingerprint_of_file_and_directory(tmp_path: Path) -> None:
     json.dumps(fp)
 
 
-def test_report_refuses_a_tampered_document_with_exit_2(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    from mlci.cli import main
-
-    results = tmp_path / "results"
-    results.mkdir()
-    (results / "data.json").write_text(
-        "{" + ENVELOPE + ', "kind": "data", "findings": [{"check": "x", "severity": "error",'
-        ' "message": "m", "column": ["a"]}]}'
-    )
-    assert main(["report", "--results", str(results)]) == 2
-    err = capsys.readouterr().err
-    assert err == (
-        f"mlci: error: {results / 'data.json'}: findings[0].column: expected a string, got a list;"
-        " re-run the step that wrote it with this mlci version\n"
-    )
-    assert not (results / "report.md").exists()
-
-
 @pytest.mark.parametrize(
-    ("payload", "problem"),
+    ("kind", "payload", "problem"),
     [
         (
-            '"slices": [{"column": "site", "metrics": {"accuracy": "high"}}]',
+            "data",
+            '"findings": [{"check": "x", "severity": "error", "message": "m", "column": ["a"]}]',
+            "findings[0].column: expected a string, got a list",
+        ),
+        (
+            "model",
+            '"findings": [], "slices": [{"column": "site", "metrics": {"accuracy": "high"}}]',
             "slices[0].metrics.accuracy: expected a number, got 'high'",
         ),
-        ('"features": {"candidate": "a,b"}', "features.candidate: expected a list, got 'a,b'"),
         (
+            "model",
+            '"findings": [], "features": {"candidate": "a,b"}',
+            "features.candidate: expected a list, got 'a,b'",
+        ),
+        (
+            "model",
             '"findings": [{"check": "x", "severity": "error", "message": "m",'
             ' "samples": [{"row": "1"}]}]',
             "findings[0].samples[0].row: expected a whole number of at least 0, got '1'",
         ),
     ],
 )
-def test_report_refuses_a_tampered_sub_part_with_exit_2(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], payload: str, problem: str
+def test_report_refuses_a_tampered_document_with_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str, payload: str, problem: str
 ) -> None:
     from mlci.cli import main
 
     results = tmp_path / "results"
     results.mkdir()
-    findings = "" if '"findings"' in payload else '"findings": [], '
-    (results / "model.json").write_text(
-        "{" + ENVELOPE + ', "kind": "model", ' + findings + payload + "}"
-    )
+    (results / f"{kind}.json").write_text("{" + ENVELOPE + f', "kind": "{kind}", ' + payload + "}")
     assert main(["report", "--results", str(results)]) == 2
     err = capsys.readouterr().err
     assert err == (
-        f"mlci: error: {results / 'model.json'}: {problem};"
+        f"mlci: error: {results / f'{kind}.json'}: {problem};"
         " re-run the step that wrote it with this mlci version\n"
     )
     assert not (results / "report.md").exists()

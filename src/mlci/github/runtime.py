@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, TextIO
 
+from mlci.paths import relative_path
+
 __all__ = [
     "MAX_ANNOTATIONS",
     "MAX_SUMMARY_BYTES",
@@ -195,12 +197,7 @@ class Runtime:
         Relative to ``GITHUB_WORKSPACE`` when it lies inside it, else to the current
         directory when it lies inside that, else absolute; POSIX separators.
         """
-        resolved = path.resolve()
-        roots = [self.get("GITHUB_WORKSPACE"), str(Path.cwd())]
-        for root in roots:
-            if root and resolved.is_relative_to(Path(root).resolve()):
-                return resolved.relative_to(Path(root).resolve()).as_posix() or "."
-        return resolved.as_posix()
+        return relative_path(path, self.get("GITHUB_WORKSPACE"), Path.cwd())
 
     # -- outputs and summary ------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlci.errors import InputError
+from mlci.paths import contained_path
 
 if TYPE_CHECKING:
     from mlci.config import Config
@@ -84,7 +85,9 @@ def _changed_in_head(root: Path, record: Path) -> bool:
     top = git("rev-parse", "--show-toplevel", cwd=root)
     if top is None:
         return False
-    rel = record.resolve().relative_to(Path(top).resolve()).as_posix()
+    rel = contained_path(record, top)
+    if rel is None:
+        return False
     names = git("diff", "--name-only", "HEAD^1", "HEAD", "--", rel, cwd=root)
     return bool(names)
 

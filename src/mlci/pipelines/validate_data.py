@@ -17,6 +17,7 @@ from mlci.config import Config, DataConfig
 from mlci.data.io import is_glob
 from mlci.errors import InputError, MlciError
 from mlci.github.runtime import Annotation, Runtime
+from mlci.paths import contained_path
 from mlci.provenance import file_fingerprint
 from mlci.report.summaries import data_summary
 from mlci.results import (
@@ -483,12 +484,10 @@ def _pre_existing_drift(
     top = git("rev-parse", "--show-toplevel", cwd=cwd)
     if changed is None or top is None:
         return findings
-    paths = []
-    for p in data:
-        try:
-            paths.append(p.resolve().relative_to(Path(top).resolve()).as_posix())
-        except ValueError:
-            return findings  # data outside the repository: cannot tell
+    found = [contained_path(p, top) for p in data]
+    paths = [p for p in found if p is not None]
+    if len(paths) != len(found):
+        return findings  # data outside the repository: cannot tell
     if any(c == p or c.startswith(p.rstrip("/") + "/") for c in changed for p in paths):
         return findings
     note = (

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlci.config import Config
 from mlci.errors import InputError
+from mlci.paths import relative_path
 from mlci.proc import run_user_command, user_env
 from mlci.results import Finding
 
@@ -176,14 +177,14 @@ def check_fresh_data(
             severity=severity,
             target=config.data.target,
             id_columns=config.data.id_columns,
-            data_name=_display_path(path, config),
+            data_name=relative_path(path, config.root),
         )
         for offset, frame in iter_frames(path, chunk_rows=config.data.chunk_rows):
             checker.update(offset, frame)
         for finding in checker.finish():
             if finding.check not in STRUCTURAL_CHECKS and finding.severity == "error":
                 finding.severity = "warning"
-            finding.file = finding.file or _display_path(path, config)
+            finding.file = finding.file or relative_path(path, config.root)
             out.append(finding)
     return out
 
@@ -200,10 +201,3 @@ def compute_drift(config: Config, reference: Profile, current: Profile) -> Drift
     ignore = set(config.data.id_columns)
     names = [n for n in reference.columns if n in current.columns and n not in ignore]
     return compare_profiles(reference, current, config.data.drift, columns=names, kinds=kinds)
-
-
-def _display_path(path: Path, config: Config) -> str:
-    try:
-        return path.resolve().relative_to(config.root.resolve()).as_posix()
-    except ValueError:
-        return path.as_posix()

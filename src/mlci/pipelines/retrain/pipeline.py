@@ -18,8 +18,8 @@ from mlci.errors import (
     ValidationFailed,
 )
 from mlci.github.runtime import Runtime
+from mlci.paths import relative_path
 from mlci.pipelines.retrain.fresh import (
-    _display_path,
     check_fresh_data,
     compute_drift,
     locate_fresh_data,
@@ -205,17 +205,17 @@ def _fresh_data(run: _Run, registry: Registry) -> tuple[list[Path], DriftReport 
     with run.runtime.group("fresh data"):
         files, source = locate_fresh_data(config, work_dir=run.results_dir / "retrain-data")
         fresh = profile_files(files, chunk_rows=config.data.chunk_rows)
-        fresh.sources = [_display_path(f, config) for f in files]
+        fresh.sources = [relative_path(f, config.root) for f in files]
         run.fresh = fresh
         run.payload["data"] = {
             "source": source,
-            "files": [_display_path(f, config) for f in files],
+            "files": [relative_path(f, config.root) for f in files],
             "rows": fresh.rows,
             "columns": len(fresh.columns),
         }
         run.provenance["data"] = {
             "fresh": [
-                {"path": _display_path(f, config), "fingerprint": file_fingerprint(f)}
+                {"path": relative_path(f, config.root), "fingerprint": file_fingerprint(f)}
                 for f in files
             ]
         }
@@ -391,7 +391,7 @@ def _champion_versus_challenger(run: _Run, backend: str | None) -> tuple[dict[st
     )
     run.provenance["model"] = {
         "challenger": {
-            "path": _display_path(model_path, config),
+            "path": relative_path(model_path, config.root),
             "hash": file_fingerprint(model_path),
         }
     }

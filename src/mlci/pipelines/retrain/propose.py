@@ -11,12 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 from mlci import jsonio
 from mlci.config import Config
-from mlci.errors import DeployError
+from mlci.errors import DeployError, InputError
 from mlci.github.git import MAX_BLOB_BYTES
 from mlci.github.pulls import PullRequestResult, find_own_pull, open_or_update_pull_request
 from mlci.github.runtime import Runtime
 from mlci.model.committed import RECORD_PATH as RECORD_PATH  # re-exported: the record's one path
 from mlci.model.committed import REFERENCE_PATH as REFERENCE_PATH  # the reference beside it
+from mlci.paths import contained_path
 from mlci.provenance import file_fingerprint, repo_toplevel
 from mlci.report.retrain import pull_request_body
 from mlci.results import ModelResults, RetrainResults, as_typed, to_jsonable
@@ -142,9 +143,10 @@ def _files_to_commit(
 
 def _repo_path(path: Path, config: Config, runtime: Runtime) -> str:
     """``path`` relative to the repository root (the workspace on a runner)."""
-    resolved = path.resolve()
-    roots = [runtime.workspace, repo_toplevel(config.root)]
-    for root in roots:
-        if root and resolved.is_relative_to(Path(root).resolve()):
-            return resolved.relative_to(Path(root).resolve()).as_posix()
-    return resolved.relative_to(config.root.resolve()).as_posix()
+    rel = contained_path(path, runtime.workspace, repo_toplevel(config.root), config.root)
+    if rel is None:
+        raise InputError(
+            f"{path}: outside the repository, so the retrain cannot commit it; keep"
+            " model.path inside the repository"
+        )
+    return rel
