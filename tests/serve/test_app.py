@@ -62,6 +62,8 @@ def test_predict_columns_and_bare_list(server: RunningServer) -> None:
     bare = requests.post(f"{server.url}/predict", json=rows, timeout=10)
     assert by_columns.status_code == bare.status_code == 200
     assert by_columns.json()["predictions"] == bare.json()["predictions"]
+    # The answer names no server software; it carries the date HTTP asks for.
+    assert "server" not in bare.headers and "date" in bare.headers
 
 
 def test_health_and_metadata(server: RunningServer) -> None:
