@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
+    from mlci.config import ModelConfig
+
 __all__ = [
     "EXTENSIONS",
     "LoadedModel",
@@ -34,6 +36,7 @@ __all__ = [
     "SklearnModel",
     "TaskHint",
     "detect_format",
+    "load_configured",
     "load_model",
 ]
 
@@ -861,3 +864,18 @@ def load_model(
     model = SklearnModel(path, estimator, fmt_, features=features, warnings=warnings)
     model.version_mismatch = mismatch
     return model
+
+
+def load_configured(path: Path, model: ModelConfig) -> LoadedModel:
+    """``path`` loaded as ``model.*`` of mlci.yaml says: format, trust and feature order.
+
+    The candidate, the model a deploy registers and the one its smoke test compares
+    with are all the user's model file, so they load the same way (see `load_model`).
+    """
+    return load_model(
+        path,
+        fmt=model.format,
+        trusted=model.trusted,
+        features=model.features,
+        trusted_types=model.trusted_types,
+    )

@@ -574,16 +574,10 @@ def _read_eval(
 
 def _load_candidate(run: _Run) -> LoadedModel:
     """Load the candidate and check it fits the task and the eval columns."""
-    from mlci.model.load import load_model
+    from mlci.model.load import load_configured
 
     mc, task = run.cfg.model, run.cfg.task
-    candidate = load_model(
-        run.model_path,
-        fmt=mc.format,
-        trusted=mc.trusted,
-        features=mc.features,
-        trusted_types=mc.trusted_types,
-    )
+    candidate = load_configured(run.model_path, mc)
     if candidate.task_hint is not None and candidate.task_hint != task:
         kind = "classifier" if candidate.task_hint == "classification" else "regressor"
         raise InputError(
@@ -986,7 +980,7 @@ def export_model(
         estimator cannot be converted (reported as a finding, not a crash).
     """
     from mlci.config import CONFIG_FILE, ModelConfig
-    from mlci.model.load import load_model
+    from mlci.model.load import load_configured
     from mlci.model.onnx import export_onnx
 
     rt = runtime or Runtime()
@@ -995,13 +989,7 @@ def export_model(
         load_config(find_config(cfg_file)) if config_path is not None or cfg_file.exists() else None
     )
     mc = cfg.model if cfg is not None else ModelConfig()
-    loaded = load_model(
-        model,
-        fmt=mc.format,
-        trusted=mc.trusted,
-        features=mc.features,
-        trusted_types=mc.trusted_types,
-    )
+    loaded = load_configured(model, mc)
     frame = read_table(sample)
     target = cfg.data.target if cfg is not None else None
     if target and target in frame.columns:

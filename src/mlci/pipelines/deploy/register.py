@@ -154,16 +154,10 @@ def _register(
     ``reference`` is the profile of the data a retrain in deploy mode trained on; a
     retrain pull request's committed profile is found by itself (`_reference_file`).
     """
-    from mlci.model.load import load_model
+    from mlci.model.load import load_configured
     from mlci.registry.reference import REFERENCE_FILE
 
-    loaded = load_model(
-        model_path,
-        fmt=config.model.format,
-        trusted=config.model.trusted,
-        features=config.model.features,
-        trusted_types=config.model.trusted_types,
-    )
+    loaded = load_configured(model_path, config.model)
     model_file = "model" + model_path.suffix.lower()
     files = {model_file: model_path}
     features = _features(sample, config, loaded.feature_names) if sample is not None else None

@@ -51,7 +51,7 @@ def _smoke_test(
 ) -> dict[str, Any]:
     """Serve the registered files on loopback and compare answers with offline predictions."""
     from mlci.http import send
-    from mlci.model.load import load_model
+    from mlci.model.load import load_configured
     from mlci.serve.app import create_app, load_served_model
     from mlci.serve.server import start_server
 
@@ -63,13 +63,7 @@ def _smoke_test(
         trusted=config.model.trusted,
         trusted_types=config.model.trusted_types,
     )
-    offline_model = load_model(
-        original,
-        fmt=config.model.format,
-        trusted=config.model.trusted,
-        features=config.model.features,
-        trusted_types=config.model.trusted_types,
-    )
+    offline_model = load_configured(original, config.model)
     rows = _smoke_rows(
         _features(sample, config, offline_model.feature_names), config.deploy.smoke_rows
     )
