@@ -100,11 +100,16 @@ def test_histogram_keeps_resolution_for_offset_data():
     [
         np.random.default_rng(1).normal(0, 1, 20_000),
         -np.random.default_rng(2).lognormal(0, 3, 5_000),
+        np.random.default_rng(4).lognormal(0, 1, 5_000),
         np.random.default_rng(3).poisson(2, 5_000).astype("float64"),  # many zeros
         np.array([5e-324, -5e-324, 0.0, 1e-310, -3e-321, 7.0]),  # subnormals
         np.array([1e-300, 2e-300, -1e-300]),  # a bin width beyond the double range
         np.array([-1e150, 1e150, 0.0, 1.5]),
         np.array([0.0, 0.0]),
+        np.array([-0.0, 0.0, 0.0, 1.0]),
+        2000.0 + np.random.default_rng(5).integers(-3, 4, 5_000),
+        np.array([0.0, 1e6, 0.0, 1e6]),  # whole numbers in bins wider than 1
+        np.array([-3.0, 2.0, -3.0, 7.0] * 100),
     ],
 )
 def test_numeric_sketches_match_their_definitions(values):
@@ -129,6 +134,12 @@ def test_numeric_sketches_match_their_definitions(values):
         assert idx.tolist() == want[0].tolist() and count.tolist() == want[1].tolist()
     assert stats.log_zero == int(np.count_nonzero(values == 0))
     assert stats.integral == bool(np.all(values == np.floor(values)))
+    uniq, counts = np.unique(values, return_counts=True)
+    if np.unique(values[:128]).size <= 32 and uniq.size <= 32:
+        assert stats.distinct == {float(u): int(c) for u, c in zip(uniq, counts, strict=True)}
+        assert [str(v) for v in stats.distinct] == [str(float(u)) for u in uniq]
+    else:
+        assert stats.distinct is None
 
 
 def test_exact_values_kept_only_for_small_columns():

@@ -246,21 +246,29 @@ def _sum_by_key(keys: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.nd
     return uniq.astype("int64"), np.rint(summed).astype("int64")
 
 
-def _bincount(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _bincount(
+    idx: np.ndarray, bounds: tuple[int, int] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct values of ``idx``, sorted, and their counts.
+
+    ``bounds``: the smallest and the largest value when the caller knows them.
+    """
     import numpy as np
 
     if idx.size == 0:
         return np.zeros(0, "int64"), np.zeros(0, "int64")
-    lo = int(idx.min())
-    if int(idx.max()) - lo > 10 * idx.size + 100_000:
+    lo, hi = bounds if bounds is not None else (int(idx.min()), int(idx.max()))
+    if hi - lo > 10 * idx.size + 100_000:
         return _sum_by_key(idx, np.ones(idx.size, "int64"))
-    counts = np.bincount(idx - lo)
+    if lo:
+        idx = idx - lo
+    counts = np.bincount(idx, minlength=hi - lo + 1)
     nz = np.nonzero(counts)[0]
     return (nz + lo).astype("int64"), counts[nz].astype("int64")
 
 
-def _hist_index(x: np.ndarray, k: int) -> np.ndarray:
-    """The histogram bin of each value: floor(x / 2**k)."""
+def _hist_index(x: np.ndarray, k: int, *, floor: bool = True) -> np.ndarray:
+    """The histogram bin of each value: floor(x / 2**k) (``floor`` False: x / 2**k is whole)."""
     import numpy as np
 
     if -1000 < k < 1000:
@@ -269,26 +277,38 @@ def _hist_index(x: np.ndarray, k: int) -> np.ndarray:
         scaled = x * math.ldexp(1.0, -k)
     else:
         scaled = np.ldexp(x, -k)
-    np.floor(scaled, out=scaled)
+    if floor:
+        np.floor(scaled, out=scaled)
     return scaled.astype("int64")
 
 
 def _log_sketch(
-    x: np.ndarray,
+    x: np.ndarray, lo: float, hi: float, weights: np.ndarray | None = None
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray], int]:
     """The logarithmic sketch of finite values: positive, negative (by magnitude), zeros.
 
-    Returns (index, count) of the positive values, the same of the negative values, and
-    the number of zeros. One pass over all values: the index ceil(log|x| / log gamma)
-    and the sign make one key, counted once, instead of selecting the positive and the
-    negative values apart.
+    ``lo`` and ``hi`` are the smallest and the largest value; ``weights``: how many times
+    each value counts (distinct values with their counts). Returns (index, count) of
+    the positive values, the same of the negative values, and the number of zeros. One
+    pass over all values: the index ceil(log|x| / log gamma) and the sign make one key,
+    counted once, instead of selecting the positive and the negative values apart.
     """
     import numpy as np
 
+    def count(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return _bincount(keys) if weights is None else _sum_by_key(keys, weights)
+
     log_gamma = math.log((1 + LOG_ALPHA) / (1 - LOG_ALPHA))
+    none: tuple[np.ndarray, np.ndarray] = (np.zeros(0, "int64"), np.zeros(0, "int64"))
+    if lo > 0 or hi < 0:  # one sign, no zero: the index alone is the key
+        magnitude = np.log(x) if lo > 0 else np.log(-x)
+        magnitude /= log_gamma
+        np.ceil(magnitude, out=magnitude)
+        counted = count(magnitude.astype("int64"))
+        return (counted, none, 0) if lo > 0 else (none, counted, 0)
     magnitude = np.abs(x)
     zeros = magnitude == 0
-    zero = int(np.count_nonzero(zeros))
+    zero = int(np.count_nonzero(zeros) if weights is None else weights[zeros].sum())
     if zero:
         magnitude[zeros] = 1.0  # log 1 = 0; counted apart below
     np.log(magnitude, out=magnitude)
@@ -301,7 +321,7 @@ def _log_sketch(
     key += x < 0
     if zero:
         key[zeros] = 2
-    keys, counts = _bincount(key)
+    keys, counts = count(key)
     cls = keys % 3
     out = []
     for c in (0, 1):
@@ -398,12 +418,28 @@ class NumericStats:
         lo, hi = float(x.min()), float(x.max())
         mean = float(x.mean())
         k = _kmin(lo, hi)
-        hidx, hcount = _bincount(_hist_index(x, k))
-        (pidx, pcount), (nidx, ncount), zero = _log_sketch(x)
+        integral = _integral(x)
+        # Whole numbers in bins of width 2**k <= 1: one bin per value, so the bins are
+        # the distinct values and their counts (the floor changes nothing).
+        per_value = integral and k <= 0
+        # floor(x / 2**k) grows with x: the extreme bins are those of the extremes.
+        ends = _hist_index(np.array([lo, hi]), k)
+        hidx, hcount = _bincount(
+            _hist_index(x, k, floor=not per_value), (int(ends[0]), int(ends[1]))
+        )
+        if per_value:  # the logarithmic sketch of each distinct value, times its count
+            (pidx, pcount), (nidx, ncount), zero = _log_sketch(
+                np.ldexp(hidx.astype("float64"), k), lo, hi, hcount
+            )
+        else:
+            (pidx, pcount), (nidx, ncount), zero = _log_sketch(x, lo, hi)
         distinct: dict[float, int] | None = None
         head = np.unique(x[: 4 * DISTINCT_LIMIT])
         if head.size <= DISTINCT_LIMIT:
-            uniq, counts = np.unique(x, return_counts=True)
+            if per_value and not (zero and np.signbit(x[x == 0]).any()):
+                uniq, counts = np.ldexp(hidx.astype("float64"), k), hcount
+            else:
+                uniq, counts = np.unique(x, return_counts=True)
             if uniq.size <= DISTINCT_LIMIT:
                 distinct = {float(u): int(c) for u, c in zip(uniq, counts, strict=True)}
         return cls(
@@ -412,7 +448,7 @@ class NumericStats:
             max=hi,
             mean=mean,
             m2=_m2(x, mean),
-            integral=_integral(x),
+            integral=integral,
             hist_k=k,
             hist_idx=hidx,
             hist_count=hcount,
