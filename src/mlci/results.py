@@ -48,6 +48,7 @@ __all__ = [
     "RetrainResults",
     "Severity",
     "as_typed",
+    "read_as",
     "read_data_results",
     "experiment_rows",
     "read_document",
@@ -1016,15 +1017,27 @@ def read_document(path: Path, *, kind: str | None = None) -> _Envelope:
     return validate_document(data, source=str(path), kind=kind)
 
 
+_D = TypeVar("_D", bound=_Envelope)
+
+
+def read_as(cls: type[_D], path: Path) -> _D:
+    """One results document of the kind of ``cls``, typed (see `read_results`).
+
+    Raises:
+        InputError: as `read_results`.
+        RefusedDocument: when it is not a valid document of that kind.
+    """
+    kind = next(k for k, c in DOCUMENT_TYPES.items() if c is cls)
+    doc = read_document(path, kind=kind)
+    assert isinstance(doc, cls)
+    return doc
+
+
 def read_model_results(path: Path) -> ModelResults:
     """``model.json``, typed (refused unless it is a valid model document)."""
-    doc = read_document(path, kind="model")
-    assert isinstance(doc, ModelResults)
-    return doc
+    return read_as(ModelResults, path)
 
 
 def read_data_results(path: Path) -> DataResults:
     """``data.json``, typed (refused unless it is a valid data document)."""
-    doc = read_document(path, kind="data")
-    assert isinstance(doc, DataResults)
-    return doc
+    return read_as(DataResults, path)

@@ -19,7 +19,15 @@ from mlci.report.render import Report, render_markdown
 from mlci.report.retrain import pull_request_body, retrain_report
 from mlci.report.summaries import data_summary, deploy_summary, model_summary
 from mlci.report.tables import drift_table
-from mlci.results import Finding, MonitorResults, RetrainResults, as_typed, make_document
+from mlci.results import (
+    DataResults,
+    Finding,
+    ModelResults,
+    MonitorResults,
+    RetrainResults,
+    as_typed,
+    make_document,
+)
 from tests.report.documents import data_document
 
 LINK = "[x](https://evil.example)"
@@ -139,26 +147,35 @@ def test_monitor_issue_body_and_summary():
 
 def test_job_summaries():
     finding = {"check": "drift", "severity": "warning", "message": HOSTILE, "column": HOSTILE}
-    data_doc = {"rows": 1, "columns": 1, "findings": [finding], "drift": _drift(HOSTILE)}
-    _assert_inert(data_summary(data_doc, "passed"))
-    model_doc = {
-        "blessing": {"blessed": False, "reason": HOSTILE, "notes": [HOSTILE]},
-        "metrics": {HOSTILE: 0.5},
-        "baseline_metrics": {HOSTILE: 0.4},
-        "deltas": {HOSTILE: {"delta": 0.1, "ci_low": 0.0, "ci_high": 0.2, "reason": HOSTILE}},
-        "gates": [
-            {
-                "metric": HOSTILE,
-                "slice": HOSTILE,
-                "rule": "min",
-                "threshold": 0.9,
-                "observed": 0.5,
-                "baseline": None,
-                "passed": False,
-            }
-        ],
-    }
-    _assert_inert(model_summary(model_doc, "mlci"))
+    data_doc = make_document(
+        "data",
+        passed=True,
+        findings=[Finding("drift", "warning", HOSTILE, column=HOSTILE)],
+        payload={"rows": 1, "columns": 1, "drift": _drift(HOSTILE)},
+    )
+    _assert_inert(data_summary(as_typed(DataResults, data_doc, what="data.json"), "passed"))
+    model_doc = make_document(
+        "model",
+        passed=False,
+        payload={
+            "blessing": {"blessed": False, "reason": HOSTILE, "notes": [HOSTILE]},
+            "metrics": {HOSTILE: 0.5},
+            "baseline_metrics": {HOSTILE: 0.4},
+            "deltas": {HOSTILE: {"delta": 0.1, "ci_low": 0.0, "ci_high": 0.2, "reason": HOSTILE}},
+            "gates": [
+                {
+                    "metric": HOSTILE,
+                    "slice": HOSTILE,
+                    "rule": "min",
+                    "threshold": 0.9,
+                    "observed": 0.5,
+                    "baseline": None,
+                    "passed": False,
+                }
+            ],
+        },
+    )
+    _assert_inert(model_summary(as_typed(ModelResults, model_doc, what="model.json"), "mlci"))
     deploy_doc = {
         "action": "deploy",
         "registry": {"backend": "local", "location": HOSTILE},

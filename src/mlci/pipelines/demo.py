@@ -87,38 +87,30 @@ def _quoted(path: Path) -> str:
 def _deploy_problem(results: Path, code: int) -> str:
     """What went wrong in a deploy that exited ``code``, from its ``deploy.json``."""
     from mlci.errors import MlciError
-    from mlci.results import read_results
+    from mlci.results import DeployResults, read_as
 
     try:
-        doc = read_results(results / "deploy.json")
+        doc = read_as(DeployResults, results / "deploy.json")
     except (MlciError, OSError):
         return f"the deploy failed (exit {code}); see the error above"
-    version = doc.get("version")
-    registered = f"registered as v{version}" if version else "not registered"
-    findings = doc.get("findings") or []
-    smoke = next(
-        (f for f in findings if isinstance(f, dict) and f.get("check") == "smoke_test"), None
-    )
+    registered = f"registered as v{doc.version}" if doc.version else "not registered"
+    smoke = next((f for f in doc.findings if f.check == "smoke_test"), None)
     if smoke is not None:
-        return f"it was blessed and {registered}, but its smoke test failed: {smoke.get('message')}"
-    errors = [
-        str(f.get("message"))
-        for f in findings
-        if isinstance(f, dict) and f.get("severity") == "error"
-    ]
-    reason = "; ".join(errors) or f"status {doc.get('status')}, exit {code}"
+        return f"it was blessed and {registered}, but its smoke test failed: {smoke.message}"
+    errors = [f.message for f in doc.findings if f.severity == "error"]
+    reason = "; ".join(errors) or f"status {doc.status}, exit {code}"
     return f"it was blessed and {registered}, but the deploy failed: {reason}"
 
 
 def _blessing_reason(results: Path) -> str:
     from mlci.errors import MlciError
-    from mlci.results import read_results
+    from mlci.results import read_model_results
 
     try:
-        blessing = read_results(results / "model.json").get("blessing") or {}
+        blessing = read_model_results(results / "model.json").blessing
     except (MlciError, OSError):
         return "see the error above"
-    return str(blessing.get("reason") or "see the report above")
+    return (blessing.reason if blessing is not None else None) or "see the report above"
 
 
 def run_demo(

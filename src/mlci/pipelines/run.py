@@ -244,15 +244,15 @@ def run_pipeline(
 
 def _not_blessed(results: Path) -> str | None:
     """Why the model of this run's ``model.json`` is not blessed; None when it is."""
-    from mlci.results import read_results
+    from mlci.results import read_model_results
 
     path = results / "model.json"
     if not path.is_file():
         return "no model.json from the validate-model step"
-    blessing = read_results(path).get("blessing")
-    if isinstance(blessing, dict) and blessing.get("blessed") is True:
+    blessing = read_model_results(path).blessing
+    if blessing is not None and blessing.blessed:
         return None
-    reason = blessing.get("reason") if isinstance(blessing, dict) else None
+    reason = blessing.reason if blessing is not None else None
     return f"the model is not blessed: {reason or 'no blessing in model.json'}"
 
 

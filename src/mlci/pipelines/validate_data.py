@@ -22,7 +22,9 @@ from mlci.provenance import file_fingerprint
 from mlci.report.summaries import data_summary
 from mlci.results import (
     DEFAULT_RESULTS_DIR,
+    DataResults,
     Finding,
+    as_typed,
     has_errors,
     make_document,
     write_results,
@@ -540,4 +542,4 @@ def _report(rt: Runtime, document: dict[str, Any], *, data_name: str, written: P
             )
     if rt.on_actions:
         rt.flush_annotations()
-        rt.summary(data_summary(document, verdict))
+        rt.summary(data_summary(as_typed(DataResults, document, what="data.json"), verdict))

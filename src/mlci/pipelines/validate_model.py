@@ -9,7 +9,6 @@ candidate is blessed and 1 when it is not; bad input raises `MlciError` (exit 2)
 
 from __future__ import annotations
 
-import math
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -26,8 +25,10 @@ from mlci.report.summaries import model_summary
 from mlci.results import (
     DEFAULT_RESULTS_DIR,
     Finding,
+    ModelResults,
+    as_typed,
     make_document,
-    read_results,
+    read_document,
     write_results,
 )
 
@@ -78,18 +79,15 @@ class _Baseline:
 
 
 def _load_stored_metrics(path: Path, data_fp: str) -> _Baseline:
-    doc = read_results(path)
-    if doc.get("kind") != "model" or not isinstance(doc.get("metrics"), dict):
+    doc = read_document(path)
+    if not isinstance(doc, ModelResults):
         raise InputError(
-            f"{path}: not a model results file (kind {doc.get('kind')!r}); pass a model.json"
+            f"{path}: not a model results file (kind {doc.kind!r}); pass a model.json"
             " written by `mlci validate-model`, a model file, registry or none"
         )
-    metrics: dict[str, float | None] = {}
-    for name, value in doc["metrics"].items():
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-        metrics[str(name)] = float(value) if ok and math.isfinite(value) else None
-    stored_fp = _dig(doc, "provenance", "data", "eval", "fingerprint")
-    cand = _dig(doc, "provenance", "model", "candidate", "hash")
+    metrics = dict(doc.metrics)
+    stored_fp = _dig(doc.provenance.data, "eval", "fingerprint")
+    cand = _dig(doc.provenance.model, "candidate", "hash")
     same = stored_fp == data_fp
     note = (
         f"baseline metrics read from {path.name}"
@@ -939,9 +937,11 @@ def _announce(
 ) -> None:
     """Write ``model.json``, log, annotate, summarize, set the outputs, remember the run."""
     written = write_results(out_dir, doc)
-    blessing = doc["blessing"]
-    rt.info(blessing["reason"])
-    for note in blessing["notes"]:
+    typed = as_typed(ModelResults, doc, what="model.json")
+    blessing = typed.blessing
+    assert blessing is not None  # _document always blesses or not
+    rt.info(blessing.reason or "")
+    for note in blessing.notes:
         rt.info(f"note: {note}")
     for r in results:
         rt.info(f"  {'pass' if r.passed else 'FAIL'}  {r.reason}")
@@ -951,9 +951,9 @@ def _announce(
             rt.error(f.message, title=f"mlci: {f.check}")
         elif f.severity == "warning":
             rt.warning(f.message, title=f"mlci: {f.check}")
-    rt.summary(model_summary(doc, run.cfg.report.title))
+    rt.summary(model_summary(typed, run.cfg.report.title))
     if rt.on_actions:
-        blessed = "true" if blessing["blessed"] else "false"
+        blessed = "true" if blessing.blessed else "false"
         rt.set_output("passed", blessed)
         rt.set_output("blessed", blessed)
         rt.set_output("results-path", rt.workspace_path(written))

@@ -11,76 +11,85 @@ from typing import Any
 
 from mlci.report.escape import code, md
 from mlci.report.tables import drift_table
+from mlci.results import BlessingDoc, DataResults, DeltaDoc, ModelResults
 
 __all__ = ["data_summary", "deploy_summary", "model_summary"]
 
 
-def data_summary(document: Mapping[str, Any], verdict: str) -> str:
+def data_summary(doc: DataResults, verdict: str) -> str:
     """The job summary of ``mlci validate-data``: the findings and the drift table."""
     lines = [f"## mlci data validation: {verdict}", ""]
-    sharded = f", checked by {document['shards']} shards" if document.get("shards") else ""
-    lines.append(f"{document['rows']} rows, {document['columns']} columns{sharded}.")
+    sharded = f", checked by {doc.shards} shards" if doc.shards else ""
+    lines.append(f"{doc.rows} rows, {doc.columns} columns{sharded}.")
     lines.append("")
-    findings = document["findings"]
+    findings = doc.findings
     if findings:
         lines += [
             "| severity | check | column | message | count |",
             "| --- | --- | --- | --- | --- |",
         ]
         for f in findings[:200]:
+            count = f.count if f.count is not None else ""
             lines.append(
-                f"| {f['severity']} | {code(f['check'])} | {md(f.get('column') or '')}"
-                f" | {md(f['message'], 1000)} | {f.get('count', '')} |"
+                f"| {f.severity} | {code(f.check)} | {md(f.column or '')}"
+                f" | {md(f.message, 1000)} | {count} |"
             )
         if len(findings) > 200:
             lines.append(f"\n{len(findings) - 200} more finding(s) in data.json.")
-    drift = document.get("drift")
+    drift = doc.drift
     if drift is not None:
         lines += [
             "",
-            f"### Drift: share {drift['share']:.0%} (threshold {drift['share_threshold']:.0%})",
+            f"### Drift: share {drift.share or 0:.0%} (threshold {drift.share_threshold or 0:.0%})",
             "",
-            *drift_table(drift["columns"], limit=500),
+            *drift_table(drift.columns, limit=500),
         ]
     return "\n".join(lines) + "\n"
 
 
-def model_summary(doc: Mapping[str, Any], title: str) -> str:
+def model_summary(doc: ModelResults, title: str) -> str:
     """The job summary of ``mlci validate-model``: the blessing, metrics with deltas, gates."""
-    blessing = doc["blessing"]
-    icon = "✅" if blessing["blessed"] else "❌"
-    lines = [f"## {title}: model validation", "", f"{icon} **{md(blessing['reason'], 1000)}**", ""]
-    lines += [f"> {md(n, 1000)}" for n in blessing["notes"]]
-    if blessing["notes"]:
+    blessing = doc.blessing or BlessingDoc()
+    icon = "✅" if blessing.blessed else "❌"
+    lines = [f"## {title}: model validation", "", f"{icon} **{md(blessing.reason, 1000)}**", ""]
+    lines += [f"> {md(n, 1000)}" for n in blessing.notes]
+    if blessing.notes:
         lines.append("")
-    base = doc.get("baseline_metrics") or {}
+    base = doc.baseline_metrics or {}
     lines += [
         "| metric | candidate | baseline | delta (95% CI) | |",
         "| --- | ---: | ---: | --- | --- |",
     ]
-    for name, value in doc["metrics"].items():
-        d = (doc.get("deltas") or {}).get(name) or {}
-        ci = ""
-        if d.get("ci_low") is not None and d.get("ci_high") is not None:
-            ci = f" [{d['ci_low']:+.4f}, {d['ci_high']:+.4f}]"
-        delta = f"{d['delta']:+.4f}{ci}" if d.get("delta") is not None else ""
-        sig = {True: "significant", False: "within noise", None: ""}[d.get("significant")]
-        if d.get("significant") is None and d.get("ci_low") is not None:
-            sig = "cannot tell: " + md(str(d.get("reason")), 1000)
-        lines.append(f"| {md(name)} | {_num(value)} | {_num(base.get(name))} | {delta} | {sig} |")
-    if doc["gates"]:
+    for name, value in doc.metrics.items():
+        delta = _delta(doc.deltas.get(name))
+        lines.append(f"| {md(name)} | {_num(value)} | {_num(base.get(name))} | {delta}")
+    if doc.gates:
         lines += [
             "",
             "| gate | rule | threshold | observed | baseline | result |",
             "| --- | --- | ---: | ---: | ---: | --- |",
         ]
-        for g in doc["gates"]:
-            where = md(g["metric"]) + (f" [{md(str(g['slice']))}]" if g["slice"] else "")
+        for g in doc.gates:
+            where = md(g.metric) + (f" [{md(g.slice)}]" if g.slice else "")
             lines.append(
-                f"| {where} | {g['rule']} | {_num(g['threshold'])} | {_num(g['observed'])}"
-                f" | {_num(g['baseline'])} | {'pass' if g['passed'] else 'FAIL'} |"
+                f"| {where} | {g.rule} | {_num(g.threshold)} | {_num(g.observed)}"
+                f" | {_num(g.baseline)} | {'pass' if g.passed else 'FAIL'} |"
             )
     return "\n".join(lines) + "\n"
+
+
+def _delta(d: DeltaDoc | None) -> str:
+    """The delta, its interval and whether it is significant: the last cells of a metric row."""
+    if d is None:
+        return " |  |"
+    ci = ""
+    if d.ci_low is not None and d.ci_high is not None:
+        ci = f" [{d.ci_low:+.4f}, {d.ci_high:+.4f}]"
+    delta = f"{d.delta:+.4f}{ci}" if d.delta is not None else ""
+    sig = {True: "significant", False: "within noise", None: ""}[d.significant]
+    if d.significant is None and d.ci_low is not None:
+        sig = "cannot tell: " + md(str(d.reason), 1000)
+    return f"{delta} | {sig} |"
 
 
 def _num(value: Any) -> str:
