@@ -24,8 +24,12 @@ from mlci.provenance import file_fingerprint, git_sha
 from mlci.report.summaries import model_summary
 from mlci.results import (
     DEFAULT_RESULTS_DIR,
+    BlessingDoc,
+    BootstrapDoc,
+    DeltaDoc,
     Finding,
     ModelResults,
+    SliceDoc,
     as_typed,
     make_document,
     read_document,
@@ -298,39 +302,27 @@ def _deltas(
     higher: dict[str, bool],
     intervals: dict[str, Interval] | None,
     no_ci_reason: str,
-) -> dict[str, dict[str, Any]]:
+) -> dict[str, DeltaDoc]:
     from mlci.model.gates import relative_change
 
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, DeltaDoc] = {}
     for name in names:
         c, b = metrics.get(name), base.get(name)
-        entry: dict[str, Any] = {
-            "delta": None,
-            "relative": None,
-            "ci_low": None,
-            "ci_high": None,
-            "significant": None,
-            "better": None,
-            "reason": None,
-        }
         if c is None or b is None:
-            entry["reason"] = (
-                f"{name} is missing on {'the candidate' if c is None else 'the baseline'}"
-            )
-            out[name] = entry
+            side = "the candidate" if c is None else "the baseline"
+            out[name] = DeltaDoc(reason=f"{name} is missing on {side}")
             continue
         delta = c - b
-        entry["delta"] = delta
-        entry["relative"] = relative_change(c, b)
-        entry["better"] = None if delta == 0 else (delta > 0) == higher[name]
         iv = (intervals or {}).get(name)
-        if iv is None:
-            entry["reason"] = no_ci_reason
-        else:
-            entry.update(
-                ci_low=iv.ci_low, ci_high=iv.ci_high, significant=iv.significant, reason=iv.reason
-            )
-        out[name] = entry
+        out[name] = DeltaDoc(
+            delta=delta,
+            relative=relative_change(c, b),
+            ci_low=iv.ci_low if iv is not None else None,
+            ci_high=iv.ci_high if iv is not None else None,
+            significant=iv.significant if iv is not None else None,
+            better=None if delta == 0 else (delta > 0) == higher[name],
+            reason=iv.reason if iv is not None else no_ci_reason,
+        )
     return out
 
 
@@ -472,7 +464,7 @@ class _Scores:
     base_pred: Predictions | None = None
     base_eval: Evaluation | None = None
     intervals: dict[str, Interval] | None = None
-    deltas: dict[str, dict[str, Any]] = field(default_factory=dict)
+    deltas: dict[str, DeltaDoc] = field(default_factory=dict)
     slices: list[Any] = field(default_factory=list)
     breakdown: dict[str, Any] = field(default_factory=dict)
 
@@ -847,23 +839,17 @@ def _document(
         "deltas": scores.deltas,
         "higher_is_better": scores.higher,
         "gates": [r.to_payload() for r in results],
-        "blessing": {
-            "blessed": blessing.blessed,
-            "reason": blessing.reason,
-            "notes": blessing.notes,
-            "candidate_hash": candidate.sha256,
-            "baseline_hash": base.hash,
-            "data_fingerprint": run.data_fp,
-            "git_sha": git_sha(),
-        },
+        "blessing": BlessingDoc(
+            blessed=blessing.blessed,
+            reason=blessing.reason,
+            notes=blessing.notes,
+            candidate_hash=candidate.sha256,
+            baseline_hash=base.hash,
+            data_fingerprint=run.data_fp,
+            git_sha=git_sha(),
+        ),
         "slices": [
-            {
-                "column": s.column,
-                "value": s.value,
-                "rows": s.rows,
-                "metrics": s.metrics,
-                "baseline_metrics": s.baseline_metrics,
-            }
+            SliceDoc(s.column, s.value, s.rows, s.metrics, s.baseline_metrics)
             for s in scores.slices
         ],
         "budgets": [r.to_payload() for r in served.budgets],
@@ -879,11 +865,11 @@ def _document(
         "confusion_matrix": confusion(scores.cand_pred),
         **scores.breakdown,
         "rows": len(run.frame),
-        "bootstrap": {
-            "resamples": mc.bootstrap.resamples if scores.intervals is not None else 0,
-            "confidence": mc.bootstrap.confidence,
-            "seed": mc.bootstrap.seed,
-        },
+        "bootstrap": BootstrapDoc(
+            resamples=mc.bootstrap.resamples if scores.intervals is not None else 0,
+            confidence=mc.bootstrap.confidence,
+            seed=mc.bootstrap.seed,
+        ),
     }
     if base.history:
         payload["history"] = base.history
