@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -77,15 +78,21 @@ def _shared_dir(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
 def _once(folder: Path) -> Iterator[bool]:
     """Hold a lock beside ``folder``; yield True when ``folder`` still has to be made.
 
-    The maker renames its finished work into ``folder``, so a folder that exists is complete.
+    A marker beside ``folder``, written when the maker's block ends without an error,
+    says it is complete: a worker that failed half way leaves no marker, and the next
+    one makes ``folder`` again (the makers clear what they find).
     """
     import fcntl
 
     folder.parent.mkdir(parents=True, exist_ok=True)
+    done = folder.with_name(folder.name + ".done")
     with folder.with_name(folder.name + ".lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            yield not folder.exists()
+            missing = not done.exists()
+            yield missing
+            if missing:
+                done.touch()
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
@@ -100,6 +107,7 @@ def mlci_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with _once(dist) as missing:
         if missing:
             partial = dist.with_name("dist.partial")
+            shutil.rmtree(partial, ignore_errors=True)
             root = Path(__file__).resolve().parents[1]
             subprocess.run(
                 [
@@ -134,6 +142,7 @@ def wheelhouse(mlci_wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     with _once(house) as missing:
         if missing:
             partial = house.with_name("wheelhouse.partial")
+            shutil.rmtree(partial, ignore_errors=True)
             subprocess.run(
                 [
                     sys.executable,
@@ -152,3 +161,60 @@ def wheelhouse(mlci_wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
             )
             partial.rename(house)
     return house
+
+
+@pytest.fixture(scope="session")
+def bare_python_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One bare virtual environment (pip and nothing else) per run, shared by all workers.
+
+    `tests.act.harness.bare_python` copies it for every runner or fresh environment a
+    test needs, instead of running ``venv`` and ``ensurepip`` again each time.
+    """
+    from tests.act.harness import bare_python
+
+    template = _shared_dir(tmp_path_factory, "bare-python")
+    with _once(template) as missing:
+        if missing:
+            bare_python(template)
+    return template
+
+
+@pytest.fixture(scope="session")
+def wheel_env(
+    tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path, bare_python_template: Path
+) -> Path:
+    """A fresh virtual environment with mlci installed from its wheel, dependencies included.
+
+    It sees nothing else: no system site packages, no path entry into the test
+    environment; pip installs the wheel and what it needs from the run's wheelhouse
+    (no index), as `pip install mlci` would from PyPI. Made once per run; the tests
+    that use it (the newcomer's path, the templates of an installed copy) only read it.
+    """
+    import subprocess
+
+    from tests.act.harness import bare_python, clean_env
+
+    env_dir = _shared_dir(tmp_path_factory, "wheel-env")
+    with _once(env_dir) as missing:
+        if missing:
+            bare_python(env_dir, template=bare_python_template)
+            (wheel,) = wheelhouse.glob("mlci-*.whl")
+            subprocess.run(
+                [
+                    str(env_dir / "bin" / "python"),
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    "--no-index",
+                    "--no-compile",
+                    "--find-links",
+                    str(wheelhouse),
+                    str(wheel),
+                ],
+                check=True,
+                capture_output=True,
+                env=clean_env(),
+            )
+    return env_dir

@@ -1,7 +1,9 @@
 """A newcomer's path, from the built wheel installed with its dependencies into a virtual
 environment that sees nothing else: `mlci demo` in an empty folder (its deploys serve the
 model for the smoke test), then `mlci init --yes` in a fresh repository with the
-example's data, and the generated workflows pass the linters."""
+example's data, and the generated workflows pass the linters. The environment is the
+``wheel_env`` fixture (tests/conftest.py): the wheel and its dependencies installed with
+pip into a virtual environment that sees nothing else."""
 
 from __future__ import annotations
 
@@ -14,39 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.act.harness import bare_python, git_repo
+from tests.act.harness import git_repo
 from tests.helpers import find_tool
-
-
-@pytest.fixture(scope="module")
-def wheel_env(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path) -> Path:
-    """A fresh virtual environment with mlci installed from its wheel, dependencies included.
-
-    It sees nothing else: no system site packages, no path entry into the test
-    environment; pip installs the wheel and what it needs from the run's wheelhouse
-    (no index), as `pip install mlci` would from PyPI.
-    """
-    env_dir = bare_python(tmp_path_factory.mktemp("newcomer") / "venv").parent
-    (wheel,) = wheelhouse.glob("mlci-*.whl")
-    subprocess.run(
-        [
-            str(env_dir / "bin" / "python"),
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "--no-index",
-            "--no-compile",
-            "--find-links",
-            str(wheelhouse),
-            str(wheel),
-        ],
-        check=True,
-        capture_output=True,
-        env=_env(env_dir),
-    )
-    return env_dir
 
 
 def _env(env_dir: Path) -> dict[str, str]:

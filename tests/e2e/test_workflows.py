@@ -1,4 +1,7 @@
-"""End to end: the four workflows `mlci init` generates, run for real by act against the fake GitHub.
+"""End to end: the workflows `mlci init` generates, run for real by act against the fake GitHub.
+
+This is the one act suite: every test that runs a workflow with act lives here and
+shares the pull request's runner (below).
 
 Each test takes the bundled example (examples/breast-cancer: data prepared, `mlci init
 --yes` run, committed in a throwaway git repository) and runs one generated workflow with
@@ -6,9 +9,11 @@ Each test takes the bundled example (examples/breast-cancer: data prepared, `mlc
 --no-cache-server``, the stand-ins for checkout/setup-python/upload-/download-artifact and
 mlci's actions mapped to this checkout. The runner's Python is bare (a fresh virtual
 environment without mlci, pandas or scikit-learn; the test environment is off PATH): mlci
-comes only from what the workflow and mlci's action install. The pull request and the
-deploy workflow each start from a new bare Python; the other runs reuse the pull
-request's, as a self-hosted runner keeps its tool cache.
+comes only from what the workflow and mlci's action install. The pull request workflow
+starts from a new bare Python and its first mlci step installs mlci and its dependencies
+there; every later run (deploy with its smoke test, the data-shard matrix, retrain,
+comment, the actions one by one) reuses that runner, as a self-hosted runner keeps its
+tool cache: one install per test run, and nothing in it the workflows did not install.
 
 How the workflows reach the fake GitHub server instead of api.github.com, without a
 change to the generated files:
@@ -178,7 +183,10 @@ TEST_COMMAND = "python -m pytest -q --junitxml=mlci-results/junit.xml tests"
 
 @pytest.fixture(scope="module")
 def pr_runs(
-    prepared: Path, tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path
+    prepared: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    wheelhouse: Path,
+    bare_python_template: Path,
 ) -> dict[str, PrRun]:
     """mlci-pr.yml on a pull request whose model passes the gates, then one that fails.
 
@@ -200,7 +208,7 @@ def pr_runs(
         config_edits={"registry:\n": f"ci:\n  test_command: {TEST_COMMAND}\n\nregistry:\n"},
         files={"tests/test_params.py": UNIT_TEST, "requirements.txt": "pytest\n"},
     )
-    runner = bare_python(root / "runner")
+    runner = bare_python(root / "runner", template=bare_python_template)
     runs = {}
     for name, c in (("good", GOOD_C), ("bad", BAD_C)):
         head = set_c(repo, c)
@@ -485,14 +493,16 @@ _SECRETS = {"DEPLOY_TOKEN": "dt-1", "OTHER_SECRET": "os-1", "UNNAMED_SECRET": "u
 
 
 def test_deploy_workflow_promotes_the_blessed_model_and_refuses_an_unblessed_one(
-    prepared: Path, fake_github: Any, tmp_path: Path, wheelhouse: Path
+    prepared: Path, fake_github: Any, tmp_path: Path, pr_runs: dict[str, PrRun]
 ) -> None:
-    """From a bare Python, with the smoke test on (the example's default).
+    """On the pull request's runner, with the smoke test on (the example's default).
 
+    The runner's Python started bare; mlci and its dependencies (the web server of the
+    smoke test included) are only what the pull request workflow's action installed.
     Two jobs: validate (no environment, no secret) hands the blessed model to deploy
     (environment production), which alone receives the secrets mlci.yaml names.
     """
-    runner = bare_python(tmp_path / "runner")
+    runner, wheelhouse = pr_runs["good"].runner, pr_runs["good"].wheelhouse
     # registry.backend github: the state lives on the (fake) server across runs.
     repo = project(
         prepared,
@@ -531,7 +541,8 @@ def test_deploy_workflow_promotes_the_blessed_model_and_refuses_an_unblessed_one
     probe = (tmp_path / "artifacts-1" / "probe.txt").read_text(encoding="utf-8").split()
     assert probe == ["validate:", "deploy:set:set:0"], probe
     assert "| smoke test | passed: " in result.summary, result.summary  # served over HTTP
-    assert "Installing mlci 0.1.0 from" in result.log  # from the bare Python
+    # mlci as the pull request's action installed it into the runner's bare Python
+    assert "mlci 0.1.0 is already installed" in result.log, result.log
     releases = {r["tag_name"]: r for r in fake_github.releases()}
     # The version, the registry state, and the experiment history: a draft release whose
     # one asset stays writable under immutable releases (registry/release_experiments.py).
@@ -769,3 +780,79 @@ def test_every_action_runs_on_the_example(
         assert out["exit-code"] in ("0", "1", "2"), (name, out)  # never a bug
     assert result.outputs("validate-model")["blessed"] == "true"
     assert "## mlci deploy: model v1 is in production" in result.summary
+
+
+# -- 6. mlci-pr.yml with the data split over shards ---------------------------------------------
+
+
+def _comparable(doc: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in doc.items() if k not in ("provenance", "shards")}
+
+
+def test_pr_workflow_checks_the_data_on_three_shards(
+    prepared: Path,
+    tmp_path: Path,
+    pr_runs: dict[str, PrRun],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """mlci-pr.yml with data.shards: 3: three shard jobs, one merged verdict.
+
+    The example's current data is written as a folder of Parquet parts; `data.shards: 3`
+    in mlci.yaml makes `mlci init --yes` write the matrix; act runs the data-shard matrix
+    (three jobs, each checking its slice of the parts and uploading its partial results),
+    then the validate job downloads them, merges the profiles and decides. The merged
+    data.json must equal what one machine reading every part writes, and say that three
+    shards ran.
+    """
+    import pandas as pd
+
+    repo = tmp_path / "repo"
+    shutil.copytree(prepared, repo)
+    current = pd.read_csv(repo / "data" / "current.csv")
+    (repo / "data" / "current.csv").unlink()
+    parts = repo / "data" / "current"
+    parts.mkdir()
+    bounds = [0, 30, 55, 90, 120, len(current)]  # five parts of uneven size
+    for i, (lo, hi) in enumerate(zip(bounds, bounds[1:], strict=False)):
+        current.iloc[lo:hi].to_parquet(parts / f"part-{i}.parquet", index=False)
+    config = repo / "mlci.yaml"
+    config.write_text(
+        config.read_text(encoding="utf-8").replace(
+            "current: data/current.csv", "current: data/current\n  shards: 3"
+        ),
+        encoding="utf-8",
+    )
+    git_repo(repo)
+    assert main(["init", "--yes", "-C", str(repo)]) == 0  # data.shards: 3 from mlci.yaml
+    _git(repo, "remote", "add", "origin", f"https://github.com/{OWNER}/{NAME}.git")
+    git_repo(repo)
+    head = _git(repo, "rev-parse", "HEAD")
+
+    artifacts = tmp_path / "artifacts"
+    result = run_act(
+        repo,
+        ".github/workflows/mlci-pr.yml",
+        event_name="pull_request",
+        event=_pr_event(9, head),
+        artifacts=artifacts,
+        python=pr_runs["good"].runner,
+        wheelhouse=pr_runs["good"].wheelhouse,
+        timeout=1200,
+    )
+    (tmp_path / "log.txt").write_text(result.log, encoding="utf-8")
+    assert result.events, result.stderr
+    for i in (1, 2, 3):
+        shard = artifacts / f"mlci-data-shard-{i}" / f"shard-{i}-of-3"
+        assert (shard / "state.json").is_file(), result.log
+    assert result.outputs("data")["passed"] == "true", result.log
+    assert "wrote mlci-shards/current-profile.json (3 profiles" in result.log, result.log
+    assert "from 3 shards" in result.log
+    merged = read_results(artifacts / "mlci-results" / "data.json")
+    assert merged["shards"] == 3
+    assert "checked by 3 shards" in result.summary
+
+    monkeypatch.chdir(repo)
+    main(["validate-data", "--results", str(tmp_path / "one")])
+    whole = read_results(tmp_path / "one" / "data.json")
+    assert whole["rows"] == len(current)
+    assert _comparable(merged) == _comparable(whole)
