@@ -859,6 +859,28 @@ def _bound_ipc(body: bytes, is_file: bool, max_rows: int, limit: int) -> None:
             raise PayloadError(413, f"the Arrow body decodes to over {limit} bytes; split it")
 
 
+def _arrow_block(table: Any, names: list[str]) -> Batch | None:
+    """The float block of a table whose columns are all numbers with none missing.
+
+    A few calls for the whole table instead of a handful per column (which cost more
+    than the data at 1,000 rows); None (a null, a NaN, an infinity or another type)
+    leaves it to the per-column path, which names the problem.
+    """
+    import numpy as np
+    import pyarrow as pa
+
+    matrix = np.empty((table.num_rows, len(names)))
+    for j, name in enumerate(names):
+        col = table.column(name)
+        typ = col.type
+        if col.null_count or not (pa.types.is_floating(typ) or pa.types.is_integer(typ)):
+            return None
+        matrix[:, j] = col.to_numpy()
+    if not np.isfinite(matrix).all():  # NaN (a missing value) or an infinity
+        return None
+    return Batch(names, table.num_rows, matrix=matrix)
+
+
 def _arrow_batch(table: Any, schema: InputSchema | None) -> Batch:
     import numpy as np
     import pyarrow as pa
@@ -867,6 +889,10 @@ def _arrow_batch(table: Any, schema: InputSchema | None) -> Batch:
     if table.num_rows == 0:
         raise PayloadError(422, "the table has no rows")
     names = _check_names([str(n) for n in table.column_names], schema)
+    if schema is not None and schema.numeric:
+        block = _arrow_block(table, names)
+        if block is not None:
+            return block
     out: dict[str, Any] = {}
     nulls = False
     for name in names:
