@@ -117,3 +117,26 @@ def test_monitor_refuses_production_with_a_tampered_reference(tmp_path: Path, ca
     err = capsys.readouterr().err
     assert f"version 1: {REFERENCE_FILE} has sha256" in err and "Traceback" not in err
     assert not (tmp_path / "out" / "monitor.json").exists()
+
+
+def test_only_the_reference_profile_is_fetched(fake_github: Any, tmp_path: Path) -> None:
+    """The model and other files of the version are not downloaded (nor needed intact)."""
+    config = _project(tmp_path)
+    local = LocalRegistry(tmp_path / "reg")
+    local.register(*_version_files(tmp_path, with_reference=True))
+    (tmp_path / "reg" / "versions" / "v1" / "model.skops").unlink()  # a full copy would fail
+    ref = drift_reference(config, local, local.get(1), tmp_path / "w", purpose="test")
+    assert ref.profile.rows == 3
+    assert [p.name for p in (tmp_path / "w").rglob("*") if p.is_file()] == [REFERENCE_FILE]
+
+    github = ReleasesRegistry(_client(fake_github), REPO)
+    github.register(*_version_files(tmp_path, with_reference=True))
+    model_key = f"{REPO}/releases/download/model-v1/model.skops"
+    fake_github.blobs[model_key] = (b"not the model", fake_github.blobs[model_key][1])
+    ref = drift_reference(config, github, github.get(1), tmp_path / "g", purpose="test")
+    assert ref.profile.rows == 3
+    assert [p.name for p in (tmp_path / "g").rglob("*") if p.is_file()] == [REFERENCE_FILE]
+    with pytest.raises(InputError, match="model.skops has sha256"):
+        github.download(1, tmp_path / "full")
+    with pytest.raises(InputError, match="no sha256 recorded for other.bin"):
+        github.download_file(1, "other.bin", tmp_path / "x")

@@ -33,6 +33,8 @@ __all__ = [
     "resolve_version",
     "rollback_target",
     "sha256_file",
+    "recorded_hash",
+    "verify_file",
     "verify_files",
     "with_hashes",
 ]
@@ -207,20 +209,46 @@ def verify_files(version: ModelVersion, folder: Path, where: str) -> None:
             f"{where}: version {version.version}: no sha256 recorded for its files; the"
             " version cannot be verified, register the model again"
         )
-    for name, expected in sorted(hashes.items()):
-        path = folder / str(name)
-        if not path.is_file():
-            raise InputError(
-                f"{where}: version {version.version}: {name} is missing; the version is"
-                " damaged, register the model again"
-            )
-        actual = sha256_file(path)
-        if actual != expected:
-            raise InputError(
-                f"{where}: version {version.version}: {name} has sha256 {actual[:12]}..., the"
-                f" registry recorded {str(expected)[:12]}...; the file was changed or replaced,"
-                " restore it or register the model again"
-            )
+    for name in sorted(hashes):
+        verify_file(version, folder / str(name), str(name), where)
+
+
+def recorded_hash(version: ModelVersion, name: str, where: str) -> str:
+    """The sha256 ``version`` recorded for its file ``name``.
+
+    Raises:
+        InputError: when the version recorded none for that name.
+    """
+    hashes = version.metadata.get("hashes")
+    expected = hashes.get(name) if isinstance(hashes, Mapping) else None
+    if not isinstance(expected, str):
+        raise InputError(
+            f"{where}: version {version.version}: no sha256 recorded for {name}; the"
+            " version cannot be verified, register the model again"
+        )
+    return expected
+
+
+def verify_file(version: ModelVersion, path: Path, name: str, where: str) -> None:
+    """Check that ``path`` is the file ``name`` of ``version`` with its recorded sha256.
+
+    Raises:
+        InputError: naming the version and the file when it has no recorded sha256, is
+            missing or differs.
+    """
+    expected = recorded_hash(version, name, where)
+    if not path.is_file():
+        raise InputError(
+            f"{where}: version {version.version}: {name} is missing; the version is"
+            " damaged, register the model again"
+        )
+    actual = sha256_file(path)
+    if actual != expected:
+        raise InputError(
+            f"{where}: version {version.version}: {name} has sha256 {actual[:12]}..., the"
+            f" registry recorded {str(expected)[:12]}...; the file was changed or replaced,"
+            " restore it or register the model again"
+        )
 
 
 def _now() -> str:
@@ -396,6 +424,17 @@ class Registry(Protocol):
 
     def download(self, version: int, dest: Path) -> Path:
         """Copy the files of ``version`` into ``dest`` (created) and return it."""
+        ...
+
+    def download_file(self, version: int, name: str, dest: Path) -> Path:
+        """Copy one recorded file of ``version`` into ``dest`` (created), verified.
+
+        For readers that need one file (a drift reference), not the model.
+
+        Raises:
+            InputError: when the version or the file is unknown, or the file differs
+                from its recorded sha256.
+        """
         ...
 
     def state(self) -> RegistryState:

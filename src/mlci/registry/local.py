@@ -34,6 +34,7 @@ from mlci.registry.base import (
     ModelVersion,
     RegistryState,
     check_metadata,
+    verify_file,
     verify_files,
     with_hashes,
 )
@@ -208,6 +209,23 @@ class LocalRegistry:
                 shutil.rmtree(dest, ignore_errors=True)
             raise
         return dest
+
+    def download_file(self, version: int, name: str, dest: Path) -> Path:
+        """Copy one file of ``version`` into ``dest`` and verify it against its sha256.
+
+        Raises:
+            InputError: when the version's metadata is damaged, or the file is not
+                recorded, missing or differs from its recorded sha256.
+        """
+        found = self._read(version)
+        where = f"registry {self.root}"
+        if Path(name).name != name:
+            raise InputError(f"{where}: version {version}: bad file name {name!r}")
+        verify_file(found, Path(found.location) / name, name, where)
+        dest.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(Path(found.location) / name, dest / name)
+        verify_file(found, dest / name, name, where)
+        return dest / name
 
     def _state_path(self) -> Path:
         return self.root / STATE_FILE

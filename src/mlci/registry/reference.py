@@ -68,8 +68,8 @@ def drift_reference(
 ) -> DriftReference:
     """The reference to judge ``version``'s production data against.
 
-    The version's recorded reference profile when it has one (downloaded and verified
-    against its sha256), else ``data.reference``.
+    The version's recorded reference profile when it has one (only that file is
+    downloaded, and verified against its sha256), else ``data.reference``.
 
     Args:
         config: The loaded mlci.yaml.
@@ -88,7 +88,8 @@ def drift_reference(
     name = recorded_reference(version) if version is not None else None
     if version is None or name is None:
         return DriftReference(reference_profile(config, purpose=purpose), CONFIGURED)
-    folder = registry.download(version.version, work / f"reference-v{version.version}")
+    # Only the profile: the model and the other files of the version are not needed.
+    path = registry.download_file(version.version, name, work / f"reference-v{version.version}")
     return DriftReference(
-        load_profile(folder / name), f"training data of v{version.version}", version.version
+        load_profile(path), f"training data of v{version.version}", version.version
     )

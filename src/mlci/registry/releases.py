@@ -39,6 +39,8 @@ from mlci.registry.base import (
     ModelVersion,
     RegistryState,
     check_metadata,
+    recorded_hash,
+    verify_file,
     verify_files,
     with_hashes,
 )
@@ -230,6 +232,26 @@ class ReleasesRegistry:
             (dest / name).write_bytes(self._asset_bytes(release, name))
         verify_files(found, dest, f"release {self.tag_prefix}{version}")
         return dest
+
+    def download_file(self, version: int, name: str, dest: Path) -> Path:
+        """Download one asset of ``version`` into ``dest`` and verify its recorded sha256.
+
+        Raises:
+            InputError: when the version is unknown or damaged, or the asset is not
+                recorded, missing or differs from its recorded sha256.
+        """
+        where = f"release {self.tag_prefix}{version}"
+        if Path(name).name != name:
+            raise InputError(f"{where}: bad asset name {name!r}")
+        release = self._release(f"{self.tag_prefix}{version}")
+        if release is None or self._version_of(release) is None:
+            raise InputError(f"registry {self.describe()}: no version {version}")
+        found = self.get(version)  # the full metadata, when the body holds a cut
+        recorded_hash(found, name, where)  # before anything is downloaded
+        dest.mkdir(parents=True, exist_ok=True)
+        (dest / name).write_bytes(self._asset_bytes(release, name))
+        verify_file(found, dest / name, name, where)
+        return dest / name
 
     # -- writing ------------------------------------------------------------------------------
 
