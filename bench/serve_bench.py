@@ -38,6 +38,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 FLOOR_APP = """
 import os, numpy as np, onnxruntime as ort, orjson
@@ -515,21 +516,16 @@ def _scope() -> dict[str, object]:
     }
 
 
-def _log_tail(
-    onnx_path: Path, records: list[dict[str, float]], seconds: float, log_dir: Path
-) -> dict[str, float]:
-    """The log's effect on the single-row tail, in-process, while its writer works.
-
-    For ``seconds``, the app without and the app with the prediction log take turns on
-    single-row requests (alternating which goes first), and the event loop idles 0.2 ms
-    before each (as a server's does between requests: a request then arrives while the
-    writer may hold the GIL). So the writer flushes several times in the run, which the
-    short in-process run above does not see (its first flush, which opens the file,
-    comes before the timing). Also measured: the writer's longest stretch holding the
-    GIL (its thread's CPU time between two points where it lets go: the pauses between
-    slices and the Parquet write, which runs without the GIL).
-    """
+def _tail_child(
+    onnx_path: Path,
+    records: list[dict[str, float]],
+    seconds: float,
+    log_dir: Path | None,
+    conn: Any,
+) -> None:
+    """One side of `_log_tail`, in its own process: single-row calls for ``seconds``."""
     import asyncio
+    import gc
 
     import orjson
 
@@ -540,6 +536,7 @@ def _log_tail(
     holds: list[float] = []
     mark = [time.thread_time()]
     pause, append = predlog_module._pause, predlog_module.PredictionLog._append
+    write = predlog_module.PredictionLog._write
 
     def cut() -> None:
         now = time.thread_time()
@@ -556,17 +553,21 @@ def _log_tail(
         append(self, table)
         mark[0] = time.thread_time()
 
+    def timed_write(self: predlog_module.PredictionLog, entries: object) -> None:
+        mark[0] = time.thread_time()  # not the wait for the GIL before it
+        write(self, entries)
+
     predlog_module._pause = timed_pause  # type: ignore[assignment]
     predlog_module.PredictionLog._append = timed_append  # type: ignore[method-assign]
-    logged = load_served_model(onnx_path)
-    predlog = open_prediction_log(logged, None, log_dir=log_dir)
-    apps = {
-        "without": create_app(load_served_model(onnx_path)),
-        "with": create_app(logged, prediction_log=predlog),
-    }
+    predlog_module.PredictionLog._write = timed_write  # type: ignore[method-assign]
+    served = load_served_model(onnx_path)
+    predlog = open_prediction_log(served, None, log_dir=log_dir) if log_dir else None
+    app = create_app(served, prediction_log=predlog)
     bodies = [orjson.dumps({"records": [r]}) for r in records[:200]]
+    gc.collect()
+    gc.freeze()  # as mlci serve does at start-up
 
-    async def call(app: object, body: bytes) -> float:
+    async def call(body: bytes) -> float:
         async def receive() -> dict[str, object]:
             return {"type": "http.request", "body": body, "more_body": False}
 
@@ -574,45 +575,71 @@ def _log_tail(
             return None
 
         start = time.perf_counter()
-        await app(_scope(), receive, send)  # type: ignore[operator]
+        await app(_scope(), receive, send)
         return time.perf_counter() - start
 
-    async def run() -> dict[str, list[float]]:
-        for body in bodies:  # warm up: the writer's first flush opens its file
-            await call(apps["with"], body)
-        await asyncio.sleep(1.5 * predlog_module.LogSettings(log_dir).flush_seconds)
+    async def run() -> list[float]:
+        for body in bodies:  # warm up; the writer's first flush opens its file
+            await call(body)
+        await asyncio.sleep(1.5)
         holds.clear()
-        times: dict[str, list[float]] = {name: [] for name in apps}
-        order = list(apps)
+        times: list[float] = []
         end = time.monotonic() + seconds
         i = 0
         while time.monotonic() < end:
-            for name in order:
-                await asyncio.sleep(0.0002)  # idle, as a server between requests
-                times[name].append(await call(apps[name], bodies[i % len(bodies)]))
-            order.reverse()  # neither app always comes first after the pause
+            await asyncio.sleep(0)  # the loop polls (GIL released), as between requests
+            times.append(await call(bodies[i % len(bodies)]))
             i += 1
         return times
 
-    try:
-        times = asyncio.run(run())
-    finally:
-        assert predlog is not None
+    times = asyncio.run(run())
+    if predlog is not None:
         predlog.close()
-        predlog_module._pause = pause  # type: ignore[assignment]
-        predlog_module.PredictionLog._append = append  # type: ignore[method-assign]
-    out = {"requests": float(len(times["with"])), "rows_written": float(predlog.rows_written)}
-    for name, values in times.items():
-        for q, tag in ((0.5, "p50"), (0.99, "p99"), (0.999, "p99.9")):
-            out[f"{name} {tag}"] = _pct(values, q) * 1e6
+    out = {f"p{q * 100:g}": _pct(times, q) * 1e6 for q in (0.5, 0.99, 0.999)}
+    out["requests"] = float(len(times))
+    out["rows_written"] = float(predlog.rows_written if predlog else 0)
     out["longest hold"] = max(holds, default=0.0) * 1e6
+    conn.send(out)
+    conn.close()
+
+
+def _log_tail(
+    onnx_path: Path, records: list[dict[str, float]], seconds: float, log_dir: Path
+) -> dict[str, dict[str, float]]:
+    """The log's effect on the single-row tail while its writer works.
+
+    Two processes at the same time (so under the same load), each calling its app on
+    the ASGI channel for ``seconds``: `mlci serve` without and with the prediction log.
+    Before each call the event loop polls for I/O, releasing the GIL as a server's does
+    between requests: the writer may take it then, and the request waits until the
+    writer lets go. The writer flushes every second of the run (the short in-process
+    run above never sees a flush), and it must be a process of its own: a writer thread
+    slows every request of its process, logged or not. Also measured: the writer's
+    longest stretch holding the GIL: its thread's CPU time from the start of a flush to
+    the first point where it lets go, and between two such points (the pauses between
+    slices and the Parquet write, which runs without the GIL).
+    """
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    procs, pipes = {}, {}
+    for name, directory in (("without", None), ("with", log_dir)):
+        receiver, sender = ctx.Pipe(duplex=False)
+        proc = ctx.Process(
+            target=_tail_child, args=(onnx_path, records, seconds, directory, sender)
+        )
+        proc.start()
+        procs[name], pipes[name] = proc, receiver
+    out = {name: pipes[name].recv() for name in procs}
+    for proc in procs.values():
+        proc.join()
     return out
 
 
 def _print_log_overhead(
     med: dict[str, dict[str, float]],
     inproc: dict[str, dict[str, float]],
-    tail: dict[str, float],
+    tail: dict[str, dict[str, float]],
 ) -> None:
     """The prediction log's cost: the same app with and without ``--log-dir``, this run.
 
@@ -632,9 +659,9 @@ def _print_log_overhead(
     for tag in ("p50", "p99", "p99.9"):
         rows.append(
             (
-                f"in-process single {tag} µs, writer busy",
-                tail[f"without {tag}"],
-                tail[f"with {tag}"],
+                f"own process single {tag} µs, writer busy",
+                tail["without"][tag],
+                tail["with"][tag],
                 ".0f",
             )
         )
@@ -643,9 +670,9 @@ def _print_log_overhead(
     for name, without, with_log, fmt in rows:
         print(f"| {name} | {without:{fmt}} | {with_log:{fmt}} | {with_log / without:.3f} |")
     print(
-        f"\nwriter busy: {tail['requests']:,.0f} single-row requests to each app,"
-        f" {tail['rows_written']:,.0f} rows logged; the writer's longest GIL hold"
-        f" {tail['longest hold']:.0f} µs (thread CPU time)"
+        f"\nwriter busy: {tail['without']['requests']:,.0f} and {tail['with']['requests']:,.0f}"
+        f" single-row requests, {tail['with']['rows_written']:,.0f} rows logged; the"
+        f" writer's longest GIL hold {tail['with']['longest hold']:.0f} µs (thread CPU time)"
     )
 
 
