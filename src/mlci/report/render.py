@@ -938,29 +938,18 @@ def _provenance(report: Report, chars: int) -> list[tuple[str, str]]:
 def _provenance_files(prov: Provenance, chars: int) -> list[tuple[str, str]]:
     """The data files and models a document names, with fingerprints and hashes."""
     rows: list[tuple[str, str]] = []
-    for role, entry in _d(prov.data).items():
-        if entry is None:
-            rows.append((f"data: {md(role, 20)}", "none"))
-            continue
-        entry = _d(entry)
-        rows.append(
-            (
-                f"data: {md(role, 20)}",
-                f"{md(entry.get('path', '—'), chars)} · {md(entry.get('fingerprint', '—'), 80)}",
-            )
-        )
-    for role, entry in _d(prov.model).items():
-        if entry is None:
-            rows.append((f"model: {md(role, 20)}", "none"))
-            continue
-        entry = _d(entry)
-        rows.append(
-            (
-                f"model: {md(role, 20)}",
-                f"{md(entry.get('path', '—'), chars)} · {md(entry.get('format', '—'), 20)}"
-                f" · {md(entry.get('hash', '—'), 80)}",
-            )
-        )
+    shown = (
+        ("data", prov.data, (("path", chars), ("fingerprint", 80))),
+        ("model", prov.model, (("path", chars), ("format", 20), ("hash", 80))),
+    )
+    for kind, entries, fields in shown:
+        for role, entry in _d(entries).items():
+            label = f"{kind}: {md(role, 20)}"
+            if entry is None:
+                rows.append((label, "none"))
+                continue
+            values = _d(entry)
+            rows.append((label, " · ".join(md(values.get(k, "—"), n) for k, n in fields)))
     return rows
 
 
