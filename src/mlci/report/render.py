@@ -220,6 +220,15 @@ def _higher_is_better(model: ModelResults, name: str) -> bool | None:
     return info.higher_is_better if info else None
 
 
+def _first(rows: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
+    """The first ``limit`` table rows by their ``_order`` (stable), without that key."""
+    rows.sort(key=lambda r: r["_order"])
+    shown = rows[:limit]
+    for r in shown:
+        del r["_order"]
+    return shown
+
+
 def _short_sha(value: Any) -> str | None:
     return value[:7] if isinstance(value, str) and re.fullmatch(r"[0-9a-f]{7,64}", value) else None
 
@@ -290,10 +299,7 @@ def _metric_rows(model: ModelResults, detail: Detail) -> dict[str, Any]:
     baseline = model.baseline_metrics or {}
     names = list(metrics) + [n for n in baseline if n not in metrics]
     rows = [_metric_row(model, name, chars) for name in names]
-    rows.sort(key=lambda r: r["_order"])
-    shown = rows[: detail.metrics]
-    for r in shown:
-        del r["_order"]
+    shown = _first(rows, detail.metrics)
     return {
         "rows": shown,
         "more": len(rows) - len(shown),
@@ -429,15 +435,12 @@ def _slices(model: ModelResults, detail: Detail) -> dict[str, Any] | None:
                     "production": fmt_number(b),
                     "candidate": fmt_number(c),
                     "delta": fmt_number(c - b, signed=True),
-                    "_size": abs(c - b),
+                    "_order": -abs(c - b),
                 }
             )
     if not rows:
         return None
-    rows.sort(key=lambda r: -float(r["_size"]))
-    shown = rows[: detail.slices]
-    for r in shown:
-        del r["_size"]
+    shown = _first(rows, detail.slices)
     return {"count": len(rows), "rows": shown, "more": len(rows) - len(shown)}
 
 
@@ -675,13 +678,10 @@ def _errors(model: ModelResults, detail: Detail) -> dict[str, Any] | None:
                 else fmt_number(mae_c),
                 "rmse": fmt_number(sc.rmse),
                 "bias": fmt_number(sc.bias, signed=True),
-                "_key": -change if change is not None else math.inf,
+                "_order": -change if change is not None else math.inf,
             }
         )
-    slices.sort(key=lambda r: r["_key"])
-    shown = slices[: detail.slices]
-    for r in shown:
-        del r["_key"]
+    shown = _first(slices, detail.slices)
     return {
         "overall": overall,
         "slices": shown,
