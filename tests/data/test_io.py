@@ -219,3 +219,67 @@ def test_only_the_columns_asked_for_are_read_with_the_same_values(
     assert not rest
     assert sorted(some.columns) == ["a", "c"]
     pd.testing.assert_frame_equal(some[["a", "c"]], whole[["a", "c"]])
+
+
+def test_text_read_as_categories_counts_and_checks_the_same(tmp_path):
+    """Parquet text read as dictionaries: the same counts, in the same order, and findings."""
+    import numpy as np
+
+    from mlci.data.checks import Checker
+    from mlci.data.profile import TOP_K, Profiler, text_counts
+    from mlci.data.schema import ColumnSchema, DataSchema
+
+    rng = np.random.default_rng(0)
+    many = np.array([f"v{i}" for i in range(TOP_K + 500)], dtype=object)
+    frame = pd.DataFrame(
+        {
+            "many": rng.choice(many, 9000),  # more values than a profile keeps, with ties
+            "city": rng.choice(["Paris", "Lyon", None, "Nice"], 9000),
+            "same": "x",
+        }
+    )
+    frame.loc[[5, 8000], "city"] = "Atlantis"
+    path = write(frame, tmp_path / "t.parquet")
+    schema = DataSchema(
+        version=1,
+        columns={
+            "many": ColumnSchema(type="string"),
+            "city": ColumnSchema(type="category", domain=["Paris", "Lyon", "Nice"]),
+            "same": ColumnSchema(type="string"),
+        },
+    )
+    results = []
+    for cats in (False, True):
+        checker, profiler = Checker(schema), Profiler()
+        counts = []
+        for offset, chunk in iter_frames(path, chunk_rows=4500, text_as_categories=cats):
+            assert isinstance(chunk["city"].dtype, pd.CategoricalDtype) == cats
+            profiler.update(offset, chunk, checker.update(offset, chunk))
+            many_counts = text_counts(chunk["many"])
+            assert len(many_counts) > TOP_K  # the order decides ties at the cut
+            counts += [list(many_counts.items()), dict(text_counts(chunk["city"]))]
+        results.append(
+            (
+                [f.to_dict() for f in checker.finish()],
+                profiler.finish().to_dict(),
+                counts,
+            )
+        )
+    assert results[0] == results[1]
+    findings = {f["check"]: f for f in results[1][0]}
+    assert findings["unexpected_category"]["observed"] == {"Atlantis": 2}
+    assert findings["constant_column"]["column"] == "same"
+    assert results[1][1]["columns"]["many"]["text"]["truncated"] is True
+
+
+@pytest.mark.parametrize("cats", [False, True])
+def test_text_that_is_not_utf8_is_found_in_a_dictionary_too(tmp_path, cats):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    raw = pa.array([b"ok", b"fine"] * 10 + [b"bad \xff\xfe", b"ok"], pa.binary())
+    table = pa.table({"t": raw.view(pa.string()), "x": pa.array(range(22))})
+    pq.write_table(table, tmp_path / "t.parquet")
+    chunks = list(iter_frames(tmp_path / "t.parquet", text_as_categories=cats))
+    part = chunks[0][1].attrs["mlci_part"]
+    assert part.unsupported == {"t": "text that is not UTF-8 (first at row 21)"}

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mlci.data.io import NAN_ATTR, PART_ATTR, Part, cut
-from mlci.data.profile import Converted, convert
+from mlci.data.profile import Converted, convert, text_counts
 from mlci.data.schema import FUTURE_SLACK, ColumnSchema, DataSchema, _seconds, schema_kinds
 from mlci.results import MAX_SAMPLES, Finding
 
@@ -476,7 +476,7 @@ class Checker:
         text = conv.values
         counts = conv.counts
         if counts is None:
-            counts = conv.counts = text.value_counts(sort=False, dropna=True)
+            counts = conv.counts = text_counts(text)
         allowed = state.allowed
         if allowed is None:
             allowed = state.allowed = frozenset(domain)
@@ -496,9 +496,14 @@ class Checker:
     def _outside(
         self, state: _ColumnState, code: str, offset: int, outside: np.ndarray, text: Any
     ) -> None:
+        import pandas as pd
+
         tally = state.tally(code)
         tally.add(offset, outside, text)
-        counts = text[outside].value_counts()
+        strange = text[outside]
+        if isinstance(strange.dtype, pd.CategoricalDtype):  # counted as the text they are
+            strange = strange.astype(strange.dtype.categories.dtype)
+        counts = strange.value_counts()
         for key, count in counts.items():
             shown = cut(str(key))
             if len(tally.values) < 1000 or shown in tally.values:

@@ -220,6 +220,7 @@ def iter_frames(
     columns: list[str] | None = None,
     shard: tuple[int, int] | None = None,
     read_ahead: bool = False,
+    text_as_categories: bool = False,
 ) -> Iterator[tuple[int, pd.DataFrame]]:
     """Yield ``(first_row, frame)`` chunks of the data at ``path``.
 
@@ -239,6 +240,9 @@ def iter_frames(
         read_ahead: Decode the next Parquet chunk on a second thread while the caller
             works on this one (one chunk more in memory); for callers that read
             everything.
+        text_as_categories: Read Parquet text columns as pandas categoricals (Arrow
+            dictionaries: each distinct text decoded once per chunk, counts by code);
+            for callers that only check and profile the values.
 
     Raises:
         InputError: for a missing, empty, header-only, unparsable or non-UTF-8 file
@@ -247,17 +251,21 @@ def iter_frames(
     """
     fmt = detect_format(path)
     offset = 0
+    cats = text_as_categories
     if shard is not None:
         files, offset = shard_parts(path, *shard)
-        frames = _parquet(files, chunk_rows, columns, root=parts_root(path), first_row=offset)
+        frames = _parquet(
+            files, chunk_rows, columns, root=parts_root(path), first_row=offset, categories=cats
+        )
     elif fmt == "csv":
         frames = _csv(path, chunk_rows, columns)
     elif fmt == "jsonl":
         frames = _jsonl(path, chunk_rows)
     elif fmt == "parquet":
-        frames = _parquet([path], chunk_rows, columns, root=None)
+        frames = _parquet([path], chunk_rows, columns, root=None, categories=cats)
     else:
-        frames = _parquet(_parquet_files(path), chunk_rows, columns, root=parts_root(path))
+        files = _parquet_files(path)
+        frames = _parquet(files, chunk_rows, columns, root=parts_root(path), categories=cats)
     if read_ahead and (fmt in ("parquet", "parquet-dir") or shard is not None):
         frames = _read_ahead(frames)
     for frame in frames:
@@ -615,11 +623,12 @@ def _prepare(batch: Any, offset: int, part: Part) -> Any:
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                 row = offset + _first_bad_utf8(column) + 1
                 reason = f"binary values that are not UTF-8 text (first at row {row})"
-        elif t.is_string(typ) or t.is_large_string(typ):
-            try:
-                column.validate(full=True)
+        elif t.is_string(typ) or t.is_large_string(typ) or t.is_dictionary(typ):
+            try:  # a dictionary's values are its text: checking them checks every row
+                (column.dictionary if t.is_dictionary(typ) else column).validate(full=True)
             except pa.ArrowInvalid:
-                bad = pc.cast(column, pa.binary())
+                plain = column.dictionary_decode() if t.is_dictionary(typ) else column
+                bad = pc.cast(plain, pa.binary())
                 row = offset + _first_bad_utf8(bad) + 1
                 reason = f"text that is not UTF-8 (first at row {row})"
         elif t.is_decimal(typ):
@@ -653,6 +662,7 @@ def _parquet(
     *,
     root: Path | None,
     first_row: int = 0,
+    categories: bool = False,
 ) -> Iterator[pd.DataFrame]:
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -665,6 +675,16 @@ def _parquet(
             # 250k-row batches: 300 MiB of Arrow memory; with 1 MiB reads, 160 MiB).
             pf = pq.ParquetFile(file, pre_buffer=False, buffer_size=_PARQUET_BUFFER)
             names = list(pf.schema_arrow.names)
+            if categories:
+                text = [
+                    f.name
+                    for f in pf.schema_arrow
+                    if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
+                ]
+                if text:
+                    pf = pq.ParquetFile(
+                        file, pre_buffer=False, buffer_size=_PARQUET_BUFFER, read_dictionary=text
+                    )
         except (pa.ArrowInvalid, OSError) as exc:
             raise _unreadable_parquet(file, exc) from None
         _refuse_duplicates(file, names)

@@ -190,7 +190,7 @@ def convert(series: pd.Series, kind: Kind) -> Converted:
         out = text.astype("object").where(~null, None)
         invalid = ~null & out.isna().to_numpy()
         return Converted(out, null, invalid)
-    if pt.is_string_dtype(dtype) and not pt.is_object_dtype(dtype):
+    if (pt.is_string_dtype(dtype) and not pt.is_object_dtype(dtype)) or _text_categories(dtype):
         # Nulls of a string dtype are already missing: masking them again would copy
         # the Arrow array (a third of the checks' time on eight text columns).
         return Converted(series, null, np.zeros_like(null))
@@ -208,6 +208,34 @@ def convert(series: pd.Series, kind: Kind) -> Converted:
     else:
         text = series.astype("str")
     return Converted(text.where(~null, None), null, np.zeros_like(null))
+
+
+def _text_categories(dtype: Any) -> bool:
+    """Whether ``dtype`` is a pandas categorical of text (a Parquet dictionary column)."""
+    import pandas as pd
+    from pandas.api import types as pt
+
+    return isinstance(dtype, pd.CategoricalDtype) and pt.is_string_dtype(dtype.categories.dtype)
+
+
+def text_counts(values: pd.Series) -> pd.Series:
+    """The count of each present value of a text column, in order of first appearance.
+
+    A categorical's counts come from its codes; categories absent from the chunk are
+    dropped and, when the order can matter (more values than `TOP_K`), the counts are
+    put in the order the values first appear, as for plain text.
+    """
+    import numpy as np
+
+    counts = values.value_counts(sort=False, dropna=True)
+    if not _text_categories(values.dtype):
+        return counts
+    counts = counts[counts.to_numpy() > 0]
+    if len(counts) > TOP_K:
+        codes = values.cat.codes.to_numpy()
+        present, first = np.unique(codes[codes >= 0], return_index=True)
+        counts = counts.loc[values.cat.categories[present[np.argsort(first)]]]
+    return counts
 
 
 # -- numeric statistics ------------------------------------------------------------------
@@ -598,7 +626,7 @@ class TextStats:
 
     def add(self, values: pd.Series) -> None:
         """Add a chunk of non-null strings."""
-        self.add_counts(values.value_counts(sort=False, dropna=True))
+        self.add_counts(text_counts(values))
 
     def add_counts(self, counts: pd.Series) -> None:
         """Add the value counts of a chunk (value -> count)."""
@@ -948,7 +976,8 @@ def profile_path(
     from mlci.data.io import iter_frames
 
     profiler = Profiler(kinds, track_unique=track_unique)
-    for offset, frame in iter_frames(path, chunk_rows=chunk_rows, read_ahead=True):
+    frames = iter_frames(path, chunk_rows=chunk_rows, read_ahead=True, text_as_categories=True)
+    for offset, frame in frames:
         profiler.update(offset, frame)
     profile = profiler.finish()
     profile.sources = [str(path)]

@@ -295,7 +295,13 @@ def _read_current(
         return read
     if shard is None:
         _index_keys(read.checker, paths.current, cfg.chunk_rows)
-    frames = iter_frames(paths.current, chunk_rows=cfg.chunk_rows, shard=shard, read_ahead=True)
+    frames = iter_frames(
+        paths.current,
+        chunk_rows=cfg.chunk_rows,
+        shard=shard,
+        read_ahead=True,
+        text_as_categories=True,
+    )
     for offset, frame in frames:
         if not read.columns:
             read.columns = [str(c) for c in frame.columns]
@@ -320,7 +326,9 @@ def _index_keys(checker: Checker, current: Path, chunk_rows: int) -> None:
     keys = checker.key_columns()
     if not keys or detect_format(current) not in ("parquet", "parquet-dir"):
         return
-    checker.index_keys(iter_frames(current, chunk_rows=chunk_rows, columns=keys))
+    checker.index_keys(
+        iter_frames(current, chunk_rows=chunk_rows, columns=keys, text_as_categories=True)
+    )
 
 
 def _absorb_shards(
