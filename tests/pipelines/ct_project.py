@@ -189,3 +189,32 @@ def results(root: Path, kind: str) -> dict[str, Any]:
     from mlci.results import read_results
 
     return read_results(root / "mlci-results" / f"{kind}.json")
+
+
+def promote_with_reference(root: Path, data: Path, predictions: Any) -> int:
+    """Register production's model again as a retrain would, and promote it.
+
+    Its drift reference is the profile of ``data`` with the profile of ``predictions``
+    (the model's predictions on its training data); returns the new version's number.
+    """
+    from mlci.config import load_config
+    from mlci.data.profile import profile_files
+    from mlci.pipelines.monitor.detect import profile_series
+    from mlci.registry import make_event, open_registry
+    from mlci.registry.base import METADATA_FILE
+    from mlci.registry.reference import REFERENCE_FILE, write_reference
+
+    registry = open_registry(load_config(root / "mlci.yaml"), backend="local")
+    current = registry.get(registry.state().production or 0)
+    folder = Path(current.location)
+    files = {n: folder / n for n in current.files if n not in (METADATA_FILE, REFERENCE_FILE)}
+    files[REFERENCE_FILE] = write_reference(
+        profile_files([data]),
+        profile_series("prediction", predictions),
+        root / "retrained-reference.json",
+    )
+    meta = {k: v for k, v in current.metadata.items() if k not in ("version", "hashes")}
+    meta["data"] = {"reference": {"file": REFERENCE_FILE, "source": "retrain fresh data"}}
+    version = registry.register(files, meta)
+    registry.record(make_event("promote", version.version))
+    return version.version

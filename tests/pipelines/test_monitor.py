@@ -295,3 +295,28 @@ def test_a_data_file_is_read_in_chunks_and_only_in_the_columns_the_checks_use(
         assert one[key] == chunked[key]
     assert one["labels"] == "data/labels.csv joined on id"
     assert one["live_metrics"]["accuracy"] < one["baseline_metrics"]["accuracy"] - 0.05
+
+
+def test_prediction_drift_on_a_data_file_follows_production(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Against data.reference the shifted batch's predictions drift (the first test);
+    against the predictions production recorded on that batch, they do not."""
+    monkeypatch.delenv("GITHUB_REPOSITORY", raising=False)
+    write_config(project, {"monitor": {**MONITOR["monitor"], "open_issues": False}})
+    _serve(project, "batch2")
+    from mlci.model.baseline import load_baseline
+
+    config = load_config(project / "mlci.yaml")
+    model = load_baseline(project / "model.skops", config)
+    features = pd.read_csv(project / "data" / "production.csv")
+    predicted = model.predict(features.drop(columns=["id"]))
+    data = project / "data" / "production.csv"
+    assert ct_project.promote_with_reference(project, data, predicted) == 2
+
+    _monitor(project)
+    doc = results(project, "monitor")
+    assert doc["reference"]["source"] == "training data of v2"
+    assert doc["prediction_drift"]["drifted"] is False
+    assert doc["prediction_drift"]["statistic"] == pytest.approx(0.0)
+    assert "prediction-drift" not in {p["key"] for p in doc["problems"]}

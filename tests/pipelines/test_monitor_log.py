@@ -181,3 +181,39 @@ def test_a_window_on_a_data_file_is_a_usage_error(
     )
     assert code == EXIT_USAGE
     assert "prediction log folder" in capsys.readouterr().err
+
+
+def test_prediction_drift_follows_the_predictions_production_recorded(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """v2 recorded its predictions on its training data (all 1 here): its logged rows are
+    compared with those; v1 recorded none, so its rows are compared with its model run
+    on data.reference (about 60 % 1), as before."""
+    monkeypatch.delenv("GITHUB_REPOSITORY", raising=False)
+    write_config(project, LOG)
+    b2 = pd.read_csv(project / "data" / "batch2.csv")
+    ones = np.ones(len(b2), dtype=np.int64)
+    assert ct_project.promote_with_reference(project, project / "data" / "batch2.csv", ones) == 2
+    now = dt.datetime.now(dt.UTC)
+    for version in (1, 2):
+        write_part(
+            project / "logs",
+            f"predictions-v{version}",
+            b2,
+            predictions=ones,
+            version=version,
+            when=now,
+            prefix=f"v{version}",
+        )
+    assert _monitor(project) in (EXIT_OK, EXIT_FAILED)
+
+    doc = results(project, "monitor")
+    versions = {v["version"]: v for v in doc["versions"]}
+    assert doc["version_judged"] == 2
+    assert versions[2]["reference"] == "training data of v2"
+    assert versions[2]["prediction_drift"]["drifted"] is False
+    assert versions[2]["prediction_drift"]["statistic"] == pytest.approx(0.0)
+    assert doc["prediction_drift"] == versions[2]["prediction_drift"]
+    assert "prediction-drift" not in {p["key"] for p in doc["problems"]}
+    assert versions[1]["reference"] == "data.reference"
+    assert versions[1]["prediction_drift"]["drifted"] is True

@@ -140,3 +140,29 @@ def test_only_the_reference_profile_is_fetched(fake_github: Any, tmp_path: Path)
         github.download(1, tmp_path / "full")
     with pytest.raises(InputError, match="no sha256 recorded for other.bin"):
         github.download_file(1, "other.bin", tmp_path / "x")
+
+
+def test_a_reference_carries_the_predictions_of_its_model(tmp_path: Path) -> None:
+    from mlci import jsonio
+    from mlci.pipelines.monitor.detect import profile_series
+    from mlci.registry.reference import PREDICTIONS_KEY, read_reference, write_reference
+
+    config = _project(tmp_path)
+    data = profile_path(tmp_path / "ref.csv")
+    path = write_reference(data, profile_series("prediction", [0, 1, 1]), tmp_path / "r.json")
+    profile, predictions = read_reference(path)
+    assert profile.rows == 4 and predictions is not None and predictions.rows == 3
+    assert read_reference(write_reference(data, None, tmp_path / "plain.json"))[1] is None
+
+    reg = LocalRegistry(tmp_path / "reg")
+    files, meta = _version_files(tmp_path, with_reference=True)
+    files[REFERENCE_FILE] = path
+    v1 = reg.register(files, meta)
+    ref = drift_reference(config, reg, v1, tmp_path / "w", purpose="test")
+    assert ref.predictions is not None and ref.predictions.columns["prediction"].count == 3
+
+    doc = jsonio.read_json(path)
+    doc[PREDICTIONS_KEY] = {"format": "mlci-profile/1", "rows": "many", "columns": {}}
+    jsonio.write_json(tmp_path / "bad.json", doc)
+    with pytest.raises(InputError, match=f"bad.json: {PREDICTIONS_KEY}: damaged profile"):
+        read_reference(tmp_path / "bad.json")

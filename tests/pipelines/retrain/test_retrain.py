@@ -310,6 +310,12 @@ def test_deploy_mode_promotes_the_challenger(project: Path) -> None:
     registry = open_registry(load_config(project / "mlci.yaml"), backend="local")
     assert registry.get(2).metadata["data"]["reference"]["file"] == "reference-profile.json"
     assert "reference-profile.json" in registry.get(2).metadata["hashes"]
+    # ... with the challenger's predictions on that data: production's prediction-drift
+    # reference (`mlci.registry.reference`).
+    from mlci.registry.reference import read_reference
+
+    fresh, predictions = read_reference(Path(registry.get(2).location) / "reference-profile.json")
+    assert predictions is not None and predictions.rows == fresh.rows > 0
     write_config(
         project, {"retrain": {"policy": "on-drift", "mode": "deploy", "data": "data/batch2.csv"}}
     )

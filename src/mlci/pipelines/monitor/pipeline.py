@@ -189,7 +189,7 @@ def _monitor_data(
         current = read_current(config, ctx.path, columns=columns, drop=drop, model=model)
         found.payload["rows"] = current.rows
         _feature_drift(config, reference, current.profile, drop, found)
-        _prediction_drift(config, reference, drop, model, current.predictions, found)
+        _prediction_drift(config, ctx.reference, drop, model, current.predictions, found)
         _label_checks(config, reference, current, production, found)
     return _conclude(config, found, registry=registry, production=production, ctx=ctx)
 
@@ -238,21 +238,31 @@ def _production_model(
 
 def _prediction_drift(
     config: Config,
-    reference: Profile,
+    ref: DriftReference,
     drop: set[str],
     model: LoadedModel | None,
     predictions: np.ndarray | None,
     found: _Found,
 ) -> None:
-    """The predictions on current data against those on the reference."""
+    """The predictions on current data against the reference predictions.
+
+    The reference is, in order: the prediction column of the reference profile (logged
+    predictions), the predictions production recorded on its own training data (a
+    retrained version), else the production model run on ``data.reference``.
+    """
+    reference = ref.profile
     pred_col = config.monitor.predictions or config.data.prediction
     in_profile = bool(pred_col) and pred_col in reference.columns
-    ref_pred: np.ndarray | None = None
-    if predictions is not None and not in_profile and model is not None:
+    ref_side: Profile | None = None
+    name = "prediction"
+    if in_profile:
+        name, ref_side = str(pred_col), reference
+    elif ref.predictions is not None:
+        ref_side = ref.predictions
+    elif predictions is not None and model is not None:
         ref_pred = _reference_side(config, model, drop, found.notes)
-    if predictions is not None and (in_profile or ref_pred is not None):
-        name = str(pred_col) if in_profile else "prediction"
-        ref_side = reference if in_profile else profile_series(name, ref_pred)
+        ref_side = profile_series(name, ref_pred) if ref_pred is not None else None
+    if predictions is not None and ref_side is not None:
         pdrift = one_column_drift(
             config, ref_side, profile_series(name, predictions), name, "prediction"
         )
@@ -364,7 +374,7 @@ def _monitor_log(
         for v in summary.versions:
             ref = _version_reference(config, registry, v.version, ctx.reference, Path(tmp))
             entry, drift = _version_entry(
-                config, registry, ref.profile, v, features, Path(tmp), found.notes
+                config, registry, ref, v, features, Path(tmp), found.notes
             )
             entry["reference"] = ref.label
             if v.version == judged:
@@ -490,15 +500,21 @@ def _judged_version(
 def _version_entry(
     config: Config,
     registry: Registry,
-    reference: Profile,
+    ref: DriftReference,
     v: VersionSummary,
     features: list[str],
     work: Path,
     notes: list[str],
 ) -> tuple[dict[str, Any], DriftReport]:
-    """One version's line under ``versions`` (its drift and prediction drift), and its drift."""
+    """One version's line under ``versions`` (its drift and prediction drift), and its drift.
+
+    Its prediction drift compares with the predictions its drift reference recorded (a
+    retrained version's on its own training data), else with its model run on
+    ``data.reference``.
+    """
     from mlci.data.drift import compare_profiles
 
+    reference = ref.profile
     assert v.features is not None and v.predictions is not None
     names = [n for n in features if n in v.features.columns and n in reference.columns]
     drift = compare_profiles(reference, v.features, config.data.drift, columns=names)
@@ -513,16 +529,15 @@ def _version_entry(
         "prediction_drift": None,
         "live_metrics": None,
     }
-    ref_pred = reference_predictions(
-        config, registry, v.version, work, _not_features(config), config.data.chunk_rows, notes
-    )
-    if ref_pred is not None:
+    ref_side = ref.predictions
+    if ref_side is None:
+        ref_pred = reference_predictions(
+            config, registry, v.version, work, _not_features(config), config.data.chunk_rows, notes
+        )
+        ref_side = profile_series("prediction", ref_pred) if ref_pred is not None else None
+    if ref_side is not None:
         entry["prediction_drift"] = one_column_drift(
-            config,
-            profile_series("prediction", ref_pred),
-            v.predictions,
-            "prediction",
-            "prediction",
+            config, ref_side, v.predictions, "prediction", "prediction"
         )
     return entry, drift
 

@@ -93,6 +93,7 @@ class _Run:
     payload: dict[str, Any] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
     fresh: Profile | None = None
+    fresh_files: list[Path] = field(default_factory=list)
 
     def document(self, *, passed: bool, outcome: str) -> dict[str, Any]:
         """``retrain.json`` as it stands, ending with ``outcome``."""
@@ -207,6 +208,7 @@ def _fresh_data(run: _Run, registry: Registry) -> tuple[list[Path], DriftReport 
         fresh = profile_files(files, chunk_rows=config.data.chunk_rows)
         fresh.sources = [relative_path(f, config.root) for f in files]
         run.fresh = fresh
+        run.fresh_files = list(files)
         run.payload["data"] = {
             "source": source,
             "files": [relative_path(f, config.root) for f in files],
@@ -470,9 +472,40 @@ def _propose(
 
 
 def _write_reference(run: _Run, path: Path) -> tuple[Path, str]:
-    """Write the fresh data's profile: the new version's drift reference, and its sha256."""
-    from mlci.data.profile import write_profile
+    """Write the new version's drift reference and return it with its sha256.
+
+    The fresh data's profile, with the profile of the challenger's predictions on that
+    data: what the monitor's feature and prediction drift compare production with once
+    the challenger is deployed (`mlci.registry.reference`).
+    """
+    from mlci.registry.reference import write_reference
 
     assert run.fresh is not None
-    write_profile(run.fresh, path)
+    write_reference(run.fresh, _fresh_predictions(run), path)
     return path, file_fingerprint(path)
+
+
+def _fresh_predictions(run: _Run) -> Profile | None:
+    """The profile of the challenger's predictions on the fresh data, or None with a note."""
+    from mlci.model.load import load_configured
+    from mlci.registry.reference import predictions_profile
+
+    config = run.config
+    model_path = config.resolve(config.model.path or "")
+    drop = {c for c in (config.data.target, config.data.prediction) if c}
+    drop |= set(config.data.id_columns)
+    try:
+        model = load_configured(model_path, config.model)
+        return predictions_profile(
+            model, run.fresh_files, chunk_rows=config.data.chunk_rows, drop=drop
+        )
+    except (InputError, ValueError, TypeError, KeyError) as exc:
+        run.findings.append(
+            Finding(
+                "reference_predictions",
+                "info",
+                f"the challenger's predictions on the fresh data were not recorded ({exc});"
+                " the monitor's prediction drift will run the model on data.reference",
+            )
+        )
+        return None
