@@ -12,11 +12,21 @@ of (actual, predicted) pairs and a shared residual histogram for the charts.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from mlci.model.bootstrap import CHUNK_CELLS, MIN_ROWS, resample_weights
 from mlci.model.evaluate import Predictions
+from mlci.results import (
+    ClassMetricDoc,
+    ConfusionDoc,
+    ErrorSummaryDoc,
+    PerClassDoc,
+    ResidualCountsDoc,
+    ResidualsDoc,
+    SliceErrorsDoc,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -62,12 +72,11 @@ def _labels(*preds: Predictions | None) -> list[Any]:
         return kept
 
 
-def confusions(candidate: Predictions, baseline: Predictions | None) -> dict[str, Any] | None:
+def confusions(candidate: Predictions, baseline: Predictions | None) -> ConfusionDoc | None:
     """Both confusion matrices on one label set (rows: truth, columns: prediction).
 
     Returns:
-        ``{"labels", "candidate", "baseline", "total_labels"}`` (``baseline`` None
-        without a baseline model), or None for regression.
+        The matrices (``baseline`` None without a baseline model), or None for regression.
     """
     import numpy as np
     from sklearn.metrics import confusion_matrix
@@ -88,12 +97,12 @@ def confusions(candidate: Predictions, baseline: Predictions | None) -> dict[str
             for row in confusion_matrix(pred.y_true, pred.y_pred, labels=labels)
         ]
 
-    return {
-        "labels": labels,
-        "candidate": matrix(candidate),
-        "baseline": matrix(baseline) if baseline is not None else None,
-        "total_labels": len(every),
-    }
+    return ConfusionDoc(
+        labels,
+        matrix(candidate),
+        matrix(baseline) if baseline is not None else None,
+        len(every),
+    )
 
 
 def _counts(pred: Predictions, labels: list[Any]) -> np.ndarray:
@@ -127,7 +136,7 @@ def per_class(
     resamples: int = 1000,
     confidence: float = 0.95,
     seed: int = 0,
-) -> list[dict[str, Any]]:
+) -> list[PerClassDoc]:
     """Precision, recall and F1 per class for both models, worst change first.
 
     Args:
@@ -138,10 +147,8 @@ def per_class(
         seed: Random seed (the same seed gives the same intervals).
 
     Returns:
-        One entry per class: ``label``, ``support``, and per metric
-        (``precision``, ``recall``, ``f1``) ``{"candidate", "baseline", "delta",
-        "ci_low", "ci_high"}``; sorted by the F1 delta (most negative first), or by
-        the candidate's F1 without a baseline.
+        One entry per class, sorted by the F1 delta (most negative first), or by the
+        candidate's F1 without a baseline.
     """
     import numpy as np
 
@@ -168,64 +175,68 @@ def per_class(
             ):
                 parts[j].append(sc - sb)
         deltas = [np.concatenate(p) for p in parts]
-    alpha = 1.0 - confidence
     support = Lc[:, 2::3].sum(axis=0)
     out = []
     for i, label in enumerate(labels):
-        entry: dict[str, Any] = {"label": label, "support": int(support[i])}
-        for j, name in enumerate(("precision", "recall", "f1")):
-            c = float(point_c[j][0, i])
-            b = float(point_b[j][0, i]) if point_b is not None else None
-            cell: dict[str, Any] = {
-                "candidate": c if np.isfinite(c) else None,
-                "baseline": b if b is not None and np.isfinite(b) else None,
-                "delta": None,
-                "ci_low": None,
-                "ci_high": None,
-            }
-            if cell["candidate"] is not None and cell["baseline"] is not None:
-                cell["delta"] = cell["candidate"] - cell["baseline"]
-            if deltas is not None:
-                d = deltas[j][:, i]
-                d = d[np.isfinite(d)]
-                if len(d) >= 0.9 * resamples:
-                    lo, hi = np.quantile(d, [alpha / 2, 1 - alpha / 2])
-                    cell["ci_low"], cell["ci_high"] = float(lo), float(hi)
-            entry[name] = cell
-        out.append(entry)
+        cells = [
+            _class_cell(
+                float(point_c[j][0, i]),
+                float(point_b[j][0, i]) if point_b is not None else None,
+                deltas[j][:, i] if deltas is not None else None,
+                resamples=resamples,
+                confidence=confidence,
+            )
+            for j in range(3)
+        ]
+        out.append(PerClassDoc(label, int(support[i]), *cells))
 
-    def worse_first(e: dict[str, Any]) -> tuple[float, float]:
-        f1 = e["f1"]
-        key = f1["delta"] if f1["delta"] is not None else (f1["candidate"] or 0.0)
-        return (key, -e["support"])
+    def worse_first(e: PerClassDoc) -> tuple[float, float]:
+        f1 = e.f1 or ClassMetricDoc()
+        key = f1.delta if f1.delta is not None else (f1.candidate or 0.0)
+        return (key, -(e.support or 0))
 
     return sorted(out, key=worse_first)
 
 
-def error_summary(pred: Predictions) -> dict[str, float | None]:
+def _class_cell(
+    c: float, b: float | None, deltas: np.ndarray | None, *, resamples: int, confidence: float
+) -> ClassMetricDoc:
+    """One metric of one class for both models, with the percentile interval of the delta."""
+    import numpy as np
+
+    cand = c if np.isfinite(c) else None
+    base = b if b is not None and np.isfinite(b) else None
+    lo = hi = None
+    if deltas is not None:
+        d = deltas[np.isfinite(deltas)]
+        if len(d) >= 0.9 * resamples:
+            alpha = 1.0 - confidence
+            q = np.quantile(d, [alpha / 2, 1 - alpha / 2])
+            lo, hi = float(q[0]), float(q[1])
+    delta = cand - base if cand is not None and base is not None else None
+    return ClassMetricDoc(cand, base, delta, lo, hi)
+
+
+def error_summary(pred: Predictions) -> ErrorSummaryDoc:
     """MAE, RMSE and bias (mean of prediction minus truth) of a regression."""
     import numpy as np
 
     if len(pred.y_true) == 0:
-        return {"mae": None, "rmse": None, "bias": None}
+        return ErrorSummaryDoc()
     r = pred.y_pred.astype(np.float64) - pred.y_true.astype(np.float64)
-    values = {
-        "mae": float(np.mean(np.abs(r))),
-        "rmse": float(np.sqrt(np.mean(r * r))),
-        "bias": float(np.mean(r)),
-    }
-    return {k: (v if np.isfinite(v) else None) for k, v in values.items()}
+    values = (float(np.mean(np.abs(r))), float(np.sqrt(np.mean(r * r))), float(np.mean(r)))
+    mae, rmse, bias = (v if np.isfinite(v) else None for v in values)
+    return ErrorSummaryDoc(mae, rmse, bias)
 
 
 def residual_sample(
     candidate: Predictions, baseline: Predictions | None, *, seed: int = 0
-) -> dict[str, Any]:
+) -> ResidualsDoc:
     """A bounded sample of (actual, predicted) pairs and a residual histogram of both models.
 
     Returns:
-        ``{"actual", "candidate", "baseline", "bins", "counts": {"candidate",
-        "baseline"}}``: the same sampled rows for both models, and bin edges shared
-        by both histograms (open at both ends: the outer bins count everything beyond).
+        The same sampled rows for both models, and bin edges shared by both
+        histograms (open at both ends: the outer bins count everything beyond).
     """
     import numpy as np
 
@@ -238,15 +249,14 @@ def residual_sample(
     res_b = baseline.y_pred - baseline.y_true if baseline is not None else None
     both = res_c if res_b is None else np.concatenate([res_c, res_b])
     both = both[np.isfinite(both)]
-    out: dict[str, Any] = {
-        "actual": [float(v) for v in candidate.y_true[rows]],
-        "candidate": [float(v) for v in candidate.y_pred[rows]],
-        "baseline": [float(v) for v in baseline.y_pred[rows]] if baseline is not None else None,
-        "bins": [],
-        "counts": {"candidate": [], "baseline": None},
-    }
+    sample = ResidualsDoc(
+        actual=[float(v) for v in candidate.y_true[rows]],
+        candidate=[float(v) for v in candidate.y_pred[rows]],
+        baseline=[float(v) for v in baseline.y_pred[rows]] if baseline is not None else None,
+        counts=ResidualCountsDoc(),
+    )
     if len(both) == 0:
-        return out
+        return sample
     lo, hi = np.quantile(both, [0.01, 0.99])
     if not hi > lo:
         lo, hi = lo - 1.0, hi + 1.0
@@ -256,27 +266,23 @@ def residual_sample(
         clipped = np.clip(r[np.isfinite(r)], lo, hi)
         return [int(v) for v in np.histogram(clipped, bins=edges)[0]]
 
-    out["bins"] = [float(v) for v in edges]
-    out["counts"] = {
-        "candidate": hist(res_c),
-        "baseline": hist(res_b) if res_b is not None else None,
-    }
-    return out
+    counts = ResidualCountsDoc(hist(res_c), hist(res_b) if res_b is not None else None)
+    return dataclasses.replace(sample, bins=[float(v) for v in edges], counts=counts)
 
 
 def slice_errors(
     masks: Sequence[tuple[str, Any, np.ndarray]],
     candidate: Predictions,
     baseline: Predictions | None,
-) -> list[dict[str, Any]]:
+) -> list[SliceErrorsDoc]:
     """`error_summary` of both models on every slice."""
     return [
-        {
-            "column": column,
-            "value": value,
-            "rows": int(mask.sum()),
-            "candidate": error_summary(candidate.subset(mask)),
-            "baseline": error_summary(baseline.subset(mask)) if baseline is not None else None,
-        }
+        SliceErrorsDoc(
+            column,
+            value,
+            int(mask.sum()),
+            error_summary(candidate.subset(mask)),
+            error_summary(baseline.subset(mask)) if baseline is not None else None,
+        )
         for column, value, mask in masks
     ]

@@ -27,6 +27,7 @@ from mlci.results import (
     BlessingDoc,
     BootstrapDoc,
     DeltaDoc,
+    ErrorsDoc,
     Finding,
     ModelResults,
     SliceDoc,
@@ -372,11 +373,11 @@ def _breakdown(
         }
     masks, _ = slice_masks(frame, cfg.model.slices.columns, cfg.model.slices.min_size)
     return {
-        "errors": {
-            "candidate": breakdown.error_summary(cand),
-            "baseline": breakdown.error_summary(base) if base is not None else None,
-            "slices": breakdown.slice_errors(masks, cand, base),
-        },
+        "errors": ErrorsDoc(
+            breakdown.error_summary(cand),
+            breakdown.error_summary(base) if base is not None else None,
+            breakdown.slice_errors(masks, cand, base),
+        ),
         "residuals": breakdown.residual_sample(cand, base, seed=b.seed),
     }
 
