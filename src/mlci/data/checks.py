@@ -821,13 +821,17 @@ class Checker:
                 fraction=dup_rows.size / self.rows,
                 samples=[{"row": int(r) + 1, "value": None} for r in dup_rows[:MAX_SAMPLES]],
             )
-        for key, store in self._key_hashes.items():
+        for i, (key, store) in enumerate(self._key_hashes.items()):
             hashes = np.concatenate(store) if store else np.zeros(0, "uint64")
-            valid = hashes != 0
-            dup = _duplicate_rows(
-                np.where(valid, hashes, np.arange(hashes.size, dtype="uint64") | np.uint64(1 << 63))
-            )
-            dup = dup[valid[dup]] if dup.size else dup
+            if i == 0 and self._candidates is not None:
+                # Every row whose key repeats is a candidate (see `index_keys`).
+                rows = self._candidates[hashes[self._candidates] != 0]
+                dup = rows[_duplicate_rows(hashes[rows])]
+            else:
+                valid = hashes != 0
+                unique = np.arange(hashes.size, dtype="uint64") | np.uint64(1 << 63)
+                dup = _duplicate_rows(np.where(valid, hashes, unique))
+                dup = dup[valid[dup]] if dup.size else dup
             if dup.size:
                 self._find(
                     "duplicate_key",
