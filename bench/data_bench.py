@@ -463,8 +463,8 @@ def table(r: dict[str, Any]) -> str:
         lines.append(
             _row(
                 f"schema checks, {rows} rows vs plain pandas",
-                f"{ms:.2f} s",
-                f"{c['plain_s']:.2f} s",
+                f"{ms:.2f} s (CPU {c['mlci_cpu_s']:.2f} s)",
+                f"{c['plain_s']:.2f} s (CPU {c['plain_cpu_s']:.2f} s)",
                 f"{ms / c['plain_s']:.2f} (CPU {c['mlci_cpu_s'] / c['plain_cpu_s']:.2f})",
                 "<= 1.2",
             )
@@ -488,8 +488,8 @@ def table(r: dict[str, Any]) -> str:
             lines.append(
                 _row(
                     f"drift vs stored profile, {rows} rows vs Evidently DataDriftPreset",
-                    f"{ms:.2f} s",
-                    f"{ev:.2f} s",
+                    f"{ms:.2f} s (CPU {d['mlci_current_cpu_s']:.2f} s)",
+                    f"{ev:.2f} s (CPU {d['evidently_current_cpu_s']:.1f} s)",
                     f"1/{ev / ms:.1f} (CPU 1/{cpu:.1f})",
                     target,
                 )
@@ -500,12 +500,23 @@ def table(r: dict[str, Any]) -> str:
             lines.append(
                 _row(
                     f"same, on the undrifted copy, {rows} rows",
-                    f"{ms:.2f} s",
-                    f"{ev:.2f} s",
+                    f"{ms:.2f} s (CPU {d['mlci_undrifted_cpu_s']:.2f} s)",
+                    f"{ev:.2f} s (CPU {d['evidently_undrifted_cpu_s']:.1f} s)",
                     f"1/{ev / ms:.1f} (CPU 1/{cpu:.1f})",
                     "<= 1/8" if d["rows"] <= 100_000 else "<= 1/50",
                 )
             )
+        if "evidently_current_s" not in d:
+            for name in ("current", "undrifted"):
+                lines.append(
+                    _row(
+                        f"drift vs stored profile, {rows} rows, {name} file (no peer run)",
+                        f"{d[f'mlci_{name}_s']:.2f} s (CPU {d[f'mlci_{name}_cpu_s']:.2f} s)",
+                        "n/a",
+                        "",
+                        "",
+                    )
+                )
         ev_pr = "n/a"
         if "evidently_precision" in d:
             ev_pr = f"{d['evidently_precision']:.2f} / {d['evidently_recall']:.2f}"
@@ -596,11 +607,15 @@ def main() -> None:
         )
         return
     os.environ.setdefault("PYTHONWARNINGS", "ignore")
+    load_before = os.getloadavg()
     figures = run(args)
+    figures["load"] = {"before": load_before, "after": os.getloadavg(), "cpus": os.cpu_count()}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(figures, indent=2))
     print(table(figures))
-    print(f"\nfull figures: {args.out}")
+    before, after = (", ".join(f"{v:.1f}" for v in figures["load"][k]) for k in ("before", "after"))
+    print(f"\nload average (1, 5, 15 min) before: {before}; after: {after}; {os.cpu_count()} CPUs")
+    print(f"full figures: {args.out}")
 
 
 if __name__ == "__main__":
