@@ -217,3 +217,54 @@ def test_prediction_drift_follows_the_predictions_production_recorded(
     assert "prediction-drift" not in {p["key"] for p in doc["problems"]}
     assert versions[1]["reference"] == "data.reference"
     assert versions[1]["prediction_drift"]["drifted"] is True
+
+
+def test_labels_join_by_id_columns_that_are_not_features(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The model does not take ``id`` (data.id_columns): requests carry it beside the
+    features, the log keeps it, and delayed labels written by id alone are joined."""
+    import requests
+
+    from mlci.config import load_config
+    from mlci.model.baseline import served_file
+    from mlci.registry import open_registry
+    from mlci.serve.app import create_app, load_served_model
+    from mlci.serve.predlog import open_prediction_log
+    from mlci.serve.server import start_server
+
+    monkeypatch.delenv("GITHUB_REPOSITORY", raising=False)
+    write_config(project, LOG)
+    config = load_config(project / "mlci.yaml")
+    registry = open_registry(config, backend="local")
+    v1 = registry.get(1)
+    folder = registry.download(1, project / "v1")
+    served = load_served_model(
+        folder / str(served_file(v1, trusted=True)),
+        metadata=v1.metadata,
+        version=1,
+        trusted=True,
+    )
+    assert "id" not in served.predictor.feature_names
+    predlog = open_prediction_log(served, config, log_dir=project / "logs")
+    assert predlog is not None and served.schema is not None
+    assert served.schema.passthrough == ("id",)
+    b2 = pd.read_csv(project / "data" / "batch2.csv")
+    with start_server(create_app(served, prediction_log=predlog)) as running:
+        for start in range(0, len(b2), 25):
+            rows = b2.iloc[start : start + 25].drop(columns=["target"])
+            answer = requests.post(
+                f"{running.url}/predict", json={"records": rows.to_dict("records")}, timeout=30
+            )
+            assert answer.status_code == 200, answer.text
+    predlog.close()
+    logged = pq.read_table(project / "logs").to_pandas()
+    assert logged["id"].tolist() == [str(i) for i in b2["id"]]
+    b2[["id", "target"]].to_csv(project / "data" / "labels.csv", index=False)  # no request_id
+
+    assert _monitor(project) in (EXIT_OK, EXIT_FAILED)
+    doc = results(project, "monitor")
+    assert doc["labels"] == "data/labels.csv joined on id"
+    (v1_entry,) = doc["versions"]
+    assert v1_entry["labelled"] == len(b2)
+    assert "id" not in {c["column"] for c in doc["drift"]["columns"]}

@@ -65,3 +65,59 @@ def test_many_requests_in_one_flush_keep_every_row_in_order(tmp_path: Path) -> N
     last = pq.read_table(files[2]).to_pandas()
     assert last["request_id"].tolist() == ["after"] * 5 and last["row"].tolist() == list(range(5))
     assert log.rows_written == sum(sizes) + 2 + 5
+
+
+def test_passthrough_id_columns_are_taken_out_of_every_body_kind() -> None:
+    import io
+
+    import orjson
+    import pyarrow as pa
+    import pytest
+
+    from mlci.serve.payload import InputSchema, PayloadError, parse_request
+
+    schema = InputSchema({"a": "number", "b": "number"}, passthrough=("id",))
+    records = [{"a": 1.0, "b": 2.0, "id": 7}, {"a": 3.0, "b": 4.0, "id": "x-8"}]
+    table = pa.table({"a": [1.0, 3.0], "id": [7, 9], "b": [2.0, 4.0]})
+    sink = io.BytesIO()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    bodies = {
+        "records": (orjson.dumps({"records": records}), "application/json", ["7", "x-8"]),
+        "bare list": (orjson.dumps(records), "application/json", ["7", "x-8"]),
+        "columns": (
+            orjson.dumps({"columns": {"a": [1.0, 3.0], "b": [2.0, 4.0], "id": [7.0, True]}}),
+            "application/json",
+            ["7", "true"],
+        ),
+        "arrow": (sink.getvalue(), "application/vnd.apache.arrow.stream", ["7", "9"]),
+    }
+    for kind, (body, ctype, ids) in bodies.items():
+        batch = parse_request(body, schema, content_type=ctype)
+        assert batch.names == ["a", "b"] and batch.matrix is not None, kind
+        assert batch.matrix.tolist() == [[1.0, 2.0], [3.0, 4.0]], kind
+        assert batch.extra is not None and batch.extra["id"].tolist() == ids, kind
+    without = parse_request(orjson.dumps({"records": [{"a": 1.0, "b": 2.0}]}), schema)
+    assert without.extra is None
+    missing = parse_request(
+        orjson.dumps([{"a": 1.0, "b": 2.0, "id": 1}, {"a": 1.0, "b": 2.0}]), schema
+    )
+    assert missing.extra is not None and missing.extra["id"].tolist() == ["1", None]
+    with pytest.raises(PayloadError, match="unexpected columns 'id'"):
+        parse_request(orjson.dumps(records), InputSchema({"a": "number", "b": "number"}))
+    with pytest.raises(PayloadError, match="an id is a plain value"):
+        parse_request(orjson.dumps([{"a": 1.0, "b": 2.0, "id": [1]}]), schema)
+
+
+def test_logged_ids_are_a_column_of_text(tmp_path: Path) -> None:
+    log = PredictionLog(LogSettings(tmp_path / "log", flush_seconds=3600), version=1, classes=None)
+    for i in range(3):
+        batch, result = _numeric(2, float(i), ["a"])
+        batch.extra = {"id": np.array([f"{i}-0", None], dtype=object)}
+        log.submit(batch, Prediction(result.labels, None), f"r{i}")
+    log.close()
+    (part,) = (tmp_path / "log").glob("*.parquet")
+    table = pq.read_table(part)
+    assert table.column("id").type == "string"
+    assert table.column("id").to_pylist() == ["0-0", None, "1-0", None, "2-0", None]
+    assert table.column_names[:2] == ["a", "id"]

@@ -101,11 +101,15 @@ class InputSchema:
         nullable: Column name to whether the model takes a missing value there (found
             at registration by feeding the model a null in that column); a column
             not listed is unknown: nulls pass and the answer is checked instead.
+        passthrough: Columns a request may carry that are not model inputs (the
+            configured id columns, for the prediction log); taken out of the body as
+            text (`Batch.extra`) before it is validated. Not part of `to_dict`.
     """
 
     columns: Mapping[str, ColumnType]
     strict: bool = True
     nullable: Mapping[str, bool] = field(default_factory=dict)
+    passthrough: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The schema as JSON data (for ``GET /metadata`` and the registry metadata).
@@ -250,6 +254,8 @@ class Batch:
         matrix: ``rows x len(names)`` float64 block when every column is a number.
         columns: Column name to a 1-d array (or list) when the schema is mixed.
         nulls: Whether any value is missing.
+        extra: The schema's passthrough columns the request carried (not model inputs),
+            as arrays of text (None where missing).
     """
 
     names: list[str]
@@ -257,6 +263,7 @@ class Batch:
     matrix: np.ndarray | None = None
     columns: dict[str, Any] | None = None
     nulls: bool = False
+    extra: dict[str, Any] | None = None
     _frame: pd.DataFrame | None = None
 
     def frame(self) -> pd.DataFrame:
@@ -963,6 +970,8 @@ def parse_request(
         content_type: The media type (JSON, Arrow IPC stream or file, Parquet).
         max_rows: Largest batch accepted (413 above it).
     """
+    if schema is not None and schema.passthrough:
+        return _with_passthrough(body, schema, content_type, max_rows)
     if content_type in ARROW_TYPES or content_type in PARQUET_TYPES:
         return _arrow_batch(_arrow_table(body, content_type, max_rows), schema)
     if schema is not None and schema.numeric:
@@ -980,3 +989,56 @@ def parse_body(
 ) -> pd.DataFrame:
     """A JSON request body as the model's input frame, or raise `PayloadError`."""
     return parse_request(body, schema, max_rows=max_rows).frame()
+
+
+def _with_passthrough(body: bytes, schema: InputSchema, content_type: str, max_rows: int) -> Batch:
+    """`parse_request` for a schema with passthrough columns: taken out, then the rest.
+
+    The passthrough values become text (the prediction log joins on their text form); a
+    request without them is parsed as usual. The body takes the general path (its
+    objects are built to take the columns out), so the fast paths are for schemas
+    without passthrough columns.
+    """
+    import numpy as np
+
+    inner = InputSchema(schema.columns, schema.strict, schema.nullable)
+    extra: dict[str, Any] = {}
+    if content_type in ARROW_TYPES or content_type in PARQUET_TYPES:
+        table = _arrow_table(body, content_type, max_rows)
+        for name in schema.passthrough:
+            if name in table.column_names:
+                extra[name] = table.column(name).to_pylist()
+                table = table.drop_columns([name])
+        batch = _arrow_batch(table, inner)
+    else:
+        data = _loads(body, max_rows)
+        records = data if isinstance(data, list) else None
+        if isinstance(data, dict) and isinstance(data.get("records"), (list, dict)):
+            records = data["records"] if isinstance(data["records"], list) else [data["records"]]
+        columns = data.get("columns") if isinstance(data, dict) else None
+        for name in schema.passthrough:
+            if records is not None and any(type(r) is dict and name in r for r in records):
+                extra[name] = [r.pop(name, None) if type(r) is dict else None for r in records]
+            elif isinstance(columns, dict) and name in columns and len(columns) > 1:
+                extra[name] = columns.pop(name)
+        batch = _json_columns(data, inner, max_rows)
+    for name, values in extra.items():
+        if not isinstance(values, list) or len(values) != batch.rows:
+            raise PayloadError(422, f"column {name!r}: expected one value per row ({batch.rows})")
+        text = [
+            None if v is None else v if isinstance(v, str) else _id_text(name, v) for v in values
+        ]
+        extra[name] = np.array(text, dtype=object)
+    batch.extra = extra or None
+    return batch
+
+
+def _id_text(name: str, value: Any) -> str | None:
+    """An id value as text: numbers and booleans as JSON writes them; nothing nested."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (dict, list)):
+        raise PayloadError(422, f"column {name!r}: an id is a plain value, got {_short(value)}")
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).lower() if isinstance(value, bool) else str(value)

@@ -8,9 +8,11 @@ row group. A file is finished (renamed from ``.parquet.part`` to ``.parquet``, s
 reader never sees half a file) when it passes its size or its age, when the columns
 change, and when the service stops.
 
-Columns: the features (as validated), ``prediction``, ``proba_<class>`` for each class
-of a classifier, ``model_version``, ``request_id``, ``row`` (the row's index in its
-request) and ``timestamp`` (UTC, when the answer was made).
+Columns: the features (as validated), the configured id columns that are not features
+when the request carried them (``data.id_columns``, as text, so delayed labels can be
+joined by them), ``prediction``, ``proba_<class>`` for each class of a classifier,
+``model_version``, ``request_id``, ``row`` (the row's index in its request) and
+``timestamp`` (UTC, when the answer was made).
 """
 
 from __future__ import annotations
@@ -83,6 +85,7 @@ class _Run:
         self.ids: list[Any] = []
         self.counts: list[Any] = []
         self.times: list[Any] = []
+        self.extra: dict[str, list[Any]] = {n: [] for n in first[0].extra or ()}
 
     def add(self, entries: Sequence[_Entry]) -> None:
         """Gather one slice: C-level unpacking and numpy copies, no Python step per row."""
@@ -101,6 +104,8 @@ class _Run:
         else:
             for j, name in enumerate(self.names):
                 self.columns[j].append(np.concatenate([_column(b, name) for b in batches]))
+        for name, pieces in self.extra.items():  # passthrough ids, as text
+            pieces.append(np.concatenate([b.extra[name] for b in batches]))
         try:
             self.labels.append(np.concatenate(labels).reshape(-1))
         except ValueError:  # labels of different shapes, e.g. (n,) and (n, 1)
@@ -120,6 +125,8 @@ class _Run:
             self.columns[j] = []
             if j % 8 == 7:
                 _pause()
+        for name, pieces in self.extra.items():
+            columns[name] = pa.array(_joined(pieces), type=pa.string())
         _pause()
         columns["prediction"] = pa.array(_joined(self.labels), from_pandas=True)
         if classes and self.proba:
@@ -181,7 +188,8 @@ class PredictionLog:
 
     def submit(self, batch: Batch, result: Prediction, request_id: str) -> None:
         """Queue one answered batch (never blocks; drops and counts when full)."""
-        shape = (batch.names, batch.matrix is None, result.proba is None)
+        extra = tuple(batch.extra) if batch.extra else ()
+        shape = (batch.names, batch.matrix is None, result.proba is None, extra)
         entry = (batch, result.labels, result.proba, request_id, time.time(), shape)
         with self._lock:
             if self._queued_rows + batch.rows > self.settings.max_queue_rows:
@@ -329,7 +337,37 @@ def open_prediction_log(
             f"{where} {directory}: cannot write there ({exc.strerror}); pick a folder this"
             " user can write"
         ) from None
+    _accept_id_columns(served, config)
     return PredictionLog(settings, version=served.version, classes=served.classes, on_drop=on_drop)
+
+
+def _accept_id_columns(served: ServedModel, config: Any) -> None:
+    """Let requests carry the configured id columns the model does not take, to log them.
+
+    So delayed labels can be joined by their ids (``data.id_columns``) even when the
+    ids are not features: a request may send them beside the features; they are
+    logged as text and never reach the model.
+    """
+    import dataclasses
+
+    data = getattr(config, "data", None)
+    ids = list(getattr(data, "id_columns", None) or [])
+    schema = served.schema
+    if schema is None or not ids:
+        return
+    from mlci.data.predlog import LOG_COLUMNS
+
+    reserved = set(LOG_COLUMNS)
+    passthrough = [c for c in ids if c not in schema.columns and c not in reserved]
+    clash = [c for c in ids if c in reserved]
+    if clash:
+        log.warning(
+            "prediction log: data.id_columns %s are names the log uses for its own columns;"
+            " they are not logged (rename them in the data)",
+            ", ".join(clash),
+        )
+    if passthrough:
+        served.schema = dataclasses.replace(schema, passthrough=tuple(passthrough))
 
 
 def _groups(entries: list[_Entry]) -> Iterator[list[_Entry]]:
