@@ -17,11 +17,10 @@ The load generator is a raw keep-alive socket with pre-encoded requests (so the
 client's own JSON work does not hide the servers' differences). It measures the p50
 and p99 of single-row requests (and each server process's CPU time per single-row
 request, which a loaded machine blurs much less than latency), and rows/s of 1,000-row
-record batches; for
-`mlci serve` also columnar JSON, Arrow IPC and Parquet bodies (1,000- and 10,000-row
-batches). The servers take turns request by request (so every sample pair sees the
-same load) and the figures are medians; run it under ``nice`` on a loaded machine and
-say so.
+record batches; for `mlci serve` also columnar JSON, Arrow IPC and Parquet bodies
+(1,000- and 10,000-row batches). The servers take turns request by request (so every
+sample pair sees the same load; each round starts with the next server) and the figures
+are medians; run it under ``nice`` on a loaded machine and say so.
 
     python bench/serve_bench.py [--single 2000] [--batches 60]
 """
@@ -263,19 +262,25 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _rotated(servers: list[Server], turn: int) -> list[Server]:
+    start = turn % len(servers)
+    return servers[start:] + servers[:start]
+
+
 def _interleaved(servers: list[Server], args: argparse.Namespace) -> None:
     """Request by request, the servers take turns, so each sample pair sees the same load.
 
     Single rows: ``args.single`` requests to each server, one after the other in turn
     (p50 and p99 of each). Batches: each body kind, one request to each server in turn;
-    rows/s is the rows of a request over the median time of a request.
+    rows/s is the rows of a request over the median time of a request. The turn starts
+    with the next server each round, so no server always follows the same one.
     """
     clients = {s.name: Client(s.port) for s in servers}
     try:
         lat: dict[str, list[float]] = {s.name: [] for s in servers}
         cpu0 = {s.name: _cpu_seconds(s.proc.pid) for s in servers}
         for i in range(args.single):
-            for s in servers:
+            for s in _rotated(servers, i):
                 start = time.perf_counter()
                 status, body = clients[s.name].send(s.single[i % len(s.single)])
                 lat[s.name].append(time.perf_counter() - start)
@@ -291,8 +296,8 @@ def _interleaved(servers: list[Server], args: argparse.Namespace) -> None:
             takers = [s for s in servers if kind in s.bodies]
             rows = _rows_of(kind)
             times: dict[str, list[float]] = {s.name: [] for s in takers}
-            for _ in range(max(5, args.batches * 1000 // rows)):
-                for s in takers:
+            for i in range(max(5, args.batches * 1000 // rows)):
+                for s in _rotated(takers, i):
                     start = time.perf_counter()
                     status, body = clients[s.name].send(s.bodies[kind][0])
                     times[s.name].append(time.perf_counter() - start)
@@ -644,7 +649,9 @@ def _log_tail(
     """
     import multiprocessing
 
-    ctx = multiprocessing.get_context("fork")
+    # spawn, not fork: a child forked after onnxruntime started its threads can hang
+    # loading the model (a lock held by a thread that does not exist in the child).
+    ctx = multiprocessing.get_context("spawn")
     procs, pipes = {}, {}
     for name, directory in (("without", None), ("with", log_dir)):
         receiver, sender = ctx.Pipe(duplex=False)
