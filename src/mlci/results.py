@@ -12,8 +12,14 @@ Schema (shipped as ``docs/results/<kind>.schema.json``, kept current by a test).
 Documents read back are untrusted: `read_results` reads them with the strict,
 bounded reader and validates them against their structure before anything uses
 them; a document that does not fit is refused (`RefusedDocument`, exit 2) naming
-the file and the field. The known fields are typed; fields a newer writer adds
-are allowed (``OPEN_KEYS``) and left unread.
+the file and the field. The known fields are typed down to every sub-part (a
+model document's slices, budgets, parity, features, parameters, experiments,
+breakdowns and history; a retrain's decision and pull request; a monitor's
+problems and issues ...); fields a newer writer adds are allowed (``OPEN_KEYS``)
+and left unread. Only values that are free-form by nature stay ``Any`` (a slice's
+or a class's value, a parameter's value, the provenance fingerprints, whose shape
+differs per kind). A document mlci builds itself is typed with `as_typed` before a
+text is rendered from it in the same run.
 """
 
 from __future__ import annotations

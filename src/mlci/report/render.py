@@ -203,6 +203,7 @@ def load_report(results_dir: Path) -> Report:
 
 
 def _d(value: Any) -> dict[str, Any]:
+    """A mapping, or empty: for the provenance fingerprints, free-form per kind."""
     return value if isinstance(value, dict) else {}
 
 
