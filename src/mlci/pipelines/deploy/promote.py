@@ -156,7 +156,7 @@ def deploy(
         DeployError: when the deploy step fails (production unchanged).
     """
     typed = read_model_results(results_dir / "model.json")
-    model_path = _model_path(config, model, typed.raw)
+    model_path = _model_path(config, model, typed)
     if not model_path.is_file():
         raise InputError(f"{model_path}: model file not found; pass --model or fix model.path")
     model_hash = _bare_hash(file_fingerprint(model_path)) or ""
@@ -196,7 +196,7 @@ def deploy(
 
 def _check_blessing(run: _Run, typed: ModelResults, model_path: Path, model_hash: str) -> None:
     """Refuse (exit 1) a model that is not blessed or is not the file that was blessed."""
-    expected = _expected_hash(typed.raw)
+    expected = _expected_hash(typed)
     from mlci.model.committed import carried_model
 
     committed = carried_model(run.config)

@@ -17,6 +17,7 @@ from mlci.registry import (
     RegistryState,
 )
 from mlci.results import (
+    ModelResults,
     read_data_results,
     to_jsonable,
 )
@@ -34,28 +35,29 @@ __all__: list[str] = []
 # -- deploy -------------------------------------------------------------------------------------
 
 
-def _model_path(config: Config, model: Path | None, doc: Mapping[str, Any]) -> Path:
+def _candidate(doc: ModelResults) -> Mapping[str, Any]:
+    """``provenance.model.candidate`` of ``model.json`` (free-form provenance), or empty."""
+    prov = doc.provenance.model
+    cand = prov.get("candidate") if isinstance(prov, Mapping) else None
+    return cand if isinstance(cand, Mapping) else {}
+
+
+def _model_path(config: Config, model: Path | None, doc: ModelResults) -> Path:
     if model is not None:
         return model
     if config.model.path:
         return config.resolve(config.model.path)
-    prov = (doc.get("provenance") or {}).get("model") or {}
-    cand = prov.get("candidate") if isinstance(prov, Mapping) else None
-    if isinstance(cand, Mapping) and isinstance(cand.get("path"), str):
-        return config.resolve(cand["path"])
+    path = _candidate(doc).get("path")
+    if isinstance(path, str):
+        return config.resolve(path)
     raise InputError(
         "mlci deploy: no model file given; pass --model PATH or set model.path in mlci.yaml"
     )
 
 
-def _expected_hash(doc: Mapping[str, Any]) -> str | None:
-    blessing = doc.get("blessing") or {}
-    value = blessing.get("candidate_hash") if isinstance(blessing, Mapping) else None
-    if not value:
-        prov = (doc.get("provenance") or {}).get("model") or {}
-        cand = prov.get("candidate") if isinstance(prov, Mapping) else None
-        value = cand.get("hash") if isinstance(cand, Mapping) else None
-    return _bare_hash(value)
+def _expected_hash(doc: ModelResults) -> str | None:
+    value = doc.blessing.candidate_hash if doc.blessing is not None else None
+    return _bare_hash(value or _candidate(doc).get("hash"))
 
 
 def _reference_file(config: Config, given: Path | None) -> Path | None:
