@@ -609,7 +609,9 @@ def _tail_child(
     async def run() -> list[float]:
         for body in bodies:  # warm up; the writer's first flush opens its file
             await call(body)
-        await asyncio.sleep(1.5)
+        while predlog is not None and predlog.rows_written < len(bodies):
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.2)
         holds.clear()
         times: list[float] = []
         end = time.monotonic() + seconds

@@ -68,7 +68,7 @@ class LogSettings:
 #: columns and whether it has probabilities; consecutive requests of one shape share a
 #: table). A plain tuple: cheap to make on the request path, unpacked in C by the writer.
 _Entry: TypeAlias = "tuple[Batch, Any, Any, str, float, tuple[Any, ...]]"
-_BATCH, _SHAPE = itemgetter(0), itemgetter(5)
+_SHAPE = itemgetter(5)
 _ROWS, _MATRIX = attrgetter("rows"), attrgetter("matrix")
 
 
@@ -181,6 +181,10 @@ class PredictionLog:
         self.rows_written = 0
         self.rows_dropped = 0
         settings.directory.mkdir(parents=True, exist_ok=True)
+        # Imported now, at start-up: importing Arrow holds the GIL for a few hundred
+        # milliseconds, which the writer's first flush would do under traffic.
+        import pyarrow.parquet  # noqa: F401
+
         self._thread = threading.Thread(target=self._run, name="mlci-predlog", daemon=True)
         self._thread.start()
 
@@ -390,22 +394,18 @@ def _slices(group: list[_Entry]) -> Iterator[list[_Entry]]:
     """Slices of a group small enough to gather in one step.
 
     Each has at most `SLICE_ENTRIES` entries and `SLICE_ROWS` rows, or one request when
-    that request alone is larger.
+    that request alone is larger. Nothing here walks the whole group at once.
     """
-    import numpy as np
-
-    counts = np.fromiter(map(_ROWS, map(_BATCH, group)), np.int64, len(group))
-    ends = np.cumsum(counts)
-    cuts = {len(group)}
-    cuts.update(range(SLICE_ENTRIES, len(group), SLICE_ENTRIES))
-    marks = np.arange(SLICE_ROWS, int(ends[-1]), SLICE_ROWS)
-    cuts.update(int(c) for c in np.searchsorted(ends, marks, side="left") if c > 0)
-    _pause()
-    start = 0
-    for cut in sorted(cuts):
-        if cut > start:
-            yield group[start:cut]
-            start = cut
+    for start in range(0, len(group), SLICE_ENTRIES):
+        chunk = group[start : start + SLICE_ENTRIES]
+        first = rows = 0
+        for i, entry in enumerate(chunk):
+            n = entry[0].rows
+            if i > first and rows + n > SLICE_ROWS:
+                yield chunk[first:i]
+                first, rows = i, 0
+            rows += n
+        yield chunk[first:]
 
 
 def _joined(pieces: list[Any], axis: int = 0) -> Any:
