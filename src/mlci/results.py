@@ -17,9 +17,10 @@ model document's slices, budgets, parity, features, parameters, experiments,
 breakdowns and history; a retrain's decision and pull request; a monitor's
 problems and issues ...); fields a newer writer adds are allowed (``OPEN_KEYS``)
 and left unread. Only values that are free-form by nature stay ``Any`` (a slice's
-or a class's value, a parameter's value, the provenance fingerprints, whose shape
-differs per kind). A document mlci builds itself is typed with `as_typed` before a
-text is rendered from it in the same run.
+or a class's value, a parameter's value, the provenance files of the deploy,
+retrain and monitor documents, whose shape differs per kind). A document mlci
+builds itself is typed with `as_typed` before a text is rendered from it in the
+same run.
 """
 
 from __future__ import annotations
@@ -287,6 +288,54 @@ class Provenance:
 
 
 @dataclass(frozen=True)
+class FileDoc:
+    """A data file a document names, and its fingerprint."""
+
+    OPEN_KEYS: ClassVar[bool] = True
+
+    path: str | None = spec(None, "The file, as shown")
+    fingerprint: str | None = spec(None, "sha256 of its content")
+
+
+@dataclass(frozen=True)
+class DataProvenance(Provenance):
+    """Provenance of data.json and model.json: the data files, by role."""
+
+    data: dict[str, FileDoc | None] | None = spec(
+        None, "Per role (current, reference, schema, eval): the file and its fingerprint"
+    )
+
+
+@dataclass(frozen=True)
+class ModelFileDoc:
+    """A model file a document names, and its hash."""
+
+    OPEN_KEYS: ClassVar[bool] = True
+
+    path: str | None = spec(None, "The file, or the registry version it came from")
+    hash: str | None = spec(None, "sha256 of the file")
+    format: str | None = spec(None, "onnx, skops, joblib, pickle, or metrics")
+    version: int | None = spec(None, "The registry version, if any", minimum=0)
+
+
+@dataclass(frozen=True)
+class ModelFilesDoc:
+    """The models model.json compared."""
+
+    OPEN_KEYS: ClassVar[bool] = True
+
+    candidate: ModelFileDoc | None = spec(None, "The candidate")
+    baseline: ModelFileDoc | None = spec(None, "The baseline, or null without one")
+
+
+@dataclass(frozen=True)
+class ModelProvenance(DataProvenance):
+    """Provenance of model.json: the eval data and both models."""
+
+    model: ModelFilesDoc | None = spec(None, "The candidate and the baseline")
+
+
+@dataclass(frozen=True)
 class _Envelope:
     OPEN_KEYS: ClassVar[bool] = True
 
@@ -335,6 +384,7 @@ class DataResults(_Envelope):
     """data.json: what validate-data found."""
 
     kind: Literal["data"] = spec(doc="data")
+    provenance: DataProvenance = spec(doc="git SHA, run URL, mlci version, the data files")
     rows: int | None = spec(None, "Rows in the current data", minimum=0)
     columns: int | None = spec(None, "Columns in the current data", minimum=0)
     counts: dict[str, dict[str, int]] = spec(factory=dict, doc="{check: {error: n, warning: n}}")
@@ -678,6 +728,7 @@ class ModelResults(_Envelope):
     """model.json: the candidate against the baseline, and the blessing."""
 
     kind: Literal["model"] = spec(doc="model")
+    provenance: ModelProvenance = spec(doc="git SHA, run URL, mlci version, data and models")
     task: str | None = spec(None, "classification or regression")
     metrics: dict[str, float | None] = spec(factory=dict, doc="The candidate's metrics")
     metric_errors: dict[str, str] = spec(factory=dict, doc="Why a metric is null")

@@ -369,6 +369,12 @@ def test_garbage_in_a_sub_part_is_refused_naming_each_field():
         ("bootstrap", {"resamples": -1}, "bootstrap.resamples: expected a whole number of at"),
         ("retrain_record", {"blessing": []}, "retrain_record.blessing: expected a mapping"),
         ("confusion_matrix", {"matrix": [1]}, "confusion_matrix.matrix[0]: expected a list"),
+        (
+            "provenance",
+            {"model": {"candidate": {"hash": ["a"]}}},
+            "provenance.model.candidate.hash: expected a string",
+        ),
+        ("provenance", {"data": {"eval": "x.csv"}}, "provenance.data.eval: expected a mapping"),
     ],
 )
 def test_a_tampered_sub_part_is_refused(part, value, problem):

@@ -149,7 +149,8 @@ def _trusted_provenance(loaded: Report, head: str | None, run_url: str | None) -
         trusted = {"git_sha": head, "run_url": run_url}
         raw_prov = doc.raw.get("provenance")
         raw = {**doc.raw, "provenance": {**(raw_prov or {}), **trusted}}
-        return replace(doc, provenance=replace(doc.provenance, **trusted), raw=raw)
+        provenance = replace(doc.provenance, git_sha=head, run_url=run_url)
+        return replace(doc, provenance=provenance, raw=raw)
 
     return Report(fix(loaded.data), fix(loaded.model), fix(loaded.tests))
 

@@ -91,8 +91,10 @@ def _load_stored_metrics(path: Path, data_fp: str) -> _Baseline:
             " written by `mlci validate-model`, a model file, registry or none"
         )
     metrics = dict(doc.metrics)
-    stored_fp = _dig(doc.provenance.data, "eval", "fingerprint")
-    cand = _dig(doc.provenance.model, "candidate", "hash")
+    eval_file = (doc.provenance.data or {}).get("eval")
+    stored_fp = eval_file.fingerprint if eval_file is not None else None
+    models = doc.provenance.model
+    cand = models.candidate.hash if models is not None and models.candidate else None
     same = stored_fp == data_fp
     note = (
         f"baseline metrics read from {path.name}"
@@ -106,12 +108,6 @@ def _load_stored_metrics(path: Path, data_fp: str) -> _Baseline:
     return _Baseline(
         "metrics", note, metrics=metrics, path=path, hash=cand if isinstance(cand, str) else None
     )
-
-
-def _dig(value: Any, *keys: str) -> Any:
-    for key in keys:
-        value = value.get(key) if isinstance(value, dict) else None
-    return value
 
 
 def _registry_baseline(cfg: Config, runtime: Runtime, work: Path, backend: str | None) -> _Baseline:

@@ -24,6 +24,7 @@ from mlci.report.charts import Chart, Series, bar_chart, line_chart, to_mermaid,
 from mlci.report.escape import fmt_number, md, safe_url
 from mlci.results import (
     ClassMetricDoc,
+    DataProvenance,
     DataResults,
     DeltaDoc,
     DriftColumnDoc,
@@ -31,6 +32,7 @@ from mlci.results import (
     ErrorSummaryDoc,
     FindingDoc,
     GateDoc,
+    ModelProvenance,
     ModelResults,
     PerClassDoc,
     ProjectTestsResults,
@@ -200,11 +202,6 @@ def load_report(results_dir: Path) -> Report:
 
 
 # -- accessors ----------------------------------------------------------------------------
-
-
-def _d(value: Any) -> dict[str, Any]:
-    """A mapping, or empty: for the provenance fingerprints, free-form per kind."""
-    return value if isinstance(value, dict) else {}
 
 
 def _num(value: Any) -> float | None:
@@ -939,18 +936,23 @@ def _provenance(report: Report, chars: int) -> list[tuple[str, str]]:
 def _provenance_files(prov: Provenance, chars: int) -> list[tuple[str, str]]:
     """The data files and models a document names, with fingerprints and hashes."""
     rows: list[tuple[str, str]] = []
-    shown = (
-        ("data", prov.data, (("path", chars), ("fingerprint", 80))),
-        ("model", prov.model, (("path", chars), ("format", 20), ("hash", 80))),
-    )
-    for kind, entries, fields in shown:
-        for role, entry in _d(entries).items():
-            label = f"{kind}: {md(role, 20)}"
-            if entry is None:
-                rows.append((label, "none"))
-                continue
-            values = _d(entry)
-            rows.append((label, " · ".join(md(values.get(k, "—"), n) for k, n in fields)))
+    if isinstance(prov, DataProvenance):
+        for role, file in (prov.data or {}).items():
+            shown = (
+                f"{md(file.path or '—', chars)} · {md(file.fingerprint or '—', 80)}"
+                if file is not None
+                else "none"
+            )
+            rows.append((f"data: {md(role, 20)}", shown))
+    if isinstance(prov, ModelProvenance) and prov.model is not None:
+        for role, model in (("candidate", prov.model.candidate), ("baseline", prov.model.baseline)):
+            shown = (
+                f"{md(model.path or '—', chars)} · {md(model.format or '—', 20)}"
+                f" · {md(model.hash or '—', 80)}"
+                if model is not None
+                else "none"
+            )
+            rows.append((f"model: {role}", shown))
     return rows
 
 

@@ -17,6 +17,7 @@ from mlci.registry import (
     RegistryState,
 )
 from mlci.results import (
+    ModelFileDoc,
     ModelResults,
     read_data_results,
     to_jsonable,
@@ -35,11 +36,10 @@ __all__: list[str] = []
 # -- deploy -------------------------------------------------------------------------------------
 
 
-def _candidate(doc: ModelResults) -> Mapping[str, Any]:
-    """``provenance.model.candidate`` of ``model.json`` (free-form provenance), or empty."""
-    prov = doc.provenance.model
-    cand = prov.get("candidate") if isinstance(prov, Mapping) else None
-    return cand if isinstance(cand, Mapping) else {}
+def _candidate(doc: ModelResults) -> ModelFileDoc:
+    """The candidate model ``model.json`` names in its provenance (empty when none)."""
+    models = doc.provenance.model
+    return (models.candidate if models is not None else None) or ModelFileDoc()
 
 
 def _model_path(config: Config, model: Path | None, doc: ModelResults) -> Path:
@@ -47,8 +47,8 @@ def _model_path(config: Config, model: Path | None, doc: ModelResults) -> Path:
         return model
     if config.model.path:
         return config.resolve(config.model.path)
-    path = _candidate(doc).get("path")
-    if isinstance(path, str):
+    path = _candidate(doc).path
+    if path:
         return config.resolve(path)
     raise InputError(
         "mlci deploy: no model file given; pass --model PATH or set model.path in mlci.yaml"
@@ -57,7 +57,7 @@ def _model_path(config: Config, model: Path | None, doc: ModelResults) -> Path:
 
 def _expected_hash(doc: ModelResults) -> str | None:
     value = doc.blessing.candidate_hash if doc.blessing is not None else None
-    return _bare_hash(value or _candidate(doc).get("hash"))
+    return _bare_hash(value or _candidate(doc).hash)
 
 
 def _reference_file(config: Config, given: Path | None) -> Path | None:
