@@ -1,0 +1,114 @@
+"""How long the prediction log's writer holds the GIL while it writes a second of traffic.
+
+A request that arrives while the writer thread holds the GIL waits until the writer lets
+go of it (at most the interpreter's 5 ms switch interval when the writer never does), so
+the writer's longest stretch holding the GIL bounds what the log can add to a request's
+latency, and its total bounds how often a request meets it. This measures both without
+a server, so the figure does not depend on the machine's load: N answered requests of
+the breast-cancer model (30 features, ONNX) are queued, then one flush (`_write`) runs
+in this thread, and the thread's CPU time is cut at every point where the writer lets
+go of the GIL (its pauses between slices, and the Parquet write, which runs without
+it). Also printed: the CPU time of the Parquet writes themselves.
+
+    python bench/predlog_bench.py [--requests 2500] [--repeat 7]
+
+It uses only the log's public `submit` and its flush, so it also runs against an older
+``src`` (``PYTHONPATH=OLD/src``) whose writer has no pauses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+
+def _measure(log: object, module: object, entries: list[object]) -> tuple[float, float, float]:
+    """One flush of ``entries``: longest GIL stretch, total GIL time, Parquet write CPU."""
+    holds: list[float] = []
+    writes: list[float] = []
+    mark = [0.0]
+
+    def cut() -> None:
+        now = time.thread_time()
+        holds.append(now - mark[0])
+        mark[0] = now
+
+    pause = getattr(module, "_pause", None)
+    append = module.PredictionLog._append  # type: ignore[attr-defined]
+
+    def timed_pause() -> None:
+        cut()
+        assert pause is not None
+        pause()
+        mark[0] = time.thread_time()
+
+    def timed_append(self: object, table: object) -> None:
+        cut()
+        start = time.thread_time()
+        append(self, table)
+        writes.append(time.thread_time() - start)
+        mark[0] = time.thread_time()
+
+    if pause is not None:
+        module._pause = timed_pause  # type: ignore[attr-defined]
+    module.PredictionLog._append = timed_append  # type: ignore[attr-defined]
+    try:
+        mark[0] = time.thread_time()
+        log._write(entries)  # type: ignore[attr-defined]
+    finally:
+        if pause is not None:
+            module._pause = pause  # type: ignore[attr-defined]
+        module.PredictionLog._append = append  # type: ignore[attr-defined]
+    return max(holds), sum(holds), sum(writes)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=2500, help="single-row requests")
+    parser.add_argument("--repeat", type=int, default=7, help="flushes timed (median)")
+    args = parser.parse_args()
+
+    import orjson
+    import serve_bench
+
+    from mlci.serve import predlog as module
+    from mlci.serve.app import load_served_model
+    from mlci.serve.payload import parse_request
+
+    print(f"load average at start: {' / '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        onnx_path, _, records, _ = serve_bench._train(tmp)
+        served = load_served_model(onnx_path)
+        print("\n| queued | longest GIL hold ms | GIL held in all ms | Parquet write CPU ms |")
+        print("| --- | ---: | ---: | ---: |")
+        n = args.requests
+        pool = records * 3
+        for rows, count in ((1, n), (40, n // 10), (1000, 3)):
+            settings = module.LogSettings(tmp / f"log-{rows}", flush_seconds=3600)
+            log = module.PredictionLog(settings, version=1, classes=served.classes)
+            for i in range(count):
+                body = orjson.dumps({"records": pool[i % 400 : i % 400 + rows]})
+                batch = parse_request(body, served.schema, max_rows=100_000)
+                log.submit(batch, served.run(batch), f"{i:032x}")
+            entries = list(log._queue)  # the writer never flushed: flush_seconds is an hour
+            runs = sorted(_measure(log, module, entries) for _ in range(args.repeat))
+            longest, total, write = (statistics.median(r[k] for r in runs) for k in range(3))
+            print(
+                f"| {count:,} requests of {rows} row{'s' if rows > 1 else ''} | {longest * 1e3:.2f}"
+                f" | {total * 1e3:.1f} | {write * 1e3:.1f} |"
+            )
+            log._queue.clear()
+            log.close()
+    print(f"\nload average at end: {' / '.join(f'{x:.1f}' for x in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()
