@@ -38,7 +38,7 @@ __all__ = ["LogSettings", "PredictionLog", "open_prediction_log"]
 log = logging.getLogger("mlci.serve")
 
 #: Entries and rows the writer converts to Arrow at most before it lets go of the GIL.
-SLICE_ENTRIES = 128
+SLICE_ENTRIES = 64
 SLICE_ROWS = 32_768
 #: How long the writer sleeps between slices, so that a request waiting for the GIL gets
 #: it (a zero sleep releases the GIL but often takes it straight back).
@@ -123,7 +123,7 @@ class _Run:
             values = _joined(self.columns[j])
             columns[name] = pa.array(values) if self.numeric else pa.array(values, from_pandas=True)
             self.columns[j] = []
-            if j % 8 == 7:
+            if j % 4 == 3:
                 _pause()
         for name, pieces in self.extra.items():
             columns[name] = pa.array(_joined(pieces), type=pa.string())
