@@ -136,7 +136,6 @@ def _validate(
     cfg = config.data if config else DataConfig()
     paths = _paths(config, cfg, current, reference_profile or reference, schema, shards_from)
     drift_on = drift and cfg.drift.enabled
-    fingerprint = _fingerprint_ahead(paths.current) if shard is None else None
     data_schema, ref_profile, notes = _schema_and_reference(
         cfg,
         paths,
@@ -144,6 +143,8 @@ def _validate(
         stored_profile=reference_profile is not None,
         drift_on=drift_on,
     )
+    # After the schema and the reference, whose errors then cost no hashing.
+    fingerprint = _fingerprint_ahead(paths.current) if shard is None else None
     read = _read_current(
         cfg, paths, data_schema, ref_profile, drift_on, shard, shards_from, current_profile
     )
