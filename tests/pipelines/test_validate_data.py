@@ -248,6 +248,17 @@ def test_parquet_keys_read_first_give_the_same_document(tmp_path, monkeypatch):
     assert findings("parts", "r4") == unkeyed and calls == [True, False]
 
 
+def test_a_key_column_missing_from_the_parquet_data_is_a_finding(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    frame = mixed_frame(1000, 2)
+    assert main(["schema", "infer", _parquet(frame, "ref.parquet"), "-o", "s.yaml"]) == 0
+    _parquet(frame.drop(columns=["id"]), "cur.parquet")
+    argv = ["validate-data", "--current", "cur.parquet", "--schema", "s.yaml", "--no-drift"]
+    assert main(argv) == 1
+    found = {f["check"]: f for f in _doc(tmp_path)["findings"]}
+    assert found["missing_column"]["column"] == "id"
+
+
 def _parquet(frame: pd.DataFrame, name: str) -> str:
     write(frame, Path(name))
     return name

@@ -327,9 +327,11 @@ def _index_keys(checker: Checker, current: Path, chunk_rows: int) -> None:
     keys = checker.key_columns()
     if not keys or detect_format(current) not in ("parquet", "parquet-dir"):
         return
-    checker.index_keys(
-        iter_frames(current, chunk_rows=chunk_rows, columns=keys, text_as_categories=True)
-    )
+    frames = iter_frames(current, chunk_rows=chunk_rows, columns=keys, text_as_categories=True)
+    try:
+        checker.index_keys(frames)
+    except InputError:
+        return  # the full read reports what is wrong with the data (or rows are hashed)
 
 
 def _absorb_shards(
