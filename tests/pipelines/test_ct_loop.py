@@ -116,7 +116,10 @@ def _serve(root: Path, batch: pd.DataFrame, version: int) -> tuple[pd.DataFrame,
             try:
                 requests.get(f"{url}/health", timeout=1)
                 break
-            except requests.ConnectionError:
+            # Not ready yet: refused before the port is bound, or no answer within the
+            # probe's second while the process still imports and loads the model (as a
+            # readiness probe counts a timeout as not ready, and asks again).
+            except (requests.ConnectionError, requests.Timeout):
                 assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
                 assert time.monotonic() < deadline, "the service did not start"
                 time.sleep(0.2)

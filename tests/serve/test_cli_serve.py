@@ -50,7 +50,7 @@ def test_mlci_serve_model_file_as_a_process(tmp_path: Path) -> None:
             try:
                 health = requests.get(f"{url}/health", timeout=1)
                 break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not ready yet: ask again
                 assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
                 assert time.monotonic() < deadline
                 time.sleep(0.1)
