@@ -296,7 +296,7 @@ def test_pr_workflow_uploads_results_and_fails_on_a_gate(
     assert (
         "a test or a gate failed (tests passed: false, data passed: true, model passed: false)"
         in bad.result.log
-    )
+    ), bad.result.log[-4000:]  # the end of the log: the last steps and the job's result
 
 
 # -- 2. mlci-comment.yml -------------------------------------------------------------------------
