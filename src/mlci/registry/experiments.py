@@ -12,6 +12,7 @@ that the same change was tried before.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import platform
 import re
@@ -59,14 +60,25 @@ def _now() -> str:
 
 def installed_packages() -> list[str]:
     """``name==version`` of every installed distribution, sorted (what pip freeze lists)."""
+    return list(_installed_packages())
+
+
+@functools.cache
+def _installed_packages() -> tuple[str, ...]:
+    """The package list, read once per process (a process does not change its packages).
+
+    Each distribution's metadata file is parsed once: ``Distribution.metadata`` parses it
+    again on every access, and ``Distribution.version`` is one more access.
+    """
     from importlib.metadata import distributions
 
     seen = {}
     for dist in distributions():
-        name = dist.metadata["Name"] if "Name" in dist.metadata else None
+        meta = dist.metadata
+        name = meta["Name"] if "Name" in meta else None
         if name:
-            seen[name.lower()] = f"{name}=={dist.version}"
-    return [seen[k] for k in sorted(seen)]
+            seen[name.lower()] = f"{name}=={meta['Version']}"
+    return tuple(seen[k] for k in sorted(seen))
 
 
 def environment(project_root: Path) -> tuple[dict[str, Any], list[str]]:
