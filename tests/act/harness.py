@@ -326,6 +326,9 @@ def run_act(
         cmd += ["-j", job]
     cmd += extra_args or []
     proc_env = clean_env()
+    # A runner writes bytecode on first import (GitHub's images do not set this), so the
+    # steps after the first reuse the runner Python's compiled pandas and scikit-learn.
+    proc_env.pop("PYTHONDONTWRITEBYTECODE", None)
     proc_env.update(
         XDG_CACHE_HOME=str(work / "cache"),
         MLCI_ACT_PYTHON=str(python),
