@@ -90,6 +90,7 @@ def _merge(root: Path, files: dict[str, bytes], message: str) -> None:
     _commit(root, message)
 
 
+@pytest.mark.slow
 def test_a_committed_model_changed_after_its_blessing_is_refused(
     proposed: dict[str, bytes], project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

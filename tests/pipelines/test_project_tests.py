@@ -61,6 +61,7 @@ def test_a_failing_test_fails_the_check_and_leads_the_report(
     assert "<b>" not in line and "@octocat" not in line and "|x" not in line.replace("\\|", "")
 
 
+@pytest.mark.slow
 def test_passing_tests_and_a_command_without_junit(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

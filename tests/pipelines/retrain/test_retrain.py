@@ -151,6 +151,7 @@ def test_a_model_over_the_git_data_limit_is_exit_2_hinting_deploy_mode(
     assert [r for r in fake_github.requests if r.method != "GET"] == []
 
 
+@pytest.mark.slow
 def test_unblessed_challenger_changes_nothing(
     project: Path, fake_github, monkeypatch: pytest.MonkeyPatch
 ) -> None:
