@@ -29,6 +29,7 @@ from mlci.results import Finding, Severity
 if TYPE_CHECKING:
     import numpy as np
 
+    from mlci.config import Config
     from mlci.data.profile import ColumnProfile, NumericStats, Profile
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "column_drift",
     "compare_profiles",
     "drift_findings",
+    "watched_drift_findings",
 ]
 
 Method = Literal["auto", "ks", "chi2", "z", "wasserstein", "jensenshannon", "psi"]
@@ -551,6 +553,21 @@ def drift_findings(
     if report.dataset_drift and severity != "off":
         out.append(_dataset_finding(report, severity, tested))
     return out
+
+
+def watched_drift_findings(report: DriftReport, config: Config) -> list[Finding]:
+    """`drift_findings` as the retrain and the monitor apply it.
+
+    The project's drift, check and column-check settings, with ``retrain.drift_columns``
+    always counting (validate-data calls `drift_findings` without watched columns).
+    """
+    return drift_findings(
+        report,
+        config.data.drift,
+        checks=config.data.checks,
+        column_checks=config.data.column_checks,
+        watched=config.retrain.drift_columns,
+    )
 
 
 def _counts(col: ColumnDrift, n_tested: int, watched: Sequence[str]) -> bool:

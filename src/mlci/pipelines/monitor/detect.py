@@ -309,15 +309,9 @@ def drift_problem(
     columns the rule turns into findings (watched columns: ``retrain.drift_columns``).
     ``reference`` names what the data was compared with (``training data of v2``).
     """
-    from mlci.data.drift import drift_findings
+    from mlci.data.drift import watched_drift_findings
 
-    findings = drift_findings(
-        drift,
-        config.data.drift,
-        checks=config.data.checks,
-        column_checks=config.data.column_checks,
-        watched=config.retrain.drift_columns,
-    )
+    findings = watched_drift_findings(drift, config)
     if not findings:
         return None
     dataset = any(f.column is None for f in findings)
@@ -454,6 +448,18 @@ def plain_metrics(config: Config, y_true: Any, y_pred: Any) -> dict[str, float |
     return dict(evaluation.metrics)
 
 
+def reference_data(config: Config, notes: list[str]) -> Path | None:
+    """``data.reference`` when it is data a model can run on; a profile is noted and None."""
+    ref_path = config.resolve(config.data.reference or "")
+    if ref_path.suffix.lower() == ".json":
+        notes.append(
+            "prediction drift skipped: data.reference is a profile, so the model cannot be run"
+            " on it"
+        )
+        return None
+    return ref_path
+
+
 def reference_predictions(
     config: Config,
     registry: Registry,
@@ -467,12 +473,8 @@ def reference_predictions(
     if version is None:
         notes.append("rows logged without a model version: their prediction drift is skipped")
         return None
-    ref_path = config.resolve(config.data.reference or "")
-    if ref_path.suffix.lower() == ".json":
-        notes.append(
-            "prediction drift skipped: data.reference is a profile, so the model cannot be run"
-            " on it"
-        )
+    ref_path = reference_data(config, notes)
+    if ref_path is None:
         return None
     version_doc = registered(registry, version)
     if version_doc is None:

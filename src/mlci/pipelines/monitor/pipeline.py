@@ -27,6 +27,7 @@ from mlci.pipelines.monitor.detect import (
     prediction_drift_problem,
     profile_series,
     read_current,
+    reference_data,
     reference_predictions,
     registered,
 )
@@ -284,12 +285,8 @@ def _reference_side(
     config: Config, model: LoadedModel, drop: set[str], notes: list[str]
 ) -> np.ndarray | None:
     """The production model's predictions on the reference data, when it is data."""
-    ref_path = config.resolve(config.data.reference or "")
-    if ref_path.suffix.lower() == ".json":
-        notes.append(
-            "prediction drift skipped: data.reference is a profile without the"
-            " prediction column, so the model cannot be run on it"
-        )
+    ref_path = reference_data(config, notes)
+    if ref_path is None:
         return None
     return predict_file(model, ref_path, config.data.chunk_rows, drop)
 

@@ -271,20 +271,14 @@ def _drift_reference(run: _Run, registry: Registry) -> Profile | None:
 
 def _record_drift(run: _Run, reference: Profile, fresh: Profile) -> DriftReport:
     """The fresh data's drift, recorded with the one drift rule's findings as information."""
-    from mlci.data.drift import drift_findings
+    from mlci.data.drift import watched_drift_findings
 
     config = run.config
     drift = compute_drift(config, reference, fresh)
     run.payload["drift"] = drift.to_dict()
     # The one drift rule; a retrain records drift (it is what a retrain is
     # for), so its findings are information here, never a failure.
-    for finding in drift_findings(
-        drift,
-        config.data.drift,
-        checks=config.data.checks,
-        column_checks=config.data.column_checks,
-        watched=config.retrain.drift_columns,
-    ):
+    for finding in watched_drift_findings(drift, config):
         finding.severity = "info"
         run.findings.append(finding)
     return drift
