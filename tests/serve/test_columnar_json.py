@@ -139,3 +139,39 @@ def test_random_number_texts_agree_with_the_general_path(
     except PayloadError as exc:
         got = ("error", exc.status, exc.message)
     assert repr(got) == repr(expected)  # NaN (a null) equals itself in its repr
+
+
+EDGE_NUMBERS = (
+    b"[0, -0.0, 1, -1, 0.1, 1e-320, 4.9e-324, 2.2250738585072014e-308,"
+    b" 1.7976931348623157e308, 9007199254740993, 9223372036854775807,"
+    b" -9223372036854775808, 18446744073709551615, 1E+2, 1e-2, 123.456e-7]"
+)
+
+
+@pytest.mark.parametrize(
+    "span",
+    [
+        EDGE_NUMBERS,
+        b"[123456789012345678901234567890]",  # beyond 64 bits: simdjson declines, orjson reads
+        b"[0.30000000000000004, 2.5e-3, -7E1]",
+    ],
+)
+def test_simdjson_reads_every_number_as_orjson_does(span: bytes) -> None:
+    """simdjson (straight to doubles) and orjson (Python floats) give the same bits."""
+    import numpy as np
+    import orjson
+    import simdjson
+
+    from mlci.serve import payload
+
+    got = payload._number_array(span)
+    assert isinstance(payload._SIMDJSON.parser, simdjson.Parser)  # the fast reader is used
+    want = np.asarray(orjson.loads(span), dtype=np.float64)
+    assert got.tobytes() == want.tobytes()
+
+
+@pytest.mark.parametrize("span", [b"[1e400]", b"[1,,2]", b"[01]", b"[1.]", b"[-]", b"[.5]"])
+def test_numbers_json_does_not_allow_are_left_to_the_general_path(span: bytes) -> None:
+    from mlci.serve import payload
+
+    assert payload._number_array(span) is None

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 import struct
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -369,12 +370,12 @@ def _json_columns(data: Any, schema: InputSchema | None, max_rows: int, body: by
 
 
 # A columnar body of plain numbers is parsed column by column: its skeleton (the
-# wrapper and the keys) by the patterns below, each column's array by orjson (so every
-# number is checked as strictly as in the whole body) straight into the float block.
-# One array at a time keeps the parser's Python floats in the CPU cache; a whole body
-# of 10,000 rows x 30 columns as Python objects does not fit and parses about twice
-# as slowly per number. Anything else (nulls, strings, escapes in keys, unknown or
-# repeated columns, a malformed body) takes the general path, which names the problem.
+# wrapper and the keys) by the patterns below, each column's array by simdjson straight
+# into a buffer of doubles (no Python float per number: half of orjson's time per column,
+# the number grammar as strict as RFC 8259; orjson where simdjson is not installed, with
+# the same checks). One array at a time also keeps the work in the CPU cache. Anything
+# else (nulls, strings, escapes in keys, unknown or repeated columns, a number beyond the
+# float range, a malformed body) takes the general path, which names the problem.
 _WS = rb"[ \t\n\r]*"
 _COLUMNS_HEAD = re.compile(_WS + rb"\{" + _WS + rb'"columns"' + _WS + rb":" + _WS + rb"\{")
 _COLUMN_KEY = re.compile(_WS + rb'"([\x20\x21\x23-\x5b\x5d-\x7e]*)"' + _WS + rb":" + _WS)
@@ -385,7 +386,6 @@ _NUMBER_BYTES = b"0123456789.eE+-, \t\n\r"
 def _plain_columns(body: bytes, schema: InputSchema, max_rows: int) -> Batch | None:
     """The float block of ``{"columns": {...}}`` holding only numbers, or None (general path)."""
     import numpy as np
-    import orjson
 
     head = _COLUMNS_HEAD.match(body)
     if head is None:
@@ -409,15 +409,14 @@ def _plain_columns(body: bytes, schema: InputSchema, max_rows: int) -> Batch | N
             return None  # a null, true/false, a string or a nested value
         if matrix is None and span.count(b",") >= max_rows:
             return None
-        try:
-            values = orjson.loads(span)
-            if matrix is None:
-                matrix = np.empty((len(values), len(index)))
-            if len(values) != len(matrix) or not values:
-                return None
-            matrix[:, j] = values
-        except (ValueError, TypeError, OverflowError):  # orjson's error is a ValueError
+        values = _number_array(span)
+        if values is None:
             return None
+        if matrix is None:
+            matrix = np.empty((len(values), len(index)))
+        if len(values) != len(matrix) or not len(values):
+            return None
+        matrix[:, j] = values
         after = _COLUMN_NEXT.match(body, end)
         if after is None:
             return None
@@ -427,6 +426,45 @@ def _plain_columns(body: bytes, schema: InputSchema, max_rows: int) -> Batch | N
     if len(done) != len(index):
         return None  # orjson refuses a number beyond the float range: no inf to look for
     return Batch(schema.names, len(matrix), matrix=matrix)
+
+
+_SIMDJSON = threading.local()  # one reusable parser per thread (it keeps its buffers)
+
+
+def _number_array(span: bytes) -> Any:
+    """The numbers of the JSON array ``span`` as float64, or None when it is not valid JSON.
+
+    ``span`` holds only number characters between its brackets (checked by the caller),
+    so it cannot nest. simdjson reads it straight into doubles; what it declines (an
+    integer beyond 64 bits, which orjson reads as a float, or anything malformed) is read
+    by orjson as before, whose error means None: the general path names the problem.
+    """
+    import numpy as np
+
+    parser: Any = getattr(_SIMDJSON, "parser", None)
+    if parser is None:
+        try:
+            import simdjson
+        except ImportError:  # no wheel for this platform: orjson alone
+            _SIMDJSON.parser = parser = False
+        else:
+            _SIMDJSON.parser = parser = simdjson.Parser()
+    if parser:
+        try:
+            # ``span`` starts with "[", so the document is an Array; it must be released
+            # before the parser reads its next document.
+            array: Any = parser.parse(span)
+            buffer = array.as_buffer(of_type="d")
+            del array
+            return np.frombuffer(buffer, dtype=np.float64)
+        except (ValueError, TypeError, RuntimeError):
+            pass
+    import orjson
+
+    try:
+        return np.asarray(orjson.loads(span), dtype=np.float64)
+    except (ValueError, TypeError, OverflowError):  # orjson's error is a ValueError
+        return None
 
 
 def _check_names(sent: list[str], schema: InputSchema | None) -> list[str]:
