@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
+import pytest
 
 from mlci.serve import predlog as predlog_module
 from mlci.serve.app import Prediction
@@ -121,3 +122,56 @@ def test_logged_ids_are_a_column_of_text(tmp_path: Path) -> None:
     assert table.column("id").type == "string"
     assert table.column("id").to_pylist() == ["0-0", None, "1-0", None, "2-0", None]
     assert table.column_names[:2] == ["a", "id"]
+
+
+def test_blocks_and_queued_answers_keep_every_row_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Small blocks, so one flush fills several; a request larger than a block gets its
+    # own; labels of shape (n, 1) are flattened; an answer that cannot go into a block
+    # (labels of Python objects) is queued between two blocks, its rows in their place.
+    monkeypatch.setattr(predlog_module, "BLOCK_ROWS", 8)
+    names = ["a", "b"]
+    log = PredictionLog(
+        LogSettings(tmp_path / "log", flush_seconds=3600), version=2, classes=[0, 1]
+    )
+    sizes = [1, 3, 5, 1, 20, 2, 7, 1, 1, 4]
+    sent = []
+    for i, n in enumerate(sizes):
+        batch, result = _numeric(n, 100.0 * i, names)
+        if i == 3:
+            result = Prediction(result.labels.reshape(-1, 1), result.proba)
+        if i == 6:
+            result = Prediction(result.labels.astype(object), result.proba)
+        log.submit(batch, result, f"r{i}")
+        sent.append((batch, result))
+    log.close()
+
+    (part,) = (tmp_path / "log").glob("*.parquet")
+    assert pq.ParquetFile(part).metadata.num_row_groups == 1  # one flush, one row group
+    table = pq.read_table(part).to_pandas()
+    assert table["request_id"].tolist() == [f"r{i}" for i, n in enumerate(sizes) for _ in range(n)]
+    assert table["row"].tolist() == [r for n in sizes for r in range(n)]
+    assert np.array_equal(table[names].to_numpy(), np.concatenate([b.matrix for b, _ in sent]))
+    labels = np.concatenate([np.asarray(r.labels, np.int64).reshape(-1) for _, r in sent])
+    assert np.array_equal(table["prediction"].to_numpy(), labels)
+    assert np.allclose(
+        table[["proba_0", "proba_1"]].to_numpy(), np.concatenate([r.proba for _, r in sent])
+    )
+    assert table["timestamp"].is_monotonic_increasing
+    assert log.rows_written == sum(sizes) and log.rows_dropped == 0
+
+
+def test_a_full_queue_counts_the_rows_of_blocks(tmp_path: Path) -> None:
+    settings = LogSettings(tmp_path / "log", flush_seconds=3600, max_queue_rows=10)
+    dropped: list[int] = []
+    log = PredictionLog(settings, version=None, classes=[0, 1], on_drop=dropped.append)
+    for i, n in enumerate([4, 4, 4, 2]):  # the third does not fit, the fourth does
+        batch, result = _numeric(n, float(i), ["a"])
+        log.submit(batch, result, f"r{i}")
+    log.close()
+    assert dropped == [4] and log.rows_dropped == 4 and log.rows_written == 10
+    (part,) = (tmp_path / "log").glob("*.parquet")
+    assert (
+        pq.read_table(part).column("request_id").to_pylist() == ["r0"] * 4 + ["r1"] * 4 + ["r3"] * 2
+    )

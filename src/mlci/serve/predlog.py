@@ -1,10 +1,15 @@
 """The prediction log: every request's features and answer, in rolling Parquet files.
 
 ``mlci serve --log-dir DIR`` hands each answered batch to a `PredictionLog`. The
-request only appends a reference to a queue (bounded in rows; when it is full the
-rows are dropped and counted, never waited for); a writer thread turns what queued up
-into one Arrow table about once a second and appends it to the open Parquet file as a
-row group. A file is finished (renamed from ``.parquet.part`` to ``.parquet``, so a
+common request (a float block, numeric labels, no passthrough ids) is copied into
+preallocated numpy columns (`_Block`, a few microseconds); any other is queued as a
+reference. Both are bounded in rows: when the queue is full the rows are dropped and
+counted, never waited for. A writer thread turns what queued up into Arrow columns
+about once a second, in short steps between which it lets go of the GIL, and appends
+them to the open Parquet file as one row group. Nothing a request leaves behind but its
+id, row count and time outlives it, so a second of traffic is a few blocks for the
+writer (not one Python object per request to walk) and nothing for the garbage
+collector. A file is finished (renamed from ``.parquet.part`` to ``.parquet``, so a
 reader never sees half a file) when it passes its size or its age, when the columns
 change, and when the service stops.
 
@@ -37,6 +42,10 @@ __all__ = ["LogSettings", "PredictionLog", "open_prediction_log"]
 
 log = logging.getLogger("mlci.serve")
 
+#: Rows of one block of preallocated columns (a request with more rows gets its own).
+BLOCK_ROWS = 4096
+#: Columns of a block the writer turns into Arrow at most before it lets go of the GIL.
+BLOCK_COLUMNS = 8
 #: Entries and rows the writer converts to Arrow at most before it lets go of the GIL.
 SLICE_ENTRIES = 64
 SLICE_ROWS = 32_768
@@ -70,6 +79,97 @@ class LogSettings:
 _Entry: TypeAlias = "tuple[Batch, Any, Any, str, float, tuple[Any, ...]]"
 _SHAPE = itemgetter(5)
 _ROWS, _MATRIX = attrgetter("rows"), attrgetter("matrix")
+
+
+class _Block:
+    """Preallocated numpy columns that numeric requests are copied into as they are answered.
+
+    The common request (a float block, numeric labels, no passthrough ids) costs a few
+    row copies here instead of a queued entry: nothing per request outlives the request
+    but its id (a string), its row count and its time, so the garbage collector finds no
+    pile of queued containers to walk, and the writer turns a block into Arrow columns in
+    a few steps whatever the number of requests in it.
+    """
+
+    def __init__(self, batch: Batch, labels: Any, proba: Any, capacity: int):
+        import numpy as np
+
+        matrix = batch.matrix
+        assert matrix is not None
+        self.names = batch.names
+        self.capacity = capacity
+        self.width = matrix.shape[1]
+        self.classes = 0 if proba is None else proba.shape[1]
+        self.features = np.empty((capacity, matrix.shape[1]), dtype=matrix.dtype)
+        self.labels = np.empty(capacity, dtype=labels.dtype)
+        self.proba: Any = (
+            None if proba is None else np.empty((capacity, proba.shape[1]), proba.dtype)
+        )
+        self.rows = 0
+        self.ids: list[str] = []
+        self.counts: list[int] = []
+        self.times: list[float] = []
+
+    def fits(self, batch: Batch, labels: Any, proba: Any) -> bool:
+        """Whether this answered batch has the block's columns and types and room in it."""
+        matrix = batch.matrix
+        assert matrix is not None
+        if self.rows + batch.rows > self.capacity or labels.dtype != self.labels.dtype:
+            return False
+        if matrix.dtype != self.features.dtype or matrix.shape[1] != self.features.shape[1]:
+            return False
+        if proba is None or self.proba is None:
+            return proba is None and self.proba is None and batch.names == self.names
+        return (
+            proba.dtype == self.proba.dtype
+            and proba.shape[1] == self.proba.shape[1]
+            and (batch.names is self.names or batch.names == self.names)
+        )
+
+    def trim(self) -> None:
+        """Copy the rows out of a block that is mostly empty, to free the rest."""
+        if self.rows * 2 < self.capacity:
+            n = self.capacity = self.rows
+            self.features = self.features[:n].copy()
+            self.labels = self.labels[:n].copy()
+            if self.proba is not None:
+                self.proba = self.proba[:n].copy()
+
+    def put(self, matrix: Any, labels: Any, proba: Any, request_id: str, now: float) -> None:
+        start = self.rows
+        end = self.rows = start + len(matrix)
+        self.features[start:end] = matrix
+        self.labels[start:end] = labels
+        if proba is not None:
+            self.proba[start:end] = proba
+        self.ids.append(request_id)
+        self.counts.append(end - start)
+        self.times.append(now)
+
+    def table(self, classes: list[Any] | None, version: int | None) -> Any:
+        """The block's rows as an Arrow table, `BLOCK_COLUMNS` columns between two pauses."""
+        import numpy as np
+        import pyarrow as pa
+
+        n = self.rows
+        columns: dict[str, Any] = {}
+        for start in range(0, len(self.names), BLOCK_COLUMNS):
+            part = np.ascontiguousarray(self.features[:n, start : start + BLOCK_COLUMNS].T)
+            for j, values in enumerate(part):
+                columns[self.names[start + j]] = pa.array(values)
+            _pause()
+        columns["prediction"] = pa.array(self.labels[:n], from_pandas=True)
+        if classes and self.proba is not None:
+            proba = np.ascontiguousarray(self.proba[:n].T)
+            for j, cls in enumerate(classes):
+                columns[f"proba_{cls}"] = pa.array(proba[j])
+        _pause()
+        counts = np.array(self.counts, dtype=np.int64)
+        times = np.array(self.times, dtype=np.float64)
+        ids = pa.array(self.ids, pa.string())
+        _pause()
+        _add_request_columns(columns, counts, ids, times, version)
+        return pa.table(columns)
 
 
 class _Run:
@@ -115,7 +215,6 @@ class _Run:
 
     def table(self, classes: list[Any] | None, version: int | None) -> Any:
         """The gathered rows as one Arrow table, a few columns between two pauses."""
-        import numpy as np
         import pyarrow as pa
 
         columns: dict[str, Any] = {}
@@ -134,21 +233,30 @@ class _Run:
             for j, cls in enumerate(classes):
                 columns[f"proba_{cls}"] = pa.array(proba[j])
         _pause()
-        counts = _joined(self.counts)
-        total = int(counts.sum())
-        if version is None:
-            columns["model_version"] = pa.nulls(total, pa.int64())
-        else:
-            columns["model_version"] = pa.array(np.full(total, version, dtype=np.int64))
         ids = pa.concat_arrays(self.ids) if len(self.ids) > 1 else self.ids[0]
-        if total != len(ids):  # a multi-row request: its id on each of its rows
-            ids = ids.take(pa.array(np.repeat(np.arange(len(ids)), counts)))
-        columns["request_id"] = ids
-        starts = np.repeat(np.cumsum(counts) - counts, counts)
-        columns["row"] = pa.array((np.arange(total) - starts).astype(np.int32))
-        stamps = np.repeat((_joined(self.times) * 1e6).astype(np.int64), counts)
-        columns["timestamp"] = pa.array(stamps, type=pa.timestamp("us", tz="UTC"))
+        _add_request_columns(columns, _joined(self.counts), ids, _joined(self.times), version)
         return pa.table(columns)
+
+
+def _add_request_columns(
+    columns: dict[str, Any], counts: Any, ids: Any, times: Any, version: int | None
+) -> None:
+    """``model_version``, ``request_id``, ``row`` and ``timestamp``, from one value a request."""
+    import numpy as np
+    import pyarrow as pa
+
+    total = int(counts.sum())
+    if version is None:
+        columns["model_version"] = pa.nulls(total, pa.int64())
+    else:
+        columns["model_version"] = pa.array(np.full(total, version, dtype=np.int64))
+    if total != len(ids):  # a multi-row request: its id on each of its rows
+        ids = ids.take(pa.array(np.repeat(np.arange(len(ids)), counts)))
+    columns["request_id"] = ids
+    starts = np.repeat(np.cumsum(counts) - counts, counts)
+    columns["row"] = pa.array((np.arange(total) - starts).astype(np.int32))
+    stamps = np.repeat((times * 1e6).astype(np.int64), counts)
+    columns["timestamp"] = pa.array(stamps, type=pa.timestamp("us", tz="UTC"))
 
 
 class PredictionLog:
@@ -166,9 +274,12 @@ class PredictionLog:
         self.version = version
         self.classes = list(classes) if classes else None
         self.on_drop = on_drop
-        self._queue: deque[_Entry] = deque()
+        self._queue: deque[_Entry | _Block] = deque()
+        self._block: _Block | None = None
         self._queued_rows = 0
-        self._lock = threading.Condition()
+        self._max_rows = settings.max_queue_rows
+        self._mutex = threading.Lock()  # taken by every request: a plain lock is cheapest
+        self._lock = threading.Condition(self._mutex)
         self._stop = False
         self._writer: Any = None
         self._file: Any = None
@@ -191,28 +302,85 @@ class PredictionLog:
     # -- the request side ---------------------------------------------------------------
 
     def submit(self, batch: Batch, result: Prediction, request_id: str) -> None:
-        """Queue one answered batch (never blocks; drops and counts when full)."""
+        """Queue one answered batch (never blocks; drops and counts when full).
+
+        A float block with numeric labels and no passthrough ids is copied into the
+        open `_Block` (the common case is checked inline: this runs on every request);
+        anything else is queued as a tuple (consecutive ones of one shape share a table).
+        """
+        labels, proba, matrix, rows = result.labels, result.proba, batch.matrix, batch.rows
+        now = time.time()
+        with self._mutex:
+            if self._queued_rows + rows <= self._max_rows:
+                self._queued_rows += rows
+                block = self._block
+                if (
+                    block is not None
+                    and batch.names is block.names
+                    and matrix is not None
+                    and not batch.extra
+                    and block.rows + rows <= block.capacity
+                    and matrix.dtype == block.features.dtype
+                    and matrix.shape[1] == block.width
+                    and labels.dtype == block.labels.dtype
+                    and labels.shape == (rows,)
+                    and (
+                        block.proba is None
+                        if proba is None
+                        else proba.dtype == block.proba.dtype
+                        and proba.shape == (rows, block.classes)
+                    )
+                ):
+                    block.put(matrix, labels, proba, request_id, now)
+                else:
+                    self._queue_other(batch, labels, proba, request_id, now)
+                return
+            self.rows_dropped += rows
+        if self.on_drop is not None:
+            self.on_drop(rows)
+        moment = time.monotonic()
+        if moment - self._last_drop_warning > 60:
+            self._last_drop_warning = moment
+            log.warning(
+                "prediction log: the writer is behind; rows are being dropped (counted in"
+                " mlci_prediction_log_dropped_rows_total)"
+            )
+
+    def _queue_other(
+        self, batch: Batch, labels: Any, proba: Any, request_id: str, now: float
+    ) -> None:
+        """`submit` of anything but the open block's kind of request (under the lock)."""
+        matrix, rows = batch.matrix, batch.rows
+        if matrix is not None and not batch.extra and _fits_block(labels, proba, rows):
+            labels = labels.reshape(-1)
+            block = self._block
+            if block is None or not block.fits(batch, labels, proba):
+                self._seal(trim=True)
+                block = self._block = _Block(batch, labels, proba, max(BLOCK_ROWS, rows))
+            block.put(matrix, labels, proba, request_id, now)
+            return
         extra = tuple(batch.extra) if batch.extra else ()
-        shape = (batch.names, batch.matrix is None, result.proba is None, extra)
-        entry = (batch, result.labels, result.proba, request_id, time.time(), shape)
-        with self._lock:
-            if self._queued_rows + batch.rows > self.settings.max_queue_rows:
-                self.rows_dropped += batch.rows
-                dropped = True
-            else:
-                self._queue.append(entry)
-                self._queued_rows += batch.rows
-                dropped = False
-        if dropped:
-            if self.on_drop is not None:
-                self.on_drop(batch.rows)
-            now = time.monotonic()
-            if now - self._last_drop_warning > 60:
-                self._last_drop_warning = now
-                log.warning(
-                    "prediction log: the writer is behind; rows are being dropped (counted in"
-                    " mlci_prediction_log_dropped_rows_total)"
-                )
+        shape = (batch.names, matrix is None, proba is None, extra)
+        self._seal(trim=True)  # rows stay in the order they were answered
+        self._queue.append((batch, labels, proba, request_id, now, shape))
+
+    def _seal(self, *, trim: bool = False) -> None:
+        """Queue the open block (under the lock); ``trim`` frees the room it did not use."""
+        block = self._block
+        if block is not None:
+            self._block = None
+            if block.rows:
+                if trim:
+                    block.trim()
+                self._queue.append(block)
+
+    def _take(self) -> list[Any]:
+        """Everything queued, the open block too (under the lock)."""
+        self._seal()
+        items = list(self._queue)
+        self._queue.clear()
+        self._queued_rows = 0
+        return items
 
     def close(self) -> None:
         """Write what is queued, finish the open file and stop the writer."""
@@ -228,9 +396,7 @@ class PredictionLog:
             with self._lock:
                 if not self._stop:
                     self._lock.wait(timeout=self.settings.flush_seconds)
-                entries = list(self._queue)
-                self._queue.clear()
-                self._queued_rows = 0
+                entries = self._take()
                 stopping = self._stop
             try:
                 if entries:
@@ -245,21 +411,39 @@ class PredictionLog:
             if stopping:
                 return
 
-    def _write(self, entries: list[_Entry]) -> None:
-        """Append what queued up: one row group per run of entries with the same columns.
+    def _write(self, entries: list[_Entry | _Block]) -> None:
+        """Append what queued up: one row group per flush and set of columns.
 
-        The entries are gathered into numpy blocks a slice at a time (`_slices`) and the
-        blocks become Arrow columns a few at a time; between two steps the writer lets go
-        of the GIL (`_pause`), so a request waits at most one short step for it, never
-        for a whole second of traffic. The Parquet encoding and compression run without
-        the GIL.
+        A block becomes Arrow columns a few at a time. Queued tuples are gathered into
+        numpy blocks a slice at a time (`_slices`), one run of entries of one shape at a
+        time. Between two steps the writer lets go of the GIL (`_pause`), so a request
+        waits at most one short step for it, never for a whole second of traffic. The
+        Parquet encoding and compression run without the GIL.
         """
-        for group in _groups(entries):
-            run = _Run(group[0])
-            for piece in _slices(group):
-                run.add(piece)
-                _pause()
-            self._append(run.table(self.classes, self.version))
+        from itertools import groupby
+
+        tables: list[Any] = []
+        for _, run_of_one_kind in groupby(entries, key=_is_block):
+            items = list(run_of_one_kind)
+            for block in items:
+                if isinstance(block, _Block):
+                    tables.append(block.table(self.classes, self.version))
+                    _pause()
+            queued = [item for item in items if not isinstance(item, _Block)]
+            for group in _groups(queued) if queued else ():
+                run = _Run(group[0])
+                for piece in _slices(group):
+                    run.add(piece)
+                    _pause()
+                tables.append(run.table(self.classes, self.version))
+        same: list[Any] = []
+        for table in tables:
+            if same and not table.schema.equals(same[0].schema):
+                self._append(_concat(same))
+                same = []
+            same.append(table)
+        if same:
+            self._append(_concat(same))
 
     def _append(self, table: Any) -> None:
         import pyarrow as pa
@@ -372,6 +556,27 @@ def _accept_id_columns(served: ServedModel, config: Any) -> None:
         )
     if passthrough:
         served.schema = dataclasses.replace(schema, passthrough=tuple(passthrough))
+
+
+def _is_block(item: _Entry | _Block) -> bool:
+    return type(item) is _Block
+
+
+def _concat(tables: list[Any]) -> Any:
+    import pyarrow as pa
+
+    return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+
+
+def _fits_block(labels: Any, proba: Any, rows: int) -> bool:
+    """Whether an answer's labels and probabilities can go into a `_Block`."""
+    kind = getattr(getattr(labels, "dtype", None), "kind", None)
+    if kind is None or kind not in "biuf" or labels.size != rows:
+        return False
+    if proba is None:
+        return True
+    dtype = getattr(proba, "dtype", None)
+    return dtype is not None and dtype.kind == "f" and proba.ndim == 2 and len(proba) == rows
 
 
 def _groups(entries: list[_Entry]) -> Iterator[list[_Entry]]:
