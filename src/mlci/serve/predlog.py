@@ -158,7 +158,13 @@ class _Block:
             for j, values in enumerate(part):
                 columns[self.names[start + j]] = pa.array(values)
             _pause()
-        columns["prediction"] = pa.array(self.labels[:n], from_pandas=True)
+        labels = self.labels[:n]
+        # A missing value (NaN) is null, as from_pandas makes it on the queued path
+        # (without from_pandas, which imports pandas: seconds of GIL under traffic).
+        nan = np.isnan(labels) if labels.dtype.kind == "f" else None
+        columns["prediction"] = pa.array(
+            labels, mask=nan if nan is not None and nan.any() else None
+        )
         if classes and self.proba is not None:
             proba = np.ascontiguousarray(self.proba[:n].T)
             for j, cls in enumerate(classes):
@@ -293,8 +299,14 @@ class PredictionLog:
         self.rows_dropped = 0
         settings.directory.mkdir(parents=True, exist_ok=True)
         # Imported now, at start-up: importing Arrow holds the GIL for a few hundred
-        # milliseconds, which the writer's first flush would do under traffic.
+        # milliseconds, which the writer's first flush would do under traffic; so does
+        # pandas, which Arrow imports on its first conversion of anything (even a numpy
+        # array): one tiny conversion here.
+        import numpy as np
+        import pyarrow as pa
         import pyarrow.parquet  # noqa: F401
+
+        pa.array(np.zeros(1))
 
         self._thread = threading.Thread(target=self._run, name="mlci-predlog", daemon=True)
         self._thread.start()
