@@ -1,15 +1,17 @@
 """The prediction log: every request's features and answer, in rolling Parquet files.
 
 ``mlci serve --log-dir DIR`` hands each answered batch to a `PredictionLog`. The
-common request (a float block, numeric labels, no passthrough ids) is copied into
-preallocated numpy columns (`_Block`, a few microseconds); any other is queued as a
-reference. Both are bounded in rows: when the queue is full the rows are dropped and
-counted, never waited for. A writer thread turns what queued up into Arrow columns
-about once a second, in short steps between which it lets go of the GIL, and appends
-them to the open Parquet file as one row group. Nothing a request leaves behind but its
-id, row count and time outlives it, so a second of traffic is a few blocks for the
-writer (not one Python object per request to walk) and nothing for the garbage
-collector. A file is finished (renamed from ``.parquet.part`` to ``.parquet``, so a
+common request (a float block, numeric labels, no passthrough ids) is appended to the
+open `_Block` (references to its arrays, its id, row count and time: a few list
+appends); any other is queued as a reference. Both are bounded in rows: when the queue
+is full the rows are dropped and counted, never waited for. A writer thread turns what
+queued up into Arrow columns about once a second, in short steps between which it lets
+go of the GIL, and appends them to the open Parquet file as one row group. Nothing a
+request leaves behind is a container the garbage collector walks (numpy arrays and
+strings are not tracked), and a second of traffic is a few blocks for the writer, not
+one Python object per request to unpack.
+
+A file is finished (renamed from ``.parquet.part`` to ``.parquet``, so a
 reader never sees half a file) when it passes its size or its age, when the columns
 change, and when the service stops.
 
@@ -42,8 +44,10 @@ __all__ = ["LogSettings", "PredictionLog", "open_prediction_log"]
 
 log = logging.getLogger("mlci.serve")
 
-#: Rows of one block of preallocated columns (a request with more rows gets its own).
+#: Rows of one block (a request with more rows gets a block of its own).
 BLOCK_ROWS = 4096
+#: Requests of a block whose arrays the writer joins at most before it lets go of the GIL.
+JOIN_REQUESTS = 512
 #: Columns of a block the writer turns into Arrow at most before it lets go of the GIL.
 BLOCK_COLUMNS = 8
 #: Entries and rows the writer converts to Arrow at most before it lets go of the GIL.
@@ -82,30 +86,30 @@ _ROWS, _MATRIX = attrgetter("rows"), attrgetter("matrix")
 
 
 class _Block:
-    """Preallocated numpy columns that numeric requests are copied into as they are answered.
+    """Answers of the common kind, kept as their numpy arrays until the writer joins them.
 
     The common request (a float block, numeric labels, no passthrough ids) costs a few
-    row copies here instead of a queued entry: nothing per request outlives the request
-    but its id (a string), its row count and its time, so the garbage collector finds no
-    pile of queued containers to walk, and the writer turns a block into Arrow columns in
-    a few steps whatever the number of requests in it.
+    list appends here instead of a queued entry: nothing per request outlives the
+    request but its arrays (which the garbage collector does not track), its id, its
+    row count and its time, so the collector finds no pile of queued containers to walk,
+    and the writer joins a block's arrays in a few steps whatever the number of requests
+    in it.
     """
 
     def __init__(self, batch: Batch, labels: Any, proba: Any, capacity: int):
-        import numpy as np
-
         matrix = batch.matrix
         assert matrix is not None
         self.names = batch.names
         self.capacity = capacity
         self.width = matrix.shape[1]
+        self.dtype = matrix.dtype
+        self.label_dtype = labels.dtype
+        self.proba_dtype = None if proba is None else proba.dtype
         self.classes = 0 if proba is None else proba.shape[1]
-        self.features = np.empty((capacity, matrix.shape[1]), dtype=matrix.dtype)
-        self.labels = np.empty(capacity, dtype=labels.dtype)
-        self.proba: Any = (
-            None if proba is None else np.empty((capacity, proba.shape[1]), proba.dtype)
-        )
         self.rows = 0
+        self.matrices: list[Any] = []
+        self.labels: list[Any] = []
+        self.probas: list[Any] = []
         self.ids: list[str] = []
         self.counts: list[int] = []
         self.times: list[float] = []
@@ -114,67 +118,74 @@ class _Block:
         """Whether this answered batch has the block's columns and types and room in it."""
         matrix = batch.matrix
         assert matrix is not None
-        if self.rows + batch.rows > self.capacity or labels.dtype != self.labels.dtype:
-            return False
-        if matrix.dtype != self.features.dtype or matrix.shape[1] != self.features.shape[1]:
-            return False
-        if proba is None or self.proba is None:
-            return proba is None and self.proba is None and batch.names == self.names
         return (
-            proba.dtype == self.proba.dtype
-            and proba.shape[1] == self.proba.shape[1]
+            self.rows + batch.rows <= self.capacity
+            and labels.dtype == self.label_dtype
+            and matrix.dtype == self.dtype
+            and matrix.shape[1] == self.width
+            and (
+                self.proba_dtype is None
+                if proba is None
+                else proba.dtype == self.proba_dtype and proba.shape[1] == self.classes
+            )
             and (batch.names is self.names or batch.names == self.names)
         )
 
-    def trim(self) -> None:
-        """Copy the rows out of a block that is mostly empty, to free the rest."""
-        if self.rows * 2 < self.capacity:
-            n = self.capacity = self.rows
-            self.features = self.features[:n].copy()
-            self.labels = self.labels[:n].copy()
-            if self.proba is not None:
-                self.proba = self.proba[:n].copy()
-
     def put(self, matrix: Any, labels: Any, proba: Any, request_id: str, now: float) -> None:
-        start = self.rows
-        end = self.rows = start + len(matrix)
-        self.features[start:end] = matrix
-        self.labels[start:end] = labels
+        self.rows += len(matrix)
+        self.matrices.append(matrix)
+        self.labels.append(labels)
         if proba is not None:
-            self.proba[start:end] = proba
+            self.probas.append(proba)
         self.ids.append(request_id)
-        self.counts.append(end - start)
+        self.counts.append(len(matrix))
         self.times.append(now)
 
     def table(self, classes: list[Any] | None, version: int | None) -> Any:
-        """The block's rows as an Arrow table, `BLOCK_COLUMNS` columns between two pauses."""
+        """The block's rows as an Arrow table, in a few steps with pauses between them."""
         import numpy as np
         import pyarrow as pa
 
-        n = self.rows
+        # Joining an array costs a fraction of a microsecond with the GIL held: a few
+        # hundred requests at a time, then a pause.
+        features: list[Any] = []
+        labels: list[Any] = []
+        probas: list[Any] = []
+        for start in range(0, len(self.matrices), JOIN_REQUESTS):
+            end = start + JOIN_REQUESTS
+            features.append(_joined(self.matrices[start:end]))
+            labels.append(_joined(self.labels[start:end]))
+            if self.probas:
+                probas.append(_joined(self.probas[start:end]))
+            _pause()
+        joined = _joined(features)
         columns: dict[str, Any] = {}
         for start in range(0, len(self.names), BLOCK_COLUMNS):
-            part = np.ascontiguousarray(self.features[:n, start : start + BLOCK_COLUMNS].T)
+            part = np.ascontiguousarray(joined[:, start : start + BLOCK_COLUMNS].T)
             for j, values in enumerate(part):
                 columns[self.names[start + j]] = pa.array(values)
             _pause()
-        labels = self.labels[:n]
-        # A missing value (NaN) is null, as from_pandas makes it on the queued path
-        # (without from_pandas, which imports pandas: seconds of GIL under traffic).
-        nan = np.isnan(labels) if labels.dtype.kind == "f" else None
+        label_values = _joined(labels)
+        # A missing value (NaN) is null, as from_pandas makes it on the queued path.
+        nan = np.isnan(label_values) if label_values.dtype.kind == "f" else None
         columns["prediction"] = pa.array(
-            labels, mask=nan if nan is not None and nan.any() else None
+            label_values, mask=nan if nan is not None and nan.any() else None
         )
-        if classes and self.proba is not None:
-            proba = np.ascontiguousarray(self.proba[:n].T)
+        if classes and probas:
+            proba = np.ascontiguousarray(_joined(probas).T)
             for j, cls in enumerate(classes):
                 columns[f"proba_{cls}"] = pa.array(proba[j])
         _pause()
         counts = np.array(self.counts, dtype=np.int64)
         times = np.array(self.times, dtype=np.float64)
-        ids = pa.array(self.ids, pa.string())
+        pieces = []
+        for start in range(0, len(self.ids), JOIN_REQUESTS):
+            _pause()
+            pieces.append(pa.array(self.ids[start : start + JOIN_REQUESTS], pa.string()))
+        ids = pa.concat_arrays(pieces) if len(pieces) > 1 else pieces[0]
         _pause()
         _add_request_columns(columns, counts, ids, times, version)
+        _pause()
         return pa.table(columns)
 
 
@@ -316,8 +327,8 @@ class PredictionLog:
     def submit(self, batch: Batch, result: Prediction, request_id: str) -> None:
         """Queue one answered batch (never blocks; drops and counts when full).
 
-        A float block with numeric labels and no passthrough ids is copied into the
-        open `_Block` (the common case is checked inline: this runs on every request);
+        A float block with numeric labels and no passthrough ids goes into the open
+        `_Block` (the common case is checked inline: this runs on every request);
         anything else is queued as a tuple (consecutive ones of one shape share a table).
         """
         labels, proba, matrix, rows = result.labels, result.proba, batch.matrix, batch.rows
@@ -332,14 +343,14 @@ class PredictionLog:
                     and matrix is not None
                     and not batch.extra
                     and block.rows + rows <= block.capacity
-                    and matrix.dtype == block.features.dtype
+                    and matrix.dtype == block.dtype
                     and matrix.shape[1] == block.width
-                    and labels.dtype == block.labels.dtype
+                    and labels.dtype == block.label_dtype
                     and labels.shape == (rows,)
                     and (
-                        block.proba is None
+                        block.proba_dtype is None
                         if proba is None
-                        else proba.dtype == block.proba.dtype
+                        else proba.dtype == block.proba_dtype
                         and proba.shape == (rows, block.classes)
                     )
                 ):
@@ -367,23 +378,21 @@ class PredictionLog:
             labels = labels.reshape(-1)
             block = self._block
             if block is None or not block.fits(batch, labels, proba):
-                self._seal(trim=True)
+                self._seal()
                 block = self._block = _Block(batch, labels, proba, max(BLOCK_ROWS, rows))
             block.put(matrix, labels, proba, request_id, now)
             return
         extra = tuple(batch.extra) if batch.extra else ()
         shape = (batch.names, matrix is None, proba is None, extra)
-        self._seal(trim=True)  # rows stay in the order they were answered
+        self._seal()  # rows stay in the order they were answered
         self._queue.append((batch, labels, proba, request_id, now, shape))
 
-    def _seal(self, *, trim: bool = False) -> None:
-        """Queue the open block (under the lock); ``trim`` frees the room it did not use."""
+    def _seal(self) -> None:
+        """Queue the open block (under the lock)."""
         block = self._block
         if block is not None:
             self._block = None
             if block.rows:
-                if trim:
-                    block.trim()
                 self._queue.append(block)
 
     def _take(self) -> list[Any]:
