@@ -484,20 +484,7 @@ def _in_process(
     }
 
     async def call(app: object, body: bytes) -> float:
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "POST",
-            "scheme": "http",
-            "path": "/predict",
-            "raw_path": b"/predict",
-            "query_string": b"",
-            "root_path": "",
-            "headers": [(b"content-type", b"application/json")],
-            "client": ("127.0.0.1", 1),
-            "server": ("127.0.0.1", 2),
-        }
+        scope = _scope()
 
         async def receive() -> dict[str, object]:
             return {"type": "http.request", "body": body, "more_body": False}
