@@ -175,3 +175,51 @@ def test_numbers_json_does_not_allow_are_left_to_the_general_path(span: bytes) -
     from mlci.serve import payload
 
     assert payload._number_array(span) is None
+
+
+def test_a_large_block_in_any_column_order_is_the_general_paths_block() -> None:
+    """Many rows and columns sent out of the model's order: the same block, row by row."""
+    import random
+
+    import numpy as np
+
+    rng = random.Random(7)
+    names = [f"c{i}" for i in range(12)]
+    schema = InputSchema({n: "number" for n in names})
+    sent = names[::-1]
+    columns = {n: [rng.uniform(-1e6, 1e6) for _ in range(700)] for n in sent}
+    big = 123456789012345678901234567890  # an integer beyond 64 bits: orjson reads it
+    columns["c3"][5] = big
+    body = json.dumps({"columns": columns}).encode()
+    fast = _plain_columns(body, schema, 1000)
+    assert fast is not None and fast.matrix is not None and fast.matrix.flags.c_contiguous
+    general = _json_columns(_loads(body, 1000), schema, 1000)
+    assert general.matrix is not None
+    assert fast.matrix.tobytes() == general.matrix.tobytes()
+    assert fast.matrix.shape == (700, 12) and fast.matrix[5, 3] == float(big)
+    assert np.array_equal(fast.matrix[:, 0], np.asarray(columns["c0"], dtype=np.float64))
+
+
+@pytest.mark.parametrize(
+    ("value", "fits"),
+    [
+        (3.4028234663852886e38, True),  # float32's largest value
+        (-3.4028234663852886e38, True),
+        (3.4028235e38, False),  # rounds to float32's largest, but is beyond it
+        (-3.4028235e38, False),
+        (1e39, False),
+        (-1e300, False),
+    ],
+)
+def test_the_float32_range_check_is_the_same_for_small_and_large_blocks(
+    value: float, fits: bool
+) -> None:
+    import numpy as np
+
+    from mlci.serve.app import _fits_float32
+
+    for rows in (2, 1000):  # a list of Python floats below 256 values, numpy above
+        block = np.ones((rows, 3))
+        block[rows // 2, 1] = value
+        assert _fits_float32(block, False) is fits
+        assert _fits_float32(block, True) is fits

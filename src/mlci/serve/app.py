@@ -231,7 +231,8 @@ def _fits_float32(m: np.ndarray, nulls: bool) -> bool:
         return not bool((np.abs(m) > _FLOAT32_MAX).any())  # NaN compares False
     if m.size <= _SMALL:
         return bool(max(map(abs, m.ravel().tolist())) <= _FLOAT32_MAX)
-    return float(np.abs(m).max()) <= _FLOAT32_MAX
+    # The largest and smallest value: two passes without the temporary block of abs().
+    return float(m.max()) <= _FLOAT32_MAX and float(m.min()) >= -_FLOAT32_MAX
 
 
 def _all_finite(values: np.ndarray) -> bool:

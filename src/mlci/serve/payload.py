@@ -384,7 +384,14 @@ _NUMBER_BYTES = b"0123456789.eE+-, \t\n\r"
 
 
 def _plain_columns(body: bytes, schema: InputSchema, max_rows: int) -> Batch | None:
-    """The float block of ``{"columns": {...}}`` holding only numbers, or None (general path)."""
+    """The float block of ``{"columns": {...}}`` holding only numbers, or None (general path).
+
+    Each array is the bytes from its ``[`` to the first ``]``: valid JSON only when it is a
+    flat array (a nested array or a ``]`` inside a string leaves it unclosed). Its values
+    go to one row of a ``columns x rows`` block (a contiguous write), transposed once at
+    the end into the model's ``rows x columns`` block (a third of the cost of writing
+    each column into the strided block).
+    """
     import numpy as np
 
     head = _COLUMNS_HEAD.match(body)
@@ -392,7 +399,8 @@ def _plain_columns(body: bytes, schema: InputSchema, max_rows: int) -> Batch | N
         return None
     index = {name: j for j, name in enumerate(schema.names)}
     done: set[int] = set()
-    matrix: Any = None
+    block: Any = None
+    view = memoryview(body)  # slices without copies
     pos = head.end()
     while True:
         key = _COLUMN_KEY.match(body, pos)
@@ -404,19 +412,19 @@ def _plain_columns(body: bytes, schema: InputSchema, max_rows: int) -> Batch | N
         if j < 0 or j in done or body[start : start + 1] != b"[" or end == 0:
             return None
         done.add(j)
-        span = body[start:end]
-        if span.translate(None, _NUMBER_BYTES) != b"[]":
-            return None  # a null, true/false, a string or a nested value
-        if matrix is None and span.count(b",") >= max_rows:
+        # A value takes 2 bytes at least ("1,"): count the commas only when the bytes
+        # could hold more rows than the limit.
+        long = block is None and end - start > 2 * max_rows
+        if long and body.count(b",", start, end) >= max_rows:
             return None
-        values = _number_array(span)
+        values = _number_array(view[start:end])
         if values is None:
             return None
-        if matrix is None:
-            matrix = np.empty((len(values), len(index)))
-        if len(values) != len(matrix) or not len(values):
+        if block is None:
+            block = np.empty((len(index), len(values)))
+        if len(values) != block.shape[1] or not len(values):
             return None
-        matrix[:, j] = values
+        block[j] = values
         after = _COLUMN_NEXT.match(body, end)
         if after is None:
             return None
@@ -425,19 +433,22 @@ def _plain_columns(body: bytes, schema: InputSchema, max_rows: int) -> Batch | N
         pos = after.end()
     if len(done) != len(index):
         return None  # orjson refuses a number beyond the float range: no inf to look for
+    matrix = np.ascontiguousarray(block.T)
     return Batch(schema.names, len(matrix), matrix=matrix)
 
 
 _SIMDJSON = threading.local()  # one reusable parser per thread (it keeps its buffers)
 
 
-def _number_array(span: bytes) -> Any:
-    """The numbers of the JSON array ``span`` as float64, or None when it is not valid JSON.
+def _number_array(span: bytes | memoryview) -> Any:
+    """The numbers of the JSON array ``span`` as float64, or None when that is not all it is.
 
-    ``span`` holds only number characters between its brackets (checked by the caller),
-    so it cannot nest. simdjson reads it straight into doubles; what it declines (an
-    integer beyond 64 bits, which orjson reads as a float, or anything malformed) is read
-    by orjson as before, whose error means None: the general path names the problem.
+    ``span`` runs from a ``[`` to the first ``]``, so it cannot nest. simdjson reads it
+    straight into doubles and refuses anything but numbers (a null, true/false, a string,
+    an object): None. What it declines otherwise (an integer beyond 64 bits, which orjson
+    reads as a float, or anything malformed) is read by orjson as before, when the bytes
+    hold only number characters; orjson's error means None. None sends the body to the
+    general path, which names the problem.
     """
     import numpy as np
 
@@ -450,19 +461,25 @@ def _number_array(span: bytes) -> Any:
         else:
             _SIMDJSON.parser = parser = simdjson.Parser()
     if parser:
+        # ``span`` starts with "[", so the document is an Array; it must be released
+        # before the parser reads its next document.
+        array: Any = None
         try:
-            # ``span`` starts with "[", so the document is an Array; it must be released
-            # before the parser reads its next document.
-            array: Any = parser.parse(span)
-            buffer = array.as_buffer(of_type="d")
-            del array
-            return np.frombuffer(buffer, dtype=np.float64)
-        except (ValueError, TypeError, RuntimeError):
+            array = parser.parse(span)
+            return np.frombuffer(array.as_buffer(of_type="d"), dtype=np.float64)
+        except TypeError:  # a value that is not a number
+            return None
+        except (ValueError, RuntimeError):
             pass
+        finally:
+            del array
     import orjson
 
+    text = bytes(span)
+    if text.translate(None, _NUMBER_BYTES) != b"[]":
+        return None  # a null, true/false, a string or a nested value
     try:
-        return np.asarray(orjson.loads(span), dtype=np.float64)
+        return np.asarray(orjson.loads(text), dtype=np.float64)
     except (ValueError, TypeError, OverflowError):  # orjson's error is a ValueError
         return None
 
