@@ -249,14 +249,17 @@ class Server:
     rounds: dict[str, list[float]] = field(default_factory=dict)
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux; 0 elsewhere).
+def _cpu_seconds(pid: int, *, main_thread: bool = False) -> float:
+    """User + system CPU time of a process (or its main thread) so far (Linux; 0 elsewhere).
 
     Under load a request's latency is mostly waiting for a core; the CPU time the
-    server spends per request is what its own code costs, and moves much less.
+    server spends per request is what its own code costs, and moves much less. The
+    main thread's alone leaves out onnxruntime's worker threads, which (in the floor)
+    spin for a while after each run, also while another server is answering.
     """
+    where = f"/proc/{pid}/task/{pid}/stat" if main_thread else f"/proc/{pid}/stat"
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        fields = Path(where).read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -296,15 +299,25 @@ def _interleaved(servers: list[Server], args: argparse.Namespace) -> None:
             takers = [s for s in servers if kind in s.bodies]
             rows = _rows_of(kind)
             times: dict[str, list[float]] = {s.name: [] for s in takers}
-            for i in range(max(5, args.batches * 1000 // rows)):
+            client_cpu = {s.name: 0.0 for s in takers}
+            cpu0 = {s.name: _cpu_seconds(s.proc.pid) for s in takers}
+            main0 = {s.name: _cpu_seconds(s.proc.pid, main_thread=True) for s in takers}
+            n = max(5, args.batches * 1000 // rows)
+            for i in range(n):
                 for s in _rotated(takers, i):
-                    start = time.perf_counter()
+                    start, thread0 = time.perf_counter(), time.thread_time()
                     status, body = clients[s.name].send(s.bodies[kind][0])
                     times[s.name].append(time.perf_counter() - start)
+                    client_cpu[s.name] += time.thread_time() - thread0
                     if status != 200:
                         raise SystemExit(f"{s.name}: {kind} answered {status}: {body[:200]!r}")
             for s in takers:
                 s.rounds[kind] = [rows / statistics.median(times[s.name])]
+                used = _cpu_seconds(s.proc.pid) - cpu0[s.name]
+                s.rounds[f"{kind} server cpu ms"] = [used / n * 1000]
+                used = _cpu_seconds(s.proc.pid, main_thread=True) - main0[s.name]
+                s.rounds[f"{kind} main cpu ms"] = [used / n * 1000]
+                s.rounds[f"{kind} client cpu ms"] = [client_cpu[s.name] / n * 1000]
     finally:
         for c in clients.values():
             c.close()
@@ -695,6 +708,37 @@ def _print_log_overhead(
     )
 
 
+def _print_bodies(floor: dict[str, float], mlci: dict[str, float], kinds: list[str]) -> None:
+    """Each body's rows/s against the floor's records, by the clock and by CPU time.
+
+    Besides the wall-clock rows/s (what a client sees), the server's CPU time per
+    request: its process's (all threads: onnxruntime's spinning workers count) and its
+    main thread's (the event loop, the parsing, the model's run on the calling thread),
+    whose rows per CPU second a loaded machine blurs much less; and the load generator's
+    own CPU time per request, which shows whether the client is what limits a figure
+    (it sends pre-encoded bytes and reads the answer whole).
+    """
+    base = floor["records 1k"]
+    base_main = 1000 / floor["records 1k main cpu ms"]
+    print(
+        "\n| mlci serve body | rows/s | vs the floor's records 1k | server CPU ms/request"
+        " | main thread CPU ms/request | rows per main-thread CPU s vs the floor's"
+        " | client CPU ms/request |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    rows = [("floor: records 1k", floor, 1000), *((k, mlci, _rows_of(k)) for k in kinds)]
+    for kind, res, n in rows:
+        key = "records 1k" if res is floor else kind
+        if key not in res:
+            continue
+        main = res[f"{key} main cpu ms"]
+        print(
+            f"| {kind} | {res[key]:,.0f} | {res[key] / base:.1f}x"
+            f" | {res[f'{key} server cpu ms']:.2f} | {main:.2f}"
+            f" | {n / max(main, 1e-9) / base_main:.1f}x | {res[f'{key} client cpu ms']:.2f} |"
+        )
+
+
 def _load() -> str:
     return " / ".join(f"{x:.1f}" for x in os.getloadavg())
 
@@ -791,12 +835,7 @@ def main() -> None:
         )
         print(f"| {name}{ratio} | {res['single']:.0f} | {res['records 1k']:,.0f} |")
     _print_log_overhead(med, inproc, tail)
-    mlci = med["mlci serve"]
-    print("\n| mlci serve body | rows/s | vs the floor's records 1k |")
-    print("| --- | ---: | ---: |")
-    for kind in kinds:
-        if kind in mlci:
-            print(f"| {kind} | {mlci[kind]:,.0f} | {mlci[kind] / floor['records 1k']:.1f}x |")
+    _print_bodies(floor, med["mlci serve"], kinds)
     print(f"\nload average at end: {_load()}")
 
 

@@ -156,6 +156,14 @@ def test_onnx_service_agrees_with_skops(skops_path: Path, model_dir: Path) -> No
     offline = load_model(skops_path)
     assert body["predictions"] == offline.predict(frame.head(50)).tolist()
     assert np.allclose(body["probabilities"], offline.predict_proba(frame.head(50)), atol=1e-4)
+    # The service's session lets its worker threads sleep between runs; other loads keep
+    # onnxruntime's default.
+    spin = "session.intra_op.allow_spinning"
+    options = served.predictor.session.get_session_options()  # type: ignore[attr-defined]
+    assert options.get_session_config_entry(spin) == "0"
+    plain = load_model(model_dir / "model.onnx").session  # type: ignore[attr-defined]
+    with pytest.raises(RuntimeError, match="does not have configuration"):
+        plain.get_session_options().get_session_config_entry(spin)
 
 
 def test_regressor_and_model_errors_are_422(model_dir: Path) -> None:

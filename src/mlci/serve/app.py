@@ -328,6 +328,7 @@ def load_served_model(
         trusted=trusted,
         features=list(features) if features else None,
         trusted_types=trusted_types,
+        serving=True,
     )
     meta = dict(metadata or {})
     schema = _schema_from_metadata(meta) or _schema_from_model(loaded)
