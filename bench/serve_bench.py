@@ -36,6 +36,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -563,10 +564,12 @@ def _tail_child(
 
     holds: list[float] = []
     mark = [time.thread_time()]
-    pause, append = predlog_module._pause, predlog_module.PredictionLog._append
+    pause, write_all = predlog_module._pause, predlog_module._write_all
     write = predlog_module.PredictionLog._write
 
     def cut() -> None:
+        if threading.current_thread().name != "mlci-predlog":
+            return  # the log's first message, sent when it opens
         now = time.thread_time()
         holds.append(now - mark[0])
         mark[0] = now
@@ -576,9 +579,9 @@ def _tail_child(
         pause()
         mark[0] = time.thread_time()
 
-    def timed_append(self: predlog_module.PredictionLog, table: object) -> None:
+    def timed_write_all(fd: int, data: object) -> None:  # the pipe runs without the GIL
         cut()
-        append(self, table)
+        write_all(fd, data)
         mark[0] = time.thread_time()
 
     def timed_write(self: predlog_module.PredictionLog, entries: object) -> None:
@@ -586,7 +589,7 @@ def _tail_child(
         write(self, entries)
 
     predlog_module._pause = timed_pause  # type: ignore[assignment]
-    predlog_module.PredictionLog._append = timed_append  # type: ignore[method-assign]
+    predlog_module._write_all = timed_write_all  # type: ignore[assignment]
     predlog_module.PredictionLog._write = timed_write  # type: ignore[method-assign]
     served = load_served_model(onnx_path)
     predlog = open_prediction_log(served, None, log_dir=log_dir) if log_dir else None
@@ -647,7 +650,7 @@ def _log_tail(
     slows every request of its process, logged or not. Also measured: the writer's
     longest stretch holding the GIL: its thread's CPU time from the start of a flush to
     the first point where it lets go, and between two such points (the pauses between
-    slices and the Parquet write, which runs without the GIL).
+    steps and the writes to the writer process's pipe, which run without the GIL).
     """
     import multiprocessing
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -42,6 +44,7 @@ def test_mlci_serve_model_file_as_a_process(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,  # a process group of its own, as a shell's job is
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -61,14 +64,16 @@ def test_mlci_serve_model_file_as_a_process(tmp_path: Path) -> None:
         metrics = requests.get(f"{url}/metrics", timeout=10).text
         assert 'mlci_predicted_rows_total{model_version=""} 3.0' in metrics
     finally:
-        proc.terminate()  # uvicorn shuts down gracefully; the log's last file is finished
+        # ^C at a terminal: SIGINT to the whole job. uvicorn shuts down gracefully and
+        # closes the log, whose writer process (in a session of its own) finishes the file.
+        os.killpg(proc.pid, signal.SIGINT)
         out, _ = proc.communicate(timeout=30)
     assert f"(skops) on http://127.0.0.1:{port}" in out
     assert "logging predictions to predlog" in out
     import pyarrow.parquet as pq
 
     files = list((tmp_path / "predlog").glob("*.parquet"))
-    assert len(files) == 1
+    assert len(files) == 1 and not list((tmp_path / "predlog").glob("*.part"))
     logged = pq.read_table(files[0])
     assert logged.num_rows == 3
     assert logged.column("request_id").to_pylist() == [body["request_id"]] * 3

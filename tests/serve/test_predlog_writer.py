@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -175,3 +180,97 @@ def test_a_full_queue_counts_the_rows_of_blocks(tmp_path: Path) -> None:
     assert (
         pq.read_table(part).column("request_id").to_pylist() == ["r0"] * 4 + ["r1"] * 4 + ["r3"] * 2
     )
+
+
+def _wait(condition: Callable[[], bool], what: str, seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"waited {seconds:.0f} s for {what}"
+        time.sleep(0.02)
+
+
+# A service that logs a few requests in a bare interpreter, then reports what it imported.
+_SERVICE = """
+import os, sys, time
+from pathlib import Path
+import numpy as np
+from mlci.serve.app import Prediction
+from mlci.serve.payload import Batch
+from mlci.serve.predlog import LogSettings, PredictionLog
+
+log = PredictionLog(LogSettings(Path(sys.argv[1]), flush_seconds=0.05), version=1, classes=[0, 1])
+for i in range(50):
+    batch = Batch(["a", "b"], 1, matrix=np.array([[float(i), 2.0]]))
+    log.submit(batch, Prediction(np.array([i % 2]), np.array([[0.4, 0.6]])), f"r{i}")
+mixed = Batch(["a", "t"], 1, columns={"a": np.array([1.0]), "t": ["x"]})
+log.submit(mixed, Prediction(np.array([0]), None), "typed")
+while log.rows_written < 51:
+    time.sleep(0.02)
+print(log._process.proc.pid, "pyarrow" in sys.modules, "pandas" in sys.modules, flush=True)
+if sys.argv[2] == "exit":  # the service dies without closing its log
+    os._exit(0)
+log.close()
+"""
+
+
+def test_the_service_process_does_no_arrow_work(tmp_path: Path) -> None:
+    # Arrow and Parquet run in the writer process; the service only joins numpy arrays
+    # and writes them to a pipe, so it never imports pyarrow (nor the pandas it loads).
+    out = subprocess.run(
+        [sys.executable, "-c", _SERVICE, str(tmp_path / "log"), "close"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout.split()
+    assert out[1:] == ["False", "False"]
+    files = sorted((tmp_path / "log").glob("*.parquet"))
+    assert [pq.read_metadata(f).num_rows for f in files] == [50, 1]
+    assert not list((tmp_path / "log").glob("*.part"))
+
+
+def test_the_writer_finishes_its_file_when_the_service_dies(tmp_path: Path) -> None:
+    # Killed, or ended without closing the log: the writer process sees its pipe close,
+    # finishes the open file (renamed from .part, readable) and exits.
+    out = subprocess.run(
+        [sys.executable, "-c", _SERVICE, str(tmp_path / "log"), "exit"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout.split()
+    writer = int(out[0])
+
+    def gone() -> bool:
+        try:
+            os.kill(writer, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+    _wait(gone, "the writer process to exit")
+    _wait(lambda: not list((tmp_path / "log").glob("*.part")), "the open file to be finished")
+    files = sorted((tmp_path / "log").glob("*.parquet"))
+    assert sum(pq.read_metadata(f).num_rows for f in files) == 51
+
+
+def test_a_writer_process_that_stops_is_replaced(tmp_path: Path) -> None:
+    names = ["a", "b"]
+    dropped: list[int] = []
+    settings = LogSettings(tmp_path / "log", flush_seconds=0.05)
+    log = PredictionLog(settings, version=1, classes=[0, 1], on_drop=dropped.append)
+    batch, result = _numeric(3, 0.0, names)
+    log.submit(batch, result, "before")
+    _wait(lambda: log.rows_written == 3, "the first rows")
+    first = log._process
+    first.proc.kill()  # out of memory, or killed by hand
+    first.proc.wait()
+    _wait(lambda: log._process is not first, "another writer process")
+    batch, result = _numeric(4, 10.0, names)
+    log.submit(batch, result, "after")
+    log.close()
+    assert log.rows_written == 7 and dropped == []  # the flush that found it gone was empty
+    after = [f for f in (tmp_path / "log").glob("*.parquet")]
+    tables = [pq.read_table(f) for f in after]
+    assert ["after"] * 4 in [t.column("request_id").to_pylist() for t in tables]
+    assert list((tmp_path / "log").glob("*.part"))  # the killed writer's file stays unfinished

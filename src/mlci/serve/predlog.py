@@ -1,19 +1,25 @@
 """The prediction log: every request's features and answer, in rolling Parquet files.
 
 ``mlci serve --log-dir DIR`` hands each answered batch to a `PredictionLog`. The
-common request (a float block, numeric labels, no passthrough ids) is appended to the
-open `_Block` (references to its arrays, its id, row count and time: a few list
-appends); any other is queued as a reference. Both are bounded in rows: when the queue
-is full the rows are dropped and counted, never waited for. A writer thread turns what
-queued up into Arrow columns about once a second, in short steps between which it lets
-go of the GIL, and appends them to the open Parquet file as one row group. Nothing a
-request leaves behind is a container the garbage collector walks (numpy arrays and
-strings are not tracked), and a second of traffic is a few blocks for the writer, not
-one Python object per request to unpack.
+common request (a float block, numeric labels, no passthrough ids) is copied into the
+open `_Block`'s arrays (three slice assignments and three list appends); any other is
+queued as a reference. Both are bounded in rows: when the queue is full the rows are
+dropped and counted, never waited for.
+
+About once a second a thread of the service hands what queued up to a writer process
+through a pipe: a block as a few messages (its arrays pickled as out-of-band buffers,
+which go to the pipe without the GIL), other requests gathered into numpy pieces a
+slice at a time, pausing between steps so a waiting request gets the GIL. The writer
+process (`_writer_main`, started when the log opens, as a batch task of low priority)
+makes the Arrow columns, encodes and compresses the Parquet row groups and rolls the
+files. None of that runs in the service's process, so none of it holds the GIL a
+request waits for. When the writer process stops (killed, out of memory), the rows of
+that flush are lost and counted, and the next flush starts another.
 
 A file is finished (renamed from ``.parquet.part`` to ``.parquet``, so a
 reader never sees half a file) when it passes its size or its age, when the columns
-change, and when the service stops.
+change, and when the service stops; the writer process also finishes its file and
+exits when the service's end of the pipe closes, however the service ended.
 
 Columns: the features (as validated), the configured id columns that are not features
 when the request carried them (``data.id_columns``, as text, so delayed labels can be
@@ -26,6 +32,8 @@ from __future__ import annotations
 
 import logging
 import os
+import pickle
+import struct
 import threading
 import time
 from collections import deque
@@ -46,16 +54,19 @@ log = logging.getLogger("mlci.serve")
 
 #: Rows of one block (a request with more rows gets a block of its own).
 BLOCK_ROWS = 4096
-#: Requests of a block whose arrays the writer joins at most before it lets go of the GIL.
-JOIN_REQUESTS = 512
-#: Columns of a block the writer turns into Arrow at most before it lets go of the GIL.
-BLOCK_COLUMNS = 8
-#: Entries and rows the writer converts to Arrow at most before it lets go of the GIL.
+#: Requests of a block handed to the writer process in one step, between two pauses.
+STEP_REQUESTS = 512
+#: A request of this many rows or more is logged from its own arrays, in a block of its
+#: own; smaller ones are copied into the open block.
+OWN_BLOCK_ROWS = 1024
+#: Entries and rows gathered at most in one step, between two pauses.
 SLICE_ENTRIES = 64
 SLICE_ROWS = 32_768
-#: How long the writer sleeps between slices, so that a request waiting for the GIL gets
-#: it (a zero sleep releases the GIL but often takes it straight back).
+#: How long the log's thread sleeps between steps, so that a request waiting for the GIL
+#: gets it (a zero sleep releases the GIL but often takes it straight back).
 PAUSE_SECONDS = 0.0002
+#: How long closing the log waits for the writer process to finish its file.
+CLOSE_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -85,34 +96,115 @@ _SHAPE = itemgetter(5)
 _ROWS, _MATRIX = attrgetter("rows"), attrgetter("matrix")
 
 
-class _Block:
-    """Answers of the common kind, kept as their numpy arrays until the writer joins them.
+@dataclass
+class _BlockPart:
+    """A block's rows and requests: what the writer process gets of it."""
 
-    The common request (a float block, numeric labels, no passthrough ids) costs a few
-    list appends here instead of a queued entry: nothing per request outlives the
-    request but its arrays (which the garbage collector does not track), its id, its
-    row count and its time, so the collector finds no pile of queued containers to walk,
-    and the writer joins a block's arrays in a few steps whatever the number of requests
-    in it.
+    names: list[str]
+    features: Any
+    labels: Any
+    proba: Any
+    ids: str | list[str]  # one string of NUL-separated ids, or a list
+    counts: Any
+    times: Any
+
+    def id_list(self) -> list[str]:
+        return self.ids.split("\0") if isinstance(self.ids, str) else self.ids
+
+    def key(self) -> tuple[Any, ...]:
+        """What parts must share to be joined into one table."""
+        proba = None if self.proba is None else (self.proba.dtype, self.proba.shape[1])
+        return (self.names, self.features.dtype, self.features.shape[1], self.labels.dtype, proba)
+
+    @staticmethod
+    def joined(parts: list[_BlockPart]) -> _BlockPart:
+        """Parts of one `key` as one (in the writer process: one table, not one a part)."""
+        import numpy as np
+
+        if len(parts) == 1:
+            return parts[0]
+        first = parts[0]
+        return _BlockPart(
+            first.names,
+            np.concatenate([p.features for p in parts]),
+            np.concatenate([p.labels for p in parts]),
+            None if first.proba is None else np.concatenate([p.proba for p in parts]),
+            [i for p in parts for i in p.id_list()],
+            np.concatenate([p.counts for p in parts]),
+            np.concatenate([p.times for p in parts]),
+        )
+
+    def table(self, classes: list[Any] | None, version: int | None) -> Any:
+        """The part's rows as an Arrow table (in the writer process)."""
+        import numpy as np
+        import pyarrow as pa
+
+        columns: dict[str, Any] = {}
+        features = np.ascontiguousarray(self.features.T)
+        for j, name in enumerate(self.names):
+            columns[name] = pa.array(features[j])
+        # A missing value (NaN) is null, as from_pandas makes it on the queued path.
+        nan = np.isnan(self.labels) if self.labels.dtype.kind == "f" else None
+        columns["prediction"] = pa.array(
+            self.labels, mask=nan if nan is not None and nan.any() else None
+        )
+        if classes and self.proba is not None:
+            proba = np.ascontiguousarray(self.proba.T)
+            for j, cls in enumerate(classes):
+                columns[f"proba_{cls}"] = pa.array(proba[j])
+        ids = pa.array(self.id_list(), pa.string())
+        _add_request_columns(columns, self.counts, ids, self.times, version)
+        return pa.table(columns)
+
+
+class _Block:
+    """Answers of the common kind, copied into the block's own arrays as they come.
+
+    The common request (a float block, numeric labels, no passthrough ids) is copied
+    into the open block's features, labels and probabilities (a few hundred
+    nanoseconds each, on the request path) and leaves its id, row count and time in
+    three lists: nothing per request outlives the request but strings and numbers, so
+    the garbage collector finds no pile of queued containers to walk, and the log's
+    thread hands a whole block to the writer process without joining anything. A
+    request of `OWN_BLOCK_ROWS` rows or more gets a block of its own that keeps its
+    arrays as they are (a copy would cost more than a few percent of such a request
+    when its body is Arrow).
     """
 
-    def __init__(self, batch: Batch, labels: Any, proba: Any, capacity: int):
+    def __init__(self, batch: Batch, labels: Any, proba: Any, capacity: int, *, copy: bool = True):
+        import numpy as np
+
         matrix = batch.matrix
         assert matrix is not None
         self.names = batch.names
-        self.capacity = capacity
         self.width = matrix.shape[1]
         self.dtype = matrix.dtype
         self.label_dtype = labels.dtype
         self.proba_dtype = None if proba is None else proba.dtype
         self.classes = 0 if proba is None else proba.shape[1]
-        self.rows = 0
-        self.matrices: list[Any] = []
-        self.labels: list[Any] = []
-        self.probas: list[Any] = []
         self.ids: list[str] = []
         self.counts: list[int] = []
         self.times: list[float] = []
+        self.features: Any
+        self.labels: Any
+        self.proba: Any
+        if copy:
+            self.rows, self.capacity = 0, capacity
+            self.features = np.empty((capacity, self.width), self.dtype)
+            self.labels = np.empty(capacity, self.label_dtype)
+            self.proba = None if proba is None else np.empty((capacity, self.classes), proba.dtype)
+        else:  # the request's own arrays, and no room for another
+            self.rows = self.capacity = len(matrix)
+            self.features, self.labels, self.proba = matrix, labels, proba
+
+    @classmethod
+    def of_one(cls, batch: Batch, labels: Any, proba: Any, request_id: str, now: float) -> _Block:
+        """A full block of one large request, holding its arrays (nothing copied)."""
+        block = cls(batch, labels, proba, batch.rows, copy=False)
+        block.ids.append(request_id)
+        block.counts.append(batch.rows)
+        block.times.append(now)
+        return block
 
     def fits(self, batch: Batch, labels: Any, proba: Any) -> bool:
         """Whether this answered batch has the block's columns and types and room in it."""
@@ -132,74 +224,60 @@ class _Block:
         )
 
     def put(self, matrix: Any, labels: Any, proba: Any, request_id: str, now: float) -> None:
-        self.rows += len(matrix)
-        self.matrices.append(matrix)
-        self.labels.append(labels)
+        start = self.rows
+        end = self.rows = start + len(matrix)
+        self.features[start:end] = matrix
+        self.labels[start:end] = labels
         if proba is not None:
-            self.probas.append(proba)
+            self.proba[start:end] = proba
         self.ids.append(request_id)
-        self.counts.append(len(matrix))
+        self.counts.append(end - start)
         self.times.append(now)
 
-    def table(self, classes: list[Any] | None, version: int | None) -> Any:
-        """The block's rows as an Arrow table, in a few steps with pauses between them."""
-        import numpy as np
-        import pyarrow as pa
+    def parts(self) -> Iterator[_BlockPart]:
+        """The block as the writer process gets it, `STEP_REQUESTS` requests a part.
 
-        # Joining an array costs a fraction of a microsecond with the GIL held: a few
-        # hundred requests at a time, then a pause.
-        features: list[Any] = []
-        labels: list[Any] = []
-        probas: list[Any] = []
-        for start in range(0, len(self.matrices), JOIN_REQUESTS):
-            end = start + JOIN_REQUESTS
-            features.append(_joined(self.matrices[start:end]))
-            labels.append(_joined(self.labels[start:end]))
-            if self.probas:
-                probas.append(_joined(self.probas[start:end]))
-            _pause()
-        joined = _joined(features)
-        columns: dict[str, Any] = {}
-        for start in range(0, len(self.names), BLOCK_COLUMNS):
-            part = np.ascontiguousarray(joined[:, start : start + BLOCK_COLUMNS].T)
-            for j, values in enumerate(part):
-                columns[self.names[start + j]] = pa.array(values)
-            _pause()
-        label_values = _joined(labels)
-        # A missing value (NaN) is null, as from_pandas makes it on the queued path.
-        nan = np.isnan(label_values) if label_values.dtype.kind == "f" else None
-        columns["prediction"] = pa.array(
-            label_values, mask=nan if nan is not None and nan.any() else None
-        )
-        if classes and probas:
-            proba = np.ascontiguousarray(_joined(probas).T)
-            for j, cls in enumerate(classes):
-                columns[f"proba_{cls}"] = pa.array(proba[j])
-        _pause()
-        counts = np.array(self.counts, dtype=np.int64)
-        times = np.array(self.times, dtype=np.float64)
-        pieces = []
-        for start in range(0, len(self.ids), JOIN_REQUESTS):
-            _pause()
-            pieces.append(pa.array(self.ids[start : start + JOIN_REQUESTS], pa.string()))
-        ids = pa.concat_arrays(pieces) if len(pieces) > 1 else pieces[0]
-        _pause()
-        _add_request_columns(columns, counts, ids, times, version)
-        _pause()
-        return pa.table(columns)
+        A part's arrays are views of the block's; its ids, counts and times cost a few
+        tens of microseconds with the GIL held, so the caller pauses between two parts.
+        Served request ids never hold a NUL (they are checked), so a part's ids travel
+        as one string joined by NULs, which pickles in one copy; other ids go as a list.
+        """
+        import numpy as np
+
+        row = 0
+        for start in range(0, len(self.ids), STEP_REQUESTS):
+            end = start + STEP_REQUESTS
+            counts = np.array(self.counts[start:end], dtype=np.int64)
+            stop = row + int(counts.sum())
+            some = self.ids[start:end]
+            joined = "\0".join(some)
+            yield _BlockPart(
+                self.names,
+                self.features[row:stop],
+                self.labels[row:stop],
+                None if self.proba is None else self.proba[row:stop],
+                joined if joined.count("\0") == len(some) - 1 else some,
+                counts,
+                np.array(self.times[start:end], dtype=np.float64),
+            )
+            row = stop
 
 
 class _Run:
-    """Entries of one shape, gathered slice by slice into numpy pieces."""
+    """Entries of one shape, gathered slice by slice into numpy pieces.
+
+    Gathered in the service (numpy copies, no Arrow), made a table in the writer
+    process, where the pickled run arrives without its first entry.
+    """
 
     def __init__(self, first: _Entry):
-        self.first = first
+        self.first: _Entry | None = first
         self.names = first[0].names
         self.numeric = first[0].matrix is not None
         self.columns: list[list[Any]] = [[] for _ in self.names]
         self.labels: list[Any] = []
         self.proba: list[Any] = []
-        self.ids: list[Any] = []
+        self.ids: list[str] = []
         self.counts: list[Any] = []
         self.times: list[Any] = []
         self.extra: dict[str, list[Any]] = {n: [] for n in first[0].extra or ()}
@@ -207,17 +285,16 @@ class _Run:
     def add(self, entries: Sequence[_Entry]) -> None:
         """Gather one slice: C-level unpacking and numpy copies, no Python step per row."""
         import numpy as np
-        import pyarrow as pa
 
         batches, labels, probas, ids, times, _ = zip(*entries, strict=True)
         self.counts.append(np.fromiter(map(_ROWS, batches), np.int64, len(batches)))
         self.times.append(np.array(times, dtype=np.float64))
-        self.ids.append(pa.array(ids, pa.string()))
+        self.ids.extend(ids)
         if self.numeric:
             matrices = list(map(_MATRIX, batches))
-            block = (matrices[0] if len(matrices) == 1 else np.concatenate(matrices)).T
+            block = matrices[0] if len(matrices) == 1 else np.concatenate(matrices)
             for j, pieces in enumerate(self.columns):
-                pieces.append(block[j])
+                pieces.append(np.ascontiguousarray(block[:, j]))
         else:
             for j, name in enumerate(self.names):
                 self.columns[j].append(np.concatenate([_column(b, name) for b in batches]))
@@ -228,29 +305,24 @@ class _Run:
         except ValueError:  # labels of different shapes, e.g. (n,) and (n, 1)
             self.labels.append(np.concatenate([np.asarray(x).reshape(-1) for x in labels]))
         if probas[0] is not None:
-            self.proba.append(np.concatenate(probas).T)
+            self.proba.append(np.concatenate(probas))
 
     def table(self, classes: list[Any] | None, version: int | None) -> Any:
-        """The gathered rows as one Arrow table, a few columns between two pauses."""
+        """The gathered rows as one Arrow table (in the writer process)."""
         import pyarrow as pa
 
         columns: dict[str, Any] = {}
         for j, name in enumerate(self.names):
             values = _joined(self.columns[j])
             columns[name] = pa.array(values) if self.numeric else pa.array(values, from_pandas=True)
-            self.columns[j] = []
-            if j % 4 == 3:
-                _pause()
         for name, pieces in self.extra.items():
             columns[name] = pa.array(_joined(pieces), type=pa.string())
-        _pause()
         columns["prediction"] = pa.array(_joined(self.labels), from_pandas=True)
         if classes and self.proba:
-            proba = _joined(self.proba, axis=1)
+            proba = _joined(self.proba).T
             for j, cls in enumerate(classes):
                 columns[f"proba_{cls}"] = pa.array(proba[j])
-        _pause()
-        ids = pa.concat_arrays(self.ids) if len(self.ids) > 1 else self.ids[0]
+        ids = pa.array(self.ids, pa.string())
         _add_request_columns(columns, _joined(self.counts), ids, _joined(self.times), version)
         return pa.table(columns)
 
@@ -277,7 +349,7 @@ def _add_request_columns(
 
 
 class PredictionLog:
-    """Rolling Parquet files of served predictions, written off the request path."""
+    """Rolling Parquet files of served predictions, written by a process of their own."""
 
     def __init__(
         self,
@@ -298,27 +370,12 @@ class PredictionLog:
         self._mutex = threading.Lock()  # taken by every request: a plain lock is cheapest
         self._lock = threading.Condition(self._mutex)
         self._stop = False
-        self._writer: Any = None
-        self._file: Any = None
-        self._part: Path | None = None
-        self._opened = 0.0
-        self._schema: Any = None
-        self._seq = 0
         self._last_drop_warning = 0.0
         self.written_files: list[Path] = []
         self.rows_written = 0
         self.rows_dropped = 0
         settings.directory.mkdir(parents=True, exist_ok=True)
-        # Imported now, at start-up: importing Arrow holds the GIL for a few hundred
-        # milliseconds, which the writer's first flush would do under traffic; so does
-        # pandas, which Arrow imports on its first conversion of anything (even a numpy
-        # array): one tiny conversion here.
-        import numpy as np
-        import pyarrow as pa
-        import pyarrow.parquet  # noqa: F401
-
-        pa.array(np.zeros(1))
-
+        self._process = _WriterProcess(settings, version, self.classes)
         self._thread = threading.Thread(target=self._run, name="mlci-predlog", daemon=True)
         self._thread.start()
 
@@ -339,6 +396,7 @@ class PredictionLog:
                 block = self._block
                 if (
                     block is not None
+                    and rows < OWN_BLOCK_ROWS
                     and batch.names is block.names
                     and matrix is not None
                     and not batch.extra
@@ -359,6 +417,10 @@ class PredictionLog:
                     self._queue_other(batch, labels, proba, request_id, now)
                 return
             self.rows_dropped += rows
+        self._dropped(rows)
+
+    def _dropped(self, rows: int) -> None:
+        """Count rows that will never be written, and say so (at most once a minute)."""
         if self.on_drop is not None:
             self.on_drop(rows)
         moment = time.monotonic()
@@ -377,9 +439,13 @@ class PredictionLog:
         if matrix is not None and not batch.extra and _fits_block(labels, proba, rows):
             labels = labels.reshape(-1)
             block = self._block
+            if rows >= OWN_BLOCK_ROWS or rows > BLOCK_ROWS:
+                self._seal()
+                self._queue.append(_Block.of_one(batch, labels, proba, request_id, now))
+                return
             if block is None or not block.fits(batch, labels, proba):
                 self._seal()
-                block = self._block = _Block(batch, labels, proba, max(BLOCK_ROWS, rows))
+                block = self._block = _Block(batch, labels, proba, BLOCK_ROWS)
             block.put(matrix, labels, proba, request_id, now)
             return
         extra = tuple(batch.extra) if batch.extra else ()
@@ -408,9 +474,9 @@ class PredictionLog:
         with self._lock:
             self._stop = True
             self._lock.notify()
-        self._thread.join(timeout=60)
+        self._thread.join(timeout=CLOSE_SECONDS + 5)
 
-    # -- the writer thread --------------------------------------------------------------
+    # -- the log's thread ---------------------------------------------------------------
 
     def _run(self) -> None:
         while True:
@@ -422,41 +488,315 @@ class PredictionLog:
             try:
                 if entries:
                     self._write(entries)
-                if self._writer is not None and (
-                    stopping or time.monotonic() - self._opened >= self.settings.max_file_seconds
-                ):
-                    self._finish()
-            except Exception:  # pragma: no cover - a full disk must not stop the service
-                log.exception("prediction log: writing failed; these rows are lost")
-                self._abandon()
+                self._process.send(("flush" if not stopping else "close", None))
+                self._heard(self._process.replies(wait=stopping))
+            except _WriterGone as gone:
+                self._heard(gone.replies)
+                self._lost(gone, entries, stopping)
             if stopping:
+                self._process.stop()
                 return
 
     def _write(self, entries: list[_Entry | _Block]) -> None:
-        """Append what queued up: one row group per flush and set of columns.
+        """Hand what queued up to the writer process, one step at a time, in order.
 
-        A block becomes Arrow columns a few at a time. Queued tuples are gathered into
-        numpy blocks a slice at a time (`_slices`), one run of entries of one shape at a
-        time. Between two steps the writer lets go of the GIL (`_pause`), so a request
-        waits at most one short step for it, never for a whole second of traffic. The
-        Parquet encoding and compression run without the GIL.
+        A block goes as parts of `STEP_REQUESTS` requests; queued tuples are gathered
+        into numpy pieces a
+        slice at a time (`_slices`), one run of entries of one shape at a time. Between
+        two steps the thread lets go of the GIL (`_pause`), and the pipe is written
+        without it, so a request waits at most one short step. The writer process
+        writes one row group per flush and set of columns.
         """
         from itertools import groupby
 
-        tables: list[Any] = []
-        for _, run_of_one_kind in groupby(entries, key=_is_block):
-            items = list(run_of_one_kind)
-            for block in items:
-                if isinstance(block, _Block):
-                    tables.append(block.table(self.classes, self.version))
-                    _pause()
-            queued = [item for item in items if not isinstance(item, _Block)]
-            for group in _groups(queued) if queued else ():
+        send = self._process.send
+        for is_block, run_of_one_kind in groupby(entries, key=_is_block):
+            if is_block:
+                for block in run_of_one_kind:
+                    assert isinstance(block, _Block)
+                    for part in block.parts():
+                        send(("rows", part))
+                        _pause()
+                continue
+            queued: list[_Entry] = list(run_of_one_kind)  # type: ignore[arg-type]
+            for group in _groups(queued):
                 run = _Run(group[0])
                 for piece in _slices(group):
                     run.add(piece)
                     _pause()
-                tables.append(run.table(self.classes, self.version))
+                run.first = None  # the batch stays here; the writer needs its arrays only
+                send(("rows", run))
+                _pause()
+
+    def _heard(self, replies: list[dict[str, Any]]) -> None:
+        """What the writer process says it wrote."""
+        for reply in replies:
+            self.rows_written += reply["rows"]
+            self.written_files.extend(Path(f) for f in reply["files"])
+
+    def _lost(self, gone: _WriterGone, entries: list[_Entry | _Block], stopping: bool) -> None:
+        """The writer process stopped: count this flush's rows as dropped; start another."""
+        rows = sum(item.rows if isinstance(item, _Block) else item[0].rows for item in entries)
+        log.error(
+            "prediction log: the writer process stopped (%s); %d rows of this flush are lost"
+            " (counted in mlci_prediction_log_dropped_rows_total), and a file it had not"
+            " finished stays a .parquet.part%s",
+            gone,
+            rows,
+            "" if stopping else "; starting another",
+        )
+        with self._mutex:
+            self.rows_dropped += rows
+        if self.on_drop is not None and rows:
+            self.on_drop(rows)
+        self._process.stop()
+        if not stopping:
+            self._process = _WriterProcess(self.settings, self.version, self.classes)
+
+
+class _WriterGone(Exception):
+    """The writer process cannot be reached (it exited, or did not answer in time)."""
+
+    def __init__(self, why: str, replies: list[dict[str, Any]] | None = None):
+        super().__init__(why)
+        self.replies = replies or []
+
+
+class _WriterProcess:
+    """The writer process, seen from the service: a pipe to it and a pipe back.
+
+    Started with the service's own interpreter and the same ``mlci`` package, in a
+    session of its own, so a ^C at the terminal reaches only the service, which then
+    closes the log and lets the writer finish its file.
+    """
+
+    def __init__(self, settings: LogSettings, version: int | None, classes: list[Any] | None):
+        import subprocess
+        import sys
+
+        import mlci
+
+        root = str(Path(mlci.__file__).resolve().parents[1])
+        to_writer, self._out = os.pipe()
+        self._in, from_writer = os.pipe()
+        _widen(self._out)
+        code = (
+            f"import sys; sys.path.insert(0, {root!r}); "
+            f"from mlci.serve.predlog import _writer_main; _writer_main({from_writer})"
+        )
+        try:
+            self.proc = subprocess.Popen(  # noqa: S603 - this interpreter, this package
+                [sys.executable, "-c", code],
+                stdin=to_writer,
+                pass_fds=(from_writer,),
+                start_new_session=True,
+            )
+        finally:
+            os.close(to_writer)
+            os.close(from_writer)
+        self._closed = False
+        self.send((settings, version, classes))
+
+    def send(self, message: Any) -> None:
+        """Write one message to the writer process (blocks while its pipe is full)."""
+        try:
+            _send_frame(self._out, message)
+        except OSError as exc:
+            raise _WriterGone(self._why(exc)) from None
+
+    def replies(self, *, wait: bool) -> list[dict[str, Any]]:
+        """The replies that arrived; with ``wait``, until the writer says it closed."""
+        import select
+
+        out: list[dict[str, Any]] = []
+        deadline = time.monotonic() + CLOSE_SECONDS
+        while True:
+            left = max(0.0, deadline - time.monotonic()) if wait else 0.0
+            if not select.select([self._in], [], [], left)[0]:
+                if wait:
+                    raise _WriterGone(f"it did not finish within {CLOSE_SECONDS:.0f} s", out)
+                return out
+            try:
+                reply = _recv_frame(self._in)
+            except (EOFError, OSError) as exc:
+                raise _WriterGone(self._why(exc), out) from None
+            out.append(reply)
+            if reply.get("closed"):
+                return out
+
+    def stop(self) -> None:
+        """Close the pipes and wait for the process (killed if it does not end)."""
+        import subprocess
+
+        if self._closed:
+            return
+        self._closed = True
+        for fd in (self._out, self._in):
+            os.close(fd)
+        try:
+            self.proc.wait(timeout=CLOSE_SECONDS)
+        except subprocess.TimeoutExpired:  # pragma: no cover - a writer stuck on a disk
+            self.proc.kill()
+            self.proc.wait()
+
+    def _why(self, exc: BaseException) -> str:
+        code = self.proc.poll()
+        return f"exit code {code}" if code is not None else str(exc) or type(exc).__name__
+
+
+def _widen(fd: int) -> None:
+    """A pipe of 1 MiB (Linux), so a part is written in one go, not 64 KiB at a time."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
+    except (ImportError, OSError):  # other systems, or a limit below 1 MiB: the default
+        pass
+
+
+def _send_frame(fd: int, message: Any) -> None:
+    """Pickle ``message`` with its arrays as out-of-band buffers, and write it all.
+
+    The frame: the number of buffers, the pickle's size and each buffer's size (8 bytes
+    each), the pickle, the buffers. The arrays are written from their own memory, and
+    ``os.write`` runs without the GIL. Both ends of the pipe are this service.
+    """
+    buffers: list[pickle.PickleBuffer] = []
+    data = pickle.dumps(message, protocol=5, buffer_callback=buffers.append)
+    views = [b.raw() for b in buffers]
+    head = struct.pack(f"<{len(views) + 2}Q", len(views), len(data), *(v.nbytes for v in views))
+    for piece in (head, data, *views):
+        _write_all(fd, piece)
+
+
+def _write_all(fd: int, data: Any) -> None:
+    view = memoryview(data).cast("B")
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _read_exact(fd: int, size: int) -> bytearray:
+    buf = bytearray(size)
+    view, got = memoryview(buf), 0
+    while got < size:
+        n = os.readv(fd, [view[got:]])
+        if n == 0:
+            raise EOFError("the pipe closed")
+        got += n
+    return buf
+
+
+def _recv_frame(fd: int) -> Any:
+    """One message written by `_send_frame` (its arrays in writable buffers of their own)."""
+    (count,) = struct.unpack("<Q", _read_exact(fd, 8))
+    sizes = struct.unpack(f"<{count + 1}Q", _read_exact(fd, 8 * (count + 1)))
+    data = _read_exact(fd, sizes[0])
+    buffers = [_read_exact(fd, n) for n in sizes[1:]]
+    return pickle.loads(data, buffers=buffers)  # noqa: S301 - written by this service
+
+
+# -- the writer process ---------------------------------------------------------------
+
+
+def _writer_main(reply_fd: int) -> None:
+    """The writer process: messages from the service on stdin, replies on ``reply_fd``.
+
+    ``("rows", part)`` becomes an Arrow table; ``("flush", None)`` writes the tables
+    of the flush (one row group per set of columns) and replies with the rows and
+    finished files; ``("close", None)``, or the end of the pipe, also finishes the open
+    file and ends the process. Between messages it rolls a file that grew too old.
+    """
+    import select
+    import signal
+
+    import pyarrow as pa
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the service closes the log on ^C
+    _yield_to_the_service()
+    pa.array([0.0])  # Arrow's first conversion imports pandas: once, now
+    settings, version, classes = _recv_frame(0)
+    files = _ParquetFiles(settings)
+    items: list[_BlockPart | _Run] = []
+    while True:
+        if not select.select([0], [], [], settings.flush_seconds)[0]:
+            files.roll_if_old()
+            continue
+        try:
+            kind, item = _recv_frame(0)
+        except EOFError:  # the service ended without closing the log
+            kind, item = "close", None
+        if kind == "rows":
+            items.append(item)
+            continue
+        try:
+            files.write([each.table(classes, version) for each in _joined_parts(items)])
+            if kind == "close":
+                files.finish()
+            files.roll_if_old()
+        except Exception:  # a full disk must not stop the service: these rows are lost
+            log.exception("prediction log: writing failed; these rows are lost")
+            files.abandon()
+        items = []
+        try:
+            _send_frame(reply_fd, files.news(closed=kind == "close"))
+        except OSError:  # the service is gone
+            files.finish()
+            return
+        if kind == "close":
+            return
+
+
+def _joined_parts(items: list[_BlockPart | _Run]) -> Iterator[_BlockPart | _Run]:
+    """The flush's items in order, consecutive block parts of one `key` joined."""
+    from itertools import groupby
+
+    for key, run in groupby(items, key=lambda x: x.key() if isinstance(x, _BlockPart) else x):
+        if isinstance(key, tuple):
+            yield _BlockPart.joined(list(run))  # type: ignore[arg-type]
+        else:
+            yield from run
+
+
+def _yield_to_the_service() -> None:
+    """Run as background work: never preempt a request on its core.
+
+    The service wakes this process with each message; woken on the waker's core, it
+    would preempt the request that core was answering. As a batch task (Linux: no
+    preemption on wake-up) of lower priority it runs when a core is free, and still gets
+    its share when none is.
+    """
+    try:
+        os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
+    except (AttributeError, OSError):  # not Linux
+        pass
+    try:
+        os.nice(10)
+    except OSError:  # pragma: no cover - nice is always allowed upwards
+        pass
+
+
+class _ParquetFiles:
+    """The open Parquet file of the writer process, and how it rolls."""
+
+    def __init__(self, settings: LogSettings):
+        self.settings = settings
+        self._writer: Any = None
+        self._file: Any = None
+        self._part: Path | None = None
+        self._schema: Any = None
+        self._opened = 0.0
+        self._seq = 0
+        self._rows = 0
+        self._finished: list[str] = []
+
+    def news(self, *, closed: bool) -> dict[str, Any]:
+        """Rows written and files finished since the last reply."""
+        out = {"rows": self._rows, "files": self._finished, "closed": closed}
+        self._rows, self._finished = 0, []
+        return out
+
+    def write(self, tables: list[Any]) -> None:
+        """One row group for each run of tables with the same columns."""
         same: list[Any] = []
         for table in tables:
             if same and not table.schema.equals(same[0].schema):
@@ -466,38 +806,52 @@ class PredictionLog:
         if same:
             self._append(_concat(same))
 
+    def roll_if_old(self) -> None:
+        if self._writer is not None and (
+            time.monotonic() - self._opened >= self.settings.max_file_seconds
+        ):
+            self.finish()
+
     def _append(self, table: Any) -> None:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         if self._writer is not None and not table.schema.equals(self._schema):
-            self._finish()
+            self.finish()
         if self._writer is None:
             self._seq += 1
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
             name = f"predictions-{stamp}-{os.getpid()}-{self._seq:04d}.parquet"
             self._part = self.settings.directory / (name + ".part")
-            # A native file: Arrow writes it without taking the GIL for each page.
             self._file = pa.OSFile(str(self._part), "wb")
-            self._writer = pq.ParquetWriter(self._file, table.schema, compression="zstd")
+            # No dictionary for floats (measured features rarely repeat, and trying costs
+            # more than the rest of the write) nor for request ids (unique).
+            dictionary = [
+                f.name
+                for f in table.schema
+                if not pa.types.is_floating(f.type) and f.name != "request_id"
+            ]
+            self._writer = pq.ParquetWriter(
+                self._file, table.schema, compression="zstd", use_dictionary=dictionary
+            )
             self._schema = table.schema
             self._opened = time.monotonic()
         self._writer.write_table(table)
-        self.rows_written += table.num_rows
+        self._rows += table.num_rows
         if self._file.tell() >= self.settings.max_file_bytes:
-            self._finish()
+            self.finish()
 
-    def _finish(self) -> None:
+    def finish(self) -> None:
         if self._writer is None or self._part is None:
             return
         self._writer.close()
         self._file.close()
         final = self._part.with_suffix("")  # drop ".part"
         self._part.replace(final)
-        self.written_files.append(final)
+        self._finished.append(str(final))
         self._writer = self._file = self._part = None
 
-    def _abandon(self) -> None:  # pragma: no cover - after a write error
+    def abandon(self) -> None:  # pragma: no cover - after a write error
         for closer in (self._writer, self._file):
             try:
                 if closer is not None:
