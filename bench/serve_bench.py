@@ -5,6 +5,9 @@ ONNX, and starts, each as its own process on loopback:
 
 - the **floor**: a 20-line Starlette + orjson + onnxruntime app with no validation
   (`FLOOR_APP` below), under uvicorn with the same HTTP stack as `mlci serve`;
+- the floor again with onnxruntime's worker threads sleeping between runs instead of
+  spinning (as `mlci serve` runs its model): on a 2-core machine a spinning worker takes
+  a core from its own server and from the others;
 - the floor again on uvicorn's pure-Python stack (h11, asyncio loop), to show what the
   stack choice is worth;
 - `mlci serve --model model.onnx` (full validation, metrics on), then again with
@@ -48,7 +51,10 @@ from starlette.applications import Starlette
 from starlette.responses import Response
 from starlette.routing import Route
 
-sess = ort.InferenceSession(os.environ["MODEL"], providers=["CPUExecutionProvider"])
+options = ort.SessionOptions()
+if os.environ.get("NO_SPIN"):  # the variant: worker threads sleep between runs
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+sess = ort.InferenceSession(os.environ["MODEL"], options, providers=["CPUExecutionProvider"])
 name = sess.get_inputs()[0].name
 features = orjson.loads(os.environ["FEATURES"])
 NUMPY = orjson.OPT_SERIALIZE_NUMPY
@@ -370,6 +376,7 @@ def _start_floor(
     names: list[str],
     records: list[dict[str, float]],
     stack: list[str],
+    env: dict[str, str] | None = None,
 ) -> Server:
     import orjson
 
@@ -377,7 +384,8 @@ def _start_floor(
     port = _free_port()
     cmd = [sys.executable, "-m", "uvicorn", "floor_app:app", "--port", str(port)]
     cmd += ["--log-level", "warning", "--no-access-log", *stack]
-    proc = _start(cmd, {"MODEL": str(onnx_path), "FEATURES": json.dumps(names)}, tmp)
+    env = {"MODEL": str(onnx_path), "FEATURES": json.dumps(names), **(env or {})}
+    proc = _start(cmd, env, tmp)
     single = [Client.encode("/predict", orjson.dumps({"records": [r]})) for r in records[:200]]
     body = orjson.dumps({"records": (records * 2)[:1000]})
     server = Server(
@@ -711,34 +719,43 @@ def _print_log_overhead(
     )
 
 
-def _print_bodies(floor: dict[str, float], mlci: dict[str, float], kinds: list[str]) -> None:
+def _print_bodies(
+    floor: dict[str, float], quiet: dict[str, float], mlci: dict[str, float], kinds: list[str]
+) -> None:
     """Each body's rows/s against the floor's records, by the clock and by CPU time.
 
-    Besides the wall-clock rows/s (what a client sees), the server's CPU time per
-    request: its process's (all threads: onnxruntime's spinning workers count) and its
-    main thread's (the event loop, the parsing, the model's run on the calling thread),
-    whose rows per CPU second a loaded machine blurs much less; and the load generator's
-    own CPU time per request, which shows whether the client is what limits a figure
-    (it sends pre-encoded bytes and reads the answer whole).
+    Against both floors: the floor app as written, and the same app with onnxruntime's
+    worker threads sleeping between runs (``quiet``; a spinning worker takes a core on
+    a 2-core machine, from its own server and from the others). Besides the wall-clock
+    rows/s (what a client sees), the server's CPU time per request: its process's (all
+    threads: spinning workers count) and its main thread's (the event loop, the
+    parsing, the model's run on the calling thread), whose rows per CPU second a loaded
+    machine blurs much less; and the load generator's own CPU time per request, which
+    shows whether the client is what limits a figure (it sends pre-encoded bytes and
+    reads the answer whole).
     """
-    base = floor["records 1k"]
+    base, base_quiet = floor["records 1k"], quiet["records 1k"]
     base_main = 1000 / floor["records 1k main cpu ms"]
     print(
-        "\n| mlci serve body | rows/s | vs the floor's records 1k | server CPU ms/request"
-        " | main thread CPU ms/request | rows per main-thread CPU s vs the floor's"
-        " | client CPU ms/request |"
+        "\n| body | rows/s | vs the floor's records 1k | vs the no-spinning floor's"
+        " | server CPU ms/request | main thread CPU ms/request"
+        " | rows per main-thread CPU s vs the floor's | client CPU ms/request |"
     )
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-    rows = [("floor: records 1k", floor, 1000), *((k, mlci, _rows_of(k)) for k in kinds)]
-    for kind, res, n in rows:
-        key = "records 1k" if res is floor else kind
-        if key not in res:
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    rows = [
+        ("floor: records 1k", floor, "records 1k"),
+        ("floor, no spinning: records 1k", quiet, "records 1k"),
+        *((f"mlci serve: {k}", mlci, k) for k in kinds),
+    ]
+    for label, res, kind in rows:
+        if kind not in res:
             continue
-        main = res[f"{key} main cpu ms"]
+        main = res[f"{kind} main cpu ms"]
         print(
-            f"| {kind} | {res[key]:,.0f} | {res[key] / base:.1f}x"
-            f" | {res[f'{key} server cpu ms']:.2f} | {main:.2f}"
-            f" | {n / max(main, 1e-9) / base_main:.1f}x | {res[f'{key} client cpu ms']:.2f} |"
+            f"| {label} | {res[kind]:,.0f} | {res[kind] / base:.1f}x"
+            f" | {res[kind] / base_quiet:.1f}x | {res[f'{kind} server cpu ms']:.2f}"
+            f" | {main:.2f} | {_rows_of(kind) / max(main, 1e-9) / base_main:.1f}x"
+            f" | {res[f'{kind} client cpu ms']:.2f} |"
         )
 
 
@@ -772,6 +789,17 @@ def main() -> None:
         print(f"load average at start: {_load()} (1/5/15 min), {os.cpu_count()} CPUs")
         try:
             servers.append(_start_floor("floor", tmp, onnx_path, names, records, []))
+            servers.append(
+                _start_floor(
+                    "floor, no spinning",
+                    tmp,
+                    onnx_path,
+                    names,
+                    records,
+                    [],
+                    {"NO_SPIN": "1"},
+                )
+            )
             servers.append(
                 _start_floor(
                     "floor, h11 + asyncio",
@@ -838,7 +866,7 @@ def main() -> None:
         )
         print(f"| {name}{ratio} | {res['single']:.0f} | {res['records 1k']:,.0f} |")
     _print_log_overhead(med, inproc, tail)
-    _print_bodies(floor, med["mlci serve"], kinds)
+    _print_bodies(floor, med["floor, no spinning"], med["mlci serve"], kinds)
     print(f"\nload average at end: {_load()}")
 
 
