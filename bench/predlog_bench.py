@@ -7,8 +7,9 @@ latency, and its total bounds how often a request meets it. This measures both w
 a server, so the figure does not depend on the machine's load: N answered requests of
 the breast-cancer model (30 features, ONNX) are queued, then one flush (`_write`) runs
 in this thread, and the thread's CPU time is cut at every point where the writer lets
-go of the GIL (its pauses between slices, and the Parquet write, which runs without
-it). Also printed: the CPU time of the Parquet writes themselves.
+go of the GIL (its pauses between steps, and its writes to the pipe of the writer
+process, or in an older log the Parquet write, both of which run without it). Also
+printed: what `submit` costs a request on the request path (the answers made first).
 
     python bench/predlog_bench.py [--requests 2500] [--repeat 7]
 
@@ -25,14 +26,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 
-def _measure(log: object, module: object, entries: list[object]) -> tuple[float, float, float]:
-    """One flush of ``entries``: longest GIL stretch, total GIL time, Parquet write CPU."""
+def _measure(log: object, module: object, entries: list[object]) -> tuple[float, float]:
+    """One flush of ``entries``: longest GIL stretch and total GIL time, in this thread."""
     holds: list[float] = []
-    writes: list[float] = []
     mark = [0.0]
 
     def cut() -> None:
@@ -40,33 +41,37 @@ def _measure(log: object, module: object, entries: list[object]) -> tuple[float,
         holds.append(now - mark[0])
         mark[0] = now
 
-    pause = getattr(module, "_pause", None)
-    append = module.PredictionLog._append  # type: ignore[attr-defined]
+    def released(function: Any) -> Any:
+        """``function``, with the GIL released inside it: not counted."""
 
-    def timed_pause() -> None:
-        cut()
-        assert pause is not None
-        pause()
-        mark[0] = time.thread_time()
+        def timed(*args: Any) -> Any:
+            cut()
+            try:
+                return function(*args)
+            finally:
+                mark[0] = time.thread_time()
 
-    def timed_append(self: object, table: object) -> None:
-        cut()
-        start = time.thread_time()
-        append(self, table)
-        writes.append(time.thread_time() - start)
-        mark[0] = time.thread_time()
+        return timed
 
-    if pause is not None:
-        module._pause = timed_pause  # type: ignore[attr-defined]
-    module.PredictionLog._append = timed_append  # type: ignore[attr-defined]
+    # Where the log lets go of the GIL: its pauses, and either the pipe to its writer
+    # process or (an older log, a writer thread) the Parquet write.
+    if hasattr(module, "_write_all"):
+        owner, name = module, "_write_all"
+    else:
+        owner, name = module.PredictionLog, "_append"  # type: ignore[attr-defined]
+    patched = [(owner, name, getattr(owner, name))]
+    if hasattr(module, "_pause"):
+        patched.append((module, "_pause", module._pause))  # type: ignore[attr-defined]
+    for target, attr, function in patched:
+        setattr(target, attr, released(function))
     try:
         mark[0] = time.thread_time()
         log._write(entries)  # type: ignore[attr-defined]
+        cut()
     finally:
-        if pause is not None:
-            module._pause = pause  # type: ignore[attr-defined]
-        module.PredictionLog._append = append  # type: ignore[attr-defined]
-    return max(holds), sum(holds), sum(writes)
+        for target, attr, function in patched:
+            setattr(target, attr, function)
+    return max(holds), sum(holds)
 
 
 def main() -> None:
@@ -87,26 +92,36 @@ def main() -> None:
         tmp = Path(tmp_name)
         onnx_path, _, records, _ = serve_bench._train(tmp)
         served = load_served_model(onnx_path)
-        print("\n| queued | longest GIL hold ms | GIL held in all ms | Parquet write CPU ms |")
+        print("\n| queued | submit µs a request | longest GIL hold ms | GIL held in all ms |")
         print("| --- | ---: | ---: | ---: |")
         n = args.requests
         pool = records * 3
         for rows, count in ((1, n), (40, n // 10), (1000, 3)):
             settings = module.LogSettings(tmp / f"log-{rows}", flush_seconds=3600)
             log = module.PredictionLog(settings, version=1, classes=served.classes)
+            answered = []
             for i in range(count):
                 body = orjson.dumps({"records": pool[i % 400 : i % 400 + rows]})
                 batch = parse_request(body, served.schema, max_rows=100_000)
-                log.submit(batch, served.run(batch), f"{i:032x}")
-            # The writer never flushed (flush_seconds is an hour): take what is queued, the
-            # open block of preallocated columns too (an older writer has only its queue).
+                answered.append((batch, served.run(batch), f"{i:032x}"))
+            # The writer never flushes by itself (flush_seconds is an hour): take what is
+            # queued, the open block too (an older log has only its queue). A first round,
+            # handed over, warms what a running log reuses.
             take = getattr(log, "_take", None)
-            entries = take() if take is not None else list(log._queue)
+            for _ in range(2):
+                start = time.perf_counter()
+                for batch, result, request_id in answered:
+                    log.submit(batch, result, request_id)
+                submit = (time.perf_counter() - start) / count
+                entries = take() if take is not None else list(log._queue)
+                if take is None:
+                    log._queue.clear()
+                _measure(log, module, entries)
             runs = sorted(_measure(log, module, entries) for _ in range(args.repeat))
-            longest, total, write = (statistics.median(r[k] for r in runs) for k in range(3))
+            longest, total = (statistics.median(r[k] for r in runs) for k in range(2))
             print(
-                f"| {count:,} requests of {rows} row{'s' if rows > 1 else ''} | {longest * 1e3:.2f}"
-                f" | {total * 1e3:.1f} | {write * 1e3:.1f} |"
+                f"| {count:,} requests of {rows} row{'s' if rows > 1 else ''}"
+                f" | {submit * 1e6:.2f} | {longest * 1e3:.2f} | {total * 1e3:.2f} |"
             )
             log._queue.clear()
             log.close()

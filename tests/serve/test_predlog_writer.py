@@ -274,3 +274,43 @@ def test_a_writer_process_that_stops_is_replaced(tmp_path: Path) -> None:
     tables = [pq.read_table(f) for f in after]
     assert ["after"] * 4 in [t.column("request_id").to_pylist() for t in tables]
     assert list((tmp_path / "log").glob("*.part"))  # the killed writer's file stays unfinished
+
+
+@pytest.mark.parametrize("small_rows", [0, 4, 64])
+def test_copied_and_referenced_requests_keep_their_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small_rows: int
+) -> None:
+    # Small requests are copied into the block's arrays, larger ones kept by reference;
+    # a block is handed over in parts of a few requests of each kind, in answer order,
+    # and its arrays serve the next block: every row must come out once, in its place.
+    monkeypatch.setattr(predlog_module, "SMALL_ROWS", small_rows)
+    monkeypatch.setattr(predlog_module, "BLOCK_ROWS", 16)
+    monkeypatch.setattr(predlog_module, "STEP_REQUESTS", 2)
+    monkeypatch.setattr(predlog_module, "STEP_ROWS", 9)
+    monkeypatch.setattr(predlog_module, "SMALL_STEP_REQUESTS", 3)
+    names = ["a", "b", "c"]
+    log = PredictionLog(
+        LogSettings(tmp_path / "log", flush_seconds=0.01), version=1, classes=[0, 1]
+    )
+    sizes = [1, 5, 1, 1, 8, 6, 2, 1, 3, 4, 1, 1, 1, 1, 7, 30, 1, 2] * 3
+    sent = []
+    for i, n in enumerate(sizes):
+        batch, result = _numeric(n, 100.0 * i, names)
+        log.submit(batch, result, f"r{i}")
+        sent.append((batch, result))
+        if i % 7 == 0:
+            time.sleep(0.02)  # some flushes in between: arrays are used again
+    log.close()
+    parts = sorted((tmp_path / "log").glob("*.parquet"))
+    table = pq.read_table(parts[0]).to_pandas() if len(parts) == 1 else None
+    assert table is not None  # one file: the columns never changed
+    assert table["request_id"].tolist() == [f"r{i}" for i, n in enumerate(sizes) for _ in range(n)]
+    assert table["row"].tolist() == [r for n in sizes for r in range(n)]
+    assert np.array_equal(table[names].to_numpy(), np.concatenate([b.matrix for b, _ in sent]))
+    assert np.array_equal(
+        table["prediction"].to_numpy(), np.concatenate([r.labels for _, r in sent])
+    )
+    assert np.array_equal(
+        table[["proba_0", "proba_1"]].to_numpy(), np.concatenate([r.proba for _, r in sent])
+    )
+    assert log.rows_written == sum(sizes) and log.rows_dropped == 0

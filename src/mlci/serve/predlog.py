@@ -1,20 +1,22 @@
 """The prediction log: every request's features and answer, in rolling Parquet files.
 
 ``mlci serve --log-dir DIR`` hands each answered batch to a `PredictionLog`. The
-common request (a float block, numeric labels, no passthrough ids) is copied into the
-open `_Block`'s arrays (three slice assignments and three list appends); any other is
-queued as a reference. Both are bounded in rows: when the queue is full the rows are
-dropped and counted, never waited for.
+common request (a float block, numeric labels, no passthrough ids) goes into the open
+`_Block` (a small one is copied into the block's arrays, a larger one leaves references
+to its arrays; both leave their id, row count and time); any other is queued as a
+reference. Both are bounded in rows: when the queue
+is full the rows are dropped and counted, never waited for.
 
 About once a second a thread of the service hands what queued up to a writer process
 through a pipe: a block as a few messages (its arrays pickled as out-of-band buffers,
-which go to the pipe without the GIL), other requests gathered into numpy pieces a
-slice at a time, pausing between steps so a waiting request gets the GIL. The writer
-process (`_writer_main`, started when the log opens, as a batch task of low priority)
-makes the Arrow columns, encodes and compresses the Parquet row groups and rolls the
-files. None of that runs in the service's process, so none of it holds the GIL a
-request waits for. When the writer process stops (killed, out of memory), the rows of
-that flush are lost and counted, and the next flush starts another.
+which go to the pipe without the GIL), other requests
+gathered into numpy pieces a slice at a time, pausing between steps so a waiting
+request gets the GIL. The writer process (`_writer_main`, started when the log opens,
+as a batch task of low priority) makes the Arrow columns, encodes and compresses the
+Parquet row groups and rolls the files. None of that runs in the service's process, so
+none of it holds the GIL a request waits for. When the writer process stops (killed,
+out of memory), the rows of that flush are lost and counted, and the next flush starts
+another.
 
 A file is finished (renamed from ``.parquet.part`` to ``.parquet``, so a
 reader never sees half a file) when it passes its size or its age, when the columns
@@ -54,11 +56,17 @@ log = logging.getLogger("mlci.serve")
 
 #: Rows of one block (a request with more rows gets a block of its own).
 BLOCK_ROWS = 4096
-#: Requests of a block handed to the writer process in one step, between two pauses.
-STEP_REQUESTS = 512
-#: A request of this many rows or more is logged from its own arrays, in a block of its
-#: own; smaller ones are copied into the open block.
-OWN_BLOCK_ROWS = 1024
+#: A request of fewer rows is copied into the open block; a larger one is kept by
+#: reference (a copy would cost it a few percent when its body is Arrow).
+SMALL_ROWS = 64
+#: Requests and rows of a block handed to the writer process at most in one step (a
+#: larger request goes alone), between two pauses.
+STEP_REQUESTS = 128
+STEP_ROWS = 4096
+#: Small requests handed over in one step (their rows are views: nothing is joined).
+SMALL_STEP_REQUESTS = 512
+#: Arrays of blocks kept for the next blocks once their rows are handed over.
+SPARE_BLOCKS = 2
 #: Entries and rows gathered at most in one step, between two pauses.
 SLICE_ENTRIES = 64
 SLICE_ROWS = 32_768
@@ -158,53 +166,64 @@ class _BlockPart:
 
 
 class _Block:
-    """Answers of the common kind, copied into the block's own arrays as they come.
+    """Answers of the common kind, held until the log's thread hands them over.
 
-    The common request (a float block, numeric labels, no passthrough ids) is copied
-    into the open block's features, labels and probabilities (a few hundred
-    nanoseconds each, on the request path) and leaves its id, row count and time in
-    three lists: nothing per request outlives the request but strings and numbers, so
-    the garbage collector finds no pile of queued containers to walk, and the log's
-    thread hands a whole block to the writer process without joining anything. A
-    request of `OWN_BLOCK_ROWS` rows or more gets a block of its own that keeps its
-    arrays as they are (a copy would cost more than a few percent of such a request
-    when its body is Arrow).
+    The common request (a float block, numeric labels, no passthrough ids) leaves its
+    id, row count and time in three lists. A small one (under `SMALL_ROWS` rows, the
+    latency-bound kind) is copied into the block's own arrays: three slice assignments,
+    and the log's thread later hands out views of them without joining anything. A
+    larger one leaves references to its arrays (a copy would cost it more); the thread
+    joins a few of those a step. Nothing per request outlives the request but numpy
+    arrays, strings and numbers, which the garbage collector does not track, so it
+    finds no pile of queued containers to walk.
     """
 
-    def __init__(self, batch: Batch, labels: Any, proba: Any, capacity: int, *, copy: bool = True):
+    def __init__(
+        self, batch: Batch, labels: Any, proba: Any, capacity: int, spare: list[Any] | None = None
+    ):
         import numpy as np
 
         matrix = batch.matrix
         assert matrix is not None
         self.names = batch.names
+        self.capacity = capacity
         self.width = matrix.shape[1]
         self.dtype = matrix.dtype
         self.label_dtype = labels.dtype
         self.proba_dtype = None if proba is None else proba.dtype
         self.classes = 0 if proba is None else proba.shape[1]
+        self.rows = 0
         self.ids: list[str] = []
         self.counts: list[int] = []
         self.times: list[float] = []
-        self.features: Any
-        self.labels: Any
-        self.proba: Any
-        if copy:
-            self.rows, self.capacity = 0, capacity
+        # Small requests, copied: rows [0, filled) of these arrays, in order. The arrays
+        # of a block already handed over are used again when they have the same shapes
+        # (fresh ones would cost a page fault every 4 KiB on the request path).
+        self.filled = 0
+        self.shapes = (
+            (capacity, self.width, self.dtype),
+            (capacity, self.label_dtype),
+            None if proba is None else (capacity, self.classes, proba.dtype),
+        )
+        self.features: Any = None
+        self.labels: Any = None
+        self.proba: Any = None
+        if capacity > BLOCK_ROWS:  # one large request's block: nothing will be copied
+            pass
+        elif spare and (
+            found := [i for i, (shapes, _) in enumerate(spare) if shapes == self.shapes]
+        ):
+            self.features, self.labels, self.proba = spare.pop(found[0])[1]
+        else:
             self.features = np.empty((capacity, self.width), self.dtype)
             self.labels = np.empty(capacity, self.label_dtype)
-            self.proba = None if proba is None else np.empty((capacity, self.classes), proba.dtype)
-        else:  # the request's own arrays, and no room for another
-            self.rows = self.capacity = len(matrix)
-            self.features, self.labels, self.proba = matrix, labels, proba
-
-    @classmethod
-    def of_one(cls, batch: Batch, labels: Any, proba: Any, request_id: str, now: float) -> _Block:
-        """A full block of one large request, holding its arrays (nothing copied)."""
-        block = cls(batch, labels, proba, batch.rows, copy=False)
-        block.ids.append(request_id)
-        block.counts.append(batch.rows)
-        block.times.append(now)
-        return block
+            if proba is not None:
+                self.proba = np.empty((capacity, self.classes), proba.dtype)
+        # Larger requests, by reference: their arrays, and their places among the requests.
+        self.big: list[int] = []
+        self.big_matrices: list[Any] = []
+        self.big_labels: list[Any] = []
+        self.big_probas: list[Any] = []
 
     def fits(self, batch: Batch, labels: Any, proba: Any) -> bool:
         """Whether this answered batch has the block's columns and types and room in it."""
@@ -224,43 +243,84 @@ class _Block:
         )
 
     def put(self, matrix: Any, labels: Any, proba: Any, request_id: str, now: float) -> None:
-        start = self.rows
-        end = self.rows = start + len(matrix)
-        self.features[start:end] = matrix
-        self.labels[start:end] = labels
-        if proba is not None:
-            self.proba[start:end] = proba
+        rows = len(matrix)
+        if rows < SMALL_ROWS and self.features is not None:
+            start = self.filled
+            end = self.filled = start + rows
+            self.features[start:end] = matrix
+            self.labels[start:end] = labels
+            if proba is not None:
+                self.proba[start:end] = proba
+        else:
+            self.big.append(len(self.ids))
+            self.big_matrices.append(matrix)
+            self.big_labels.append(labels)
+            if proba is not None:
+                self.big_probas.append(proba)
+        self.rows += rows
         self.ids.append(request_id)
-        self.counts.append(end - start)
+        self.counts.append(rows)
         self.times.append(now)
 
-    def parts(self) -> Iterator[_BlockPart]:
-        """The block as the writer process gets it, `STEP_REQUESTS` requests a part.
+    def arrays(self) -> tuple[Any, Any, Any]:
+        return self.features, self.labels, self.proba
 
-        A part's arrays are views of the block's; its ids, counts and times cost a few
-        tens of microseconds with the GIL held, so the caller pauses between two parts.
-        Served request ids never hold a NUL (they are checked), so a part's ids travel
-        as one string joined by NULs, which pickles in one copy; other ids go as a list.
+    def parts(self) -> Iterator[_BlockPart]:
+        """The block as the writer process gets it, in parts, in the order answered.
+
+        A run of small requests goes as views of the block's arrays, at most
+        `SMALL_STEP_REQUESTS` requests a part; larger requests go a few at a time, their
+        arrays joined (at most `STEP_REQUESTS` requests and `STEP_ROWS` rows, or one
+        larger request as it is). Each part costs tens of microseconds with the GIL
+        held, so the caller pauses between two parts.
         """
         import numpy as np
 
-        row = 0
-        for start in range(0, len(self.ids), STEP_REQUESTS):
-            end = start + STEP_REQUESTS
-            counts = np.array(self.counts[start:end], dtype=np.int64)
-            stop = row + int(counts.sum())
-            some = self.ids[start:end]
-            joined = "\0".join(some)
-            yield _BlockPart(
-                self.names,
-                self.features[row:stop],
-                self.labels[row:stop],
-                None if self.proba is None else self.proba[row:stop],
-                joined if joined.count("\0") == len(some) - 1 else some,
-                counts,
-                np.array(self.times[start:end], dtype=np.float64),
-            )
-            row = stop
+        counts, total, big = self.counts, len(self.counts), self.big
+        start = row = k = 0
+        while start < total:
+            if k < len(big) and big[k] == start:  # larger requests: join a few
+                first, stop, rows = k, start + 1, counts[start]
+                k += 1
+                while (
+                    k < len(big)
+                    and big[k] == stop
+                    and stop - start < STEP_REQUESTS
+                    and rows + counts[stop] <= STEP_ROWS
+                ):
+                    rows, stop, k = rows + counts[stop], stop + 1, k + 1
+                features = _joined(self.big_matrices[first:k])
+                labels = _joined(self.big_labels[first:k])
+                proba = _joined(self.big_probas[first:k]) if self.big_probas else None
+            else:  # small requests: views of the copies
+                stop = min(big[k] if k < len(big) else total, start + SMALL_STEP_REQUESTS)
+                rows = sum(counts[start:stop])
+                features = self.features[row : row + rows]
+                labels = self.labels[row : row + rows]
+                proba = None if self.proba is None else self.proba[row : row + rows]
+                row += rows
+            yield self._part(start, stop, features, labels, proba, np)
+            start = stop
+
+    def _part(
+        self, start: int, stop: int, features: Any, labels: Any, proba: Any, np: Any
+    ) -> _BlockPart:
+        """Requests ``start:stop`` as a part.
+
+        Served request ids never hold a NUL (they are checked), so the ids travel as one
+        string joined by NULs, which pickles in one copy; other ids go as a list.
+        """
+        some = self.ids[start:stop]
+        joined = "\0".join(some)
+        return _BlockPart(
+            self.names,
+            features,
+            labels,
+            proba,
+            joined if joined.count("\0") == len(some) - 1 else some,
+            np.array(self.counts[start:stop], dtype=np.int64),
+            np.array(self.times[start:stop], dtype=np.float64),
+        )
 
 
 class _Run:
@@ -365,6 +425,7 @@ class PredictionLog:
         self.on_drop = on_drop
         self._queue: deque[_Entry | _Block] = deque()
         self._block: _Block | None = None
+        self._spare: list[Any] = []  # arrays of blocks handed over, for the next ones
         self._queued_rows = 0
         self._max_rows = settings.max_queue_rows
         self._mutex = threading.Lock()  # taken by every request: a plain lock is cheapest
@@ -396,7 +457,6 @@ class PredictionLog:
                 block = self._block
                 if (
                     block is not None
-                    and rows < OWN_BLOCK_ROWS
                     and batch.names is block.names
                     and matrix is not None
                     and not batch.extra
@@ -439,13 +499,10 @@ class PredictionLog:
         if matrix is not None and not batch.extra and _fits_block(labels, proba, rows):
             labels = labels.reshape(-1)
             block = self._block
-            if rows >= OWN_BLOCK_ROWS or rows > BLOCK_ROWS:
-                self._seal()
-                self._queue.append(_Block.of_one(batch, labels, proba, request_id, now))
-                return
             if block is None or not block.fits(batch, labels, proba):
                 self._seal()
-                block = self._block = _Block(batch, labels, proba, BLOCK_ROWS)
+                capacity = max(BLOCK_ROWS, rows)
+                block = self._block = _Block(batch, labels, proba, capacity, self._spare)
             block.put(matrix, labels, proba, request_id, now)
             return
         extra = tuple(batch.extra) if batch.extra else ()
@@ -500,7 +557,7 @@ class PredictionLog:
     def _write(self, entries: list[_Entry | _Block]) -> None:
         """Hand what queued up to the writer process, one step at a time, in order.
 
-        A block goes as parts of `STEP_REQUESTS` requests; queued tuples are gathered
+        A block goes as parts of a few requests (`_Block.parts`); queued tuples are gathered
         into numpy pieces a
         slice at a time (`_slices`), one run of entries of one shape at a time. Between
         two steps the thread lets go of the GIL (`_pause`), and the pipe is written
@@ -517,6 +574,8 @@ class PredictionLog:
                     for part in block.parts():
                         send(("rows", part))
                         _pause()
+                    if block.features is not None:  # sent: its arrays can be used again
+                        self._recycle(block)
                 continue
             queued: list[_Entry] = list(run_of_one_kind)  # type: ignore[arg-type]
             for group in _groups(queued):
@@ -527,6 +586,13 @@ class PredictionLog:
                 run.first = None  # the batch stays here; the writer needs its arrays only
                 send(("rows", run))
                 _pause()
+
+    def _recycle(self, block: _Block) -> None:
+        """Keep a handed-over block's arrays for a next block (a few, each once)."""
+        with self._mutex:
+            spare = self._spare
+            if len(spare) < SPARE_BLOCKS and all(a[0] is not block.features for _, a in spare):
+                spare.append((block.shapes, block.arrays()))
 
     def _heard(self, replies: list[dict[str, Any]]) -> None:
         """What the writer process says it wrote."""
