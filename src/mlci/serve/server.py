@@ -224,6 +224,37 @@ def start_server(
     return RunningServer(f"http://{shown}:{bound_port}", server, thread, sock)
 
 
+# glibc's mallopt parameters (malloc.h) and the values the service sets.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+MMAP_THRESHOLD = 32 << 20  # glibc's largest
+TRIM_THRESHOLD = 128 << 20
+
+
+def keep_freed_memory() -> bool:
+    """Let glibc's malloc keep freed memory for the next request (False elsewhere).
+
+    By default glibc serves each block over its mmap threshold (128 KiB at first, then
+    the size of the last such block freed) from fresh pages of the system and returns
+    them when it is freed, and gives the top of the heap back past a trim threshold:
+    every request of a few MiB then page-faults its body, its copies and its block
+    anew (measured in bench/serve_bench.py: 10,000-row columnar requests take 30 %
+    less time without). Blocks below 32 MiB come from the heap instead, and up to
+    128 MiB of freed heap is kept for reuse (the process stays at its peak up to that
+    much). Another C library (musl, macOS) is left as it is.
+    """
+    import ctypes
+
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):  # pragma: no cover - not glibc
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
+    return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(
+        mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD)
+    )
+
+
 class _Terminated(Exception):
     """SIGTERM arrived (uvicorn re-raises it after its graceful shutdown)."""
 
@@ -249,6 +280,7 @@ def run_server(app: ASGIApp, *, host: str, port: int, log_level: str = "info") -
     # collector's reach keeps garbage collection pauses off the requests.
     gc.collect()
     gc.freeze()
+    keep_freed_memory()
     in_main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main else None
     try:
