@@ -92,7 +92,7 @@ class ServiceMetrics:
         self._dropped = 0
         self._per_class: dict[str, int] = {str(c): 0 for c in self.classes or []}
         self._values = None if self.classes else _Histogram(VALUE_BUCKETS)
-        self._lock = threading.Lock()  # the log writer thread reports drops
+        self._lock = threading.Lock()  # the prediction log's thread reports drops
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self)
 

@@ -949,6 +949,11 @@ def open_prediction_log(
         where = "serve.log_dir"
     if directory is None:
         return None
+    if os.name != "posix":  # the writer process is fed through POSIX pipes
+        raise InputError(
+            f"{where} {directory}: the prediction log needs Linux or macOS; serve without"
+            " it here, or run the service in a Linux container"
+        )
     settings = LogSettings(directory)
     if serve is not None:
         settings = LogSettings(
