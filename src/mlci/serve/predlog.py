@@ -890,15 +890,17 @@ class _ParquetFiles:
             name = f"predictions-{stamp}-{os.getpid()}-{self._seq:04d}.parquet"
             self._part = self.settings.directory / (name + ".part")
             self._file = pa.OSFile(str(self._part), "wb")
-            # No dictionary for floats (measured features rarely repeat, and trying costs
-            # more than the rest of the write) nor for request ids (unique).
-            dictionary = [
-                f.name
-                for f in table.schema
-                if not pa.types.is_floating(f.type) and f.name != "request_id"
-            ]
+            # A dictionary for every column but the (unique) request ids, given up once
+            # it passes 16 KiB: columns of few values (codes, counts, classes) shrink to
+            # a third, and a column of measurements stops paying for it after 2,048
+            # values (1.2 us a row for both, against 1.6 and 4.3 with Parquet's 1 MiB).
+            dictionary = [f.name for f in table.schema if f.name != "request_id"]
             self._writer = pq.ParquetWriter(
-                self._file, table.schema, compression="zstd", use_dictionary=dictionary
+                self._file,
+                table.schema,
+                compression="zstd",
+                use_dictionary=dictionary,
+                dictionary_pagesize_limit=16 * 1024,
             )
             self._schema = table.schema
             self._opened = time.monotonic()
