@@ -759,6 +759,25 @@ def _print_bodies(
         )
 
 
+def _predicted_rows(servers: list[Server]) -> int:
+    """Rows the ``mlci serve --log-dir`` server says it answered (its ``/metrics``)."""
+    import re
+
+    import requests
+
+    (server,) = (s for s in servers if s.name == "mlci serve --log-dir")
+    text = requests.get(f"http://127.0.0.1:{server.port}/metrics", timeout=10).text
+    found = re.search(r"^mlci_predicted_rows_total\{[^}]*\} (\S+)$", text, re.MULTILINE)
+    return int(float(found.group(1))) if found else -1
+
+
+def _logged_rows(directory: Path) -> int:
+    """Rows in the finished files of a prediction log."""
+    import pyarrow.parquet as pq
+
+    return sum(pq.read_metadata(f).num_rows for f in directory.glob("*.parquet"))
+
+
 def _load() -> str:
     return " / ".join(f"{x:.1f}" for x in os.getloadavg())
 
@@ -832,9 +851,11 @@ def main() -> None:
                 _warm(server)
             _interleaved(servers, args)
             print(f"  measured (load {_load()})", flush=True)
+            answered = _predicted_rows(servers)
         finally:
             for server in servers:
                 _stop(server.proc)
+        logged = _logged_rows(tmp / "predlog")
         inproc = _in_process(onnx_path, names, records, args.single, tmp / "predlog-asgi")
         tail = _log_tail(onnx_path, records, args.log_seconds, tmp / "predlog-tail")
     med = {s.name: {k: statistics.median(v) for k, v in s.rounds.items()} for s in servers}
@@ -866,6 +887,10 @@ def main() -> None:
         )
         print(f"| {name}{ratio} | {res['single']:.0f} | {res['records 1k']:,.0f} |")
     _print_log_overhead(med, inproc, tail)
+    print(
+        f"over loopback the --log-dir server answered {answered:,} rows and logged"
+        f" {logged:,} ({answered - logged:,} dropped or lost)"
+    )
     _print_bodies(floor, med["floor, no spinning"], med["mlci serve"], kinds)
     print(f"\nload average at end: {_load()}")
 
