@@ -646,14 +646,17 @@ class _WriterProcess:
         to_writer, self._out = os.pipe()
         self._in, from_writer = os.pipe()
         _widen(self._out)
+        # The package's folder goes last on the path: it is only needed when mlci was
+        # put on the path by hand, and first it could shadow the standard library.
         code = (
-            f"import sys; sys.path.insert(0, {root!r}); "
+            f"import sys; sys.path.append({root!r}); "
             f"from mlci.serve.predlog import _writer_main; _writer_main({from_writer})"
         )
         try:
             self.proc = subprocess.Popen(  # noqa: S603 - this interpreter, this package
                 [sys.executable, "-c", code],
                 stdin=to_writer,
+                stdout=subprocess.DEVNULL,  # a reader of the service's output waits for no one else
                 pass_fds=(from_writer,),
                 start_new_session=True,
             )
