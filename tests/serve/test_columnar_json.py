@@ -26,6 +26,15 @@ from mlci.serve.payload import (
 SCHEMA = InputSchema({"a": "number", "b": "number"}, nullable={"b": False})
 
 
+@pytest.fixture(autouse=True, params=["whole body", "array by array"])
+def _reader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test runs with both readers of the fast path (small bodies take the first)."""
+    from mlci.serve import payload
+
+    if request.param == "array by array":
+        monkeypatch.setattr(payload, "_WHOLE_BODY_BYTES", -1)
+
+
 def _general(body: bytes) -> object:
     try:
         batch = _json_columns(_loads(body, 1000), SCHEMA, 1000)
@@ -64,6 +73,8 @@ def _agrees(body: bytes) -> bool:
         b' {\n "columns" : {\n  "a" : [ 1 , 2.5 ] ,\n  "b" : [3,\t-4E+10] } } \n',
         b'{"columns": {"a": [1, 2.5], "b": [3, 123456789012345678901234567890]}}',
         b'{"columns": {"a": [1, 2.5], "b": [-0, 1E-400]}}',
+        b'{"columns": {"a": [1, 2.5], "b": [3, -9223372036854775809]}}',
+        b'{"columns": {"a": [18446744073709551615, 2.5], "b": [3, 9223372036854775808]}}',
     ],
 )
 def test_plain_numbers_take_the_fast_path_with_the_same_block(body: bytes) -> None:
@@ -79,6 +90,17 @@ def test_plain_numbers_take_the_fast_path_with_the_same_block(body: bytes) -> No
         b'{"columns": {"a": [1, 2.5], "b": [3, true]}}',
         b'{"columns": {"a": [1, 2.5], "b": [3, "4"]}}',
         b'{"columns": {"a": [1, 2.5], "b": [3, [4]]}}',
+        b'{"columns": {"a": [[1], [2.5]], "b": [3, 4]}}',
+        b'{"columns": {"a": [[1, 2.5]], "b": [3, 4]}}',
+        b'{"columns": {"a": [[1]], "b": 3}}',
+        b'{"columns": {"a": "[", "b": [3]}}',
+        b'{"columns": {"a": {"x": 1}, "b": [3]}}',
+        b'{"columns": {"a": [1, 2.5], "b": {"[": 3}}}',
+        b'{"columns": {"a": [1, 2.5], "b": [3, "]"]}}',
+        b'{"columns": {"a": [1, 2.5], "b": [3, 4]}, "columns": {"a": [1], "b": [2]}}',
+        b'{"columns": {"a": [1, 2.5], "b": [3, 4], "a": [5, 6]}}',
+        b'{"columns": {"a": [1, 2.5], "b": [3, 4], "b": [3, 4]}}',
+        b'{"columns": {"a": [1, 2.5], "b": [3, "\xff"]}}',
         b'{"columns": {"a": [1, 2.5], "b": [3]}}',
         b'{"columns": {"a": [1, 2.5], "b": [3, 01]}}',
         b'{"columns": {"a": [1, 2.5], "b": [3, 1.]}}',

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import chain
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 if TYPE_CHECKING:
     import numpy as np
@@ -383,8 +383,75 @@ _COLUMN_NEXT = re.compile(_WS + rb"(?:(,)|\}" + _WS + rb"\}" + _WS + rb"\Z)")
 _NUMBER_BYTES = b"0123456789.eE+-, \t\n\r"
 
 
+#: Bodies up to this size are read by one simdjson call (fewer Python steps per column:
+#: a sixth less CPU at 1,000 rows); larger ones one array at a time, which keeps each
+#: array's work in the CPU cache (a tenth less CPU at 10,000 rows).
+_WHOLE_BODY_BYTES = 1 << 20
+_RETRY = object()  # the whole-body reader's "read it one array at a time instead"
+
+
 def _plain_columns(body: bytes, schema: InputSchema, max_rows: int) -> Batch | None:
-    """The float block of ``{"columns": {...}}`` holding only numbers, or None (general path).
+    """The float block of ``{"columns": {...}}`` holding only numbers, or None (general path)."""
+    head = _COLUMNS_HEAD.match(body)
+    if head is None:
+        return None
+    if len(body) <= _WHOLE_BODY_BYTES:
+        whole = _whole_body_columns(body, schema, max_rows)
+        if whole is not _RETRY:
+            return cast("Batch | None", whole)
+    return _array_by_array(body, head.end(), schema, max_rows)
+
+
+def _whole_body_columns(body: bytes, schema: InputSchema, max_rows: int) -> Any:
+    """`_plain_columns` by one simdjson parse of the body: a Batch, None or ``_RETRY``.
+
+    Taken only when it cannot differ from the general path: no backslash in the body (so
+    no escaped key), one ``[`` per model column (so no nested array, which simdjson's
+    buffer would flatten), exactly the model's keys once each, and nothing but numbers
+    in every array (simdjson refuses anything else: None). A number simdjson declines
+    (an integer beyond 64 bits) or a malformed body: ``_RETRY``, for the array-by-array
+    reader, which reads such integers by orjson and sends the rest to the general path.
+    """
+    import numpy as np
+
+    names = schema.names
+    brackets = int(np.count_nonzero(np.frombuffer(body, np.uint8) == 0x5B))
+    if brackets != len(names) or b"\\" in body:
+        return _RETRY
+    parser = _parser()
+    if not parser:
+        return _RETRY
+    doc: Any = None
+    columns: Any = None
+    array: Any = None
+    try:
+        doc = parser.parse(body)
+        columns = doc["columns"]
+        if len(doc) != 1 or len(columns) != len(names):
+            return None
+        block: Any = None
+        for j, name in enumerate(names):
+            array = columns[name]
+            rows = len(array)
+            if block is None:
+                if not 0 < rows <= max_rows:
+                    return None
+                block = np.empty((len(names), rows))
+            elif rows != block.shape[1]:
+                return None
+            block[j] = np.frombuffer(array.as_buffer(of_type="d"), dtype=np.float64)
+    except (KeyError, TypeError, AttributeError):  # a missing column, a non-number
+        return None
+    except (ValueError, RuntimeError):  # malformed, or a number beyond 64 bits
+        return _RETRY
+    finally:
+        del array, columns, doc  # the parser's next document needs them released
+    matrix = np.ascontiguousarray(block.T)
+    return Batch(names, len(matrix), matrix=matrix)
+
+
+def _array_by_array(body: bytes, pos: int, schema: InputSchema, max_rows: int) -> Batch | None:
+    """`_plain_columns` one array at a time, from ``pos`` (after the wrapper's head).
 
     Each array is the bytes from its ``[`` to the first ``]``: valid JSON only when it is a
     flat array (a nested array or a ``]`` inside a string leaves it unclosed). Its values
@@ -394,14 +461,10 @@ def _plain_columns(body: bytes, schema: InputSchema, max_rows: int) -> Batch | N
     """
     import numpy as np
 
-    head = _COLUMNS_HEAD.match(body)
-    if head is None:
-        return None
     index = {name: j for j, name in enumerate(schema.names)}
     done: set[int] = set()
     block: Any = None
     view = memoryview(body)  # slices without copies
-    pos = head.end()
     while True:
         key = _COLUMN_KEY.match(body, pos)
         if key is None:
@@ -440,6 +503,19 @@ def _plain_columns(body: bytes, schema: InputSchema, max_rows: int) -> Batch | N
 _SIMDJSON = threading.local()  # one reusable parser per thread (it keeps its buffers)
 
 
+def _parser() -> Any:
+    """This thread's simdjson parser, or False where simdjson is not installed."""
+    parser: Any = getattr(_SIMDJSON, "parser", None)
+    if parser is None:
+        try:
+            import simdjson
+        except ImportError:  # no wheel for this platform: orjson alone
+            _SIMDJSON.parser = parser = False
+        else:
+            _SIMDJSON.parser = parser = simdjson.Parser()
+    return parser
+
+
 def _number_array(span: bytes | memoryview) -> Any:
     """The numbers of the JSON array ``span`` as float64, or None when that is not all it is.
 
@@ -452,14 +528,7 @@ def _number_array(span: bytes | memoryview) -> Any:
     """
     import numpy as np
 
-    parser: Any = getattr(_SIMDJSON, "parser", None)
-    if parser is None:
-        try:
-            import simdjson
-        except ImportError:  # no wheel for this platform: orjson alone
-            _SIMDJSON.parser = parser = False
-        else:
-            _SIMDJSON.parser = parser = simdjson.Parser()
+    parser = _parser()
     if parser:
         # ``span`` starts with "[", so the document is an Array; it must be released
         # before the parser reads its next document.
