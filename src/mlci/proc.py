@@ -11,6 +11,10 @@ One policy, decided here:
   job's ``timeout-minutes`` instead, since hours of training are normal.
 - git runs with a 10-second timeout; any failure (git missing, not a repository)
   reads as "unknown" (None), never as an error.
+- A worker of mlci's own (the prediction log's writer) is this interpreter running
+  mlci code, in a session of its own (a ^C at the terminal reaches only the service,
+  which then stops its workers in order), its output to nowhere and its errors to the
+  service's; stopping it waits for it and kills it only when it does not end.
 
 Callers turn ``OSError`` (the command could not start) and `CommandTimeout` into a
 message that names their config key.
@@ -29,12 +33,18 @@ __all__ = [
     "GIT_TIMEOUT_S",
     "CommandTimeout",
     "Captured",
+    "Worker",
     "git",
     "run_captured",
     "run_streaming",
     "run_user_command",
+    "start_worker",
+    "stop_worker",
     "user_env",
 ]
+
+#: A started worker process.
+Worker = subprocess.Popen
 
 GIT_TIMEOUT_S = 10.0
 
@@ -141,3 +151,27 @@ def git(*args: str, cwd: Path | None = None) -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return (out.stdout.strip() or None) if out.returncode == 0 else None
+
+
+def start_worker(code: str, *, stdin: int, pass_fds: Sequence[int] = ()) -> Worker[bytes]:
+    """Start this interpreter running ``code`` (mlci's own), fed on ``stdin``.
+
+    Raises:
+        OSError: when the process cannot start.
+    """
+    return subprocess.Popen(  # noqa: S603 - this interpreter and mlci's own code
+        [sys.executable, "-c", code],
+        stdin=stdin,
+        stdout=subprocess.DEVNULL,  # a reader of the service's output waits for no one else
+        pass_fds=tuple(pass_fds),
+        start_new_session=True,
+    )
+
+
+def stop_worker(worker: Worker[bytes], timeout: float) -> None:
+    """Wait up to ``timeout`` seconds for a worker to end, then kill it."""
+    try:
+        worker.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait()

@@ -637,10 +637,8 @@ class _WriterProcess:
     """
 
     def __init__(self, settings: LogSettings, version: int | None, classes: list[Any] | None):
-        import subprocess
-        import sys
-
         import mlci
+        from mlci.proc import start_worker
 
         root = str(Path(mlci.__file__).resolve().parents[1])
         to_writer, self._out = os.pipe()
@@ -653,13 +651,7 @@ class _WriterProcess:
             f"from mlci.serve.predlog import _writer_main; _writer_main({from_writer})"
         )
         try:
-            self.proc = subprocess.Popen(  # noqa: S603 - this interpreter, this package
-                [sys.executable, "-c", code],
-                stdin=to_writer,
-                stdout=subprocess.DEVNULL,  # a reader of the service's output waits for no one else
-                pass_fds=(from_writer,),
-                start_new_session=True,
-            )
+            self.proc = start_worker(code, stdin=to_writer, pass_fds=(from_writer,))
         finally:
             os.close(to_writer)
             os.close(from_writer)
@@ -695,18 +687,14 @@ class _WriterProcess:
 
     def stop(self) -> None:
         """Close the pipes and wait for the process (killed if it does not end)."""
-        import subprocess
+        from mlci.proc import stop_worker
 
         if self._closed:
             return
         self._closed = True
         for fd in (self._out, self._in):
             os.close(fd)
-        try:
-            self.proc.wait(timeout=CLOSE_SECONDS)
-        except subprocess.TimeoutExpired:  # pragma: no cover - a writer stuck on a disk
-            self.proc.kill()
-            self.proc.wait()
+        stop_worker(self.proc, CLOSE_SECONDS)
 
     def _why(self, exc: BaseException) -> str:
         code = self.proc.poll()
