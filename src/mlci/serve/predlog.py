@@ -59,10 +59,11 @@ BLOCK_ROWS = 4096
 #: A request of fewer rows is copied into the open block; a larger one is kept by
 #: reference (a copy would cost it a few percent when its body is Arrow).
 SMALL_ROWS = 64
-#: Requests and rows of a block handed to the writer process at most in one step (a
-#: larger request goes alone), between two pauses.
+#: Requests and rows of a block handed to the writer process at most in one step,
+#: between two pauses: larger requests are joined up to 1,024 rows (a copy of at most
+#: about 250 KB with the GIL held), and one of more rows goes alone, as it is.
 STEP_REQUESTS = 128
-STEP_ROWS = 4096
+STEP_ROWS = 1024
 #: Small requests handed over in one step (their rows are views: nothing is joined).
 SMALL_STEP_REQUESTS = 512
 #: Arrays of blocks kept for the next blocks once their rows are handed over.
