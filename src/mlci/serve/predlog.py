@@ -618,7 +618,10 @@ class PredictionLog:
             self.on_drop(rows)
         self._process.stop()
         if not stopping:
-            self._process = _WriterProcess(self.settings, self.version, self.classes)
+            try:
+                self._process = _WriterProcess(self.settings, self.version, self.classes)
+            except OSError as exc:  # no process can start now: try again at the next flush
+                log.error("prediction log: cannot start the writer process (%s)", exc)
 
 
 class _WriterGone(Exception):
@@ -653,6 +656,10 @@ class _WriterProcess:
         )
         try:
             self.proc = start_worker(code, stdin=to_writer, pass_fds=(from_writer,))
+        except OSError:
+            os.close(self._out)
+            os.close(self._in)
+            raise
         finally:
             os.close(to_writer)
             os.close(from_writer)
@@ -661,6 +668,8 @@ class _WriterProcess:
 
     def send(self, message: Any) -> None:
         """Write one message to the writer process (blocks while its pipe is full)."""
+        if self._closed:  # its pipes are closed (their numbers may be another file's now)
+            raise _WriterGone("it was stopped")
         try:
             _send_frame(self._out, message)
         except OSError as exc:
@@ -671,6 +680,8 @@ class _WriterProcess:
         import select
 
         out: list[dict[str, Any]] = []
+        if self._closed:
+            raise _WriterGone("it was stopped")
         deadline = time.monotonic() + CLOSE_SECONDS
         while True:
             left = max(0.0, deadline - time.monotonic()) if wait else 0.0
