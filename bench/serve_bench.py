@@ -504,6 +504,8 @@ def _in_process(
         "single": orjson.dumps({"records": records[:1]}),
         "records 1k": orjson.dumps({"records": (records * 2)[:1000]}),
     }
+    # Columnar bodies for `mlci serve` alone (the floor takes records only).
+    columnar = {k: v[0] for k, v in _bodies(records, names).items() if k.startswith("columns")}
 
     async def call(app: object, body: bytes) -> float:
         scope = _scope()
@@ -527,6 +529,10 @@ def _in_process(
                     times[name].append(await call(app, body))
             for name in apps:
                 out[name][kind] = statistics.median(times[name]) * 1e6
+        for kind, body in columnar.items():
+            rows = _rows_of(kind)
+            samples = [await call(apps["mlci serve"], body) for _ in range(max(20, n // rows))]
+            out["mlci serve"][kind] = statistics.median(samples) * 1e6
         return out
 
     try:
@@ -886,6 +892,12 @@ def main() -> None:
             )
         )
         print(f"| {name}{ratio} | {res['single']:.0f} | {res['records 1k']:,.0f} |")
+    shown = [k for k in inproc["mlci serve"] if k.startswith("columns")]
+    print(
+        "\nin process, mlci serve: "
+        + ", ".join(f"{k} {inproc['mlci serve'][k]:,.0f} µs" for k in shown)
+        + f" (the floor's records 1k: {inproc['floor']['records 1k']:,.0f} µs)"
+    )
     _print_log_overhead(med, inproc, tail)
     print(
         f"over loopback the --log-dir server answered {answered:,} rows and logged"
