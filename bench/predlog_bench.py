@@ -74,6 +74,16 @@ def _measure(log: object, module: object, entries: list[object]) -> tuple[float,
     return max(holds), sum(holds)
 
 
+def _take_all(log: Any, take: Any) -> list[Any]:
+    """Everything the log holds: queued, and its open block (older logs: the queue)."""
+    if take is None:
+        return list(log._queue)
+    try:
+        return list(take(everything=True))
+    except TypeError:  # a log whose _take takes everything always
+        return list(take())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=2500, help="single-row requests")
@@ -113,7 +123,7 @@ def main() -> None:
                 for batch, result, request_id in answered:
                     log.submit(batch, result, request_id)
                 submit = (time.perf_counter() - start) / count
-                entries = take() if take is not None else list(log._queue)
+                entries = _take_all(log, take)
                 if take is None:
                     log._queue.clear()
                 _measure(log, module, entries)

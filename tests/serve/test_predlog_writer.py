@@ -276,18 +276,14 @@ def test_a_writer_process_that_stops_is_replaced(tmp_path: Path) -> None:
     assert list((tmp_path / "log").glob("*.part"))  # the killed writer's file stays unfinished
 
 
-@pytest.mark.parametrize("small_rows", [0, 4, 64])
-def test_copied_and_referenced_requests_keep_their_order(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small_rows: int
+def test_blocks_handed_over_in_parts_keep_every_row_in_its_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Small requests are copied into the block's arrays, larger ones kept by reference;
-    # a block is handed over in parts of a few requests of each kind, in answer order,
-    # and its arrays serve the next block: every row must come out once, in its place.
-    monkeypatch.setattr(predlog_module, "SMALL_ROWS", small_rows)
+    # Full blocks are handed over as they fill, between flushes, in parts of a few
+    # requests joined (a larger request alone): every row comes out once, in its place.
     monkeypatch.setattr(predlog_module, "BLOCK_ROWS", 16)
     monkeypatch.setattr(predlog_module, "STEP_REQUESTS", 2)
     monkeypatch.setattr(predlog_module, "STEP_ROWS", 9)
-    monkeypatch.setattr(predlog_module, "SMALL_STEP_REQUESTS", 3)
     names = ["a", "b", "c"]
     log = PredictionLog(
         LogSettings(tmp_path / "log", flush_seconds=0.01), version=1, classes=[0, 1]

@@ -1,22 +1,21 @@
 """The prediction log: every request's features and answer, in rolling Parquet files.
 
 ``mlci serve --log-dir DIR`` hands each answered batch to a `PredictionLog`. The
-common request (a float block, numeric labels, no passthrough ids) goes into the open
-`_Block` (a small one is copied into the block's arrays, a larger one leaves references
-to its arrays; both leave their id, row count and time); any other is queued as a
-reference. Both are bounded in rows: when the queue
+common request (a float block, numeric labels, no passthrough ids) is appended to the
+open `_Block` (references to its arrays, its id, row count and time: a few list
+appends); any other is queued as a reference. Both are bounded in rows: when the queue
 is full the rows are dropped and counted, never waited for.
 
-About once a second a thread of the service hands what queued up to a writer process
-through a pipe: a block as a few messages (its arrays pickled as out-of-band buffers,
-which go to the pipe without the GIL), other requests
-gathered into numpy pieces a slice at a time, pausing between steps so a waiting
-request gets the GIL. The writer process (`_writer_main`, started when the log opens,
-as a batch task of low priority) makes the Arrow columns, encodes and compresses the
-Parquet row groups and rolls the files. None of that runs in the service's process, so
-none of it holds the GIL a request waits for. When the writer process stops (killed,
-out of memory), the rows of that flush are lost and counted, and the next flush starts
-another.
+A thread of the service hands each block to a writer process through a pipe as soon as
+it fills (512 rows), and everything else about once a second: a block as a few
+messages (the arrays of up to 128 requests joined, pickled as out-of-band buffers,
+which go to the pipe without the GIL), other requests gathered into numpy pieces a
+slice at a time, pausing between steps so a waiting request gets the GIL. The writer
+process (`_writer_main`, started when the log opens, as a batch task of low priority)
+makes the Arrow columns, encodes and compresses the Parquet row groups and rolls the
+files. None of that runs in the service's process, so none of it holds the GIL a
+request waits for. When the writer process stops (killed, out of memory), the rows of
+that flush are lost and counted, and the next flush starts another.
 
 A file is finished (renamed from ``.parquet.part`` to ``.parquet``, so a
 reader never sees half a file) when it passes its size or its age, when the columns
@@ -54,20 +53,15 @@ __all__ = ["LogSettings", "PredictionLog", "open_prediction_log"]
 
 log = logging.getLogger("mlci.serve")
 
-#: Rows of one block (a request with more rows gets a block of its own).
-BLOCK_ROWS = 4096
-#: A request of fewer rows is copied into the open block; a larger one is kept by
-#: reference (a copy would cost it a few percent when its body is Arrow).
-SMALL_ROWS = 64
+#: Rows of one block (a request with more rows gets a block of its own). A full block is
+#: handed over at once, so a request's arrays are freed within a few hundred requests,
+#: while their memory is still in the processor's cache.
+BLOCK_ROWS = 512
 #: Requests and rows of a block handed to the writer process at most in one step,
-#: between two pauses: larger requests are joined up to 1,024 rows (a copy of at most
-#: about 250 KB with the GIL held), and one of more rows goes alone, as it is.
+#: between two pauses: requests are joined up to 1,024 rows (a copy of at most about
+#: 250 KB with the GIL held), and one of more rows goes alone, as it is.
 STEP_REQUESTS = 128
 STEP_ROWS = 1024
-#: Small requests handed over in one step (their rows are views: nothing is joined).
-SMALL_STEP_REQUESTS = 512
-#: Arrays of blocks kept for the next blocks once their rows are handed over.
-SPARE_BLOCKS = 2
 #: Entries and rows gathered at most in one step, between two pauses.
 SLICE_ENTRIES = 64
 SLICE_ROWS = 32_768
@@ -167,23 +161,18 @@ class _BlockPart:
 
 
 class _Block:
-    """Answers of the common kind, held until the log's thread hands them over.
+    """Answers of the common kind, kept as their numpy arrays until the log hands them over.
 
-    The common request (a float block, numeric labels, no passthrough ids) leaves its
-    id, row count and time in three lists. A small one (under `SMALL_ROWS` rows, the
-    latency-bound kind) is copied into the block's own arrays: three slice assignments,
-    and the log's thread later hands out views of them without joining anything. A
-    larger one leaves references to its arrays (a copy would cost it more); the thread
-    joins a few of those a step. Nothing per request outlives the request but numpy
-    arrays, strings and numbers, which the garbage collector does not track, so it
-    finds no pile of queued containers to walk.
+    The common request (a float block, numeric labels, no passthrough ids) costs a few
+    list appends here instead of a queued entry: nothing per request outlives the
+    request but its arrays (which the garbage collector does not track), its id, its
+    row count and its time, so the collector finds no pile of queued containers to walk.
+    Copying each request's rows into the block's own arrays instead was measured and
+    dropped: the copies cost the request path more, in cache misses, than the log's
+    thread spends joining the arrays later.
     """
 
-    def __init__(
-        self, batch: Batch, labels: Any, proba: Any, capacity: int, spare: list[Any] | None = None
-    ):
-        import numpy as np
-
+    def __init__(self, batch: Batch, labels: Any, proba: Any, capacity: int):
         matrix = batch.matrix
         assert matrix is not None
         self.names = batch.names
@@ -194,37 +183,12 @@ class _Block:
         self.proba_dtype = None if proba is None else proba.dtype
         self.classes = 0 if proba is None else proba.shape[1]
         self.rows = 0
+        self.matrices: list[Any] = []
+        self.labels: list[Any] = []
+        self.probas: list[Any] = []
         self.ids: list[str] = []
         self.counts: list[int] = []
         self.times: list[float] = []
-        # Small requests, copied: rows [0, filled) of these arrays, in order. The arrays
-        # of a block already handed over are used again when they have the same shapes
-        # (fresh ones would cost a page fault every 4 KiB on the request path).
-        self.filled = 0
-        self.shapes = (
-            (capacity, self.width, self.dtype),
-            (capacity, self.label_dtype),
-            None if proba is None else (capacity, self.classes, proba.dtype),
-        )
-        self.features: Any = None
-        self.labels: Any = None
-        self.proba: Any = None
-        if capacity > BLOCK_ROWS:  # one large request's block: nothing will be copied
-            pass
-        elif spare and (
-            found := [i for i, (shapes, _) in enumerate(spare) if shapes == self.shapes]
-        ):
-            self.features, self.labels, self.proba = spare.pop(found[0])[1]
-        else:
-            self.features = np.empty((capacity, self.width), self.dtype)
-            self.labels = np.empty(capacity, self.label_dtype)
-            if proba is not None:
-                self.proba = np.empty((capacity, self.classes), proba.dtype)
-        # Larger requests, by reference: their arrays, and their places among the requests.
-        self.big: list[int] = []
-        self.big_matrices: list[Any] = []
-        self.big_labels: list[Any] = []
-        self.big_probas: list[Any] = []
 
     def fits(self, batch: Batch, labels: Any, proba: Any) -> bool:
         """Whether this answered batch has the block's columns and types and room in it."""
@@ -244,84 +208,45 @@ class _Block:
         )
 
     def put(self, matrix: Any, labels: Any, proba: Any, request_id: str, now: float) -> None:
-        rows = len(matrix)
-        if rows < SMALL_ROWS and self.features is not None:
-            start = self.filled
-            end = self.filled = start + rows
-            self.features[start:end] = matrix
-            self.labels[start:end] = labels
-            if proba is not None:
-                self.proba[start:end] = proba
-        else:
-            self.big.append(len(self.ids))
-            self.big_matrices.append(matrix)
-            self.big_labels.append(labels)
-            if proba is not None:
-                self.big_probas.append(proba)
-        self.rows += rows
+        self.rows += len(matrix)
+        self.matrices.append(matrix)
+        self.labels.append(labels)
+        if proba is not None:
+            self.probas.append(proba)
         self.ids.append(request_id)
-        self.counts.append(rows)
+        self.counts.append(len(matrix))
         self.times.append(now)
 
-    def arrays(self) -> tuple[Any, Any, Any]:
-        return self.features, self.labels, self.proba
-
     def parts(self) -> Iterator[_BlockPart]:
-        """The block as the writer process gets it, in parts, in the order answered.
+        """The block as the writer process gets it, a few requests' arrays joined a part.
 
-        A run of small requests goes as views of the block's arrays, at most
-        `SMALL_STEP_REQUESTS` requests a part; larger requests go a few at a time, their
-        arrays joined (at most `STEP_REQUESTS` requests and `STEP_ROWS` rows, or one
-        larger request as it is). Each part costs tens of microseconds with the GIL
-        held, so the caller pauses between two parts.
+        A part is at most `STEP_REQUESTS` requests and `STEP_ROWS` rows, or one larger
+        request, whose arrays go as they are: joining costs a fraction of a
+        microsecond an array, and a copy of the rows, with the GIL held, so the caller
+        pauses between two parts. Served request ids never hold a NUL (they are
+        checked), so a part's ids travel as one string joined by NULs, which pickles in
+        one copy; other ids go as a list.
         """
         import numpy as np
 
-        counts, total, big = self.counts, len(self.counts), self.big
-        start = row = k = 0
-        while start < total:
-            if k < len(big) and big[k] == start:  # larger requests: join a few
-                first, stop, rows = k, start + 1, counts[start]
-                k += 1
-                while (
-                    k < len(big)
-                    and big[k] == stop
-                    and stop - start < STEP_REQUESTS
-                    and rows + counts[stop] <= STEP_ROWS
-                ):
-                    rows, stop, k = rows + counts[stop], stop + 1, k + 1
-                features = _joined(self.big_matrices[first:k])
-                labels = _joined(self.big_labels[first:k])
-                proba = _joined(self.big_probas[first:k]) if self.big_probas else None
-            else:  # small requests: views of the copies
-                stop = min(big[k] if k < len(big) else total, start + SMALL_STEP_REQUESTS)
-                rows = sum(counts[start:stop])
-                features = self.features[row : row + rows]
-                labels = self.labels[row : row + rows]
-                proba = None if self.proba is None else self.proba[row : row + rows]
-                row += rows
-            yield self._part(start, stop, features, labels, proba, np)
+        counts, end, start = self.counts, len(self.counts), 0
+        while start < end:
+            stop, rows = start + 1, counts[start]
+            while stop < end and stop - start < STEP_REQUESTS and rows + counts[stop] <= STEP_ROWS:
+                rows += counts[stop]
+                stop += 1
+            some = self.ids[start:stop]
+            joined = "\0".join(some)
+            yield _BlockPart(
+                self.names,
+                _joined(self.matrices[start:stop]),
+                _joined(self.labels[start:stop]),
+                _joined(self.probas[start:stop]) if self.probas else None,
+                joined if joined.count("\0") == len(some) - 1 else some,
+                np.array(counts[start:stop], dtype=np.int64),
+                np.array(self.times[start:stop], dtype=np.float64),
+            )
             start = stop
-
-    def _part(
-        self, start: int, stop: int, features: Any, labels: Any, proba: Any, np: Any
-    ) -> _BlockPart:
-        """Requests ``start:stop`` as a part.
-
-        Served request ids never hold a NUL (they are checked), so the ids travel as one
-        string joined by NULs, which pickles in one copy; other ids go as a list.
-        """
-        some = self.ids[start:stop]
-        joined = "\0".join(some)
-        return _BlockPart(
-            self.names,
-            features,
-            labels,
-            proba,
-            joined if joined.count("\0") == len(some) - 1 else some,
-            np.array(self.counts[start:stop], dtype=np.int64),
-            np.array(self.times[start:stop], dtype=np.float64),
-        )
 
 
 class _Run:
@@ -426,12 +351,12 @@ class PredictionLog:
         self.on_drop = on_drop
         self._queue: deque[_Entry | _Block] = deque()
         self._block: _Block | None = None
-        self._spare: list[Any] = []  # arrays of blocks handed over, for the next ones
         self._queued_rows = 0
         self._max_rows = settings.max_queue_rows
         self._mutex = threading.Lock()  # taken by every request: a plain lock is cheapest
         self._lock = threading.Condition(self._mutex)
         self._stop = False
+        self._sealed = False  # a full block waits to be handed over
         self._last_drop_warning = 0.0
         self.written_files: list[Path] = []
         self.rows_written = 0
@@ -502,8 +427,7 @@ class PredictionLog:
             block = self._block
             if block is None or not block.fits(batch, labels, proba):
                 self._seal()
-                capacity = max(BLOCK_ROWS, rows)
-                block = self._block = _Block(batch, labels, proba, capacity, self._spare)
+                block = self._block = _Block(batch, labels, proba, max(BLOCK_ROWS, rows))
             block.put(matrix, labels, proba, request_id, now)
             return
         extra = tuple(batch.extra) if batch.extra else ()
@@ -512,19 +436,32 @@ class PredictionLog:
         self._queue.append((batch, labels, proba, request_id, now, shape))
 
     def _seal(self) -> None:
-        """Queue the open block (under the lock)."""
+        """Queue the open block and wake the log's thread to hand it over (under the lock).
+
+        A block handed over soon after it fills frees its requests' arrays while their
+        memory is still in the processor's cache, for the next requests.
+        """
         block = self._block
         if block is not None:
             self._block = None
             if block.rows:
                 self._queue.append(block)
+                self._sealed = True
+                self._lock.notify()
 
-    def _take(self) -> list[Any]:
-        """Everything queued, the open block too (under the lock)."""
-        self._seal()
+    def _take(self, *, everything: bool) -> list[Any]:
+        """What is queued; with ``everything``, the open block too (under the lock)."""
+        if everything:
+            self._seal()
         items = list(self._queue)
         self._queue.clear()
-        self._queued_rows = 0
+        self._sealed = False
+        if everything:
+            self._queued_rows = 0
+        else:
+            self._queued_rows -= sum(
+                item.rows if isinstance(item, _Block) else item[0].rows for item in items
+            )
         return items
 
     def close(self) -> None:
@@ -537,17 +474,26 @@ class PredictionLog:
     # -- the log's thread ---------------------------------------------------------------
 
     def _run(self) -> None:
+        """Hand over each block as it fills, and everything once a flush interval.
+
+        The writer process writes a row group at each flush; blocks handed over in
+        between wait there.
+        """
+        due = time.monotonic() + self.settings.flush_seconds
         while True:
             with self._lock:
-                if not self._stop:
-                    self._lock.wait(timeout=self.settings.flush_seconds)
-                entries = self._take()
+                while not (self._stop or self._sealed) and (left := due - time.monotonic()) > 0:
+                    self._lock.wait(timeout=left)
                 stopping = self._stop
+                flushing = stopping or time.monotonic() >= due
+                entries = self._take(everything=flushing)
             try:
                 if entries:
                     self._write(entries)
-                self._process.send(("flush" if not stopping else "close", None))
-                self._heard(self._process.replies(wait=stopping))
+                if flushing:
+                    self._process.send(("close" if stopping else "flush", None))
+                    self._heard(self._process.replies(wait=stopping))
+                    due = time.monotonic() + self.settings.flush_seconds
             except _WriterGone as gone:
                 self._heard(gone.replies)
                 self._lost(gone, entries, stopping)
@@ -575,8 +521,6 @@ class PredictionLog:
                     for part in block.parts():
                         send(("rows", part))
                         _pause()
-                    if block.features is not None:  # sent: its arrays can be used again
-                        self._recycle(block)
                 continue
             queued: list[_Entry] = list(run_of_one_kind)  # type: ignore[arg-type]
             for group in _groups(queued):
@@ -587,13 +531,6 @@ class PredictionLog:
                 run.first = None  # the batch stays here; the writer needs its arrays only
                 send(("rows", run))
                 _pause()
-
-    def _recycle(self, block: _Block) -> None:
-        """Keep a handed-over block's arrays for a next block (a few, each once)."""
-        with self._mutex:
-            spare = self._spare
-            if len(spare) < SPARE_BLOCKS and all(a[0] is not block.features for _, a in spare):
-                spare.append((block.shapes, block.arrays()))
 
     def _heard(self, replies: list[dict[str, Any]]) -> None:
         """What the writer process says it wrote."""
