@@ -8,7 +8,7 @@ is full the rows are dropped and counted, never waited for.
 
 A thread of the service hands each block to a writer process through a pipe as soon as
 it fills (512 rows), and everything else about once a second: a block as a few
-messages (the arrays of up to 32 requests joined, pickled as out-of-band buffers,
+messages (the arrays of up to 64 requests joined, pickled as out-of-band buffers,
 which go to the pipe without the GIL), other requests gathered into numpy pieces a
 slice at a time, pausing between steps so a waiting request gets the GIL. The writer
 process (`_writer_main`, started when the log opens, as a batch task of low priority)
@@ -60,7 +60,7 @@ BLOCK_ROWS = 512
 #: Requests and rows of a block handed to the writer process at most in one step,
 #: between two pauses: requests are joined up to 1,024 rows (a copy of at most about
 #: 250 KB with the GIL held), and one of more rows goes alone, as it is.
-STEP_REQUESTS = 32
+STEP_REQUESTS = 64
 STEP_ROWS = 1024
 #: Entries and rows gathered at most in one step, between two pauses.
 SLICE_ENTRIES = 64
@@ -709,14 +709,18 @@ def _send_frame(fd: int, message: Any) -> None:
     data = pickle.dumps(message, protocol=5, buffer_callback=buffers.append)
     views = [b.raw() for b in buffers]
     head = struct.pack(f"<{len(views) + 2}Q", len(views), len(data), *(v.nbytes for v in views))
-    for piece in (head, data, *views):
-        _write_all(fd, piece)
+    _write_all(fd, [head, data, *views])
 
 
-def _write_all(fd: int, data: Any) -> None:
-    view = memoryview(data).cast("B")
-    while view:
-        view = view[os.write(fd, view) :]
+def _write_all(fd: int, pieces: list[Any]) -> None:
+    """Write ``pieces`` in order, in as few system calls as the pipe allows."""
+    views = [memoryview(p).cast("B") for p in pieces if len(p)]
+    while views:
+        done = os.writev(fd, views)
+        while views and done >= len(views[0]):
+            done -= len(views.pop(0))
+        if views:
+            views[0] = views[0][done:]
 
 
 def _read_exact(fd: int, size: int) -> bytearray:
