@@ -213,16 +213,21 @@ log.close()
 """
 
 
-def test_the_service_process_does_no_arrow_work(tmp_path: Path) -> None:
-    # Arrow and Parquet run in the writer process; the service only joins numpy arrays
-    # and writes them to a pipe, so it never imports pyarrow (nor the pandas it loads).
-    out = subprocess.run(
-        [sys.executable, "-c", _SERVICE, str(tmp_path / "log"), "close"],
+def _service(log_dir: Path, ending: str) -> list[str]:
+    """Run `_SERVICE` in a bare interpreter; its printed words (writer pid, imports)."""
+    return subprocess.run(
+        [sys.executable, "-c", _SERVICE, str(log_dir), ending],
         capture_output=True,
         text=True,
         timeout=120,
         check=True,
     ).stdout.split()
+
+
+def test_the_service_process_does_no_arrow_work(tmp_path: Path) -> None:
+    # Arrow and Parquet run in the writer process; the service only joins numpy arrays
+    # and writes them to a pipe, so it never imports pyarrow (nor the pandas it loads).
+    out = _service(tmp_path / "log", "close")
     assert out[1:] == ["False", "False"]
     files = sorted((tmp_path / "log").glob("*.parquet"))
     assert [pq.read_metadata(f).num_rows for f in files] == [50, 1]
@@ -232,14 +237,7 @@ def test_the_service_process_does_no_arrow_work(tmp_path: Path) -> None:
 def test_the_writer_finishes_its_file_when_the_service_dies(tmp_path: Path) -> None:
     # Killed, or ended without closing the log: the writer process sees its pipe close,
     # finishes the open file (renamed from .part, readable) and exits.
-    out = subprocess.run(
-        [sys.executable, "-c", _SERVICE, str(tmp_path / "log"), "exit"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    ).stdout.split()
-    writer = int(out[0])
+    writer = int(_service(tmp_path / "log", "exit")[0])
 
     def gone() -> bool:
         try:
