@@ -58,7 +58,8 @@ fi
 
 if ! has_mlci "$target"; then
   echo "::group::Installing mlci $want from $src into $target"
-  "$target" -m pip install --disable-pip-version-check --no-input --quiet "$src" \
+  # No byte-compiling: each step compiles, once, only the modules it imports.
+  "$target" -m pip install --disable-pip-version-check --no-input --quiet --no-compile "$src" \
     || fail "pip could not install mlci from $src into $target; see the log above (a requirement of the project may conflict with mlci's)"
   echo "::endgroup::"
   has_mlci "$target" || fail "mlci $want is not importable from $target after the install"
