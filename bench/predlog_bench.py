@@ -79,10 +79,7 @@ def _take_all(log: Any, take: Any) -> list[Any]:
     if take is None:
         return list(log._queue)
     with log._lock:  # as the log's thread takes them
-        try:
-            return list(take(everything=True))
-        except TypeError:  # a log whose _take takes everything always
-            return list(take())
+        return list(take())
 
 
 def main() -> None:
@@ -108,8 +105,8 @@ def main() -> None:
         n = args.requests
         pool = records * 3
         for rows, count in ((1, n), (40, n // 10), (1000, 3)):
-            # One flush, taken here: no block is full before it (a log that hands full
-            # blocks over at once would do it from its own thread meanwhile).
+            # One flush, taken here, of one open block (as in the runs recorded in
+            # bench/README.md).
             module.BLOCK_ROWS = 10**9
             settings = module.LogSettings(tmp / f"log-{rows}", flush_seconds=3600)
             log = module.PredictionLog(settings, version=1, classes=served.classes)

@@ -289,11 +289,10 @@ class _Run:
     """Entries of one shape, gathered slice by slice into numpy pieces.
 
     Gathered in the service (numpy copies, no Arrow), made a table in the writer
-    process, where the pickled run arrives without its first entry.
+    process: the run holds the batches' arrays, never the batches themselves.
     """
 
     def __init__(self, first: _Entry):
-        self.first: _Entry | None = first
         self.names = first[0].names
         self.numeric = first[0].matrix is not None
         self.columns: list[list[Any]] = [[] for _ in self.names]
@@ -524,12 +523,11 @@ class PredictionLog:
     def _write(self, entries: list[_Entry | _Block]) -> None:
         """Hand what queued up to the writer process, one step at a time, in order.
 
-        A block goes as parts of a few requests (`_Block.parts`); queued tuples are gathered
-        into numpy pieces a
-        slice at a time (`_slices`), one run of entries of one shape at a time. Between
-        two steps the thread lets go of the GIL (`_pause`), and the pipe is written
-        without it, so a request waits at most one short step. The writer process
-        writes one row group per flush and set of columns.
+        A block goes as parts of a few requests (`_Block.parts`); queued tuples are
+        gathered into numpy pieces a slice at a time (`_slices`), one run of entries of
+        one shape at a time. Between two steps the thread lets go of the GIL (`_pause`),
+        and the pipe is written without it, so a request waits at most one short step.
+        The writer process writes one row group per flush and set of columns.
         """
         from itertools import groupby
 
@@ -548,7 +546,6 @@ class PredictionLog:
                 for piece in _slices(group):
                     run.add(piece)
                     _pause()
-                run.first = None  # the batch stays here; the writer needs its arrays only
                 send(("rows", run))
                 _pause()
 
@@ -739,11 +736,8 @@ def _writer_main(reply_fd: int) -> None:
     import select
     import signal
 
-    import pyarrow as pa
-
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the service closes the log on ^C
     _yield_to_the_service()
-    pa.array([0.0])  # Arrow's first conversion imports pandas: once, now
     settings, version, classes = _recv_frame(0)
     files = _ParquetFiles(settings)
     items: list[_BlockPart | _Run] = []
@@ -788,12 +782,11 @@ def _joined_parts(items: list[_BlockPart | _Run]) -> Iterator[_BlockPart | _Run]
 
 
 def _yield_to_the_service() -> None:
-    """Run as background work: never preempt a request on its core.
+    """Run as background work, behind the requests.
 
-    The service wakes this process with each message; woken on the waker's core, it
-    would preempt the request that core was answering. As a batch task (Linux: no
-    preemption on wake-up) of lower priority it runs when a core is free, and still gets
-    its share when none is.
+    The service wakes this process with its messages. As a batch task (Linux: it does
+    not preempt a running task when woken) of lower priority, it runs when a core is
+    free and still gets its share when none is.
     """
     try:
         os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
