@@ -149,6 +149,37 @@ def test_each_model_version_is_reported(logged: Path) -> None:
     assert any("v2 is not in the registry" in n for n in doc["notes"])
 
 
+def test_rows_logged_without_a_version_are_named_as_such(logged: Path) -> None:
+    # A service started with --model (a file, not a registry version) logs no version:
+    # the notes say so, and how to log one, instead of naming a "vNone".
+    for part in (logged / "logs").glob("*.parquet"):
+        part.unlink()
+    b2 = pd.read_csv(logged / "data" / "batch2.csv")
+    write_part(
+        logged / "logs",
+        "predictions-file",
+        b2,
+        predictions=b2["target"].to_numpy(),
+        version=None,
+        when=dt.datetime.now(dt.UTC),
+        prefix="file",
+    )
+    _monitor(logged, "--since", "7d")
+    doc = results(logged, "monitor")
+    assert doc["version_judged"] is None
+    notes = [n for n in doc["notes"] if "answered no logged row" in n]
+    assert notes == [
+        "production v1 answered no logged row in the window; judging the rows logged"
+        " without a model version (a service started with --model serves none; serve the"
+        " registered version to log it)"
+    ], doc["notes"]
+    assert (
+        "no delayed label joined a row of the rows logged without a model version: live"
+        " metrics skipped" in doc["notes"]
+    )
+    assert not any("vNone" in n for n in doc["notes"])
+
+
 def test_an_empty_window_checks_nothing(logged: Path) -> None:
     assert _monitor(logged, "--since", "1m") == EXIT_OK
     doc = results(logged, "monitor")

@@ -487,11 +487,21 @@ def _judged_version(
     )
     found.payload["version_judged"] = judged
     if production is not None and production.version not in logged:
+        what = (
+            f"v{judged}, the newest version that did"
+            if judged is not None
+            else f"{_logged_as(None)} (a service started with --model serves none; serve"
+            " the registered version to log it)"
+        )
         found.notes.append(
-            f"production v{production.version} answered no logged row in the window; judging"
-            f" v{judged}, the newest version that did"
+            f"production v{production.version} answered no logged row in the window; judging {what}"
         )
     return judged
+
+
+def _logged_as(version: int | None) -> str:
+    """A logged model version as notes name it: ``v3``, or the rows that have none."""
+    return f"v{version}" if version is not None else "the rows logged without a model version"
 
 
 def _version_entry(
@@ -560,9 +570,11 @@ def _judge(
     if pdrift is not None:
         found.evaluated.append("prediction-drift")
         found.payload["prediction_drift"] = pdrift
-        found.add(prediction_drift_problem(pdrift, f"v{v.version}'s logged"))
+        found.add(prediction_drift_problem(pdrift, f"{_logged_as(v.version)}'s logged"))
     if not v.labelled:
-        found.notes.append(f"no delayed label joined a row of v{v.version}: live metrics skipped")
+        found.notes.append(
+            f"no delayed label joined a row of {_logged_as(v.version)}: live metrics skipped"
+        )
         return
     if v.y_true is None:
         return
