@@ -277,11 +277,11 @@ def test_a_writer_process_that_stops_is_replaced(tmp_path: Path) -> None:
 def test_blocks_handed_over_in_parts_keep_every_row_in_its_place(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Full blocks are handed over as they fill, between flushes, in parts of a few
-    # requests joined (a larger request alone): every row comes out once, in its place.
+    # Small requests are copied into blocks (a new one when full), larger ones kept as
+    # they are in their place, column-ordered ones too: every row comes out once, in
+    # its place.
     monkeypatch.setattr(predlog_module, "BLOCK_ROWS", 16)
-    monkeypatch.setattr(predlog_module, "STEP_REQUESTS", 2)
-    monkeypatch.setattr(predlog_module, "STEP_ROWS", 9)
+    monkeypatch.setattr(predlog_module, "COPY_ROWS", 5)
     names = ["a", "b", "c"]
     log = PredictionLog(
         LogSettings(tmp_path / "log", flush_seconds=0.01), version=1, classes=[0, 1]
@@ -290,6 +290,8 @@ def test_blocks_handed_over_in_parts_keep_every_row_in_its_place(
     sent = []
     for i, n in enumerate(sizes):
         batch, result = _numeric(n, 100.0 * i, names)
+        if i % 2:  # a column-ordered block, as a columnar body gives
+            batch = Batch(names, n, matrix=np.asfortranarray(batch.matrix))
         log.submit(batch, result, f"r{i}")
         sent.append((batch, result))
         if i % 7 == 0:

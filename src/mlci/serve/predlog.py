@@ -55,11 +55,11 @@ log = logging.getLogger("mlci.serve")
 
 #: Rows of one block (a request with more rows gets a block of its own).
 BLOCK_ROWS = 4096
-#: Requests and rows of a block handed to the writer process at most in one step,
-#: between two pauses: requests are joined up to 1,024 rows (a copy of at most about
-#: 250 KB with the GIL held), and one of more rows goes alone, as it is.
-STEP_REQUESTS = 64
-STEP_ROWS = 1024
+#: Bytes of a block's arrays at most (it holds fewer rows when they are wide).
+BLOCK_BYTES = 4 * 1024 * 1024
+#: A request of at most this many rows is copied into the open block; a larger one is
+#: kept as it is (see `_Block`).
+COPY_ROWS = 256
 #: Entries and rows gathered at most in one step, between two pauses.
 SLICE_ENTRIES = 64
 SLICE_ROWS = 32_768
@@ -108,28 +108,6 @@ class _BlockPart:
     ids: str | list[str]  # one string of NUL-separated ids, or a list
     counts: Any
     times: Any
-
-    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
-        """Pickled as raw memory: numpy's own pickling costs ~10 µs an array of GIL.
-
-        Each array goes as a `pickle.PickleBuffer` (out of band, written to the pipe
-        from its own memory) with its dtype and shape; one that is not C-ordered goes
-        as its C-ordered transpose, or as a copy.
-        """
-        import numpy as np
-
-        metas: list[Any] = []
-        buffers: list[Any] = []
-        for array in (self.features, self.labels, self.proba, self.counts, self.times):
-            if array is None:
-                metas.append(None)
-                buffers.append(None)
-                continue
-            flip = not array.flags.c_contiguous and array.flags.f_contiguous
-            raw: Any = array.T if flip else np.ascontiguousarray(array)
-            metas.append((raw.dtype.str, raw.shape, flip))
-            buffers.append(pickle.PickleBuffer(raw))
-        return _rebuilt_part, (self.names, self.ids, metas, *buffers)
 
     def id_list(self) -> list[str]:
         return self.ids.split("\0") if isinstance(self.ids, str) else self.ids
@@ -180,59 +158,60 @@ class _BlockPart:
         return pa.table(columns)
 
 
-def _rebuilt_part(names: list[str], ids: Any, metas: list[Any], *buffers: Any) -> _BlockPart:
-    """A `_BlockPart` from what its `_BlockPart.__reduce__` pickled."""
-    import numpy as np
-
-    arrays: list[Any] = []
-    for meta, buffer in zip(metas, buffers, strict=True):
-        if meta is None:
-            arrays.append(None)
-            continue
-        dtype, shape, flip = meta
-        array = np.frombuffer(buffer, dtype=dtype).reshape(shape)
-        arrays.append(array.T if flip else array)
-    features, labels, proba, counts, times = arrays
-    return _BlockPart(names, features, labels, proba, ids, counts, times)
-
-
 class _Block:
-    """Answers of the common kind, kept as their numpy arrays until the log hands them over.
+    """Answers of the common kind, copied into the block's own arrays as they come.
 
-    The common request (a float block, numeric labels, no passthrough ids) costs a few
-    list appends here instead of a queued entry: nothing per request outlives the
-    request but its arrays (which the garbage collector does not track), its id, its
-    row count and its time, so the collector finds no pile of queued containers to walk.
-    Copying each request's rows into the block's own arrays instead was measured and
-    dropped: the copies cost the request path more, in cache misses, than the log's
-    thread spends joining the arrays later.
+    The common request (a float block, numeric labels, no passthrough ids, at most
+    `COPY_ROWS` rows) is copied here on the request path, while its arrays are still
+    in the CPU's cache: its rows into the block's feature, label and probability
+    arrays, its row count and time into two more, its id into a buffer of
+    NUL-separated ids (about 2 µs a request in all, the same for every request). A
+    larger request is kept as it is (a segment of its own, in its place). Handing the
+    block over is then a few `os.writev` calls of whole arrays, with nothing to do for
+    each request. Keeping references to every request's arrays and joining them in
+    the log's thread a second later, out of the cache, cost that thread 1.5-2.5 µs a
+    request with the GIL held, in stretches a request arriving then waited out (the
+    saturated single-row p99 about twice that without the log); joining a few
+    requests at a time on the request path made one request in sixteen wait 30-70 µs.
     """
 
-    def __init__(self, batch: Batch, labels: Any, proba: Any, capacity: int):
+    def __init__(self, batch: Batch, labels: Any, proba: Any):
+        from array import array
+
         matrix = batch.matrix
         assert matrix is not None
         self.names = batch.names
-        self.capacity = capacity
         self.width = matrix.shape[1]
         self.dtype = matrix.dtype
         self.label_dtype = labels.dtype
         self.proba_dtype = None if proba is None else proba.dtype
         self.classes = 0 if proba is None else proba.shape[1]
-        self.rows = 0
-        self.matrices: list[Any] = []
-        self.labels: list[Any] = []
-        self.probas: list[Any] = []
-        self.ids: list[str] = []
-        self.counts: list[int] = []
-        self.times: list[float] = []
+        # Bytes of one row in each column buffer.
+        self.row_bytes = (
+            self.width * self.dtype.itemsize,
+            self.label_dtype.itemsize,
+            0 if proba is None else self.classes * proba.dtype.itemsize,
+        )
+        self.capacity = max(COPY_ROWS, min(BLOCK_ROWS, BLOCK_BYTES // sum(self.row_bytes)))
+        self.features = bytearray()
+        self.labels = bytearray()
+        self.proba = bytearray()
+        self.counts = array("q")
+        self.times = array("d")
+        self.ids = bytearray()
+        self.rows = 0  # all rows, copied or kept
+        self.filled = 0  # copied rows
+        # In order: copied stretches (first row, end row, first request, end request,
+        # first byte of ids, end byte) and larger requests kept as they are.
+        self.segments: list[tuple[int, int, int, int, int, int] | _Whole] = []
+        self._cut_at = (0, 0, 0)
 
     def fits(self, batch: Batch, labels: Any, proba: Any) -> bool:
-        """Whether this answered batch has the block's columns and types and room in it."""
+        """Whether this answered batch has the block's columns and types."""
         matrix = batch.matrix
         assert matrix is not None
         return (
-            self.rows + batch.rows <= self.capacity
-            and labels.dtype == self.label_dtype
+            labels.dtype == self.label_dtype
             and matrix.dtype == self.dtype
             and matrix.shape[1] == self.width
             and (
@@ -243,46 +222,121 @@ class _Block:
             and (batch.names is self.names or batch.names == self.names)
         )
 
+    def room(self, rows: int) -> bool:
+        """Whether a request of ``rows`` rows would be copied into this block."""
+        return rows <= COPY_ROWS and self.filled + rows <= self.capacity
+
     def put(self, matrix: Any, labels: Any, proba: Any, request_id: str, now: float) -> None:
-        self.rows += len(matrix)
-        self.matrices.append(matrix)
-        self.labels.append(labels)
+        """Copy one request in (it fits: `fits`, `room`, and no NUL in its id)."""
+        self.features += matrix.tobytes()  # rows in order, whatever the array's layout
+        self.labels += labels.tobytes()
         if proba is not None:
-            self.probas.append(proba)
-        self.ids.append(request_id)
-        self.counts.append(len(matrix))
+            self.proba += proba.tobytes()
+        rows = len(matrix)
+        self.counts.append(rows)
         self.times.append(now)
+        self.ids += request_id.encode()
+        self.ids.append(0)
+        self.filled += rows
+        self.rows += rows
 
-    def parts(self) -> Iterator[_BlockPart]:
-        """The block as the writer process gets it, a few requests' arrays joined a part.
+    def keep(self, matrix: Any, labels: Any, proba: Any, request_id: str, now: float) -> None:
+        """Keep one larger request as it is, in its place after the rows copied so far."""
+        self.cut()
+        self.segments.append(_Whole(matrix, labels, proba, request_id, now))
+        self.rows += len(matrix)
 
-        A part is at most `STEP_REQUESTS` requests and `STEP_ROWS` rows, or one larger
-        request, whose arrays go as they are: joining costs a fraction of a
-        microsecond an array, and a copy of the rows, with the GIL held, so the caller
-        pauses between two parts. Served request ids never hold a NUL (they are
-        checked), so a part's ids travel as one string joined by NULs, which pickles in
-        one copy; other ids go as a list.
-        """
+    def cut(self) -> None:
+        """End the stretch of copied requests so far (before a kept request, or sealed)."""
+        rows, requests, ids = self._cut_at
+        if len(self.counts) > requests:
+            end = (self.filled, len(self.counts), len(self.ids))
+            self.segments.append((rows, end[0], requests, end[1], ids, end[2]))
+            self._cut_at = end
+
+    def parts(self) -> Iterator[tuple[_PartHead, list[Any]]]:
+        """The block as the writer process gets it: each segment's head and arrays."""
+        self.cut()
+        proba = None if self.proba_dtype is None else (self.proba_dtype.str, self.classes)
+        dtypes = (self.dtype.str, self.label_dtype.str)
+        for segment in self.segments:
+            if isinstance(segment, _Whole):
+                yield segment.part(self.names, *dtypes, proba)
+                continue
+            r0, r1, q0, q1, b0, b1 = segment
+            arrays: list[Any] = [
+                memoryview(buffer)[r0 * size : r1 * size]
+                for buffer, size in zip(
+                    (self.features, self.labels, self.proba), self.row_bytes, strict=True
+                )
+                if size
+            ]
+            arrays += [memoryview(self.counts)[q0:q1], memoryview(self.times)[q0:q1]]
+            arrays.append(memoryview(self.ids)[b0:b1])
+            head = _PartHead(self.names, r1 - r0, self.width, *dtypes, proba, False)
+            yield head, arrays
+
+
+class _Whole:
+    """A request kept as it is in a `_Block`: its arrays, id and time."""
+
+    def __init__(self, matrix: Any, labels: Any, proba: Any, request_id: str, now: float):
+        self.matrix, self.labels, self.proba = matrix, labels, proba
+        self.request_id, self.now = request_id, now
+
+    def part(
+        self, names: list[str], dtype: str, label_dtype: str, proba: tuple[str, int] | None
+    ) -> tuple[_PartHead, list[Any]]:
+        """Its head and arrays; features in columns go as their (C-ordered) transpose."""
         import numpy as np
 
-        counts, end, start = self.counts, len(self.counts), 0
-        while start < end:
-            stop, rows = start + 1, counts[start]
-            while stop < end and stop - start < STEP_REQUESTS and rows + counts[stop] <= STEP_ROWS:
-                rows += counts[stop]
-                stop += 1
-            some = self.ids[start:stop]
-            joined = "\0".join(some)
-            yield _BlockPart(
-                self.names,
-                _joined(self.matrices[start:stop]),
-                _joined(self.labels[start:stop]),
-                _joined(self.probas[start:stop]) if self.probas else None,
-                joined if joined.count("\0") == len(some) - 1 else some,
-                np.array(counts[start:stop], dtype=np.int64),
-                np.array(self.times[start:stop], dtype=np.float64),
-            )
-            start = stop
+        matrix = self.matrix
+        flip = not matrix.flags.c_contiguous and matrix.flags.f_contiguous
+        arrays: list[Any] = [matrix.T if flip else np.ascontiguousarray(matrix)]
+        arrays.append(np.ascontiguousarray(self.labels))
+        if proba is not None:
+            arrays.append(np.ascontiguousarray(self.proba))
+        ids = self.request_id.encode()
+        if b"\0" in ids:
+            raise ValueError("a request id holds a NUL")  # `PredictionLog` never keeps one
+        arrays += [np.array([len(matrix)], np.int64), np.array([self.now]), ids + b"\0"]
+        head = _PartHead(names, len(matrix), matrix.shape[1], dtype, label_dtype, proba, flip)
+        return head, arrays
+
+
+@dataclass
+class _PartHead:
+    """A block's part without its arrays, which follow it in the pipe.
+
+    One buffer each: features, labels, probabilities if any, row counts, times, and the
+    ids, each ended by a NUL.
+    """
+
+    names: list[str]
+    rows: int
+    width: int
+    dtype: str
+    label_dtype: str
+    proba: tuple[str, int] | None  # dtype and classes
+    flip: bool  # the features come as their transpose
+
+    def filled(self, buffers: list[bytearray]) -> _BlockPart:
+        """The part, its columns read from ``buffers`` (in the writer process)."""
+        import numpy as np
+
+        rows = self.rows
+        if self.flip:
+            features = np.frombuffer(buffers[0], self.dtype).reshape(self.width, rows).T
+        else:
+            features = np.frombuffer(buffers[0], self.dtype).reshape(rows, self.width)
+        labels = np.frombuffer(buffers[1], dtype=self.label_dtype)
+        proba = None
+        if self.proba is not None:
+            proba = np.frombuffer(buffers[2], dtype=self.proba[0]).reshape(rows, self.proba[1])
+        counts = np.frombuffer(buffers[-3], dtype=np.int64)
+        times = np.frombuffer(buffers[-2], dtype=np.float64)
+        ids = buffers[-1][:-1].decode()
+        return _BlockPart(self.names, features, labels, proba, ids, counts, times)
 
 
 class _Run:
@@ -420,7 +474,8 @@ class PredictionLog:
                     and batch.names is block.names
                     and matrix is not None
                     and not batch.extra
-                    and block.rows + rows <= block.capacity
+                    and rows <= COPY_ROWS
+                    and block.filled + rows <= block.capacity
                     and matrix.dtype == block.dtype
                     and matrix.shape[1] == block.width
                     and labels.dtype == block.label_dtype
@@ -431,6 +486,7 @@ class PredictionLog:
                         else proba.dtype == block.proba_dtype
                         and proba.shape == (rows, block.classes)
                     )
+                    and "\0" not in request_id
                 ):
                     block.put(matrix, labels, proba, request_id, now)
                 else:
@@ -461,8 +517,17 @@ class PredictionLog:
             block = self._block
             if block is None or not block.fits(batch, labels, proba):
                 self._seal()
-                block = self._block = _Block(batch, labels, proba, max(BLOCK_ROWS, rows))
-            block.put(matrix, labels, proba, request_id, now)
+                block = self._block = _Block(batch, labels, proba)
+            if "\0" in request_id:  # never from the service, which checks its ids
+                request_id = request_id.replace("\0", "\ufffd")
+            if block.room(rows):
+                block.put(matrix, labels, proba, request_id, now)
+            elif rows <= COPY_ROWS:  # full: the next block
+                self._seal()
+                block = self._block = _Block(batch, labels, proba)
+                block.put(matrix, labels, proba, request_id, now)
+            else:
+                block.keep(matrix, labels, proba, request_id, now)
             return
         extra = tuple(batch.extra) if batch.extra else ()
         shape = (batch.names, matrix is None, proba is None, extra)
@@ -536,8 +601,8 @@ class PredictionLog:
             if is_block:
                 for block in run_of_one_kind:
                     assert isinstance(block, _Block)
-                    for part in block.parts():
-                        send(("rows", part))
+                    for head, arrays in block.parts():
+                        self._process.send_part(head, arrays)
                         _pause()
                 continue
             queued: list[_Entry] = list(run_of_one_kind)  # type: ignore[arg-type]
@@ -629,6 +694,15 @@ class _WriterProcess:
         except OSError as exc:
             raise _WriterGone(self._why(exc)) from None
 
+    def send_part(self, head: _PartHead, arrays: list[Any]) -> None:
+        """Write a block's part: its head, then its arrays as they are (`_send_part`)."""
+        if self._closed:
+            raise _WriterGone("it was stopped")
+        try:
+            _send_part(self._out, ("rows", head), arrays)
+        except OSError as exc:
+            raise _WriterGone(self._why(exc)) from None
+
     def replies(self, *, wait: bool) -> list[dict[str, Any]]:
         """The replies that arrived; with ``wait``, until the writer says it closed."""
         import select
@@ -688,16 +762,29 @@ def _send_frame(fd: int, message: Any) -> None:
     data = pickle.dumps(message, protocol=5, buffer_callback=buffers.append)
     views = [b.raw() for b in buffers]
     head = struct.pack(f"<{len(views) + 2}Q", len(views), len(data), *(v.nbytes for v in views))
-    _write_all(fd, [head, data, *views])
+    _write_all(fd, [memoryview(head), memoryview(data), *views])
 
 
-def _write_all(fd: int, pieces: list[Any]) -> None:
-    """Write ``pieces`` in order, in as few system calls as the pipe allows."""
-    views = [memoryview(p).cast("B") for p in pieces if len(p)]
+def _send_part(fd: int, message: Any, arrays: list[Any]) -> None:
+    """Write ``message`` (pickled in band) followed by ``arrays``, as `_send_frame` would.
+
+    The arrays (C-ordered, or any buffer) are written from their own memory, with the
+    GIL released; ``message`` must not hold out-of-band buffers.
+    """
+    data = pickle.dumps(message, protocol=5)
+    views = [memoryview(a).cast("B") for a in arrays]
+    sizes = [v.nbytes for v in views]
+    head = struct.pack(f"<{len(sizes) + 2}Q", len(sizes), len(data), *sizes)
+    _write_all(fd, [memoryview(head), memoryview(data), *views])
+
+
+def _write_all(fd: int, views: list[memoryview]) -> None:
+    """Write ``views`` (of bytes) in order, in as few system calls as the pipe allows."""
+    views = [v for v in views if v.nbytes]
     while views:
         done = os.writev(fd, views)
-        while views and done >= len(views[0]):
-            done -= len(views.pop(0))
+        while views and done >= views[0].nbytes:
+            done -= views.pop(0).nbytes
         if views:
             views[0] = views[0][done:]
 
@@ -714,12 +801,22 @@ def _read_exact(fd: int, size: int) -> bytearray:
 
 
 def _recv_frame(fd: int) -> Any:
-    """One message written by `_send_frame` (its arrays in writable buffers of their own)."""
+    """One message written by `_send_frame` or `_send_part`.
+
+    Its arrays come in writable buffers of their own; a ``("rows", _PartHead)`` comes
+    back as its `_BlockPart`.
+    """
     (count,) = struct.unpack("<Q", _read_exact(fd, 8))
     sizes = struct.unpack(f"<{count + 1}Q", _read_exact(fd, 8 * (count + 1)))
     data = _read_exact(fd, sizes[0])
     buffers = [_read_exact(fd, n) for n in sizes[1:]]
-    return pickle.loads(data, buffers=buffers)  # noqa: S301 - written by this service
+    left = iter(buffers)
+    message = pickle.loads(data, buffers=left)  # noqa: S301 - written by this service
+    rest = list(left)  # the columns that follow a `_PartHead`
+    if rest:
+        kind, head = message
+        return kind, head.filled(rest)
+    return message
 
 
 # -- the writer process ---------------------------------------------------------------
