@@ -310,3 +310,18 @@ def test_blocks_handed_over_in_parts_keep_every_row_in_its_place(
         table[["proba_0", "proba_1"]].to_numpy(), np.concatenate([r.proba for _, r in sent])
     )
     assert log.rows_written == sum(sizes) and log.rows_dropped == 0
+
+
+def test_request_ids_come_back_as_they_were_given(tmp_path: Path) -> None:
+    # Copied requests carry their ids as UTF-8 in a buffer of NUL-ended ids; an id with
+    # a NUL of its own (never from the service, which checks them) goes another way.
+    names = ["a", "b"]
+    log = PredictionLog(LogSettings(tmp_path / "log", flush_seconds=3600), version=1, classes=None)
+    ids = ["plain", "ünïcødé-✓", "", "with\0nul", "after", "x" * 300]
+    for i, request_id in enumerate(ids):
+        batch, result = _numeric(1 + i % 3, 10.0 * i, names)
+        log.submit(batch, Prediction(result.labels, None), request_id)
+    log.close()
+    (part,) = (tmp_path / "log").glob("*.parquet")
+    logged = pq.read_table(part).column("request_id").to_pylist()
+    assert logged == [i for n, i in enumerate(ids) for _ in range(1 + n % 3)]

@@ -1,16 +1,17 @@
 """The prediction log: every request's features and answer, in rolling Parquet files.
 
 ``mlci serve --log-dir DIR`` hands each answered batch to a `PredictionLog`. The
-common request (a float block, numeric labels, no passthrough ids) is appended to the
-open `_Block` (references to its arrays, its id, row count and time: a few list
-appends); any other is queued as a reference. Both are bounded in rows: when the queue
-is full the rows are dropped and counted, never waited for.
+common request (a float block, numeric labels, no passthrough ids, up to `COPY_ROWS`
+rows) is copied as bytes into the open `_Block`, the same small cost on every request;
+a larger one is kept in it as it is; any other is queued as a reference. All are
+bounded in rows: when the queue is full the rows are dropped and counted, never waited
+for.
 
 About once a second a thread of the service hands what queued up to a writer process
-through a pipe: a block as a few messages (the arrays of up to 64 requests joined,
-pickled as out-of-band buffers, which go to the pipe without the GIL), other requests
-gathered into numpy pieces a slice at a time, pausing between steps so a waiting
-request gets the GIL. The writer process (`_writer_main`, started when the log opens,
+through a pipe: a block as one message a stretch of copied requests (its column
+buffers written whole, without the GIL) or a kept request, other requests gathered into
+numpy pieces a slice at a time, pausing between steps so a waiting request gets the
+GIL. The writer process (`_writer_main`, started when the log opens,
 as a batch task of low priority) makes the Arrow columns, encodes and compresses the
 Parquet row groups and rolls the files. None of that runs in the service's process, so
 none of it holds the GIL a request waits for. When the writer process stops (killed,
@@ -159,20 +160,22 @@ class _BlockPart:
 
 
 class _Block:
-    """Answers of the common kind, copied into the block's own arrays as they come.
+    """Answers of the common kind, copied into the block's own buffers as they come.
 
     The common request (a float block, numeric labels, no passthrough ids, at most
     `COPY_ROWS` rows) is copied here on the request path, while its arrays are still
-    in the CPU's cache: its rows into the block's feature, label and probability
-    arrays, its row count and time into two more, its id into a buffer of
-    NUL-separated ids (about 2 µs a request in all, the same for every request). A
-    larger request is kept as it is (a segment of its own, in its place). Handing the
-    block over is then a few `os.writev` calls of whole arrays, with nothing to do for
-    each request. Keeping references to every request's arrays and joining them in
-    the log's thread a second later, out of the cache, cost that thread 1.5-2.5 µs a
-    request with the GIL held, in stretches a request arriving then waited out (the
-    saturated single-row p99 about twice that without the log); joining a few
-    requests at a time on the request path made one request in sixteen wait 30-70 µs.
+    in the CPU's cache: its rows, labels and probabilities as bytes (`ndarray.tobytes`)
+    appended to one buffer a column, its row count and time to two `array`s, its id to
+    a buffer of NUL-ended ids (about 1.5 µs a request, the same for every request, and
+    about what keeping the arrays alive until the hand-off costs the allocator). A
+    larger request is kept as it is, in its place. Handing the block over is then a few
+    `os.writev` calls of whole buffers, with nothing to do for each request. Keeping
+    references to every request's arrays and joining them in the log's thread a second
+    later, out of the cache, cost that thread 1.5-2.5 µs a request with the GIL held, in
+    stretches a request arriving then waited out (the saturated single-row p99 2-3x that
+    without the log). Joining a few requests at a time on the request path made one
+    request in sixteen wait 30-70 µs; buffers allocated at their full size and written
+    through memoryviews cost more per request than appending, and no less in the tail.
     """
 
     def __init__(self, batch: Batch, labels: Any, proba: Any):
@@ -226,13 +229,14 @@ class _Block:
         """Whether a request of ``rows`` rows would be copied into this block."""
         return rows <= COPY_ROWS and self.filled + rows <= self.capacity
 
-    def put(self, matrix: Any, labels: Any, proba: Any, request_id: str, now: float) -> None:
-        """Copy one request in (it fits: `fits`, `room`, and no NUL in its id)."""
+    def put(
+        self, matrix: Any, labels: Any, proba: Any, rows: int, request_id: str, now: float
+    ) -> None:
+        """Copy one request of ``rows`` rows in (it `fits`, has `room`, no NUL in its id)."""
         self.features += matrix.tobytes()  # rows in order, whatever the array's layout
         self.labels += labels.tobytes()
         if proba is not None:
             self.proba += proba.tobytes()
-        rows = len(matrix)
         self.counts.append(rows)
         self.times.append(now)
         self.ids += request_id.encode()
@@ -296,10 +300,8 @@ class _Whole:
         arrays.append(np.ascontiguousarray(self.labels))
         if proba is not None:
             arrays.append(np.ascontiguousarray(self.proba))
-        ids = self.request_id.encode()
-        if b"\0" in ids:
-            raise ValueError("a request id holds a NUL")  # `PredictionLog` never keeps one
-        arrays += [np.array([len(matrix)], np.int64), np.array([self.now]), ids + b"\0"]
+        ids = self.request_id.encode() + b"\0"  # `PredictionLog` keeps no id with a NUL
+        arrays += [np.array([len(matrix)], np.int64), np.array([self.now]), ids]
         head = _PartHead(names, len(matrix), matrix.shape[1], dtype, label_dtype, proba, flip)
         return head, arrays
 
@@ -469,26 +471,27 @@ class PredictionLog:
             if self._queued_rows + rows <= self._max_rows:
                 self._queued_rows += rows
                 block = self._block
-                if (
+                if (  # identity first: numpy's own types are one object each
                     block is not None
                     and batch.names is block.names
-                    and matrix is not None
-                    and not batch.extra
                     and rows <= COPY_ROWS
                     and block.filled + rows <= block.capacity
-                    and matrix.dtype == block.dtype
-                    and matrix.shape[1] == block.width
-                    and labels.dtype == block.label_dtype
-                    and labels.shape == (rows,)
+                    and not batch.extra
+                    and matrix is not None
+                    and matrix.dtype is block.dtype
+                    and labels.dtype is block.label_dtype
+                    and matrix.shape == (rows, block.width)
+                    and labels.size == rows
                     and (
-                        block.proba_dtype is None
-                        if proba is None
-                        else proba.dtype == block.proba_dtype
+                        proba is None
+                        if block.proba_dtype is None
+                        else proba is not None
+                        and proba.dtype is block.proba_dtype
                         and proba.shape == (rows, block.classes)
                     )
                     and "\0" not in request_id
                 ):
-                    block.put(matrix, labels, proba, request_id, now)
+                    block.put(matrix, labels, proba, rows, request_id, now)
                 else:
                     self._queue_other(batch, labels, proba, request_id, now)
                 return
@@ -512,20 +515,20 @@ class PredictionLog:
     ) -> None:
         """`submit` of anything but the open block's kind of request (under the lock)."""
         matrix, rows = batch.matrix, batch.rows
-        if matrix is not None and not batch.extra and _fits_block(labels, proba, rows):
+        # An id with a NUL (never from the service, which checks its ids) goes as a tuple.
+        fits = matrix is not None and len(matrix) == rows and not batch.extra
+        if fits and "\0" not in request_id and _fits_block(labels, proba, rows):
             labels = labels.reshape(-1)
             block = self._block
             if block is None or not block.fits(batch, labels, proba):
                 self._seal()
                 block = self._block = _Block(batch, labels, proba)
-            if "\0" in request_id:  # never from the service, which checks its ids
-                request_id = request_id.replace("\0", "\ufffd")
             if block.room(rows):
-                block.put(matrix, labels, proba, request_id, now)
+                block.put(matrix, labels, proba, rows, request_id, now)
             elif rows <= COPY_ROWS:  # full: the next block
                 self._seal()
                 block = self._block = _Block(batch, labels, proba)
-                block.put(matrix, labels, proba, request_id, now)
+                block.put(matrix, labels, proba, rows, request_id, now)
             else:
                 block.keep(matrix, labels, proba, request_id, now)
             return
