@@ -565,13 +565,8 @@ def _tail_child(
     seconds: float,
     log_dir: Path | None,
     conn: Any,
-    cpu: int | None = None,
 ) -> None:
-    """One side of `_log_tail`, in its own process: single-row calls for ``seconds``.
-
-    With ``cpu``, the calling thread runs on that core only (set after the app and the
-    log started, so the log's thread and writer process stay free to run anywhere).
-    """
+    """One side of `_log_tail`, in its own process: single-row calls for ``seconds``."""
     import asyncio
     import gc
 
@@ -598,9 +593,9 @@ def _tail_child(
         pause()
         mark[0] = time.thread_time()
 
-    def timed_write_all(fd: int, *data: Any) -> None:  # the pipe runs without the GIL
+    def timed_write_all(fd: int, data: object) -> None:  # the pipe runs without the GIL
         cut()
-        write_all(fd, *data)
+        write_all(fd, data)
         mark[0] = time.thread_time()
 
     def timed_write(self: predlog_module.PredictionLog, entries: object) -> None:
@@ -616,8 +611,6 @@ def _tail_child(
     bodies = [orjson.dumps({"records": [r]}) for r in records[:200]]
     gc.collect()
     gc.freeze()  # as mlci serve does at start-up
-    if cpu is not None:
-        os.sched_setaffinity(0, {cpu})
 
     async def call(body: bytes) -> float:
         async def receive() -> dict[str, object]:
