@@ -591,7 +591,8 @@ class PredictionLog:
     def _write(self, entries: list[_Entry | _Block]) -> None:
         """Hand what queued up to the writer process, one step at a time, in order.
 
-        A block goes as parts of a few requests (`_Block.parts`); queued tuples are
+        A block goes as its stretches of copied requests and its kept requests, each
+        with its columns as they are (`_Block.parts`); queued tuples are
         gathered into numpy pieces a slice at a time (`_slices`), one run of entries of
         one shape at a time. Between two steps the thread lets go of the GIL (`_pause`),
         and the pipe is written without it, so a request waits at most one short step.
@@ -605,7 +606,7 @@ class PredictionLog:
                 for block in run_of_one_kind:
                     assert isinstance(block, _Block)
                     for head, arrays in block.parts():
-                        self._process.send_part(head, arrays)
+                        send(("rows", head), arrays)
                         _pause()
                 continue
             queued: list[_Entry] = list(run_of_one_kind)  # type: ignore[arg-type]
@@ -688,21 +689,12 @@ class _WriterProcess:
         self._closed = False
         self.send((settings, version, classes))
 
-    def send(self, message: Any) -> None:
-        """Write one message to the writer process (blocks while its pipe is full)."""
+    def send(self, message: Any, arrays: Sequence[Any] = ()) -> None:
+        """Write one message, then ``arrays``, to the writer process (blocks while full)."""
         if self._closed:  # its pipes are closed (their numbers may be another file's now)
             raise _WriterGone("it was stopped")
         try:
-            _send_frame(self._out, message)
-        except OSError as exc:
-            raise _WriterGone(self._why(exc)) from None
-
-    def send_part(self, head: _PartHead, arrays: list[Any]) -> None:
-        """Write a block's part: its head, then its arrays as they are (`_send_part`)."""
-        if self._closed:
-            raise _WriterGone("it was stopped")
-        try:
-            _send_part(self._out, ("rows", head), arrays)
+            _send_frame(self._out, message, arrays)
         except OSError as exc:
             raise _WriterGone(self._why(exc)) from None
 
@@ -754,30 +746,19 @@ def _widen(fd: int) -> None:
         pass
 
 
-def _send_frame(fd: int, message: Any) -> None:
+def _send_frame(fd: int, message: Any, arrays: Sequence[Any] = ()) -> None:
     """Pickle ``message`` with its arrays as out-of-band buffers, and write it all.
 
     The frame: the number of buffers, the pickle's size and each buffer's size (8 bytes
-    each), the pickle, the buffers. The arrays are written from their own memory, and
-    ``os.write`` runs without the GIL. Both ends of the pipe are this service.
+    each), the pickle, the buffers: the pickle's own, then ``arrays`` (C-ordered arrays
+    or any buffers: a block's columns, which `_recv_frame` hands to the `_PartHead`
+    pickled before them). Every buffer is written from its own memory, and ``os.writev``
+    runs without the GIL. Both ends of the pipe are this service.
     """
     buffers: list[pickle.PickleBuffer] = []
     data = pickle.dumps(message, protocol=5, buffer_callback=buffers.append)
-    views = [b.raw() for b in buffers]
+    views = [b.raw() for b in buffers] + [memoryview(a).cast("B") for a in arrays]
     head = struct.pack(f"<{len(views) + 2}Q", len(views), len(data), *(v.nbytes for v in views))
-    _write_all(fd, [memoryview(head), memoryview(data), *views])
-
-
-def _send_part(fd: int, message: Any, arrays: list[Any]) -> None:
-    """Write ``message`` (pickled in band) followed by ``arrays``, as `_send_frame` would.
-
-    The arrays (C-ordered, or any buffer) are written from their own memory, with the
-    GIL released; ``message`` must not hold out-of-band buffers.
-    """
-    data = pickle.dumps(message, protocol=5)
-    views = [memoryview(a).cast("B") for a in arrays]
-    sizes = [v.nbytes for v in views]
-    head = struct.pack(f"<{len(sizes) + 2}Q", len(sizes), len(data), *sizes)
     _write_all(fd, [memoryview(head), memoryview(data), *views])
 
 
@@ -804,7 +785,7 @@ def _read_exact(fd: int, size: int) -> bytearray:
 
 
 def _recv_frame(fd: int) -> Any:
-    """One message written by `_send_frame` or `_send_part`.
+    """One message written by `_send_frame`.
 
     Its arrays come in writable buffers of their own; a ``("rows", _PartHead)`` comes
     back as its `_BlockPart`.
